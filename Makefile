@@ -1,0 +1,64 @@
+# Circuit: the two commands a newcomer needs are `make run` and `make test`.
+# Both install missing Debian packages first (deploy/install-deps.sh).
+
+BUILD_DIR   ?= build
+BUILD_TYPE  ?= RelWithDebInfo
+LISTEN      ?= 127.0.0.1:50051
+DATA_DIR    ?= $(CURDIR)/var
+JOBS        ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps configure build run test bench clang-check asan tsan format clean
+
+all: build
+
+deps:
+	@bash deploy/install-deps.sh
+
+$(BUILD_DIR)/CMakeCache.txt:
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+configure: deps $(BUILD_DIR)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Builds and serves on $(LISTEN) with the built-in circuit library.
+run: build
+	@echo
+	@echo "Starting circuitd on $(LISTEN), data in $(DATA_DIR). Stop it with Ctrl-C."
+	@echo "In another terminal, try:"
+	@echo "  $(BUILD_DIR)/bin/circuit circuits       # the circuit library"
+	@echo "  $(BUILD_DIR)/bin/circuit --help         # everything else"
+	@echo
+	$(BUILD_DIR)/bin/circuitd --listen=$(LISTEN) --data_dir=$(DATA_DIR)
+
+# The whole suite; non-zero on any failure.
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+bench: build
+	@for b in $(BUILD_DIR)/bench/*_bench; do [ -x "$$b" ] && "$$b"; done; true
+
+# The clang build with -Wthread-safety must compile (warnings are errors).
+clang-check: deps
+	cmake -S . -B $(BUILD_DIR)-clang -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCIRCUIT_BUILD_BENCHMARKS=OFF
+	cmake --build $(BUILD_DIR)-clang -j $(JOBS)
+
+# The suite under AddressSanitizer + UBSan, or ThreadSanitizer.
+asan: deps
+	cmake -S . -B $(BUILD_DIR)-asan -DCMAKE_BUILD_TYPE=Debug -DCIRCUIT_ASAN=ON
+	cmake --build $(BUILD_DIR)-asan -j $(JOBS)
+	cd $(BUILD_DIR)-asan && ctest --output-on-failure -j $(JOBS)
+
+tsan: deps
+	cmake -S . -B $(BUILD_DIR)-tsan -DCMAKE_BUILD_TYPE=Debug -DCIRCUIT_TSAN=ON
+	cmake --build $(BUILD_DIR)-tsan -j $(JOBS)
+	cd $(BUILD_DIR)-tsan && ctest --output-on-failure -j $(JOBS)
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs -r clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-clang $(BUILD_DIR)-asan $(BUILD_DIR)-tsan

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Circuit needs to build, test and run.
+# Idempotent: installs only what is missing. Runs as root, or through sudo.
+set -euo pipefail
+
+packages=(
+  # Toolchain.
+  build-essential cmake pkg-config clang clang-format
+  # gRPC 1.51, protobuf 3.21, Abseil 20220623.
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
+  # Standard gRPC protos (health) for the foreign-language checks.
+  grpc-proto
+  # Storage.
+  libsqlite3-dev sqlite3
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # Terminal tests of the full-screen views.
+  tmux
+  # Python interop clients (Debian's python3 at /usr/bin/python3).
+  python3-grpcio python3-protobuf
+)
+
+# Node.js with npm for the Node interop client; a machine may already carry a
+# newer Node.js of its own, which ships npm.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

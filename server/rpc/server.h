@@ -1,0 +1,52 @@
+#ifndef CIRCUIT_SERVER_RPC_SERVER_H_
+#define CIRCUIT_SERVER_RPC_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+#include "server/common/clock.h"
+#include "server/library/circuit_library.h"
+#include "server/rpc/circuit_service.h"
+
+namespace circuit {
+
+struct ServerOptions {
+  // host:port to listen on; port 0 picks a free port.
+  std::string listen = "127.0.0.1:50051";
+  // Messages larger than this are refused.
+  int max_message_bytes = 64 * 1024;
+};
+
+// A running circuitd: the Circuit service, grpc.health.v1 and server
+// reflection on one port. Thread-safe.
+class CircuitServer {
+ public:
+  // Starts serving. `library` and `clock` must outlive the server.
+  // UNAVAILABLE when the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<CircuitServer>> Start(
+      const ServerOptions& options, const CircuitLibrary* library,
+      const Clock* clock);
+
+  ~CircuitServer();
+
+  // The port actually bound.
+  int port() const { return port_; }
+
+  // Health turns NOT_SERVING, then the server stops accepting calls and
+  // cancels what is still open at `deadline`. Idempotent.
+  void Shutdown(absl::Time deadline);
+
+ private:
+  CircuitServer() = default;
+
+  std::unique_ptr<CircuitServiceImpl> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_SERVER_RPC_SERVER_H_

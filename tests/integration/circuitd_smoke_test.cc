@@ -1,0 +1,188 @@
+// Starts the real circuitd binary on port 0 and talks to it over gRPC.
+#include <signal.h>
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "circuit/v1/service.grpc.pb.h"
+#include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+
+namespace circuit {
+namespace {
+
+using testing::BinaryPath;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using testing::MakeTempDir;
+using testing::Subprocess;
+
+constexpr absl::Duration kStartTimeout = absl::Seconds(20);
+
+// Parses "circuitd listening on 127.0.0.1:PORT ..." for the port.
+int PortFromBanner(const std::string& line) {
+  const std::string prefix = "circuitd listening on 127.0.0.1:";
+  if (line.rfind(prefix, 0) != 0) return 0;
+  std::string rest = line.substr(prefix.size());
+  int port = 0;
+  if (!absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &port)) return 0;
+  return port;
+}
+
+class CircuitdSmokeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_dir_ = MakeTempDir() + "/data";
+    auto process =
+        Subprocess::Start({BinaryPath("circuitd"), "--listen=127.0.0.1:0",
+                           "--data_dir=" + data_dir_});
+    ASSERT_TRUE(process.ok()) << process.status();
+    process_ = std::make_unique<Subprocess>(std::move(*process));
+    auto banner = process_->ReadLine(absl::Now() + kStartTimeout);
+    ASSERT_TRUE(banner.ok()) << banner.status();
+    port_ = PortFromBanner(*banner);
+    ASSERT_GT(port_, 0) << *banner;
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+                                   grpc::InsecureChannelCredentials());
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
+    return context;
+  }
+
+  std::string data_dir_;
+  std::unique_ptr<Subprocess> process_;
+  int port_ = 0;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+TEST_F(CircuitdSmokeTest, HealthIsServing) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckRequest request;
+  grpc::health::v1::HealthCheckResponse response;
+  grpc::Status status = health->Check(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(CircuitdSmokeTest, ReflectionListsTheCircuitService) {
+  auto reflection =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(channel_);
+  auto context = Context();
+  auto stream = reflection->ServerReflectionInfo(context.get());
+  grpc::reflection::v1alpha::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  stream->WritesDone();
+  grpc::reflection::v1alpha::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> names;
+  for (const auto& service : response.list_services_response().service()) {
+    names.insert(service.name());
+  }
+  EXPECT_THAT(names, Contains("circuit.v1.CircuitService"));
+  EXPECT_THAT(names, Contains("grpc.health.v1.Health"));
+  while (stream->Read(&response)) {
+  }
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(CircuitdSmokeTest, ServesTheBuiltInLibrary) {
+  auto stub = v1::CircuitService::NewStub(channel_);
+  v1::ListCircuitsResponse response;
+  grpc::Status status =
+      stub->ListCircuits(Context().get(), v1::ListCircuitsRequest(), &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::set<std::string> ids;
+  for (const auto& c : response.circuits()) ids.insert(c.id());
+  EXPECT_THAT(ids, Contains("kickback-trio"));
+  EXPECT_THAT(ids, Contains("glute-foundations"));
+
+  v1::GetCircuitRequest get;
+  get.set_circuit_id("no-such-circuit");
+  v1::GetCircuitResponse circuit;
+  status = stub->GetCircuit(Context().get(), get, &circuit);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("no-such-circuit"));
+}
+
+TEST_F(CircuitdSmokeTest, SigtermStopsCleanly) {
+  process_->Signal(SIGTERM);
+  auto code = process_->Wait(absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << process_->stderr_text();
+}
+
+TEST(CircuitdCommandLineTest, CheckValidatesTheLibrary) {
+  auto process = Subprocess::Start({BinaryPath("circuitd"), "--check"});
+  ASSERT_TRUE(process.ok());
+  std::string out = process->ReadAll(absl::Now() + kStartTimeout);
+  auto code = process->Wait(absl::Now() + kStartTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << process->stderr_text();
+  EXPECT_THAT(out, HasSubstr("circuit library OK"));
+  EXPECT_THAT(out, HasSubstr("kickback-trio"));
+}
+
+TEST(CircuitdCommandLineTest, CheckRejectsABadLibrary) {
+  std::string dir = MakeTempDir();
+  FILE* f = fopen((dir + "/exercises.textproto").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs("exercises { id: \"a\" name: \"A\" pattern: MOVEMENT_PATTERN_HINGE }\n",
+        f);
+  fclose(f);
+  f = fopen((dir + "/c.textproto").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fputs(
+      "id: \"c\"\nname: \"C\"\nblocks { id: \"b\" exercise_id: \"zz\" sets: 1 "
+      "work_seconds: 30 }\n",
+      f);
+  fclose(f);
+  auto process = Subprocess::Start(
+      {BinaryPath("circuitd"), "--check", "--circuits_dir=" + dir});
+  ASSERT_TRUE(process.ok());
+  auto code = process->Wait(absl::Now() + kStartTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_THAT(process->stderr_text(),
+              HasSubstr(dir + "/c.textproto:3:18: block \"b\" uses unknown "
+                              "exercise \"zz\""));
+}
+
+TEST(CircuitdCommandLineTest, HelpListsEveryFlagWithItsDefault) {
+  auto process = Subprocess::Start({BinaryPath("circuitd"), "--help"});
+  ASSERT_TRUE(process.ok());
+  std::string out = process->ReadAll(absl::Now() + kStartTimeout);
+  ASSERT_TRUE(process->Wait(absl::Now() + kStartTimeout).ok());
+  for (const char* flag : {"--listen", "--data_dir", "--circuits_dir",
+                           "--check", "--shutdown_grace_seconds"}) {
+    EXPECT_THAT(out, HasSubstr(flag));
+  }
+  EXPECT_THAT(out, HasSubstr("default: \"127.0.0.1:50051\""));
+}
+
+TEST(CircuitCommandLineTest, HelpListsSubcommands) {
+  auto process = Subprocess::Start({BinaryPath("circuit"), "--help"});
+  ASSERT_TRUE(process.ok());
+  std::string out = process->ReadAll(absl::Now() + kStartTimeout);
+  auto code = process->Wait(absl::Now() + kStartTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0);
+  EXPECT_THAT(out, HasSubstr("circuits"));
+  EXPECT_THAT(out, HasSubstr("Exit codes"));
+}
+
+}  // namespace
+}  // namespace circuit

@@ -1,0 +1,332 @@
+#include "server/library/circuit_library.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace circuit {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using ::testing::StartsWith;
+
+// A small valid library; each bad-file test breaks one thing in it.
+constexpr char kCatalog[] = R"pb(# A tiny catalog.
+                                 exercises {
+                                   id: "bridge"
+                                   name: "Glute bridge"
+                                   pattern: MOVEMENT_PATTERN_HIP_EXTENSION
+                                   reps { min_reps: 8 max_reps: 12 }
+                                   progression_ids: "thrust"
+                                 }
+                                 exercises {
+                                   id: "thrust"
+                                   name: "Hip thrust"
+                                   pattern: MOVEMENT_PATTERN_HIP_EXTENSION
+                                   reps { min_reps: 8 max_reps: 10 }
+                                   regression_ids: "bridge"
+                                   hip_pinch_drill_id: "hip-shift"
+                                 }
+                                 exercises {
+                                   id: "hip-shift"
+                                   name: "Hip-shift drill"
+                                   pattern: MOVEMENT_PATTERN_MOBILITY
+                                   per_side: true
+                                 }
+)pb";
+
+constexpr char kCircuit[] = R"pb(id: "tiny"
+                                 name: "Tiny"
+                                 blocks {
+                                   id: "one"
+                                   exercise_id: "thrust"
+                                   sets: 2
+                                   work_seconds: 40
+                                   rest_between_sets_seconds: 20
+                                 }
+                                 blocks {
+                                   id: "two"
+                                   exercise_id: "hip-shift"
+                                   sets: 1
+                                   advance: ADVANCE_MODE_INSTRUCTOR
+                                 }
+)pb";
+
+absl::StatusOr<CircuitLibrary> LoadTiny(const std::string& catalog,
+                                        const std::string& circuit) {
+  return CircuitLibrary::Load(
+      {{"exercises.textproto", catalog}, {"tiny.textproto", circuit}});
+}
+
+std::string Replace(const std::string& text, const std::string& from,
+                    const std::string& to) {
+  std::string out = absl::StrReplaceAll(text, {{from, to}});
+  EXPECT_NE(out, text) << "the test's replacement matched nothing: " << from;
+  return out;
+}
+
+TEST(CircuitLibraryTest, LoadsAValidLibrary) {
+  auto library = LoadTiny(kCatalog, kCircuit);
+  ASSERT_TRUE(library.ok()) << library.status();
+  EXPECT_THAT(library->circuits(), SizeIs(1));
+  EXPECT_THAT(library->exercises(), SizeIs(3));
+  ASSERT_NE(library->FindCircuit("tiny"), nullptr);
+  EXPECT_EQ(library->FindCircuit("nope"), nullptr);
+  ASSERT_NE(library->FindExercise("thrust"), nullptr);
+  EXPECT_EQ(library->FindExercise("thrust")->name(), "Hip thrust");
+  // 2 sets x 40 s + 20 s rest + one untimed interval estimated at 60 s x 2
+  // sides.
+  EXPECT_EQ(library->FindCircuit("tiny")->estimated_seconds(),
+            2 * 40 + 20 + 2 * 60);
+}
+
+TEST(CircuitLibraryTest, ExercisesForFollowsLinksTransitively) {
+  auto library = LoadTiny(kCatalog, kCircuit);
+  ASSERT_TRUE(library.ok()) << library.status();
+  std::vector<v1::Exercise> exercises =
+      library->ExercisesFor(*library->FindCircuit("tiny"));
+  std::vector<std::string> ids;
+  for (const auto& e : exercises) ids.push_back(e.id());
+  // "bridge" is not in a block; it is the thrust's regression.
+  EXPECT_THAT(ids, ::testing::ElementsAre("bridge", "hip-shift", "thrust"));
+}
+
+TEST(CircuitLibraryTest, SyntaxErrorNamesFileLineAndColumn) {
+  auto library = LoadTiny(kCatalog, Replace(kCircuit, "sets: 2", "sets 2 }"));
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(library.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(library.status().message()),
+              StartsWith("tiny.textproto:6:8: Expected \":\""));
+}
+
+TEST(CircuitLibraryTest, UnknownFieldIsASyntaxError) {
+  auto library = LoadTiny(
+      Replace(kCatalog, "per_side: true", "per_sides: true"), kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_THAT(std::string(library.status().message()),
+              StartsWith("exercises.textproto:21:12:"));
+  EXPECT_THAT(std::string(library.status().message()), HasSubstr("per_sides"));
+}
+
+TEST(CircuitLibraryTest, UnknownExerciseIdInABlock) {
+  auto library = LoadTiny(kCatalog, Replace(kCircuit, "exercise_id: \"thrust\"",
+                                            "exercise_id: \"thrusts\""));
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "tiny.textproto:5:3: block \"one\" uses unknown exercise "
+            "\"thrusts\"");
+}
+
+TEST(CircuitLibraryTest, MinRepsAboveMaxReps) {
+  auto library = LoadTiny(Replace(kCatalog, "min_reps: 8 max_reps: 10",
+                                  "min_reps: 11 max_reps: 10"),
+                          kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "exercises.textproto:13:10: min_reps 11 is above max_reps 10");
+}
+
+TEST(CircuitLibraryTest, MinRepsAboveMaxRepsInABlock) {
+  auto library = LoadTiny(
+      kCatalog, Replace(kCircuit, "sets: 2\n",
+                        "sets: 2\n  reps { min_reps: 12 max_reps: 10 }\n"));
+  ASSERT_FALSE(library.ok());
+  EXPECT_THAT(std::string(library.status().message()),
+              StartsWith("tiny.textproto:7:"));
+  EXPECT_THAT(std::string(library.status().message()),
+              HasSubstr("min_reps 12 is above max_reps 10"));
+}
+
+TEST(CircuitLibraryTest, ZeroSets) {
+  auto library = LoadTiny(kCatalog, Replace(kCircuit, "sets: 2", "sets: 0"));
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "tiny.textproto:6:3: block \"one\" has 0 sets; it needs 1 to 20");
+}
+
+TEST(CircuitLibraryTest, MissingSetsPointsAtTheBlock) {
+  auto library = LoadTiny(kCatalog, Replace(kCircuit, "  sets: 1\n", ""));
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "tiny.textproto:10:1: block \"two\" has 0 sets; it needs 1 to 20");
+}
+
+TEST(CircuitLibraryTest, DuplicateExerciseId) {
+  auto library = LoadTiny(
+      Replace(kCatalog, "id: \"hip-shift\"", "id: \"bridge\""), kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "exercises.textproto:18:3: duplicate exercise id \"bridge\"");
+}
+
+TEST(CircuitLibraryTest, DuplicateBlockId) {
+  auto library =
+      LoadTiny(kCatalog, Replace(kCircuit, "id: \"two\"", "id: \"one\""));
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "tiny.textproto:11:3: duplicate block id \"one\" in circuit "
+            "\"tiny\"");
+}
+
+TEST(CircuitLibraryTest, DuplicateCircuitId) {
+  auto library = CircuitLibrary::Load({{"exercises.textproto", kCatalog},
+                                       {"a.textproto", kCircuit},
+                                       {"b.textproto", kCircuit}});
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "b.textproto:1:1: duplicate circuit id \"tiny\", also in "
+            "a.textproto");
+}
+
+TEST(CircuitLibraryTest, RegressionLinkToNothing) {
+  auto library = LoadTiny(Replace(kCatalog, "regression_ids: \"bridge\"",
+                                  "regression_ids: \"brige\""),
+                          kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "exercises.textproto:14:3: regression_ids of \"thrust\" links to "
+            "unknown exercise \"brige\"");
+}
+
+TEST(CircuitLibraryTest, ProgressionLinkToNothing) {
+  auto library = LoadTiny(
+      Replace(kCatalog, "progression_ids: \"thrust\"",
+              "progression_ids: \"thrust\"\n  progression_ids: \"squat\""),
+      kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "exercises.textproto:8:3: progression_ids of \"bridge\" links to "
+            "unknown exercise \"squat\"");
+}
+
+TEST(CircuitLibraryTest, DrillLinkToNothing) {
+  auto library = LoadTiny(Replace(kCatalog, "hip_pinch_drill_id: \"hip-shift\"",
+                                  "hip_pinch_drill_id: \"hip-shuffle\""),
+                          kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_THAT(std::string(library.status().message()),
+              StartsWith("exercises.textproto:15:3: hip_pinch_drill_id"));
+}
+
+TEST(CircuitLibraryTest, UntimedBlockMustWaitForTheInstructor) {
+  auto library = LoadTiny(
+      kCatalog, Replace(kCircuit, "  advance: ADVANCE_MODE_INSTRUCTOR\n", ""));
+  ASSERT_FALSE(library.ok());
+  EXPECT_THAT(std::string(library.status().message()),
+              HasSubstr("is untimed (work_seconds 0)"));
+}
+
+TEST(CircuitLibraryTest, BadIdsAreRefused) {
+  auto library =
+      LoadTiny(kCatalog, Replace(kCircuit, "id: \"tiny\"", "id: \"Tiny One\""));
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "tiny.textproto:1:1: circuit id \"Tiny One\" must be 1 to 64 "
+            "lowercase letters, digits and dashes");
+}
+
+TEST(CircuitLibraryTest, MissingCatalogOrCircuits) {
+  EXPECT_FALSE(CircuitLibrary::Load({{"tiny.textproto", kCircuit}}).ok());
+  auto only_catalog = CircuitLibrary::Load({{"exercises.textproto", kCatalog}});
+  ASSERT_FALSE(only_catalog.ok());
+  EXPECT_THAT(std::string(only_catalog.status().message()),
+              HasSubstr("no circuits"));
+}
+
+TEST(CircuitLibraryTest, MissingDirectoryIsNotFound) {
+  auto library = CircuitLibrary::LoadDirectory("/nonexistent/circuits");
+  EXPECT_EQ(library.status().code(), absl::StatusCode::kNotFound);
+}
+
+// The shipped library: the same files, compiled in and read from disk.
+class ShippedLibraryTest : public ::testing::TestWithParam<bool> {
+ protected:
+  absl::StatusOr<CircuitLibrary> Load() {
+    return GetParam()
+               ? CircuitLibrary::LoadEmbedded()
+               : CircuitLibrary::LoadDirectory(std::string(CIRCUIT_SOURCE_DIR) +
+                                               "/server/circuits");
+  }
+};
+
+TEST_P(ShippedLibraryTest, Loads) {
+  auto library = Load();
+  ASSERT_TRUE(library.ok()) << library.status();
+  EXPECT_GE(library->circuits().size(), 2u);
+}
+
+TEST_P(ShippedLibraryTest, KickbackTrioIsThreeKickbacksEachSide) {
+  auto library = Load();
+  ASSERT_TRUE(library.ok()) << library.status();
+  const v1::Circuit* trio = library->FindCircuit("kickback-trio");
+  ASSERT_NE(trio, nullptr);
+  ASSERT_EQ(trio->blocks_size(), 3);
+  std::vector<v1::Muscle> main_muscles;
+  for (const v1::Block& block : trio->blocks()) {
+    const v1::Exercise* e = library->FindExercise(block.exercise_id());
+    ASSERT_NE(e, nullptr);
+    EXPECT_TRUE(e->per_side()) << e->id();
+    const v1::RepRange& reps = block.has_reps() ? block.reps() : e->reps();
+    EXPECT_EQ(reps.min_reps(), 8) << e->id();
+    EXPECT_EQ(reps.max_reps(), 10) << e->id();
+    EXPECT_FALSE(e->cues().empty()) << e->id();
+    EXPECT_FALSE(e->regression_ids().empty()) << e->id();
+    EXPECT_FALSE(e->progression_ids().empty()) << e->id();
+    ASSERT_FALSE(e->target_muscles().empty()) << e->id();
+    main_muscles.push_back(e->target_muscles(0));
+  }
+  EXPECT_THAT(main_muscles, ::testing::ElementsAre(v1::MUSCLE_GLUTE_MINIMUS,
+                                                   v1::MUSCLE_GLUTE_MEDIUS,
+                                                   v1::MUSCLE_GLUTE_MAXIMUS));
+}
+
+TEST_P(ShippedLibraryTest, GluteFoundationsCoversEveryPattern) {
+  auto library = Load();
+  ASSERT_TRUE(library.ok()) << library.status();
+  const v1::Circuit* foundations = library->FindCircuit("glute-foundations");
+  ASSERT_NE(foundations, nullptr);
+  std::set<int> patterns;
+  for (const v1::Block& block : foundations->blocks()) {
+    patterns.insert(library->FindExercise(block.exercise_id())->pattern());
+  }
+  for (v1::MovementPattern p :
+       {v1::MOVEMENT_PATTERN_HIP_EXTENSION, v1::MOVEMENT_PATTERN_HINGE,
+        v1::MOVEMENT_PATTERN_HIP_INTERNAL_ROTATION,
+        v1::MOVEMENT_PATTERN_SINGLE_LEG,
+        v1::MOVEMENT_PATTERN_ABDUCTION_ADDUCTION}) {
+    EXPECT_EQ(patterns.count(p), 1u) << v1::MovementPattern_Name(p);
+  }
+}
+
+TEST_P(ShippedLibraryTest, CoversTheDomainBrief) {
+  auto library = Load();
+  ASSERT_TRUE(library.ok()) << library.status();
+  // The hip-shift drill answers a pinch in the curtsy step-down.
+  bool curtsy_has_drill = false;
+  bool has_track_options[3] = {false, false, false};
+  for (const v1::Exercise& e : library->exercises()) {
+    if (e.pattern() == v1::MOVEMENT_PATTERN_HIP_INTERNAL_ROTATION &&
+        !e.hip_pinch_drill_id().empty()) {
+      curtsy_has_drill = true;
+    }
+    for (const auto& option : e.track_options()) {
+      has_track_options[option.track()] = true;
+    }
+  }
+  EXPECT_TRUE(curtsy_has_drill);
+  EXPECT_TRUE(has_track_options[v1::RECOVERY_TRACK_VAGINAL]);
+  EXPECT_TRUE(has_track_options[v1::RECOVERY_TRACK_CESAREAN]);
+}
+
+INSTANTIATE_TEST_SUITE_P(EmbeddedAndDirectory, ShippedLibraryTest,
+                         ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return param.param ? "Embedded" : "Directory";
+                         });
+
+}  // namespace
+}  // namespace circuit
