@@ -15,46 +15,46 @@ using ::testing::SizeIs;
 using ::testing::StartsWith;
 
 // A small valid library; each bad-file test breaks one thing in it.
-constexpr char kCatalog[] = R"pb(# A tiny catalog.
-                                 exercises {
-                                   id: "bridge"
-                                   name: "Glute bridge"
-                                   pattern: MOVEMENT_PATTERN_HIP_EXTENSION
-                                   reps { min_reps: 8 max_reps: 12 }
-                                   progression_ids: "thrust"
-                                 }
-                                 exercises {
-                                   id: "thrust"
-                                   name: "Hip thrust"
-                                   pattern: MOVEMENT_PATTERN_HIP_EXTENSION
-                                   reps { min_reps: 8 max_reps: 10 }
-                                   regression_ids: "bridge"
-                                   hip_pinch_drill_id: "hip-shift"
-                                 }
-                                 exercises {
-                                   id: "hip-shift"
-                                   name: "Hip-shift drill"
-                                   pattern: MOVEMENT_PATTERN_MOBILITY
-                                   per_side: true
-                                 }
-)pb";
+constexpr char kCatalog[] = R"text(# A tiny catalog.
+exercises {
+  id: "bridge"
+  name: "Glute bridge"
+  pattern: MOVEMENT_PATTERN_HIP_EXTENSION
+  reps { min_reps: 8 max_reps: 12 }
+  progression_ids: "thrust"
+}
+exercises {
+  id: "thrust"
+  name: "Hip thrust"
+  pattern: MOVEMENT_PATTERN_HIP_EXTENSION
+  reps { min_reps: 8 max_reps: 10 }
+  regression_ids: "bridge"
+  hip_pinch_drill_id: "hip-shift"
+}
+exercises {
+  id: "hip-shift"
+  name: "Hip-shift drill"
+  pattern: MOVEMENT_PATTERN_MOBILITY
+  per_side: true
+}
+)text";
 
-constexpr char kCircuit[] = R"pb(id: "tiny"
-                                 name: "Tiny"
-                                 blocks {
-                                   id: "one"
-                                   exercise_id: "thrust"
-                                   sets: 2
-                                   work_seconds: 40
-                                   rest_between_sets_seconds: 20
-                                 }
-                                 blocks {
-                                   id: "two"
-                                   exercise_id: "hip-shift"
-                                   sets: 1
-                                   advance: ADVANCE_MODE_INSTRUCTOR
-                                 }
-)pb";
+constexpr char kCircuit[] = R"text(id: "tiny"
+name: "Tiny"
+blocks {
+  id: "one"
+  exercise_id: "thrust"
+  sets: 2
+  work_seconds: 40
+  rest_between_sets_seconds: 20
+}
+blocks {
+  id: "two"
+  exercise_id: "hip-shift"
+  sets: 1
+  advance: ADVANCE_MODE_INSTRUCTOR
+}
+)text";
 
 absl::StatusOr<CircuitLibrary> LoadTiny(const std::string& catalog,
                                         const std::string& circuit) {
