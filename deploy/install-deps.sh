@@ -12,6 +12,8 @@ packages=(
   grpc-proto
   # Storage.
   libsqlite3-dev sqlite3
+  # Random tokens and constant-time key checks.
+  libssl-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # Terminal tests of the full-screen views.

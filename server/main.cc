@@ -1,9 +1,13 @@
 // circuitd: the Circuit live class server. Flags, wiring and signals only.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -17,6 +21,7 @@
 #include "server/common/clock.h"
 #include "server/common/log.h"
 #include "server/library/circuit_library.h"
+#include "server/live/class_registry.h"
 #include "server/rpc/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
@@ -31,11 +36,63 @@ ABSL_FLAG(bool, check, false,
           "is invalid)");
 ABSL_FLAG(int, shutdown_grace_seconds, 5,
           "on SIGTERM or SIGINT, how long open streams get to finish");
+ABSL_FLAG(std::string, instructor_key, "",
+          "the instructor's secret (or env CIRCUIT_INSTRUCTOR_KEY); when both "
+          "are empty, one is generated once and kept in "
+          "<data_dir>/instructor.key");
+ABSL_FLAG(std::string, kiosk_key, "",
+          "the studio kiosks' secret (or env CIRCUIT_KIOSK_KEY); when both are "
+          "empty, one is generated once and kept in <data_dir>/kiosk.key");
+ABSL_FLAG(int, hold_seconds, 600,
+          "how long a dropped participant's seat and progress are held");
+ABSL_FLAG(int, retention_events, 4096,
+          "events kept per class for resuming clients; older gaps get a "
+          "fresh snapshot");
+ABSL_FLAG(int, max_queued_per_stream, 512,
+          "messages that may wait for a slow reader before it is "
+          "disconnected");
+ABSL_FLAG(double, stream_messages_per_second, 20,
+          "messages per second a client may send on one stream (burst 3x)");
+ABSL_FLAG(double, joins_per_minute_per_peer, 120,
+          "join attempts per minute from one address (burst 40)");
 
 namespace {
 
 bool IsOurFlagFile(absl::string_view file) {
   return absl::StrContains(file, "server/main.cc");
+}
+
+// The secret from the flag, else the environment, else the file in the data
+// directory, else a new random one written there (owner-only).
+absl::StatusOr<std::string> LoadKey(const std::string& flag_value,
+                                    const char* env_name,
+                                    const std::string& path) {
+  if (!flag_value.empty()) return flag_value;
+  if (const char* env = std::getenv(env_name); env != nullptr && *env) {
+    return std::string(env);
+  }
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char buffer[257] = {};
+    size_t n = std::fread(buffer, 1, sizeof buffer - 1, f);
+    std::fclose(f);
+    std::string key(buffer, n);
+    while (!key.empty() && (key.back() == '\n' || key.back() == ' ')) {
+      key.pop_back();
+    }
+    if (!key.empty()) return key;
+  }
+  std::string key = circuit::RandomHex(16);
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+  }
+  std::string line = key + "\n";
+  bool ok =
+      write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  close(fd);
+  if (!ok) return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  return key;
 }
 
 int MakeDirs(const std::string& path) {
@@ -103,6 +160,35 @@ int main(int argc, char** argv) {
 
   circuit::ServerOptions options;
   options.listen = absl::GetFlag(FLAGS_listen);
+  const std::string instructor_key_path = data_dir + "/instructor.key";
+  const std::string kiosk_key_path = data_dir + "/kiosk.key";
+  absl::StatusOr<std::string> instructor_key =
+      LoadKey(absl::GetFlag(FLAGS_instructor_key), "CIRCUIT_INSTRUCTOR_KEY",
+              instructor_key_path);
+  absl::StatusOr<std::string> kiosk_key = LoadKey(
+      absl::GetFlag(FLAGS_kiosk_key), "CIRCUIT_KIOSK_KEY", kiosk_key_path);
+  if (!instructor_key.ok() || !kiosk_key.ok()) {
+    std::fprintf(
+        stderr, "circuitd: %s\n",
+        std::string(instructor_key.ok() ? kiosk_key.status().message()
+                                        : instructor_key.status().message())
+            .c_str());
+    return 1;
+  }
+  options.service.keys.instructor_key = *instructor_key;
+  options.service.keys.kiosk_key = *kiosk_key;
+  options.service.max_queued_per_stream = static_cast<size_t>(
+      std::max(8, absl::GetFlag(FLAGS_max_queued_per_stream)));
+  options.service.stream_messages_per_second =
+      absl::GetFlag(FLAGS_stream_messages_per_second);
+  options.service.stream_message_burst =
+      3 * absl::GetFlag(FLAGS_stream_messages_per_second);
+  options.service.joins_per_second_per_peer =
+      absl::GetFlag(FLAGS_joins_per_minute_per_peer) / 60.0;
+  options.registry.session.hold =
+      absl::Seconds(absl::GetFlag(FLAGS_hold_seconds));
+  options.registry.session.retention_events =
+      static_cast<size_t>(std::max(16, absl::GetFlag(FLAGS_retention_events)));
   auto server =
       circuit::CircuitServer::Start(options, &*library, circuit::Clock::Real());
   if (!server.ok()) {
@@ -113,6 +199,11 @@ int main(int argc, char** argv) {
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::printf("circuitd listening on %s:%d (%s, data in %s)\n", host.c_str(),
               (*server)->port(), source.c_str(), data_dir.c_str());
+  if (absl::GetFlag(FLAGS_instructor_key).empty() &&
+      std::getenv("CIRCUIT_INSTRUCTOR_KEY") == nullptr) {
+    std::printf("instructor key in %s, kiosk key in %s\n",
+                instructor_key_path.c_str(), kiosk_key_path.c_str());
+  }
   std::fflush(stdout);
 
   int signal_number = 0;

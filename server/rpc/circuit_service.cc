@@ -1,9 +1,19 @@
 #include "server/rpc/circuit_service.h"
 
+#include <memory>
+#include <string>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "server/common/grpc_status.h"
+#include "server/fanout/stream.h"
+#include "server/fanout/wire.h"
 
 namespace circuit {
 namespace {
+
+constexpr size_t kMaxIdLength = 64;
 
 grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
                                  const grpc::Status& status) {
@@ -12,11 +22,317 @@ grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+// Parses a request from raw bytes (the streaming RPCs are raw so their
+// responses can be shared bytes).
+template <typename Message>
+bool Parse(grpc::ByteBuffer* bytes, Message* message) {
+  grpc::ProtoBufferReader reader(bytes);
+  return message->ParseFromZeroCopyStream(&reader);
+}
+
+std::string Quote(const std::string& text) {
+  return absl::StrCat("\"", text.substr(0, kMaxIdLength),
+                      text.size() > kMaxIdLength ? "..." : "", "\"");
+}
+
+grpc::Status Draining() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "circuitd is shutting down; reconnect and resume");
+}
+
 }  // namespace
 
+// The write side every streaming reactor shares: a Stream queue in front of
+// StartWrite, Finish exactly once, and the clean-up gRPC requires (Finish on
+// cancel, delete on done).
+template <class Base>
+class StreamingReactor : public Base, public StreamSink {
+ public:
+  StreamingReactor(CircuitServiceImpl* service,
+                   grpc::CallbackServerContext* context)
+      : service_(service),
+        context_(context),
+        stream_(
+            std::make_shared<Stream>(service->options_.max_queued_per_stream)),
+        bucket_(service->options_.stream_messages_per_second,
+                service->options_.stream_message_burst,
+                service->clock_->Now()) {
+    stream_->Attach(this);
+  }
+
+  void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
+    this->StartWrite(bytes);
+  }
+  void FinishStream(const grpc::Status& status) override {
+    this->Finish(status);
+  }
+  void OnWriteDone(bool ok) override { stream_->OnWriteDone(ok); }
+  void OnCancel() override {
+    stream_->Close(grpc::Status::CANCELLED, /*after_queued=*/false);
+  }
+  void OnDone() override {
+    stream_->OnDone();
+    Ended();
+    delete this;
+  }
+
+ protected:
+  // Runs once, when the stream is over, before the reactor is deleted.
+  virtual void Ended() {}
+
+  void Fail(const grpc::Status& status) {
+    stream_->Close(status, /*after_queued=*/false);
+  }
+
+  // False (and the stream failed) when the client sends faster than allowed.
+  bool WithinRate() {
+    if (bucket_.TryTake(service_->clock_->Now())) return true;
+    Fail(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     absl::StrCat("more than ",
+                                  service_->options_.stream_messages_per_second,
+                                  " messages per second on one stream")));
+    return false;
+  }
+
+  CircuitServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
+  const std::shared_ptr<Stream> stream_;
+  TokenBucket bucket_;  // only the reactor's one read at a time touches it
+};
+
+// RunClass: attach, then commands.
+class InstructorReactor
+    : public StreamingReactor<
+          grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>> {
+ public:
+  InstructorReactor(CircuitServiceImpl* service,
+                    grpc::CallbackServerContext* context)
+      : StreamingReactor(service, context) {
+    grpc::Status allowed = RequireInstructor(*context, service->options_.keys);
+    if (!allowed.ok()) {
+      Fail(allowed);
+      return;
+    }
+    if (service->draining_.load()) {
+      Fail(Draining());
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      stream_->Close(grpc::Status::OK, /*after_queued=*/true);
+      return;
+    }
+    if (!WithinRate()) return;
+    v1::RunClassRequest request;
+    if (!Parse(&in_, &request)) {
+      return Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               "the message is not a RunClassRequest"));
+    }
+    if (runner_ == nullptr) {
+      if (!request.has_attach()) {
+        return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "the first message must be `attach`"));
+      }
+      runner_ = service_->registry_->Find(request.attach().class_id());
+      if (runner_ == nullptr) {
+        return Fail(
+            grpc::Status(grpc::StatusCode::NOT_FOUND,
+                         absl::StrCat("no class with id ",
+                                      Quote(request.attach().class_id()))));
+      }
+      runner_->AttachInstructor(stream_, request.attach().last_seq());
+    } else if (request.has_command()) {
+      v1::RunClassResponse response;
+      const v1::InstructorCommand& command = request.command();
+      if (command.command_id().empty() ||
+          command.command_id().size() > kMaxIdLength) {
+        v1::CommandResult* result = response.mutable_command_result();
+        result->set_command_id(command.command_id().substr(0, kMaxIdLength));
+        result->set_code(grpc::StatusCode::INVALID_ARGUMENT);
+        result->set_message("command_id must be 1 to 64 characters");
+      } else {
+        *response.mutable_command_result() = runner_->Command(command);
+      }
+      response.set_server_time_unix_ms(service_->clock_->NowUnixMs());
+      stream_->Send(ToByteBuffer(response), Delivery::kReliable);
+    } else {
+      return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                               "this stream is already attached; send "
+                               "commands"));
+    }
+    StartRead(&in_);
+  }
+
+ private:
+  grpc::ByteBuffer in_;
+  std::shared_ptr<ClassRunner> runner_;
+};
+
+// JoinClass: join or resume, then reports.
+class ParticipantReactor
+    : public StreamingReactor<
+          grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>> {
+ public:
+  ParticipantReactor(CircuitServiceImpl* service,
+                     grpc::CallbackServerContext* context)
+      : StreamingReactor(service, context) {
+    if (service->draining_.load()) {
+      Fail(Draining());
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      stream_->Close(grpc::Status::OK, /*after_queued=*/true);
+      return;
+    }
+    if (!WithinRate()) return;
+    v1::JoinClassRequest request;
+    if (!Parse(&in_, &request)) {
+      return Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               "the message is not a JoinClassRequest"));
+    }
+    if (runner_ == nullptr) {
+      grpc::Status status = Enter(request);
+      if (!status.ok()) return Fail(status);
+    } else {
+      switch (request.kind_case()) {
+        case v1::JoinClassRequest::kCompletion:
+        case v1::JoinClassRequest::kEffort:
+        case v1::JoinClassRequest::kSymptom: {
+          v1::JoinClassResponse response;
+          *response.mutable_ack() = runner_->Report(participant_id_, request);
+          response.set_server_time_unix_ms(service_->clock_->NowUnixMs());
+          stream_->Send(ToByteBuffer(response), Delivery::kReliable);
+          break;
+        }
+        case v1::JoinClassRequest::kLeave:
+          left_ = true;
+          runner_->Leave(participant_id_);
+          return;
+        default:
+          return Fail(grpc::Status(
+              grpc::StatusCode::FAILED_PRECONDITION,
+              "already in the class on this stream; send reports"));
+      }
+    }
+    StartRead(&in_);
+  }
+
+ private:
+  grpc::Status Enter(const v1::JoinClassRequest& request) {
+    ClassRegistry* registry = service_->registry_;
+    if (request.has_join()) {
+      if (!service_->join_limiter_.Allow(context_->peer(),
+                                         service_->clock_->Now())) {
+        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            "too many join attempts from this address; try "
+                            "again in a minute");
+      }
+      std::shared_ptr<ClassRunner> runner =
+          registry->FindByJoinCode(request.join().join_code());
+      if (runner == nullptr) {
+        return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                            absl::StrCat("no class with join code ",
+                                         Quote(request.join().join_code())));
+      }
+      ClassRegistry::Seat seat = registry->NewSeat(runner);
+      absl::Status joined =
+          runner->Join(stream_, seat.participant_id, seat.resume_token,
+                       request.join().check_in());
+      if (!joined.ok()) {
+        registry->ForgetSeat(seat.resume_token);
+        return ToGrpcStatus(joined);
+      }
+      runner_ = std::move(runner);
+      participant_id_ = seat.participant_id;
+      return grpc::Status::OK;
+    }
+    if (request.has_resume()) {
+      std::optional<std::string> token = BearerToken(*context_);
+      if (!token.has_value()) {
+        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                            "send the resume token as `authorization: "
+                            "Bearer <token>` metadata");
+      }
+      absl::StatusOr<ClassRegistry::Seat> seat = registry->FindSeat(*token);
+      if (!seat.ok()) return ToGrpcStatus(seat.status());
+      absl::Status resumed = seat->runner->Resume(stream_, seat->participant_id,
+                                                  request.resume().last_seq());
+      if (!resumed.ok()) return ToGrpcStatus(resumed);
+      runner_ = seat->runner;
+      participant_id_ = seat->participant_id;
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "the first message must be `join` or `resume`");
+  }
+
+  void Ended() override {
+    if (runner_ != nullptr && !left_) {
+      runner_->StreamEnded(participant_id_, stream_.get());
+    }
+  }
+
+  grpc::ByteBuffer in_;
+  std::shared_ptr<ClassRunner> runner_;
+  std::string participant_id_;
+  bool left_ = false;
+};
+
+// WatchClass: one request, then the kiosk's view.
+class KioskReactor
+    : public StreamingReactor<grpc::ServerWriteReactor<grpc::ByteBuffer>> {
+ public:
+  KioskReactor(CircuitServiceImpl* service,
+               grpc::CallbackServerContext* context,
+               const grpc::ByteBuffer* request_bytes)
+      : StreamingReactor(service, context) {
+    grpc::Status allowed =
+        RequireInstructorOrKiosk(*context, service->options_.keys);
+    if (!allowed.ok()) {
+      Fail(allowed);
+      return;
+    }
+    if (service->draining_.load()) {
+      Fail(Draining());
+      return;
+    }
+    grpc::ByteBuffer bytes = *request_bytes;
+    v1::WatchClassRequest request;
+    if (!Parse(&bytes, &request)) {
+      Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the message is not a WatchClassRequest"));
+      return;
+    }
+    std::shared_ptr<ClassRunner> runner =
+        service->registry_->Find(request.class_id());
+    if (runner == nullptr) {
+      Fail(grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("no class with id ", Quote(request.class_id()))));
+      return;
+    }
+    runner->AttachKiosk(stream_, request.last_seq());
+  }
+};
+
 CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
-                                       const Clock* clock)
-    : library_(library), clock_(clock) {}
+                                       ClassRegistry* registry,
+                                       const Clock* clock,
+                                       ServiceOptions options)
+    : library_(library),
+      registry_(registry),
+      clock_(clock),
+      options_(std::move(options)),
+      join_limiter_(options_.joins_per_second_per_peer,
+                    options_.join_burst_per_peer) {}
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::ListCircuits(
     grpc::CallbackServerContext* context, const v1::ListCircuitsRequest*,
@@ -37,13 +353,68 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetCircuit(
   if (circuit == nullptr) {
     return Finish(context,
                   grpc::Status(grpc::StatusCode::NOT_FOUND,
-                               absl::StrCat("no circuit with id \"",
-                                            request->circuit_id().substr(0, 64),
-                                            "\"; ListCircuits lists them")));
+                               absl::StrCat("no circuit with id ",
+                                            Quote(request->circuit_id()),
+                                            "; ListCircuits lists "
+                                            "them")));
   }
   *response->mutable_circuit() = *circuit;
   for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
     *response->add_exercises() = std::move(e);
+  }
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::CreateClass(
+    grpc::CallbackServerContext* context, const v1::CreateClassRequest* request,
+    v1::CreateClassResponse* response) {
+  grpc::Status allowed = RequireInstructor(*context, options_.keys);
+  if (!allowed.ok()) return Finish(context, allowed);
+  absl::StatusOr<v1::ClassInfo> info =
+      registry_->Create(request->circuit_id(), request->title());
+  if (!info.ok()) return Finish(context, ToGrpcStatus(info.status()));
+  *response->mutable_class_info() = std::move(*info);
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::GetClass(
+    grpc::CallbackServerContext* context, const v1::GetClassRequest* request,
+    v1::GetClassResponse* response) {
+  std::shared_ptr<ClassRunner> runner;
+  switch (request->class_ref_case()) {
+    case v1::GetClassRequest::kClassId:
+      runner = registry_->Find(request->class_id());
+      if (runner == nullptr) {
+        return Finish(context,
+                      grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   absl::StrCat("no class with id ",
+                                                Quote(request->class_id()))));
+      }
+      break;
+    case v1::GetClassRequest::kJoinCode:
+      runner = registry_->FindByJoinCode(request->join_code());
+      if (runner == nullptr) {
+        return Finish(context,
+                      grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                   absl::StrCat("no class with join code ",
+                                                Quote(request->join_code()))));
+      }
+      break;
+    default:
+      return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                          "give class_id or join_code"));
+  }
+  *response = runner->Describe();
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::ListClasses(
+    grpc::CallbackServerContext* context, const v1::ListClassesRequest* request,
+    v1::ListClassesResponse* response) {
+  grpc::Status allowed = RequireInstructorOrKiosk(*context, options_.keys);
+  if (!allowed.ok()) return Finish(context, allowed);
+  for (v1::ClassInfo& info : registry_->List(request->include_ended())) {
+    *response->add_classes() = std::move(info);
   }
   return Finish(context, grpc::Status::OK);
 }
@@ -55,6 +426,21 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetClock(
   response->set_server_receive_unix_ms(clock_->NowUnixMs());
   response->set_server_send_unix_ms(clock_->NowUnixMs());
   return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+CircuitServiceImpl::RunClass(grpc::CallbackServerContext* context) {
+  return new InstructorReactor(this, context);
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
+CircuitServiceImpl::JoinClass(grpc::CallbackServerContext* context) {
+  return new ParticipantReactor(this, context);
+}
+
+grpc::ServerWriteReactor<grpc::ByteBuffer>* CircuitServiceImpl::WatchClass(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
+  return new KioskReactor(this, context, request);
 }
 
 }  // namespace circuit

@@ -1,18 +1,55 @@
 #ifndef CIRCUIT_SERVER_RPC_CIRCUIT_SERVICE_H_
 #define CIRCUIT_SERVER_RPC_CIRCUIT_SERVICE_H_
 
+#include <atomic>
+#include <cstddef>
+
 #include "circuit/v1/service.grpc.pb.h"
 #include "server/common/clock.h"
 #include "server/library/circuit_library.h"
+#include "server/live/class_registry.h"
+#include "server/rpc/auth.h"
 
 namespace circuit {
 
-// The circuit.v1.CircuitService adapter over the plain C++ classes. Callback
-// API; every handler answers without blocking. Thread-safe.
-class CircuitServiceImpl final : public v1::CircuitService::CallbackService {
+struct ServiceOptions {
+  AccessKeys keys;
+  // Joins per peer address: a burst, then a steady rate.
+  double joins_per_second_per_peer = 2;
+  double join_burst_per_peer = 40;
+  // Messages a client may send on one stream: a burst, then a steady rate.
+  double stream_messages_per_second = 20;
+  double stream_message_burst = 60;
+  // Messages that may wait behind a stream's write before the reader is
+  // judged too slow and disconnected.
+  size_t max_queued_per_stream = 512;
+};
+
+// The three streaming RPCs take raw bytes so that a broadcast is serialized
+// once and the same bytes go to every stream.
+using CircuitServiceBase = v1::CircuitService::WithCallbackMethod_ListCircuits<
+    v1::CircuitService::WithCallbackMethod_GetCircuit<
+        v1::CircuitService::WithCallbackMethod_CreateClass<
+            v1::CircuitService::WithCallbackMethod_GetClass<
+                v1::CircuitService::WithCallbackMethod_ListClasses<
+                    v1::CircuitService::WithCallbackMethod_GetClock<
+                        v1::CircuitService::WithRawCallbackMethod_RunClass<
+                            v1::CircuitService::WithRawCallbackMethod_JoinClass<
+                                v1::CircuitService::
+                                    WithRawCallbackMethod_WatchClass<
+                                        v1::CircuitService::Service>>>>>>>>>;
+
+// circuit.v1.CircuitService: a thin adapter from gRPC to the class registry
+// and runners. Validates credentials and input shape, converts statuses, and
+// runs the stream reactors. No handler blocks. Thread-safe.
+class CircuitServiceImpl final : public CircuitServiceBase {
  public:
-  // `library` and `clock` must outlive the service.
-  CircuitServiceImpl(const CircuitLibrary* library, const Clock* clock);
+  // Everything passed in must outlive the service.
+  CircuitServiceImpl(const CircuitLibrary* library, ClassRegistry* registry,
+                     const Clock* clock, ServiceOptions options);
+
+  // New streams are refused with UNAVAILABLE from now on (shutdown).
+  void StartDraining() { draining_.store(true); }
 
   grpc::ServerUnaryReactor* ListCircuits(
       grpc::CallbackServerContext* context,
@@ -22,13 +59,43 @@ class CircuitServiceImpl final : public v1::CircuitService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetCircuitRequest* request,
       v1::GetCircuitResponse* response) override;
+  grpc::ServerUnaryReactor* CreateClass(
+      grpc::CallbackServerContext* context,
+      const v1::CreateClassRequest* request,
+      v1::CreateClassResponse* response) override;
+  grpc::ServerUnaryReactor* GetClass(grpc::CallbackServerContext* context,
+                                     const v1::GetClassRequest* request,
+                                     v1::GetClassResponse* response) override;
+  grpc::ServerUnaryReactor* ListClasses(
+      grpc::CallbackServerContext* context,
+      const v1::ListClassesRequest* request,
+      v1::ListClassesResponse* response) override;
   grpc::ServerUnaryReactor* GetClock(grpc::CallbackServerContext* context,
                                      const v1::GetClockRequest* request,
                                      v1::GetClockResponse* response) override;
 
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* RunClass(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* JoinClass(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchClass(
+      grpc::CallbackServerContext* context,
+      const grpc::ByteBuffer* request) override;
+
  private:
-  const CircuitLibrary* library_;
-  const Clock* clock_;
+  template <class Base>
+  friend class StreamingReactor;
+  friend class InstructorReactor;
+  friend class ParticipantReactor;
+  friend class KioskReactor;
+
+  const CircuitLibrary* const library_;
+  ClassRegistry* const registry_;
+  const Clock* const clock_;
+  const ServiceOptions options_;
+  PeerRateLimiter join_limiter_;
+  // Read by every new stream, set once at shutdown.
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace circuit

@@ -18,19 +18,30 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<CircuitServer> server(new CircuitServer());
-  server->service_ = std::make_unique<CircuitServiceImpl>(library, clock);
+  server->journal_ = std::make_unique<InMemoryJournal>();
+  server->registry_ = std::make_unique<ClassRegistry>(
+      library, server->journal_.get(), clock, options.registry);
+  server->service_ = std::make_unique<CircuitServiceImpl>(
+      library, server->registry_.get(), clock, options.service);
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  // Dead peers are noticed within a minute even when nothing is sent.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
+  server->registry_->StartTicker();
   return server;
 }
 
@@ -39,8 +50,11 @@ CircuitServer::~CircuitServer() { Shutdown(absl::Now()); }
 void CircuitServer::Shutdown(absl::Time deadline) {
   if (server_ == nullptr) return;
   server_->GetHealthCheckService()->SetServingStatus(false);
+  service_->StartDraining();
+  registry_->GoAway("the server is shutting down");
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  registry_->StopTicker();
   server_.reset();
 }
 

@@ -8,7 +8,9 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/common/clock.h"
+#include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
+#include "server/live/class_registry.h"
 #include "server/rpc/circuit_service.h"
 
 namespace circuit {
@@ -18,10 +20,13 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:50051";
   // Messages larger than this are refused.
   int max_message_bytes = 64 * 1024;
+  ServiceOptions service;
+  RegistryOptions registry;
 };
 
 // A running circuitd: the Circuit service, grpc.health.v1 and server
-// reflection on one port. Thread-safe.
+// reflection on one port, the class registry and its ticker, and the
+// journal. Thread-safe.
 class CircuitServer {
  public:
   // Starts serving. `library` and `clock` must outlive the server.
@@ -35,13 +40,18 @@ class CircuitServer {
   // The port actually bound.
   int port() const { return port_; }
 
-  // Health turns NOT_SERVING, then the server stops accepting calls and
-  // cancels what is still open at `deadline`. Idempotent.
+  ClassRegistry* registry() { return registry_.get(); }
+
+  // Drains: health turns NOT_SERVING, new streams are refused, every open
+  // stream is told the server is going away and finished once its queue is
+  // written; whatever is still open at `deadline` is cancelled. Idempotent.
   void Shutdown(absl::Time deadline);
 
  private:
   CircuitServer() = default;
 
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<ClassRegistry> registry_;
   std::unique_ptr<CircuitServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

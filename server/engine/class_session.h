@@ -1,0 +1,339 @@
+#ifndef CIRCUIT_SERVER_ENGINE_CLASS_SESSION_H_
+#define CIRCUIT_SERVER_ENGINE_CLASS_SESSION_H_
+
+#include <array>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "circuit/v1/live.pb.h"
+#include "circuit/v1/service.pb.h"
+#include "server/library/circuit_library.h"
+
+namespace circuit::engine {
+
+// Who may see an event.
+enum class Audience {
+  // Every role: instructor, every participant, kiosks.
+  kPublic,
+  // The instructor only.
+  kInstructor,
+  // The instructor and the one participant named in Event::participant_id.
+  kInstructorAndParticipant,
+};
+
+// One accepted change, numbered in its class.
+struct Event {
+  v1::ClassEvent event;  // seq, at_unix_ms and the change
+  Audience audience = Audience::kPublic;
+  std::string participant_id;  // for kInstructorAndParticipant
+};
+
+// The outcome of an accepted report.
+struct ReportResult {
+  int64_t seq = 0;         // the event that recorded it
+  bool duplicate = false;  // the id was recorded before; nothing counted again
+};
+
+// The plan of a class: the circuit expanded into intervals, in order. For
+// each block, for each set, a work interval per side (one with SIDE_BOTH when
+// the exercise is not one-sided, else SIDE_LEFT then SIDE_RIGHT), with a rest
+// of rest_between_sides_seconds between the sides of a set, of
+// rest_between_sets_seconds between sets, and of rest_after_seconds after the
+// block's last set unless it is the last block. Rests of 0 seconds are left
+// out. `library` must hold every exercise the circuit uses.
+std::vector<v1::Interval> PlanIntervals(const v1::Circuit& circuit,
+                                        const CircuitLibrary& library);
+
+struct SessionOptions {
+  // How many events the session keeps for resuming clients.
+  size_t retention_events = 4096;
+  // How long a dropped participant's seat and progress are held.
+  absl::Duration hold = absl::Minutes(10);
+  // Most reports one participant may make in a class (memory bound).
+  int max_reports_per_participant = 5000;
+  // Most participants in a class.
+  int max_participants = 20000;
+};
+
+// One live class: its plan, phase, timer, roster, progress, alerts,
+// suggestions and numbered event log. Pure: no I/O, no threads, no clock of
+// its own; every call takes the current time.
+//
+// A ClassSession is not thread-safe; its owner (the ClassRunner) serializes
+// calls. Every accepted change appends one or more events; the owner takes
+// them with DrainEvents() after each call, journals and publishes them.
+// Rejected input returns a status and changes nothing:
+//   INVALID_ARGUMENT     malformed input (reps outside 0..100, no such block,
+//                        set or side, bad enum, text too long, empty id)
+//   FAILED_PRECONDITION  valid but not now (block not reached, class ended,
+//                        command not allowed in this phase)
+//   NOT_FOUND            unknown participant or suggestion
+//   RESOURCE_EXHAUSTED   class full, too many reports
+class ClassSession {
+ public:
+  // `circuit` and `library` are copied from as needed; `library` must outlive
+  // the session. `info` gives class_id, join_code, circuit_id, circuit_name,
+  // title and created_unix_ms.
+  ClassSession(const v1::ClassInfo& info, const v1::Circuit& circuit,
+               const CircuitLibrary* library, SessionOptions options);
+
+  // --- Participants -------------------------------------------------------
+
+  // Checks a participant in with a server-chosen id (the caller makes ids and
+  // resume tokens; the session only stores them). Allowed in every phase but
+  // ENDED. Validates the check-in: display_name 1..40 characters after
+  // trimming, weeks_postpartum 0..520, equipment at most 64 characters.
+  // Emits participant_joined (instructor and that participant).
+  absl::Status Join(const std::string& participant_id,
+                    const std::string& resume_token,
+                    const v1::CheckIn& check_in, absl::Time now);
+
+  // The participant holding `resume_token`; NOT_FOUND when none, or when the
+  // participant has left (hold expired or left).
+  absl::StatusOr<std::string> ParticipantForToken(
+      const std::string& resume_token) const;
+
+  // Connection changes: a stream opened (CONNECTED), dropped (DROPPED; seat
+  // held until `hold` runs out) or the participant left (LEFT, final). Each
+  // change emits a connection event (instructor); a drop also raises an
+  // ALERT_KIND_DROPPED alert (INFO). Setting the state it already has is a
+  // no-op returning OK.
+  absl::Status SetConnection(const std::string& participant_id,
+                             v1::ConnectionState state, absl::Time now);
+
+  // Records a report from a participant. The report_id makes it idempotent:
+  // a known id returns the first result with duplicate = true and emits
+  // nothing. A completion for a (block, set, side) already reported under
+  // another id replaces the earlier one (a correction), so counts stay right.
+  // Completions: block_index and set must exist, side must match the
+  // exercise (SIDE_BOTH, or LEFT/RIGHT when one-sided), reps 0..100, load
+  // band at most 32 characters and kilograms 0..500; the block must have been
+  // reached (FAILED_PRECONDITION in the lobby or for a later block) and the
+  // class not ENDED. Effort: cr10 0..10 when present, feel a known value, at
+  // least one of the two. Symptom: a known symptom; SYMPTOM_OTHER needs
+  // other_text, at most 140 characters. Each accepted report emits a report
+  // event (instructor and participant) and applies the adaptation rules,
+  // which may emit alerts (instructor) and suggestions (instructor and
+  // participant).
+  absl::StatusOr<ReportResult> RecordCompletion(
+      const std::string& participant_id, const v1::CompletionReport& report,
+      absl::Time now);
+  absl::StatusOr<ReportResult> RecordEffort(const std::string& participant_id,
+                                            const v1::EffortReport& report,
+                                            absl::Time now);
+  absl::StatusOr<ReportResult> RecordSymptom(const std::string& participant_id,
+                                             const v1::SymptomReport& report,
+                                             absl::Time now);
+
+  // --- Instructor ---------------------------------------------------------
+
+  // Applies one command; returns the seq of the last event it emitted.
+  //   start: LOBBY only; the first interval begins now.
+  //   pause: RUNNING only; resume: PAUSED only.
+  //   next: RUNNING or PAUSED; past the last interval ends the class.
+  //   previous: RUNNING or PAUSED, not at the first interval; fresh timer.
+  //   adjust_time: RUNNING or PAUSED, timed interval, delta -600000..600000
+  //     and not 0; at least 1 s remains.
+  //   cue: free text 1..280 characters, or a canned cue index of the current
+  //     exercise (INVALID_ARGUMENT when out of range, FAILED_PRECONDITION
+  //     when no exercise is current); any phase but ENDED.
+  //   end: any phase but ENDED.
+  //   decide_suggestion: a known suggestion id (NOT_FOUND) and decision
+  //     ACCEPTED or DISMISSED.
+  // Every state change emits a `state` event (public) with the new state.
+  absl::StatusOr<int64_t> Apply(const v1::InstructorCommand& command,
+                                absl::Time now);
+
+  // Advances time: a RUNNING timed interval whose deadline passed moves to
+  // the next interval (with its deadline counted from the old deadline, not
+  // from `now`, so screens stay in step), unless it waits for the
+  // instructor, in which case it stays with the timer at 0. Past the last
+  // interval the class ends. Dropped participants whose hold ran out become
+  // LEFT. Call often (the runner calls it every 100 ms).
+  void Tick(absl::Time now);
+
+  // --- Reading --------------------------------------------------------------
+
+  // Events accepted since the last call, in seq order.
+  std::vector<Event> DrainEvents();
+
+  // The highest seq so far (0 before any event).
+  int64_t last_seq() const { return last_seq_; }
+
+  // Retained events with seq > `after_seq`, in order; nullopt when some of
+  // them are no longer retained (the caller sends a snapshot instead).
+  std::optional<std::vector<const Event*>> EventsAfter(int64_t after_seq) const;
+
+  const v1::ClassInfo& info() const { return info_; }
+  v1::ClassPhase phase() const { return phase_; }
+  v1::ClassState State(absl::Time now) const;
+  const std::vector<v1::Interval>& intervals() const { return intervals_; }
+
+  // Snapshots as of now. Each sets seq = last_seq() and reason INITIAL (the
+  // caller changes the reason).
+  v1::InstructorSnapshot InstructorSnapshot(absl::Time now) const;
+  // NOT_FOUND for an unknown participant.
+  absl::StatusOr<v1::ParticipantSnapshot> ParticipantSnapshot(
+      const std::string& participant_id, absl::Time now) const;
+  v1::KioskSnapshot KioskSnapshot(absl::Time now) const;
+
+  // Class-wide progress now: counts, and the completion wall of consenting
+  // participants only (latest to finish a set first, at most 48). Never
+  // effort or symptoms.
+  v1::ClassProgress Progress() const;
+
+  // True when progress changed since the last TakeProgressChanged().
+  bool TakeProgressChanged();
+
+  // Roster entries that changed since the last call (whole entries) and the
+  // aggregates now; nullopt when nothing changed.
+  std::optional<v1::RosterUpdate> TakeRosterUpdate();
+
+  // Participants checked in (not LEFT).
+  int participant_count() const;
+
+ private:
+  // (block_index, side, set) of a completion. Ordered so that iterating one
+  // participant's completions walks blocks and sides in class order
+  // (SIDE_LEFT sorts before SIDE_RIGHT).
+  using SetKey = std::tuple<int32_t, int32_t, int32_t>;
+
+  struct Participant {
+    std::string id;
+    std::string resume_token;
+    v1::CheckIn check_in;  // display_name trimmed
+    int order = 0;         // position in check-in order
+    v1::ConnectionState connection = v1::CONNECTION_STATE_CONNECTED;
+    int64_t connection_changed_ms = 0;
+    int64_t hold_until_ms = 0;  // while DROPPED
+    // Exactly-once: every accepted report id and its first result.
+    absl::flat_hash_map<std::string, ReportResult> reports;
+    // The latest reps per reported set (corrections replace).
+    std::map<SetKey, int32_t> completions;
+    int32_t total_reps = 0;
+    std::optional<int32_t> last_cr10;
+    v1::EffortFeel last_feel = v1::EFFORT_FEEL_UNSPECIFIED;
+    std::vector<v1::Symptom> symptoms;
+    int too_hard_streak = 0;
+    // Key in wall_: -(completion number) of the latest completion, 0 when
+    // none, so the most recent sorts first and the rest keep check-in order.
+    int64_t wall_rank = 0;
+    bool done_current = false;
+    bool roster_dirty = false;
+    // This participant's suggestions, oldest first (the canonical copies).
+    std::vector<v1::Suggestion> suggestions;
+    // Dedup keys of suggestions not decided yet.
+    absl::flat_hash_set<std::string> undecided;
+  };
+
+  // Appends an event numbered next; returns its seq.
+  int64_t Emit(v1::ClassEvent event, Audience audience,
+               const std::string& participant_id, int64_t now_ms);
+  int64_t EmitState(absl::Time now);
+  // Makes `index` current, starting at `start_ms`; keeps the phase (a paused
+  // class stays paused with a full timer).
+  void EnterInterval(int index, int64_t start_ms);
+  void EndClass(int64_t ended_ms);
+  // Recomputes every done_current flag after the current interval changed.
+  void RefreshDoneCurrent();
+  bool IsDone(const Participant& p) const;
+
+  Participant* FindParticipant(const std::string& participant_id);
+  const Participant* FindParticipant(const std::string& participant_id) const;
+  absl::StatusOr<Participant*> ReportingParticipant(
+      const std::string& participant_id, const std::string& report_id,
+      std::optional<ReportResult>* duplicate);
+  absl::Status CheckCanReport(const Participant& p) const;
+  absl::Status CheckBlockIndex(int32_t block_index) const;
+  int64_t RecordReport(Participant& p, const std::string& report_id,
+                       v1::ReportRecorded recorded, int64_t now_ms);
+
+  void ChangeConnection(Participant& p, v1::ConnectionState state,
+                        int64_t now_ms);
+  // Adds (+1) or removes (-1) a participant's latest effort to the
+  // aggregates.
+  void CountEffort(const Participant& p, int sign);
+  void MarkDirty(Participant& p);
+  void UpdateWall(Participant& p, int64_t new_rank);
+  bool OnWall(const Participant& p) const;
+
+  void RaiseAlert(const Participant& p, v1::AlertKind kind,
+                  v1::AlertSeverity severity, v1::Symptom symptom,
+                  std::string text, int32_t block_index, int64_t now_ms);
+  void Suggest(Participant& p, v1::SuggestionKind kind,
+               const std::string& exercise_id,
+               const std::string& suggested_exercise_id, std::string reason,
+               int64_t now_ms);
+  void SuggestRegression(Participant& p, int32_t block_index,
+                         const std::string& why, int64_t now_ms);
+
+  absl::StatusOr<int64_t> ApplyCue(const v1::CueCommand& cue, absl::Time now);
+  absl::StatusOr<int64_t> ApplyDecision(
+      const v1::DecideSuggestionCommand& decide, absl::Time now);
+
+  v1::RosterEntry RosterEntryFor(const Participant& p) const;
+  v1::ParticipantProgress ProgressFor(const Participant& p) const;
+  v1::ClassAggregates Aggregates() const;
+  const v1::Exercise* BlockExercise(int32_t block_index) const;
+
+  v1::ClassInfo info_;
+  v1::Circuit circuit_;
+  const CircuitLibrary* library_;
+  SessionOptions options_;
+  std::vector<v1::Interval> intervals_;
+  std::vector<v1::Exercise> exercises_;  // library_->ExercisesFor(circuit_)
+
+  v1::ClassPhase phase_ = v1::CLASS_PHASE_LOBBY;
+  int current_ = -1;  // index into intervals_; -1 in the lobby and after
+  int64_t interval_started_ms_ = 0;
+  int64_t deadline_ms_ = 0;          // while RUNNING a timed interval
+  int64_t paused_remaining_ms_ = 0;  // while PAUSED
+
+  int64_t last_seq_ = 0;
+  std::deque<Event> retained_;
+  std::vector<Event> pending_;  // not drained yet
+  std::deque<v1::Cue> recent_cues_;
+  std::deque<v1::Alert> alerts_;  // the latest 200
+  int64_t alert_count_ = 0;
+  // Suggestion number n (id "s<n>") -> (participant, position in its
+  // suggestions), at n - 1.
+  std::vector<std::pair<int, int>> suggestion_index_;
+
+  std::vector<Participant> participants_;
+  absl::flat_hash_map<std::string, int> by_id_;
+  absl::flat_hash_map<std::string, int> by_token_;
+  // Dropped participants by hold expiry: (hold_until_ms, participant).
+  std::set<std::pair<int64_t, int>> holds_;
+  // Consenting participants not LEFT: (wall_rank, order).
+  std::set<std::pair<int64_t, int>> wall_;
+  int64_t completion_count_ = 0;
+
+  // Incremental aggregates over participants not LEFT, so a report costs
+  // O(log N) rather than a pass over the roster.
+  int32_t connected_count_ = 0;
+  int32_t dropped_count_ = 0;
+  int32_t done_current_count_ = 0;
+  int64_t total_reps_ = 0;
+  std::array<int32_t, 11> cr10_counts_{};
+  std::array<int32_t, 4> feel_counts_{};
+
+  std::vector<int> roster_dirty_;
+  v1::ClassAggregates last_aggregates_;
+  bool progress_changed_ = false;
+};
+
+}  // namespace circuit::engine
+
+#endif  // CIRCUIT_SERVER_ENGINE_CLASS_SESSION_H_

@@ -1,0 +1,90 @@
+#ifndef CIRCUIT_SERVER_FANOUT_STREAM_H_
+#define CIRCUIT_SERVER_FANOUT_STREAM_H_
+
+#include <cstddef>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/status.h"
+#include "server/fanout/outbound_queue.h"
+
+namespace circuit {
+
+// What a Stream drives: the write side of one gRPC server stream (a
+// reactor). Both calls are made with the Stream's lock held and must not
+// block or call back into the Stream inline (gRPC reactions never run inline
+// from StartWrite or Finish).
+class StreamSink {
+ public:
+  virtual ~StreamSink() = default;
+  // Starts writing `bytes`, which stay valid until the sink's write completes
+  // and it calls Stream::OnWriteDone.
+  virtual void StartWriteBytes(const grpc::ByteBuffer* bytes) = 0;
+  // Ends the stream with `status`. Called once.
+  virtual void FinishStream(const grpc::Status& status) = 0;
+};
+
+// The server's side of one client stream, as the fan-out sees it: a bounded
+// outbound queue with one write in flight. Send and Close never block, so a
+// broadcast walks every stream without waiting for any of them.
+//
+// Lifetime: shared between the class runner (which sends) and the reactor
+// (which owns the StreamSink). When the reactor is done, OnDone() detaches
+// the sink; later Sends are dropped and dead() turns true, so the runner
+// prunes the stream. Thread-safe.
+class Stream {
+ public:
+  // At most `max_queued` messages may wait behind the one being written.
+  explicit Stream(size_t max_queued) : queue_(max_queued) {}
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // Connects the reactor's write side. Call once, before anything is sent.
+  void Attach(StreamSink* sink) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Queues a message. A reader that lets the queue fill is closed with
+  // RESOURCE_EXHAUSTED. Dropped after Close() or once done.
+  void Send(const grpc::ByteBuffer& bytes, Delivery delivery)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Finishes the stream with `status`: after what is queued is written when
+  // `after_queued`, else now (the queue is discarded). Only the first Close
+  // counts.
+  void Close(const grpc::Status& status, bool after_queued)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The reactor reports a completed write; `ok` false means the client is
+  // gone, and the stream finishes.
+  void OnWriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The reactor is done (OnDone): the sink is gone.
+  void OnDone() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // True once the stream is finishing or done: nothing more will be written.
+  bool dead() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Messages waiting (for tests and metrics).
+  size_t queued() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  StreamSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
+  OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer in_flight_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;  // Close(after_queued) pending
+  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish called or done
+  // Finished before Attach: FinishStream is owed to the sink.
+  bool finish_pending_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_SERVER_FANOUT_STREAM_H_
