@@ -43,8 +43,8 @@ void Stream::OnWriteDone(bool ok) {
   writing_ = false;
   in_flight_.Clear();
   if (!ok) {
-    FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                              "the stream is broken"));
+    FinishLocked(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream is broken"));
     return;
   }
   WriteNextLocked();

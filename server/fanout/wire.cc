@@ -14,8 +14,7 @@ grpc::ByteBuffer ToByteBuffer(const google::protobuf::MessageLite& message) {
   return grpc::ByteBuffer(&slice, 1);
 }
 
-grpc::ByteBuffer EncodeEvent(const v1::ClassEvent& event,
-                             int64_t now_unix_ms) {
+grpc::ByteBuffer EncodeEvent(const v1::ClassEvent& event, int64_t now_unix_ms) {
   v1::JoinClassResponse response;
   response.set_server_time_unix_ms(now_unix_ms);
   *response.mutable_event() = event;

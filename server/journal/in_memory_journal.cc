@@ -14,13 +14,13 @@ absl::Status InMemoryJournal::CreateClass(const v1::ClassInfo& info) {
   return absl::OkStatus();
 }
 
-absl::Status InMemoryJournal::Append(const std::string& class_id,
-                                     const std::vector<v1::ClassEvent>& events) {
+absl::Status InMemoryJournal::Append(
+    const std::string& class_id, const std::vector<v1::ClassEvent>& events) {
   absl::MutexLock lock(&mu_);
   auto it = classes_.find(class_id);
   if (it == classes_.end()) {
-    return absl::NotFoundError(absl::StrCat("class ", class_id,
-                                            " was never journaled"));
+    return absl::NotFoundError(
+        absl::StrCat("class ", class_id, " was never journaled"));
   }
   std::vector<v1::ClassEvent>& log = it->second.events;
   int64_t last = log.empty() ? 0 : log.back().seq();

@@ -56,13 +56,14 @@ absl::StatusOr<v1::ClassInfo> ClassRegistry::Create(
     const std::string& circuit_id, const std::string& title) {
   const v1::Circuit* circuit = library_->FindCircuit(circuit_id);
   if (circuit == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("no circuit with id \"", circuit_id.substr(0, 64),
-                     "\"; ListCircuits lists them"));
+    return absl::NotFoundError(absl::StrCat("no circuit with id \"",
+                                            circuit_id.substr(0, 64),
+                                            "\"; ListCircuits lists them"));
   }
   if (title.size() > kMaxTitle) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "title must be at most ", kMaxTitle, " characters, got ", title.size()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("title must be at most ", kMaxTitle, " characters, got ",
+                     title.size()));
   }
   v1::ClassInfo info;
   info.set_circuit_id(circuit->id());
@@ -74,8 +75,7 @@ absl::StatusOr<v1::ClassInfo> ClassRegistry::Create(
   absl::MutexLock lock(&mu_);
   if (by_id_.size() >= static_cast<size_t>(options_.max_classes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
-        "this server holds its maximum of ", options_.max_classes,
-        " classes"));
+        "this server holds its maximum of ", options_.max_classes, " classes"));
   }
   do {
     info.set_class_id(absl::StrCat("c-", RandomHex(8)));
@@ -86,9 +86,8 @@ absl::StatusOr<v1::ClassInfo> ClassRegistry::Create(
 
   absl::Status journaled = journal_->CreateClass(info);
   if (!journaled.ok()) return journaled;
-  auto runner = std::make_shared<ClassRunner>(info, *circuit, library_,
-                                              options_.session, journal_,
-                                              clock_);
+  auto runner = std::make_shared<ClassRunner>(
+      info, *circuit, library_, options_.session, journal_, clock_);
   by_id_.emplace(info.class_id(), std::move(runner));
   id_by_code_.emplace(info.join_code(), info.class_id());
   LogInfo("class %s created from %s", info.class_id(), circuit_id);
@@ -118,8 +117,7 @@ ClassRegistry::Seat ClassRegistry::NewSeat(
   seat.resume_token = RandomHex(24);
   absl::MutexLock lock(&mu_);
   seat.participant_id = absl::StrCat("p", next_participant_++);
-  seat_by_token_[seat.resume_token] = {runner->class_id(),
-                                       seat.participant_id};
+  seat_by_token_[seat.resume_token] = {runner->class_id(), seat.participant_id};
   seat.runner = std::move(runner);
   return seat;
 }

@@ -220,7 +220,8 @@ void ClassRunner::Tick(bool send_progress) {
   }
   if (send_progress && session_.TakeProgressChanged()) {
     grpc::ByteBuffer bytes = EncodeProgress(session_.Progress(), now_ms);
-    for (const auto& s : instructors_) s->Send(bytes, Delivery::kLatestProgress);
+    for (const auto& s : instructors_)
+      s->Send(bytes, Delivery::kLatestProgress);
     for (const auto& s : kiosks_) s->Send(bytes, Delivery::kLatestProgress);
     for (const auto& [id, s] : participants_) {
       s->Send(bytes, Delivery::kLatestProgress);
@@ -233,8 +234,7 @@ void ClassRunner::GoAway(const std::string& reason) {
   v1::GoingAway going_away;
   going_away.set_reason(reason);
   going_away.set_reconnect_after_ms(1000);
-  grpc::ByteBuffer bytes =
-      EncodeGoingAway(going_away, clock_->NowUnixMs());
+  grpc::ByteBuffer bytes = EncodeGoingAway(going_away, clock_->NowUnixMs());
   grpc::Status status(grpc::StatusCode::UNAVAILABLE,
                       absl::StrCat("circuitd is going away: ", reason,
                                    "; reconnect and resume"));
@@ -318,7 +318,8 @@ void ClassRunner::CatchUpLocked(Stream* stream, Role role,
     v1::InstructorSnapshot full = session_.InstructorSnapshot(clock_->Now());
     v1::RunClassResponse response;
     response.set_server_time_unix_ms(now_ms);
-    *response.mutable_roster()->mutable_changed() = std::move(*full.mutable_roster());
+    *response.mutable_roster()->mutable_changed() =
+        std::move(*full.mutable_roster());
     *response.mutable_roster()->mutable_aggregates() =
         std::move(*full.mutable_aggregates());
     stream->Send(ToByteBuffer(response), Delivery::kReliable);

@@ -80,8 +80,8 @@ grpc::Status RequireInstructorOrKiosk(
 
 bool TokenBucket::TryTake(absl::Time now) {
   if (now > last_) {
-    tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) *
-                                             per_second_);
+    tokens_ = std::min(
+        burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * per_second_);
     last_ = now;
   }
   if (tokens_ < 1.0) return false;

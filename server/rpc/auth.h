@@ -66,8 +66,7 @@ class PeerRateLimiter {
 
   // True when `peer` (a gRPC peer string such as "ipv4:10.0.0.5:41234") may
   // act now.
-  bool Allow(const std::string& peer, absl::Time now)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  bool Allow(const std::string& peer, absl::Time now) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   const double per_second_;

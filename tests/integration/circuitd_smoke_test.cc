@@ -118,6 +118,66 @@ TEST_F(CircuitdSmokeTest, ServesTheBuiltInLibrary) {
   EXPECT_THAT(status.error_message(), HasSubstr("no-such-circuit"));
 }
 
+TEST_F(CircuitdSmokeTest, SigtermTurnsHealthNotServingAndDrains) {
+  // A health watcher sees the drain begin; a participant stream is told the
+  // server is going away.
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  auto watch_context = Context();
+  grpc::health::v1::HealthCheckRequest request;
+  auto watch = health->Watch(watch_context.get(), request);
+  grpc::health::v1::HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  auto stub = v1::CircuitService::NewStub(channel_);
+  auto create_context = Context();
+  // The key circuitd generated in its data directory.
+  FILE* key_file = fopen((data_dir_ + "/instructor.key").c_str(), "r");
+  ASSERT_NE(key_file, nullptr);
+  char key[128] = {};
+  ASSERT_NE(fgets(key, sizeof key, key_file), nullptr);
+  fclose(key_file);
+  std::string instructor_key(key);
+  instructor_key.erase(instructor_key.find_last_not_of("\n") + 1);
+  create_context->AddMetadata("authorization", "Bearer " + instructor_key);
+  v1::CreateClassRequest create;
+  create.set_circuit_id("kickback-trio");
+  v1::CreateClassResponse created;
+  ASSERT_TRUE(stub->CreateClass(create_context.get(), create, &created).ok());
+  auto join_context = Context();
+  auto participant = stub->JoinClass(join_context.get());
+  v1::JoinClassRequest join;
+  join.mutable_join()->set_join_code(created.class_info().join_code());
+  join.mutable_join()->mutable_check_in()->set_display_name("Ana");
+  ASSERT_TRUE(participant->Write(join));
+  v1::JoinClassResponse joined;
+  ASSERT_TRUE(participant->Read(&joined));
+  EXPECT_TRUE(joined.has_joined());
+
+  process_->Signal(SIGTERM);
+  bool not_serving = false;
+  while (watch->Read(&response)) {
+    if (response.status() ==
+        grpc::health::v1::HealthCheckResponse::NOT_SERVING) {
+      not_serving = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(not_serving);
+  bool going_away = false;
+  v1::JoinClassResponse message;
+  while (participant->Read(&message)) {
+    going_away = going_away || message.has_going_away();
+  }
+  EXPECT_TRUE(going_away);
+  EXPECT_EQ(participant->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  watch_context->TryCancel();
+  watch->Finish();
+  auto code = process_->Wait(absl::Now() + absl::Seconds(20));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << process_->stderr_text();
+}
+
 TEST_F(CircuitdSmokeTest, SigtermStopsCleanly) {
   process_->Signal(SIGTERM);
   auto code = process_->Wait(absl::Now() + absl::Seconds(20));

@@ -94,10 +94,10 @@ TEST(LiveClassTest, TwentyParticipantsAndTwoKiosksRunTheKickbackTrio) {
         auto& p = *participants[i];
         int reps = 8 + (i + current.index()) % 3;
         std::string id = absl::StrCat("r-", current.index());
-        v1::ReportAck ack = p.Report(
-            Completion(id, current.block_index(), current.set(),
-                       current.side(), reps),
-            id);
+        v1::ReportAck ack =
+            p.Report(Completion(id, current.block_index(), current.set(),
+                                current.side(), reps),
+                     id);
         ASSERT_EQ(ack.code(), 0) << ack.message();
         EXPECT_FALSE(ack.duplicate());
         expected_reps[p.participant_id] += reps;
@@ -131,8 +131,8 @@ TEST(LiveClassTest, TwentyParticipantsAndTwoKiosksRunTheKickbackTrio) {
 
   // Kiosks saw the whole class end, and never anything private.
   for (auto& kiosk : kiosks) {
-    EXPECT_TRUE(kiosk->in.WaitFor(
-        [](const std::vector<v1::WatchClassResponse>& all) {
+    EXPECT_TRUE(
+        kiosk->in.WaitFor([](const std::vector<v1::WatchClassResponse>& all) {
           for (const auto& m : all) {
             if (m.has_event() && m.event().has_state() &&
                 m.event().state().phase() == v1::CLASS_PHASE_ENDED) {
@@ -142,8 +142,8 @@ TEST(LiveClassTest, TwentyParticipantsAndTwoKiosksRunTheKickbackTrio) {
           return false;
         }));
     // The last progress shows the whole class's reps.
-    EXPECT_TRUE(kiosk->in.WaitFor(
-        [&](const std::vector<v1::WatchClassResponse>& all) {
+    EXPECT_TRUE(
+        kiosk->in.WaitFor([&](const std::vector<v1::WatchClassResponse>& all) {
           for (auto it = all.rbegin(); it != all.rend(); ++it) {
             if (it->has_progress()) {
               return it->progress().total_reps() == total;
@@ -201,8 +201,7 @@ TEST(LiveClassTest, CutConnectionResumesWithNothingLostOrDoubled) {
     for (const auto& m : all) {
       if (m.has_event() && m.event().has_connection() &&
           m.event().connection().participant_id() == p->participant_id &&
-          m.event().connection().connection() ==
-              v1::CONNECTION_STATE_DROPPED) {
+          m.event().connection().connection() == v1::CONNECTION_STATE_DROPPED) {
         return true;
       }
     }
@@ -210,14 +209,14 @@ TEST(LiveClassTest, CutConnectionResumesWithNothingLostOrDoubled) {
   }));
 
   // Meanwhile the class moves on.
-  v1::CommandResult cue = instructor->Send(
-      Cmd([](auto* c) { c->mutable_cue()->set_text("Breathe out as you kick"); }));
+  v1::CommandResult cue = instructor->Send(Cmd(
+      [](auto* c) { c->mutable_cue()->set_text("Breathe out as you kick"); }));
   ASSERT_EQ(cue.code(), 0);
 
   auto resumed = server.Resume(p->resume_token, last_seq);
   // The missed cue arrives as an event, not as a fresh snapshot.
-  EXPECT_TRUE(resumed->in.WaitFor(
-      [](const std::vector<v1::JoinClassResponse>& all) {
+  EXPECT_TRUE(
+      resumed->in.WaitFor([](const std::vector<v1::JoinClassResponse>& all) {
         for (const auto& m : all) {
           if (m.has_event() && m.event().has_cue()) return true;
         }
@@ -233,8 +232,8 @@ TEST(LiveClassTest, CutConnectionResumesWithNothingLostOrDoubled) {
   EXPECT_EQ(retry.code(), 0);
   EXPECT_TRUE(retry.duplicate());
   EXPECT_EQ(retry.seq(), first.seq());
-  v1::ReportAck second =
-      resumed->Report(Completion("right-1", 0, 1, v1::SIDE_RIGHT, 8), "right-1");
+  v1::ReportAck second = resumed->Report(
+      Completion("right-1", 0, 1, v1::SIDE_RIGHT, 8), "right-1");
   EXPECT_EQ(second.code(), 0) << second.message();
   EXPECT_FALSE(second.duplicate());
 

@@ -60,8 +60,9 @@ class Collector {
 
   // Waits until `predicate` holds over the messages so far; false at the
   // deadline.
-  bool WaitFor(const std::function<bool(const std::vector<Response>&)>& predicate,
-               absl::Duration timeout = kWait) {
+  bool WaitFor(
+      const std::function<bool(const std::vector<Response>&)>& predicate,
+      absl::Duration timeout = kWait) {
     absl::MutexLock lock(&mu_);
     auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return predicate(messages_) || done_;
@@ -108,8 +109,8 @@ inline std::unique_ptr<grpc::ClientContext> Context(
 // The instructor's stream.
 struct InstructorClient {
   std::unique_ptr<grpc::ClientContext> context;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::RunClassRequest,
-                                           v1::RunClassResponse>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::RunClassRequest, v1::RunClassResponse>>
       stream;
   Collector<v1::RunClassResponse> in;
   int next_command = 1;
@@ -148,8 +149,8 @@ struct InstructorClient {
 // One participant's stream.
 struct ParticipantClient {
   std::unique_ptr<grpc::ClientContext> context;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::JoinClassRequest,
-                                           v1::JoinClassResponse>>
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::JoinClassRequest, v1::JoinClassResponse>>
       stream;
   Collector<v1::JoinClassResponse> in;
   std::string participant_id;
@@ -232,9 +233,9 @@ class LiveServer {
   std::unique_ptr<v1::CircuitService::Stub> NewStub() {
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);
-    return v1::CircuitService::NewStub(grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", server_->port()),
-        grpc::InsecureChannelCredentials(), args));
+    return v1::CircuitService::NewStub(
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                  grpc::InsecureChannelCredentials(), args));
   }
 
   v1::ClassInfo CreateClass(const std::string& circuit_id) {
@@ -276,7 +277,8 @@ class LiveServer {
       bool show_name = true, v1::CircuitService::Stub* stub = nullptr) {
     auto client = std::make_unique<ParticipantClient>();
     client->context = Context();
-    client->stream = (stub ? stub : stub_.get())->JoinClass(client->context.get());
+    client->stream =
+        (stub ? stub : stub_.get())->JoinClass(client->context.get());
     v1::JoinClassRequest join;
     join.mutable_join()->set_join_code(join_code);
     join.mutable_join()->mutable_check_in()->set_display_name(name);
