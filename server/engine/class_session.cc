@@ -267,7 +267,10 @@ void ClassSession::ChangeConnection(Participant& p, v1::ConnectionState state,
   changed->set_connection(state);
   Emit(std::move(event), Audience::kInstructor, "", now_ms);
 
-  if (state == v1::CONNECTION_STATE_DROPPED) {
+  // Everyone disconnects when a class is over; only a drop mid-class is
+  // worth the instructor's attention.
+  if (state == v1::CONNECTION_STATE_DROPPED &&
+      phase_ != v1::CLASS_PHASE_ENDED) {
     const int32_t block =
         current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
                       : -1;

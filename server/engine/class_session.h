@@ -107,9 +107,9 @@ class ClassSession {
 
   // Connection changes: a stream opened (CONNECTED), dropped (DROPPED; seat
   // held until `hold` runs out) or the participant left (LEFT, final). Each
-  // change emits a connection event (instructor); a drop also raises an
-  // ALERT_KIND_DROPPED alert (INFO). Setting the state it already has is a
-  // no-op returning OK.
+  // change emits a connection event (instructor); a drop before the class
+  // ends also raises an ALERT_KIND_DROPPED alert (INFO). Setting the state it
+  // already has is a no-op returning OK.
   absl::Status SetConnection(const std::string& participant_id,
                              v1::ConnectionState state, absl::Time now);
 

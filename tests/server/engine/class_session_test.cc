@@ -718,6 +718,21 @@ TEST_F(ClassSessionTest, ResumeTokenFindsTheParticipantUntilTheyLeave) {
             absl::StatusCode::kNotFound);
 }
 
+TEST_F(ClassSessionTest, DropsAfterTheEndRaiseNoAlert) {
+  Make(TestLibrary(), "test", SessionOptions());
+  Join("p1", "Ana");
+  v1::InstructorCommand end;
+  end.set_command_id("end");
+  end.mutable_end();
+  ASSERT_TRUE(session_->Apply(end, now_).ok());
+  Drain();
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  std::vector<Event> events = Drain();
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_TRUE(events[0].event.has_connection());
+}
+
 TEST_F(ClassSessionTest, DropRaisesAnAlertAndHoldExpiryMakesTheSeatLeft) {
   SessionOptions options;
   options.hold = absl::Minutes(2);
