@@ -17,10 +17,11 @@ void Stream::Send(const grpc::ByteBuffer& bytes, Delivery delivery) {
   absl::MutexLock lock(&mu_);
   if (finished_ || closing_) return;
   if (!queue_.Push(bytes, delivery)) {
-    FinishLocked(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        "this client fell too far behind reading the class; reconnect and "
-        "resume with the last seq it has"));
+    FinishLocked(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     "this client fell too far behind reading the class; "
+                     "reconnect and resume with the last seq it has"),
+        /*abort=*/true);
     return;
   }
   WriteNextLocked();
@@ -79,12 +80,16 @@ void Stream::WriteNextLocked() {
   sink_->StartWriteBytes(&in_flight_);
 }
 
-void Stream::FinishLocked(const grpc::Status& status) {
+void Stream::FinishLocked(const grpc::Status& status, bool abort) {
   if (finished_) return;
   finished_ = true;
   queue_.Clear();
   if (sink_ != nullptr) {
-    sink_->FinishStream(status);
+    if (abort) {
+      sink_->AbortStream(status);
+    } else {
+      sink_->FinishStream(status);
+    }
   } else {
     finish_pending_ = true;  // delivered on Attach
     close_status_ = status;

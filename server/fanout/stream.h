@@ -24,6 +24,11 @@ class StreamSink {
   virtual void StartWriteBytes(const grpc::ByteBuffer* bytes) = 0;
   // Ends the stream with `status`. Called once.
   virtual void FinishStream(const grpc::Status& status) = 0;
+  // Ends the stream of a client that stopped reading: Finish with `status`
+  // (delivered if the client ever reads again), then cancel the call so its
+  // buffers and reactor are freed even if it never does. Called once,
+  // instead of FinishStream.
+  virtual void AbortStream(const grpc::Status& status) = 0;
 };
 
 // The server's side of one client stream, as the fan-out sees it: a bounded
@@ -70,7 +75,8 @@ class Stream {
 
  private:
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishLocked(const grpc::Status& status)
+  // `abort`: the client stopped reading (see StreamSink::AbortStream).
+  void FinishLocked(const grpc::Status& status, bool abort = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;

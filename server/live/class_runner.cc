@@ -45,7 +45,6 @@ ClassRunner::ClassRunner(const v1::ClassInfo& info, const v1::Circuit& circuit,
                          const engine::SessionOptions& options,
                          Journal* journal, const Clock* clock)
     : class_id_(info.class_id()),
-      library_(library),
       journal_(journal),
       clock_(clock),
       session_(info, circuit, library, options) {}

@@ -103,7 +103,6 @@ class ClassRunner {
   void PruneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string class_id_;
-  const CircuitLibrary* const library_;
   Journal* const journal_;
   const Clock* const clock_;
 

@@ -66,6 +66,12 @@ class StreamingReactor : public Base, public StreamSink {
   void FinishStream(const grpc::Status& status) override {
     this->Finish(status);
   }
+  void AbortStream(const grpc::Status& status) override {
+    this->Finish(status);
+    // A client whose receive window is closed never takes the status; the
+    // cancel frees the call (OnDone runs) instead of holding it forever.
+    context_->TryCancel();
+  }
   void OnWriteDone(bool ok) override { stream_->OnWriteDone(ok); }
   void OnCancel() override {
     stream_->Close(grpc::Status::CANCELLED, /*after_queued=*/false);

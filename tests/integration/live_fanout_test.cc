@@ -1,0 +1,403 @@
+// Fan-out against a real in-process circuitd: a reader that never reads does
+// not hold anyone up, a drain tells every stream the server is going away,
+// and a kiosk never sees anything private over a whole class.
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "gtest/gtest.h"
+#include "tests/integration/live_harness.h"
+
+namespace circuit::testing {
+namespace {
+
+using InstructorMessages = std::vector<v1::RunClassResponse>;
+using ParticipantMessages = std::vector<v1::JoinClassResponse>;
+using KioskMessages = std::vector<v1::WatchClassResponse>;
+
+// Waits until the instructor has seen the event `seq`; the latest state.
+v1::ClassState StateAfter(InstructorClient& instructor, int64_t seq) {
+  v1::ClassState state;
+  bool seen = instructor.in.WaitFor([&](const InstructorMessages& all) {
+    bool reached = false;
+    for (const auto& m : all) {
+      if (m.has_snapshot()) {
+        state = m.snapshot().state();
+        reached = reached || m.snapshot().seq() >= seq;
+      }
+      if (m.has_event()) {
+        if (m.event().has_state()) state = m.event().state();
+        reached = reached || m.event().seq() >= seq;
+      }
+    }
+    return reached;
+  });
+  EXPECT_TRUE(seen) << "the instructor never saw seq " << seq;
+  return state;
+}
+
+// True when `message` or anything in it carries fields its type does not
+// declare: bytes meant for another role's message would show up this way.
+bool HasUnknownFields(const google::protobuf::Message& message) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  if (!reflection->GetUnknownFields(message).empty()) return true;
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    if (field->cpp_type() !=
+        google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;
+    }
+    if (field->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(message, field); ++i) {
+        if (HasUnknownFields(
+                reflection->GetRepeatedMessage(message, field, i))) {
+          return true;
+        }
+      }
+    } else if (HasUnknownFields(reflection->GetMessage(message, field))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+template <typename Response>
+int CountCues(const std::vector<Response>& all, const std::string& prefix) {
+  int count = 0;
+  for (const auto& m : all) {
+    if (m.has_event() && m.event().has_cue() &&
+        absl::StartsWith(m.event().cue().text(), prefix)) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+std::string ParticipantIdOf(InstructorClient& instructor,
+                            const std::string& name) {
+  std::string id;
+  EXPECT_TRUE(instructor.in.WaitFor([&](const InstructorMessages& all) {
+    for (const auto& m : all) {
+      if (m.has_event() && m.event().has_participant_joined() &&
+          m.event().participant_joined().check_in().display_name() == name) {
+        id = m.event().participant_joined().participant_id();
+        return true;
+      }
+    }
+    return false;
+  })) << "the instructor never saw "
+      << name << " join";
+  return id;
+}
+
+TEST(LiveFanoutTest, ReaderThatNeverReadsIsDroppedAndHoldsUpNoOne) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.max_queued_per_stream = 32;
+  options.service.stream_messages_per_second = 100000;
+  options.service.stream_message_burst = 100000;
+  LiveServer server(options);
+  v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto kiosk = server.Watch(info.class_id());
+  auto reader = server.Join(info.join_code(), "Reader");
+
+  // Its own connection, so only it stops reading. It joins and never calls
+  // Read. Without BDP probing its HTTP/2 window stays at the default 64 KiB,
+  // so the server's queue for it must fill (with probing, a client on
+  // loopback can buffer megabytes before the server notices anything).
+  grpc::ChannelArguments args;
+  args.SetInt("grpc.use_local_subchannel_pool", 1);
+  args.SetInt("grpc.http2.bdp_probe", 0);
+  auto sleepy_stub = v1::CircuitService::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", server.server()->port()),
+      grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext sleepy_context;
+  auto sleepy = sleepy_stub->JoinClass(&sleepy_context);
+  // However the test ends, cancel before the stream object goes away.
+  struct CancelFirst {
+    grpc::ClientContext* context;
+    grpc::ClientReaderWriter<v1::JoinClassRequest, v1::JoinClassResponse>*
+        stream;
+    ~CancelFirst() {
+      context->TryCancel();
+      grpc::Status ignored = stream->Finish();
+      (void)ignored;
+    }
+  } cancel_first{&sleepy_context, sleepy.get()};
+  v1::JoinClassRequest join;
+  join.mutable_join()->set_join_code(info.join_code());
+  join.mutable_join()->mutable_check_in()->set_display_name("Sleepy");
+  ASSERT_TRUE(sleepy->Write(join));
+  const std::string sleepy_id = ParticipantIdOf(*instructor, "Sleepy");
+  ASSERT_FALSE(sleepy_id.empty());
+  std::shared_ptr<ClassRunner> runner =
+      server.server()->registry()->Find(info.class_id());
+  ASSERT_NE(runner, nullptr);
+  EXPECT_EQ(runner->stream_count(), 4u);
+
+  // Every cue is a public event for every stream.
+  constexpr int kCues = 2000;
+  const std::string prefix = "cue-";
+  for (int i = 0; i < kCues; ++i) {
+    std::string text = absl::StrCat(prefix, i, " ");
+    text.resize(280, 'z');
+    v1::CommandResult result = instructor->Send(
+        Cmd([&](auto* c) { c->mutable_cue()->set_text(text); }));
+    ASSERT_EQ(result.code(), 0) << result.message();
+  }
+
+  // The readers got every cue.
+  EXPECT_TRUE(reader->in.WaitFor([&](const ParticipantMessages& all) {
+    return CountCues(all, prefix) == kCues;
+  })) << CountCues(reader->in.messages(), prefix);
+  EXPECT_TRUE(kiosk->in.WaitFor([&](const KioskMessages& all) {
+    return CountCues(all, prefix) == kCues;
+  })) << CountCues(kiosk->in.messages(), prefix);
+  EXPECT_TRUE(instructor->in.WaitFor([&](const InstructorMessages& all) {
+    return CountCues(all, prefix) == kCues;
+  }));
+
+  // The one that never read was cut off promptly: dropped (seat held), and
+  // its stream is no longer subscribed.
+  EXPECT_TRUE(instructor->in.WaitFor(
+      [&](const InstructorMessages& all) {
+        for (const auto& m : all) {
+          if (m.has_event() && m.event().has_connection() &&
+              m.event().connection().participant_id() == sleepy_id &&
+              m.event().connection().connection() ==
+                  v1::CONNECTION_STATE_DROPPED) {
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(10)))
+      << "the never-reading participant was not dropped";
+  EXPECT_EQ(runner->stream_count(), 3u);
+  instructor->Close();
+}
+
+TEST(LiveFanoutTest, ShutdownTellsEveryStreamItIsGoingAwayThenEndsIt) {
+  LiveServer server;
+  v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto kiosk = server.Watch(info.class_id());
+  auto participant = server.Join(info.join_code(), "Dana");
+  ASSERT_TRUE(instructor->in.WaitFor([](const InstructorMessages& all) {
+    return !all.empty() && all.front().has_snapshot();
+  }));
+  ASSERT_TRUE(kiosk->in.WaitFor([](const KioskMessages& all) {
+    return !all.empty() && all.front().has_snapshot();
+  }));
+  ASSERT_TRUE(participant->in.WaitFor([](const ParticipantMessages& all) {
+    for (const auto& m : all) {
+      if (m.has_snapshot()) return true;
+    }
+    return false;
+  }));
+
+  std::thread shutdown(
+      [&] { server.server()->Shutdown(absl::Now() + absl::Seconds(5)); });
+
+  grpc::Status status = instructor->in.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  InstructorMessages instructor_messages = instructor->in.messages();
+  ASSERT_FALSE(instructor_messages.empty());
+  EXPECT_TRUE(instructor_messages.back().has_going_away())
+      << instructor_messages.back().ShortDebugString();
+
+  status = participant->in.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  ParticipantMessages participant_messages = participant->in.messages();
+  ASSERT_FALSE(participant_messages.empty());
+  EXPECT_TRUE(participant_messages.back().has_going_away())
+      << participant_messages.back().ShortDebugString();
+
+  status = kiosk->in.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
+  KioskMessages kiosk_messages = kiosk->in.messages();
+  ASSERT_FALSE(kiosk_messages.empty());
+  EXPECT_TRUE(kiosk_messages.back().has_going_away())
+      << kiosk_messages.back().ShortDebugString();
+  EXPECT_GT(kiosk_messages.back().going_away().reconnect_after_ms(), 0);
+
+  shutdown.join();
+}
+
+TEST(LiveFanoutTest, KioskNeverSeesEffortSymptomsOrPrivateNames) {
+  LiveServer server;
+  v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto kiosk = server.Watch(info.class_id());
+  auto avery = server.Join(info.join_code(), "Avery", /*show_name=*/true);
+  auto blair = server.Join(info.join_code(), "Blair", /*show_name=*/true);
+  auto casey = server.Join(info.join_code(), "Casey", /*show_name=*/false);
+  std::vector<ParticipantClient*> everyone = {avery.get(), blair.get(),
+                                              casey.get()};
+
+  v1::CommandResult started =
+      instructor->Send(Cmd([](auto* c) { c->mutable_start(); }));
+  ASSERT_EQ(started.code(), 0) << started.message();
+  v1::ClassState state = StateAfter(*instructor, started.seq());
+
+  int total = 0;
+  int guard = 0;
+  while (state.phase() != v1::CLASS_PHASE_ENDED && guard++ < 100) {
+    ASSERT_EQ(state.phase(), v1::CLASS_PHASE_RUNNING);
+    const v1::Interval& current = state.current();
+    if (current.kind() == v1::INTERVAL_KIND_WORK) {
+      for (ParticipantClient* p : everyone) {
+        std::string id = absl::StrCat("c-", current.index());
+        v1::ReportAck ack =
+            p->Report(Completion(id, current.block_index(), current.set(),
+                                 current.side(), 9),
+                      id);
+        ASSERT_EQ(ack.code(), 0) << ack.message();
+        total += 9;
+      }
+      // Avery finds the first block too hard, twice, then has symptoms.
+      if (current.block_index() == 0 && current.set() == 1) {
+        std::string id = absl::StrCat("e-", current.index());
+        v1::JoinClassRequest effort;
+        effort.mutable_effort()->set_report_id(id);
+        effort.mutable_effort()->set_block_index(0);
+        effort.mutable_effort()->set_cr10(9);
+        effort.mutable_effort()->set_feel(v1::EFFORT_FEEL_TOO_HARD);
+        v1::ReportAck ack = avery->Report(effort, id);
+        ASSERT_EQ(ack.code(), 0) << ack.message();
+      }
+      if (current.block_index() == 1 && current.set() == 1 &&
+          current.side() == v1::SIDE_LEFT) {
+        v1::JoinClassRequest symptom;
+        symptom.mutable_symptom()->set_report_id("leak");
+        symptom.mutable_symptom()->set_symptom(v1::SYMPTOM_LEAKING);
+        symptom.mutable_symptom()->set_block_index(1);
+        v1::ReportAck ack = avery->Report(symptom, "leak");
+        ASSERT_EQ(ack.code(), 0) << ack.message();
+      }
+      if (current.block_index() == 2 && current.set() == 1 &&
+          current.side() == v1::SIDE_LEFT) {
+        v1::JoinClassRequest symptom;
+        symptom.mutable_symptom()->set_report_id("pinch");
+        symptom.mutable_symptom()->set_symptom(v1::SYMPTOM_HIP_PINCH);
+        symptom.mutable_symptom()->set_block_index(2);
+        v1::ReportAck ack = avery->Report(symptom, "pinch");
+        ASSERT_EQ(ack.code(), 0) << ack.message();
+      }
+    }
+    v1::CommandResult next =
+        instructor->Send(Cmd([](auto* c) { c->mutable_next(); }));
+    ASSERT_EQ(next.code(), 0) << next.message();
+    state = StateAfter(*instructor, next.seq());
+  }
+  ASSERT_EQ(state.phase(), v1::CLASS_PHASE_ENDED);
+
+  // The instructor did get the alerts and suggestions, so there was private
+  // data to leak.
+  std::set<std::pair<int, int>> alerts;  // (kind, symptom)
+  std::set<int> suggestions;             // kind
+  for (const auto& m : instructor->in.messages()) {
+    if (!m.has_event()) continue;
+    if (m.event().has_alert()) {
+      EXPECT_EQ(m.event().alert().participant_id(), avery->participant_id);
+      alerts.insert({m.event().alert().kind(), m.event().alert().symptom()});
+      if (m.event().alert().symptom() == v1::SYMPTOM_LEAKING) {
+        EXPECT_EQ(m.event().alert().severity(), v1::ALERT_SEVERITY_PRIORITY);
+      }
+    }
+    if (m.event().has_suggestion()) {
+      EXPECT_EQ(m.event().suggestion().participant_id(), avery->participant_id);
+      suggestions.insert(m.event().suggestion().kind());
+    }
+  }
+  EXPECT_EQ(alerts.count({v1::ALERT_KIND_SYMPTOM, v1::SYMPTOM_LEAKING}), 1u);
+  EXPECT_EQ(alerts.count({v1::ALERT_KIND_SYMPTOM, v1::SYMPTOM_HIP_PINCH}), 1u);
+  EXPECT_EQ(
+      alerts.count({v1::ALERT_KIND_REPEATED_TOO_HARD, v1::SYMPTOM_UNSPECIFIED}),
+      1u);
+  EXPECT_EQ(suggestions.count(v1::SUGGESTION_KIND_REGRESSION), 1u);
+  EXPECT_EQ(suggestions.count(v1::SUGGESTION_KIND_LOWER_LOAD), 1u);
+
+  // Avery got her own suggestions; the others got none, and no alerts.
+  std::set<int> own;
+  for (const auto& m : avery->in.messages()) {
+    if (m.has_event() && m.event().has_suggestion()) {
+      EXPECT_EQ(m.event().suggestion().participant_id(), avery->participant_id);
+      own.insert(m.event().suggestion().kind());
+    }
+    EXPECT_FALSE(m.has_event() && m.event().has_alert());
+  }
+  EXPECT_EQ(own, suggestions);
+  for (ParticipantClient* p : {blair.get(), casey.get()}) {
+    for (const auto& m : p->in.messages()) {
+      EXPECT_FALSE(m.has_event() && m.event().has_suggestion())
+          << m.ShortDebugString();
+      EXPECT_FALSE(m.has_event() && m.event().has_alert())
+          << m.ShortDebugString();
+      if (m.has_snapshot()) {
+        EXPECT_EQ(m.snapshot().suggestions_size(), 0);
+      }
+    }
+  }
+
+  // The kiosk saw the class end and the final progress...
+  ASSERT_TRUE(kiosk->in.WaitFor([&](const KioskMessages& all) {
+    bool ended = false;
+    for (const auto& m : all) {
+      if (m.has_event() && m.event().has_state() &&
+          m.event().state().phase() == v1::CLASS_PHASE_ENDED) {
+        ended = true;
+      }
+    }
+    for (auto it = all.rbegin(); it != all.rend(); ++it) {
+      if (it->has_progress()) {
+        return ended && it->progress().total_reps() == total;
+      }
+    }
+    return false;
+  }));
+  // ...and nothing private, ever.
+  std::set<std::string> wall_names;
+  int snapshots = 0;
+  for (const auto& m : kiosk->in.messages()) {
+    EXPECT_FALSE(HasUnknownFields(m)) << m.ShortDebugString();
+    EXPECT_EQ(m.SerializeAsString().find("Casey"), std::string::npos)
+        << "Casey did not consent to the kiosk: " << m.ShortDebugString();
+    if (m.has_event()) {
+      const v1::ClassEvent& event = m.event();
+      EXPECT_TRUE(event.has_state() || event.has_cue())
+          << "a kiosk got " << event.ShortDebugString();
+      EXPECT_FALSE(event.has_report() || event.has_alert() ||
+                   event.has_suggestion() || event.has_connection() ||
+                   event.has_participant_joined());
+    }
+    if (m.has_snapshot()) {
+      ++snapshots;
+      for (const auto& entry : m.snapshot().progress().wall()) {
+        wall_names.insert(entry.display_name());
+      }
+    }
+    if (m.has_progress()) {
+      for (const auto& entry : m.progress().wall()) {
+        wall_names.insert(entry.display_name());
+      }
+    }
+  }
+  EXPECT_EQ(snapshots, 1);
+  EXPECT_EQ(wall_names, (std::set<std::string>{"Avery", "Blair"}));
+  instructor->Close();
+}
+
+}  // namespace
+}  // namespace circuit::testing
