@@ -74,6 +74,9 @@ absl::StatusOr<v1::ClassInfo> ClassRegistry::Create(
 
   absl::MutexLock lock(&mu_);
   if (by_id_.size() >= static_cast<size_t>(options_.max_classes)) {
+    EvictOldestEndedLocked();
+  }
+  if (by_id_.size() >= static_cast<size_t>(options_.max_classes)) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "this server holds its maximum of ", options_.max_classes, " classes"));
   }
@@ -199,6 +202,36 @@ void ClassRegistry::StopTicker() {
 
 void ClassRegistry::GoAway(const std::string& reason) {
   for (const auto& runner : Runners()) runner->GoAway(reason);
+}
+
+void ClassRegistry::EvictOldestEndedLocked() {
+  std::string oldest;
+  int64_t oldest_end = 0;
+  for (const auto& [id, runner] : by_id_) {
+    v1::ClassInfo info = runner->Info();
+    if (info.phase() != v1::CLASS_PHASE_ENDED) continue;
+    if (oldest.empty() || info.ended_unix_ms() < oldest_end) {
+      oldest = id;
+      oldest_end = info.ended_unix_ms();
+    }
+  }
+  if (oldest.empty()) return;
+  for (auto it = id_by_code_.begin(); it != id_by_code_.end();) {
+    if (it->second == oldest) {
+      id_by_code_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = seat_by_token_.begin(); it != seat_by_token_.end();) {
+    if (it->second.first == oldest) {
+      seat_by_token_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  by_id_.erase(oldest);
+  LogInfo("class %s evicted: ended, and the server holds its maximum", oldest);
 }
 
 std::vector<std::shared_ptr<ClassRunner>> ClassRegistry::Runners() const {

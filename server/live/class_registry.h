@@ -39,9 +39,10 @@ class ClassRegistry {
                 const Clock* clock, RegistryOptions options);
   ~ClassRegistry();
 
-  // Creates a class in the lobby with a fresh id and join code.
+  // Creates a class in the lobby with a fresh id and join code. At
+  // max_classes, the class that ended first is forgotten to make room.
   // NOT_FOUND for an unknown circuit; INVALID_ARGUMENT for a title over 80
-  // characters; RESOURCE_EXHAUSTED when max_classes are held.
+  // characters; RESOURCE_EXHAUSTED when max_classes are held and none ended.
   absl::StatusOr<v1::ClassInfo> Create(const std::string& circuit_id,
                                        const std::string& title)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -83,6 +84,9 @@ class ClassRegistry {
  private:
   std::vector<std::shared_ptr<ClassRunner>> Runners() const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Forgets the class that ended first, with its join code and seats; none
+  // when no class has ended.
+  void EvictOldestEndedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const CircuitLibrary* const library_;
   Journal* const journal_;
