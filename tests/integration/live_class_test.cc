@@ -15,45 +15,6 @@ namespace {
 
 using Messages = std::vector<v1::RunClassResponse>;
 
-// Waits until the instructor has seen the event `seq` and returns the latest
-// state it has.
-v1::ClassState StateAfter(InstructorClient& instructor, int64_t seq) {
-  v1::ClassState state;
-  bool seen = instructor.in.WaitFor([&](const Messages& all) {
-    bool reached = false;
-    for (const auto& m : all) {
-      if (m.has_snapshot()) {
-        state = m.snapshot().state();
-        reached = reached || m.snapshot().seq() >= seq;
-      }
-      if (m.has_event()) {
-        if (m.event().has_state()) state = m.event().state();
-        reached = reached || m.event().seq() >= seq;
-      }
-    }
-    return reached;
-  });
-  EXPECT_TRUE(seen) << "the instructor never saw seq " << seq;
-  return state;
-}
-
-v1::InstructorSnapshot FreshSnapshot(LiveServer& server,
-                                     const std::string& class_id) {
-  auto observer = server.Instruct(class_id);
-  v1::InstructorSnapshot snapshot;
-  EXPECT_TRUE(observer->in.WaitFor([&](const Messages& all) {
-    for (const auto& m : all) {
-      if (m.has_snapshot()) {
-        snapshot = m.snapshot();
-        return true;
-      }
-    }
-    return false;
-  }));
-  observer->Close();
-  return snapshot;
-}
-
 TEST(LiveClassTest, TwentyParticipantsAndTwoKiosksRunTheKickbackTrio) {
   LiveServer server;
   v1::ClassInfo info = server.CreateClass("kickback-trio");

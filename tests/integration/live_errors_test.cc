@@ -19,24 +19,6 @@ using ::testing::Not;
 using InstructorMessages = std::vector<v1::RunClassResponse>;
 using ParticipantMessages = std::vector<v1::JoinClassResponse>;
 
-// A fresh instructor view of the class.
-v1::InstructorSnapshot FreshSnapshot(LiveServer& server,
-                                     const std::string& class_id) {
-  auto observer = server.Instruct(class_id);
-  v1::InstructorSnapshot snapshot;
-  EXPECT_TRUE(observer->in.WaitFor([&](const InstructorMessages& all) {
-    for (const auto& m : all) {
-      if (m.has_snapshot()) {
-        snapshot = m.snapshot();
-        return true;
-      }
-    }
-    return false;
-  }));
-  observer->Close();
-  return snapshot;
-}
-
 const v1::RosterEntry* FindEntry(const v1::InstructorSnapshot& snapshot,
                                  const std::string& participant_id) {
   for (const auto& entry : snapshot.roster()) {

@@ -22,27 +22,6 @@ using InstructorMessages = std::vector<v1::RunClassResponse>;
 using ParticipantMessages = std::vector<v1::JoinClassResponse>;
 using KioskMessages = std::vector<v1::WatchClassResponse>;
 
-// Waits until the instructor has seen the event `seq`; the latest state.
-v1::ClassState StateAfter(InstructorClient& instructor, int64_t seq) {
-  v1::ClassState state;
-  bool seen = instructor.in.WaitFor([&](const InstructorMessages& all) {
-    bool reached = false;
-    for (const auto& m : all) {
-      if (m.has_snapshot()) {
-        state = m.snapshot().state();
-        reached = reached || m.snapshot().seq() >= seq;
-      }
-      if (m.has_event()) {
-        if (m.event().has_state()) state = m.event().state();
-        reached = reached || m.event().seq() >= seq;
-      }
-    }
-    return reached;
-  });
-  EXPECT_TRUE(seen) << "the instructor never saw seq " << seq;
-  return state;
-}
-
 // True when `message` or anything in it carries fields its type does not
 // declare: bytes meant for another role's message would show up this way.
 bool HasUnknownFields(const google::protobuf::Message& message) {

@@ -342,6 +342,48 @@ inline v1::JoinClassRequest Completion(const std::string& id, int block,
   return request;
 }
 
+// Waits until the instructor has seen the event `seq`; the latest state it
+// has then.
+inline v1::ClassState StateAfter(InstructorClient& instructor, int64_t seq) {
+  v1::ClassState state;
+  bool seen =
+      instructor.in.WaitFor([&](const std::vector<v1::RunClassResponse>& all) {
+        bool reached = false;
+        for (const auto& m : all) {
+          if (m.has_snapshot()) {
+            state = m.snapshot().state();
+            reached = reached || m.snapshot().seq() >= seq;
+          }
+          if (m.has_event()) {
+            if (m.event().has_state()) state = m.event().state();
+            reached = reached || m.event().seq() >= seq;
+          }
+        }
+        return reached;
+      });
+  EXPECT_TRUE(seen) << "the instructor never saw seq " << seq;
+  return state;
+}
+
+// A fresh instructor view of the class, from a second console.
+inline v1::InstructorSnapshot FreshSnapshot(LiveServer& server,
+                                            const std::string& class_id) {
+  auto observer = server.Instruct(class_id);
+  v1::InstructorSnapshot snapshot;
+  EXPECT_TRUE(
+      observer->in.WaitFor([&](const std::vector<v1::RunClassResponse>& all) {
+        for (const auto& m : all) {
+          if (m.has_snapshot()) {
+            snapshot = m.snapshot();
+            return true;
+          }
+        }
+        return false;
+      }));
+  observer->Close();
+  return snapshot;
+}
+
 }  // namespace circuit::testing
 
 #endif  // CIRCUIT_TESTS_INTEGRATION_LIVE_HARNESS_H_

@@ -64,10 +64,9 @@ TEST_F(ClassRegistryTest, FullRegistryMakesRoomByForgettingTheFirstEnded) {
 TEST_F(ClassRegistryTest, UnknownCircuitAndLongTitleAreRefused) {
   EXPECT_EQ(registry_->Create("nope", "").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(registry_->Create("kickback-trio", std::string(81, 'x'))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      registry_->Create("kickback-trio", std::string(81, 'x')).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
