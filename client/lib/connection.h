@@ -1,0 +1,96 @@
+#ifndef CIRCUIT_CLIENT_LIB_CONNECTION_H_
+#define CIRCUIT_CLIENT_LIB_CONNECTION_H_
+
+// A connection to circuitd: one channel with keepalive, and the unary calls
+// with a deadline and the right credential.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "circuit/v1/service.grpc.pb.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "server/common/clock.h"
+
+namespace circuit::client {
+
+struct ConnectOptions {
+  // circuitd's host:port.
+  std::string address = "127.0.0.1:50051";
+  // The deadline of each unary call, and of opening a stream.
+  absl::Duration call_timeout = absl::Seconds(5);
+  // How often an idle connection is pinged; a peer that does not answer
+  // within keepalive_timeout is taken as gone and the streams reconnect.
+  // circuitd accepts pings every 10 s or more.
+  absl::Duration keepalive = absl::Seconds(15);
+  absl::Duration keepalive_timeout = absl::Seconds(5);
+  // This machine's clock. Tests inject a FakeClock.
+  const Clock* clock = Clock::Real();
+};
+
+// A channel to `options.address` with keepalive and reconnect backoff set.
+std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& options);
+
+// grpc::Status to absl::Status; the codes share numbering.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+// Adds `authorization: Bearer <secret>` when `secret` is not empty.
+void Authorize(grpc::ClientContext* context, const std::string& secret);
+
+// One offset sample (see GetClockResponse in service.proto).
+struct ClockSample {
+  // What to add to this machine's clock to get the server's.
+  int64_t offset_ms = 0;
+  // The round trip, without the server's own time.
+  int64_t delay_ms = 0;
+};
+
+// The sample from the four timestamps t0 (client send), t1 (server receive),
+// t2 (server send) and t3 (client receive).
+ClockSample SampleFromTimestamps(int64_t t0, int64_t t1, int64_t t2,
+                                 int64_t t3);
+
+// The unary side of the service, with deadlines and credentials. Thread-safe.
+class Connection {
+ public:
+  explicit Connection(ConnectOptions options);
+
+  const ConnectOptions& options() const { return options_; }
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  v1::CircuitService::Stub* stub() const { return stub_.get(); }
+
+  // A context with the call deadline and `secret` as credential.
+  std::unique_ptr<grpc::ClientContext> NewContext(
+      const std::string& secret = "") const;
+
+  absl::StatusOr<v1::ListCircuitsResponse> ListCircuits() const;
+  absl::StatusOr<v1::ClassInfo> CreateClass(const std::string& instructor_key,
+                                            const std::string& circuit_id,
+                                            const std::string& title) const;
+  // By class id, or by join code when `ref` looks like one.
+  absl::StatusOr<v1::GetClassResponse> GetClass(const std::string& ref) const;
+  absl::StatusOr<std::vector<v1::ClassInfo>> ListClasses(
+      const std::string& key, bool include_ended) const;
+
+  // One clock sample.
+  absl::StatusOr<ClockSample> SampleClock() const;
+  // The offset of the least-delayed of `samples` samples.
+  absl::StatusOr<ClockSample> EstimateClockOffset(int samples = 5) const;
+
+ private:
+  ConnectOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CircuitService::Stub> stub_;
+};
+
+// Join codes are six characters from the alphabet without 0, O, 1 and I.
+bool LooksLikeJoinCode(const std::string& ref);
+
+}  // namespace circuit::client
+
+#endif  // CIRCUIT_CLIENT_LIB_CONNECTION_H_

@@ -1,0 +1,600 @@
+#include "client/lib/live_session.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace circuit::client {
+namespace {
+
+constexpr size_t kMaxRecentAcks = 32;
+
+// A short random prefix so ids from different runs never collide.
+std::string RandomPrefix() {
+  absl::BitGen gen;
+  return absl::StrFormat("%08x", absl::Uniform<uint32_t>(gen));
+}
+
+}  // namespace
+
+const char* LinkStateName(LinkState state) {
+  switch (state) {
+    case LinkState::kConnecting:
+      return "connecting";
+    case LinkState::kLive:
+      return "live";
+    case LinkState::kReconnecting:
+      return "reconnecting";
+    case LinkState::kClosed:
+      return "closed";
+    case LinkState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+// --- LiveSession -------------------------------------------------------------
+
+LiveSession::LiveSession(std::shared_ptr<Connection> connection,
+                         SessionOptions options)
+    : connection_(std::move(connection)), options_(options) {}
+
+LiveSession::~LiveSession() {
+  // Derived destructors stop the thread: RunStream is theirs.
+  Stop();
+}
+
+void LiveSession::SetListener(Listener listener) {
+  listener_ = std::move(listener);
+}
+
+void LiveSession::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void LiveSession::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+  absl::MutexLock lock(&mu_);
+  if (status_.link != LinkState::kFailed) status_.link = LinkState::kClosed;
+}
+
+ClassMirror LiveSession::Mirror() const {
+  absl::MutexLock lock(&mu_);
+  return mirror_;
+}
+
+SessionStatus LiveSession::Status() const {
+  absl::MutexLock lock(&mu_);
+  return status_;
+}
+
+int64_t LiveSession::ServerNowMs() const {
+  absl::MutexLock lock(&mu_);
+  return connection_->options().clock->NowUnixMs() + status_.clock_offset_ms;
+}
+
+bool LiveSession::WaitFor(
+    const std::function<bool(const ClassMirror&)>& predicate,
+    absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return predicate(mirror_) || status_.link == LinkState::kClosed ||
+           status_.link == LinkState::kFailed;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return predicate(mirror_);
+}
+
+bool LiveSession::WaitForLink(LinkState state, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return status_.link == state;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+}
+
+void LiveSession::DropConnection() {
+  absl::MutexLock lock(&mu_);
+  if (context_ != nullptr) context_->TryCancel();
+}
+
+void LiveSession::PauseReconnecting() {
+  absl::MutexLock lock(&mu_);
+  reconnect_paused_ = true;
+}
+
+void LiveSession::ResumeReconnecting() {
+  absl::MutexLock lock(&mu_);
+  reconnect_paused_ = false;
+}
+
+bool LiveSession::IsPermanent(const grpc::Status& status) const {
+  switch (status.error_code()) {
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::NOT_FOUND:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::UNIMPLEMENTED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void LiveSession::MarkLive() {
+  if (status_.link == LinkState::kLive) return;
+  status_.link = LinkState::kLive;
+  status_.error = absl::OkStatus();
+  failed_attempts_ = 0;
+}
+
+void LiveSession::CloseAfterStream() { close_after_stream_ = true; }
+
+void LiveSession::Notify(const google::protobuf::Message* message) {
+  if (listener_) listener_(message);
+}
+
+template <typename Response>
+void LiveSession::ApplyCommon(const Response& response) {
+  MarkLive();
+  mirror_.SetServerTime(response.server_time_unix_ms());
+  if (response.has_event()) mirror_.Apply(response.event());
+  if (response.has_progress()) mirror_.Apply(response.progress());
+  if (response.has_going_away()) {
+    going_away_after_ms_ = response.going_away().reconnect_after_ms();
+  }
+  if (response.has_snapshot()) {
+    if (status_.reconnects > 0 &&
+        response.snapshot().reason() == v1::SNAPSHOT_REASON_MISSED_EVENTS) {
+      ++status_.resume_snapshots;
+    }
+    mirror_.Apply(response.snapshot());
+  }
+}
+
+absl::Duration LiveSession::NextBackoff() {
+  absl::Duration backoff = options_.backoff_initial;
+  for (int i = 1; i < failed_attempts_ && backoff < options_.backoff_max; ++i) {
+    backoff *= 2;
+  }
+  backoff = std::min(backoff, options_.backoff_max);
+  // Up to a fifth less, so a room of phones does not return in lockstep.
+  absl::BitGen gen;
+  return backoff * (1.0 - absl::Uniform(gen, 0.0, 0.2));
+}
+
+void LiveSession::Loop() {
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+    }
+    absl::StatusOr<ClockSample> sample =
+        connection_->EstimateClockOffset(options_.clock_samples);
+    auto context = std::make_shared<grpc::ClientContext>();
+    Authorize(context.get(), Secret());
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) break;
+      if (sample.ok()) status_.clock_offset_ms = sample->offset_ms;
+      context_ = context;
+    }
+    grpc::Status result = RunStream(context.get());
+
+    absl::MutexLock lock(&mu_);
+    context_.reset();
+    if (stopping_) break;
+    status_.error = result.ok()
+                        ? absl::UnavailableError("the server closed the stream")
+                        : FromGrpcStatus(result);
+    if (close_after_stream_) {
+      status_.link = LinkState::kClosed;
+      status_.error = FromGrpcStatus(result);
+      break;
+    }
+    if (IsPermanent(result)) {
+      status_.link = LinkState::kFailed;
+      break;
+    }
+    status_.link = LinkState::kReconnecting;
+    ++failed_attempts_;
+    absl::Duration delay = NextBackoff();
+    if (going_away_after_ms_ > 0) {
+      delay = std::max(delay, absl::Milliseconds(going_away_after_ms_));
+      going_away_after_ms_ = 0;
+    }
+    mu_.Unlock();
+    Notify(nullptr);
+    mu_.Lock();
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), delay);
+    auto may_retry = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stopping_ || !reconnect_paused_;
+    };
+    mu_.Await(absl::Condition(&may_retry));
+    if (stopping_) break;
+    ++status_.reconnects;
+  }
+  Notify(nullptr);
+}
+
+// --- InstructorSession -------------------------------------------------------
+
+InstructorSession::InstructorSession(std::shared_ptr<Connection> connection,
+                                     std::string instructor_key,
+                                     std::string class_id,
+                                     SessionOptions options)
+    : LiveSession(std::move(connection), options),
+      key_(std::move(instructor_key)),
+      class_id_(std::move(class_id)),
+      id_prefix_(RandomPrefix()) {}
+
+InstructorSession::~InstructorSession() { Stop(); }
+
+grpc::Status InstructorSession::RunStream(grpc::ClientContext* context) {
+  std::unique_ptr<Stream> stream = connection_->stub()->RunClass(context);
+  v1::RunClassRequest attach;
+  attach.mutable_attach()->set_class_id(class_id_);
+  {
+    absl::MutexLock lock(&mu_);
+    attach.mutable_attach()->set_last_seq(mirror_.last_seq());
+  }
+  {
+    absl::MutexLock lock(&write_mu_);
+    if (!stream->Write(attach)) return stream->Finish();
+    stream_ = stream.get();
+  }
+  v1::RunClassResponse response;
+  while (stream->Read(&response)) {
+    {
+      absl::MutexLock lock(&mu_);
+      ApplyCommon(response);
+      if (response.has_roster()) mirror_.Apply(response.roster());
+      if (response.has_command_result()) {
+        results_[response.command_result().command_id()] =
+            response.command_result();
+      }
+    }
+    Notify(&response);
+  }
+  {
+    absl::MutexLock lock(&write_mu_);
+    stream_ = nullptr;
+  }
+  return stream->Finish();
+}
+
+absl::StatusOr<std::string> InstructorSession::Send(
+    v1::InstructorCommand command) {
+  absl::MutexLock write_lock(&write_mu_);
+  if (command.command_id().empty()) {
+    absl::MutexLock lock(&mu_);
+    command.set_command_id(absl::StrCat("cmd-", id_prefix_, "-", ++next_));
+  }
+  if (stream_ == nullptr) {
+    return absl::UnavailableError("not connected to circuitd (reconnecting)");
+  }
+  v1::RunClassRequest request;
+  *request.mutable_command() = command;
+  if (!stream_->Write(request)) {
+    return absl::UnavailableError("the connection dropped; send it again");
+  }
+  return command.command_id();
+}
+
+absl::StatusOr<v1::CommandResult> InstructorSession::SendAndWait(
+    v1::InstructorCommand command, absl::Duration timeout) {
+  absl::StatusOr<std::string> id = Send(std::move(command));
+  if (!id.ok()) return id.status();
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return results_.count(*id) > 0 || status_.link != LinkState::kLive;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  auto it = results_.find(*id);
+  if (it == results_.end()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("no result for command ", *id, " (link ",
+                     LinkStateName(status_.link), ")"));
+  }
+  if (it->second.code() != 0) {
+    return absl::Status(static_cast<absl::StatusCode>(it->second.code()),
+                        it->second.message());
+  }
+  return it->second;
+}
+
+absl::optional<v1::CommandResult> InstructorSession::Result(
+    const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = results_.find(id);
+  if (it == results_.end()) return absl::nullopt;
+  return it->second;
+}
+
+// --- ParticipantSession ------------------------------------------------------
+
+ParticipantSession::ParticipantSession(std::shared_ptr<Connection> connection,
+                                       std::string join_code,
+                                       v1::CheckIn check_in,
+                                       SessionOptions options)
+    : LiveSession(std::move(connection), options),
+      join_code_(std::move(join_code)),
+      check_in_(std::move(check_in)),
+      id_prefix_(RandomPrefix()) {}
+
+ParticipantSession::~ParticipantSession() { Stop(); }
+
+std::string ParticipantSession::Secret() const {
+  absl::MutexLock lock(&mu_);
+  return resume_token_;
+}
+
+bool ParticipantSession::IsPermanent(const grpc::Status& status) const {
+  // A refused join is final; so is a resume the server no longer knows.
+  return LiveSession::IsPermanent(status);
+}
+
+grpc::Status ParticipantSession::RunStream(grpc::ClientContext* context) {
+  std::unique_ptr<Stream> stream = connection_->stub()->JoinClass(context);
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    v1::JoinClassRequest first;
+    std::deque<v1::JoinClassRequest> resend;
+    {
+      absl::MutexLock lock(&mu_);
+      if (resume_token_.empty()) {
+        first.mutable_join()->set_join_code(join_code_);
+        *first.mutable_join()->mutable_check_in() = check_in_;
+      } else {
+        first.mutable_resume()->set_last_seq(mirror_.last_seq());
+      }
+      resend = pending_;
+    }
+    if (!stream->Write(first)) return stream->Finish();
+    // Unacknowledged reports go again, with their ids: the server counts
+    // each id once and acknowledges the retry.
+    for (const v1::JoinClassRequest& report : resend) {
+      if (!stream->Write(report)) break;
+    }
+    stream_ = stream.get();
+  }
+  v1::JoinClassResponse response;
+  while (stream->Read(&response)) {
+    {
+      absl::MutexLock lock(&mu_);
+      ApplyCommon(response);
+      if (response.has_joined()) {
+        resume_token_ = response.joined().resume_token();
+      }
+      if (response.has_ack()) {
+        const v1::ReportAck& ack = response.ack();
+        const bool retry_later =
+            ack.code() == static_cast<int>(absl::StatusCode::kUnavailable) ||
+            ack.code() == static_cast<int>(absl::StatusCode::kAborted);
+        if (!retry_later) {
+          pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                        [&](const v1::JoinClassRequest& r) {
+                                          return ReportId(r) == ack.report_id();
+                                        }),
+                         pending_.end());
+          acks_[ack.report_id()] = ack;
+        }
+        recent_acks_.push_back(ack);
+        while (recent_acks_.size() > kMaxRecentAcks) recent_acks_.pop_front();
+      }
+    }
+    Notify(&response);
+  }
+  {
+    absl::MutexLock lock(&write_mu_);
+    stream_ = nullptr;
+  }
+  return stream->Finish();
+}
+
+std::string ParticipantSession::ReportId(const v1::JoinClassRequest& report) {
+  switch (report.kind_case()) {
+    case v1::JoinClassRequest::kCompletion:
+      return report.completion().report_id();
+    case v1::JoinClassRequest::kEffort:
+      return report.effort().report_id();
+    case v1::JoinClassRequest::kSymptom:
+      return report.symptom().report_id();
+    default:
+      return "";
+  }
+}
+
+absl::StatusOr<std::string> ParticipantSession::Submit(
+    v1::JoinClassRequest report) {
+  absl::MutexLock write_lock(&write_mu_);
+  std::string id;
+  {
+    absl::MutexLock lock(&mu_);
+    std::string* id_field = nullptr;
+    switch (report.kind_case()) {
+      case v1::JoinClassRequest::kCompletion:
+        id_field = report.mutable_completion()->mutable_report_id();
+        break;
+      case v1::JoinClassRequest::kEffort:
+        id_field = report.mutable_effort()->mutable_report_id();
+        break;
+      case v1::JoinClassRequest::kSymptom:
+        id_field = report.mutable_symptom()->mutable_report_id();
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            "only completion, effort and symptom reports can be submitted");
+    }
+    if (status_.link == LinkState::kClosed ||
+        status_.link == LinkState::kFailed) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the session is ", LinkStateName(status_.link)));
+    }
+    if (static_cast<int>(pending_.size()) >= options_.max_queued_reports) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          pending_.size(), " reports are already waiting for the connection"));
+    }
+    if (id_field->empty()) {
+      *id_field = absl::StrCat("r-", id_prefix_, "-", ++next_report_);
+    }
+    id = *id_field;
+    pending_.push_back(report);
+  }
+  // Sent now when connected; otherwise the next stream sends it.
+  if (stream_ != nullptr) stream_->Write(report);
+  return id;
+}
+
+v1::JoinClassRequest ParticipantSession::AboutLastWork() const {
+  v1::JoinClassRequest request;
+  absl::MutexLock lock(&mu_);
+  const v1::Interval& work = mirror_.last_work();
+  const v1::Interval& current = mirror_.state().current();
+  request.mutable_completion()->set_block_index(
+      work.kind() == v1::INTERVAL_KIND_WORK ? work.block_index()
+                                            : current.block_index());
+  request.mutable_completion()->set_set(
+      work.kind() == v1::INTERVAL_KIND_WORK ? work.set() : current.set());
+  request.mutable_completion()->set_side(
+      work.kind() == v1::INTERVAL_KIND_WORK ? work.side() : current.side());
+  return request;
+}
+
+absl::StatusOr<std::string> ParticipantSession::ReportReps(int reps) {
+  v1::JoinClassRequest request = AboutLastWork();
+  request.mutable_completion()->set_reps(reps);
+  return Submit(std::move(request));
+}
+
+absl::StatusOr<std::string> ParticipantSession::ReportEffort(
+    v1::EffortFeel feel) {
+  v1::JoinClassRequest request;
+  request.mutable_effort()->set_block_index(
+      AboutLastWork().completion().block_index());
+  request.mutable_effort()->set_feel(feel);
+  return Submit(std::move(request));
+}
+
+absl::StatusOr<std::string> ParticipantSession::ReportCr10(int cr10) {
+  v1::JoinClassRequest request;
+  request.mutable_effort()->set_block_index(
+      AboutLastWork().completion().block_index());
+  request.mutable_effort()->set_cr10(cr10);
+  return Submit(std::move(request));
+}
+
+absl::StatusOr<std::string> ParticipantSession::ReportSymptom(
+    v1::Symptom symptom, const std::string& text) {
+  v1::JoinClassRequest request;
+  request.mutable_symptom()->set_block_index(
+      AboutLastWork().completion().block_index());
+  request.mutable_symptom()->set_symptom(symptom);
+  request.mutable_symptom()->set_other_text(text);
+  return Submit(std::move(request));
+}
+
+void ParticipantSession::Leave() {
+  {
+    absl::MutexLock write_lock(&write_mu_);
+    absl::MutexLock lock(&mu_);
+    CloseAfterStream();
+    if (stream_ != nullptr) {
+      v1::JoinClassRequest leave;
+      leave.mutable_leave();
+      if (stream_->Write(leave)) return;
+    }
+  }
+  // Not connected: the seat is held until the server's hold time runs out.
+  Stop();
+}
+
+int ParticipantSession::PendingReports() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(pending_.size());
+}
+
+bool ParticipantSession::WaitForAllAcked(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return pending_.empty() || status_.link == LinkState::kClosed ||
+           status_.link == LinkState::kFailed;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return pending_.empty();
+}
+
+absl::optional<v1::ReportAck> ParticipantSession::WaitForAck(
+    const std::string& id, absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return acks_.count(id) > 0 || status_.link == LinkState::kClosed ||
+           status_.link == LinkState::kFailed;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  auto it = acks_.find(id);
+  if (it == acks_.end()) return absl::nullopt;
+  return it->second;
+}
+
+absl::optional<v1::ReportAck> ParticipantSession::Ack(
+    const std::string& id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = acks_.find(id);
+  if (it == acks_.end()) return absl::nullopt;
+  return it->second;
+}
+
+std::deque<v1::ReportAck> ParticipantSession::RecentAcks() const {
+  absl::MutexLock lock(&mu_);
+  return recent_acks_;
+}
+
+std::string ParticipantSession::ResumeToken() const {
+  absl::MutexLock lock(&mu_);
+  return resume_token_;
+}
+
+// --- KioskSession ------------------------------------------------------------
+
+KioskSession::KioskSession(std::shared_ptr<Connection> connection,
+                           std::string kiosk_key, std::string class_id,
+                           SessionOptions options)
+    : LiveSession(std::move(connection), options),
+      key_(std::move(kiosk_key)),
+      class_id_(std::move(class_id)) {}
+
+KioskSession::~KioskSession() { Stop(); }
+
+grpc::Status KioskSession::RunStream(grpc::ClientContext* context) {
+  v1::WatchClassRequest request;
+  request.set_class_id(class_id_);
+  {
+    absl::MutexLock lock(&mu_);
+    request.set_last_seq(mirror_.last_seq());
+  }
+  std::unique_ptr<grpc::ClientReader<v1::WatchClassResponse>> stream =
+      connection_->stub()->WatchClass(context, request);
+  v1::WatchClassResponse response;
+  while (stream->Read(&response)) {
+    {
+      absl::MutexLock lock(&mu_);
+      ApplyCommon(response);
+    }
+    Notify(&response);
+  }
+  return stream->Finish();
+}
+
+}  // namespace circuit::client
