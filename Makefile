@@ -8,7 +8,7 @@ DATA_DIR    ?= $(CURDIR)/var
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run test bench clang-check asan tsan format clean
+.PHONY: all deps configure build run demo test bench clang-check asan tsan format clean
 
 all: build
 
@@ -28,10 +28,15 @@ run: build
 	@echo
 	@echo "Starting circuitd on $(LISTEN), data in $(DATA_DIR). Stop it with Ctrl-C."
 	@echo "In another terminal, try:"
+	@echo "  $(BUILD_DIR)/bin/circuit demo           # a whole simulated class on the kiosk view"
 	@echo "  $(BUILD_DIR)/bin/circuit circuits       # the circuit library"
 	@echo "  $(BUILD_DIR)/bin/circuit --help         # everything else"
 	@echo
 	$(BUILD_DIR)/bin/circuitd --listen=$(LISTEN) --data_dir=$(DATA_DIR)
+
+# A whole simulated class on the kiosk view, on a circuitd of its own.
+demo: build
+	$(BUILD_DIR)/bin/circuit demo --spawn_server
 
 # The whole suite; non-zero on any failure.
 test: build

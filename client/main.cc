@@ -19,6 +19,8 @@
 #include "client/lib/connection.h"
 #include "client/lib/live_session.h"
 #include "client/tui/apps.h"
+#include "client/tui/plain.h"
+#include "client/tui/views.h"
 #include "google/protobuf/util/json_util.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051", "circuitd's host:port");
@@ -102,8 +104,10 @@ void PrintJson(const google::protobuf::Message& message) {
 
 // The key for `role` ("instructor" or "kiosk"): the flag, the environment,
 // then the file circuitd generated in its data directory.
-std::string Key(const std::string& role) {
-  if (!absl::GetFlag(FLAGS_key).empty()) return absl::GetFlag(FLAGS_key);
+std::string Key(const std::string& role, bool use_flag = true) {
+  if (use_flag && !absl::GetFlag(FLAGS_key).empty()) {
+    return absl::GetFlag(FLAGS_key);
+  }
   std::string env_name =
       role == "kiosk" ? "CIRCUIT_KIOSK_KEY" : "CIRCUIT_INSTRUCTOR_KEY";
   if (const char* env = std::getenv(env_name.c_str()); env && *env) return env;
@@ -121,10 +125,6 @@ AppOptions MakeAppOptions() {
                                               : OutputMode::kAuto;
   options.exit_at_end = absl::GetFlag(FLAGS_exit_at_end);
   return options;
-}
-
-std::string PhaseName(v1::ClassPhase phase) {
-  return v1::ClassPhase_Name(phase).substr(std::strlen("CLASS_PHASE_"));
 }
 
 int ListCircuits(const std::vector<char*>& args) {
@@ -193,69 +193,23 @@ int ListClasses(const std::vector<char*>& args) {
       continue;
     }
     std::printf("%s  %s  %-8s %3d in  %s\n", c.class_id().c_str(),
-                c.join_code().c_str(), PhaseName(c.phase()).c_str(),
+                c.join_code().c_str(), tui::PhaseName(c.phase()).c_str(),
                 c.participant_count(), c.title().c_str());
   }
   return kExitOk;
-}
-
-// The command named `name`, or false when there is none.
-bool ParseCommand(const std::string& name, const std::string& text,
-                  v1::InstructorCommand* command) {
-  if (name == "start") {
-    command->mutable_start();
-  } else if (name == "pause") {
-    command->mutable_pause();
-  } else if (name == "resume") {
-    command->mutable_resume();
-  } else if (name == "next") {
-    command->mutable_next();
-  } else if (name == "previous") {
-    command->mutable_previous();
-  } else if (name == "plus30" || name == "minus30") {
-    command->mutable_adjust_time()->set_delta_ms(name == "plus30" ? 30000
-                                                                  : -30000);
-  } else if (name == "end") {
-    command->mutable_end();
-  } else if (name == "cue" && !text.empty()) {
-    command->mutable_cue()->set_text(text);
-  } else {
-    return false;
-  }
-  return true;
-}
-
-std::string Describe(const v1::ClassState& state, int64_t remaining_ms) {
-  if (!state.has_current())
-    return absl::StrCat("[", PhaseName(state.phase()), "]");
-  const v1::Interval& i = state.current();
-  std::string side = i.side() == v1::SIDE_LEFT    ? " left"
-                     : i.side() == v1::SIDE_RIGHT ? " right"
-                                                  : "";
-  std::string what =
-      i.kind() == v1::INTERVAL_KIND_REST
-          ? "rest"
-          : absl::StrCat(
-                i.exercise_name(), " set ", i.set(), "/", i.set_count(), side,
-                i.has_target_reps()
-                    ? absl::StrCat(", ", i.target_reps().min_reps(), "-",
-                                   i.target_reps().max_reps(), " reps")
-                    : "");
-  return absl::StrCat(
-      "[", PhaseName(state.phase()), "] #", i.index() + 1, "/",
-      state.interval_count(), " ", what,
-      i.duration_ms() > 0
-          ? absl::StrCat(" (", (remaining_ms + 999) / 1000, " s)")
-          : "");
 }
 
 // Non-interactive instructor: attach, send one command, print its result.
 int SendOneCommand(const std::string& class_id) {
   const std::string name = absl::GetFlag(FLAGS_command);
   v1::InstructorCommand command;
-  if (!ParseCommand(name, absl::GetFlag(FLAGS_text), &command)) {
-    std::fprintf(stderr, "circuit: unknown command \"%s\"%s\n", name.c_str(),
-                 name == "cue" ? " (cue needs --text)" : "");
+  std::string error;
+  const std::string line =
+      name == "cue" ? absl::StrCat("cue ", absl::GetFlag(FLAGS_text)) : name;
+  if (name.find(' ') != std::string::npos ||
+      !tui::ParseInstructorCommand(line, &command, &error)) {
+    std::fprintf(stderr, "circuit: --command=%s: %s\n", name.c_str(),
+                 error.c_str());
     return kExitUsage;
   }
   const absl::Duration timeout =
@@ -282,10 +236,8 @@ int SendOneCommand(const std::string& class_id) {
     PrintJson(*result);
     PrintJson(mirror.state());
   } else {
-    std::printf(
-        "%s: ok  %s\n", name.c_str(),
-        Describe(mirror.state(), mirror.RemainingMs(session.ServerNowMs()))
-            .c_str());
+    std::printf("%s: ok  %s\n", name.c_str(),
+                tui::DescribeState(mirror.state()).c_str());
   }
   return kExitOk;
 }
@@ -350,7 +302,9 @@ int Demo(const std::vector<char*>& args) {
   demo.spawn_server = absl::GetFlag(FLAGS_spawn_server);
   if (!demo.spawn_server) {
     demo.instructor_key = Key("instructor");
-    demo.kiosk_key = absl::GetFlag(FLAGS_key).empty() ? Key("kiosk") : "";
+    // --key is the instructor's here; the kiosk's comes from the
+    // environment or circuitd's data directory.
+    demo.kiosk_key = Key("kiosk", /*use_flag=*/false);
   }
   demo.circuit_id = absl::GetFlag(FLAGS_circuit);
   demo.participants = absl::GetFlag(FLAGS_participants);
@@ -413,18 +367,30 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(UsageText());
 
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 ||
-      std::strcmp(argv[1], "-h") == 0 || std::strcmp(argv[1], "help") == 0) {
+  // The subcommand is the first argument that is not a flag, so global
+  // flags may come before it: `circuit --address=H:P classes`.
+  int at = 1;
+  while (at < argc && argv[at][0] == '-' &&
+         std::strcmp(argv[at], "--help") != 0 &&
+         std::strcmp(argv[at], "-h") != 0) {
+    ++at;
+  }
+  if (at == argc || std::strcmp(argv[at], "--help") == 0 ||
+      std::strcmp(argv[at], "-h") == 0 || std::strcmp(argv[at], "help") == 0) {
     std::printf("%s\n", UsageText().c_str());
-    return argc < 2 ? circuit::client::kExitUsage : circuit::client::kExitOk;
+    return at == argc ? circuit::client::kExitUsage : circuit::client::kExitOk;
   }
   for (const Subcommand& s : Subcommands()) {
-    if (std::strcmp(argv[1], s.name) != 0) continue;
-    std::vector<char*> args = absl::ParseCommandLine(argc - 1, argv + 1);
-    args.erase(args.begin());  // the subcommand's own name
+    if (std::strcmp(argv[at], s.name) != 0) continue;
+    // Parse everything but the subcommand's name.
+    std::vector<char*> rest(argv, argv + argc);
+    rest.erase(rest.begin() + at);
+    std::vector<char*> args =
+        absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
+    args.erase(args.begin());  // the program's name
     return s.run(args);
   }
-  std::fprintf(stderr, "circuit: unknown subcommand \"%s\"\n\n%s\n", argv[1],
+  std::fprintf(stderr, "circuit: unknown subcommand \"%s\"\n\n%s\n", argv[at],
                UsageText().c_str());
   return circuit::client::kExitUsage;
 }

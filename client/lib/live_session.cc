@@ -457,9 +457,13 @@ absl::StatusOr<std::string> ParticipantSession::Submit(
   return id;
 }
 
-v1::JoinClassRequest ParticipantSession::AboutLastWork() const {
+absl::StatusOr<v1::JoinClassRequest> ParticipantSession::AboutLastWork() const {
   v1::JoinClassRequest request;
   absl::MutexLock lock(&mu_);
+  if (!mirror_.has_snapshot()) {
+    return absl::FailedPreconditionError(
+        "not joined yet: the class's state has not arrived");
+  }
   const v1::Interval& work = mirror_.last_work();
   const v1::Interval& current = mirror_.state().current();
   request.mutable_completion()->set_block_index(
@@ -473,33 +477,43 @@ v1::JoinClassRequest ParticipantSession::AboutLastWork() const {
 }
 
 absl::StatusOr<std::string> ParticipantSession::ReportReps(int reps) {
-  v1::JoinClassRequest request = AboutLastWork();
-  request.mutable_completion()->set_reps(reps);
-  return Submit(std::move(request));
+  absl::StatusOr<v1::JoinClassRequest> request = AboutLastWork();
+  if (!request.ok()) return request.status();
+  request->mutable_completion()->set_reps(reps);
+  return Submit(*std::move(request));
+}
+
+absl::StatusOr<int> ParticipantSession::LastWorkBlock() const {
+  absl::StatusOr<v1::JoinClassRequest> request = AboutLastWork();
+  if (!request.ok()) return request.status();
+  return request->completion().block_index();
 }
 
 absl::StatusOr<std::string> ParticipantSession::ReportEffort(
     v1::EffortFeel feel) {
+  absl::StatusOr<int> block = LastWorkBlock();
+  if (!block.ok()) return block.status();
   v1::JoinClassRequest request;
-  request.mutable_effort()->set_block_index(
-      AboutLastWork().completion().block_index());
+  request.mutable_effort()->set_block_index(*block);
   request.mutable_effort()->set_feel(feel);
   return Submit(std::move(request));
 }
 
 absl::StatusOr<std::string> ParticipantSession::ReportCr10(int cr10) {
+  absl::StatusOr<int> block = LastWorkBlock();
+  if (!block.ok()) return block.status();
   v1::JoinClassRequest request;
-  request.mutable_effort()->set_block_index(
-      AboutLastWork().completion().block_index());
+  request.mutable_effort()->set_block_index(*block);
   request.mutable_effort()->set_cr10(cr10);
   return Submit(std::move(request));
 }
 
 absl::StatusOr<std::string> ParticipantSession::ReportSymptom(
     v1::Symptom symptom, const std::string& text) {
+  absl::StatusOr<int> block = LastWorkBlock();
+  if (!block.ok()) return block.status();
   v1::JoinClassRequest request;
-  request.mutable_symptom()->set_block_index(
-      AboutLastWork().completion().block_index());
+  request.mutable_symptom()->set_block_index(*block);
   request.mutable_symptom()->set_symptom(symptom);
   request.mutable_symptom()->set_other_text(text);
   return Submit(std::move(request));

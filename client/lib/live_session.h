@@ -192,7 +192,8 @@ class ParticipantSession : public LiveSession {
   // Returns the id; RESOURCE_EXHAUSTED when the queue is full,
   // INVALID_ARGUMENT when `report` is not a report.
   absl::StatusOr<std::string> Submit(v1::JoinClassRequest report);
-  // Shortcuts that fill the block, set and side from the current interval.
+  // Shortcuts that fill the block, set and side from the latest work
+  // interval; FAILED_PRECONDITION before the class's state has arrived.
   absl::StatusOr<std::string> ReportReps(int reps);
   absl::StatusOr<std::string> ReportEffort(v1::EffortFeel feel);
   absl::StatusOr<std::string> ReportCr10(int cr10);
@@ -220,8 +221,10 @@ class ParticipantSession : public LiveSession {
   grpc::Status RunStream(grpc::ClientContext* context) override;
   std::string Secret() const override;
   bool IsPermanent(const grpc::Status& status) const override;
-  // A completion about the latest work interval (block, set and side).
-  v1::JoinClassRequest AboutLastWork() const;
+  // A completion about the latest work interval (block, set and side);
+  // FAILED_PRECONDITION before the first snapshot.
+  absl::StatusOr<v1::JoinClassRequest> AboutLastWork() const;
+  absl::StatusOr<int> LastWorkBlock() const;
   static std::string ReportId(const v1::JoinClassRequest& report);
 
   using Stream =

@@ -330,6 +330,21 @@ TEST_F(LiveSessionTest, ResumeOutsideRetentionGetsASnapshot) {
   EXPECT_EQ(participant->Mirror().recent_cues().size(), 10u);
 }
 
+TEST_F(LiveSessionTest, ReportsWaitForTheClassState) {
+  proxy_->SetRefusing(true);
+  v1::CheckIn check_in;
+  check_in.set_display_name("Hal");
+  ParticipantSession offline(Connect(proxy_->port()), class_.join_code(),
+                             check_in, FastRetry());
+  offline.Start();
+  // Without the class's state there is no block to report about.
+  EXPECT_EQ(offline.ReportReps(9).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(offline.ReportEffort(v1::EFFORT_FEEL_JUST_RIGHT).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(offline.PendingReports(), 0);
+}
+
 TEST_F(LiveSessionTest, RefusalsAreFinal) {
   v1::CheckIn check_in;
   check_in.set_display_name("Fay");
