@@ -8,7 +8,7 @@ DATA_DIR    ?= $(CURDIR)/var
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run demo test bench clang-check asan tsan format clean
+.PHONY: all deps configure build run demo test contract-snapshot bench clang-check asan tsan format clean
 
 all: build
 
@@ -41,6 +41,11 @@ demo: build
 # The whole suite; non-zero on any failure.
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+# Records the circuit.v1 contract as landed, after a compatible change to
+# proto/ (contract_test fails on incompatible ones whatever the snapshot).
+contract-snapshot: build
+	CIRCUIT_WRITE_CONTRACT=1 $(BUILD_DIR)/tests/contract_test --gtest_filter=ContractTest.NothingLanded*
 
 bench: build
 	@for b in $(BUILD_DIR)/bench/*_bench; do [ -x "$$b" ] && "$$b"; done; true
