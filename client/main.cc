@@ -21,7 +21,6 @@
 #include "client/tui/apps.h"
 #include "client/tui/plain.h"
 #include "client/tui/views.h"
-#include "google/protobuf/util/json_util.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051", "circuitd's host:port");
 ABSL_FLAG(int, timeout_seconds, 5, "deadline for each call");
@@ -92,14 +91,7 @@ int Usage(const char* usage) {
 }
 
 void PrintJson(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options)
-           .ok()) {
-    return;
-  }
-  std::printf("%s\n", json.c_str());
+  std::printf("%s\n", tui::JsonLine(message).c_str());
 }
 
 // The key for `role` ("instructor" or "kiosk"): the flag, the environment,

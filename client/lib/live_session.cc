@@ -126,6 +126,8 @@ bool LiveSession::IsPermanent(const grpc::Status& status) const {
     case grpc::StatusCode::OUT_OF_RANGE:
     case grpc::StatusCode::UNIMPLEMENTED:
     case grpc::StatusCode::UNAUTHENTICATED:
+    // A newer stream took this seat over (another device resumed it).
+    case grpc::StatusCode::ABORTED:
       return true;
     default:
       return false;

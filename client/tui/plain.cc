@@ -26,14 +26,19 @@ void PlainPrinter::Line(absl::string_view line) {
   std::fflush(out_);
 }
 
-void PlainPrinter::Json(const google::protobuf::Message& message) {
+std::string JsonLine(const google::protobuf::Message& message) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = false;
+  options.preserve_proto_field_names = true;
   if (!google::protobuf::util::MessageToJsonString(message, &json, options)
            .ok()) {
-    return;
+    return "{}";
   }
+  return json;
+}
+
+void PlainPrinter::Json(const google::protobuf::Message& message) {
+  const std::string json = JsonLine(message);
   absl::MutexLock lock(&mu_);
   std::fprintf(out_, "%s\n", json.c_str());
   std::fflush(out_);

@@ -18,6 +18,9 @@
 
 namespace circuit::client::tui {
 
+// `message` as one line of JSON, with the proto's field names.
+std::string JsonLine(const google::protobuf::Message& message);
+
 // Writes lines to a stdio stream, one whole line at a time and flushed, from
 // any thread. Turns received messages into plain lines: state changes,
 // cues, joins, connection changes, reports, alerts, suggestions, acks, and

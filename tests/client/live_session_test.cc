@@ -118,6 +118,17 @@ class LiveSessionTest : public ::testing::Test {
     ASSERT_TRUE(session->WaitForLink(LinkState::kReconnecting, kWait));
   }
 
+  // Starts the class and waits until the participant sees its first set.
+  void StartAndWaitForWork(InstructorSession* instructor,
+                           ParticipantSession* participant) {
+    ASSERT_TRUE(instructor->SendAndWait(Command("start"), kWait).ok());
+    ASSERT_TRUE(participant->WaitFor(
+        [](const ClassMirror& m) {
+          return m.state().current().kind() == v1::INTERVAL_KIND_WORK;
+        },
+        kWait));
+  }
+
   const v1::RosterEntry* Entry(const ClassMirror& mirror,
                                const std::string& participant_id) {
     for (const auto& e : mirror.roster()) {
@@ -215,12 +226,7 @@ TEST_F(LiveSessionTest, ResumesAfterACutWithoutLosingEvents) {
 TEST_F(LiveSessionTest, QueuedReportsAreDeliveredOnce) {
   auto instructor = Instruct();
   auto participant = JoinThroughProxy("Bea");
-  ASSERT_TRUE(instructor->SendAndWait(Command("start"), kWait).ok());
-  ASSERT_TRUE(participant->WaitFor(
-      [](const ClassMirror& m) {
-        return m.state().current().kind() == v1::INTERVAL_KIND_WORK;
-      },
-      kWait));
+  StartAndWaitForWork(instructor.get(), participant.get());
   const std::string participant_id = participant->Mirror().participant_id();
 
   GoOffline(participant.get());
@@ -255,12 +261,7 @@ TEST_F(LiveSessionTest, QueuedReportsAreDeliveredOnce) {
 TEST_F(LiveSessionTest, AReportCutInFlightIsCountedOnce) {
   auto instructor = Instruct();
   auto participant = JoinThroughProxy("Cleo");
-  ASSERT_TRUE(instructor->SendAndWait(Command("start"), kWait).ok());
-  ASSERT_TRUE(participant->WaitFor(
-      [](const ClassMirror& m) {
-        return m.state().current().kind() == v1::INTERVAL_KIND_WORK;
-      },
-      kWait));
+  StartAndWaitForWork(instructor.get(), participant.get());
   const std::string participant_id = participant->Mirror().participant_id();
   // Sent, then the connection is cut before (or after) the ack arrives:
   // either way it is resent with the same id and counted once.

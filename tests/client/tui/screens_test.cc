@@ -528,7 +528,7 @@ TEST_F(ScreensTest, JsonKioskPrintsOneMessagePerLine) {
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_TRUE(absl::StartsWith(*line, "{")) << *line;
   EXPECT_THAT(*line, HasSubstr("\"snapshot\""));
-  EXPECT_THAT(*line, HasSubstr("\"serverTimeUnixMs\""));
+  EXPECT_THAT(*line, HasSubstr("\"server_time_unix_ms\""));
 }
 
 }  // namespace
