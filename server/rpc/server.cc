@@ -4,6 +4,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "circuit/v1/service.grpc.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
@@ -40,7 +41,12 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
   }
-  server->server_->GetHealthCheckService()->SetServingStatus(true);
+  // Health answers for the whole server ("") and for the service by name;
+  // draining turns both to NOT_SERVING.
+  grpc::HealthCheckServiceInterface* health =
+      server->server_->GetHealthCheckService();
+  health->SetServingStatus(v1::CircuitService::service_full_name(), true);
+  health->SetServingStatus(true);
   server->registry_->StartTicker();
   return server;
 }
