@@ -37,14 +37,37 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo="sudo"
+  fi
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then
-  sudo="sudo"
+# npm packages of the Node interop client, exactly as its package-lock.json
+# pins them. Reinstalled only when node_modules is missing or older than the
+# lock: the stamp is written after a successful `npm ci` (which starts by
+# deleting node_modules, so a failed install leaves no stamp). Package
+# install scripts are not run (none is needed). When this runs as root on a
+# checkout owned by someone else, node_modules is handed to that owner so
+# they can use and reinstall it without root.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+node_dir="$repo_root/tests/interop/node"
+node_stamp="$node_dir/node_modules/.circuit-npm-ci"
+if [ -f "$node_dir/package-lock.json" ]; then
+  if [ ! -f "$node_stamp" ] || [ "$node_dir/package-lock.json" -nt "$node_stamp" ]; then
+    echo "install-deps: npm ci in tests/interop/node"
+    (cd "$node_dir" && npm ci --no-audit --no-fund --ignore-scripts)
+    touch "$node_stamp"
+    owner="$(stat -c %u:%g "$node_dir")"
+    if [ "$(id -u)" -eq 0 ] && [ "$owner" != "0:0" ]; then
+      chown -R "$owner" "$node_dir/node_modules"
+    fi
+  else
+    echo "install-deps: tests/interop/node/node_modules up to date"
+  fi
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -66,7 +66,8 @@ Subprocess::Subprocess(Subprocess&& other) noexcept
       pid_fd_(other.pid_fd_),
       buffer_(std::move(other.buffer_)),
       stderr_text_(std::move(other.stderr_text_)),
-      exited_(other.exited_) {
+      exited_(other.exited_),
+      exit_status_(std::move(other.exit_status_)) {
   other.pid_ = -1;
   other.stdout_fd_ = -1;
   other.stderr_fd_ = -1;
@@ -129,6 +130,9 @@ void Subprocess::DrainStderr() {
 }
 
 absl::StatusOr<int> Subprocess::Wait(absl::Time deadline) {
+  // Once reaped, the pid may belong to another process: never wait or
+  // signal it again.
+  if (exited_) return exit_status_;
   while (true) {
     DrainStderr();
     int status = 0;
@@ -136,14 +140,17 @@ absl::StatusOr<int> Subprocess::Wait(absl::Time deadline) {
     if (done == pid_) {
       exited_ = true;
       DrainStderr();
-      if (WIFEXITED(status)) return WEXITSTATUS(status);
-      return 128 + WTERMSIG(status);
+      exit_status_ =
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return exit_status_;
     }
     if (absl::Now() >= deadline) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
       exited_ = true;
-      return absl::DeadlineExceededError("the child did not exit in time");
+      exit_status_ =
+          absl::DeadlineExceededError("the child did not exit in time");
+      return exit_status_;
     }
     // Wake when the child exits or writes to stderr.
     pollfd fds[2] = {{pid_fd_, POLLIN, 0}, {stderr_fd_, POLLIN, 0}};

@@ -52,6 +52,8 @@ class Subprocess {
   std::string buffer_;
   std::string stderr_text_;
   bool exited_ = false;
+  // What Wait returned, for later calls.
+  absl::StatusOr<int> exit_status_ = 0;
 };
 
 // The directory of the built binaries (build/bin), from the test's
