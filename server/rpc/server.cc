@@ -1,12 +1,13 @@
 #include "server/rpc/server.h"
 
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
 
@@ -15,7 +16,6 @@ namespace circuit {
 absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     const ServerOptions& options, const CircuitLibrary* library,
     const Clock* clock) {
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<CircuitServer> server(new CircuitServer());
@@ -24,11 +24,14 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
       library, server->journal_.get(), clock, options.registry);
   server->service_ = std::make_unique<CircuitServiceImpl>(
       library, server->registry_.get(), clock, options.service);
+  server->health_ = std::make_unique<HealthService>(
+      std::vector<std::string>{v1::CircuitService::service_full_name()});
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.RegisterService(server->service_.get());
+  builder.RegisterService(server->health_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   // Dead peers are noticed within a minute even when nothing is sent.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30'000);
@@ -42,11 +45,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
         absl::StrCat("cannot listen on ", options.listen));
   }
   // Health answers for the whole server ("") and for the service by name;
-  // draining turns both to NOT_SERVING.
-  grpc::HealthCheckServiceInterface* health =
-      server->server_->GetHealthCheckService();
-  health->SetServingStatus(v1::CircuitService::service_full_name(), true);
-  health->SetServingStatus(true);
+  // draining turns both NOT_SERVING and ends the watches.
+  server->health_->SetServing(true);
   server->registry_->StartTicker();
   return server;
 }
@@ -55,7 +55,7 @@ CircuitServer::~CircuitServer() { Shutdown(absl::Now()); }
 
 void CircuitServer::Shutdown(absl::Time deadline) {
   if (server_ == nullptr) return;
-  server_->GetHealthCheckService()->SetServingStatus(false);
+  health_->Shutdown();
   service_->StartDraining();
   registry_->GoAway("the server is shutting down");
   server_->Shutdown(absl::ToChronoTime(deadline));

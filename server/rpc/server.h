@@ -12,6 +12,7 @@
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
 #include "server/rpc/circuit_service.h"
+#include "server/rpc/health_service.h"
 
 namespace circuit {
 
@@ -53,6 +54,8 @@ class CircuitServer {
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<ClassRegistry> registry_;
   std::unique_ptr<CircuitServiceImpl> service_;
+  std::unique_ptr<HealthService> health_;
+  // Last: destroyed first, so no call outlives the services.
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };
