@@ -5,7 +5,6 @@
 #include <set>
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "circuit/v1/service.grpc.pb.h"
@@ -28,30 +27,16 @@ using testing::Subprocess;
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(20);
 
-// Parses "circuitd listening on 127.0.0.1:PORT ..." for the port.
-int PortFromBanner(const std::string& line) {
-  const std::string prefix = "circuitd listening on 127.0.0.1:";
-  if (line.rfind(prefix, 0) != 0) return 0;
-  std::string rest = line.substr(prefix.size());
-  int port = 0;
-  if (!absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &port)) return 0;
-  return port;
-}
-
 class CircuitdSmokeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     data_dir_ = MakeTempDir() + "/data";
-    auto process =
-        Subprocess::Start({BinaryPath("circuitd"), "--listen=127.0.0.1:0",
-                           "--data_dir=" + data_dir_});
-    ASSERT_TRUE(process.ok()) << process.status();
-    process_ = std::make_unique<Subprocess>(std::move(*process));
-    auto banner = process_->ReadLine(absl::Now() + kStartTimeout);
-    ASSERT_TRUE(banner.ok()) << banner.status();
-    port_ = PortFromBanner(*banner);
-    ASSERT_GT(port_, 0) << *banner;
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port_),
+    auto circuitd = testing::StartCircuitd({"--data_dir=" + data_dir_},
+                                           absl::Now() + kStartTimeout);
+    ASSERT_TRUE(circuitd.ok()) << circuitd.status();
+    process_ = std::move(circuitd->process);
+    port_ = circuitd->port;
+    channel_ = grpc::CreateChannel(circuitd->address,
                                    grpc::InsecureChannelCredentials());
   }
 

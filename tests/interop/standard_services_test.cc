@@ -10,11 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "circuit/v1/service.grpc.pb.h"
@@ -28,11 +26,9 @@ namespace circuit {
 namespace {
 
 using ::testing::AllOf;
-using testing::BinaryPath;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using testing::MakeTempDir;
 using testing::Subprocess;
 
 constexpr char kInstructorKey[] = "standard-services-instructor-key";
@@ -40,18 +36,6 @@ constexpr char kKioskKey[] = "standard-services-kiosk-key";
 constexpr int kGraceSeconds = 3;
 // Generous: deadlines only bound a failure, they never pace the test.
 constexpr absl::Duration kTimeout = absl::Seconds(20);
-
-// The port in "circuitd listening on HOST:PORT (...)", or 0.
-int PortFromBanner(absl::string_view line) {
-  constexpr absl::string_view kPrefix = "circuitd listening on ";
-  if (!absl::ConsumePrefix(&line, kPrefix)) return 0;
-  absl::string_view address = line.substr(0, line.find(' '));
-  int port = 0;
-  if (!absl::SimpleAtoi(address.substr(address.rfind(':') + 1), &port)) {
-    return 0;
-  }
-  return port;
-}
 
 // Lines of `text`, without a trailing empty one.
 std::vector<std::string> Lines(const std::string& text) {
@@ -63,22 +47,14 @@ std::vector<std::string> Lines(const std::string& text) {
 class StandardServicesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto process = Subprocess::Start({
-        BinaryPath("circuitd"),
-        "--listen=127.0.0.1:0",
-        "--data_dir=" + MakeTempDir() + "/data",
-        absl::StrCat("--instructor_key=", kInstructorKey),
-        absl::StrCat("--kiosk_key=", kKioskKey),
-        absl::StrCat("--shutdown_grace_seconds=", kGraceSeconds),
-    });
-    ASSERT_TRUE(process.ok()) << process.status();
-    circuitd_ = std::make_unique<Subprocess>(std::move(*process));
-    absl::StatusOr<std::string> banner =
-        circuitd_->ReadLine(absl::Now() + kTimeout);
-    ASSERT_TRUE(banner.ok()) << banner.status();
-    int port = PortFromBanner(*banner);
-    ASSERT_GT(port, 0) << *banner;
-    address_ = absl::StrCat("127.0.0.1:", port);
+    auto circuitd = testing::StartCircuitd(
+        {absl::StrCat("--instructor_key=", kInstructorKey),
+         absl::StrCat("--kiosk_key=", kKioskKey),
+         absl::StrCat("--shutdown_grace_seconds=", kGraceSeconds)},
+        absl::Now() + kTimeout);
+    ASSERT_TRUE(circuitd.ok()) << circuitd.status();
+    circuitd_ = std::move(circuitd->process);
+    address_ = circuitd->address;
   }
 
   // Starts tests/interop/python/<script> with Debian's Python and the

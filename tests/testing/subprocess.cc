@@ -12,7 +12,11 @@
 #include <cstring>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 
 namespace circuit::testing {
@@ -168,6 +172,33 @@ std::string MakeTempDir() {
       absl::StrCat(base != nullptr ? base : "/tmp", "/circuit-test-XXXXXX");
   if (mkdtemp(pattern.data()) == nullptr) return "/tmp";
   return pattern;
+}
+
+absl::StatusOr<Circuitd> StartCircuitd(const std::vector<std::string>& flags,
+                                       absl::Time deadline) {
+  std::vector<std::string> argv = {BinaryPath("circuitd"),
+                                   "--listen=127.0.0.1:0",
+                                   "--data_dir=" + MakeTempDir() + "/data"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  absl::StatusOr<Subprocess> process = Subprocess::Start(argv);
+  if (!process.ok()) return process.status();
+  Circuitd circuitd;
+  circuitd.process = std::make_unique<Subprocess>(std::move(*process));
+  absl::StatusOr<std::string> banner = circuitd.process->ReadLine(deadline);
+  if (!banner.ok()) return banner.status();
+  // "circuitd listening on HOST:PORT (...)".
+  absl::string_view line = *banner;
+  absl::string_view address = line;
+  bool parsed = absl::ConsumePrefix(&address, "circuitd listening on ");
+  address = address.substr(0, address.find(' '));
+  parsed = parsed && absl::SimpleAtoi(address.substr(address.rfind(':') + 1),
+                                      &circuitd.port);
+  if (!parsed || circuitd.port <= 0) {
+    return absl::InternalError(
+        absl::StrCat("circuitd printed \"", line, "\" instead of its address"));
+  }
+  circuitd.address = absl::StrCat("127.0.0.1:", circuitd.port);
+  return circuitd;
 }
 
 }  // namespace circuit::testing

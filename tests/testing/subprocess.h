@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,6 +63,20 @@ std::string BinaryPath(const std::string& name);
 
 // A fresh empty directory under the test's temporary directory.
 std::string MakeTempDir();
+
+// A real circuitd (build/bin/circuitd) serving on 127.0.0.1.
+struct Circuitd {
+  std::unique_ptr<Subprocess> process;
+  int port = 0;
+  // "127.0.0.1:PORT".
+  std::string address;
+};
+
+// Starts circuitd on a free port (--listen=127.0.0.1:0) with a fresh
+// --data_dir and `flags`, and waits for its "circuitd listening on
+// HOST:PORT" line until `deadline`.
+absl::StatusOr<Circuitd> StartCircuitd(const std::vector<std::string>& flags,
+                                       absl::Time deadline);
 
 }  // namespace circuit::testing
 

@@ -163,22 +163,17 @@ bool ShowsBigCountdown(const std::string& screen, int max_seconds) {
 class ScreensTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (access(kTmux, X_OK) != 0) GTEST_SKIP() << "tmux is not installed";
+    ASSERT_EQ(access(kTmux, X_OK), 0)
+        << kTmux << " is missing: `make deps` installs tmux";
     unsetenv("TMUX");
     setenv("TERM", "xterm-256color", 0);
-    auto process =
-        Subprocess::Start({BinaryPath("circuitd"), "--listen=127.0.0.1:0",
-                           "--data_dir=" + MakeTempDir() + "/data",
-                           absl::StrCat("--instructor_key=", kInstructorKey),
-                           absl::StrCat("--kiosk_key=", kKioskKey)});
-    ASSERT_TRUE(process.ok()) << process.status();
-    server_ = std::make_unique<Subprocess>(std::move(*process));
-    auto banner = server_->ReadLine(absl::Now() + kTimeout);
-    ASSERT_TRUE(banner.ok()) << banner.status();
-    const std::string prefix = "circuitd listening on ";
-    ASSERT_TRUE(absl::StartsWith(*banner, prefix)) << *banner;
-    address_ = banner->substr(prefix.size(),
-                              banner->find(' ', prefix.size()) - prefix.size());
+    auto circuitd = testing::StartCircuitd(
+        {absl::StrCat("--instructor_key=", kInstructorKey),
+         absl::StrCat("--kiosk_key=", kKioskKey)},
+        absl::Now() + kTimeout);
+    ASSERT_TRUE(circuitd.ok()) << circuitd.status();
+    server_ = std::move(circuitd->process);
+    address_ = circuitd->address;
     ConnectOptions options;
     options.address = address_;
     connection_ = std::make_shared<Connection>(options);
