@@ -101,6 +101,26 @@ class StreamingReactor : public Base, public StreamSink {
     return false;
   }
 
+  // The start of every OnReadDone: the client's half-close finishes the
+  // stream once what is queued is written; a message over the rate, or one
+  // that is not a `Request`, fails it. True when `request` holds the next
+  // message from `bytes`.
+  template <typename Request>
+  bool TakeRequest(bool ok, grpc::ByteBuffer* bytes, Request* request) {
+    if (!ok) {
+      stream_->Close(grpc::Status::OK, /*after_queued=*/true);
+      return false;
+    }
+    if (!WithinRate()) return false;
+    if (!Parse(bytes, request)) {
+      Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("the message is not a ",
+                                     Request::descriptor()->name())));
+      return false;
+    }
+    return true;
+  }
+
   CircuitServiceImpl* const service_;
   grpc::CallbackServerContext* const context_;
   const std::shared_ptr<Stream> stream_;
@@ -128,16 +148,8 @@ class InstructorReactor
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {
-      stream_->Close(grpc::Status::OK, /*after_queued=*/true);
-      return;
-    }
-    if (!WithinRate()) return;
     v1::RunClassRequest request;
-    if (!Parse(&in_, &request)) {
-      return Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                               "the message is not a RunClassRequest"));
-    }
+    if (!TakeRequest(ok, &in_, &request)) return;
     if (runner_ == nullptr) {
       if (!request.has_attach()) {
         return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -194,16 +206,8 @@ class ParticipantReactor
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {
-      stream_->Close(grpc::Status::OK, /*after_queued=*/true);
-      return;
-    }
-    if (!WithinRate()) return;
     v1::JoinClassRequest request;
-    if (!Parse(&in_, &request)) {
-      return Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                               "the message is not a JoinClassRequest"));
-    }
+    if (!TakeRequest(ok, &in_, &request)) return;
     if (runner_ == nullptr) {
       grpc::Status status = Enter(request);
       if (!status.ok()) return Fail(status);
