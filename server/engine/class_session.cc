@@ -324,7 +324,7 @@ const v1::Exercise* ClassSession::BlockExercise(int32_t block_index) const {
 
 absl::StatusOr<ClassSession::Participant*> ClassSession::ReportingParticipant(
     const std::string& participant_id, const std::string& report_id,
-    std::optional<ReportResult>* duplicate) {
+    int32_t block_index, std::optional<ReportResult>* duplicate) {
   Participant* p = FindParticipant(participant_id);
   if (p == nullptr) {
     return absl::NotFoundError(
@@ -335,7 +335,9 @@ absl::StatusOr<ClassSession::Participant*> ClassSession::ReportingParticipant(
   // after the class ended still gets the ack of what was accepted.
   if (auto it = p->reports.find(report_id); it != p->reports.end()) {
     *duplicate = ReportResult{it->second.seq, true};
+    return p;
   }
+  if (absl::Status s = CheckBlockIndex(block_index); !s.ok()) return s;
   return p;
 }
 
@@ -371,15 +373,12 @@ absl::StatusOr<ReportResult> ClassSession::RecordCompletion(
     const std::string& participant_id, const v1::CompletionReport& report,
     absl::Time now) {
   std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found =
-      ReportingParticipant(participant_id, report.report_id(), &duplicate);
+  absl::StatusOr<Participant*> found = ReportingParticipant(
+      participant_id, report.report_id(), report.block_index(), &duplicate);
   if (!found.ok()) return found.status();
   if (duplicate.has_value()) return *duplicate;
   Participant& p = **found;
 
-  if (absl::Status s = CheckBlockIndex(report.block_index()); !s.ok()) {
-    return s;
-  }
   const v1::Block& block = circuit_.blocks(report.block_index());
   if (report.set() < 1 || report.set() > block.sets()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -477,15 +476,12 @@ absl::StatusOr<ReportResult> ClassSession::RecordEffort(
     const std::string& participant_id, const v1::EffortReport& report,
     absl::Time now) {
   std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found =
-      ReportingParticipant(participant_id, report.report_id(), &duplicate);
+  absl::StatusOr<Participant*> found = ReportingParticipant(
+      participant_id, report.report_id(), report.block_index(), &duplicate);
   if (!found.ok()) return found.status();
   if (duplicate.has_value()) return *duplicate;
   Participant& p = **found;
 
-  if (absl::Status s = CheckBlockIndex(report.block_index()); !s.ok()) {
-    return s;
-  }
   if (report.has_cr10() && (report.cr10() < 0 || report.cr10() > 10)) {
     return absl::InvalidArgumentError(
         absl::StrCat("cr10 must be 0 to 10, got ", report.cr10()));
@@ -566,15 +562,12 @@ absl::StatusOr<ReportResult> ClassSession::RecordSymptom(
     const std::string& participant_id, const v1::SymptomReport& report,
     absl::Time now) {
   std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found =
-      ReportingParticipant(participant_id, report.report_id(), &duplicate);
+  absl::StatusOr<Participant*> found = ReportingParticipant(
+      participant_id, report.report_id(), report.block_index(), &duplicate);
   if (!found.ok()) return found.status();
   if (duplicate.has_value()) return *duplicate;
   Participant& p = **found;
 
-  if (absl::Status s = CheckBlockIndex(report.block_index()); !s.ok()) {
-    return s;
-  }
   if (!v1::Symptom_IsValid(report.symptom()) ||
       report.symptom() == v1::SYMPTOM_UNSPECIFIED) {
     return absl::InvalidArgumentError(

@@ -252,9 +252,12 @@ class ClassSession {
 
   Participant* FindParticipant(const std::string& participant_id);
   const Participant* FindParticipant(const std::string& participant_id) const;
+  // The participant making a report: NOT_FOUND for an unknown one; a bad
+  // report id or block index fails; a known report id sets `duplicate`
+  // (acknowledged again, before any other check).
   absl::StatusOr<Participant*> ReportingParticipant(
       const std::string& participant_id, const std::string& report_id,
-      std::optional<ReportResult>* duplicate);
+      int32_t block_index, std::optional<ReportResult>* duplicate);
   absl::Status CheckCanReport(const Participant& p) const;
   absl::Status CheckBlockIndex(int32_t block_index) const;
   int64_t RecordReport(Participant& p, const std::string& report_id,
