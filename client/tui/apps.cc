@@ -690,12 +690,7 @@ int RunParticipantPlain(ParticipantSession* session, tui::PlainPrinter* printer,
     if (stdin_lines.eof()) {
       // Out of input: let the reports already sent be acknowledged, then
       // go without leaving (the seat is held).
-      const absl::Time deadline = absl::Now() + kDrainTimeout;
-      while (session->PendingReports() > 0 && absl::Now() < deadline &&
-             session->Status().link != LinkState::kFailed) {
-        std::vector<std::string> ignored;
-        stdin_lines.Wait(100, waker, false, &ignored);
-      }
+      session->WaitForAllAcked(kDrainTimeout);
       return FinishPlain(session);
     }
   }
