@@ -7,49 +7,123 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "circuit/v1/live.pb.h"
+#include "circuit/internal/journal.pb.h"
+#include "circuit/v1/service.pb.h"
 
 namespace circuit {
 
-// The durable record of accepted events, per class. A report is acknowledged
-// only after its event is appended. Implementations are thread-safe.
+// The answer to a journal write: OK once it is durable; otherwise why not
+// (UNAVAILABLE for an I/O error, a full disk or a database locked by another
+// process), and nothing of it was recorded. It runs on the journal's own
+// thread (inline for the in-memory journal) and must not block.
+using JournalDone = absl::AnyInvocable<void(absl::Status)>;
+
+// A class as stored.
+struct StoredClass {
+  // The record it was created from; `record.info` is the final info
+  // (phase ENDED, ended_unix_ms) once the class has ended.
+  internal::ClassRecord record;
+  // True once the health data retention period removed every participant's
+  // efforts and symptoms.
+  bool health_purged = false;
+};
+
+// The durable record of every class: what it was created from, the inputs
+// its session accepted, in order (see circuit/internal/journal.proto), and,
+// once it ended, its summary. An ack or a command result is sent, and an
+// event fanned out, only after the input behind it is durable.
 //
-// Implementations: InMemoryJournal (below); SQLite, the embedded default, and
-// a distributed log come with the durability and scale-out work.
+// Writes are asynchronous: each takes a callback that runs once the write is
+// durable or has failed. Writes are applied, and their callbacks run, in the
+// order they were made (across classes). Implementations are thread-safe.
+//
+// Implementations: InMemoryJournal (below, for tests), SqliteJournal (the
+// embedded default), later a distributed log.
 class Journal {
  public:
   virtual ~Journal() = default;
 
-  // Records that a class exists. ALREADY_EXISTS when it was recorded before.
-  virtual absl::Status CreateClass(const v1::ClassInfo& info) = 0;
+  // Records a new class. ALREADY_EXISTS when its id was recorded before.
+  virtual void CreateClass(const internal::ClassRecord& record,
+                           JournalDone done) = 0;
 
-  // Appends events of a class, in seq order, each seq higher than any
-  // appended before for that class (INVALID_ARGUMENT otherwise). Durable when
-  // it returns OK. NOT_FOUND for a class never created.
-  virtual absl::Status Append(const std::string& class_id,
-                              const std::vector<v1::ClassEvent>& events) = 0;
+  // Appends one input to a class's log. NOT_FOUND for a class never
+  // created. Appends that arrive while a commit is in flight go into the next
+  // one (group commit); a failed commit fails every append in it.
+  virtual void Append(const std::string& class_id, internal::Entry entry,
+                      JournalDone done) = 0;
+
+  // Marks a class ended: stores its final info (`summary.class_info`) and
+  // summary. NOT_FOUND for a class never created.
+  virtual void EndClass(const v1::ClassSummary& summary, JournalDone done) = 0;
+
+  // The stored summary of an ended class; NOT_FOUND when there is none.
+  virtual void ReadSummary(
+      const std::string& class_id,
+      absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> done) = 0;
+
+  // Removes health data of an ended class: the effort and symptom inputs of
+  // `participant_id` (of every participant when empty) are deleted from its
+  // log, `scrubbed` replaces the stored summary, and the removed bytes are
+  // overwritten on disk, not just unlinked. With an empty `participant_id`
+  // the class is marked health_purged. NOT_FOUND for an unknown class,
+  // FAILED_PRECONDITION for one not ended.
+  virtual void EraseHealthData(const v1::ClassSummary& scrubbed,
+                               const std::string& participant_id,
+                               JournalDone done) = 0;
+
+  // --- Reading at startup (blocking; before serving) ----------------------
+
+  // Every stored class, oldest first.
+  virtual absl::StatusOr<std::vector<StoredClass>> LoadClasses() = 0;
+
+  // A class's log, in order; NOT_FOUND for an unknown class.
+  virtual absl::StatusOr<std::vector<internal::Entry>> LoadEntries(
+      const std::string& class_id) = 0;
 };
 
-// A Journal in memory: lost when the process exits. Thread-safe.
+// A Journal in memory: lost when the process exits. Callbacks run inline.
+// Thread-safe.
 class InMemoryJournal : public Journal {
  public:
-  absl::Status CreateClass(const v1::ClassInfo& info) override;
-  absl::Status Append(const std::string& class_id,
-                      const std::vector<v1::ClassEvent>& events) override;
+  void CreateClass(const internal::ClassRecord& record,
+                   JournalDone done) override;
+  void Append(const std::string& class_id, internal::Entry entry,
+              JournalDone done) override;
+  void EndClass(const v1::ClassSummary& summary, JournalDone done) override;
+  void ReadSummary(const std::string& class_id,
+                   absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)>
+                       done) override;
+  void EraseHealthData(const v1::ClassSummary& scrubbed,
+                       const std::string& participant_id,
+                       JournalDone done) override;
+  absl::StatusOr<std::vector<StoredClass>> LoadClasses() override;
+  absl::StatusOr<std::vector<internal::Entry>> LoadEntries(
+      const std::string& class_id) override;
 
-  // Every event appended for a class, in order (empty for unknown classes).
-  std::vector<v1::ClassEvent> Events(const std::string& class_id) const;
+  // While set, every write fails with this status (tests of failed commits).
+  void FailWritesWith(absl::Status status);
 
  private:
   struct ClassLog {
-    v1::ClassInfo info;
-    std::vector<v1::ClassEvent> events;
+    StoredClass stored;
+    int64_t created_order = 0;
+    std::vector<internal::Entry> entries;
+    bool ended = false;
+    v1::ClassSummary summary;
   };
   mutable absl::Mutex mu_;
   std::map<std::string, ClassLog> classes_ ABSL_GUARDED_BY(mu_);
+  int64_t next_order_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
 };
+
+// True for an entry that carries health data (an effort or symptom report).
+bool IsHealthEntry(const internal::Entry& entry);
 
 }  // namespace circuit
 
