@@ -430,6 +430,22 @@ absl::StatusOr<CircuitLibrary> CircuitLibrary::LoadEmbedded() {
   return Load(EmbeddedCircuitSources());
 }
 
+absl::StatusOr<CircuitLibrary> CircuitLibrary::FromParts(
+    const std::string& name, const v1::Circuit& circuit,
+    const std::vector<v1::Exercise>& exercises) {
+  v1::ExerciseCatalog catalog;
+  for (const v1::Exercise& e : exercises) *catalog.add_exercises() = e;
+  std::vector<LibrarySource> sources(2);
+  sources[0].name = absl::StrCat(name, "/", kCatalogFileName);
+  sources[1].name = absl::StrCat(name, "/", circuit.id(), ".textproto");
+  if (!TextFormat::PrintToString(catalog, &sources[0].text) ||
+      !TextFormat::PrintToString(circuit, &sources[1].text)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, ": cannot print the stored circuit"));
+  }
+  return Load(sources);
+}
+
 const v1::Circuit* CircuitLibrary::FindCircuit(absl::string_view id) const {
   auto it = circuit_index_.find(id);
   return it == circuit_index_.end() ? nullptr : &circuits_[it->second];

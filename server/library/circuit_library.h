@@ -43,6 +43,12 @@ class CircuitLibrary {
   // Loads the library compiled into the binary from server/circuits/.
   static absl::StatusOr<CircuitLibrary> LoadEmbedded();
 
+  // A library of one circuit and the exercises it uses (as stored with a
+  // class), validated as Load validates files; errors name `name`.
+  static absl::StatusOr<CircuitLibrary> FromParts(
+      const std::string& name, const v1::Circuit& circuit,
+      const std::vector<v1::Exercise>& exercises);
+
   // Circuits in id order.
   const std::vector<v1::Circuit>& circuits() const { return circuits_; }
   // Exercises in id order.

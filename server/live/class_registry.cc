@@ -44,67 +44,164 @@ std::string RandomHex(int bytes) {
 }
 
 ClassRegistry::ClassRegistry(const CircuitLibrary* library, Journal* journal,
-                             const Clock* clock, RegistryOptions options)
+                             const Clock* clock, Executor* pool,
+                             RegistryOptions options)
     : library_(library),
       journal_(journal),
       clock_(clock),
+      pool_(pool),
       options_(std::move(options)) {}
 
 ClassRegistry::~ClassRegistry() { StopTicker(); }
 
-absl::StatusOr<v1::ClassInfo> ClassRegistry::Create(
-    const std::string& circuit_id, const std::string& title) {
-  const v1::Circuit* circuit = library_->FindCircuit(circuit_id);
-  if (circuit == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no circuit with id \"",
-                                            circuit_id.substr(0, 64),
-                                            "\"; ListCircuits lists them"));
-  }
-  if (title.size() > kMaxTitle) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("title must be at most ", kMaxTitle, " characters, got ",
-                     title.size()));
-  }
-  v1::ClassInfo info;
-  info.set_circuit_id(circuit->id());
-  info.set_circuit_name(circuit->name());
-  info.set_title(title.empty() ? circuit->name() : title);
-  info.set_phase(v1::CLASS_PHASE_LOBBY);
-  info.set_created_unix_ms(clock_->NowUnixMs());
-
-  absl::MutexLock lock(&mu_);
-  if (by_id_.size() >= static_cast<size_t>(options_.max_classes)) {
-    EvictOldestEndedLocked();
-  }
-  if (by_id_.size() >= static_cast<size_t>(options_.max_classes)) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "this server holds its maximum of ", options_.max_classes, " classes"));
-  }
-  do {
-    info.set_class_id(absl::StrCat("c-", RandomHex(8)));
-  } while (by_id_.count(info.class_id()) != 0);
-  do {
-    info.set_join_code(NewJoinCode());
-  } while (id_by_code_.count(info.join_code()) != 0);
-
-  absl::Status journaled = journal_->CreateClass(info);
-  if (!journaled.ok()) return journaled;
-  auto runner = std::make_shared<ClassRunner>(
-      info, *circuit, library_, options_.session, journal_, clock_);
-  by_id_.emplace(info.class_id(), std::move(runner));
-  id_by_code_.emplace(info.join_code(), info.class_id());
-  LogInfo("class %s created from %s", info.class_id(), circuit_id);
-  return info;
+ActorDeps ClassRegistry::Deps() {
+  ActorDeps deps;
+  deps.journal = journal_;
+  deps.clock = clock_;
+  deps.pool = pool_;
+  deps.seats = &seats_;
+  deps.session = options_.session;
+  return deps;
 }
 
-std::shared_ptr<ClassRunner> ClassRegistry::Find(
+absl::Status ClassRegistry::Recover() {
+  absl::StatusOr<std::vector<StoredClass>> classes = journal_->LoadClasses();
+  if (!classes.ok()) return classes.status();
+  std::vector<std::shared_ptr<ClassActor>> open;
+  int ended = 0;
+  for (StoredClass& stored : *classes) {
+    const v1::ClassInfo& info = stored.record.info();
+    if (info.phase() == v1::CLASS_PHASE_ENDED) {
+      absl::MutexLock lock(&mu_);
+      stored_[info.class_id()] = Stored{info, stored.health_purged};
+      ++ended;
+      continue;
+    }
+    absl::StatusOr<std::shared_ptr<ClassActor>> actor =
+        ClassActor::Create(stored.record, Deps());
+    if (!actor.ok()) {
+      return absl::DataLossError(absl::StrCat("stored class ", info.class_id(),
+                                              ": ", actor.status().message()));
+    }
+    absl::StatusOr<std::vector<internal::Entry>> entries =
+        journal_->LoadEntries(info.class_id());
+    if (!entries.ok()) return entries.status();
+    (*actor)->Replay(*entries);
+    open.push_back(*actor);
+    absl::MutexLock lock(&mu_);
+    AddLocked(std::move(*actor));
+  }
+  // Every class that was open comes back paused with its seats dropped;
+  // that is journaled like any input before anyone is served.
+  absl::Mutex done_mu;
+  size_t done = 0;
+  absl::Status first_error;
+  for (const auto& actor : open) {
+    actor->Recover([&](absl::Status status) {
+      absl::MutexLock lock(&done_mu);
+      if (!status.ok() && first_error.ok()) first_error = status;
+      ++done;
+    });
+  }
+  {
+    absl::MutexLock lock(&done_mu);
+    auto all_done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(done_mu) {
+      return done == open.size();
+    };
+    done_mu.Await(absl::Condition(&all_done));
+  }
+  if (!first_error.ok()) return first_error;
+  if (!classes->empty()) {
+    LogInfo("recovered %d classes from the journal (%d replayed, %d ended)",
+            static_cast<int>(classes->size()), static_cast<int>(open.size()),
+            ended);
+  }
+  return absl::OkStatus();
+}
+
+void ClassRegistry::AddLocked(std::shared_ptr<ClassActor> actor) {
+  id_by_code_[actor->join_code()] = actor->class_id();
+  by_id_[actor->class_id()] = std::move(actor);
+}
+
+void ClassRegistry::Create(
+    const std::string& circuit_id, const std::string& title,
+    absl::AnyInvocable<void(absl::StatusOr<v1::ClassInfo>)> done) {
+  const v1::Circuit* circuit = library_->FindCircuit(circuit_id);
+  if (circuit == nullptr) {
+    done(absl::NotFoundError(absl::StrCat("no circuit with id \"",
+                                          circuit_id.substr(0, 64),
+                                          "\"; ListCircuits lists them")));
+    return;
+  }
+  if (title.size() > kMaxTitle) {
+    done(absl::InvalidArgumentError(absl::StrCat(
+        "title must be at most ", kMaxTitle, " characters, got ", title.size())));
+    return;
+  }
+  internal::ClassRecord record;
+  v1::ClassInfo* info = record.mutable_info();
+  info->set_circuit_id(circuit->id());
+  info->set_circuit_name(circuit->name());
+  info->set_title(title.empty() ? circuit->name() : title);
+  info->set_phase(v1::CLASS_PHASE_LOBBY);
+  info->set_created_unix_ms(clock_->NowUnixMs());
+  *record.mutable_circuit() = *circuit;
+  for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
+    *record.add_exercises() = std::move(e);
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    const size_t held = by_id_.size() + static_cast<size_t>(pending_creates_);
+    if (held >= static_cast<size_t>(options_.max_classes)) {
+      EvictOldestEndedLocked();
+    }
+    if (by_id_.size() + static_cast<size_t>(pending_creates_) >=
+        static_cast<size_t>(options_.max_classes)) {
+      done(absl::ResourceExhaustedError(
+          absl::StrCat("this server holds its maximum of ",
+                       options_.max_classes, " classes")));
+      return;
+    }
+    do {
+      info->set_class_id(absl::StrCat("c-", RandomHex(8)));
+    } while (by_id_.count(info->class_id()) != 0 ||
+             stored_.count(info->class_id()) != 0);
+    do {
+      info->set_join_code(NewJoinCode());
+    } while (id_by_code_.count(info->join_code()) != 0 ||
+             pending_codes_.count(info->join_code()) != 0);
+    pending_codes_.insert(info->join_code());
+    ++pending_creates_;
+  }
+  absl::StatusOr<std::shared_ptr<ClassActor>> actor =
+      ClassActor::Create(record, Deps());
+  journal_->CreateClass(
+      record, [this, record, actor = std::move(actor),
+               done = std::move(done)](absl::Status status) mutable {
+        absl::MutexLock lock(&mu_);
+        pending_codes_.erase(record.info().join_code());
+        --pending_creates_;
+        if (status.ok() && !actor.ok()) status = actor.status();
+        if (!status.ok()) {
+          done(status);
+          return;
+        }
+        AddLocked(std::move(*actor));
+        LogInfo("class %s created from %s", record.info().class_id(),
+                record.info().circuit_id());
+        done(record.info());
+      });
+}
+
+std::shared_ptr<ClassActor> ClassRegistry::Find(
     const std::string& class_id) const {
   absl::MutexLock lock(&mu_);
   auto it = by_id_.find(class_id);
   return it == by_id_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<ClassRunner> ClassRegistry::FindByJoinCode(
+std::shared_ptr<ClassActor> ClassRegistry::FindByJoinCode(
     const std::string& code) const {
   std::string upper = absl::AsciiStrToUpper(code);
   absl::MutexLock lock(&mu_);
@@ -114,43 +211,36 @@ std::shared_ptr<ClassRunner> ClassRegistry::FindByJoinCode(
   return it == by_id_.end() ? nullptr : it->second;
 }
 
-ClassRegistry::Seat ClassRegistry::NewSeat(
-    std::shared_ptr<ClassRunner> runner) {
-  Seat seat;
-  seat.resume_token = RandomHex(24);
+std::optional<v1::ClassInfo> ClassRegistry::FindStored(
+    const std::string& class_id) const {
   absl::MutexLock lock(&mu_);
-  seat.participant_id = absl::StrCat("p", next_participant_++);
-  seat_by_token_[seat.resume_token] = {runner->class_id(), seat.participant_id};
-  seat.runner = std::move(runner);
-  return seat;
-}
-
-void ClassRegistry::ForgetSeat(const std::string& resume_token) {
-  absl::MutexLock lock(&mu_);
-  seat_by_token_.erase(resume_token);
+  auto it = stored_.find(class_id);
+  if (it == stored_.end()) return std::nullopt;
+  return it->second.info;
 }
 
 absl::StatusOr<ClassRegistry::Seat> ClassRegistry::FindSeat(
     const std::string& resume_token) const {
-  absl::MutexLock lock(&mu_);
-  auto it = seat_by_token_.find(resume_token);
-  if (it == seat_by_token_.end()) {
-    return absl::UnauthenticatedError(
-        "unknown resume token; join again with the class's join code");
+  absl::StatusOr<SeatRef> seat = seats_.Find(resume_token);
+  if (!seat.ok()) return seat.status();
+  std::shared_ptr<ClassActor> actor = Find(seat->class_id);
+  if (actor == nullptr) {
+    return absl::NotFoundError(
+        "the class of this resume token is over and no longer live");
   }
-  auto runner = by_id_.find(it->second.first);
-  if (runner == by_id_.end()) {
-    return absl::NotFoundError("the class of this resume token is gone");
-  }
-  return Seat{runner->second, it->second.second, resume_token};
+  return Seat{std::move(actor), seat->participant_id};
 }
 
 std::vector<v1::ClassInfo> ClassRegistry::List(bool include_ended) const {
   std::vector<v1::ClassInfo> out;
-  for (const auto& runner : Runners()) {
-    v1::ClassInfo info = runner->Info();
+  for (const auto& actor : Actors()) {
+    v1::ClassInfo info = actor->Info();
     if (!include_ended && info.phase() == v1::CLASS_PHASE_ENDED) continue;
     out.push_back(std::move(info));
+  }
+  if (include_ended) {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, stored] : stored_) out.push_back(stored.info);
   }
   std::sort(out.begin(), out.end(),
             [](const v1::ClassInfo& a, const v1::ClassInfo& b) {
@@ -162,9 +252,149 @@ std::vector<v1::ClassInfo> ClassRegistry::List(bool include_ended) const {
   return out;
 }
 
+void ClassRegistry::Summary(
+    const std::string& class_id,
+    absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> done) {
+  if (std::shared_ptr<ClassActor> actor = Find(class_id)) {
+    actor->Summary([done = std::move(done)](v1::ClassSummary summary) mutable {
+      done(std::move(summary));
+    });
+    return;
+  }
+  if (!FindStored(class_id).has_value()) {
+    done(absl::NotFoundError(absl::StrCat("no class with id \"",
+                                          class_id.substr(0, 64), "\"")));
+    return;
+  }
+  journal_->ReadSummary(class_id, std::move(done));
+}
+
+void ClassRegistry::EraseHealthData(
+    const std::string& class_id, const std::string& participant_id,
+    absl::AnyInvocable<void(absl::Status)> done) {
+  if (std::shared_ptr<ClassActor> actor = Find(class_id)) {
+    actor->EraseHealthData(participant_id, std::move(done));
+    return;
+  }
+  if (!FindStored(class_id).has_value()) {
+    done(absl::NotFoundError(absl::StrCat("no class with id \"",
+                                          class_id.substr(0, 64), "\"")));
+    return;
+  }
+  journal_->ReadSummary(
+      class_id, [this, participant_id, done = std::move(done)](
+                    absl::StatusOr<v1::ClassSummary> summary) mutable {
+        if (!summary.ok()) {
+          done(summary.status());
+          return;
+        }
+        bool found = false;
+        for (const v1::ParticipantSummary& p : summary->participants()) {
+          found = found || p.participant_id() == participant_id;
+        }
+        if (!found) {
+          done(absl::NotFoundError(absl::StrCat(
+              "participant ", participant_id.substr(0, 64),
+              " is not in this class")));
+          return;
+        }
+        engine::ScrubHealthData(&*summary, participant_id);
+        journal_->EraseHealthData(*summary, participant_id, std::move(done));
+      });
+}
+
+void ClassRegistry::PurgeExpiredHealthData(
+    absl::AnyInvocable<void(int)> done) {
+  const int64_t cutoff_ms =
+      absl::ToUnixMillis(clock_->Now() - options_.health_retention);
+  std::vector<std::shared_ptr<ClassActor>> live;
+  std::vector<std::string> stored;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, actor] : by_id_) {
+      v1::ClassInfo info = actor->Info();
+      if (info.phase() == v1::CLASS_PHASE_ENDED &&
+          info.ended_unix_ms() < cutoff_ms && !purged_.contains(id)) {
+        live.push_back(actor);
+      }
+    }
+    for (const auto& [id, s] : stored_) {
+      if (!s.health_purged && s.info.ended_unix_ms() < cutoff_ms) {
+        stored.push_back(id);
+      }
+    }
+  }
+  struct Count {
+    absl::Mutex mu;
+    size_t left;
+    int purged = 0;
+    absl::AnyInvocable<void(int)> done;
+  };
+  auto count = std::make_shared<Count>();
+  count->left = live.size() + stored.size();
+  count->done = std::move(done);
+  if (count->left == 0) {
+    count->done(0);
+    return;
+  }
+  auto finish = [this, count](const std::string& class_id, bool is_stored,
+                              absl::Status status) {
+    if (status.ok()) {
+      absl::MutexLock lock(&mu_);
+      if (is_stored) {
+        auto it = stored_.find(class_id);
+        if (it != stored_.end()) it->second.health_purged = true;
+      } else {
+        purged_.insert(class_id);
+      }
+    } else {
+      LogWarning("class %s: health data purge failed: %s", class_id,
+                 std::string(status.message()));
+    }
+    absl::AnyInvocable<void(int)> done;
+    int purged = 0;
+    {
+      absl::MutexLock lock(&count->mu);
+      if (status.ok()) ++count->purged;
+      if (--count->left > 0) return;
+      purged = count->purged;
+      done = std::move(count->done);
+    }
+    done(purged);
+  };
+  for (const auto& actor : live) {
+    actor->PurgeHealthData([finish, id = actor->class_id()](
+                               absl::Status status) { finish(id, false, status); });
+  }
+  for (const std::string& id : stored) {
+    journal_->ReadSummary(
+        id, [this, finish, id](absl::StatusOr<v1::ClassSummary> summary) {
+          if (!summary.ok()) {
+            finish(id, true, summary.status());
+            return;
+          }
+          engine::ScrubHealthData(&*summary, "");
+          journal_->EraseHealthData(
+              *summary, "",
+              [finish, id](absl::Status status) { finish(id, true, status); });
+        });
+  }
+}
+
 void ClassRegistry::TickAll() {
-  bool progress = (ticks_++ % options_.progress_every_ticks) == 0;
-  for (const auto& runner : Runners()) runner->Tick(progress);
+  const int64_t tick = ticks_++;
+  const bool progress = (tick % options_.progress_every_ticks) == 0;
+  for (const auto& actor : Actors()) actor->Tick(progress);
+  const int64_t purge_ticks = std::max<int64_t>(
+      1, absl::ToInt64Milliseconds(options_.purge_every) /
+             std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.tick)));
+  if (tick % purge_ticks == 0) {
+    PurgeExpiredHealthData([](int purged) {
+      if (purged > 0) {
+        LogInfo("removed health data of %d classes past retention", purged);
+      }
+    });
+  }
 }
 
 void ClassRegistry::StartTicker() {
@@ -201,45 +431,40 @@ void ClassRegistry::StopTicker() {
 }
 
 void ClassRegistry::GoAway(const std::string& reason) {
-  for (const auto& runner : Runners()) runner->GoAway(reason);
+  for (const auto& actor : Actors()) actor->GoAway(reason);
+}
+
+void ClassRegistry::Close() {
+  for (const auto& actor : Actors()) actor->Close();
 }
 
 void ClassRegistry::EvictOldestEndedLocked() {
   std::string oldest;
-  int64_t oldest_end = 0;
-  for (const auto& [id, runner] : by_id_) {
-    v1::ClassInfo info = runner->Info();
+  v1::ClassInfo oldest_info;
+  for (const auto& [id, actor] : by_id_) {
+    v1::ClassInfo info = actor->Info();
     if (info.phase() != v1::CLASS_PHASE_ENDED) continue;
-    if (oldest.empty() || info.ended_unix_ms() < oldest_end) {
+    if (oldest.empty() || info.ended_unix_ms() < oldest_info.ended_unix_ms()) {
       oldest = id;
-      oldest_end = info.ended_unix_ms();
+      oldest_info = std::move(info);
     }
   }
   if (oldest.empty()) return;
-  for (auto it = id_by_code_.begin(); it != id_by_code_.end();) {
-    if (it->second == oldest) {
-      id_by_code_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
-  for (auto it = seat_by_token_.begin(); it != seat_by_token_.end();) {
-    if (it->second.first == oldest) {
-      seat_by_token_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
+  id_by_code_.erase(oldest_info.join_code());
+  seats_.ForgetClass(oldest);
+  stored_[oldest] = Stored{oldest_info, purged_.contains(oldest)};
+  purged_.erase(oldest);
   by_id_.erase(oldest);
-  LogInfo("class %s evicted: ended, and the server holds its maximum", oldest);
+  LogInfo("class %s left memory: ended, and the server holds its maximum",
+          oldest);
 }
 
-std::vector<std::shared_ptr<ClassRunner>> ClassRegistry::Runners() const {
+std::vector<std::shared_ptr<ClassActor>> ClassRegistry::Actors() const {
   absl::MutexLock lock(&mu_);
-  std::vector<std::shared_ptr<ClassRunner>> runners;
-  runners.reserve(by_id_.size());
-  for (const auto& [id, runner] : by_id_) runners.push_back(runner);
-  return runners;
+  std::vector<std::shared_ptr<ClassActor>> actors;
+  actors.reserve(by_id_.size());
+  for (const auto& [id, actor] : by_id_) actors.push_back(actor);
+  return actors;
 }
 
 }  // namespace circuit

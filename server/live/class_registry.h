@@ -2,6 +2,7 @@
 #define CIRCUIT_SERVER_LIVE_CLASS_REGISTRY_H_
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -9,6 +10,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -16,59 +19,88 @@
 #include "server/engine/class_session.h"
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
-#include "server/live/class_runner.h"
+#include "server/live/class_actor.h"
+#include "server/live/executor.h"
+#include "server/live/seats.h"
 
 namespace circuit {
 
 struct RegistryOptions {
   engine::SessionOptions session;
-  // Most classes held at once (ended ones included until evicted).
+  // Most classes held in memory at once (ended ones included until evicted;
+  // evicted ones stay in the journal and in the history).
   int max_classes = 1000;
   // How often timers advance and the instructor's roster is sent.
   absl::Duration tick = absl::Milliseconds(100);
   // Class-wide progress goes out every this many ticks (2 Hz at 100 ms).
   int progress_every_ticks = 5;
+  // Effort and symptom details of classes that ended longer ago than this
+  // are removed from the journal (reps and attendance stay).
+  absl::Duration health_retention = absl::Hours(24 * 30);
+  // How often the ticker looks for health data past retention.
+  absl::Duration purge_every = absl::Hours(1);
 };
 
-// Every class this server runs, by id, join code and resume token, and the
-// ticker that drives their timers and coalesced updates. Thread-safe.
+// Every class this server holds, by id and join code; every seat (in its
+// SeatTable); the history of ended classes; and the ticker that drives
+// timers and coalesced updates. Thread-safe.
 class ClassRegistry {
  public:
-  // `library`, `journal` and `clock` must outlive the registry.
+  // Everything passed in must outlive the registry; `pool` runs the class
+  // actors' strands.
   ClassRegistry(const CircuitLibrary* library, Journal* journal,
-                const Clock* clock, RegistryOptions options);
+                const Clock* clock, Executor* pool, RegistryOptions options);
   ~ClassRegistry();
 
-  // Creates a class in the lobby with a fresh id and join code. At
-  // max_classes, the class that ended first is forgotten to make room.
-  // NOT_FOUND for an unknown circuit; INVALID_ARGUMENT for a title over 80
-  // characters; RESOURCE_EXHAUSTED when max_classes are held and none ended.
-  absl::StatusOr<v1::ClassInfo> Create(const std::string& circuit_id,
-                                       const std::string& title)
+  // Rebuilds every stored class from the journal before serving: classes
+  // not ended are replayed through the engine and restarted (paused, seats
+  // dropped); ended ones are listed from their stored info. Blocks.
+  absl::Status Recover() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Creates a class in the lobby with a fresh id and join code, and answers
+  // once it is journaled. At max_classes, the class that ended first leaves
+  // memory to make room. NOT_FOUND for an unknown circuit; INVALID_ARGUMENT
+  // for a title over 80 characters; RESOURCE_EXHAUSTED when max_classes are
+  // held and none ended; UNAVAILABLE when it could not be journaled.
+  void Create(const std::string& circuit_id, const std::string& title,
+              absl::AnyInvocable<void(absl::StatusOr<v1::ClassInfo>)> done)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // nullptr when unknown. Join codes match regardless of case.
-  std::shared_ptr<ClassRunner> Find(const std::string& class_id) const
+  // nullptr when not in memory. Join codes match regardless of case.
+  std::shared_ptr<ClassActor> Find(const std::string& class_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
-  std::shared_ptr<ClassRunner> FindByJoinCode(const std::string& code) const
+  std::shared_ptr<ClassActor> FindByJoinCode(const std::string& code) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The info of an ended class kept only in the journal.
+  std::optional<v1::ClassInfo> FindStored(const std::string& class_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // A fresh participant id and resume token for a class, remembered so the
-  // token finds the seat again.
+  // The seat a resume token holds: UNAUTHENTICATED when the token is
+  // unknown, NOT_FOUND when its class is no longer live.
   struct Seat {
-    std::shared_ptr<ClassRunner> runner;
+    std::shared_ptr<ClassActor> actor;
     std::string participant_id;
-    std::string resume_token;
   };
-  Seat NewSeat(std::shared_ptr<ClassRunner> runner) ABSL_LOCKS_EXCLUDED(mu_);
-  // Forgets a seat whose join failed.
-  void ForgetSeat(const std::string& resume_token) ABSL_LOCKS_EXCLUDED(mu_);
-  // The seat a resume token holds; UNAUTHENTICATED when the token is unknown.
   absl::StatusOr<Seat> FindSeat(const std::string& resume_token) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Classes, newest first.
   std::vector<v1::ClassInfo> List(bool include_ended) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A class's summary, live or stored. NOT_FOUND for an unknown class.
+  void Summary(const std::string& class_id,
+               absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> done)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Erases a participant's health data from an ended class.
+  void EraseHealthData(const std::string& class_id,
+                       const std::string& participant_id,
+                       absl::AnyInvocable<void(absl::Status)> done)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Removes health data of every class past the retention period; `done`
+  // gets how many classes were purged. The ticker calls it every
+  // purge_every; tests may too.
+  void PurgeExpiredHealthData(absl::AnyInvocable<void(int)> done)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs one tick on every class (the ticker calls this; tests may too).
@@ -81,26 +113,42 @@ class ClassRegistry {
   // Tells every stream of every class that the server is going away.
   void GoAway(const std::string& reason) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // No class journals anything more (shutdown, before the journal closes).
+  void Close() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
-  std::vector<std::shared_ptr<ClassRunner>> Runners() const
+  std::vector<std::shared_ptr<ClassActor>> Actors() const
       ABSL_LOCKS_EXCLUDED(mu_);
-  // Forgets the class that ended first, with its join code and seats; none
-  // when no class has ended.
+  // Moves the class that ended first out of memory, with its join code and
+  // seats, into the stored history; none when no class has ended.
   void EvictOldestEndedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void AddLocked(std::shared_ptr<ClassActor> actor)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ActorDeps Deps();
 
   const CircuitLibrary* const library_;
   Journal* const journal_;
   const Clock* const clock_;
+  Executor* const pool_;
   const RegistryOptions options_;
+  SeatTable seats_;
 
   mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<ClassRunner>> by_id_
+  std::map<std::string, std::shared_ptr<ClassActor>> by_id_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> id_by_code_
       ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, std::pair<std::string, std::string>>
-      seat_by_token_ ABSL_GUARDED_BY(mu_);  // token -> (class, participant)
-  int64_t next_participant_ ABSL_GUARDED_BY(mu_) = 1;
+  // Join codes handed out to classes still being journaled.
+  absl::flat_hash_set<std::string> pending_codes_ ABSL_GUARDED_BY(mu_);
+  int pending_creates_ ABSL_GUARDED_BY(mu_) = 0;
+  // Ended classes not in memory, and whether their health data is purged.
+  struct Stored {
+    v1::ClassInfo info;
+    bool health_purged = false;
+  };
+  std::map<std::string, Stored> stored_ ABSL_GUARDED_BY(mu_);
+  // Ended classes in memory whose health data was purged.
+  absl::flat_hash_set<std::string> purged_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex ticker_mu_;
   bool ticker_stop_ ABSL_GUARDED_BY(ticker_mu_) = false;

@@ -1,6 +1,8 @@
 #include "server/rpc/circuit_service.h"
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -9,6 +11,7 @@
 #include "server/common/grpc_status.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
+#include "server/live/summary.h"
 
 namespace circuit {
 namespace {
@@ -64,9 +67,11 @@ class StreamingReactor : public Base, public StreamSink {
     this->StartWrite(bytes);
   }
   void FinishStream(const grpc::Status& status) override {
+    MarkFinishing();
     this->Finish(status);
   }
   void AbortStream(const grpc::Status& status) override {
+    MarkFinishing();
     this->Finish(status);
     // A client whose receive window is closed never takes the status; the
     // cancel frees the call (OnDone runs) instead of holding it forever.
@@ -78,13 +83,30 @@ class StreamingReactor : public Base, public StreamSink {
   }
   void OnDone() override {
     stream_->OnDone();
-    Ended();
-    delete this;
+    Release();
   }
 
  protected:
-  // Runs once, when the stream is over, before the reactor is deleted.
+  // Runs once, when the stream is over and no answer from a class actor is
+  // still due, before the reactor is deleted.
   virtual void Ended() {}
+
+  // An answer from a class actor is due: the reactor outlives OnDone until
+  // it arrives (Release).
+  void Hold() { refs_.fetch_add(1); }
+  void Release() {
+    if (refs_.fetch_sub(1) == 1) {
+      Ended();
+      delete this;
+    }
+  }
+
+  // Starts the next read, unless the stream is finishing (an actor's answer
+  // may arrive after the stream was closed from another thread).
+  void ReadNext(grpc::ByteBuffer* into) {
+    absl::MutexLock lock(&read_mu_);
+    if (!finishing_) this->StartRead(into);
+  }
 
   void Fail(const grpc::Status& status) {
     stream_->Close(status, /*after_queued=*/false);
@@ -125,6 +147,19 @@ class StreamingReactor : public Base, public StreamSink {
   grpc::CallbackServerContext* const context_;
   const std::shared_ptr<Stream> stream_;
   TokenBucket bucket_;  // only the reactor's one read at a time touches it
+
+ private:
+  void MarkFinishing() {
+    absl::MutexLock lock(&read_mu_);
+    finishing_ = true;
+  }
+
+  // One for gRPC (released in OnDone), one per answer due from an actor.
+  std::atomic<int> refs_{1};
+  // Finish and StartRead never race: Finish is called with the Stream's
+  // lock held, then this one; ReadNext takes only this one.
+  absl::Mutex read_mu_;
+  bool finishing_ ABSL_GUARDED_BY(read_mu_) = false;
 };
 
 // RunClass: attach, then commands.
@@ -150,33 +185,34 @@ class InstructorReactor
   void OnReadDone(bool ok) override {
     v1::RunClassRequest request;
     if (!TakeRequest(ok, &in_, &request)) return;
-    if (runner_ == nullptr) {
+    if (actor_ == nullptr) {
       if (!request.has_attach()) {
         return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                  "the first message must be `attach`"));
       }
-      runner_ = service_->registry_->Find(request.attach().class_id());
-      if (runner_ == nullptr) {
+      actor_ = service_->registry_->Find(request.attach().class_id());
+      if (actor_ == nullptr) {
         return Fail(
             grpc::Status(grpc::StatusCode::NOT_FOUND,
                          absl::StrCat("no class with id ",
                                       Quote(request.attach().class_id()))));
       }
-      runner_->AttachInstructor(stream_, request.attach().last_seq());
+      actor_->AttachInstructor(stream_, request.attach().last_seq());
     } else if (request.has_command()) {
-      v1::RunClassResponse response;
       const v1::InstructorCommand& command = request.command();
       if (command.command_id().empty() ||
           command.command_id().size() > kMaxIdLength) {
+        v1::RunClassResponse response;
         v1::CommandResult* result = response.mutable_command_result();
         result->set_command_id(command.command_id().substr(0, kMaxIdLength));
         result->set_code(grpc::StatusCode::INVALID_ARGUMENT);
         result->set_message("command_id must be 1 to 64 characters");
+        response.set_server_time_unix_ms(service_->clock_->NowUnixMs());
+        stream_->Send(ToByteBuffer(response), Delivery::kReliable);
       } else {
-        *response.mutable_command_result() = runner_->Command(command);
+        // The result comes on the stream once the command is journaled.
+        actor_->Command(command, stream_);
       }
-      response.set_server_time_unix_ms(service_->clock_->NowUnixMs());
-      stream_->Send(ToByteBuffer(response), Delivery::kReliable);
     } else {
       return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                "this stream is already attached; send "
@@ -187,7 +223,7 @@ class InstructorReactor
 
  private:
   grpc::ByteBuffer in_;
-  std::shared_ptr<ClassRunner> runner_;
+  std::shared_ptr<ClassActor> actor_;
 };
 
 // JoinClass: join or resume, then reports.
@@ -208,36 +244,49 @@ class ParticipantReactor
   void OnReadDone(bool ok) override {
     v1::JoinClassRequest request;
     if (!TakeRequest(ok, &in_, &request)) return;
-    if (runner_ == nullptr) {
+    if (actor_ == nullptr) {
+      if (entering_) {
+        // A second message before the join or resume was answered.
+        return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "wait for the answer to join or resume"));
+      }
       grpc::Status status = Enter(request);
       if (!status.ok()) return Fail(status);
-    } else {
-      switch (request.kind_case()) {
-        case v1::JoinClassRequest::kCompletion:
-        case v1::JoinClassRequest::kEffort:
-        case v1::JoinClassRequest::kSymptom: {
-          v1::JoinClassResponse response;
-          *response.mutable_ack() = runner_->Report(participant_id_, request);
-          response.set_server_time_unix_ms(service_->clock_->NowUnixMs());
-          stream_->Send(ToByteBuffer(response), Delivery::kReliable);
-          break;
-        }
-        case v1::JoinClassRequest::kLeave:
-          left_ = true;
-          runner_->Leave(participant_id_);
-          return;
-        default:
-          return Fail(grpc::Status(
-              grpc::StatusCode::FAILED_PRECONDITION,
-              "already in the class on this stream; send reports"));
-      }
+      return;  // reading goes on once the actor answers
     }
-    StartRead(&in_);
+    internal::ReportInput report;
+    report.set_participant_id(participant_id_);
+    switch (request.kind_case()) {
+      case v1::JoinClassRequest::kCompletion:
+        *report.mutable_completion() = std::move(*request.mutable_completion());
+        break;
+      case v1::JoinClassRequest::kEffort:
+        *report.mutable_effort() = std::move(*request.mutable_effort());
+        break;
+      case v1::JoinClassRequest::kSymptom:
+        *report.mutable_symptom() = std::move(*request.mutable_symptom());
+        break;
+      case v1::JoinClassRequest::kLeave:
+        left_ = true;
+        actor_->Leave(participant_id_);
+        return;
+      default:
+        return Fail(
+            grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                         "already in the class on this stream; send reports"));
+    }
+    // The ack comes on the stream once the report is journaled; the next
+    // report may be read meanwhile.
+    actor_->Report(std::move(report), stream_);
+    ReadNext(&in_);
   }
 
  private:
+  // Starts a join or resume; OK when the actor was asked (its answer
+  // continues in Entered).
   grpc::Status Enter(const v1::JoinClassRequest& request) {
     ClassRegistry* registry = service_->registry_;
+    std::shared_ptr<ClassActor> actor;
     if (request.has_join()) {
       if (!service_->join_limiter_.Allow(context_->peer(),
                                          service_->clock_->Now())) {
@@ -245,23 +294,18 @@ class ParticipantReactor
                             "too many join attempts from this address; try "
                             "again in a minute");
       }
-      std::shared_ptr<ClassRunner> runner =
-          registry->FindByJoinCode(request.join().join_code());
-      if (runner == nullptr) {
+      actor = registry->FindByJoinCode(request.join().join_code());
+      if (actor == nullptr) {
         return grpc::Status(grpc::StatusCode::NOT_FOUND,
                             absl::StrCat("no class with join code ",
                                          Quote(request.join().join_code())));
       }
-      ClassRegistry::Seat seat = registry->NewSeat(runner);
-      absl::Status joined =
-          runner->Join(stream_, seat.participant_id, seat.resume_token,
-                       request.join().check_in());
-      if (!joined.ok()) {
-        registry->ForgetSeat(seat.resume_token);
-        return ToGrpcStatus(joined);
-      }
-      runner_ = std::move(runner);
-      participant_id_ = seat.participant_id;
+      entering_ = true;
+      Hold();
+      actor->Join(stream_, request.join(),
+                  [this, actor](absl::StatusOr<std::string> seat) {
+                    Entered(actor, std::move(seat));
+                  });
       return grpc::Status::OK;
     }
     if (request.has_resume()) {
@@ -273,26 +317,45 @@ class ParticipantReactor
       }
       absl::StatusOr<ClassRegistry::Seat> seat = registry->FindSeat(*token);
       if (!seat.ok()) return ToGrpcStatus(seat.status());
-      absl::Status resumed = seat->runner->Resume(stream_, seat->participant_id,
-                                                  request.resume().last_seq());
-      if (!resumed.ok()) return ToGrpcStatus(resumed);
-      runner_ = seat->runner;
-      participant_id_ = seat->participant_id;
+      entering_ = true;
+      Hold();
+      seat->actor->Resume(stream_, seat->participant_id,
+                          request.resume().last_seq(),
+                          [this, actor = seat->actor](
+                              absl::StatusOr<std::string> resumed) {
+                            Entered(actor, std::move(resumed));
+                          });
       return grpc::Status::OK;
     }
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "the first message must be `join` or `resume`");
   }
 
+  // The actor's answer to a join or resume (on its strand).
+  void Entered(std::shared_ptr<ClassActor> actor,
+               absl::StatusOr<std::string> seat) {
+    if (seat.ok()) {
+      actor_ = std::move(actor);
+      participant_id_ = std::move(*seat);
+      ReadNext(&in_);
+    } else {
+      Fail(ToGrpcStatus(seat.status()));
+    }
+    Release();
+  }
+
   void Ended() override {
-    if (runner_ != nullptr && !left_) {
-      runner_->StreamEnded(participant_id_, stream_.get());
+    if (actor_ != nullptr && !left_) {
+      actor_->StreamEnded(participant_id_, stream_.get());
     }
   }
 
   grpc::ByteBuffer in_;
-  std::shared_ptr<ClassRunner> runner_;
+  // Set once, by Entered, before reading resumes; read by later reads and
+  // by Ended (after every answer arrived).
+  std::shared_ptr<ClassActor> actor_;
   std::string participant_id_;
+  bool entering_ = false;
   bool left_ = false;
 };
 
@@ -321,15 +384,15 @@ class KioskReactor
                         "the message is not a WatchClassRequest"));
       return;
     }
-    std::shared_ptr<ClassRunner> runner =
+    std::shared_ptr<ClassActor> actor =
         service->registry_->Find(request.class_id());
-    if (runner == nullptr) {
+    if (actor == nullptr) {
       Fail(grpc::Status(
           grpc::StatusCode::NOT_FOUND,
           absl::StrCat("no class with id ", Quote(request.class_id()))));
       return;
     }
-    runner->AttachKiosk(stream_, request.last_seq());
+    actor->AttachKiosk(stream_, request.last_seq());
   }
 };
 
@@ -380,21 +443,41 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::CreateClass(
     v1::CreateClassResponse* response) {
   grpc::Status allowed = RequireInstructor(*context, options_.keys);
   if (!allowed.ok()) return Finish(context, allowed);
-  absl::StatusOr<v1::ClassInfo> info =
-      registry_->Create(request->circuit_id(), request->title());
-  if (!info.ok()) return Finish(context, ToGrpcStatus(info.status()));
-  *response->mutable_class_info() = std::move(*info);
-  return Finish(context, grpc::Status::OK);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Answered once the class is journaled.
+  registry_->Create(request->circuit_id(), request->title(),
+                    [reactor, response](absl::StatusOr<v1::ClassInfo> info) {
+                      if (!info.ok()) {
+                        reactor->Finish(ToGrpcStatus(info.status()));
+                        return;
+                      }
+                      *response->mutable_class_info() = std::move(*info);
+                      reactor->Finish(grpc::Status::OK);
+                    });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::GetClass(
     grpc::CallbackServerContext* context, const v1::GetClassRequest* request,
     v1::GetClassResponse* response) {
-  std::shared_ptr<ClassRunner> runner;
+  std::shared_ptr<ClassActor> actor;
   switch (request->class_ref_case()) {
     case v1::GetClassRequest::kClassId:
-      runner = registry_->Find(request->class_id());
-      if (runner == nullptr) {
+      actor = registry_->Find(request->class_id());
+      if (actor == nullptr) {
+        if (std::optional<v1::ClassInfo> stored =
+                registry_->FindStored(request->class_id())) {
+          // An ended class kept only in the history.
+          response->mutable_state()->set_class_id(stored->class_id());
+          response->mutable_state()->set_phase(stored->phase());
+          response->mutable_state()->set_started_unix_ms(
+              stored->started_unix_ms());
+          response->mutable_state()->set_ended_unix_ms(
+              stored->ended_unix_ms());
+          *response->mutable_class_info() = std::move(*stored);
+          response->set_server_time_unix_ms(clock_->NowUnixMs());
+          return Finish(context, grpc::Status::OK);
+        }
         return Finish(context,
                       grpc::Status(grpc::StatusCode::NOT_FOUND,
                                    absl::StrCat("no class with id ",
@@ -402,8 +485,8 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetClass(
       }
       break;
     case v1::GetClassRequest::kJoinCode:
-      runner = registry_->FindByJoinCode(request->join_code());
-      if (runner == nullptr) {
+      actor = registry_->FindByJoinCode(request->join_code());
+      if (actor == nullptr) {
         return Finish(context,
                       grpc::Status(grpc::StatusCode::NOT_FOUND,
                                    absl::StrCat("no class with join code ",
@@ -414,8 +497,69 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetClass(
       return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                           "give class_id or join_code"));
   }
-  *response = runner->Describe();
-  return Finish(context, grpc::Status::OK);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  actor->Describe([reactor, response](v1::GetClassResponse described) {
+    *response = std::move(described);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::GetClassSummary(
+    grpc::CallbackServerContext* context,
+    const v1::GetClassSummaryRequest* request, v1::ClassSummary* response) {
+  grpc::Status allowed = RequireInstructor(*context, options_.keys);
+  if (!allowed.ok()) return Finish(context, allowed);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  registry_->Summary(request->class_id(),
+                     [reactor, response](
+                         absl::StatusOr<v1::ClassSummary> summary) {
+                       if (!summary.ok()) {
+                         reactor->Finish(ToGrpcStatus(summary.status()));
+                         return;
+                       }
+                       *response = std::move(*summary);
+                       reactor->Finish(grpc::Status::OK);
+                     });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::GetWallSummary(
+    grpc::CallbackServerContext* context,
+    const v1::GetWallSummaryRequest* request, v1::WallSummary* response) {
+  grpc::Status allowed = RequireInstructorOrKiosk(*context, options_.keys);
+  if (!allowed.ok()) return Finish(context, allowed);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  registry_->Summary(request->class_id(),
+                     [reactor, response](
+                         absl::StatusOr<v1::ClassSummary> summary) {
+                       if (!summary.ok()) {
+                         reactor->Finish(ToGrpcStatus(summary.status()));
+                         return;
+                       }
+                       *response = WallFromSummary(*summary);
+                       reactor->Finish(grpc::Status::OK);
+                     });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::EraseHealthData(
+    grpc::CallbackServerContext* context,
+    const v1::EraseHealthDataRequest* request,
+    v1::EraseHealthDataResponse* /*response*/) {
+  grpc::Status allowed = RequireInstructor(*context, options_.keys);
+  if (!allowed.ok()) return Finish(context, allowed);
+  if (request->participant_id().empty()) {
+    return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                        "give the participant_id whose health "
+                                        "data to erase"));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  registry_->EraseHealthData(request->class_id(), request->participant_id(),
+                             [reactor](absl::Status status) {
+                               reactor->Finish(ToGrpcStatus(status));
+                             });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::ListClasses(

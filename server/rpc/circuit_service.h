@@ -35,12 +35,18 @@ using CircuitServiceBase = v1::CircuitService::WithCallbackMethod_ListCircuits<
                     v1::CircuitService::WithCallbackMethod_GetClock<
                         v1::CircuitService::WithRawCallbackMethod_RunClass<
                             v1::CircuitService::WithRawCallbackMethod_JoinClass<
-                                v1::CircuitService::
-                                    WithRawCallbackMethod_WatchClass<
-                                        v1::CircuitService::Service>>>>>>>>>;
+                                v1::CircuitService::WithRawCallbackMethod_WatchClass<
+                                    v1::CircuitService::
+                                        WithCallbackMethod_GetClassSummary<
+                                            v1::CircuitService::
+                                                WithCallbackMethod_GetWallSummary<
+                                                    v1::CircuitService::
+                                                        WithCallbackMethod_EraseHealthData<
+                                                            v1::CircuitService::
+                                                                Service>>>>>>>>>>>>;
 
 // circuit.v1.CircuitService: a thin adapter from gRPC to the class registry
-// and runners. Validates credentials and input shape, converts statuses, and
+// and its class actors. Validates credentials and input shape, converts statuses, and
 // runs the stream reactors. No handler blocks. Thread-safe.
 class CircuitServiceImpl final : public CircuitServiceBase {
  public:
@@ -73,6 +79,19 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   grpc::ServerUnaryReactor* GetClock(grpc::CallbackServerContext* context,
                                      const v1::GetClockRequest* request,
                                      v1::GetClockResponse* response) override;
+
+  grpc::ServerUnaryReactor* GetClassSummary(
+      grpc::CallbackServerContext* context,
+      const v1::GetClassSummaryRequest* request,
+      v1::ClassSummary* response) override;
+  grpc::ServerUnaryReactor* GetWallSummary(
+      grpc::CallbackServerContext* context,
+      const v1::GetWallSummaryRequest* request,
+      v1::WallSummary* response) override;
+  grpc::ServerUnaryReactor* EraseHealthData(
+      grpc::CallbackServerContext* context,
+      const v1::EraseHealthDataRequest* request,
+      v1::EraseHealthDataResponse* response) override;
 
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* RunClass(
       grpc::CallbackServerContext* context) override;

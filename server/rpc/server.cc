@@ -10,6 +10,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/journal/sqlite_journal.h"
 
 namespace circuit {
 
@@ -19,9 +20,28 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   std::unique_ptr<CircuitServer> server(new CircuitServer());
-  server->journal_ = std::make_unique<InMemoryJournal>();
+  if (options.journal_instance != nullptr) {
+    server->journal_ = options.journal_instance;
+  } else if (options.journal == "memory") {
+    server->journal_ = std::make_shared<InMemoryJournal>();
+  } else if (options.journal == "sqlite") {
+    SqliteJournalOptions journal_options;
+    journal_options.path = options.data_dir + "/circuit.db";
+    absl::StatusOr<std::unique_ptr<SqliteJournal>> journal =
+        SqliteJournal::Open(journal_options);
+    if (!journal.ok()) return journal.status();
+    server->journal_ = std::move(*journal);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown journal \"", options.journal, "\"; use sqlite or memory"));
+  }
+  server->pool_ = std::make_unique<ThreadPool>(options.actor_threads);
   server->registry_ = std::make_unique<ClassRegistry>(
-      library, server->journal_.get(), clock, options.registry);
+      library, server->journal_.get(), clock, server->pool_.get(),
+      options.registry);
+  if (absl::Status recovered = server->registry_->Recover(); !recovered.ok()) {
+    return recovered;
+  }
   server->service_ = std::make_unique<CircuitServiceImpl>(
       library, server->registry_.get(), clock, options.service);
   server->health_ = std::make_unique<HealthService>(
@@ -60,8 +80,13 @@ void CircuitServer::Shutdown(absl::Time deadline) {
   registry_->GoAway("the server is shutting down");
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
-  registry_->StopTicker();
   server_.reset();
+  registry_->StopTicker();
+  // What is committed is applied; nothing new is journaled.
+  registry_->Close();
+  pool_->WaitIdle();
+  journal_.reset();  // finishes its writes; their answers run on the pool
+  pool_.reset();
 }
 
 }  // namespace circuit

@@ -11,6 +11,7 @@
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
+#include "server/live/executor.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/health_service.h"
 
@@ -19,6 +20,14 @@ namespace circuit {
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port.
   std::string listen = "127.0.0.1:50051";
+  // Where classes are kept: "sqlite" (<data_dir>/circuit.db; circuitd's
+  // default) or "memory" (lost at exit; the default here, for tests).
+  std::string journal = "memory";
+  std::string data_dir = "var";
+  // A journal to use instead (tests); shared with the caller.
+  std::shared_ptr<Journal> journal_instance;
+  // Threads that run the class actors.
+  int actor_threads = 2;
   // Messages larger than this are refused.
   int max_message_bytes = 64 * 1024;
   ServiceOptions service;
@@ -30,8 +39,11 @@ struct ServerOptions {
 // journal. Thread-safe.
 class CircuitServer {
  public:
-  // Starts serving. `library` and `clock` must outlive the server.
-  // UNAVAILABLE when the address cannot be bound.
+  // Opens the journal, rebuilds every stored class, then starts serving.
+  // `library` and `clock` must outlive the server. UNAVAILABLE when the
+  // address cannot be bound; the journal's codes when it cannot be opened
+  // (FAILED_PRECONDITION: another circuitd uses the data directory, or the
+  // database is from a newer version; DATA_LOSS: it is corrupt).
   static absl::StatusOr<std::unique_ptr<CircuitServer>> Start(
       const ServerOptions& options, const CircuitLibrary* library,
       const Clock* clock);
@@ -45,13 +57,15 @@ class CircuitServer {
 
   // Drains: health turns NOT_SERVING, new streams are refused, every open
   // stream is told the server is going away and finished once its queue is
-  // written; whatever is still open at `deadline` is cancelled. Idempotent.
+  // written; whatever is still open at `deadline` is cancelled. Then the
+  // actors finish what is committed and the journal closes. Idempotent.
   void Shutdown(absl::Time deadline);
 
  private:
   CircuitServer() = default;
 
-  std::unique_ptr<Journal> journal_;
+  std::shared_ptr<Journal> journal_;
+  std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<ClassRegistry> registry_;
   std::unique_ptr<CircuitServiceImpl> service_;
   std::unique_ptr<HealthService> health_;

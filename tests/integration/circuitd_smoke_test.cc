@@ -170,6 +170,55 @@ TEST_F(CircuitdSmokeTest, SigtermStopsCleanly) {
   EXPECT_EQ(*code, 0) << process_->stderr_text();
 }
 
+TEST_F(CircuitdSmokeTest, ASecondCircuitdOnTheSameDataRefusesToStart) {
+  auto second = Subprocess::Start({BinaryPath("circuitd"),
+                                   "--listen=127.0.0.1:0",
+                                   "--data_dir=" + data_dir_});
+  ASSERT_TRUE(second.ok());
+  auto code = second->Wait(absl::Now() + kStartTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_THAT(second->stderr_text(), HasSubstr("another circuitd"));
+  EXPECT_THAT(second->stderr_text(), HasSubstr(data_dir_));
+}
+
+TEST_F(CircuitdSmokeTest, StartsAgainOnItsOwnData) {
+  process_->Signal(SIGTERM);
+  ASSERT_TRUE(process_->Wait(absl::Now() + kStartTimeout).ok());
+  auto again = testing::StartCircuitd({"--data_dir=" + data_dir_},
+                                      absl::Now() + kStartTimeout);
+  ASSERT_TRUE(again.ok()) << again.status();
+  again->process->Signal(SIGTERM);
+  auto code = again->process->Wait(absl::Now() + kStartTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << again->process->stderr_text();
+}
+
+// A damaged database is never overwritten: circuitd says which file and
+// what is wrong, and stops.
+TEST(CircuitdCommandLineTest, RefusesACorruptDatabaseAndLeavesItAlone) {
+  const std::string dir = MakeTempDir();
+  const std::string db = dir + "/circuit.db";
+  const std::string garbage(8192, '\x5a');
+  FILE* f = fopen(db.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  fwrite(garbage.data(), 1, garbage.size(), f);
+  fclose(f);
+  auto process = Subprocess::Start(
+      {BinaryPath("circuitd"), "--listen=127.0.0.1:0", "--data_dir=" + dir});
+  ASSERT_TRUE(process.ok());
+  auto code = process->Wait(absl::Now() + kStartTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_THAT(process->stderr_text(), HasSubstr(db));
+  f = fopen(db.c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  std::string after(garbage.size() + 1, '\0');
+  after.resize(fread(after.data(), 1, after.size(), f));
+  fclose(f);
+  EXPECT_EQ(after, garbage);
+}
+
 TEST(CircuitdCommandLineTest, CheckValidatesTheLibrary) {
   auto process = Subprocess::Start({BinaryPath("circuitd"), "--check"});
   ASSERT_TRUE(process.ok());
@@ -211,8 +260,9 @@ TEST(CircuitdCommandLineTest, HelpListsEveryFlagWithItsDefault) {
   ASSERT_TRUE(process.ok());
   std::string out = process->ReadAll(absl::Now() + kStartTimeout);
   ASSERT_TRUE(process->Wait(absl::Now() + kStartTimeout).ok());
-  for (const char* flag : {"--listen", "--data_dir", "--circuits_dir",
-                           "--check", "--shutdown_grace_seconds"}) {
+  for (const char* flag :
+       {"--listen", "--data_dir", "--circuits_dir", "--check",
+        "--shutdown_grace_seconds", "--journal", "--health_retention_days"}) {
     EXPECT_THAT(out, HasSubstr(flag));
   }
   EXPECT_THAT(out, HasSubstr("default: \"127.0.0.1:50051\""));

@@ -204,17 +204,31 @@ struct KioskClient {
 // A circuitd in this process with the built-in library.
 class LiveServer {
  public:
-  explicit LiveServer(ServerOptions options = DefaultOptions()) {
+  explicit LiveServer(ServerOptions options = DefaultOptions(),
+                      const Clock* clock = Clock::Real())
+      : options_(std::move(options)), clock_(clock) {
     SetLogQuiet(true);
     auto library = CircuitLibrary::LoadEmbedded();
     EXPECT_TRUE(library.ok()) << library.status();
     library_ = std::make_unique<CircuitLibrary>(std::move(*library));
-    auto server = CircuitServer::Start(options, library_.get(), Clock::Real());
-    EXPECT_TRUE(server.ok()) << server.status();
-    server_ = std::move(*server);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                                   grpc::InsecureChannelCredentials());
-    stub_ = v1::CircuitService::NewStub(channel_);
+    Start();
+  }
+
+  // Stops the server (as a drain does) and starts it again with the same
+  // options: with a SQLite journal, on the same data directory.
+  void Restart() {
+    stub_.reset();
+    channel_.reset();
+    server_.reset();
+    Start();
+  }
+
+  // Options for a server journaling to SQLite in `data_dir`.
+  static ServerOptions SqliteOptions(const std::string& data_dir) {
+    ServerOptions options = DefaultOptions();
+    options.journal = "sqlite";
+    options.data_dir = data_dir;
+    return options;
   }
 
   static ServerOptions DefaultOptions() {
@@ -226,6 +240,7 @@ class LiveServer {
   }
 
   CircuitServer* server() { return server_.get(); }
+  const CircuitLibrary* library() const { return library_.get(); }
   v1::CircuitService::Stub* stub() { return stub_.get(); }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
 
@@ -317,6 +332,17 @@ class LiveServer {
   }
 
  private:
+  void Start() {
+    auto server = CircuitServer::Start(options_, library_.get(), clock_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = v1::CircuitService::NewStub(channel_);
+  }
+
+  const ServerOptions options_;
+  const Clock* const clock_;
   std::unique_ptr<CircuitLibrary> library_;
   std::unique_ptr<CircuitServer> server_;
   std::shared_ptr<grpc::Channel> channel_;

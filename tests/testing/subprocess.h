@@ -39,6 +39,8 @@ class Subprocess {
   // and returns DEADLINE_EXCEEDED at `deadline`.
   absl::StatusOr<int> Wait(absl::Time deadline);
 
+  pid_t pid() const { return pid_; }
+
   // What the child wrote to stderr so far (read when it exits).
   const std::string& stderr_text() const { return stderr_text_; }
 

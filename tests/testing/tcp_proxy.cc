@@ -75,7 +75,7 @@ sockaddr_in Loopback(int port) {
 
 absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(int target_port) {
   std::unique_ptr<TcpProxy> proxy(new TcpProxy());
-  proxy->target_port_ = target_port;
+  proxy->SetTarget(target_port);
   proxy->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address = Loopback(0);
   socklen_t length = sizeof(address);
@@ -93,6 +93,11 @@ absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(int target_port) {
   TcpProxy* raw = proxy.get();
   proxy->acceptor_ = std::thread([raw] { raw->AcceptLoop(); });
   return proxy;
+}
+
+void TcpProxy::SetTarget(int target_port) {
+  absl::MutexLock lock(&mu_);
+  target_port_ = target_port;
 }
 
 TcpProxy::~TcpProxy() {

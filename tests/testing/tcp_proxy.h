@@ -30,18 +30,21 @@ class TcpProxy {
   void SetRefusing(bool refusing);
   // Connections accepted so far (refused ones included).
   int accepted() const;
+  // New connections go to 127.0.0.1:target from now on (a restarted server
+  // on another port).
+  void SetTarget(int target_port);
 
  private:
   struct Pipe;
   TcpProxy() = default;
   void AcceptLoop();
 
-  int target_port_ = 0;
   int port_ = 0;
   int listen_fd_ = -1;
   int wake_fds_[2] = {-1, -1};
   std::thread acceptor_;
   mutable absl::Mutex mu_;
+  int target_port_ ABSL_GUARDED_BY(mu_) = 0;
   bool refusing_ ABSL_GUARDED_BY(mu_) = false;
   int accepted_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::shared_ptr<Pipe>> pipes_ ABSL_GUARDED_BY(mu_);

@@ -1,0 +1,692 @@
+#include "server/live/class_actor.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+#include "server/engine/adaptation.h"
+#include "server/fanout/wire.h"
+
+namespace circuit {
+namespace {
+
+constexpr int64_t kMinClientJoinId = 16;
+constexpr int64_t kMaxClientJoinId = 64;
+
+absl::Status NotRecorded(const absl::Status& why) {
+  return absl::UnavailableError(
+      absl::StrCat("not recorded: ", why.message(),
+                   "; nothing changed, send it again (reports with the same "
+                   "report_id)"));
+}
+
+absl::Status SeatReleased() {
+  return absl::NotFoundError(
+      "this seat was released (the participant left, or was away longer "
+      "than the hold); join again with the class's join code");
+}
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<ClassActor>> ClassActor::Create(
+    const internal::ClassRecord& record, const ActorDeps& deps) {
+  std::vector<v1::Exercise> exercises(record.exercises().begin(),
+                                      record.exercises().end());
+  absl::StatusOr<CircuitLibrary> library = CircuitLibrary::FromParts(
+      absl::StrCat("class ", record.info().class_id()), record.circuit(),
+      exercises);
+  if (!library.ok()) return library.status();
+  return std::shared_ptr<ClassActor>(
+      new ClassActor(record, std::move(*library), deps));
+}
+
+ClassActor::ClassActor(const internal::ClassRecord& record,
+                       CircuitLibrary library, const ActorDeps& deps)
+    : class_id_(record.info().class_id()),
+      join_code_(record.info().join_code()),
+      library_(std::move(library)),
+      journal_(deps.journal),
+      clock_(deps.clock),
+      seats_(deps.seats),
+      hold_ms_(absl::ToInt64Milliseconds(deps.session.hold)),
+      strand_(Strand::Create(deps.pool)),
+      session_(record.info(), library_.circuits().front(), &library_,
+               deps.session),
+      info_(session_.info()) {}
+
+v1::ClassInfo ClassActor::Info() const {
+  absl::MutexLock lock(&info_mu_);
+  return info_;
+}
+
+// --- Journal, then apply -----------------------------------------------------
+
+void ClassActor::Commit(internal::Entry entry, Applied applied) {
+  if (closed_) {
+    applied(engine::EntryOutcome{
+        NotRecorded(absl::UnavailableError("the server is shutting down"))});
+    return;
+  }
+  last_at_ms_ = std::max(last_at_ms_, clock_->NowUnixMs());
+  entry.set_at_unix_ms(last_at_ms_);
+  // The journal answers on its own thread; the answer comes back to the
+  // strand in the order the appends were made, so the session applies
+  // inputs in journal order.
+  auto self = shared_from_this();
+  auto entry_copy = std::make_shared<internal::Entry>(entry);
+  journal_->Append(
+      class_id_, std::move(entry),
+      [self, entry_copy,
+       applied = std::move(applied)](absl::Status committed) mutable {
+        self->strand_->Post([self, entry_copy, committed = std::move(committed),
+                             applied = std::move(applied)]() mutable {
+          self->ApplyCommitted(*entry_copy, committed, std::move(applied));
+        });
+      });
+}
+
+void ClassActor::ApplyCommitted(const internal::Entry& entry,
+                                absl::Status committed, Applied applied) {
+  if (!committed.ok()) {
+    LogWarning("class %s: journal write failed: %s", class_id_,
+               std::string(committed.message()));
+    applied(engine::EntryOutcome{NotRecorded(committed)});
+    return;
+  }
+  engine::EntryOutcome outcome = session_.ApplyEntry(entry);
+  if (outcome.status.ok()) RegisterSeat(entry);
+  AfterApply();
+  applied(outcome);
+}
+
+void ClassActor::AfterApply() {
+  std::vector<engine::Event> events = session_.DrainEvents();
+  if (!events.empty()) broadcaster_.Publish(events, clock_->NowUnixMs());
+  {
+    absl::MutexLock lock(&info_mu_);
+    info_ = session_.info();
+  }
+  RecordEndIfNeeded();
+}
+
+void ClassActor::RecordEndIfNeeded() {
+  if (end_recorded_ || closed_ || session_.phase() != v1::CLASS_PHASE_ENDED) {
+    return;
+  }
+  end_recorded_ = true;
+  auto self = shared_from_this();
+  journal_->EndClass(session_.Summary(clock_->Now()),
+                     [self](absl::Status status) {
+                       if (status.ok()) return;
+                       LogError("class %s: cannot record its end: %s",
+                                self->class_id_,
+                                std::string(status.message()));
+                       // Tried again on the next tick.
+                       self->strand_->Post(
+                           [self] { self->end_recorded_ = false; });
+                     });
+}
+
+void ClassActor::RegisterSeat(const internal::Entry& entry) {
+  if (entry.has_join()) {
+    const internal::JoinInput& join = entry.join();
+    seats_->Add(join.resume_token_sha256(), join.client_join_id_sha256(),
+                SeatRef{class_id_, join.participant_id()});
+    NoteParticipantId(join.participant_id());
+  } else if (entry.has_token()) {
+    seats_->ReplaceToken(class_id_, entry.token().participant_id(),
+                         entry.token().resume_token_sha256());
+  }
+}
+
+void ClassActor::NoteParticipantId(const std::string& participant_id) {
+  int64_t n = 0;
+  if (participant_id.size() > 1 && participant_id[0] == 'p' &&
+      absl::SimpleAtoi(participant_id.substr(1), &n)) {
+    next_participant_ = std::max(next_participant_, n + 1);
+  }
+}
+
+// --- Recovery ------------------------------------------------------------------
+
+void ClassActor::Replay(const std::vector<internal::Entry>& entries) {
+  for (const internal::Entry& entry : entries) {
+    last_at_ms_ = std::max(last_at_ms_, entry.at_unix_ms());
+    if (entry.has_join()) NoteParticipantId(entry.join().participant_id());
+    engine::EntryOutcome outcome = session_.ApplyEntry(entry);
+    if (outcome.status.ok()) RegisterSeat(entry);
+  }
+  session_.DrainEvents();  // retained for resumes; nobody is subscribed yet
+  session_.TakeRosterUpdate();
+  session_.TakeProgressChanged();
+  absl::MutexLock lock(&info_mu_);
+  info_ = session_.info();
+}
+
+void ClassActor::Recover(absl::AnyInvocable<void(absl::Status)> done) {
+  strand_->Post([self = shared_from_this(), done = std::move(done)]() mutable {
+    if (self->session_.phase() == v1::CLASS_PHASE_ENDED) {
+      self->RecordEndIfNeeded();
+      done(absl::OkStatus());
+      return;
+    }
+    internal::Entry entry;
+    entry.mutable_restart();
+    self->Commit(std::move(entry),
+                 [done = std::move(done)](
+                     const engine::EntryOutcome& outcome) mutable {
+                   done(outcome.status);
+                 });
+  });
+}
+
+// --- Streams -------------------------------------------------------------------
+
+void ClassActor::AttachInstructor(std::shared_ptr<Stream> stream,
+                                  int64_t last_seq) {
+  strand_->Post([self = shared_from_this(), stream = std::move(stream),
+                 last_seq]() mutable {
+    self->CatchUp(stream.get(), Role::kInstructor, "", last_seq,
+                  /*resume=*/false);
+    self->broadcaster_.AddInstructor(std::move(stream));
+  });
+}
+
+void ClassActor::AttachKiosk(std::shared_ptr<Stream> stream,
+                             int64_t last_seq) {
+  strand_->Post([self = shared_from_this(), stream = std::move(stream),
+                 last_seq]() mutable {
+    self->CatchUp(stream.get(), Role::kKiosk, "", last_seq, /*resume=*/false);
+    self->broadcaster_.AddKiosk(std::move(stream));
+  });
+}
+
+void ClassActor::Join(std::shared_ptr<Stream> stream,
+                      const v1::JoinRequest& request, SeatDone done) {
+  strand_->Post([self = shared_from_this(), stream = std::move(stream), request,
+                 done = std::move(done)]() mutable {
+    const std::string& join_id = request.client_join_id();
+    std::string join_hash;
+    if (!join_id.empty()) {
+      const int64_t length = engine::CharCount(join_id);
+      if (length < kMinClientJoinId || length > kMaxClientJoinId) {
+        done(absl::InvalidArgumentError(absl::StrCat(
+            "client_join_id must be ", kMinClientJoinId, " to ",
+            kMaxClientJoinId, " characters (make it random), got ", length)));
+        return;
+      }
+      join_hash = Sha256(absl::StrCat(self->class_id_, "|", join_id));
+      if (std::optional<std::string> seat =
+              self->seats_->FindByJoinHash(self->class_id_, join_hash)) {
+        self->RetakeSeat(std::move(stream), *seat, std::move(done));
+        return;
+      }
+    }
+    self->NewSeat(std::move(stream), request, std::move(join_hash),
+                  std::move(done));
+  });
+}
+
+void ClassActor::NewSeat(std::shared_ptr<Stream> stream,
+                         const v1::JoinRequest& request, std::string join_hash,
+                         SeatDone done) {
+  const std::string participant_id = absl::StrCat("p", next_participant_);
+  if (absl::Status check =
+          session_.CheckJoin(participant_id, request.check_in());
+      !check.ok()) {
+    done(check);
+    return;
+  }
+  ++next_participant_;
+  NewToken token = MakeToken();
+  internal::Entry entry;
+  internal::JoinInput* join = entry.mutable_join();
+  join->set_participant_id(participant_id);
+  *join->mutable_check_in() = request.check_in();
+  join->set_resume_token_sha256(token.hash);
+  join->set_client_join_id_sha256(join_hash);
+  Commit(std::move(entry),
+         [this, stream = std::move(stream), participant_id,
+          token = std::move(token.token),
+          done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+           if (!outcome.status.ok()) {
+             done(outcome.status);
+             return;
+           }
+           SendJoined(stream.get(), participant_id, token);
+           Subscribe(participant_id, std::move(stream), 0, /*resume=*/false);
+           done(participant_id);
+         });
+}
+
+void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
+                            const std::string& participant_id,
+                            SeatDone done) {
+  std::optional<v1::ConnectionState> connection =
+      session_.Connection(participant_id);
+  if (!connection.has_value() || *connection == v1::CONNECTION_STATE_LEFT) {
+    done(SeatReleased());
+    return;
+  }
+  // The first Joined was lost with its token: the seat gets a new one.
+  NewToken token = MakeToken();
+  internal::Entry entry;
+  entry.mutable_token()->set_participant_id(participant_id);
+  entry.mutable_token()->set_resume_token_sha256(token.hash);
+  Commit(std::move(entry),
+         [this, stream = std::move(stream), participant_id,
+          token = std::move(token.token),
+          done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+           if (!outcome.status.ok()) {
+             done(outcome.status);
+             return;
+           }
+           SendJoined(stream.get(), participant_id, token);
+           ResumeOnStrand(std::move(stream), participant_id, 0,
+                          /*resume=*/false, std::move(done));
+         });
+}
+
+void ClassActor::SendJoined(Stream* stream, const std::string& participant_id,
+                            const std::string& token) {
+  v1::JoinClassResponse joined;
+  joined.set_server_time_unix_ms(clock_->NowUnixMs());
+  joined.mutable_joined()->set_class_id(class_id_);
+  joined.mutable_joined()->set_participant_id(participant_id);
+  joined.mutable_joined()->set_resume_token(token);
+  joined.mutable_joined()->set_hold_ms(hold_ms_);
+  stream->Send(ToByteBuffer(joined), Delivery::kReliable);
+}
+
+void ClassActor::Resume(std::shared_ptr<Stream> stream,
+                        const std::string& participant_id, int64_t last_seq,
+                        SeatDone done) {
+  strand_->Post([self = shared_from_this(), stream = std::move(stream),
+                 participant_id, last_seq, done = std::move(done)]() mutable {
+    self->ResumeOnStrand(std::move(stream), participant_id, last_seq,
+                         /*resume=*/true, std::move(done));
+  });
+}
+
+void ClassActor::ResumeOnStrand(std::shared_ptr<Stream> stream,
+                                const std::string& participant_id,
+                                int64_t last_seq, bool resume, SeatDone done) {
+  std::optional<v1::ConnectionState> connection =
+      session_.Connection(participant_id);
+  if (!connection.has_value() || *connection == v1::CONNECTION_STATE_LEFT) {
+    done(SeatReleased());
+    return;
+  }
+  if (*connection == v1::CONNECTION_STATE_CONNECTED) {
+    // Still connected on another stream (or its drop is not recorded yet):
+    // the seat just moves to this stream.
+    drops_to_retry_.erase(participant_id);
+    Subscribe(participant_id, std::move(stream), last_seq, resume);
+    done(participant_id);
+    return;
+  }
+  internal::Entry entry;
+  entry.mutable_connection()->set_participant_id(participant_id);
+  entry.mutable_connection()->set_state(v1::CONNECTION_STATE_CONNECTED);
+  Commit(std::move(entry),
+         [this, stream = std::move(stream), participant_id, last_seq, resume,
+          done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+           if (!outcome.status.ok()) {
+             done(outcome.status);
+             return;
+           }
+           Subscribe(participant_id, std::move(stream), last_seq, resume);
+           done(participant_id);
+         });
+}
+
+void ClassActor::Subscribe(const std::string& participant_id,
+                           std::shared_ptr<Stream> stream, int64_t last_seq,
+                           bool resume) {
+  CatchUp(stream.get(), Role::kParticipant, participant_id, last_seq, resume);
+  std::shared_ptr<Stream> old =
+      broadcaster_.SetParticipant(participant_id, std::move(stream));
+  if (old != nullptr) {
+    old->Close(grpc::Status(grpc::StatusCode::ABORTED,
+                            "superseded by a newer stream for this "
+                            "participant"),
+               /*after_queued=*/false);
+  }
+}
+
+void ClassActor::Command(const v1::InstructorCommand& command,
+                         std::shared_ptr<Stream> reply_to) {
+  strand_->Post([self = shared_from_this(), command,
+                 reply_to = std::move(reply_to)]() mutable {
+    internal::Entry entry;
+    *entry.mutable_command() = command;
+    ClassActor* actor = self.get();
+    actor->Commit(std::move(entry),
+                  [self, command_id = command.command_id(),
+                   reply_to = std::move(reply_to)](
+                      const engine::EntryOutcome& outcome) {
+                    v1::RunClassResponse response;
+                    v1::CommandResult* result =
+                        response.mutable_command_result();
+                    result->set_command_id(command_id);
+                    if (outcome.status.ok()) {
+                      result->set_seq(outcome.seq);
+                    } else {
+                      result->set_code(
+                          static_cast<int>(outcome.status.code()));
+                      result->set_message(
+                          std::string(outcome.status.message()));
+                    }
+                    response.set_server_time_unix_ms(
+                        self->clock_->NowUnixMs());
+                    reply_to->Send(ToByteBuffer(response),
+                                   Delivery::kReliable);
+                  });
+  });
+}
+
+void ClassActor::Report(internal::ReportInput report,
+                        std::shared_ptr<Stream> reply_to) {
+  strand_->Post([self = shared_from_this(), report = std::move(report),
+                 reply_to = std::move(reply_to)]() mutable {
+    std::string report_id;
+    switch (report.kind_case()) {
+      case internal::ReportInput::kCompletion:
+        report_id = report.completion().report_id();
+        break;
+      case internal::ReportInput::kEffort:
+        report_id = report.effort().report_id();
+        break;
+      case internal::ReportInput::kSymptom:
+        report_id = report.symptom().report_id();
+        break;
+      case internal::ReportInput::KIND_NOT_SET:
+        break;
+    }
+    auto send_ack = [self, report_id,
+                     reply_to](const engine::EntryOutcome& outcome) {
+      v1::JoinClassResponse response;
+      v1::ReportAck* ack = response.mutable_ack();
+      ack->set_report_id(report_id);
+      if (outcome.status.ok()) {
+        ack->set_seq(outcome.seq);
+        ack->set_duplicate(outcome.duplicate);
+      } else {
+        ack->set_code(static_cast<int>(outcome.status.code()));
+        ack->set_message(std::string(outcome.status.message()));
+      }
+      response.set_server_time_unix_ms(self->clock_->NowUnixMs());
+      reply_to->Send(ToByteBuffer(response), Delivery::kReliable);
+    };
+    // Refusals and retries of what is recorded are answered at once, from
+    // durable state; only what the session would accept is journaled.
+    std::optional<engine::ReportResult> duplicate;
+    absl::Status check = self->session_.CheckReport(report, &duplicate);
+    if (!check.ok()) {
+      send_ack(engine::EntryOutcome{check});
+      return;
+    }
+    if (duplicate.has_value()) {
+      send_ack(engine::EntryOutcome{absl::OkStatus(), duplicate->seq, true});
+      return;
+    }
+    internal::Entry entry;
+    *entry.mutable_report() = std::move(report);
+    self->Commit(std::move(entry), send_ack);
+  });
+}
+
+void ClassActor::Leave(const std::string& participant_id) {
+  strand_->Post([self = shared_from_this(), participant_id] {
+    internal::Entry entry;
+    entry.mutable_connection()->set_participant_id(participant_id);
+    entry.mutable_connection()->set_state(v1::CONNECTION_STATE_LEFT);
+    ClassActor* actor = self.get();
+    actor->Commit(std::move(entry), [self, participant_id](
+                                        const engine::EntryOutcome& outcome) {
+      std::shared_ptr<Stream> stream =
+          self->broadcaster_.RemoveParticipant(participant_id);
+      if (stream == nullptr) return;
+      stream->Close(outcome.status.ok() ? grpc::Status::OK
+                                        : ToGrpc(outcome.status),
+                    /*after_queued=*/true);
+      // A leave that could not be recorded still ends this stream: the
+      // seat is then held as after a drop.
+      if (!outcome.status.ok()) self->Drop(participant_id);
+    });
+  });
+}
+
+void ClassActor::StreamEnded(const std::string& participant_id,
+                             const Stream* stream) {
+  strand_->Post([self = shared_from_this(), participant_id, stream] {
+    // A superseded stream ending is not a drop: a newer one is connected.
+    if (self->broadcaster_.RemoveParticipant(participant_id, stream) ==
+        nullptr) {
+      return;
+    }
+    self->Drop(participant_id);
+  });
+}
+
+void ClassActor::Drop(const std::string& participant_id) {
+  if (session_.Connection(participant_id) != v1::CONNECTION_STATE_CONNECTED ||
+      broadcaster_.Participant(participant_id) != nullptr) {
+    drops_to_retry_.erase(participant_id);
+    return;
+  }
+  internal::Entry entry;
+  entry.mutable_connection()->set_participant_id(participant_id);
+  entry.mutable_connection()->set_state(v1::CONNECTION_STATE_DROPPED);
+  Commit(std::move(entry),
+         [this, participant_id](const engine::EntryOutcome& outcome) {
+           // Not recorded: the next tick tries again, so the seat does not
+           // stay "connected" with no stream.
+           if (outcome.status.code() == absl::StatusCode::kUnavailable) {
+             drops_to_retry_.insert(participant_id);
+           } else {
+             drops_to_retry_.erase(participant_id);
+           }
+         });
+}
+
+void ClassActor::Tick(bool send_progress) {
+  if (tick_queued_.exchange(true)) return;
+  strand_->Post([self = shared_from_this(), send_progress] {
+    self->tick_queued_.store(false);
+    self->TickOnStrand(send_progress);
+  });
+}
+
+void ClassActor::TickOnStrand(bool send_progress) {
+  const absl::Time now = clock_->Now();
+  if (!tick_in_flight_ && !closed_ && session_.TickDue(now)) {
+    tick_in_flight_ = true;
+    internal::Entry entry;
+    entry.mutable_tick();
+    Commit(std::move(entry), [this](const engine::EntryOutcome&) {
+      tick_in_flight_ = false;
+    });
+  }
+  if (!drops_to_retry_.empty()) {
+    std::vector<std::string> retry(drops_to_retry_.begin(),
+                                   drops_to_retry_.end());
+    drops_to_retry_.clear();
+    for (const std::string& id : retry) Drop(id);
+  }
+  if (!end_recorded_) RecordEndIfNeeded();
+  broadcaster_.Prune();
+
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  std::optional<v1::RosterUpdate> roster = session_.TakeRosterUpdate();
+  if (roster.has_value() && broadcaster_.has_instructors()) {
+    v1::RunClassResponse response;
+    response.set_server_time_unix_ms(now_ms);
+    *response.mutable_roster() = std::move(*roster);
+    broadcaster_.SendToInstructors(ToByteBuffer(response),
+                                   Delivery::kReliable);
+  }
+  if (send_progress && session_.TakeProgressChanged()) {
+    broadcaster_.SendToAll(EncodeProgress(session_.Progress(), now_ms),
+                           Delivery::kLatestProgress);
+  }
+}
+
+void ClassActor::GoAway(const std::string& reason) {
+  strand_->Post([self = shared_from_this(), reason] {
+    v1::GoingAway going_away;
+    going_away.set_reason(reason);
+    going_away.set_reconnect_after_ms(1000);
+    self->broadcaster_.CloseAll(
+        EncodeGoingAway(going_away, self->clock_->NowUnixMs()),
+        grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                     absl::StrCat("circuitd is going away: ", reason,
+                                  "; reconnect and resume")));
+  });
+}
+
+void ClassActor::Close() {
+  strand_->Post([self = shared_from_this()] { self->closed_ = true; });
+}
+
+// --- Catching up ---------------------------------------------------------------
+
+void ClassActor::CatchUp(Stream* stream, Role role,
+                         const std::string& participant_id, int64_t last_seq,
+                         bool resume) {
+  if (last_seq <= 0) {
+    // A resume that has seen nothing still had a view to replace.
+    SendSnapshot(stream, role, participant_id,
+                 resume ? v1::SNAPSHOT_REASON_MISSED_EVENTS
+                        : v1::SNAPSHOT_REASON_INITIAL);
+    return;
+  }
+  std::optional<std::vector<const engine::Event*>> missed;
+  if (last_seq <= session_.last_seq()) missed = session_.EventsAfter(last_seq);
+  if (!missed.has_value()) {
+    // Too old, or a seq this class never issued.
+    SendSnapshot(stream, role, participant_id,
+                 v1::SNAPSHOT_REASON_MISSED_EVENTS);
+    return;
+  }
+  const absl::Time now = clock_->Now();
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  Broadcaster::SendVisible(*missed, role, participant_id, stream, now_ms);
+  if (role == Role::kInstructor) {
+    v1::InstructorSnapshot full = session_.InstructorSnapshot(now);
+    v1::RunClassResponse response;
+    response.set_server_time_unix_ms(now_ms);
+    *response.mutable_roster()->mutable_changed() =
+        std::move(*full.mutable_roster());
+    *response.mutable_roster()->mutable_aggregates() =
+        std::move(*full.mutable_aggregates());
+    stream->Send(ToByteBuffer(response), Delivery::kReliable);
+  }
+  SendProgress(stream);
+}
+
+void ClassActor::SendSnapshot(Stream* stream, Role role,
+                              const std::string& participant_id,
+                              v1::SnapshotReason reason) {
+  const absl::Time now = clock_->Now();
+  const int64_t now_ms = absl::ToUnixMillis(now);
+  switch (role) {
+    case Role::kInstructor: {
+      v1::RunClassResponse response;
+      response.set_server_time_unix_ms(now_ms);
+      *response.mutable_snapshot() = session_.InstructorSnapshot(now);
+      response.mutable_snapshot()->set_reason(reason);
+      stream->Send(ToByteBuffer(response), Delivery::kReliable);
+      return;
+    }
+    case Role::kParticipant: {
+      absl::StatusOr<v1::ParticipantSnapshot> snapshot =
+          session_.ParticipantSnapshot(participant_id, now);
+      if (!snapshot.ok()) return;
+      v1::JoinClassResponse response;
+      response.set_server_time_unix_ms(now_ms);
+      *response.mutable_snapshot() = std::move(*snapshot);
+      response.mutable_snapshot()->set_reason(reason);
+      stream->Send(ToByteBuffer(response), Delivery::kReliable);
+      return;
+    }
+    case Role::kKiosk: {
+      v1::WatchClassResponse response;
+      response.set_server_time_unix_ms(now_ms);
+      *response.mutable_snapshot() = session_.KioskSnapshot(now);
+      response.mutable_snapshot()->set_reason(reason);
+      stream->Send(ToByteBuffer(response), Delivery::kReliable);
+      return;
+    }
+  }
+}
+
+void ClassActor::SendProgress(Stream* stream) {
+  stream->Send(EncodeProgress(session_.Progress(), clock_->NowUnixMs()),
+               Delivery::kLatestProgress);
+}
+
+// --- Reading -------------------------------------------------------------------
+
+void ClassActor::Describe(
+    absl::AnyInvocable<void(v1::GetClassResponse)> done) {
+  strand_->Post([self = shared_from_this(), done = std::move(done)]() mutable {
+    const absl::Time now = self->clock_->Now();
+    v1::GetClassResponse response;
+    *response.mutable_class_info() = self->session_.info();
+    *response.mutable_state() = self->session_.State(now);
+    response.set_server_time_unix_ms(absl::ToUnixMillis(now));
+    done(std::move(response));
+  });
+}
+
+void ClassActor::Summary(absl::AnyInvocable<void(v1::ClassSummary)> done) {
+  strand_->Post([self = shared_from_this(), done = std::move(done)]() mutable {
+    done(self->session_.Summary(self->clock_->Now()));
+  });
+}
+
+void ClassActor::EraseHealthData(const std::string& participant_id,
+                                 absl::AnyInvocable<void(absl::Status)> done) {
+  strand_->Post([self = shared_from_this(), participant_id,
+                 done = std::move(done)]() mutable {
+    absl::Status erased = self->session_.EraseHealthData(participant_id);
+    if (!erased.ok()) {
+      done(erased);
+      return;
+    }
+    self->journal_->EraseHealthData(self->session_.Summary(self->clock_->Now()),
+                                    participant_id, std::move(done));
+  });
+}
+
+void ClassActor::PurgeHealthData(absl::AnyInvocable<void(absl::Status)> done) {
+  strand_->Post([self = shared_from_this(), done = std::move(done)]() mutable {
+    if (self->session_.phase() != v1::CLASS_PHASE_ENDED) {
+      done(absl::FailedPreconditionError("the class has not ended"));
+      return;
+    }
+    const absl::Time now = self->clock_->Now();
+    for (const v1::ParticipantSummary& p :
+         self->session_.Summary(now).participants()) {
+      self->session_.EraseHealthData(p.participant_id()).IgnoreError();
+    }
+    self->journal_->EraseHealthData(self->session_.Summary(now), "",
+                                    std::move(done));
+  });
+}
+
+void ClassActor::CountStreams(absl::AnyInvocable<void(size_t)> done) {
+  strand_->Post([self = shared_from_this(), done = std::move(done)]() mutable {
+    done(self->broadcaster_.size());
+  });
+}
+
+}  // namespace circuit

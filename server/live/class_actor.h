@@ -1,0 +1,209 @@
+#ifndef CIRCUIT_SERVER_LIVE_CLASS_ACTOR_H_
+#define CIRCUIT_SERVER_LIVE_CLASS_ACTOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "circuit/internal/journal.pb.h"
+#include "circuit/v1/service.pb.h"
+#include "server/common/clock.h"
+#include "server/engine/class_session.h"
+#include "server/fanout/broadcaster.h"
+#include "server/fanout/stream.h"
+#include "server/journal/journal.h"
+#include "server/library/circuit_library.h"
+#include "server/live/executor.h"
+#include "server/live/seats.h"
+
+namespace circuit {
+
+// What every class actor shares. Everything must outlive the actors.
+struct ActorDeps {
+  Journal* journal = nullptr;
+  const Clock* clock = nullptr;
+  Executor* pool = nullptr;  // the threads strands run on
+  SeatTable* seats = nullptr;
+  engine::SessionOptions session;
+};
+
+// One live class as an actor: its ClassSession, its journal appends and its
+// Broadcaster, touched only by tasks on the class's own Strand. Callers
+// (reactors, the ticker) post work and get results through callbacks or on
+// the stream they pass; nothing here blocks a caller or holds a lock across
+// I/O.
+//
+// Every input is committed to the journal before the session applies it:
+// the session's state is always durable state, so a snapshot, an ack, a
+// command result or a fanned-out event never shows anything a crash can take
+// back. A failed commit changes nothing and is answered UNAVAILABLE.
+//
+// Thread-safe: every public method may be called from any thread.
+class ClassActor : public std::enable_shared_from_this<ClassActor> {
+ public:
+  // A new or stored class. INVALID_ARGUMENT when the record's circuit and
+  // exercises do not form a valid library.
+  static absl::StatusOr<std::shared_ptr<ClassActor>> Create(
+      const internal::ClassRecord& record, const ActorDeps& deps);
+
+  const std::string& class_id() const { return class_id_; }
+  const std::string& join_code() const { return join_code_; }
+
+  // The class's info as of its last applied input. Any thread.
+  v1::ClassInfo Info() const ABSL_LOCKS_EXCLUDED(info_mu_);
+
+  // Rebuilds the class from its stored log (at startup, before anything is
+  // posted): applies every entry through the session and re-registers its
+  // seats. Not to be called concurrently with anything else.
+  void Replay(const std::vector<internal::Entry>& entries);
+
+  // After Replay of a class that was open when the server stopped: journals
+  // and applies a restart (paused at its interval, every seat dropped), and
+  // records the end of a class that ended but was not marked so. `done` runs
+  // when that is durable or has failed.
+  void Recover(absl::AnyInvocable<void(absl::Status)> done);
+
+  // --- Streams --------------------------------------------------------------
+
+  // Subscribes an instructor or kiosk stream: a snapshot when `last_seq` is
+  // 0, else the missed events (or a MISSED_EVENTS snapshot when they are no
+  // longer kept), then progress (and the instructor's whole roster).
+  void AttachInstructor(std::shared_ptr<Stream> stream, int64_t last_seq);
+  void AttachKiosk(std::shared_ptr<Stream> stream, int64_t last_seq);
+
+  using SeatDone = absl::AnyInvocable<void(absl::StatusOr<std::string>)>;
+
+  // Checks a participant in: a new seat, or, for a client join id this class
+  // has seen, the same seat with a new resume token. Sends Joined, then a
+  // snapshot, then subscribes the stream. `done` gets the participant id or
+  // the refusal (the session's codes; INVALID_ARGUMENT for a bad client join
+  // id; NOT_FOUND for a seat that was released; UNAVAILABLE when it could not
+  // be recorded).
+  void Join(std::shared_ptr<Stream> stream, const v1::JoinRequest& request,
+            SeatDone done);
+
+  // Resumes a seat on a new stream, as AttachInstructor does for `last_seq`
+  // (a resume that needs a snapshot gets MISSED_EVENTS). A stream the
+  // participant still had open is finished with ABORTED. NOT_FOUND when the
+  // seat was released (left, or held past the hold).
+  void Resume(std::shared_ptr<Stream> stream,
+              const std::string& participant_id, int64_t last_seq,
+              SeatDone done);
+
+  // Applies an instructor command; the CommandResult goes to `reply_to`.
+  void Command(const v1::InstructorCommand& command,
+               std::shared_ptr<Stream> reply_to);
+
+  // Records a report; the ReportAck goes to `reply_to`.
+  void Report(internal::ReportInput report, std::shared_ptr<Stream> reply_to);
+
+  // The participant leaves for good; their stream is finished with OK.
+  void Leave(const std::string& participant_id);
+
+  // A participant's stream ended without leaving: the seat is held.
+  void StreamEnded(const std::string& participant_id, const Stream* stream);
+
+  // Advances timers; sends the instructor's roster changes and, when
+  // `send_progress`, class-wide progress if it changed. Skipped while the
+  // previous tick has not run yet.
+  void Tick(bool send_progress);
+
+  // Tells every stream the server is going away, then finishes them with
+  // UNAVAILABLE once their queues are written.
+  void GoAway(const std::string& reason);
+
+  // --- Reading ---------------------------------------------------------------
+
+  void Describe(absl::AnyInvocable<void(v1::GetClassResponse)> done);
+  void Summary(absl::AnyInvocable<void(v1::ClassSummary)> done);
+
+  // Erases one participant's health data (the class must have ended), in
+  // memory and in the journal. The session's and journal's codes.
+  void EraseHealthData(const std::string& participant_id,
+                       absl::AnyInvocable<void(absl::Status)> done);
+  // Erases every participant's health data of an ended class (retention).
+  void PurgeHealthData(absl::AnyInvocable<void(absl::Status)> done);
+
+  // Streams subscribed now (for tests); posted, so it sees earlier posts.
+  void CountStreams(absl::AnyInvocable<void(size_t)> done);
+
+  // Refuses new journal writes from now on (shutdown): inputs are answered
+  // UNAVAILABLE.
+  void Close();
+
+ private:
+  using Applied = absl::AnyInvocable<void(const engine::EntryOutcome&)>;
+
+  ClassActor(const internal::ClassRecord& record, CircuitLibrary library,
+             const ActorDeps& deps);
+
+  // On the strand: journals `entry` at the current time, then (on the
+  // strand again) applies it, publishes its events and calls `applied`.
+  void Commit(internal::Entry entry, Applied applied);
+  void ApplyCommitted(const internal::Entry& entry, absl::Status committed,
+                      Applied applied);
+  // Publishes new events and notes the end of the class.
+  void AfterApply();
+  void RecordEndIfNeeded();
+  void RegisterSeat(const internal::Entry& entry);
+  void NoteParticipantId(const std::string& participant_id);
+
+  void CatchUp(Stream* stream, Role role, const std::string& participant_id,
+               int64_t last_seq, bool resume);
+  void SendSnapshot(Stream* stream, Role role,
+                    const std::string& participant_id,
+                    v1::SnapshotReason reason);
+  void SendProgress(Stream* stream);
+  void Subscribe(const std::string& participant_id,
+                 std::shared_ptr<Stream> stream, int64_t last_seq,
+                 bool resume);
+  void NewSeat(std::shared_ptr<Stream> stream, const v1::JoinRequest& request,
+               std::string join_hash, SeatDone done);
+  void RetakeSeat(std::shared_ptr<Stream> stream,
+                  const std::string& participant_id, SeatDone done);
+  // `resume`: a snapshot it needs is MISSED_EVENTS (else INITIAL).
+  void ResumeOnStrand(std::shared_ptr<Stream> stream,
+                      const std::string& participant_id, int64_t last_seq,
+                      bool resume, SeatDone done);
+  void Drop(const std::string& participant_id);
+  void TickOnStrand(bool send_progress);
+  void SendJoined(Stream* stream, const std::string& participant_id,
+                  const std::string& token);
+
+  const std::string class_id_;
+  const std::string join_code_;
+  const CircuitLibrary library_;  // the class's own circuit and exercises
+  Journal* const journal_;
+  const Clock* const clock_;
+  SeatTable* const seats_;
+  const int64_t hold_ms_;
+  const std::shared_ptr<Strand> strand_;
+
+  // Strand only.
+  engine::ClassSession session_;
+  Broadcaster broadcaster_;
+  int64_t last_at_ms_ = 0;          // entries get non-decreasing times
+  int64_t next_participant_ = 1;    // ids p1, p2, ...
+  bool tick_in_flight_ = false;     // a tick entry is being committed
+  bool end_recorded_ = false;       // EndClass written (or being written)
+  bool closed_ = false;             // no more journal writes
+  absl::flat_hash_set<std::string> drops_to_retry_;
+
+  // Set by Tick, cleared by the strand: at most one tick waits at a time,
+  // however slow the strand.
+  std::atomic<bool> tick_queued_{false};
+
+  mutable absl::Mutex info_mu_;
+  v1::ClassInfo info_ ABSL_GUARDED_BY(info_mu_);
+};
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_SERVER_LIVE_CLASS_ACTOR_H_
