@@ -77,7 +77,8 @@ class Connection {
   absl::StatusOr<std::vector<v1::ClassInfo>> ListClasses(
       const std::string& key, bool include_ended) const;
 
-  // One clock sample.
+  // One clock sample: t0 and t3 are read from options().clock (the real
+  // clock unless injected), t1 and t2 come from the server's clock.
   absl::StatusOr<ClockSample> SampleClock() const;
   // The offset of the least-delayed of `samples` samples.
   absl::StatusOr<ClockSample> EstimateClockOffset(int samples = 5) const;

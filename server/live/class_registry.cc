@@ -29,15 +29,17 @@ std::string RandomBytes(int n) {
 
 }  // namespace
 
-std::string NewJoinCode() {
-  std::string random = RandomBytes(6);
+std::string JoinCodeFromBytes(absl::string_view random) {
   std::string code;
+  code.reserve(random.size());
   for (char c : random) {
     // 32 symbols: the low five bits pick one without bias.
     code.push_back(kJoinCodeAlphabet[static_cast<unsigned char>(c) & 31]);
   }
   return code;
 }
+
+std::string NewJoinCode() { return JoinCodeFromBytes(RandomBytes(6)); }
 
 std::string RandomHex(int bytes) {
   return absl::BytesToHexString(RandomBytes(bytes));

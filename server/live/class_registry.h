@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/common/clock.h"
@@ -157,8 +158,13 @@ class ClassRegistry {
 };
 
 // Six characters from an alphabet without 0, O, 1 and I, easy to read
-// aloud. Cryptographically random.
+// aloud. Cryptographically random: JoinCodeFromBytes of six random bytes.
 std::string NewJoinCode();
+
+// The join code for `random`: one character per byte, from the 32 symbols
+// 2-9 and A-Z without I and O, picked by the byte's low five bits, so each
+// symbol is equally likely when the bytes are uniformly random. Pure.
+std::string JoinCodeFromBytes(absl::string_view random);
 
 // `bytes` random bytes, hex encoded. Cryptographically random.
 std::string RandomHex(int bytes);

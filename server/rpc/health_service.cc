@@ -22,7 +22,14 @@ class HealthService::Watcher
   void Update(ServingStatus status, bool last) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
     if (done_writing_) return;
-    if (status != sent_ || writing_) pending_ = status;
+    // sent_ is set when a write starts, so the client has it or soon will:
+    // the same status again is no change to send (Watch sends one message
+    // per change), and it drops any pending one, which is already stale.
+    if (status == sent_) {
+      pending_.reset();
+    } else {
+      pending_ = status;
+    }
     finish_after_ = finish_after_ || last;
     Pump();
   }
@@ -75,7 +82,8 @@ class HealthService::Watcher
   const std::string name_;
   absl::Mutex mu_;
   HealthCheckResponse response_ ABSL_GUARDED_BY(mu_);
-  // The status last written; none before the first.
+  // The status of the last write started, in flight or done; UNKNOWN,
+  // which StatusOf never returns, before the first.
   ServingStatus sent_ ABSL_GUARDED_BY(mu_) = HealthCheckResponse::UNKNOWN;
   std::optional<ServingStatus> pending_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;

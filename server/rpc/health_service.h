@@ -28,8 +28,10 @@ class HealthService final : public grpc::health::v1::Health::CallbackService {
 
   // Sets every name SERVING or NOT_SERVING and tells the watchers.
   void SetServing(bool serving);
-  // For draining: every name NOT_SERVING for good; each watcher is sent that
-  // and its stream finished OK. Later watches get NOT_SERVING and end.
+  // For draining: every name NOT_SERVING for good; each watcher of a served
+  // name is sent that (a watcher of an unknown name, already sent
+  // SERVICE_UNKNOWN, nothing more) and every stream is finished OK. Later
+  // watches get their status and end.
   void Shutdown();
 
   grpc::ServerUnaryReactor* Check(

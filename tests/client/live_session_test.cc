@@ -3,11 +3,17 @@
 
 #include "client/lib/live_session.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "client/lib/connection.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -23,21 +29,40 @@ constexpr absl::Duration kWait = absl::Seconds(20);
 constexpr char kInstructorKey[] = "lib-instructor-key";
 constexpr char kKioskKey[] = "lib-kiosk-key";
 
-// This machine's clock, moved by a fixed amount.
-class SkewedClock : public Clock {
+// The server's fake clock stands here; client clocks are set against it.
+constexpr int64_t kServerNowMs = 1'780'000'000'000;
+
+// A client clock that reads `times_ms` in order, one per call to Now(), and
+// then the last one again. Thread-safe.
+class ScriptedClock : public Clock {
  public:
-  explicit SkewedClock(absl::Duration skew) : skew_(skew) {}
-  absl::Time Now() const override { return absl::Now() + skew_; }
+  explicit ScriptedClock(std::vector<int64_t> times_ms)
+      : times_ms_(std::move(times_ms)) {}
+
+  absl::Time Now() const override {
+    absl::MutexLock lock(&mu_);
+    int64_t ms = times_ms_[std::min(next_, times_ms_.size() - 1)];
+    ++next_;
+    return absl::FromUnixMillis(ms);
+  }
+  // How many times Now() was called.
+  size_t reads() const {
+    absl::MutexLock lock(&mu_);
+    return next_;
+  }
 
  private:
-  absl::Duration skew_;
+  const std::vector<int64_t> times_ms_;
+  mutable absl::Mutex mu_;
+  mutable size_t next_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class LiveSessionTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(ServerOptions()); }
 
-  void StartServer(ServerOptions options) {
+  // Restarts the server on `clock`, which must outlive it.
+  void StartServer(ServerOptions options, const Clock* clock = Clock::Real()) {
     SetLogQuiet(true);
     server_.reset();
     auto library = CircuitLibrary::LoadEmbedded();
@@ -46,7 +71,7 @@ class LiveSessionTest : public ::testing::Test {
     options.listen = "127.0.0.1:0";
     options.service.keys.instructor_key = kInstructorKey;
     options.service.keys.kiosk_key = kKioskKey;
-    auto server = CircuitServer::Start(options, library_.get(), Clock::Real());
+    auto server = CircuitServer::Start(options, library_.get(), clock);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     auto proxy = testing::TcpProxy::Start(server_->port());
@@ -137,6 +162,8 @@ class LiveSessionTest : public ::testing::Test {
     return nullptr;
   }
 
+  // Outlives server_, which may run on it.
+  FakeClock server_clock_{absl::FromUnixMillis(kServerNowMs)};
   std::unique_ptr<CircuitLibrary> library_;
   std::unique_ptr<CircuitServer> server_;
   std::unique_ptr<testing::TcpProxy> proxy_;
@@ -151,24 +178,46 @@ TEST(ClockSampleTest, OffsetAndDelayFromFourTimestamps) {
   EXPECT_EQ(sample.delay_ms, 20);
 }
 
-TEST_F(LiveSessionTest, ClockOffsetWithin5MsOnLoopback) {
-  auto same = Connect(server_->port())->EstimateClockOffset(5);
-  ASSERT_TRUE(same.ok()) << same.status();
-  EXPECT_LE(std::abs(same->offset_ms), 5);
+// Both clocks are fake and stand still, so every sample has no delay and
+// its offset is exactly the skew.
+TEST_F(LiveSessionTest, ClockOffsetIsTheSkewBetweenFakeClocks) {
+  StartServer(ServerOptions(), &server_clock_);
+  for (int64_t skew_ms : {int64_t{0}, int64_t{30'000}, int64_t{-1'234}}) {
+    FakeClock client_clock(absl::FromUnixMillis(kServerNowMs - skew_ms));
+    auto sample =
+        Connect(server_->port(), &client_clock)->EstimateClockOffset(5);
+    ASSERT_TRUE(sample.ok()) << sample.status();
+    EXPECT_EQ(sample->offset_ms, skew_ms);
+    EXPECT_EQ(sample->delay_ms, 0);
+  }
 
-  SkewedClock behind(absl::Seconds(-30));
-  auto skewed = Connect(server_->port(), &behind)->EstimateClockOffset(5);
-  ASSERT_TRUE(skewed.ok()) << skewed.status();
-  EXPECT_NEAR(skewed->offset_ms, 30'000, 5);
-
-  // A session on the skewed clock shows the server's time anyway.
+  // A session on a clock 30 s behind shows the server's time anyway.
+  FakeClock behind(absl::FromUnixMillis(kServerNowMs - 30'000));
   KioskSession kiosk(Connect(server_->port(), &behind), kKioskKey,
                      class_.class_id(), FastRetry());
   kiosk.Start();
   ASSERT_TRUE(kiosk.WaitForLink(LinkState::kLive, kWait));
-  EXPECT_NEAR(kiosk.Status().clock_offset_ms, 30'000, 5);
-  EXPECT_NEAR(static_cast<double>(kiosk.ServerNowMs()),
-              static_cast<double>(Clock::Real()->NowUnixMs()), 5);
+  EXPECT_EQ(kiosk.Status().clock_offset_ms, 30'000);
+  EXPECT_EQ(kiosk.ServerNowMs(), server_clock_.NowUnixMs());
+}
+
+// Three samples with round trips of 40, 4 and 20 ms on the client's clock
+// (the server's stands still): the estimate is the 4 ms one's, which puts
+// the server's reading at the middle of that round trip.
+TEST_F(LiveSessionTest, ClockOffsetComesFromTheLeastDelayedSample) {
+  StartServer(ServerOptions(), &server_clock_);
+  constexpr int64_t kSkewMs = 30'000;
+  constexpr int64_t kClientMs = kServerNowMs - kSkewMs;
+  // t0 and t3 of each sample in turn.
+  ScriptedClock client_clock({kClientMs, kClientMs + 40,         //
+                              kClientMs + 100, kClientMs + 104,  //
+                              kClientMs + 200, kClientMs + 220});
+  auto sample = Connect(server_->port(), &client_clock)->EstimateClockOffset(3);
+  ASSERT_TRUE(sample.ok()) << sample.status();
+  EXPECT_EQ(client_clock.reads(), 6u);
+  EXPECT_EQ(sample->delay_ms, 4);
+  // kServerNowMs - (t0 + t3) / 2 with t0 = kClientMs + 100, t3 = t0 + 4.
+  EXPECT_EQ(sample->offset_ms, kSkewMs - 102);
 }
 
 TEST_F(LiveSessionTest, ResumesAfterACutWithoutLosingEvents) {

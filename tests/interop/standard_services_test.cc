@@ -33,9 +33,11 @@ using testing::Subprocess;
 
 constexpr char kInstructorKey[] = "standard-services-instructor-key";
 constexpr char kKioskKey[] = "standard-services-kiosk-key";
-constexpr int kGraceSeconds = 3;
 // Generous: deadlines only bound a failure, they never pace the test.
 constexpr absl::Duration kTimeout = absl::Seconds(20);
+// Far beyond every deadline of the tests: circuitd exits within one only if
+// nothing open (a health watch, a class stream) held its drain.
+constexpr int kGraceSeconds = 3600;
 
 // Lines of `text`, without a trailing empty one.
 std::vector<std::string> Lines(const std::string& text) {
@@ -146,7 +148,6 @@ TEST_F(StandardServicesTest, WatcherSeesNotServingWhenSigtermDrains) {
   ASSERT_TRUE(joined.has_joined());
 
   circuitd_->Signal(SIGTERM);
-  absl::Time signalled = absl::Now();
   line = watcher->ReadLine(absl::Now() + kTimeout);
   ASSERT_TRUE(line.ok()) << line.status();
   EXPECT_EQ(*line, "NOT_SERVING");
@@ -159,16 +160,17 @@ TEST_F(StandardServicesTest, WatcherSeesNotServingWhenSigtermDrains) {
   EXPECT_TRUE(going_away);
   EXPECT_EQ(participant->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
 
+  // The drain ends on its own, long before its grace period: circuitd has
+  // exited, 0, while the grace still has most of an hour to go.
   absl::StatusOr<int> code = circuitd_->Wait(absl::Now() + kTimeout);
-  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_TRUE(code.ok()) << "circuitd still draining: " << code.status();
   EXPECT_EQ(*code, 0) << circuitd_->stderr_text();
-  EXPECT_LT(absl::Now() - signalled, absl::Seconds(kGraceSeconds + 5));
 
-  // The watch ends with the server; the watcher reports how and exits 0.
+  // The server finished the watch (OK), rather than cancelling it at the end
+  // of the grace; the watcher saw nothing after NOT_SERVING and exits 0.
   std::vector<std::string> rest =
       Lines(watcher->ReadAll(absl::Now() + kTimeout));
-  ASSERT_FALSE(rest.empty());
-  EXPECT_THAT(rest.back(), HasSubstr("ended "));
+  EXPECT_THAT(rest, ElementsAre("ended OK"));
   code = watcher->Wait(absl::Now() + kTimeout);
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_EQ(*code, 0) << watcher->stderr_text();
