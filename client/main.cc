@@ -6,18 +6,26 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "absl/types/optional.h"
 #include "client/demo.h"
+#include "client/lib/atomic_file.h"
 #include "client/lib/connection.h"
+#include "client/lib/history.h"
 #include "client/lib/live_session.h"
+#include "client/lib/summary_format.h"
 #include "client/tui/apps.h"
 #include "client/tui/plain.h"
 #include "client/tui/views.h"
@@ -47,6 +55,15 @@ ABSL_FLAG(int, weeks, -1, "join: weeks since giving birth (optional)");
 ABSL_FLAG(std::string, equipment, "",
           "join: the equipment or band you have, e.g. \"medium band\"");
 ABSL_FLAG(bool, all, false, "classes: include classes that have ended");
+ABSL_FLAG(std::string, format, "", "class export: csv or json");
+ABSL_FLAG(std::string, table, "",
+          "class export --format=csv: the table: sets (the default), totals, "
+          "efforts or symptoms");
+ABSL_FLAG(std::string, output, "",
+          "class export: write to this file instead of stdout (replaced "
+          "atomically, mode 0600: it holds health data)");
+ABSL_FLAG(std::string, participant, "",
+          "class erase: the id of the participant whose health data to erase");
 ABSL_FLAG(bool, exit_at_end, false,
           "instruct, join, kiosk: exit when the class ends");
 ABSL_FLAG(bool, spawn_server, false,
@@ -66,10 +83,37 @@ constexpr int kExitUsage = 2;
 
 struct Subcommand {
   const char* name;
-  const char* args;
-  const char* summary;
+  // The overview's lines: each form's arguments, and what it does.
+  std::vector<std::pair<const char*, const char*>> forms;
+  // `circuit NAME --help`: the usage lines (one form a line, without
+  // "circuit "), what they do, and the flags read besides the global ones.
+  const char* usage;
+  const char* help;
+  std::vector<const char*> flags;
   std::function<int(const std::vector<char*>& args)> run;
 };
+
+// The flags every subcommand reads.
+const char* const kGlobalFlags[] = {"address", "timeout_seconds", "key",
+                                    "data_dir"};
+
+constexpr char kClassCreateUsage[] =
+    "class create CIRCUIT [--title=T] [--json]";
+constexpr char kClassSummaryUsage[] = "class summary CLASS [--json]";
+constexpr char kClassExportUsage[] =
+    "class export CLASS --format=csv|json "
+    "[--table=sets|totals|efforts|symptoms] [--output=FILE]";
+constexpr char kClassEraseUsage[] = "class erase CLASS --participant=ID";
+constexpr char kClassWallUsage[] = "class wall CLASS [--json]";
+
+// Every form of `circuit class`, one a line.
+const char* ClassUsage() {
+  static const std::string* const usage = new std::string(
+      absl::StrJoin({kClassCreateUsage, kClassSummaryUsage, kClassExportUsage,
+                     kClassEraseUsage, kClassWallUsage},
+                    "\n"));
+  return usage->c_str();
+}
 
 std::shared_ptr<Connection> Connect() {
   ConnectOptions options;
@@ -85,9 +129,26 @@ int Fail(const absl::Status& status) {
   return kExitFailure;
 }
 
-int Usage(const char* usage) {
-  std::fprintf(stderr, "usage: circuit %s\n", usage);
+// "usage: circuit LINE" for each line of `usage`, then kExitUsage.
+int Usage(absl::string_view usage) {
+  const char* lead = "usage:";
+  for (absl::string_view line : absl::StrSplit(usage, '\n')) {
+    std::fprintf(stderr, "%s circuit %s\n", lead, std::string(line).c_str());
+    lead = "      ";
+  }
   return kExitUsage;
+}
+
+// A usage error about the flags: one line, then kExitUsage.
+int BadFlag(const std::string& reason) {
+  std::fprintf(stderr, "circuit: %s\n", reason.c_str());
+  return kExitUsage;
+}
+
+// The local date and time of `unix_ms`.
+std::string LocalTime(int64_t unix_ms) {
+  return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixMillis(unix_ms),
+                          absl::LocalTimeZone());
 }
 
 void PrintJson(const google::protobuf::Message& message) {
@@ -153,7 +214,7 @@ int ShowClock(const std::vector<char*>& args) {
 
 int CreateClass(const std::vector<char*>& args) {
   if (args.size() != 1) {
-    return Usage("class create CIRCUIT [--title=T] [--json]");
+    return Usage(kClassCreateUsage);
   }
   absl::StatusOr<v1::ClassInfo> info = Connect()->CreateClass(
       Key("instructor"), args[0], absl::GetFlag(FLAGS_title));
@@ -167,11 +228,134 @@ int CreateClass(const std::vector<char*>& args) {
   return kExitOk;
 }
 
-int ClassSubcommand(const std::vector<char*>& args) {
-  if (!args.empty() && std::strcmp(args[0], "create") == 0) {
-    return CreateClass(std::vector<char*>(args.begin() + 1, args.end()));
+int ShowSummary(const std::vector<char*>& args) {
+  if (args.size() != 1) return Usage(kClassSummaryUsage);
+  absl::StatusOr<v1::ClassSummary> summary =
+      GetClassSummary(*Connect(), Key("instructor"), args[0]);
+  if (!summary.ok()) return Fail(summary.status());
+  if (absl::GetFlag(FLAGS_json)) {
+    std::printf("%s\n", SummaryJson(*summary).c_str());
+    return kExitOk;
   }
-  return Usage("class create CIRCUIT [--title=T] [--json]");
+  SummaryTextOptions options;
+  options.time_zone = absl::LocalTimeZone();
+  std::fputs(SummaryText(*summary, options).c_str(), stdout);
+  return kExitOk;
+}
+
+int ExportClass(const std::vector<char*>& args) {
+  if (args.size() != 1) return Usage(kClassExportUsage);
+  const std::string format = absl::GetFlag(FLAGS_format);
+  const std::string table_name = absl::GetFlag(FLAGS_table);
+  if (format != "csv" && format != "json") {
+    return BadFlag("class export needs --format=csv or --format=json");
+  }
+  if (format == "json" && !table_name.empty()) {
+    return BadFlag("--table is for --format=csv; JSON holds every table");
+  }
+  absl::optional<CsvTable> table =
+      ParseCsvTable(table_name.empty() ? "sets" : table_name);
+  if (!table.has_value()) {
+    return BadFlag("--table is sets, totals, efforts or symptoms");
+  }
+  absl::StatusOr<v1::ClassSummary> summary =
+      GetClassSummary(*Connect(), Key("instructor"), args[0]);
+  if (!summary.ok()) return Fail(summary.status());
+  const std::string contents = format == "csv"
+                                   ? SummaryCsv(*summary, *table)
+                                   : absl::StrCat(SummaryJson(*summary), "\n");
+  const std::string output = absl::GetFlag(FLAGS_output);
+  if (output.empty()) {
+    std::fwrite(contents.data(), 1, contents.size(), stdout);
+    return kExitOk;
+  }
+  if (absl::Status written = WriteFileAtomically(output, contents, 0600);
+      !written.ok()) {
+    std::fprintf(stderr, "circuit: %s\n",
+                 std::string(written.message()).c_str());
+    return kExitFailure;
+  }
+  const std::string what =
+      format == "json"
+          ? format
+          : absl::StrCat("csv, ", table_name.empty() ? "sets" : table_name);
+  std::printf("wrote %s (%s, %zu bytes)\n", output.c_str(), what.c_str(),
+              contents.size());
+  return kExitOk;
+}
+
+int EraseHealth(const std::vector<char*>& args) {
+  const std::string participant = absl::GetFlag(FLAGS_participant);
+  if (args.size() != 1 || participant.empty()) return Usage(kClassEraseUsage);
+  std::shared_ptr<Connection> connection = Connect();
+  const std::string key = Key("instructor");
+  // What there is to erase, for the message; the erase goes ahead without it.
+  absl::StatusOr<v1::ClassSummary> before =
+      GetClassSummary(*connection, key, args[0]);
+  if (absl::Status erased =
+          EraseHealthData(*connection, key, args[0], participant);
+      !erased.ok()) {
+    return Fail(erased);
+  }
+  std::string who = absl::StrCat("participant ", SanitizeText(participant));
+  std::string what = "efforts and symptoms";
+  if (before.ok()) {
+    for (const v1::ParticipantSummary& p : before->participants()) {
+      if (p.participant_id() != participant) continue;
+      who = absl::StrCat(SanitizeText(p.check_in().display_name()), " (",
+                         SanitizeText(participant), ")");
+      what = absl::StrCat(p.efforts_size(),
+                          p.efforts_size() == 1 ? " effort" : " efforts",
+                          " and ", p.symptoms_size(),
+                          p.symptoms_size() == 1 ? " symptom" : " symptoms");
+    }
+  }
+  std::printf(
+      "erased the health data of %s in class %s: %s, and the alerts and "
+      "suggestions drawn from them; reps and attendance stay\n",
+      who.c_str(), SanitizeText(args[0]).c_str(), what.c_str());
+  return kExitOk;
+}
+
+int ShowWall(const std::vector<char*>& args) {
+  if (args.size() != 1) return Usage(kClassWallUsage);
+  absl::StatusOr<v1::WallSummary> wall =
+      GetWallSummary(*Connect(), Key("kiosk"), args[0]);
+  if (!wall.ok()) return Fail(wall.status());
+  if (absl::GetFlag(FLAGS_json)) {
+    PrintJson(*wall);
+  } else {
+    std::fputs(WallText(*wall).c_str(), stdout);
+  }
+  return kExitOk;
+}
+
+int ClassSubcommand(const std::vector<char*>& args) {
+  static const auto* const verbs = new std::vector<
+      std::pair<const char*, int (*)(const std::vector<char*>&)>>{
+      {"create", CreateClass}, {"summary", ShowSummary},
+      {"export", ExportClass}, {"erase", EraseHealth},
+      {"wall", ShowWall},
+  };
+  if (!args.empty()) {
+    for (const auto& [verb, run] : *verbs) {
+      if (std::strcmp(args[0], verb) == 0) {
+        return run(std::vector<char*>(args.begin() + 1, args.end()));
+      }
+    }
+  }
+  return Usage(ClassUsage());
+}
+
+// When a class was created, started or ended, whichever is latest.
+std::string ClassTime(const v1::ClassInfo& c) {
+  if (c.ended_unix_ms() > 0) {
+    return absl::StrCat("ended ", LocalTime(c.ended_unix_ms()));
+  }
+  if (c.started_unix_ms() > 0) {
+    return absl::StrCat("started ", LocalTime(c.started_unix_ms()));
+  }
+  return absl::StrCat("created ", LocalTime(c.created_unix_ms()));
 }
 
 int ListClasses(const std::vector<char*>& args) {
@@ -184,9 +368,10 @@ int ListClasses(const std::vector<char*>& args) {
       PrintJson(c);
       continue;
     }
-    std::printf("%s  %s  %-8s %3d in  %s\n", c.class_id().c_str(),
+    std::printf("%s  %s  %-8s %3d in  %-24s  %s\n", c.class_id().c_str(),
                 c.join_code().c_str(), tui::PhaseName(c.phase()).c_str(),
-                c.participant_count(), c.title().c_str());
+                c.participant_count(), ClassTime(c).c_str(),
+                SanitizeText(c.title()).c_str());
   }
   return kExitOk;
 }
@@ -309,17 +494,82 @@ int Demo(const std::vector<char*>& args) {
 
 const std::vector<Subcommand>& Subcommands() {
   static const auto* const subcommands = new std::vector<Subcommand>{
-      {"circuits", "", "list the circuit library", ListCircuits},
-      {"clock", "", "show this machine's clock offset from circuitd's",
+      {"circuits",
+       {{"", "list the circuit library"}},
+       "circuits [--json]",
+       "Lists the circuit library: id, blocks, estimated length and name.",
+       {"json"},
+       ListCircuits},
+      {"clock",
+       {{"", "show this machine's clock offset from circuitd's"}},
+       "clock [--json]",
+       "Estimates this machine's clock offset from circuitd's, from five\n"
+       "samples.",
+       {"json"},
        ShowClock},
-      {"class", "create CIRCUIT", "create a class; prints its id and join code",
+      {"class",
+       {{"create CIRCUIT", "create a class; prints its id and join code"},
+        {"summary CLASS", "a class's record: reps by side, efforts, symptoms"},
+        {"export CLASS", "the record as CSV or JSON (--format, --output)"},
+        {"erase CLASS", "erase a participant's health data (--participant)"},
+        {"wall CLASS", "the studio wall's summary: names and reps only"}},
+       ClassUsage(),
+       "create   Creates a class from CIRCUIT, in the lobby; prints its\n"
+       "         id and join code. Instructor key.\n"
+       "summary  The class's record, live or ended: per participant the\n"
+       "         reps of each exercise by side (noting when left and right\n"
+       "         differ by 20% or more), efforts, symptoms, suggestions and\n"
+       "         the coach's decisions; then the class-wide figures.\n"
+       "         --json prints the record as JSON. Instructor key.\n"
+       "export   The record as one CSV table (--table=sets, the default:\n"
+       "         one row per set and side; totals: per participant and\n"
+       "         exercise; efforts; symptoms) or as JSON, on stdout or\n"
+       "         into --output, which is replaced atomically and gets mode\n"
+       "         0600: it holds health data. Instructor key.\n"
+       "erase    Erases one participant's efforts and symptoms, and the\n"
+       "         alerts and suggestions drawn from them, from an ended\n"
+       "         class, at their request; reps and attendance stay. Asks\n"
+       "         nothing. Instructor key.\n"
+       "wall     The studio wall's summary: totals, and the names and\n"
+       "         reps of those who agreed to be shown; never health data.\n"
+       "         Kiosk key (or the instructor's, with --key).",
+       {"title", "json", "format", "table", "output", "participant"},
        ClassSubcommand},
-      {"classes", "", "list classes (--all includes ended ones)", ListClasses},
-      {"instruct", "CLASS",
-       "the instructor console (--command=... sends one command)", Instruct},
-      {"join", "CODE", "join a class as a participant (--name)", Join},
-      {"kiosk", "CLASS", "the studio screen for a class", Kiosk},
-      {"demo", "", "a whole simulated class on the kiosk view (--spawn_server)",
+      {"classes",
+       {{"", "list classes (--all includes ended ones)"}},
+       "classes [--all] [--json]",
+       "Lists classes, newest first: id, join code, phase, participants,\n"
+       "when it was created, started or ended, and title. Instructor key.",
+       {"all", "json"},
+       ListClasses},
+      {"instruct",
+       {{"CLASS", "the instructor console (--command=... sends one command)"}},
+       "instruct CLASS [--command=start|pause|resume|next|previous|plus30|"
+       "minus30|end|cue --text=T]",
+       "The instructor console for CLASS; with --command, sends that one\n"
+       "command, prints its result and exits. Instructor key.",
+       {"command", "text", "plain", "json", "exit_at_end"},
+       Instruct},
+      {"join",
+       {{"CODE", "join a class as a participant (--name)"}},
+       "join CODE --name=NAME [--show_name] [--track=vaginal|cesarean] "
+       "[--weeks=N] [--equipment=E]",
+       "Joins the class with join code CODE as a participant.",
+       {"name", "show_name", "track", "weeks", "equipment", "plain", "json",
+        "exit_at_end"},
+       Join},
+      {"kiosk",
+       {{"CLASS", "the studio screen for a class"}},
+       "kiosk CLASS [--plain|--json]",
+       "The studio screen for CLASS: the class's state and the completion\n"
+       "wall; never health data. Kiosk key.",
+       {"plain", "json", "exit_at_end"},
+       Kiosk},
+      {"demo",
+       {{"", "a whole simulated class on the kiosk view (--spawn_server)"}},
+       "demo [--spawn_server] [--participants=N] [--speed=X] [--circuit=ID]",
+       "Runs a whole simulated class and shows it on the kiosk view.",
+       {"spawn_server", "participants", "speed", "circuit", "seed"},
        Demo},
   };
   return *subcommands;
@@ -331,10 +581,12 @@ std::string UsageText() {
       "Usage: circuit SUBCOMMAND [ARGS] [--address=HOST:PORT]\n\n"
       "Subcommands:\n";
   for (const Subcommand& s : Subcommands()) {
-    std::string head = absl::StrCat(s.name, s.args[0] ? " " : "", s.args);
-    absl::StrAppend(&text, "  ", head,
-                    std::string(head.size() < 22 ? 22 - head.size() : 1, ' '),
-                    s.summary, "\n");
+    for (const auto& [args, summary] : s.forms) {
+      std::string head = absl::StrCat(s.name, args[0] ? " " : "", args);
+      absl::StrAppend(&text, "  ", head,
+                      std::string(head.size() < 22 ? 22 - head.size() : 1, ' '),
+                      summary, "\n");
+    }
   }
   absl::StrAppend(
       &text,
@@ -344,10 +596,55 @@ std::string UsageText() {
   return text;
 }
 
+// "  --name  help (default: value)".
+std::string FlagLine(const char* name) {
+  const absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+  if (flag == nullptr) return "";
+  std::string default_value = flag->DefaultValue();
+  if (flag->IsOfType<std::string>()) {
+    default_value = absl::StrCat("\"", default_value, "\"");
+  }
+  return absl::StrCat("  --", name, "  ", flag->Help(),
+                      " (default: ", default_value, ")\n");
+}
+
+// What `circuit NAME --help` prints.
+std::string HelpText(const Subcommand& s) {
+  std::string text;
+  const char* lead = "usage:";
+  for (absl::string_view line : absl::StrSplit(s.usage, '\n')) {
+    absl::StrAppend(&text, lead, " circuit ", line, "\n");
+    lead = "      ";
+  }
+  absl::StrAppend(&text, "\n", s.help, "\n");
+  if (!s.flags.empty()) {
+    absl::StrAppend(&text, "\nFlags:\n");
+    for (const char* flag : s.flags) absl::StrAppend(&text, FlagLine(flag));
+  }
+  absl::StrAppend(&text, "\nGlobal flags:\n");
+  for (const char* flag : kGlobalFlags) absl::StrAppend(&text, FlagLine(flag));
+  absl::StrAppend(&text, "\nExit codes: 0 ok, 1 failure, 2 usage.\n");
+  return text;
+}
+
+// True when `args` asks for help before a "--".
+bool AsksForHelp(const std::vector<char*>& args) {
+  for (const char* arg : args) {
+    if (std::strcmp(arg, "--") == 0) return false;
+    if (std::strcmp(arg, "--help") == 0 || std::strcmp(arg, "-h") == 0 ||
+        std::strcmp(arg, "-help") == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 }  // namespace circuit::client
 
 int main(int argc, char** argv) {
+  using circuit::client::AsksForHelp;
+  using circuit::client::HelpText;
   using circuit::client::Subcommand;
   using circuit::client::Subcommands;
   using circuit::client::UsageText;
@@ -377,6 +674,10 @@ int main(int argc, char** argv) {
     // Parse everything but the subcommand's name.
     std::vector<char*> rest(argv, argv + argc);
     rest.erase(rest.begin() + at);
+    if (AsksForHelp(std::vector<char*>(rest.begin() + 1, rest.end()))) {
+      std::printf("%s", HelpText(s).c_str());
+      return circuit::client::kExitOk;
+    }
     std::vector<char*> args =
         absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
     args.erase(args.begin());  // the program's name

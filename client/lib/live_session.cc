@@ -1,7 +1,9 @@
 #include "client/lib/live_session.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
+#include <vector>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -19,6 +21,15 @@ std::string RandomPrefix() {
 }
 
 }  // namespace
+
+std::string NewClientJoinId() {
+  std::random_device device;
+  std::string id;
+  for (int i = 0; i < 4; ++i) {
+    absl::StrAppendFormat(&id, "%08x", static_cast<uint32_t>(device()));
+  }
+  return id;
+}
 
 const char* LinkStateName(LinkState state) {
   switch (state) {
@@ -333,7 +344,8 @@ ParticipantSession::ParticipantSession(std::shared_ptr<Connection> connection,
     : LiveSession(std::move(connection), options),
       join_code_(std::move(join_code)),
       check_in_(std::move(check_in)),
-      id_prefix_(RandomPrefix()) {}
+      id_prefix_(RandomPrefix()),
+      client_join_id_(NewClientJoinId()) {}
 
 ParticipantSession::~ParticipantSession() { Stop(); }
 
@@ -358,10 +370,12 @@ grpc::Status ParticipantSession::RunStream(grpc::ClientContext* context) {
       if (resume_token_.empty()) {
         first.mutable_join()->set_join_code(join_code_);
         *first.mutable_join()->mutable_check_in() = check_in_;
+        first.mutable_join()->set_client_join_id(client_join_id_);
       } else {
         first.mutable_resume()->set_last_seq(mirror_.last_seq());
       }
       resend = pending_;
+      retry_on_submit_.clear();
     }
     if (!stream->Write(first)) return stream->Finish();
     // Unacknowledged reports go again, with their ids: the server counts
@@ -384,6 +398,17 @@ grpc::Status ParticipantSession::RunStream(grpc::ClientContext* context) {
         const bool retry_later =
             ack.code() == static_cast<int>(absl::StatusCode::kUnavailable) ||
             ack.code() == static_cast<int>(absl::StatusCode::kAborted);
+        const bool pending =
+            std::any_of(pending_.begin(), pending_.end(),
+                        [&](const v1::JoinClassRequest& r) {
+                          return ReportId(r) == ack.report_id();
+                        });
+        if (pending &&
+            ack.code() == static_cast<int>(absl::StatusCode::kUnavailable)) {
+          retry_on_submit_.insert(ack.report_id());
+        } else {
+          retry_on_submit_.erase(ack.report_id());
+        }
         if (!retry_later) {
           pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
                                         [&](const v1::JoinClassRequest& r) {
@@ -422,6 +447,7 @@ absl::StatusOr<std::string> ParticipantSession::Submit(
     v1::JoinClassRequest report) {
   absl::MutexLock write_lock(&write_mu_);
   std::string id;
+  std::vector<v1::JoinClassRequest> retries;
   {
     absl::MutexLock lock(&mu_);
     std::string* id_field = nullptr;
@@ -452,10 +478,22 @@ absl::StatusOr<std::string> ParticipantSession::Submit(
       *id_field = absl::StrCat("r-", id_prefix_, "-", ++next_report_);
     }
     id = *id_field;
+    if (stream_ != nullptr) {
+      for (const v1::JoinClassRequest& r : pending_) {
+        if (retry_on_submit_.erase(ReportId(r)) > 0) retries.push_back(r);
+      }
+    }
     pending_.push_back(report);
   }
-  // Sent now when connected; otherwise the next stream sends it.
-  if (stream_ != nullptr) stream_->Write(report);
+  // Sent now when connected; otherwise the next stream sends it (with every
+  // other pending report).
+  if (stream_ != nullptr) {
+    bool open = true;
+    for (size_t i = 0; open && i < retries.size(); ++i) {
+      open = stream_->Write(retries[i]);
+    }
+    if (open) stream_->Write(report);
+  }
   return id;
 }
 

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -62,6 +63,10 @@ struct SessionOptions {
   // Participant: reports kept while disconnected; Submit refuses more.
   int max_queued_reports = 256;
 };
+
+// A new JoinRequest.client_join_id: 32 lowercase hex characters, 128 bits
+// from std::random_device.
+std::string NewClientJoinId();
 
 // The loop shared by the three roles. Thread-safe.
 class LiveSession {
@@ -189,6 +194,8 @@ class ParticipantSession : public LiveSession {
   // Queues a report (a JoinClassRequest with completion, effort or symptom;
   // its report_id is filled in when empty) and sends it now when connected;
   // it is resent with the same id after each reconnect until acknowledged.
+  // When connected, the pending reports whose latest ack was UNAVAILABLE
+  // (not recorded, retry later) are sent again first.
   // Returns the id; RESOURCE_EXHAUSTED when the queue is full,
   // INVALID_ARGUMENT when `report` is not a report.
   absl::StatusOr<std::string> Submit(v1::JoinClassRequest report);
@@ -232,12 +239,18 @@ class ParticipantSession : public LiveSession {
   const std::string join_code_;
   const v1::CheckIn check_in_;
   const std::string id_prefix_;
+  // Sent with every join of this session, so a join retried after its
+  // Joined was lost gets the same seat back.
+  const std::string client_join_id_;
   absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   Stream* stream_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   std::string resume_token_ ABSL_GUARDED_BY(mu_);
   int next_report_ ABSL_GUARDED_BY(mu_) = 0;
   // Unacknowledged reports in the order submitted.
   std::deque<v1::JoinClassRequest> pending_ ABSL_GUARDED_BY(mu_);
+  // Ids of pending reports whose latest ack was UNAVAILABLE: the next Submit
+  // sends them again before its own report.
+  std::set<std::string> retry_on_submit_ ABSL_GUARDED_BY(mu_);
   // Final acknowledgements by report id.
   std::map<std::string, v1::ReportAck> acks_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::ReportAck> recent_acks_ ABSL_GUARDED_BY(mu_);
