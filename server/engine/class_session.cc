@@ -68,6 +68,7 @@ ClassSession::ClassSession(const v1::ClassInfo& info,
       circuit_(circuit),
       library_(library),
       options_(options),
+      log_(options.retention_events),
       intervals_(PlanIntervals(circuit, *library)),
       exercises_(library->ExercisesFor(circuit)) {
   info_.set_phase(v1::CLASS_PHASE_LOBBY);
@@ -80,13 +81,7 @@ ClassSession::ClassSession(const v1::ClassInfo& info,
 
 int64_t ClassSession::Emit(v1::ClassEvent event, Audience audience,
                            const std::string& participant_id, int64_t now_ms) {
-  event.set_seq(++last_seq_);
-  event.set_at_unix_ms(now_ms);
-  Event e{std::move(event), audience, participant_id};
-  pending_.push_back(e);
-  retained_.push_back(std::move(e));
-  while (retained_.size() > options_.retention_events) retained_.pop_front();
-  return last_seq_;
+  return log_.Append(std::move(event), audience, participant_id, now_ms);
 }
 
 int64_t ClassSession::EmitState(absl::Time now) {
@@ -95,28 +90,11 @@ int64_t ClassSession::EmitState(absl::Time now) {
   return Emit(std::move(event), Audience::kPublic, "", Millis(now));
 }
 
-std::vector<Event> ClassSession::DrainEvents() {
-  std::vector<Event> out;
-  out.swap(pending_);
-  return out;
-}
+std::vector<Event> ClassSession::DrainEvents() { return log_.Drain(); }
 
 std::optional<std::vector<const Event*>> ClassSession::EventsAfter(
     int64_t after_seq) const {
-  std::vector<const Event*> out;
-  // A client ahead of us (confused, or from another run) has nothing to get.
-  if (after_seq >= last_seq_) return out;
-  if (after_seq < 0) after_seq = 0;
-  if (retained_.empty() || retained_.front().event.seq() > after_seq + 1) {
-    return std::nullopt;
-  }
-  const auto first =
-      static_cast<size_t>(after_seq + 1 - retained_.front().event.seq());
-  out.reserve(retained_.size() - first);
-  for (size_t i = first; i < retained_.size(); ++i) {
-    out.push_back(&retained_[i]);
-  }
-  return out;
+  return log_.After(after_seq);
 }
 
 // --- Participants ------------------------------------------------------------
@@ -1117,7 +1095,7 @@ std::optional<v1::RosterUpdate> ClassSession::TakeRosterUpdate() {
 
 v1::InstructorSnapshot ClassSession::InstructorSnapshot(absl::Time now) const {
   v1::InstructorSnapshot snapshot;
-  snapshot.set_seq(last_seq_);
+  snapshot.set_seq(log_.last_seq());
   snapshot.set_reason(v1::SNAPSHOT_REASON_INITIAL);
   *snapshot.mutable_class_info() = info_;
   *snapshot.mutable_state() = State(now);
@@ -1152,7 +1130,7 @@ absl::StatusOr<v1::ParticipantSnapshot> ClassSession::ParticipantSnapshot(
         absl::StrCat("participant ", participant_id, " is not in this class"));
   }
   v1::ParticipantSnapshot snapshot;
-  snapshot.set_seq(last_seq_);
+  snapshot.set_seq(log_.last_seq());
   snapshot.set_reason(v1::SNAPSHOT_REASON_INITIAL);
   *snapshot.mutable_class_info() = info_;
   *snapshot.mutable_state() = State(now);
@@ -1173,7 +1151,7 @@ absl::StatusOr<v1::ParticipantSnapshot> ClassSession::ParticipantSnapshot(
 
 v1::KioskSnapshot ClassSession::KioskSnapshot(absl::Time now) const {
   v1::KioskSnapshot snapshot;
-  snapshot.set_seq(last_seq_);
+  snapshot.set_seq(log_.last_seq());
   snapshot.set_reason(v1::SNAPSHOT_REASON_INITIAL);
   *snapshot.mutable_class_info() = info_;
   *snapshot.mutable_state() = State(now);

@@ -19,26 +19,10 @@
 #include "absl/time/time.h"
 #include "circuit/v1/live.pb.h"
 #include "circuit/v1/service.pb.h"
+#include "server/engine/event_log.h"
 #include "server/library/circuit_library.h"
 
 namespace circuit::engine {
-
-// Who may see an event.
-enum class Audience {
-  // Every role: instructor, every participant, kiosks.
-  kPublic,
-  // The instructor only.
-  kInstructor,
-  // The instructor and the one participant named in Event::participant_id.
-  kInstructorAndParticipant,
-};
-
-// One accepted change, numbered in its class.
-struct Event {
-  v1::ClassEvent event;  // seq, at_unix_ms and the change
-  Audience audience = Audience::kPublic;
-  std::string participant_id;  // for kInstructorAndParticipant
-};
 
 // The outcome of an accepted report.
 struct ReportResult {
@@ -170,7 +154,7 @@ class ClassSession {
   std::vector<Event> DrainEvents();
 
   // The highest seq so far (0 before any event).
-  int64_t last_seq() const { return last_seq_; }
+  int64_t last_seq() const { return log_.last_seq(); }
 
   // Retained events with seq > `after_seq`, in order; nullopt when some of
   // them are no longer retained (the caller sends a snapshot instead).
@@ -295,6 +279,7 @@ class ClassSession {
   v1::Circuit circuit_;
   const CircuitLibrary* library_;
   SessionOptions options_;
+  EventLog log_;
   std::vector<v1::Interval> intervals_;
   std::vector<v1::Exercise> exercises_;  // library_->ExercisesFor(circuit_)
 
@@ -304,9 +289,6 @@ class ClassSession {
   int64_t deadline_ms_ = 0;          // while RUNNING a timed interval
   int64_t paused_remaining_ms_ = 0;  // while PAUSED
 
-  int64_t last_seq_ = 0;
-  std::deque<Event> retained_;
-  std::vector<Event> pending_;  // not drained yet
   std::deque<v1::Cue> recent_cues_;
   std::deque<v1::Alert> alerts_;  // the latest 200
   int64_t alert_count_ = 0;
