@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "server/engine/adaptation.h"
+#include "server/engine/report_validation.h"
 
 namespace circuit::engine {
 namespace {
@@ -40,15 +41,6 @@ absl::string_view PhaseName(v1::ClassPhase phase) {
 
 absl::Status ClassEnded() {
   return absl::FailedPreconditionError("the class has ended");
-}
-
-absl::Status CheckReportId(const std::string& report_id) {
-  const int64_t length = CharCount(report_id);
-  if (length < 1 || length > 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("report_id must be 1 to 64 characters, got ", length));
-  }
-  return absl::OkStatus();
 }
 
 std::string SuggestionKey(v1::SuggestionKind kind,
@@ -286,52 +278,93 @@ absl::Status ClassSession::SetConnection(const std::string& participant_id,
 
 // --- Reports -----------------------------------------------------------------
 
-absl::Status ClassSession::CheckBlockIndex(int32_t block_index) const {
-  if (block_index < 0 || block_index >= circuit_.blocks_size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("block ", block_index, " does not exist; the circuit has ",
-                     circuit_.blocks_size(), " blocks"));
-  }
-  return absl::OkStatus();
-}
-
 const v1::Exercise* ClassSession::BlockExercise(int32_t block_index) const {
   if (block_index < 0 || block_index >= circuit_.blocks_size()) return nullptr;
   return library_->FindExercise(circuit_.blocks(block_index).exercise_id());
 }
 
-absl::StatusOr<ClassSession::Participant*> ClassSession::ReportingParticipant(
-    const std::string& participant_id, const std::string& report_id,
-    int32_t block_index, std::optional<ReportResult>* duplicate) {
-  Participant* p = FindParticipant(participant_id);
+ReportContext ClassSession::CurrentReportContext() const {
+  ReportContext context;
+  context.circuit = &circuit_;
+  context.library = library_;
+  context.phase = phase_;
+  context.current_block =
+      current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
+                    : -1;
+  context.max_reports_per_participant = options_.max_reports_per_participant;
+  return context;
+}
+
+absl::Status ClassSession::CheckReport(
+    const internal::ReportInput& report,
+    std::optional<ReportResult>* duplicate) const {
+  if (absl::Status s = CheckIsReport(report); !s.ok()) return s;
+  const Participant* p = FindParticipant(report.participant_id());
   if (p == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("participant ", participant_id, " is not in this class"));
+    return absl::NotFoundError(absl::StrCat(
+        "participant ", report.participant_id(), " is not in this class"));
   }
+  const std::string& report_id = ReportId(report);
   if (absl::Status s = CheckReportId(report_id); !s.ok()) return s;
   // A known id is acknowledged again without looking at the phase: a retry
   // after the class ended still gets the ack of what was accepted.
   if (auto it = p->reports.find(report_id); it != p->reports.end()) {
-    *duplicate = ReportResult{it->second.seq, true};
-    return p;
+    if (duplicate != nullptr) *duplicate = ReportResult{it->second.seq, true};
+    return absl::OkStatus();
   }
-  if (absl::Status s = CheckBlockIndex(block_index); !s.ok()) return s;
-  return p;
+  ReporterState reporter;
+  reporter.participant_id = p->id;
+  reporter.left = p->connection == v1::CONNECTION_STATE_LEFT;
+  reporter.reports_made = p->reports.size();
+  return ValidateNewReport(CurrentReportContext(), reporter, report);
 }
 
-absl::Status ClassSession::CheckCanReport(const Participant& p) const {
-  if (phase_ == v1::CLASS_PHASE_ENDED) return ClassEnded();
-  if (p.connection == v1::CONNECTION_STATE_LEFT) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("participant ", p.id, " has left the class"));
+absl::StatusOr<ReportResult> ClassSession::Record(
+    const internal::ReportInput& report, absl::Time now) {
+  std::optional<ReportResult> duplicate;
+  if (absl::Status s = CheckReport(report, &duplicate); !s.ok()) return s;
+  if (duplicate.has_value()) return *duplicate;
+  // Accepted: from here on nothing fails.
+  Participant& p = *FindParticipant(report.participant_id());
+  const int64_t now_ms = Millis(now);
+  switch (report.kind_case()) {
+    case internal::ReportInput::kCompletion:
+      return ApplyCompletion(p, report.completion(), now_ms);
+    case internal::ReportInput::kEffort:
+      return ApplyEffort(p, report.effort(), now_ms);
+    case internal::ReportInput::kSymptom:
+      return ApplySymptom(p, report.symptom(), now_ms);
+    case internal::ReportInput::KIND_NOT_SET:
+      break;
   }
-  if (p.reports.size() >=
-      static_cast<size_t>(std::max(options_.max_reports_per_participant, 0))) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("participant ", p.id, " has made ", p.reports.size(),
-                     " reports, the most one class allows"));
-  }
-  return absl::OkStatus();
+  return absl::InternalError("unreachable: CheckReport let an empty report by");
+}
+
+absl::StatusOr<ReportResult> ClassSession::RecordCompletion(
+    const std::string& participant_id, const v1::CompletionReport& report,
+    absl::Time now) {
+  internal::ReportInput input;
+  input.set_participant_id(participant_id);
+  *input.mutable_completion() = report;
+  return Record(input, now);
+}
+
+absl::StatusOr<ReportResult> ClassSession::RecordEffort(
+    const std::string& participant_id, const v1::EffortReport& report,
+    absl::Time now) {
+  internal::ReportInput input;
+  input.set_participant_id(participant_id);
+  *input.mutable_effort() = report;
+  return Record(input, now);
+}
+
+absl::StatusOr<ReportResult> ClassSession::RecordSymptom(
+    const std::string& participant_id, const v1::SymptomReport& report,
+    absl::Time now) {
+  internal::ReportInput input;
+  input.set_participant_id(participant_id);
+  *input.mutable_symptom() = report;
+  return Record(input, now);
 }
 
 int64_t ClassSession::RecordReport(Participant& p, const std::string& report_id,
@@ -347,71 +380,11 @@ int64_t ClassSession::RecordReport(Participant& p, const std::string& report_id,
   return seq;
 }
 
-absl::StatusOr<ReportResult> ClassSession::RecordCompletion(
-    const std::string& participant_id, const v1::CompletionReport& report,
-    absl::Time now) {
-  std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found = ReportingParticipant(
-      participant_id, report.report_id(), report.block_index(), &duplicate);
-  if (!found.ok()) return found.status();
-  if (duplicate.has_value()) return *duplicate;
-  Participant& p = **found;
-
+ReportResult ClassSession::ApplyCompletion(Participant& p,
+                                           const v1::CompletionReport& report,
+                                           int64_t now_ms) {
   const v1::Block& block = circuit_.blocks(report.block_index());
-  if (report.set() < 1 || report.set() > block.sets()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "set ", report.set(), " does not exist; block ", report.block_index(),
-        " (", block.id(), ") has ", block.sets(), " sets"));
-  }
   const v1::Exercise* exercise = BlockExercise(report.block_index());
-  const bool per_side = exercise != nullptr && exercise->per_side();
-  const bool side_ok = per_side ? (report.side() == v1::SIDE_LEFT ||
-                                   report.side() == v1::SIDE_RIGHT)
-                                : report.side() == v1::SIDE_BOTH;
-  if (!side_ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "side ",
-        v1::Side_IsValid(report.side()) ? v1::Side_Name(report.side())
-                                        : absl::StrCat(report.side()),
-        " does not exist for block ", report.block_index(), " (", block.id(),
-        "): ",
-        per_side ? "it is done on each side, so report SIDE_LEFT or SIDE_RIGHT"
-                 : "it is not one-sided, so report SIDE_BOTH"));
-  }
-  if (report.reps() < 0 || report.reps() > 100) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("reps must be 0 to 100, got ", report.reps()));
-  }
-  if (report.has_load()) {
-    const int64_t band_length = CharCount(report.load().band());
-    if (band_length > 32) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "load band must be at most 32 characters, got ", band_length));
-    }
-    const double kg = report.load().kilograms();
-    if (!(kg >= 0 && kg <= 500)) {  // also refuses NaN
-      return absl::InvalidArgumentError(
-          absl::StrCat("load kilograms must be 0 to 500, got ", kg));
-    }
-  }
-  if (phase_ == v1::CLASS_PHASE_LOBBY) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("block ", report.block_index(),
-                     " has not been reached; the class has not started"));
-  }
-  if (phase_ != v1::CLASS_PHASE_ENDED && current_ >= 0) {
-    const int32_t current_block =
-        intervals_[static_cast<size_t>(current_)].block_index();
-    if (report.block_index() > current_block) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "block ", report.block_index(),
-          " has not been reached; the class is on block ", current_block));
-    }
-  }
-  if (absl::Status s = CheckCanReport(p); !s.ok()) return s;
-
-  // Accepted: from here on nothing fails.
-  const int64_t now_ms = Millis(now);
   const SetKey key{report.block_index(), report.side(), report.set()};
   auto [it, inserted] = p.completions.try_emplace(key, report.reps());
   const int32_t old_reps = inserted ? 0 : it->second;
@@ -450,35 +423,9 @@ absl::StatusOr<ReportResult> ClassSession::RecordCompletion(
   return ReportResult{seq, false};
 }
 
-absl::StatusOr<ReportResult> ClassSession::RecordEffort(
-    const std::string& participant_id, const v1::EffortReport& report,
-    absl::Time now) {
-  std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found = ReportingParticipant(
-      participant_id, report.report_id(), report.block_index(), &duplicate);
-  if (!found.ok()) return found.status();
-  if (duplicate.has_value()) return *duplicate;
-  Participant& p = **found;
-
-  if (report.has_cr10() && (report.cr10() < 0 || report.cr10() > 10)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cr10 must be 0 to 10, got ", report.cr10()));
-  }
-  if (!v1::EffortFeel_IsValid(report.feel())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("feel ", report.feel(), " is not a known value"));
-  }
-  if (!report.has_cr10() && report.feel() == v1::EFFORT_FEEL_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        "an effort report needs cr10, feel or both");
-  }
-  if (phase_ == v1::CLASS_PHASE_LOBBY) {
-    return absl::FailedPreconditionError(
-        "effort can be reported once the class has started");
-  }
-  if (absl::Status s = CheckCanReport(p); !s.ok()) return s;
-
-  const int64_t now_ms = Millis(now);
+ReportResult ClassSession::ApplyEffort(Participant& p,
+                                       const v1::EffortReport& report,
+                                       int64_t now_ms) {
   CountEffort(p, -1);
   if (report.has_cr10()) p.last_cr10 = report.cr10();
   if (report.feel() != v1::EFFORT_FEEL_UNSPECIFIED) p.last_feel = report.feel();
@@ -536,35 +483,10 @@ absl::StatusOr<ReportResult> ClassSession::RecordEffort(
   return ReportResult{seq, false};
 }
 
-absl::StatusOr<ReportResult> ClassSession::RecordSymptom(
-    const std::string& participant_id, const v1::SymptomReport& report,
-    absl::Time now) {
-  std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found = ReportingParticipant(
-      participant_id, report.report_id(), report.block_index(), &duplicate);
-  if (!found.ok()) return found.status();
-  if (duplicate.has_value()) return *duplicate;
-  Participant& p = **found;
-
-  if (!v1::Symptom_IsValid(report.symptom()) ||
-      report.symptom() == v1::SYMPTOM_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("symptom ", report.symptom(), " is not a known symptom"));
-  }
-  const std::string other_text(absl::StripAsciiWhitespace(report.other_text()));
-  const int64_t other_length = CharCount(other_text);
-  if (other_length > 140) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "other_text must be at most 140 characters, got ", other_length));
-  }
-  if (report.symptom() == v1::SYMPTOM_OTHER && other_text.empty()) {
-    return absl::InvalidArgumentError(
-        "SYMPTOM_OTHER needs other_text saying what it is");
-  }
-  // Symptoms are accepted in the lobby too: health matters before the start.
-  if (absl::Status s = CheckCanReport(p); !s.ok()) return s;
-
-  const int64_t now_ms = Millis(now);
+ReportResult ClassSession::ApplySymptom(Participant& p,
+                                        const v1::SymptomReport& report,
+                                        int64_t now_ms) {
+  const std::string other_text = RecordedOtherText(report);
   p.symptoms.push_back(report.symptom());
   v1::ReportRecorded recorded;
   *recorded.mutable_symptom() = report;

@@ -17,9 +17,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "circuit/internal/journal.pb.h"
 #include "circuit/v1/live.pb.h"
 #include "circuit/v1/service.pb.h"
 #include "server/engine/event_log.h"
+#include "server/engine/report_validation.h"
 #include "server/library/circuit_library.h"
 
 namespace circuit::engine {
@@ -111,6 +113,15 @@ class ClassSession {
   // event (instructor and participant) and applies the adaptation rules,
   // which may emit alerts (instructor) and suggestions (instructor and
   // participant).
+  // Records report.participant_id's completion, effort or symptom, as below;
+  // INVALID_ARGUMENT ("not a report") when the report has no kind.
+  absl::StatusOr<ReportResult> Record(const internal::ReportInput& report,
+                                      absl::Time now);
+  // The status Record(report) would return now, changing nothing; for a
+  // known report id, OK with *duplicate set to the first result (duplicate
+  // true). `duplicate` may be null.
+  absl::Status CheckReport(const internal::ReportInput& report,
+                           std::optional<ReportResult>* duplicate) const;
   absl::StatusOr<ReportResult> RecordCompletion(
       const std::string& participant_id, const v1::CompletionReport& report,
       absl::Time now);
@@ -236,14 +247,17 @@ class ClassSession {
 
   Participant* FindParticipant(const std::string& participant_id);
   const Participant* FindParticipant(const std::string& participant_id) const;
-  // The participant making a report: NOT_FOUND for an unknown one; a bad
-  // report id or block index fails; a known report id sets `duplicate`
-  // (acknowledged again, before any other check).
-  absl::StatusOr<Participant*> ReportingParticipant(
-      const std::string& participant_id, const std::string& report_id,
-      int32_t block_index, std::optional<ReportResult>* duplicate);
-  absl::Status CheckCanReport(const Participant& p) const;
-  absl::Status CheckBlockIndex(int32_t block_index) const;
+  // What the report checks need to know about the class now.
+  ReportContext CurrentReportContext() const;
+  // Apply an accepted report (Record checked it): count it, emit its event,
+  // then apply the adaptation rules.
+  ReportResult ApplyCompletion(Participant& p,
+                               const v1::CompletionReport& report,
+                               int64_t now_ms);
+  ReportResult ApplyEffort(Participant& p, const v1::EffortReport& report,
+                           int64_t now_ms);
+  ReportResult ApplySymptom(Participant& p, const v1::SymptomReport& report,
+                            int64_t now_ms);
   int64_t RecordReport(Participant& p, const std::string& report_id,
                        v1::ReportRecorded recorded, int64_t now_ms);
 
