@@ -340,33 +340,6 @@ absl::StatusOr<ReportResult> ClassSession::Record(
   return absl::InternalError("unreachable: CheckReport let an empty report by");
 }
 
-absl::StatusOr<ReportResult> ClassSession::RecordCompletion(
-    const std::string& participant_id, const v1::CompletionReport& report,
-    absl::Time now) {
-  internal::ReportInput input;
-  input.set_participant_id(participant_id);
-  *input.mutable_completion() = report;
-  return Record(input, now);
-}
-
-absl::StatusOr<ReportResult> ClassSession::RecordEffort(
-    const std::string& participant_id, const v1::EffortReport& report,
-    absl::Time now) {
-  internal::ReportInput input;
-  input.set_participant_id(participant_id);
-  *input.mutable_effort() = report;
-  return Record(input, now);
-}
-
-absl::StatusOr<ReportResult> ClassSession::RecordSymptom(
-    const std::string& participant_id, const v1::SymptomReport& report,
-    absl::Time now) {
-  internal::ReportInput input;
-  input.set_participant_id(participant_id);
-  *input.mutable_symptom() = report;
-  return Record(input, now);
-}
-
 int64_t ClassSession::RecordReport(Participant& p, const std::string& report_id,
                                    v1::ReportRecorded recorded,
                                    int64_t now_ms) {

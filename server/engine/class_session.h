@@ -99,7 +99,9 @@ class ClassSession {
   absl::Status SetConnection(const std::string& participant_id,
                              v1::ConnectionState state, absl::Time now);
 
-  // Records a report from a participant. The report_id makes it idempotent:
+  // Records report.participant_id's completion, effort or symptom
+  // (INVALID_ARGUMENT "not a report" when it has none). The report_id makes
+  // it idempotent:
   // a known id returns the first result with duplicate = true and emits
   // nothing. A completion for a (block, set, side) already reported under
   // another id replaces the earlier one (a correction), so counts stay right.
@@ -113,8 +115,6 @@ class ClassSession {
   // event (instructor and participant) and applies the adaptation rules,
   // which may emit alerts (instructor) and suggestions (instructor and
   // participant).
-  // Records report.participant_id's completion, effort or symptom, as below;
-  // INVALID_ARGUMENT ("not a report") when the report has no kind.
   absl::StatusOr<ReportResult> Record(const internal::ReportInput& report,
                                       absl::Time now);
   // The status Record(report) would return now, changing nothing; for a
@@ -122,15 +122,6 @@ class ClassSession {
   // true). `duplicate` may be null.
   absl::Status CheckReport(const internal::ReportInput& report,
                            std::optional<ReportResult>* duplicate) const;
-  absl::StatusOr<ReportResult> RecordCompletion(
-      const std::string& participant_id, const v1::CompletionReport& report,
-      absl::Time now);
-  absl::StatusOr<ReportResult> RecordEffort(const std::string& participant_id,
-                                            const v1::EffortReport& report,
-                                            absl::Time now);
-  absl::StatusOr<ReportResult> RecordSymptom(const std::string& participant_id,
-                                             const v1::SymptomReport& report,
-                                             absl::Time now);
 
   // --- Instructor ---------------------------------------------------------
 

@@ -226,6 +226,28 @@ v1::SymptomReport Symptom(const std::string& id, int block, v1::Symptom symptom,
   return r;
 }
 
+internal::ReportInput Input(const std::string& p,
+                            const v1::CompletionReport& report) {
+  internal::ReportInput input;
+  input.set_participant_id(p);
+  *input.mutable_completion() = report;
+  return input;
+}
+internal::ReportInput Input(const std::string& p,
+                            const v1::EffortReport& report) {
+  internal::ReportInput input;
+  input.set_participant_id(p);
+  *input.mutable_effort() = report;
+  return input;
+}
+internal::ReportInput Input(const std::string& p,
+                            const v1::SymptomReport& report) {
+  internal::ReportInput input;
+  input.set_participant_id(p);
+  *input.mutable_symptom() = report;
+  return input;
+}
+
 class ClassSessionTest : public ::testing::Test {
  protected:
   void SetUp() override { Make(TestLibrary(), "test"); }
@@ -270,10 +292,42 @@ class ClassSessionTest : public ::testing::Test {
     ASSERT_EQ(session_->State(now_).current().index(), index);
   }
 
+  // Records a report through Record, after checking that CheckReport
+  // predicts its outcome exactly and changes nothing.
+  absl::StatusOr<ReportResult> Report(const internal::ReportInput& report) {
+    const std::string before = Fingerprint();
+    std::optional<ReportResult> duplicate;
+    const absl::Status checked = session_->CheckReport(report, &duplicate);
+    EXPECT_EQ(Fingerprint(), before) << "CheckReport changed the session";
+    absl::StatusOr<ReportResult> result = session_->Record(report, now_);
+    EXPECT_EQ(checked, result.status()) << report.DebugString();
+    if (result.ok()) {
+      EXPECT_EQ(duplicate.has_value(), result->duplicate);
+      if (duplicate.has_value()) {
+        EXPECT_EQ(duplicate->seq, result->seq);
+      }
+    } else {
+      EXPECT_FALSE(duplicate.has_value());
+      EXPECT_EQ(Fingerprint(), before) << "a refused report changed something";
+    }
+    return result;
+  }
+  absl::StatusOr<ReportResult> Report(const std::string& p,
+                                      const v1::CompletionReport& report) {
+    return Report(Input(p, report));
+  }
+  absl::StatusOr<ReportResult> Report(const std::string& p,
+                                      const v1::EffortReport& report) {
+    return Report(Input(p, report));
+  }
+  absl::StatusOr<ReportResult> Report(const std::string& p,
+                                      const v1::SymptomReport& report) {
+    return Report(Input(p, report));
+  }
+
   ReportResult Complete(const std::string& p, const std::string& id, int block,
                         int set, v1::Side side, int reps) {
-    auto result = session_->RecordCompletion(
-        p, Completion(id, block, set, side, reps), now_);
+    auto result = Report(p, Completion(id, block, set, side, reps));
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : ReportResult{};
   }
@@ -802,7 +856,7 @@ TEST_F(ClassSessionTest, ConnectionChangesAreCheckedAndLeftIsFinal) {
 TEST_F(ClassSessionTest, BadCompletionsGetTheirStatusAndChangeNothing) {
   Join("p1", "Ana");
   auto code = [&](const v1::CompletionReport& r) {
-    return session_->RecordCompletion("p1", r, now_).status();
+    return Report("p1", r).status();
   };
   // In the lobby nothing has been reached.
   EXPECT_EQ(code(Completion("r", 0, 1, v1::SIDE_BOTH, 10)).code(),
@@ -848,12 +902,9 @@ TEST_F(ClassSessionTest, BadCompletionsGetTheirStatusAndChangeNothing) {
   s = code(Completion("r", 1, 1, v1::SIDE_BOTH, 10));
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), HasSubstr("not been reached"));
-  EXPECT_EQ(session_
-                ->RecordCompletion(
-                    "p9", Completion("r", 0, 1, v1::SIDE_BOTH, 10), now_)
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      Report("p9", Completion("r", 0, 1, v1::SIDE_BOTH, 10)).status().code(),
+      absl::StatusCode::kNotFound);
 
   EXPECT_EQ(Fingerprint(), before);
   EXPECT_THAT(Drain(), SizeIs(2));  // only the join and the start
@@ -874,10 +925,10 @@ TEST_F(ClassSessionTest, BadCompletionsGetTheirStatusAndChangeNothing) {
 TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
   Join("p1", "Ana");
   auto effort = [&](const v1::EffortReport& r) {
-    return session_->RecordEffort("p1", r, now_).status().code();
+    return Report("p1", r).status().code();
   };
   auto symptom = [&](const v1::SymptomReport& r) {
-    return session_->RecordSymptom("p1", r, now_).status().code();
+    return Report("p1", r).status().code();
   };
   const std::string before = Fingerprint();
   // Effort needs something done first; symptoms are welcome in the lobby.
@@ -911,10 +962,7 @@ TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
   EXPECT_EQ(symptom(Symptom("s", 5, v1::SYMPTOM_LEAKING)),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(
-      session_
-          ->RecordEffort("p9", Effort("e", 0, v1::EFFORT_FEEL_TOO_EASY), now_)
-          .status()
-          .code(),
+      Report("p9", Effort("e", 0, v1::EFFORT_FEEL_TOO_EASY)).status().code(),
       absl::StatusCode::kNotFound);
   EXPECT_EQ(Fingerprint(), started);
   Do(End());
@@ -922,6 +970,35 @@ TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(symptom(Symptom("s", 0, v1::SYMPTOM_LEAKING)),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClassSessionTest, AnInputWithoutAKindIsNotAReport) {
+  Join("p1", "Ana");
+  Do(Start());
+  internal::ReportInput empty;
+  empty.set_participant_id("p1");
+  absl::Status s = Report(empty).status();  // CheckReport agrees (Report)
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("not a report"));
+  empty.set_participant_id("p9");
+  EXPECT_THAT(Report(empty).status().message(), HasSubstr("not a report"));
+}
+
+TEST_F(ClassSessionTest, CheckReportGivesTheFirstResultOfAKnownIdOnly) {
+  Join("p1", "Ana");
+  Do(Start());
+  const internal::ReportInput report =
+      Input("p1", Completion("r1", 0, 1, v1::SIDE_BOTH, 10));
+  std::optional<ReportResult> duplicate;
+  ASSERT_TRUE(session_->CheckReport(report, &duplicate).ok());
+  EXPECT_FALSE(duplicate.has_value());
+  EXPECT_TRUE(session_->CheckReport(report, nullptr).ok());
+  EXPECT_EQ(session_->Progress().total_reps(), 0);  // checking records nothing
+  const ReportResult first = *session_->Record(report, now_);
+  ASSERT_TRUE(session_->CheckReport(report, &duplicate).ok());
+  ASSERT_TRUE(duplicate.has_value());
+  EXPECT_TRUE(duplicate->duplicate);
+  EXPECT_EQ(duplicate->seq, first.seq);
 }
 
 TEST_F(ClassSessionTest, TooManyReportsAreRefused) {
@@ -934,10 +1011,7 @@ TEST_F(ClassSessionTest, TooManyReportsAreRefused) {
   Complete("p1", "r2", 0, 2, v1::SIDE_BOTH, 10);
   const std::string before = Fingerprint();
   EXPECT_EQ(
-      session_
-          ->RecordEffort("p1", Effort("r3", 0, v1::EFFORT_FEEL_TOO_EASY), now_)
-          .status()
-          .code(),
+      Report("p1", Effort("r3", 0, v1::EFFORT_FEEL_TOO_EASY)).status().code(),
       absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Fingerprint(), before);
   // A retry of an accepted one is still acknowledged.
@@ -991,16 +1065,14 @@ TEST_F(ClassSessionTest, RetryAfterTheClassEndedIsStillAcknowledged) {
   Join("p1", "Ana");
   Do(Start());
   ReportResult first = Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
-  auto effort = session_->RecordEffort(
-      "p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT), now_);
+  auto effort = Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT));
   ASSERT_TRUE(effort.ok());
   Do(End());
   Drain();
   ReportResult again = Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   EXPECT_TRUE(again.duplicate);
   EXPECT_EQ(again.seq, first.seq);
-  auto effort_again = session_->RecordEffort(
-      "p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT), now_);
+  auto effort_again = Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT));
   ASSERT_TRUE(effort_again.ok());
   EXPECT_TRUE(effort_again->duplicate);
   EXPECT_EQ(effort_again->seq, effort->seq);
@@ -1015,8 +1087,7 @@ TEST_F(ClassSessionTest, HipPinchSuggestsTheDrillOfTheNextInternalRotation) {
   Join("p2", "Bo");
   Do(Start());
   Drain();
-  auto result = session_->RecordSymptom(
-      "p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH), now_);
+  auto result = Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH));
   ASSERT_TRUE(result.ok());
   std::vector<Event> events = Drain();
   ASSERT_THAT(events, SizeIs(3));  // report, alert, suggestion
@@ -1049,10 +1120,7 @@ TEST_F(ClassSessionTest, HipPinchFallsBackToTheDrillOfTheReportedBlock) {
   Join("p1", "Ana");
   Do(Start());
   Drain();
-  ASSERT_TRUE(
-      session_
-          ->RecordSymptom("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH)).ok());
   std::vector<v1::Suggestion> suggestions = Suggestions(Drain());
   ASSERT_THAT(suggestions, SizeIs(1));
   EXPECT_EQ(suggestions[0].exercise_id(), "thrust");
@@ -1064,10 +1132,7 @@ TEST_F(ClassSessionTest, HipPinchWithNoDrillAnywhereOnlyAlerts) {
   Join("p1", "Ana");
   Do(Start());
   Drain();
-  ASSERT_TRUE(
-      session_
-          ->RecordSymptom("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH)).ok());
   std::vector<Event> events = Drain();
   EXPECT_THAT(Suggestions(events), IsEmpty());
   EXPECT_THAT(Alerts(events), SizeIs(1));
@@ -1078,10 +1143,7 @@ TEST_F(ClassSessionTest, TooHardSuggestsTheRegressionAndTwiceInARowAlerts) {
   Do(Start());
   GoTo(4);  // thrust, whose regression is the bridge
   Drain();
-  ASSERT_TRUE(
-      session_
-          ->RecordEffort("p1", Effort("e1", 1, v1::EFFORT_FEEL_TOO_HARD), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 1, v1::EFFORT_FEEL_TOO_HARD)).ok());
   std::vector<Event> events = Drain();
   std::vector<v1::Suggestion> suggestions = Suggestions(events);
   ASSERT_THAT(suggestions, SizeIs(1));
@@ -1093,10 +1155,7 @@ TEST_F(ClassSessionTest, TooHardSuggestsTheRegressionAndTwiceInARowAlerts) {
   // A CR-10 of 9 counts as too hard: the second in a row raises the alert
   // (the same regression is not suggested again while undecided).
   ASSERT_TRUE(
-      session_
-          ->RecordEffort("p1", Effort("e2", 1, v1::EFFORT_FEEL_UNSPECIFIED, 9),
-                         now_)
-          .ok());
+      Report("p1", Effort("e2", 1, v1::EFFORT_FEEL_UNSPECIFIED, 9)).ok());
   events = Drain();
   EXPECT_THAT(Suggestions(events), IsEmpty());
   std::vector<v1::Alert> alerts = Alerts(events);
@@ -1107,14 +1166,8 @@ TEST_F(ClassSessionTest, TooHardSuggestsTheRegressionAndTwiceInARowAlerts) {
   EXPECT_THAT(alerts[0].text(), HasSubstr("Ana"));
 
   // A rating in between breaks the run.
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e3", 1, v1::EFFORT_FEEL_JUST_RIGHT), now_)
-                  .ok());
-  ASSERT_TRUE(
-      session_
-          ->RecordEffort("p1", Effort("e4", 1, v1::EFFORT_FEEL_TOO_HARD), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Effort("e3", 1, v1::EFFORT_FEEL_JUST_RIGHT)).ok());
+  ASSERT_TRUE(Report("p1", Effort("e4", 1, v1::EFFORT_FEEL_TOO_HARD)).ok());
   EXPECT_THAT(Alerts(Drain()), IsEmpty());
 }
 
@@ -1122,10 +1175,7 @@ TEST_F(ClassSessionTest, TooHardWithoutARegressionSuggestsNothing) {
   Join("p1", "Ana");
   Do(Start());
   Drain();
-  ASSERT_TRUE(
-      session_
-          ->RecordEffort("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD)).ok());
   EXPECT_THAT(Suggestions(Drain()), IsEmpty());
 }
 
@@ -1158,10 +1208,7 @@ TEST_F(ClassSessionTest, TooEasyWithEveryRepDoneSuggestsTheProgression) {
   Complete("p2", "b", 2, 1, v1::SIDE_RIGHT, 7);  // one short of the top
   Drain();
   for (const char* p : {"p1", "p2", "p3"}) {
-    ASSERT_TRUE(session_
-                    ->RecordEffort(
-                        p, Effort("e", 2, v1::EFFORT_FEEL_UNSPECIFIED, 2), now_)
-                    .ok());
+    ASSERT_TRUE(Report(p, Effort("e", 2, v1::EFFORT_FEEL_UNSPECIFIED, 2)).ok());
   }
   std::vector<v1::Suggestion> suggestions = Suggestions(Drain());
   ASSERT_THAT(suggestions, SizeIs(1));
@@ -1179,10 +1226,7 @@ TEST_F(ClassSessionTest, LeakingHeavinessAndDomingRaisePriorityAndLowerLoad) {
   int n = 0;
   for (v1::Symptom symptom : {v1::SYMPTOM_LEAKING, v1::SYMPTOM_PELVIC_HEAVINESS,
                               v1::SYMPTOM_ABDOMINAL_DOMING}) {
-    ASSERT_TRUE(session_
-                    ->RecordSymptom(
-                        "p1", Symptom(absl::StrCat("s", ++n), 0, symptom), now_)
-                    .ok());
+    ASSERT_TRUE(Report("p1", Symptom(absl::StrCat("s", ++n), 0, symptom)).ok());
     std::vector<Event> events = Drain();
     std::vector<v1::Alert> alerts = Alerts(events);
     ASSERT_THAT(alerts, SizeIs(1));
@@ -1214,15 +1258,9 @@ TEST_F(ClassSessionTest, OtherSymptomsOnlyWarnTheInstructor) {
   Join("p1", "Ana");
   Do(Start());
   Drain();
-  ASSERT_TRUE(session_
-                  ->RecordSymptom(
-                      "p1", Symptom("s1", 0, v1::SYMPTOM_LOW_BACK_PAIN), now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_LOW_BACK_PAIN)).ok());
   ASSERT_TRUE(
-      session_
-          ->RecordSymptom(
-              "p1", Symptom("s2", 0, v1::SYMPTOM_OTHER, "sore wrist"), now_)
-          .ok());
+      Report("p1", Symptom("s2", 0, v1::SYMPTOM_OTHER, "sore wrist")).ok());
   std::vector<Event> events = Drain();
   EXPECT_THAT(Suggestions(events), IsEmpty());
   std::vector<v1::Alert> alerts = Alerts(events);
@@ -1237,9 +1275,7 @@ TEST_F(ClassSessionTest, DecidingASuggestionSendsItAgainToThatParticipant) {
   Join("p1", "Ana");
   Join("p2", "Bo");
   Do(Start());
-  ASSERT_TRUE(
-      session_->RecordSymptom("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING), now_)
-          .ok());
+  ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
   Drain();
   const std::string before = Fingerprint();
   EXPECT_EQ(Code(Decide("s9", v1::SUGGESTION_DECISION_ACCEPTED)),
@@ -1314,10 +1350,7 @@ TEST_F(ClassSessionTest, SameInputsGiveTheSameEvents) {
     Join("p2", "Bo");
     Do(Start());
     Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 4);
-    EXPECT_TRUE(
-        session_
-            ->RecordSymptom("p2", Symptom("s", 0, v1::SYMPTOM_HIP_PINCH), now_)
-            .ok());
+    EXPECT_TRUE(Report("p2", Symptom("s", 0, v1::SYMPTOM_HIP_PINCH)).ok());
     EXPECT_TRUE(
         session_->SetConnection("p2", v1::CONNECTION_STATE_DROPPED, now_).ok());
     session_->Tick(now_ + absl::Minutes(20));
@@ -1356,10 +1389,7 @@ TEST_F(ClassSessionTest, RosterUpdateListsOnlyChangedEntries) {
 
   ASSERT_TRUE(
       session_->SetConnection("p3", v1::CONNECTION_STATE_DROPPED, now_).ok());
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT), now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT)).ok());
   update = session_->TakeRosterUpdate();
   ASSERT_TRUE(update.has_value());
   ASSERT_EQ(update->changed_size(), 2);
@@ -1385,15 +1415,9 @@ TEST_F(ClassSessionTest, RosterShowsProgressPerBlockAndSide) {
   Complete("p1", "b", 0, 2, v1::SIDE_BOTH, 8);  // under 10
   Complete("p1", "c", 2, 1, v1::SIDE_RIGHT, 7);
   Complete("p1", "d", 2, 1, v1::SIDE_LEFT, 5);  // under 6
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e", 2, v1::EFFORT_FEEL_JUST_RIGHT, 6), now_)
-                  .ok());
-  ASSERT_TRUE(session_
-                  ->RecordEffort("p1",
-                                 Effort("f", 2, v1::EFFORT_FEEL_UNSPECIFIED, 5),
-                                 now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Effort("e", 2, v1::EFFORT_FEEL_JUST_RIGHT, 6)).ok());
+  ASSERT_TRUE(
+      Report("p1", Effort("f", 2, v1::EFFORT_FEEL_UNSPECIFIED, 5)).ok());
   const v1::RosterEntry entry = session_->InstructorSnapshot(now_).roster(0);
   const v1::ParticipantProgress& progress = entry.progress();
   ASSERT_EQ(progress.blocks_size(), 3);
@@ -1426,12 +1450,9 @@ TEST_F(ClassSessionTest, AggregatesCountDoneShareMedianAndFeel) {
       {5, v1::EFFORT_FEEL_JUST_RIGHT},
       {6, v1::EFFORT_FEEL_JUST_RIGHT}};
   for (size_t i = 0; i < ratings.size(); ++i) {
-    ASSERT_TRUE(
-        session_
-            ->RecordEffort(absl::StrCat("p", i + 1),
-                           Effort("e", 0, ratings[i].second, ratings[i].first),
-                           now_)
-            .ok());
+    ASSERT_TRUE(Report(absl::StrCat("p", i + 1),
+                       Effort("e", 0, ratings[i].second, ratings[i].first))
+                    .ok());
   }
   v1::ClassAggregates a = session_->InstructorSnapshot(now_).aggregates();
   EXPECT_EQ(a.connected_count(), 4);
@@ -1513,18 +1534,10 @@ TEST_F(ClassSessionTest, KioskSeesNoHealthData) {
   Join("p2", "Hidden", /*show_name=*/false);
   Do(Start());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9), now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
   ASSERT_TRUE(
-      session_
-          ->RecordSymptom(
-              "p2", Symptom("s1", 0, v1::SYMPTOM_OTHER, "zzsecretzz"), now_)
-          .ok());
-  ASSERT_TRUE(
-      session_->RecordSymptom("p1", Symptom("s2", 0, v1::SYMPTOM_LEAKING), now_)
-          .ok());
+      Report("p2", Symptom("s1", 0, v1::SYMPTOM_OTHER, "zzsecretzz")).ok());
+  ASSERT_TRUE(Report("p1", Symptom("s2", 0, v1::SYMPTOM_LEAKING)).ok());
   // The instructor does see it (so the check below can fail).
   const std::string instructor =
       session_->InstructorSnapshot(now_).DebugString();
@@ -1556,10 +1569,7 @@ TEST_F(ClassSessionTest, ProgressChangesOnJoinsCompletionsAndIntervals) {
   EXPECT_FALSE(session_->TakeProgressChanged());
   Do(Start());
   EXPECT_TRUE(session_->TakeProgressChanged());
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT), now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT)).ok());
   EXPECT_FALSE(session_->TakeProgressChanged());  // effort is not progress
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   EXPECT_TRUE(session_->TakeProgressChanged());
@@ -1575,9 +1585,7 @@ TEST_F(ClassSessionTest, SnapshotsCarryWhatEachRoleMaySee) {
   Join("p2", "Bo");
   Do(Start());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
-  ASSERT_TRUE(
-      session_->RecordSymptom("p1", Symptom("s1", 0, v1::SYMPTOM_LEAKING), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
   now_ += absl::Seconds(5);
   v1::InstructorSnapshot instructor = session_->InstructorSnapshot(now_);
   EXPECT_EQ(instructor.seq(), session_->last_seq());
