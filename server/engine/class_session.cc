@@ -4,6 +4,7 @@
 #include <cmath>
 #include <iterator>
 #include <utility>
+#include <variant>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -237,19 +238,12 @@ void ClassSession::ChangeConnection(Participant& p, v1::ConnectionState state,
   changed->set_connection(state);
   Emit(std::move(event), Audience::kInstructor, "", now_ms);
 
-  // Everyone disconnects when a class is over; only a drop mid-class is
-  // worth the instructor's attention.
-  if (state == v1::CONNECTION_STATE_DROPPED &&
-      phase_ != v1::CLASS_PHASE_ENDED) {
-    const int32_t block =
-        current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
-                      : -1;
-    RaiseAlert(p, v1::ALERT_KIND_DROPPED, v1::ALERT_SEVERITY_INFO,
-               v1::SYMPTOM_UNSPECIFIED,
-               absl::StrCat(p.check_in.display_name(),
-                            "'s connection dropped; their seat is held for ",
-                            absl::FormatDuration(options_.hold), "."),
-               block, now_ms);
+  if (state == v1::CONNECTION_STATE_DROPPED) {
+    if (std::optional<AlertToRaise> alert =
+            ReactToDrop(p.check_in.display_name(), options_.hold,
+                        CurrentBlock(), phase_ == v1::CLASS_PHASE_ENDED)) {
+      RaiseAlert(p, std::move(*alert), now_ms);
+    }
   }
 }
 
@@ -283,14 +277,17 @@ const v1::Exercise* ClassSession::BlockExercise(int32_t block_index) const {
   return library_->FindExercise(circuit_.blocks(block_index).exercise_id());
 }
 
+int32_t ClassSession::CurrentBlock() const {
+  return current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
+                       : -1;
+}
+
 ReportContext ClassSession::CurrentReportContext() const {
   ReportContext context;
   context.circuit = &circuit_;
   context.library = library_;
   context.phase = phase_;
-  context.current_block =
-      current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
-                    : -1;
+  context.current_block = CurrentBlock();
   context.max_reports_per_participant = options_.max_reports_per_participant;
   return context;
 }
@@ -356,8 +353,6 @@ int64_t ClassSession::RecordReport(Participant& p, const std::string& report_id,
 ReportResult ClassSession::ApplyCompletion(Participant& p,
                                            const v1::CompletionReport& report,
                                            int64_t now_ms) {
-  const v1::Block& block = circuit_.blocks(report.block_index());
-  const v1::Exercise* exercise = BlockExercise(report.block_index());
   const SetKey key{report.block_index(), report.side(), report.set()};
   auto [it, inserted] = p.completions.try_emplace(key, report.reps());
   const int32_t old_reps = inserted ? 0 : it->second;
@@ -375,24 +370,10 @@ ReportResult ClassSession::ApplyCompletion(Participant& p,
   *recorded.mutable_completion() = report;
   const int64_t seq = RecordReport(p, report.report_id(), recorded, now_ms);
 
-  // Reps under the range twice in one block: suggest the regression.
-  const std::optional<v1::RepRange> target = BlockTarget(block, exercise);
-  if (target.has_value() && report.reps() < target->min_reps()) {
-    int under = 0;
-    for (auto c = p.completions.lower_bound({report.block_index(), 0, 0});
-         c != p.completions.end() &&
-         std::get<0>(c->first) == report.block_index();
-         ++c) {
-      if (c->second < target->min_reps()) ++under;
-    }
-    if (under >= 2) {
-      SuggestRegression(
-          p, report.block_index(),
-          absl::StrCat("Reps came in under the ", target->min_reps(), " to ",
-                       target->max_reps(), " range twice"),
-          now_ms);
-    }
-  }
+  React(p,
+        ReactToCompletion(AdaptationNow(), report,
+                          BlockReps(p, report.block_index())),
+        now_ms);
   return ReportResult{seq, false};
 }
 
@@ -408,51 +389,11 @@ ReportResult ClassSession::ApplyEffort(Participant& p,
   *recorded.mutable_effort() = report;
   const int64_t seq = RecordReport(p, report.report_id(), recorded, now_ms);
 
-  const int32_t b = report.block_index();
-  if (IsTooHard(report)) {
-    ++p.too_hard_streak;
-    SuggestRegression(p, b, "That felt too hard", now_ms);
-    if (p.too_hard_streak == 2) {
-      const v1::Exercise* exercise = BlockExercise(b);
-      RaiseAlert(
-          p, v1::ALERT_KIND_REPEATED_TOO_HARD, v1::ALERT_SEVERITY_WARNING,
-          v1::SYMPTOM_UNSPECIFIED,
-          absl::StrCat(
-              p.check_in.display_name(), " rated too hard twice in a row (",
-              exercise != nullptr ? exercise->name() : circuit_.blocks(b).id(),
-              ")."),
-          b, now_ms);
-    }
-    return ReportResult{seq, false};
-  }
-  p.too_hard_streak = 0;
-  if (IsTooEasy(report)) {
-    const v1::Exercise* exercise = BlockExercise(b);
-    const std::optional<v1::RepRange> target =
-        BlockTarget(circuit_.blocks(b), exercise);
-    if (exercise == nullptr || !target.has_value() ||
-        exercise->progression_ids().empty()) {
-      return ReportResult{seq, false};
-    }
-    // "Every rep done": each set reported for the block reached the top of
-    // the range, and there is at least one.
-    bool any = false;
-    bool all_done = true;
-    for (auto c = p.completions.lower_bound({b, 0, 0});
-         c != p.completions.end() && std::get<0>(c->first) == b; ++c) {
-      any = true;
-      if (c->second < target->max_reps()) all_done = false;
-    }
-    if (any && all_done) {
-      const std::string& next_id = exercise->progression_ids(0);
-      const v1::Exercise* harder = library_->FindExercise(next_id);
-      Suggest(p, v1::SUGGESTION_KIND_PROGRESSION, exercise->id(), next_id,
-              absl::StrCat("Every rep done and it felt easy: try ",
-                           harder != nullptr ? harder->name() : next_id,
-                           " when you are ready."),
-              now_ms);
-    }
-  }
+  EffortReaction reaction =
+      ReactToEffort(AdaptationNow(), p.check_in.display_name(), report,
+                    p.too_hard_streak, BlockReps(p, report.block_index()));
+  p.too_hard_streak = reaction.too_hard_streak;
+  React(p, std::move(reaction.reactions), now_ms);
   return ReportResult{seq, false};
 }
 
@@ -465,62 +406,52 @@ ReportResult ClassSession::ApplySymptom(Participant& p,
   *recorded.mutable_symptom() = report;
   const int64_t seq = RecordReport(p, report.report_id(), recorded, now_ms);
 
-  const int32_t b = report.block_index();
-  const v1::Exercise* exercise = BlockExercise(b);
-  const std::string exercise_name =
-      exercise != nullptr ? exercise->name() : circuit_.blocks(b).id();
-  RaiseAlert(p, v1::ALERT_KIND_SYMPTOM, SymptomSeverity(report.symptom()),
-             report.symptom(),
-             absl::StrCat(p.check_in.display_name(), " reported ",
-                          SymptomPhrase(report.symptom(), other_text),
-                          " during ", exercise_name, "."),
-             b, now_ms);
-
-  if (report.symptom() == v1::SYMPTOM_HIP_PINCH) {
-    const int from_block =
-        current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
-                      : 0;
-    if (std::optional<DrillTarget> drill =
-            FindHipPinchDrill(circuit_, *library_, from_block, b)) {
-      const v1::Exercise* drill_exercise =
-          library_->FindExercise(drill->drill_id);
-      const v1::Exercise* before = library_->FindExercise(drill->exercise_id);
-      Suggest(
-          p, v1::SUGGESTION_KIND_DRILL, drill->exercise_id, drill->drill_id,
-          absl::StrCat("A pinch at the front of the hip: try ",
-                       drill_exercise != nullptr ? drill_exercise->name()
-                                                 : drill->drill_id,
-                       " before ",
-                       before != nullptr ? before->name() : drill->exercise_id,
-                       ", then load again."),
-          now_ms);
-    }
-  } else if (CallsForLowerLoad(report.symptom())) {
-    Suggest(
-        p, v1::SUGGESTION_KIND_LOWER_LOAD,
-        exercise != nullptr ? exercise->id() : circuit_.blocks(b).exercise_id(),
-        "", "Lower the load, rest more, and tell the coach how you feel.",
+  React(p,
+        ReactToSymptom(AdaptationNow(), p.check_in.display_name(), report,
+                       other_text, CurrentBlock()),
         now_ms);
-  }
   return ReportResult{seq, false};
 }
 
 // --- Adaptation --------------------------------------------------------------
 
-void ClassSession::RaiseAlert(const Participant& p, v1::AlertKind kind,
-                              v1::AlertSeverity severity, v1::Symptom symptom,
-                              std::string text, int32_t block_index,
+AdaptationContext ClassSession::AdaptationNow() const {
+  return AdaptationContext{&circuit_, library_};
+}
+
+std::vector<int32_t> ClassSession::BlockReps(const Participant& p,
+                                             int32_t block_index) const {
+  std::vector<int32_t> reps;
+  for (auto c = p.completions.lower_bound({block_index, 0, 0});
+       c != p.completions.end() && std::get<0>(c->first) == block_index; ++c) {
+    reps.push_back(c->second);
+  }
+  return reps;
+}
+
+void ClassSession::React(Participant& p, std::vector<Reaction> reactions,
+                         int64_t now_ms) {
+  for (Reaction& reaction : reactions) {
+    if (auto* alert = std::get_if<AlertToRaise>(&reaction)) {
+      RaiseAlert(p, std::move(*alert), now_ms);
+    } else {
+      Suggest(p, std::move(std::get<SuggestionToMake>(reaction)), now_ms);
+    }
+  }
+}
+
+void ClassSession::RaiseAlert(const Participant& p, AlertToRaise raise,
                               int64_t now_ms) {
   v1::Alert alert;
   alert.set_alert_id(absl::StrCat("a", ++alert_count_));
   alert.set_participant_id(p.id);
   alert.set_display_name(p.check_in.display_name());
-  alert.set_kind(kind);
-  alert.set_severity(severity);
-  alert.set_symptom(symptom);
-  alert.set_text(std::move(text));
+  alert.set_kind(raise.kind);
+  alert.set_severity(raise.severity);
+  alert.set_symptom(raise.symptom);
+  alert.set_text(std::move(raise.text));
   alert.set_raised_unix_ms(now_ms);
-  alert.set_block_index(block_index);
+  alert.set_block_index(raise.block_index);
   alerts_.push_back(alert);
   while (alerts_.size() > kKeptAlerts) alerts_.pop_front();
   v1::ClassEvent event;
@@ -528,30 +459,25 @@ void ClassSession::RaiseAlert(const Participant& p, v1::AlertKind kind,
   Emit(std::move(event), Audience::kInstructor, "", now_ms);
 }
 
-void ClassSession::Suggest(Participant& p, v1::SuggestionKind kind,
-                           const std::string& exercise_id,
-                           const std::string& suggested_exercise_id,
-                           std::string reason, int64_t now_ms) {
+void ClassSession::Suggest(Participant& p, SuggestionToMake make,
+                           int64_t now_ms) {
   // One open suggestion of a kind per exercise: repeating it while the coach
   // has not decided only adds noise.
   if (!p.undecided
-           .insert(SuggestionKey(kind, exercise_id, suggested_exercise_id))
+           .insert(SuggestionKey(make.kind, make.exercise_id,
+                                 make.suggested_exercise_id))
            .second) {
     return;
   }
   v1::Suggestion suggestion;
   suggestion.set_suggestion_id(absl::StrCat("s", suggestion_index_.size() + 1));
   suggestion.set_participant_id(p.id);
-  suggestion.set_kind(kind);
-  suggestion.set_exercise_id(exercise_id);
-  suggestion.set_suggested_exercise_id(suggested_exercise_id);
-  if (const v1::Exercise* suggested =
-          suggested_exercise_id.empty()
-              ? nullptr
-              : library_->FindExercise(suggested_exercise_id)) {
-    suggestion.set_suggested_exercise_name(suggested->name());
-  }
-  suggestion.set_reason(std::move(reason));
+  suggestion.set_kind(make.kind);
+  suggestion.set_exercise_id(std::move(make.exercise_id));
+  suggestion.set_suggested_exercise_id(std::move(make.suggested_exercise_id));
+  suggestion.set_suggested_exercise_name(
+      std::move(make.suggested_exercise_name));
+  suggestion.set_reason(std::move(make.reason));
   suggestion.set_made_unix_ms(now_ms);
   suggestion.set_decision(v1::SUGGESTION_DECISION_UNSPECIFIED);
   suggestion_index_.emplace_back(p.order,
@@ -560,19 +486,6 @@ void ClassSession::Suggest(Participant& p, v1::SuggestionKind kind,
   v1::ClassEvent event;
   *event.mutable_suggestion() = std::move(suggestion);
   Emit(std::move(event), Audience::kInstructorAndParticipant, p.id, now_ms);
-}
-
-void ClassSession::SuggestRegression(Participant& p, int32_t block_index,
-                                     const std::string& why, int64_t now_ms) {
-  const v1::Exercise* exercise = BlockExercise(block_index);
-  if (exercise == nullptr || exercise->regression_ids().empty()) return;
-  const std::string& easier_id = exercise->regression_ids(0);
-  const v1::Exercise* easier = library_->FindExercise(easier_id);
-  Suggest(p, v1::SUGGESTION_KIND_REGRESSION, exercise->id(), easier_id,
-          absl::StrCat(why, ": try ",
-                       easier != nullptr ? easier->name() : easier_id,
-                       " instead of ", exercise->name(), "."),
-          now_ms);
 }
 
 void ClassSession::CountEffort(const Participant& p, int sign) {

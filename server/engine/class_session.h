@@ -20,6 +20,7 @@
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/live.pb.h"
 #include "circuit/v1/service.pb.h"
+#include "server/engine/adaptation.h"
 #include "server/engine/event_log.h"
 #include "server/engine/report_validation.h"
 #include "server/library/circuit_library.h"
@@ -238,6 +239,8 @@ class ClassSession {
 
   Participant* FindParticipant(const std::string& participant_id);
   const Participant* FindParticipant(const std::string& participant_id) const;
+  // The block of the current interval; -1 when none is current.
+  int32_t CurrentBlock() const;
   // What the report checks need to know about the class now.
   ReportContext CurrentReportContext() const;
   // Apply an accepted report (Record checked it): count it, emit its event,
@@ -261,15 +264,14 @@ class ClassSession {
   void UpdateWall(Participant& p, int64_t new_rank);
   bool OnWall(const Participant& p) const;
 
-  void RaiseAlert(const Participant& p, v1::AlertKind kind,
-                  v1::AlertSeverity severity, v1::Symptom symptom,
-                  std::string text, int32_t block_index, int64_t now_ms);
-  void Suggest(Participant& p, v1::SuggestionKind kind,
-               const std::string& exercise_id,
-               const std::string& suggested_exercise_id, std::string reason,
-               int64_t now_ms);
-  void SuggestRegression(Participant& p, int32_t block_index,
-                         const std::string& why, int64_t now_ms);
+  AdaptationContext AdaptationNow() const;
+  // The participant's latest reps for every set and side reported in a block.
+  std::vector<int32_t> BlockReps(const Participant& p,
+                                 int32_t block_index) const;
+  // Applies what the adaptation rules called for, in order.
+  void React(Participant& p, std::vector<Reaction> reactions, int64_t now_ms);
+  void RaiseAlert(const Participant& p, AlertToRaise alert, int64_t now_ms);
+  void Suggest(Participant& p, SuggestionToMake suggestion, int64_t now_ms);
 
   absl::StatusOr<int64_t> ApplyCue(const v1::CueCommand& cue, absl::Time now);
   absl::StatusOr<int64_t> ApplyDecision(
