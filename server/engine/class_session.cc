@@ -112,13 +112,9 @@ void ClassSession::UpdateWall(Participant& p, int64_t new_rank) {
 }
 
 absl::Status ClassSession::Join(const std::string& participant_id,
-                                const std::string& resume_token,
                                 const v1::CheckIn& check_in, absl::Time now) {
   if (participant_id.empty()) {
     return absl::InvalidArgumentError("participant id must not be empty");
-  }
-  if (resume_token.empty()) {
-    return absl::InvalidArgumentError("resume token must not be empty");
   }
   const std::string name(absl::StripAsciiWhitespace(check_in.display_name()));
   const int64_t name_length = CharCount(name);
@@ -146,9 +142,6 @@ absl::Status ClassSession::Join(const std::string& participant_id,
     return absl::AlreadyExistsError(
         absl::StrCat("participant ", participant_id, " already checked in"));
   }
-  if (by_token_.contains(resume_token)) {
-    return absl::AlreadyExistsError("that resume token is already in use");
-  }
   if (participants_.size() >=
       static_cast<size_t>(std::max(options_.max_participants, 0))) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -159,14 +152,12 @@ absl::Status ClassSession::Join(const std::string& participant_id,
   const int order = static_cast<int>(participants_.size());
   Participant& p = participants_.emplace_back();
   p.id = participant_id;
-  p.resume_token = resume_token;
   p.check_in = check_in;
   p.check_in.set_display_name(name);
   p.order = order;
   p.connection = v1::CONNECTION_STATE_CONNECTED;
   p.connection_changed_ms = now_ms;
   by_id_[participant_id] = order;
-  by_token_[resume_token] = order;
   ++connected_count_;
   info_.set_participant_count(participant_count());
   if (OnWall(p)) wall_.insert({p.wall_rank, p.order});
@@ -177,16 +168,6 @@ absl::Status ClassSession::Join(const std::string& participant_id,
   *event.mutable_participant_joined() = RosterEntryFor(p);
   Emit(std::move(event), Audience::kInstructorAndParticipant, p.id, now_ms);
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ClassSession::ParticipantForToken(
-    const std::string& resume_token) const {
-  auto it = by_token_.find(resume_token);
-  if (it == by_token_.end() ||
-      participants_[it->second].connection == v1::CONNECTION_STATE_LEFT) {
-    return absl::NotFoundError("no participant holds that resume token");
-  }
-  return participants_[it->second].id;
 }
 
 void ClassSession::ChangeConnection(Participant& p, v1::ConnectionState state,

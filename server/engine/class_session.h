@@ -78,19 +78,18 @@ class ClassSession {
 
   // --- Participants -------------------------------------------------------
 
-  // Checks a participant in with a server-chosen id (the caller makes ids and
-  // resume tokens; the session only stores them). Allowed in every phase but
-  // ENDED. Validates the check-in: display_name 1..40 characters after
-  // trimming, weeks_postpartum 0..520, equipment at most 64 characters.
-  // Emits participant_joined (instructor and that participant).
+  // Checks a participant in with a server-chosen id (seats and resume
+  // tokens are the registry's; the session knows participants by id).
+  // Allowed in every phase but ENDED. Validates the check-in: display_name
+  // 1..40 characters after trimming, weeks_postpartum 0..520, equipment at
+  // most 64 characters. Emits participant_joined (instructor and that
+  // participant).
   absl::Status Join(const std::string& participant_id,
-                    const std::string& resume_token,
                     const v1::CheckIn& check_in, absl::Time now);
 
-  // The participant holding `resume_token`; NOT_FOUND when none, or when the
-  // participant has left (hold expired or left).
-  absl::StatusOr<std::string> ParticipantForToken(
-      const std::string& resume_token) const;
+  // The participant's connection state; nullopt for an unknown participant.
+  std::optional<v1::ConnectionState> Connection(
+      const std::string& participant_id) const;
 
   // Connection changes: a stream opened (CONNECTED), dropped (DROPPED; seat
   // held until `hold` runs out) or the participant left (LEFT, final). Each
@@ -199,7 +198,6 @@ class ClassSession {
 
   struct Participant {
     std::string id;
-    std::string resume_token;
     v1::CheckIn check_in;  // display_name trimmed
     int order = 0;         // position in check-in order
     v1::ConnectionState connection = v1::CONNECTION_STATE_CONNECTED;
@@ -305,7 +303,6 @@ class ClassSession {
 
   std::vector<Participant> participants_;
   absl::flat_hash_map<std::string, int> by_id_;
-  absl::flat_hash_map<std::string, int> by_token_;
   // Dropped participants by hold expiry: (hold_until_ms, participant).
   std::set<std::pair<int64_t, int>> holds_;
   // Consenting participants not LEFT: (wall_rank, order).

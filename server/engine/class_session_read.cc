@@ -25,6 +25,15 @@ std::optional<std::vector<const Event*>> ClassSession::EventsAfter(
   return log_.After(after_seq);
 }
 
+// --- Participants ------------------------------------------------------------
+
+std::optional<v1::ConnectionState> ClassSession::Connection(
+    const std::string& participant_id) const {
+  const Participant* p = FindParticipant(participant_id);
+  if (p == nullptr) return std::nullopt;
+  return p->connection;
+}
+
 // --- State -------------------------------------------------------------------
 
 int ClassSession::participant_count() const {

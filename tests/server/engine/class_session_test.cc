@@ -273,7 +273,7 @@ class ClassSessionTest : public ::testing::Test {
     v1::CheckIn check_in;
     check_in.set_display_name(name);
     check_in.set_show_name_on_kiosk(show_name);
-    ASSERT_TRUE(session_->Join(id, "token-" + id, check_in, now_).ok());
+    ASSERT_TRUE(session_->Join(id, check_in, now_).ok());
   }
 
   int64_t Do(const v1::InstructorCommand& command) {
@@ -701,7 +701,7 @@ TEST_F(ClassSessionTest, CuesAreSentToEveryScreenAndKeptForSnapshots) {
 TEST_F(ClassSessionTest, JoinValidatesTheCheckInAndChangesNothingOnError) {
   const std::string before = Fingerprint();
   auto join = [&](const std::string& id, v1::CheckIn check_in) {
-    return session_->Join(id, "t-" + id, check_in, now_).code();
+    return session_->Join(id, check_in, now_).code();
   };
   v1::CheckIn good;
   good.set_display_name("Ana");
@@ -751,25 +751,25 @@ TEST_F(ClassSessionTest, JoinIsRefusedWhenFullOrEnded) {
   Join("p1", "Ana");
   v1::CheckIn check_in;
   check_in.set_display_name("Bo");
-  EXPECT_EQ(session_->Join("p2", "t2", check_in, now_).code(),
+  EXPECT_EQ(session_->Join("p2", check_in, now_).code(),
             absl::StatusCode::kResourceExhausted);
   Make(TestLibrary(), "test");
   Do(End());
-  EXPECT_EQ(session_->Join("p2", "t2", check_in, now_).code(),
+  EXPECT_EQ(session_->Join("p2", check_in, now_).code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ClassSessionTest, ResumeTokenFindsTheParticipantUntilTheyLeave) {
+TEST_F(ClassSessionTest, ConnectionIsKnownForEveryCheckedInParticipant) {
+  EXPECT_EQ(session_->Connection("p1"), std::nullopt);
   Join("p1", "Ana");
-  auto found = session_->ParticipantForToken("token-p1");
-  ASSERT_TRUE(found.ok());
-  EXPECT_EQ(*found, "p1");
-  EXPECT_EQ(session_->ParticipantForToken("nope").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_CONNECTED);
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
   ASSERT_TRUE(
       session_->SetConnection("p1", v1::CONNECTION_STATE_LEFT, now_).ok());
-  EXPECT_EQ(session_->ParticipantForToken("token-p1").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->Connection("nope"), std::nullopt);
 }
 
 TEST_F(ClassSessionTest, DropsAfterTheEndRaiseNoAlert) {
@@ -806,7 +806,7 @@ TEST_F(ClassSessionTest, DropRaisesAnAlertAndHoldExpiryMakesTheSeatLeft) {
   EXPECT_EQ(events[1].event.alert().alert_id(), "a1");
   EXPECT_EQ(events[1].audience, Audience::kInstructor);
   EXPECT_EQ(session_->participant_count(), 2);  // dropped still counts
-  EXPECT_TRUE(session_->ParticipantForToken("token-p1").ok());
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
 
   // p2 drops and comes back: the hold is cancelled.
   ASSERT_TRUE(
@@ -825,8 +825,7 @@ TEST_F(ClassSessionTest, DropRaisesAnAlertAndHoldExpiryMakesTheSeatLeft) {
             v1::CONNECTION_STATE_LEFT);
   EXPECT_EQ(session_->participant_count(), 1);
   EXPECT_EQ(session_->info().participant_count(), 1);
-  EXPECT_EQ(session_->ParticipantForToken("token-p1").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_LEFT);
   session_->Tick(now_ + absl::Hours(1));
   EXPECT_THAT(Drain(), IsEmpty());
 }
