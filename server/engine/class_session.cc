@@ -516,14 +516,25 @@ void ClassSession::EndClass(int64_t ended_ms) {
   RefreshDoneCurrent();
 }
 
+bool ClassSession::IntervalDue(int64_t now_ms) const {
+  if (phase_ != v1::CLASS_PHASE_RUNNING || current_ < 0) return false;
+  const v1::Interval& interval = intervals_[static_cast<size_t>(current_)];
+  return interval.duration_ms() > 0 && !interval.waits_for_instructor() &&
+         deadline_ms_ <= now_ms;
+}
+
+bool ClassSession::HoldDue(int64_t now_ms) const {
+  return !holds_.empty() && holds_.begin()->first <= now_ms;
+}
+
+bool ClassSession::TickDue(absl::Time now) const {
+  const int64_t now_ms = Millis(now);
+  return IntervalDue(now_ms) || HoldDue(now_ms);
+}
+
 void ClassSession::Tick(absl::Time now) {
   const int64_t now_ms = Millis(now);
-  while (phase_ == v1::CLASS_PHASE_RUNNING && current_ >= 0) {
-    const v1::Interval& interval = intervals_[static_cast<size_t>(current_)];
-    if (interval.duration_ms() <= 0 || interval.waits_for_instructor() ||
-        deadline_ms_ > now_ms) {
-      break;
-    }
+  while (IntervalDue(now_ms)) {
     // The next interval starts at the old deadline, not at `now`, so a late
     // tick does not stretch the class and every screen stays in step.
     const int64_t start_ms = deadline_ms_;
@@ -534,7 +545,7 @@ void ClassSession::Tick(absl::Time now) {
     }
     EmitState(now);
   }
-  while (!holds_.empty() && holds_.begin()->first <= now_ms) {
+  while (HoldDue(now_ms)) {
     Participant& p = participants_[static_cast<size_t>(holds_.begin()->second)];
     ChangeConnection(p, v1::CONNECTION_STATE_LEFT, now_ms);
   }

@@ -150,6 +150,12 @@ class ClassSession {
   // LEFT. Call often (the runner calls it every 100 ms).
   void Tick(absl::Time now);
 
+  // True exactly when Tick(now) would change anything: a RUNNING timed
+  // interval that does not wait for the instructor has its deadline at or
+  // before `now`, or a dropped participant's hold ran out. The owner journals
+  // a tick only then.
+  bool TickDue(absl::Time now) const;
+
   // --- Reading --------------------------------------------------------------
 
   // Events accepted since the last call, in seq order.
@@ -231,6 +237,9 @@ class ClassSession {
   // class stays paused with a full timer).
   void EnterInterval(int index, int64_t start_ms);
   void EndClass(int64_t ended_ms);
+  // The two things Tick does, each due at `now_ms` or not.
+  bool IntervalDue(int64_t now_ms) const;
+  bool HoldDue(int64_t now_ms) const;
   // Recomputes every done_current flag after the current interval changed.
   void RefreshDoneCurrent();
   bool IsDone(const Participant& p) const;

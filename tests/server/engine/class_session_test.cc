@@ -1,5 +1,6 @@
 #include "server/engine/class_session.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -656,6 +657,97 @@ TEST_F(ClassSessionTest, InstructorIntervalStaysWithItsTimerAtZero) {
   now_ += absl::Seconds(5);
   session_->Tick(now_);
   EXPECT_EQ(session_->State(now_).current().index(), 9);
+}
+
+TEST_F(ClassSessionTest, TickDueSaysExactlyWhenTickChangesSomething) {
+  struct Case {
+    std::string name;
+    std::function<void()> setup;
+    absl::Duration later;  // when to tick, after the setup
+  };
+  auto drop = [this] {
+    Join("p1", "Ana");
+    ASSERT_TRUE(
+        session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  };
+  const std::vector<Case> cases = {
+      {"lobby", [] {}, absl::Hours(1)},
+      {"lobby with a participant", [this] { Join("p1", "Ana"); },
+       absl::Hours(1)},
+      {"before the deadline", [this] { Do(Start()); },
+       absl::Milliseconds(29999)},
+      {"at the deadline", [this] { Do(Start()); }, absl::Seconds(30)},
+      {"long after", [this] { Do(Start()); }, absl::Seconds(5000)},
+      {"paused",
+       [this] {
+         Do(Start());
+         Do(Pause());
+       },
+       absl::Hours(1)},
+      {"untimed",
+       [this] {
+         Do(Start());
+         GoTo(4);
+       },
+       absl::Hours(1)},
+      {"timed but waits for the instructor",
+       [this] {
+         Do(Start());
+         GoTo(7);
+       },
+       absl::Hours(1)},
+      {"ended", [this] { Do(End()); }, absl::Hours(1)},
+      {"hold not run out", drop, absl::Minutes(10) - absl::Milliseconds(1)},
+      {"hold ran out", drop, absl::Minutes(10)},
+      {"hold ran out after the end",
+       [&] {
+         drop();
+         Do(End());
+       },
+       absl::Minutes(10)},
+      {"deadline and hold",
+       [&] {
+         drop();
+         Do(Start());
+       },
+       absl::Minutes(10)},
+      {"hold cancelled by a reconnection",
+       [&] {
+         drop();
+         ASSERT_TRUE(
+             session_->SetConnection("p1", v1::CONNECTION_STATE_CONNECTED, now_)
+                 .ok());
+       },
+       absl::Hours(1)},
+  };
+  int due_count = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Make(TestLibrary(), "test");
+    c.setup();
+    Drain();
+    const absl::Time at = now_ + c.later;
+    const bool due = session_->TickDue(at);
+    due_count += due;
+    auto everything = [&] {
+      std::string out = session_->InstructorSnapshot(at).SerializeAsString() +
+                        session_->KioskSnapshot(at).SerializeAsString();
+      if (auto p = session_->ParticipantSnapshot("p1", at); p.ok()) {
+        out += p->SerializeAsString();
+      }
+      return out;
+    };
+    const std::string before = everything();
+    session_->Tick(at);
+    const std::vector<Event> events = Drain();
+    EXPECT_EQ(due, !events.empty());
+    if (!due) {
+      EXPECT_EQ(everything(), before);
+    }
+    // One tick catches up on everything due.
+    EXPECT_FALSE(session_->TickDue(at));
+  }
+  EXPECT_EQ(due_count, 5);  // so both answers were asked for
 }
 
 TEST_F(ClassSessionTest, CuesAreSentToEveryScreenAndKeptForSnapshots) {
