@@ -18,6 +18,9 @@ constexpr size_t kRecentCues = 10;
 constexpr size_t kKeptAlerts = 200;
 constexpr int64_t kMinRemainingMs = 1000;
 constexpr int64_t kMaxAdjustMs = 600000;
+constexpr char kRestartCue[] =
+    "The server restarted. The class is paused here; it goes on when the "
+    "instructor resumes.";
 
 int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
 
@@ -203,14 +206,6 @@ void ClassSession::ChangeConnection(Participant& p, v1::ConnectionState state,
   changed->set_display_name(p.check_in.display_name());
   changed->set_connection(state);
   Emit(std::move(event), Audience::kInstructor, "", now_ms);
-
-  if (state == v1::CONNECTION_STATE_DROPPED) {
-    if (std::optional<AlertToRaise> alert =
-            ReactToDrop(p.check_in.display_name(), options_.hold,
-                        CurrentBlock(), phase_ == v1::CLASS_PHASE_ENDED)) {
-      RaiseAlert(p, std::move(*alert), now_ms);
-    }
-  }
 }
 
 absl::Status ClassSession::SetConnection(const std::string& participant_id,
@@ -232,8 +227,44 @@ absl::Status ClassSession::SetConnection(const std::string& participant_id,
     return absl::FailedPreconditionError(
         absl::StrCat("participant ", participant_id, " has left the class"));
   }
-  ChangeConnection(*p, state, Millis(now));
+  // Once the class is over there is nothing to hold a seat for.
+  if (state == v1::CONNECTION_STATE_DROPPED &&
+      phase_ == v1::CLASS_PHASE_ENDED) {
+    state = v1::CONNECTION_STATE_LEFT;
+  }
+  const int64_t now_ms = Millis(now);
+  ChangeConnection(*p, state, now_ms);
+  if (state == v1::CONNECTION_STATE_DROPPED) {
+    if (std::optional<AlertToRaise> alert =
+            ReactToDrop(p->check_in.display_name(), options_.hold,
+                        CurrentBlock(), phase_ == v1::CLASS_PHASE_ENDED)) {
+      RaiseAlert(*p, std::move(*alert), now_ms);
+    }
+  }
   return absl::OkStatus();
+}
+
+void ClassSession::Restart(absl::Time now) {
+  if (phase_ == v1::CLASS_PHASE_ENDED) return;
+  const int64_t now_ms = Millis(now);
+  if (phase_ == v1::CLASS_PHASE_RUNNING || phase_ == v1::CLASS_PHASE_PAUSED) {
+    // Nobody knows how long the server was away, so the interval starts over
+    // and waits for the instructor.
+    phase_ = v1::CLASS_PHASE_PAUSED;
+    info_.set_phase(phase_);
+    EnterInterval(current_, now_ms);
+    EmitState(now);
+    v1::Cue cue;
+    cue.set_text(kRestartCue);
+    EmitCue(std::move(cue), now_ms);
+  }
+  // Every stream died with the server. One connection event each, but no
+  // drop alerts: one per participant would bury the instructor's console.
+  for (Participant& p : participants_) {
+    if (p.connection == v1::CONNECTION_STATE_CONNECTED) {
+      ChangeConnection(p, v1::CONNECTION_STATE_DROPPED, now_ms);
+    }
+  }
 }
 
 // --- Reports -----------------------------------------------------------------
@@ -696,12 +727,15 @@ absl::StatusOr<int64_t> ClassSession::ApplyCue(const v1::CueCommand& cue,
       return absl::InvalidArgumentError(
           "a cue needs text or a canned cue index");
   }
-  const int64_t now_ms = Millis(now);
-  out.set_sent_unix_ms(now_ms);
-  recent_cues_.push_back(out);
+  return EmitCue(std::move(out), Millis(now));
+}
+
+int64_t ClassSession::EmitCue(v1::Cue cue, int64_t now_ms) {
+  cue.set_sent_unix_ms(now_ms);
+  recent_cues_.push_back(cue);
   while (recent_cues_.size() > kRecentCues) recent_cues_.pop_front();
   v1::ClassEvent event;
-  *event.mutable_cue() = std::move(out);
+  *event.mutable_cue() = std::move(cue);
   return Emit(std::move(event), Audience::kPublic, "", now_ms);
 }
 

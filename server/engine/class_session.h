@@ -93,9 +93,11 @@ class ClassSession {
 
   // Connection changes: a stream opened (CONNECTED), dropped (DROPPED; seat
   // held until `hold` runs out) or the participant left (LEFT, final). Each
-  // change emits a connection event (instructor); a drop before the class
-  // ends also raises an ALERT_KIND_DROPPED alert (INFO). Setting the state it
-  // already has is a no-op returning OK.
+  // change emits a connection event (instructor); a drop also raises an
+  // ALERT_KIND_DROPPED alert (INFO). Once the class has ENDED a drop is a
+  // leave: there is no seat to hold. Setting the state it already has is a
+  // no-op returning OK. INVALID_ARGUMENT for an unknown state, NOT_FOUND for
+  // an unknown participant, FAILED_PRECONDITION for one who left.
   absl::Status SetConnection(const std::string& participant_id,
                              v1::ConnectionState state, absl::Time now);
 
@@ -149,6 +151,14 @@ class ClassSession {
   // interval the class ends. Dropped participants whose hold ran out become
   // LEFT. Call often (the runner calls it every 100 ms).
   void Tick(absl::Time now);
+
+  // circuitd restarted with this class open. A RUNNING or PAUSED class
+  // becomes PAUSED at its current interval with the interval's full duration
+  // left (a state event), and a public cue says so. Every CONNECTED
+  // participant becomes DROPPED with a hold counted from `now` (connection
+  // events, but no drop alerts). In the lobby only connections change; an
+  // ENDED class does not change.
+  void Restart(absl::Time now);
 
   // True exactly when Tick(now) would change anything: a RUNNING timed
   // interval that does not wait for the instructor has its deadline at or
@@ -280,6 +290,8 @@ class ClassSession {
   void RaiseAlert(const Participant& p, AlertToRaise alert, int64_t now_ms);
   void Suggest(Participant& p, SuggestionToMake suggestion, int64_t now_ms);
 
+  // Keeps `cue` (sent now) for snapshots and emits it (public).
+  int64_t EmitCue(v1::Cue cue, int64_t now_ms);
   absl::StatusOr<int64_t> ApplyCue(const v1::CueCommand& cue, absl::Time now);
   absl::StatusOr<int64_t> ApplyDecision(
       const v1::DecideSuggestionCommand& decide, absl::Time now);

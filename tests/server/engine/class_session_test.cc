@@ -879,6 +879,29 @@ TEST_F(ClassSessionTest, DropsAfterTheEndRaiseNoAlert) {
   EXPECT_TRUE(events[0].event.has_connection());
 }
 
+TEST_F(ClassSessionTest, ADropAfterTheEndIsALeaveWithNoSeatHeld) {
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Do(Start());
+  Do(End());
+  Drain();
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  std::vector<Event> events = Drain();
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].event.connection().connection(),
+            v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->participant_count(), 1);
+  EXPECT_EQ(session_->InstructorSnapshot(now_).aggregates().dropped_count(), 0);
+  // Nothing is held, so nothing runs out.
+  EXPECT_FALSE(session_->TickDue(now_ + absl::Hours(1)));
+  // Left is final, as for any leave.
+  EXPECT_EQ(session_->SetConnection("p1", v1::CONNECTION_STATE_CONNECTED, now_)
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(ClassSessionTest, DropRaisesAnAlertAndHoldExpiryMakesTheSeatLeft) {
   SessionOptions options;
   options.hold = absl::Minutes(2);
@@ -940,6 +963,107 @@ TEST_F(ClassSessionTest, ConnectionChangesAreCheckedAndLeftIsFinal) {
   EXPECT_EQ(session_->SetConnection("p1", v1::CONNECTION_STATE_CONNECTED, now_)
                 .code(),
             absl::StatusCode::kFailedPrecondition);
+}
+
+// --- Restart -----------------------------------------------------------------
+
+constexpr char kRestartCueText[] =
+    "The server restarted. The class is paused here; it goes on when the "
+    "instructor resumes.";
+
+TEST_F(ClassSessionTest, RestartPausesAtTheIntervalWithItsFullTimeAndSaysSo) {
+  SessionOptions options;
+  options.hold = absl::Minutes(2);
+  Make(TestLibrary(), "test", options);
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Join("p3", "Cy");
+  Do(Start());
+  now_ += absl::Seconds(12);
+  ASSERT_TRUE(
+      session_->SetConnection("p2", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  ASSERT_TRUE(
+      session_->SetConnection("p3", v1::CONNECTION_STATE_LEFT, now_).ok());
+  const absl::Time p2_dropped = now_;
+  Drain();
+
+  now_ += absl::Seconds(40);  // the server was away; the deadline passed
+  session_->Restart(now_);
+  std::vector<Event> events = Drain();
+  ASSERT_THAT(events, SizeIs(3));
+  const v1::ClassState& state = events[0].event.state();
+  EXPECT_EQ(events[0].audience, Audience::kPublic);
+  EXPECT_EQ(state.phase(), v1::CLASS_PHASE_PAUSED);
+  EXPECT_EQ(state.current().index(), 0);
+  EXPECT_EQ(state.timer().remaining_ms(), 30000);
+  EXPECT_FALSE(state.timer().running());
+  EXPECT_EQ(events[1].audience, Audience::kPublic);
+  EXPECT_EQ(events[1].event.cue().text(), kRestartCueText);
+  EXPECT_EQ(events[2].event.connection().participant_id(), "p1");
+  EXPECT_EQ(events[2].event.connection().connection(),
+            v1::CONNECTION_STATE_DROPPED);
+  EXPECT_THAT(Alerts(events), IsEmpty());
+  EXPECT_EQ(session_->info().phase(), v1::CLASS_PHASE_PAUSED);
+  EXPECT_EQ(session_->KioskSnapshot(now_).recent_cues(0).text(),
+            kRestartCueText);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
+  EXPECT_EQ(session_->Connection("p2"), v1::CONNECTION_STATE_DROPPED);
+  EXPECT_EQ(session_->Connection("p3"), v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->participant_count(), 2);
+
+  // The paused class does not move by itself; p2's hold runs from its drop,
+  // p1's from the restart.
+  session_->Tick(p2_dropped + absl::Minutes(2));
+  EXPECT_EQ(session_->State(now_).current().index(), 0);
+  EXPECT_EQ(session_->Connection("p2"), v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
+  EXPECT_FALSE(
+      session_->TickDue(now_ + absl::Minutes(2) - absl::Milliseconds(1)));
+  EXPECT_TRUE(session_->TickDue(now_ + absl::Minutes(2)));
+
+  // The instructor resumes; the interval has its whole 30 s again.
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_CONNECTED, now_).ok());
+  Do(Resume());
+  EXPECT_EQ(session_->State(now_).timer().deadline_unix_ms(),
+            Ms(now_ + absl::Seconds(30)));
+}
+
+TEST_F(ClassSessionTest, RestartOfAPausedClassGivesTheIntervalItsFullTime) {
+  Do(Start());
+  now_ += absl::Seconds(20);
+  Do(Pause());
+  EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 10000);
+  session_->Restart(now_);
+  EXPECT_EQ(session_->phase(), v1::CLASS_PHASE_PAUSED);
+  EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 30000);
+  EXPECT_THAT(Drain(), SizeIs(4));  // start, pause, state, cue
+}
+
+TEST_F(ClassSessionTest, RestartInTheLobbyOnlyDropsTheConnected) {
+  Join("p1", "Ana");
+  Drain();
+  const v1::ClassState before = session_->State(now_);
+  session_->Restart(now_);
+  std::vector<Event> events = Drain();
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].event.connection().connection(),
+            v1::CONNECTION_STATE_DROPPED);
+  EXPECT_EQ(session_->State(now_).SerializeAsString(),
+            before.SerializeAsString());
+  EXPECT_THAT(session_->KioskSnapshot(now_).recent_cues(), IsEmpty());
+}
+
+TEST_F(ClassSessionTest, RestartOfAnEndedClassChangesNothing) {
+  Join("p1", "Ana");
+  Do(Start());
+  Do(End());
+  Drain();
+  const std::string before = Fingerprint();
+  session_->Restart(now_ + absl::Minutes(1));
+  EXPECT_THAT(Drain(), IsEmpty());
+  EXPECT_EQ(Fingerprint(), before);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_CONNECTED);
 }
 
 // --- Reports: validation -----------------------------------------------------
