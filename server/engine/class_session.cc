@@ -768,4 +768,52 @@ absl::StatusOr<int64_t> ClassSession::ApplyDecision(
               Millis(now));
 }
 
+// --- Replay ------------------------------------------------------------------
+
+EntryOutcome ClassSession::ApplyEntry(const internal::Entry& entry) {
+  const absl::Time at = absl::FromUnixMillis(entry.at_unix_ms());
+  EntryOutcome out;
+  switch (entry.input_case()) {
+    case internal::Entry::kJoin:
+      out.status =
+          Join(entry.join().participant_id(), entry.join().check_in(), at);
+      break;
+    case internal::Entry::kConnection:
+      out.status = SetConnection(entry.connection().participant_id(),
+                                 entry.connection().state(), at);
+      break;
+    case internal::Entry::kReport: {
+      absl::StatusOr<ReportResult> result = Record(entry.report(), at);
+      if (result.ok()) {
+        out.seq = result->seq;
+        out.duplicate = result->duplicate;
+      } else {
+        out.status = result.status();
+      }
+      break;
+    }
+    case internal::Entry::kCommand: {
+      absl::StatusOr<int64_t> seq = Apply(entry.command(), at);
+      if (seq.ok()) {
+        out.seq = *seq;
+      } else {
+        out.status = seq.status();
+      }
+      break;
+    }
+    case internal::Entry::kTick:
+      Tick(at);
+      break;
+    case internal::Entry::kRestart:
+      Restart(at);
+      break;
+    case internal::Entry::kToken:
+      break;  // a seat's token: the registry's business
+    case internal::Entry::INPUT_NOT_SET:
+      out.status = absl::InvalidArgumentError("the journal entry has no input");
+      break;
+  }
+  return out;
+}
+
 }  // namespace circuit::engine

@@ -33,6 +33,13 @@ struct ReportResult {
   bool duplicate = false;  // the id was recorded before; nothing counted again
 };
 
+// The outcome of applying one journaled input (ClassSession::ApplyEntry).
+struct EntryOutcome {
+  absl::Status status;     // the refusal, if any
+  int64_t seq = 0;         // the report's or command's event seq
+  bool duplicate = false;  // a report whose id was recorded before
+};
+
 // The plan of a class: the circuit expanded into intervals, in order. For
 // each block, for each set, a work interval per side (one with SIDE_BOTH when
 // the exercise is not one-sided, else SIDE_LEFT then SIDE_RIGHT), with a rest
@@ -165,6 +172,17 @@ class ClassSession {
   // before `now`, or a dropped participant's hold ran out. The owner journals
   // a tick only then.
   bool TickDue(absl::Time now) const;
+
+  // --- Replay -------------------------------------------------------------
+
+  // Applies one journaled input at entry.at_unix_ms: join: Join; connection:
+  // SetConnection; report: Record; command: Apply; tick: Tick; restart:
+  // Restart; token: nothing (seats are the registry's). status is the
+  // refusal, if any (INVALID_ARGUMENT for an entry with no input); seq the
+  // report's or command's event seq. The session is deterministic: the same
+  // entries applied to a fresh session give the same events, state and
+  // outcomes.
+  EntryOutcome ApplyEntry(const internal::Entry& entry);
 
   // --- Reading --------------------------------------------------------------
 

@@ -1580,6 +1580,67 @@ TEST_F(ClassSessionTest, SameInputsGiveTheSameEvents) {
   EXPECT_EQ(run(), first);
 }
 
+TEST_F(ClassSessionTest, ApplyEntryAppliesEachInputAtItsTime) {
+  auto at = [](int64_t ms) {
+    internal::Entry entry;
+    entry.set_at_unix_ms(Ms(kT0) + ms);
+    return entry;
+  };
+  internal::Entry join = at(0);
+  join.mutable_join()->set_participant_id("p1");
+  join.mutable_join()->mutable_check_in()->set_display_name("Ana");
+  EXPECT_TRUE(session_->ApplyEntry(join).status.ok());
+  EXPECT_EQ(session_->ApplyEntry(join).status.code(),
+            absl::StatusCode::kAlreadyExists);
+
+  internal::Entry start = at(1000);
+  start.mutable_command()->mutable_start();
+  const EntryOutcome started = session_->ApplyEntry(start);
+  EXPECT_TRUE(started.status.ok());
+  EXPECT_EQ(started.seq, session_->last_seq());
+  EXPECT_EQ(session_->info().started_unix_ms(), Ms(kT0) + 1000);
+
+  internal::Entry report = at(2000);
+  *report.mutable_report() =
+      Input("p1", Completion("r1", 0, 1, v1::SIDE_BOTH, 10));
+  const EntryOutcome reported = session_->ApplyEntry(report);
+  EXPECT_TRUE(reported.status.ok());
+  EXPECT_EQ(reported.seq, session_->last_seq());
+  EXPECT_FALSE(reported.duplicate);
+  const EntryOutcome again = session_->ApplyEntry(report);
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.seq, reported.seq);
+  *report.mutable_report() =
+      Input("p1", Completion("r2", 0, 1, v1::SIDE_BOTH, 500));
+  EXPECT_EQ(session_->ApplyEntry(report).status.code(),
+            absl::StatusCode::kInvalidArgument);
+
+  internal::Entry token = at(2500);
+  token.mutable_token()->set_participant_id("p1");
+  const std::string before = Fingerprint();
+  EXPECT_TRUE(session_->ApplyEntry(token).status.ok());
+  EXPECT_EQ(Fingerprint(), before);
+
+  internal::Entry drop = at(3000);
+  drop.mutable_connection()->set_participant_id("p1");
+  drop.mutable_connection()->set_state(v1::CONNECTION_STATE_DROPPED);
+  EXPECT_TRUE(session_->ApplyEntry(drop).status.ok());
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
+
+  internal::Entry tick = at(31000);  // the first interval's deadline
+  tick.mutable_tick();
+  EXPECT_TRUE(session_->ApplyEntry(tick).status.ok());
+  EXPECT_EQ(session_->State(kT0 + absl::Seconds(31)).current().index(), 1);
+
+  internal::Entry restart = at(32000);
+  restart.mutable_restart();
+  EXPECT_TRUE(session_->ApplyEntry(restart).status.ok());
+  EXPECT_EQ(session_->phase(), v1::CLASS_PHASE_PAUSED);
+
+  EXPECT_EQ(session_->ApplyEntry(at(40000)).status.code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 // --- Roster, aggregates and progress -----------------------------------------
 
 TEST_F(ClassSessionTest, RosterUpdateListsOnlyChangedEntries) {
