@@ -16,6 +16,7 @@ namespace {
 
 constexpr size_t kRecentCues = 10;
 constexpr size_t kKeptAlerts = 200;
+constexpr int kKeptDropAlerts = 100;
 constexpr int64_t kMinRemainingMs = 1000;
 constexpr int64_t kMaxAdjustMs = 600000;
 constexpr char kRestartCue[] =
@@ -381,6 +382,11 @@ ReportResult ClassSession::ApplyEffort(Participant& p,
   if (report.has_cr10()) p.last_cr10 = report.cr10();
   if (report.feel() != v1::EFFORT_FEEL_UNSPECIFIED) p.last_feel = report.feel();
   CountEffort(p, +1);
+  v1::EffortRecord& record = p.efforts.emplace_back();
+  record.set_block_index(report.block_index());
+  if (report.has_cr10()) record.set_cr10(report.cr10());
+  record.set_feel(report.feel());
+  record.set_reported_unix_ms(now_ms);
 
   v1::ReportRecorded recorded;
   *recorded.mutable_effort() = report;
@@ -398,7 +404,11 @@ ReportResult ClassSession::ApplySymptom(Participant& p,
                                         const v1::SymptomReport& report,
                                         int64_t now_ms) {
   const std::string other_text = RecordedOtherText(report);
-  p.symptoms.push_back(report.symptom());
+  v1::SymptomRecord& record = p.symptoms.emplace_back();
+  record.set_block_index(report.block_index());
+  record.set_symptom(report.symptom());
+  record.set_other_text(other_text);
+  record.set_reported_unix_ms(now_ms);
   v1::ReportRecorded recorded;
   *recorded.mutable_symptom() = report;
   const int64_t seq = RecordReport(p, report.report_id(), recorded, now_ms);
@@ -437,7 +447,7 @@ void ClassSession::React(Participant& p, std::vector<Reaction> reactions,
   }
 }
 
-void ClassSession::RaiseAlert(const Participant& p, AlertToRaise raise,
+void ClassSession::RaiseAlert(Participant& p, AlertToRaise raise,
                               int64_t now_ms) {
   v1::Alert alert;
   alert.set_alert_id(absl::StrCat("a", ++alert_count_));
@@ -451,6 +461,13 @@ void ClassSession::RaiseAlert(const Participant& p, AlertToRaise raise,
   alert.set_block_index(raise.block_index);
   alerts_.push_back(alert);
   while (alerts_.size() > kKeptAlerts) alerts_.pop_front();
+  // A participant's history keeps every alert drawn from reports (at most
+  // one per report, so bounded by the report limit) and a bounded number of
+  // drop alerts, which a flapping connection could make without end.
+  if (alert.kind() != v1::ALERT_KIND_DROPPED ||
+      p.drop_alerts++ < kKeptDropAlerts) {
+    p.alerts.push_back(alert);
+  }
   v1::ClassEvent event;
   *event.mutable_alert() = std::move(alert);
   Emit(std::move(event), Audience::kInstructor, "", now_ms);

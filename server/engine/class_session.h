@@ -214,6 +214,24 @@ class ClassSession {
   // effort or symptoms.
   v1::ClassProgress Progress() const;
 
+  // The class's record as of now (ClassSummary in circuit/v1/service.proto):
+  // class info, aggregates, total reps, and per participant in check-in
+  // order: every reported set in class order (block, set, side; the latest
+  // reps of a corrected set), reps per exercise of the circuit in class order
+  // (left, right and both-sides reps; sets counts each reported set of a
+  // block once, whichever sides), total reps, every effort and symptom
+  // report, their suggestions with the coach's decisions, every alert about
+  // them (not only the class's latest 200; of drop alerts, the first 100),
+  // and their connection now. Health data: for the instructor only.
+  v1::ClassSummary Summary(absl::Time now) const;
+
+  // The studio wall's summary: class id, title, phase, how many checked in
+  // (left or not), total reps, and the display names and total reps of the
+  // participants who agreed to be shown (show_name_on_kiosk), most reps
+  // first (ties in check-in order). Never effort, symptoms or anyone else's
+  // name.
+  v1::WallSummary WallSummary() const;
+
   // True when progress changed since the last TakeProgressChanged().
   bool TakeProgressChanged();
 
@@ -244,7 +262,15 @@ class ClassSession {
     int32_t total_reps = 0;
     std::optional<int32_t> last_cr10;
     v1::EffortFeel last_feel = v1::EFFORT_FEEL_UNSPECIFIED;
-    std::vector<v1::Symptom> symptoms;
+    // History, for the summary: every effort and symptom report and every
+    // alert about them (drop alerts: the first kKeptDropAlerts), oldest
+    // first.
+    std::vector<v1::EffortRecord> efforts;
+    std::vector<v1::SymptomRecord> symptoms;
+    std::vector<v1::Alert> alerts;
+    int drop_alerts = 0;
+    // Their efforts and symptoms, and what was drawn from them, were erased.
+    bool health_data_removed = false;
     int too_hard_streak = 0;
     // Key in wall_: -(completion number) of the latest completion, 0 when
     // none, so the most recent sorts first and the rest keep check-in order.
@@ -305,7 +331,7 @@ class ClassSession {
                                  int32_t block_index) const;
   // Applies what the adaptation rules called for, in order.
   void React(Participant& p, std::vector<Reaction> reactions, int64_t now_ms);
-  void RaiseAlert(const Participant& p, AlertToRaise alert, int64_t now_ms);
+  void RaiseAlert(Participant& p, AlertToRaise alert, int64_t now_ms);
   void Suggest(Participant& p, SuggestionToMake suggestion, int64_t now_ms);
 
   // Keeps `cue` (sent now) for snapshots and emits it (public).
@@ -315,9 +341,12 @@ class ClassSession {
       const v1::DecideSuggestionCommand& decide, absl::Time now);
 
   v1::RosterEntry RosterEntryFor(const Participant& p) const;
+  v1::ParticipantSummary SummaryFor(const Participant& p) const;
   v1::ParticipantProgress ProgressFor(const Participant& p) const;
   v1::ClassAggregates Aggregates() const;
   const v1::Exercise* BlockExercise(int32_t block_index) const;
+  // The display name of a block's exercise; `block_index` must exist.
+  std::string BlockExerciseName(int32_t block_index) const;
 
   v1::ClassInfo info_;
   v1::Circuit circuit_;

@@ -2,8 +2,12 @@
 // Nothing here changes what the session has accepted.
 
 #include <algorithm>
+#include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "server/engine/adaptation.h"
 #include "server/engine/class_session.h"
@@ -97,7 +101,9 @@ v1::ParticipantProgress ClassSession::ProgressFor(const Participant& p) const {
   progress.set_total_reps(p.total_reps);
   if (p.last_cr10.has_value()) progress.set_last_cr10(*p.last_cr10);
   progress.set_last_feel(p.last_feel);
-  for (v1::Symptom s : p.symptoms) progress.add_symptoms(s);
+  for (const v1::SymptomRecord& s : p.symptoms) {
+    progress.add_symptoms(s.symptom());
+  }
   return progress;
 }
 
@@ -253,6 +259,122 @@ v1::KioskSnapshot ClassSession::KioskSnapshot(absl::Time now) const {
     *snapshot.add_exercises() = exercise;
   }
   return snapshot;
+}
+
+// --- History -----------------------------------------------------------------
+
+std::string ClassSession::BlockExerciseName(int32_t block_index) const {
+  // As the plan names it (PlanIntervals).
+  const v1::Exercise* exercise = BlockExercise(block_index);
+  return exercise != nullptr ? exercise->name()
+                             : circuit_.blocks(block_index).exercise_id();
+}
+
+v1::ParticipantSummary ClassSession::SummaryFor(const Participant& p) const {
+  v1::ParticipantSummary out;
+  out.set_participant_id(p.id);
+  *out.mutable_check_in() = p.check_in;
+  out.set_connection(p.connection);
+
+  // Class order is block, set, then side (left before right); completions_
+  // are kept by block, side, set.
+  std::vector<std::pair<SetKey, int32_t>> sets(p.completions.begin(),
+                                               p.completions.end());
+  std::sort(sets.begin(), sets.end(), [](const auto& a, const auto& b) {
+    const auto [a_block, a_side, a_set] = a.first;
+    const auto [b_block, b_side, b_set] = b.first;
+    return std::tie(a_block, a_set, a_side) < std::tie(b_block, b_set, b_side);
+  });
+
+  // One row per exercise of the circuit, in the order the class meets them.
+  std::vector<std::string> exercise_order;
+  absl::flat_hash_map<std::string, v1::ExerciseTotals> totals;
+  for (int b = 0; b < circuit_.blocks_size(); ++b) {
+    const std::string& id = circuit_.blocks(b).exercise_id();
+    if (totals.contains(id)) continue;
+    exercise_order.push_back(id);
+    v1::ExerciseTotals& row = totals[id];
+    row.set_exercise_id(id);
+    row.set_exercise_name(BlockExerciseName(b));
+  }
+
+  std::pair<int32_t, int32_t> last_set{-1, -1};  // (block, set) counted
+  for (const auto& [key, reps] : sets) {
+    const auto [block, side, set] = key;
+    const std::string& exercise_id = circuit_.blocks(block).exercise_id();
+    v1::SetRecord* record = out.add_sets();
+    record->set_block_index(block);
+    record->set_exercise_id(exercise_id);
+    record->set_exercise_name(BlockExerciseName(block));
+    record->set_set(set);
+    record->set_side(static_cast<v1::Side>(side));
+    record->set_reps(reps);
+
+    v1::ExerciseTotals& row = totals[exercise_id];
+    switch (side) {
+      case v1::SIDE_LEFT:
+        row.set_left_reps(row.left_reps() + reps);
+        break;
+      case v1::SIDE_RIGHT:
+        row.set_right_reps(row.right_reps() + reps);
+        break;
+      default:
+        row.set_both_reps(row.both_reps() + reps);
+        break;
+    }
+    // Sorted by block then set, so each (block, set) comes in one run.
+    if (last_set != std::make_pair(block, set)) {
+      last_set = {block, set};
+      row.set_sets(row.sets() + 1);
+    }
+  }
+  for (const std::string& id : exercise_order) {
+    *out.add_exercises() = std::move(totals[id]);
+  }
+
+  out.set_total_reps(p.total_reps);
+  for (const v1::EffortRecord& e : p.efforts) *out.add_efforts() = e;
+  for (const v1::SymptomRecord& s : p.symptoms) *out.add_symptoms() = s;
+  for (const v1::Suggestion& s : p.suggestions) *out.add_suggestions() = s;
+  for (const v1::Alert& a : p.alerts) *out.add_alerts() = a;
+  out.set_health_data_removed(p.health_data_removed);
+  return out;
+}
+
+v1::ClassSummary ClassSession::Summary(absl::Time now) const {
+  v1::ClassSummary summary;
+  *summary.mutable_class_info() = info_;
+  for (const Participant& p : participants_) {
+    *summary.add_participants() = SummaryFor(p);
+  }
+  *summary.mutable_aggregates() = Aggregates();
+  summary.set_total_reps(total_reps_);
+  summary.set_generated_unix_ms(absl::ToUnixMillis(now));
+  return summary;
+}
+
+v1::WallSummary ClassSession::WallSummary() const {
+  v1::WallSummary summary;
+  summary.set_class_id(info_.class_id());
+  summary.set_title(info_.title());
+  summary.set_phase(phase_);
+  summary.set_participant_count(static_cast<int32_t>(participants_.size()));
+  summary.set_total_reps(total_reps_);
+  std::vector<const Participant*> shown;
+  for (const Participant& p : participants_) {
+    if (p.check_in.show_name_on_kiosk()) shown.push_back(&p);
+  }
+  std::stable_sort(shown.begin(), shown.end(),
+                   [](const Participant* a, const Participant* b) {
+                     return a->total_reps > b->total_reps;
+                   });
+  for (const Participant* p : shown) {
+    v1::WallEntry* entry = summary.add_wall();
+    entry->set_display_name(p->check_in.display_name());
+    entry->set_total_reps(p->total_reps);
+    entry->set_done_current(p->done_current);
+  }
+  return summary;
 }
 
 }  // namespace circuit::engine

@@ -1521,6 +1521,158 @@ TEST_F(ClassSessionTest, DecidingASuggestionSendsItAgainToThatParticipant) {
             v1::SUGGESTION_DECISION_ACCEPTED);
 }
 
+// --- History -----------------------------------------------------------------
+
+TEST_F(ClassSessionTest, SummaryHoldsEverySetEffortSymptomSuggestionAndAlert) {
+  Join("p1", "Ana");
+  Join("p2", "Bo", /*show_name=*/false);
+  Do(Start());
+  GoTo(9);  // curtsy right
+  Complete("p1", "c", 2, 1, v1::SIDE_RIGHT, 7);
+  Complete("p1", "b", 0, 2, v1::SIDE_BOTH, 8);
+  Complete("p1", "a", 0, 1, v1::SIDE_BOTH, 12);
+  Complete("p1", "d", 2, 1, v1::SIDE_LEFT, 5);
+  Complete("p1", "a2", 0, 1, v1::SIDE_BOTH, 11);  // corrects set 1
+  const absl::Time effort_at = now_;
+  ASSERT_TRUE(
+      Report("p1", Effort("e1", 2, v1::EFFORT_FEEL_JUST_RIGHT, 6)).ok());
+  now_ += absl::Seconds(1);
+  ASSERT_TRUE(Report("p1", Effort("e2", 2, v1::EFFORT_FEEL_TOO_HARD)).ok());
+  ASSERT_TRUE(
+      Report("p1", Symptom("s1", 2, v1::SYMPTOM_OTHER, "  sore wrist ")).ok());
+  Do(Decide("s1", v1::SUGGESTION_DECISION_ACCEPTED));
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+
+  const v1::ClassSummary summary = session_->Summary(now_ + absl::Seconds(1));
+  EXPECT_EQ(summary.class_info().class_id(), "c1");
+  EXPECT_EQ(summary.class_info().phase(), v1::CLASS_PHASE_RUNNING);
+  EXPECT_EQ(summary.generated_unix_ms(), Ms(now_ + absl::Seconds(1)));
+  EXPECT_EQ(summary.total_reps(), 31);
+  EXPECT_EQ(summary.aggregates().dropped_count(), 1);
+  ASSERT_EQ(summary.participants_size(), 2);
+
+  const v1::ParticipantSummary& ana = summary.participants(0);
+  EXPECT_EQ(ana.participant_id(), "p1");
+  EXPECT_EQ(ana.check_in().display_name(), "Ana");
+  EXPECT_EQ(ana.connection(), v1::CONNECTION_STATE_DROPPED);
+  EXPECT_EQ(ana.total_reps(), 31);
+  EXPECT_FALSE(ana.health_data_removed());
+  // Sets in class order: block, set, then left before right.
+  ASSERT_EQ(ana.sets_size(), 4);
+  auto set = [&](int i) {
+    const v1::SetRecord& r = ana.sets(i);
+    return absl::StrCat(r.block_index(), "/", r.set(), "/",
+                        v1::Side_Name(r.side()), "=", r.reps(), " ",
+                        r.exercise_id(), " (", r.exercise_name(), ")");
+  };
+  EXPECT_EQ(set(0), "0/1/SIDE_BOTH=11 bridge (Glute bridge)");
+  EXPECT_EQ(set(1), "0/2/SIDE_BOTH=8 bridge (Glute bridge)");
+  EXPECT_EQ(set(2), "2/1/SIDE_LEFT=5 curtsy (Curtsy step-down)");
+  EXPECT_EQ(set(3), "2/1/SIDE_RIGHT=7 curtsy (Curtsy step-down)");
+  // Every exercise of the circuit, in class order.
+  ASSERT_EQ(ana.exercises_size(), 3);
+  auto totals = [&](int i) {
+    const v1::ExerciseTotals& t = ana.exercises(i);
+    return absl::StrCat(t.exercise_id(), " (", t.exercise_name(), ") L",
+                        t.left_reps(), " R", t.right_reps(), " B",
+                        t.both_reps(), " sets ", t.sets());
+  };
+  EXPECT_EQ(totals(0), "bridge (Glute bridge) L0 R0 B19 sets 2");
+  EXPECT_EQ(totals(1), "thrust (Hip thrust) L0 R0 B0 sets 0");
+  EXPECT_EQ(totals(2), "curtsy (Curtsy step-down) L5 R7 B0 sets 1");
+
+  ASSERT_EQ(ana.efforts_size(), 2);
+  EXPECT_EQ(ana.efforts(0).block_index(), 2);
+  EXPECT_EQ(ana.efforts(0).cr10(), 6);
+  EXPECT_EQ(ana.efforts(0).feel(), v1::EFFORT_FEEL_JUST_RIGHT);
+  EXPECT_EQ(ana.efforts(0).reported_unix_ms(), Ms(effort_at));
+  EXPECT_FALSE(ana.efforts(1).has_cr10());
+  EXPECT_EQ(ana.efforts(1).feel(), v1::EFFORT_FEEL_TOO_HARD);
+  EXPECT_EQ(ana.efforts(1).reported_unix_ms(), Ms(now_));
+  ASSERT_EQ(ana.symptoms_size(), 1);
+  EXPECT_EQ(ana.symptoms(0).symptom(), v1::SYMPTOM_OTHER);
+  EXPECT_EQ(ana.symptoms(0).other_text(), "sore wrist");
+  EXPECT_EQ(ana.symptoms(0).block_index(), 2);
+  EXPECT_EQ(ana.symptoms(0).reported_unix_ms(), Ms(now_));
+  ASSERT_EQ(ana.suggestions_size(), 1);
+  EXPECT_EQ(ana.suggestions(0).kind(), v1::SUGGESTION_KIND_REGRESSION);
+  EXPECT_EQ(ana.suggestions(0).decision(), v1::SUGGESTION_DECISION_ACCEPTED);
+  ASSERT_EQ(ana.alerts_size(), 2);
+  EXPECT_EQ(ana.alerts(0).kind(), v1::ALERT_KIND_SYMPTOM);
+  EXPECT_EQ(ana.alerts(1).kind(), v1::ALERT_KIND_DROPPED);
+
+  const v1::ParticipantSummary& bo = summary.participants(1);
+  EXPECT_EQ(bo.participant_id(), "p2");
+  EXPECT_EQ(bo.sets_size(), 0);
+  EXPECT_EQ(bo.exercises_size(), 3);
+  EXPECT_EQ(bo.total_reps(), 0);
+  EXPECT_EQ(bo.connection(), v1::CONNECTION_STATE_CONNECTED);
+}
+
+TEST_F(ClassSessionTest, SummaryKeepsEveryAlertNotOnlyTheLatest200) {
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Do(Start());
+  ASSERT_TRUE(
+      Report("p1", Symptom("first", 0, v1::SYMPTOM_LOW_BACK_PAIN)).ok());
+  for (int i = 0; i < 205; ++i) {
+    ASSERT_TRUE(session_
+                    ->Record(Input("p2", Symptom(absl::StrCat("s", i), 0,
+                                                 v1::SYMPTOM_LOW_BACK_PAIN)),
+                             now_)
+                    .ok());
+  }
+  const v1::InstructorSnapshot snapshot = session_->InstructorSnapshot(now_);
+  ASSERT_EQ(snapshot.alerts_size(), 200);
+  EXPECT_EQ(snapshot.alerts(0).participant_id(), "p2");
+  const v1::ClassSummary summary = session_->Summary(now_);
+  ASSERT_EQ(summary.participants(0).alerts_size(), 1);
+  EXPECT_EQ(summary.participants(0).alerts(0).alert_id(), "a1");
+  EXPECT_EQ(summary.participants(1).alerts_size(), 205);
+  EXPECT_EQ(summary.participants(1).symptoms_size(), 205);
+}
+
+TEST_F(ClassSessionTest, WallSummaryShowsOnlyConsentingNamesAndNoHealthData) {
+  Join("p1", "Ana");
+  Join("p2", "Hidden", /*show_name=*/false);
+  Join("p3", "Cy");
+  Join("p4", "Dee");
+  Do(Start());
+  Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
+  Complete("p2", "r1", 0, 1, v1::SIDE_BOTH, 12);
+  Complete("p3", "r1", 0, 1, v1::SIDE_BOTH, 11);
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
+  ASSERT_TRUE(
+      Report("p1", Symptom("s1", 0, v1::SYMPTOM_OTHER, "zzsecretzz")).ok());
+  ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
+  ASSERT_TRUE(
+      session_->SetConnection("p3", v1::CONNECTION_STATE_LEFT, now_).ok());
+  Do(End());
+  // The instructor's summary does carry it (so the checks below can fail).
+  EXPECT_THAT(session_->Summary(now_).DebugString(), HasSubstr("zzsecretzz"));
+
+  const v1::WallSummary wall = session_->WallSummary();
+  EXPECT_EQ(wall.class_id(), "c1");
+  EXPECT_EQ(wall.title(), "Test");
+  EXPECT_EQ(wall.phase(), v1::CLASS_PHASE_ENDED);
+  EXPECT_EQ(wall.participant_count(), 4);  // everyone who took part
+  EXPECT_EQ(wall.total_reps(), 33);
+  ASSERT_EQ(wall.wall_size(), 3);
+  EXPECT_EQ(wall.wall(0).display_name(), "Cy");  // left, still shown
+  EXPECT_EQ(wall.wall(0).total_reps(), 11);
+  EXPECT_EQ(wall.wall(1).display_name(), "Ana");
+  EXPECT_EQ(wall.wall(1).total_reps(), 10);
+  EXPECT_EQ(wall.wall(2).display_name(), "Dee");
+  EXPECT_EQ(wall.wall(2).total_reps(), 0);
+  const std::string text = wall.DebugString();
+  for (const char* health :
+       {"Hidden", "zzsecretzz", "cr10", "feel", "symptom", "SYMPTOM", "EFFORT",
+        "alert", "suggestion", "weeks_postpartum", "track"}) {
+    EXPECT_THAT(text, Not(HasSubstr(health))) << text;
+  }
+}
+
 // --- Event log and resume ----------------------------------------------------
 
 TEST_F(ClassSessionTest, ResumeInsideRetentionReturnsTheMissedEvents) {
