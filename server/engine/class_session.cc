@@ -774,6 +774,9 @@ absl::StatusOr<int64_t> ClassSession::ApplyDecision(
   }
   const auto [participant, position] =
       suggestion_index_[static_cast<size_t>(number - 1)];
+  if (participant < 0) {  // erased with its participant's health data
+    return absl::NotFoundError(absl::StrCat("no suggestion ", id));
+  }
   Participant& p = participants_[static_cast<size_t>(participant)];
   v1::Suggestion& suggestion = p.suggestions[static_cast<size_t>(position)];
   suggestion.set_decision(decision);
@@ -783,6 +786,64 @@ absl::StatusOr<int64_t> ClassSession::ApplyDecision(
   *event.mutable_suggestion() = suggestion;
   return Emit(std::move(event), Audience::kInstructorAndParticipant, p.id,
               Millis(now));
+}
+
+// --- Health data -------------------------------------------------------------
+
+absl::Status ClassSession::EraseHealthData(const std::string& participant_id) {
+  if (phase_ != v1::CLASS_PHASE_ENDED) {
+    return absl::FailedPreconditionError(
+        "health data can be erased once the class has ended");
+  }
+  if (!participant_id.empty() && FindParticipant(participant_id) == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("participant ", participant_id, " is not in this class"));
+  }
+  auto erased = [&participant_id](const std::string& id) {
+    return participant_id.empty() || id == participant_id;
+  };
+  for (Participant& p : participants_) {
+    if (!erased(p.id)) continue;
+    CountEffort(p, -1);
+    p.last_cr10.reset();
+    p.last_feel = v1::EFFORT_FEEL_UNSPECIFIED;
+    p.too_hard_streak = 0;
+    p.efforts.clear();
+    p.symptoms.clear();
+    p.alerts.clear();
+    p.suggestions.clear();
+    p.undecided.clear();
+    p.health_data_removed = true;
+    MarkDirty(p);
+  }
+  // Their suggestion ids are no longer known.
+  for (auto& [participant, position] : suggestion_index_) {
+    if (participant >= 0 &&
+        erased(participants_[static_cast<size_t>(participant)].id)) {
+      participant = -1;
+      position = -1;
+    }
+  }
+  alerts_.erase(std::remove_if(alerts_.begin(), alerts_.end(),
+                               [&](const v1::Alert& alert) {
+                                 return erased(alert.participant_id());
+                               }),
+                alerts_.end());
+  log_.RemoveIf([&](const Event& e) {
+    const v1::ClassEvent& event = e.event;
+    switch (event.kind_case()) {
+      case v1::ClassEvent::kReport:
+        return !event.report().has_completion() &&
+               erased(event.report().participant_id());
+      case v1::ClassEvent::kAlert:
+        return erased(event.alert().participant_id());
+      case v1::ClassEvent::kSuggestion:
+        return erased(event.suggestion().participant_id());
+      default:
+        return false;
+    }
+  });
+  return absl::OkStatus();
 }
 
 // --- Replay ------------------------------------------------------------------

@@ -23,6 +23,7 @@
 #include "server/engine/adaptation.h"
 #include "server/engine/event_log.h"
 #include "server/engine/report_validation.h"
+#include "server/engine/summary.h"
 #include "server/library/circuit_library.h"
 
 namespace circuit::engine {
@@ -172,6 +173,19 @@ class ClassSession {
   // before `now`, or a dropped participant's hold ran out. The owner journals
   // a tick only then.
   bool TickDue(absl::Time now) const;
+
+  // --- Health data --------------------------------------------------------
+
+  // Erases a participant's health data (every participant's when
+  // `participant_id` is empty) from an ENDED class, on their request: their
+  // efforts, symptoms, latest CR-10 and feel, suggestions and alerts, from
+  // memory and from the retained events (their effort and symptom report
+  // events, and the alert and suggestion events about them, are taken out;
+  // a resuming client skips them). Reps, sets and attendance stay; Summary()
+  // then shows health_data_removed for them, and their suggestion ids are
+  // unknown (NOT_FOUND) to decide_suggestion. Emits nothing.
+  // FAILED_PRECONDITION unless ENDED, NOT_FOUND for an unknown participant.
+  absl::Status EraseHealthData(const std::string& participant_id);
 
   // --- Replay -------------------------------------------------------------
 
@@ -366,7 +380,7 @@ class ClassSession {
   std::deque<v1::Alert> alerts_;  // the latest 200
   int64_t alert_count_ = 0;
   // Suggestion number n (id "s<n>") -> (participant, position in its
-  // suggestions), at n - 1.
+  // suggestions), at n - 1; (-1, -1) once erased.
   std::vector<std::pair<int, int>> suggestion_index_;
 
   std::vector<Participant> participants_;

@@ -208,6 +208,7 @@ v1::InstructorSnapshot ClassSession::InstructorSnapshot(absl::Time now) const {
                            : 0;
   for (size_t i = first; i < suggestion_index_.size(); ++i) {
     const auto [participant, position] = suggestion_index_[i];
+    if (participant < 0) continue;  // erased
     *snapshot.add_suggestions() =
         participants_[static_cast<size_t>(participant)]
             .suggestions[static_cast<size_t>(position)];

@@ -1673,6 +1673,149 @@ TEST_F(ClassSessionTest, WallSummaryShowsOnlyConsentingNamesAndNoHealthData) {
   }
 }
 
+// --- Erasing health data -----------------------------------------------------
+
+TEST_F(ClassSessionTest, EraseHealthDataNeedsAnEndedClassAndAKnownParticipant) {
+  Join("p1", "Ana");
+  Do(Start());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
+  const std::string before = Fingerprint();
+  EXPECT_EQ(session_->EraseHealthData("p1").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Fingerprint(), before);
+  Do(End());
+  EXPECT_EQ(session_->EraseHealthData("p9").code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(session_->EraseHealthData("p1").ok());
+  EXPECT_TRUE(session_->EraseHealthData("p1").ok());  // again: nothing left
+}
+
+TEST_F(ClassSessionTest, EraseHealthDataRemovesItFromMemoryAndTheEventLog) {
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Do(Start());
+  Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
+  Complete("p2", "r1", 0, 1, v1::SIDE_BOTH, 11);
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
+  ASSERT_TRUE(Report("p1", Effort("e2", 0, v1::EFFORT_FEEL_TOO_HARD)).ok());
+  ASSERT_TRUE(
+      Report("p1", Symptom("s1", 0, v1::SYMPTOM_OTHER, "zzsecretzz")).ok());
+  ASSERT_TRUE(
+      Report("p1", Symptom("s2", 0, v1::SYMPTOM_PELVIC_HEAVINESS)).ok());
+  ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
+  ASSERT_TRUE(
+      Report("p2", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT, 5)).ok());
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  Do(End());
+  Drain();
+  v1::ClassSummary summary = session_->Summary(now_);
+  // Too hard twice in a row, two symptoms, the drop.
+  ASSERT_THAT(summary.participants(0).alerts(), SizeIs(4));
+  // p1's heaviness made s1 (the bridge has no regression for too hard);
+  // p2's leaking made s2.
+  ASSERT_EQ(summary.participants(0).suggestions(0).suggestion_id(), "s1");
+  const std::string p2_suggestion =
+      summary.participants(1).suggestions(0).suggestion_id();
+  const int64_t last_seq = session_->last_seq();
+
+  ASSERT_TRUE(session_->EraseHealthData("p1").ok());
+  EXPECT_THAT(Drain(), IsEmpty());
+  EXPECT_EQ(session_->last_seq(), last_seq);
+
+  summary = session_->Summary(now_);
+  const v1::ParticipantSummary& ana = summary.participants(0);
+  EXPECT_TRUE(ana.health_data_removed());
+  EXPECT_THAT(ana.efforts(), IsEmpty());
+  EXPECT_THAT(ana.symptoms(), IsEmpty());
+  EXPECT_THAT(ana.alerts(), IsEmpty());
+  EXPECT_THAT(ana.suggestions(), IsEmpty());
+  EXPECT_EQ(ana.total_reps(), 10);
+  EXPECT_THAT(ana.sets(), SizeIs(1));
+  EXPECT_EQ(ana.connection(), v1::CONNECTION_STATE_DROPPED);
+  const v1::ParticipantSummary& bo = summary.participants(1);
+  EXPECT_FALSE(bo.health_data_removed());
+  EXPECT_THAT(bo.efforts(), SizeIs(1));
+  EXPECT_THAT(bo.symptoms(), SizeIs(1));
+  EXPECT_THAT(bo.alerts(), SizeIs(1));
+  EXPECT_THAT(bo.suggestions(), SizeIs(1));
+  EXPECT_EQ(summary.aggregates().median_cr10(), 5);  // Bo's only
+
+  const v1::InstructorSnapshot snapshot = session_->InstructorSnapshot(now_);
+  EXPECT_THAT(snapshot.DebugString(), Not(HasSubstr("zzsecretzz")));
+  EXPECT_FALSE(snapshot.roster(0).progress().has_last_cr10());
+  EXPECT_THAT(snapshot.roster(0).progress().symptoms(), IsEmpty());
+  for (const v1::Alert& alert : snapshot.alerts()) {
+    EXPECT_EQ(alert.participant_id(), "p2");
+  }
+  for (const v1::Suggestion& suggestion : snapshot.suggestions()) {
+    EXPECT_EQ(suggestion.participant_id(), "p2");
+  }
+
+  // The retained events: p1's completion and connection stay; their effort,
+  // symptom, alerts and suggestions are gone; p2's are all there.
+  auto events = session_->EventsAfter(0);
+  ASSERT_TRUE(events.has_value());
+  int p1_completions = 0;
+  int p2_health = 0;
+  int64_t previous = 0;
+  for (const Event* e : *events) {
+    EXPECT_GT(e->event.seq(), previous);
+    previous = e->event.seq();
+    const std::string text = e->event.DebugString();
+    EXPECT_THAT(text, Not(HasSubstr("zzsecretzz")));
+    if (e->event.has_report()) {
+      const v1::ReportRecorded& report = e->event.report();
+      if (report.participant_id() == "p1") {
+        EXPECT_TRUE(report.has_completion()) << text;
+        ++p1_completions;
+      } else if (!report.has_completion()) {
+        ++p2_health;
+      }
+    }
+    if (e->event.has_alert()) {
+      EXPECT_EQ(e->event.alert().participant_id(), "p2");
+    }
+    if (e->event.has_suggestion()) {
+      EXPECT_EQ(e->event.suggestion().participant_id(), "p2");
+    }
+  }
+  EXPECT_EQ(p1_completions, 1);
+  EXPECT_EQ(p2_health, 2);
+
+  // p1's suggestion ids are gone; p2's still take a decision.
+  EXPECT_EQ(Code(Decide("s1", v1::SUGGESTION_DECISION_ACCEPTED)),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(p2_suggestion, "s2");
+  Do(Decide(p2_suggestion, v1::SUGGESTION_DECISION_ACCEPTED));
+}
+
+TEST_F(ClassSessionTest, EraseHealthDataOfEveryoneLeavesNoRatingBehind) {
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Do(Start());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_EASY, 2)).ok());
+  ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
+  Do(End());
+  ASSERT_TRUE(session_->EraseHealthData("").ok());
+  const v1::ClassSummary summary = session_->Summary(now_);
+  for (const v1::ParticipantSummary& p : summary.participants()) {
+    EXPECT_TRUE(p.health_data_removed());
+    EXPECT_THAT(p.efforts(), IsEmpty());
+    EXPECT_THAT(p.symptoms(), IsEmpty());
+    EXPECT_THAT(p.alerts(), IsEmpty());
+    EXPECT_THAT(p.suggestions(), IsEmpty());
+  }
+  EXPECT_FALSE(summary.aggregates().has_median_cr10());
+  EXPECT_EQ(summary.aggregates().too_easy_count(), 0);
+  const auto events = session_->EventsAfter(0);
+  ASSERT_TRUE(events.has_value());
+  for (const Event* e : *events) {
+    EXPECT_FALSE(e->event.has_alert() || e->event.has_suggestion());
+    EXPECT_TRUE(!e->event.has_report() || e->event.report().has_completion());
+  }
+}
+
 // --- Event log and resume ----------------------------------------------------
 
 TEST_F(ClassSessionTest, ResumeInsideRetentionReturnsTheMissedEvents) {
