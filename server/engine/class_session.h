@@ -331,6 +331,9 @@ class ClassSession {
     absl::flat_hash_set<std::string> undecided;
   };
 
+  // FAILED_PRECONDITION for input that comes after the end.
+  static absl::Status ClassEnded();
+
   // Appends an event numbered next; returns its seq.
   int64_t Emit(v1::ClassEvent event, Audience audience,
                const std::string& participant_id, int64_t now_ms);
