@@ -1,55 +1,23 @@
 #include "server/engine/class_session.h"
 
 #include <algorithm>
-#include <cmath>
-#include <iterator>
 #include <utility>
+#include <variant>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "server/engine/adaptation.h"
+#include "server/engine/report_validation.h"
 
 namespace circuit::engine {
 namespace {
 
-constexpr size_t kRecentCues = 10;
 constexpr size_t kKeptAlerts = 200;
-constexpr size_t kKeptSuggestions = 200;
-constexpr int kWallSize = 48;
-constexpr int64_t kMinRemainingMs = 1000;
-constexpr int64_t kMaxAdjustMs = 600000;
+constexpr int kKeptDropAlerts = 100;
 
 int64_t Millis(absl::Time t) { return absl::ToUnixMillis(t); }
-
-absl::string_view PhaseName(v1::ClassPhase phase) {
-  switch (phase) {
-    case v1::CLASS_PHASE_LOBBY:
-      return "in the lobby";
-    case v1::CLASS_PHASE_RUNNING:
-      return "running";
-    case v1::CLASS_PHASE_PAUSED:
-      return "paused";
-    case v1::CLASS_PHASE_ENDED:
-      return "over";
-    default:
-      return "in an unknown phase";
-  }
-}
-
-absl::Status ClassEnded() {
-  return absl::FailedPreconditionError("the class has ended");
-}
-
-absl::Status CheckReportId(const std::string& report_id) {
-  const int64_t length = CharCount(report_id);
-  if (length < 1 || length > 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("report_id must be 1 to 64 characters, got ", length));
-  }
-  return absl::OkStatus();
-}
 
 std::string SuggestionKey(v1::SuggestionKind kind,
                           const std::string& exercise_id,
@@ -60,6 +28,10 @@ std::string SuggestionKey(v1::SuggestionKind kind,
 
 }  // namespace
 
+absl::Status ClassSession::ClassEnded() {
+  return absl::FailedPreconditionError("the class has ended");
+}
+
 ClassSession::ClassSession(const v1::ClassInfo& info,
                            const v1::Circuit& circuit,
                            const CircuitLibrary* library,
@@ -68,6 +40,7 @@ ClassSession::ClassSession(const v1::ClassInfo& info,
       circuit_(circuit),
       library_(library),
       options_(options),
+      log_(options.retention_events),
       intervals_(PlanIntervals(circuit, *library)),
       exercises_(library->ExercisesFor(circuit)) {
   info_.set_phase(v1::CLASS_PHASE_LOBBY);
@@ -80,43 +53,13 @@ ClassSession::ClassSession(const v1::ClassInfo& info,
 
 int64_t ClassSession::Emit(v1::ClassEvent event, Audience audience,
                            const std::string& participant_id, int64_t now_ms) {
-  event.set_seq(++last_seq_);
-  event.set_at_unix_ms(now_ms);
-  Event e{std::move(event), audience, participant_id};
-  pending_.push_back(e);
-  retained_.push_back(std::move(e));
-  while (retained_.size() > options_.retention_events) retained_.pop_front();
-  return last_seq_;
+  return log_.Append(std::move(event), audience, participant_id, now_ms);
 }
 
 int64_t ClassSession::EmitState(absl::Time now) {
   v1::ClassEvent event;
   *event.mutable_state() = State(now);
   return Emit(std::move(event), Audience::kPublic, "", Millis(now));
-}
-
-std::vector<Event> ClassSession::DrainEvents() {
-  std::vector<Event> out;
-  out.swap(pending_);
-  return out;
-}
-
-std::optional<std::vector<const Event*>> ClassSession::EventsAfter(
-    int64_t after_seq) const {
-  std::vector<const Event*> out;
-  // A client ahead of us (confused, or from another run) has nothing to get.
-  if (after_seq >= last_seq_) return out;
-  if (after_seq < 0) after_seq = 0;
-  if (retained_.empty() || retained_.front().event.seq() > after_seq + 1) {
-    return std::nullopt;
-  }
-  const auto first =
-      static_cast<size_t>(after_seq + 1 - retained_.front().event.seq());
-  out.reserve(retained_.size() - first);
-  for (size_t i = first; i < retained_.size(); ++i) {
-    out.push_back(&retained_[i]);
-  }
-  return out;
 }
 
 // --- Participants ------------------------------------------------------------
@@ -131,10 +74,6 @@ const ClassSession::Participant* ClassSession::FindParticipant(
     const std::string& participant_id) const {
   auto it = by_id_.find(participant_id);
   return it == by_id_.end() ? nullptr : &participants_[it->second];
-}
-
-int ClassSession::participant_count() const {
-  return connected_count_ + dropped_count_;
 }
 
 void ClassSession::MarkDirty(Participant& p) {
@@ -156,13 +95,9 @@ void ClassSession::UpdateWall(Participant& p, int64_t new_rank) {
 }
 
 absl::Status ClassSession::Join(const std::string& participant_id,
-                                const std::string& resume_token,
                                 const v1::CheckIn& check_in, absl::Time now) {
   if (participant_id.empty()) {
     return absl::InvalidArgumentError("participant id must not be empty");
-  }
-  if (resume_token.empty()) {
-    return absl::InvalidArgumentError("resume token must not be empty");
   }
   const std::string name(absl::StripAsciiWhitespace(check_in.display_name()));
   const int64_t name_length = CharCount(name);
@@ -190,9 +125,6 @@ absl::Status ClassSession::Join(const std::string& participant_id,
     return absl::AlreadyExistsError(
         absl::StrCat("participant ", participant_id, " already checked in"));
   }
-  if (by_token_.contains(resume_token)) {
-    return absl::AlreadyExistsError("that resume token is already in use");
-  }
   if (participants_.size() >=
       static_cast<size_t>(std::max(options_.max_participants, 0))) {
     return absl::ResourceExhaustedError(absl::StrCat(
@@ -203,14 +135,12 @@ absl::Status ClassSession::Join(const std::string& participant_id,
   const int order = static_cast<int>(participants_.size());
   Participant& p = participants_.emplace_back();
   p.id = participant_id;
-  p.resume_token = resume_token;
   p.check_in = check_in;
   p.check_in.set_display_name(name);
   p.order = order;
   p.connection = v1::CONNECTION_STATE_CONNECTED;
   p.connection_changed_ms = now_ms;
   by_id_[participant_id] = order;
-  by_token_[resume_token] = order;
   ++connected_count_;
   info_.set_participant_count(participant_count());
   if (OnWall(p)) wall_.insert({p.wall_rank, p.order});
@@ -221,16 +151,6 @@ absl::Status ClassSession::Join(const std::string& participant_id,
   *event.mutable_participant_joined() = RosterEntryFor(p);
   Emit(std::move(event), Audience::kInstructorAndParticipant, p.id, now_ms);
   return absl::OkStatus();
-}
-
-absl::StatusOr<std::string> ClassSession::ParticipantForToken(
-    const std::string& resume_token) const {
-  auto it = by_token_.find(resume_token);
-  if (it == by_token_.end() ||
-      participants_[it->second].connection == v1::CONNECTION_STATE_LEFT) {
-    return absl::NotFoundError("no participant holds that resume token");
-  }
-  return participants_[it->second].id;
 }
 
 void ClassSession::ChangeConnection(Participant& p, v1::ConnectionState state,
@@ -266,21 +186,6 @@ void ClassSession::ChangeConnection(Participant& p, v1::ConnectionState state,
   changed->set_display_name(p.check_in.display_name());
   changed->set_connection(state);
   Emit(std::move(event), Audience::kInstructor, "", now_ms);
-
-  // Everyone disconnects when a class is over; only a drop mid-class is
-  // worth the instructor's attention.
-  if (state == v1::CONNECTION_STATE_DROPPED &&
-      phase_ != v1::CLASS_PHASE_ENDED) {
-    const int32_t block =
-        current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
-                      : -1;
-    RaiseAlert(p, v1::ALERT_KIND_DROPPED, v1::ALERT_SEVERITY_INFO,
-               v1::SYMPTOM_UNSPECIFIED,
-               absl::StrCat(p.check_in.display_name(),
-                            "'s connection dropped; their seat is held for ",
-                            absl::FormatDuration(options_.hold), "."),
-               block, now_ms);
-  }
 }
 
 absl::Status ClassSession::SetConnection(const std::string& participant_id,
@@ -302,58 +207,88 @@ absl::Status ClassSession::SetConnection(const std::string& participant_id,
     return absl::FailedPreconditionError(
         absl::StrCat("participant ", participant_id, " has left the class"));
   }
-  ChangeConnection(*p, state, Millis(now));
+  // Once the class is over there is nothing to hold a seat for.
+  if (state == v1::CONNECTION_STATE_DROPPED &&
+      phase_ == v1::CLASS_PHASE_ENDED) {
+    state = v1::CONNECTION_STATE_LEFT;
+  }
+  const int64_t now_ms = Millis(now);
+  ChangeConnection(*p, state, now_ms);
+  if (state == v1::CONNECTION_STATE_DROPPED) {
+    if (std::optional<AlertToRaise> alert =
+            ReactToDrop(p->check_in.display_name(), options_.hold,
+                        CurrentBlock(), phase_ == v1::CLASS_PHASE_ENDED)) {
+      RaiseAlert(*p, std::move(*alert), now_ms);
+    }
+  }
   return absl::OkStatus();
 }
 
 // --- Reports -----------------------------------------------------------------
-
-absl::Status ClassSession::CheckBlockIndex(int32_t block_index) const {
-  if (block_index < 0 || block_index >= circuit_.blocks_size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("block ", block_index, " does not exist; the circuit has ",
-                     circuit_.blocks_size(), " blocks"));
-  }
-  return absl::OkStatus();
-}
 
 const v1::Exercise* ClassSession::BlockExercise(int32_t block_index) const {
   if (block_index < 0 || block_index >= circuit_.blocks_size()) return nullptr;
   return library_->FindExercise(circuit_.blocks(block_index).exercise_id());
 }
 
-absl::StatusOr<ClassSession::Participant*> ClassSession::ReportingParticipant(
-    const std::string& participant_id, const std::string& report_id,
-    int32_t block_index, std::optional<ReportResult>* duplicate) {
-  Participant* p = FindParticipant(participant_id);
+int32_t ClassSession::CurrentBlock() const {
+  return current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
+                       : -1;
+}
+
+ReportContext ClassSession::CurrentReportContext() const {
+  ReportContext context;
+  context.circuit = &circuit_;
+  context.library = library_;
+  context.phase = phase_;
+  context.current_block = CurrentBlock();
+  context.max_reports_per_participant = options_.max_reports_per_participant;
+  return context;
+}
+
+absl::Status ClassSession::CheckReport(
+    const internal::ReportInput& report,
+    std::optional<ReportResult>* duplicate) const {
+  if (absl::Status s = CheckIsReport(report); !s.ok()) return s;
+  const Participant* p = FindParticipant(report.participant_id());
   if (p == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("participant ", participant_id, " is not in this class"));
+    return absl::NotFoundError(absl::StrCat(
+        "participant ", report.participant_id(), " is not in this class"));
   }
+  const std::string& report_id = ReportId(report);
   if (absl::Status s = CheckReportId(report_id); !s.ok()) return s;
   // A known id is acknowledged again without looking at the phase: a retry
   // after the class ended still gets the ack of what was accepted.
   if (auto it = p->reports.find(report_id); it != p->reports.end()) {
-    *duplicate = ReportResult{it->second.seq, true};
-    return p;
+    if (duplicate != nullptr) *duplicate = ReportResult{it->second.seq, true};
+    return absl::OkStatus();
   }
-  if (absl::Status s = CheckBlockIndex(block_index); !s.ok()) return s;
-  return p;
+  ReporterState reporter;
+  reporter.participant_id = p->id;
+  reporter.left = p->connection == v1::CONNECTION_STATE_LEFT;
+  reporter.reports_made = p->reports.size();
+  return ValidateNewReport(CurrentReportContext(), reporter, report);
 }
 
-absl::Status ClassSession::CheckCanReport(const Participant& p) const {
-  if (phase_ == v1::CLASS_PHASE_ENDED) return ClassEnded();
-  if (p.connection == v1::CONNECTION_STATE_LEFT) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("participant ", p.id, " has left the class"));
+absl::StatusOr<ReportResult> ClassSession::Record(
+    const internal::ReportInput& report, absl::Time now) {
+  std::optional<ReportResult> duplicate;
+  if (absl::Status s = CheckReport(report, &duplicate); !s.ok()) return s;
+  if (duplicate.has_value()) return *duplicate;
+  // Accepted: from here on nothing fails.
+  Participant& p = *FindParticipant(report.participant_id());
+  const int64_t now_ms = Millis(now);
+  switch (report.kind_case()) {
+    case internal::ReportInput::kCompletion:
+      return ApplyCompletion(p, report.completion(), now_ms);
+    case internal::ReportInput::kEffort:
+      return ApplyEffort(p, report.effort(), now_ms);
+    case internal::ReportInput::kSymptom:
+      return ApplySymptom(p, report.symptom(), now_ms);
+    case internal::ReportInput::KIND_NOT_SET:
+      break;
   }
-  if (p.reports.size() >=
-      static_cast<size_t>(std::max(options_.max_reports_per_participant, 0))) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("participant ", p.id, " has made ", p.reports.size(),
-                     " reports, the most one class allows"));
-  }
-  return absl::OkStatus();
+  return absl::InternalError("unreachable: CheckReport let an empty report by");
 }
 
 int64_t ClassSession::RecordReport(Participant& p, const std::string& report_id,
@@ -369,71 +304,9 @@ int64_t ClassSession::RecordReport(Participant& p, const std::string& report_id,
   return seq;
 }
 
-absl::StatusOr<ReportResult> ClassSession::RecordCompletion(
-    const std::string& participant_id, const v1::CompletionReport& report,
-    absl::Time now) {
-  std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found = ReportingParticipant(
-      participant_id, report.report_id(), report.block_index(), &duplicate);
-  if (!found.ok()) return found.status();
-  if (duplicate.has_value()) return *duplicate;
-  Participant& p = **found;
-
-  const v1::Block& block = circuit_.blocks(report.block_index());
-  if (report.set() < 1 || report.set() > block.sets()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "set ", report.set(), " does not exist; block ", report.block_index(),
-        " (", block.id(), ") has ", block.sets(), " sets"));
-  }
-  const v1::Exercise* exercise = BlockExercise(report.block_index());
-  const bool per_side = exercise != nullptr && exercise->per_side();
-  const bool side_ok = per_side ? (report.side() == v1::SIDE_LEFT ||
-                                   report.side() == v1::SIDE_RIGHT)
-                                : report.side() == v1::SIDE_BOTH;
-  if (!side_ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "side ",
-        v1::Side_IsValid(report.side()) ? v1::Side_Name(report.side())
-                                        : absl::StrCat(report.side()),
-        " does not exist for block ", report.block_index(), " (", block.id(),
-        "): ",
-        per_side ? "it is done on each side, so report SIDE_LEFT or SIDE_RIGHT"
-                 : "it is not one-sided, so report SIDE_BOTH"));
-  }
-  if (report.reps() < 0 || report.reps() > 100) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("reps must be 0 to 100, got ", report.reps()));
-  }
-  if (report.has_load()) {
-    const int64_t band_length = CharCount(report.load().band());
-    if (band_length > 32) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "load band must be at most 32 characters, got ", band_length));
-    }
-    const double kg = report.load().kilograms();
-    if (!(kg >= 0 && kg <= 500)) {  // also refuses NaN
-      return absl::InvalidArgumentError(
-          absl::StrCat("load kilograms must be 0 to 500, got ", kg));
-    }
-  }
-  if (phase_ == v1::CLASS_PHASE_LOBBY) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("block ", report.block_index(),
-                     " has not been reached; the class has not started"));
-  }
-  if (phase_ != v1::CLASS_PHASE_ENDED && current_ >= 0) {
-    const int32_t current_block =
-        intervals_[static_cast<size_t>(current_)].block_index();
-    if (report.block_index() > current_block) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "block ", report.block_index(),
-          " has not been reached; the class is on block ", current_block));
-    }
-  }
-  if (absl::Status s = CheckCanReport(p); !s.ok()) return s;
-
-  // Accepted: from here on nothing fails.
-  const int64_t now_ms = Millis(now);
+ReportResult ClassSession::ApplyCompletion(Participant& p,
+                                           const v1::CompletionReport& report,
+                                           int64_t now_ms) {
   const SetKey key{report.block_index(), report.side(), report.set()};
   auto [it, inserted] = p.completions.try_emplace(key, report.reps());
   const int32_t old_reps = inserted ? 0 : it->second;
@@ -451,234 +324,130 @@ absl::StatusOr<ReportResult> ClassSession::RecordCompletion(
   *recorded.mutable_completion() = report;
   const int64_t seq = RecordReport(p, report.report_id(), recorded, now_ms);
 
-  // Reps under the range twice in one block: suggest the regression.
-  const std::optional<v1::RepRange> target = BlockTarget(block, exercise);
-  if (target.has_value() && report.reps() < target->min_reps()) {
-    int under = 0;
-    for (auto c = p.completions.lower_bound({report.block_index(), 0, 0});
-         c != p.completions.end() &&
-         std::get<0>(c->first) == report.block_index();
-         ++c) {
-      if (c->second < target->min_reps()) ++under;
-    }
-    if (under >= 2) {
-      SuggestRegression(
-          p, report.block_index(),
-          absl::StrCat("Reps came in under the ", target->min_reps(), " to ",
-                       target->max_reps(), " range twice"),
-          now_ms);
-    }
-  }
+  React(p,
+        ReactToCompletion(AdaptationNow(), report,
+                          BlockReps(p, report.block_index())),
+        now_ms);
   return ReportResult{seq, false};
 }
 
-absl::StatusOr<ReportResult> ClassSession::RecordEffort(
-    const std::string& participant_id, const v1::EffortReport& report,
-    absl::Time now) {
-  std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found = ReportingParticipant(
-      participant_id, report.report_id(), report.block_index(), &duplicate);
-  if (!found.ok()) return found.status();
-  if (duplicate.has_value()) return *duplicate;
-  Participant& p = **found;
-
-  if (report.has_cr10() && (report.cr10() < 0 || report.cr10() > 10)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("cr10 must be 0 to 10, got ", report.cr10()));
-  }
-  if (!v1::EffortFeel_IsValid(report.feel())) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("feel ", report.feel(), " is not a known value"));
-  }
-  if (!report.has_cr10() && report.feel() == v1::EFFORT_FEEL_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        "an effort report needs cr10, feel or both");
-  }
-  if (phase_ == v1::CLASS_PHASE_LOBBY) {
-    return absl::FailedPreconditionError(
-        "effort can be reported once the class has started");
-  }
-  if (absl::Status s = CheckCanReport(p); !s.ok()) return s;
-
-  const int64_t now_ms = Millis(now);
+ReportResult ClassSession::ApplyEffort(Participant& p,
+                                       const v1::EffortReport& report,
+                                       int64_t now_ms) {
   CountEffort(p, -1);
   if (report.has_cr10()) p.last_cr10 = report.cr10();
   if (report.feel() != v1::EFFORT_FEEL_UNSPECIFIED) p.last_feel = report.feel();
   CountEffort(p, +1);
+  v1::EffortRecord& record = p.efforts.emplace_back();
+  record.set_block_index(report.block_index());
+  if (report.has_cr10()) record.set_cr10(report.cr10());
+  record.set_feel(report.feel());
+  record.set_reported_unix_ms(now_ms);
 
   v1::ReportRecorded recorded;
   *recorded.mutable_effort() = report;
   const int64_t seq = RecordReport(p, report.report_id(), recorded, now_ms);
 
-  const int32_t b = report.block_index();
-  if (IsTooHard(report)) {
-    ++p.too_hard_streak;
-    SuggestRegression(p, b, "That felt too hard", now_ms);
-    if (p.too_hard_streak == 2) {
-      const v1::Exercise* exercise = BlockExercise(b);
-      RaiseAlert(
-          p, v1::ALERT_KIND_REPEATED_TOO_HARD, v1::ALERT_SEVERITY_WARNING,
-          v1::SYMPTOM_UNSPECIFIED,
-          absl::StrCat(
-              p.check_in.display_name(), " rated too hard twice in a row (",
-              exercise != nullptr ? exercise->name() : circuit_.blocks(b).id(),
-              ")."),
-          b, now_ms);
-    }
-    return ReportResult{seq, false};
-  }
-  p.too_hard_streak = 0;
-  if (IsTooEasy(report)) {
-    const v1::Exercise* exercise = BlockExercise(b);
-    const std::optional<v1::RepRange> target =
-        BlockTarget(circuit_.blocks(b), exercise);
-    if (exercise == nullptr || !target.has_value() ||
-        exercise->progression_ids().empty()) {
-      return ReportResult{seq, false};
-    }
-    // "Every rep done": each set reported for the block reached the top of
-    // the range, and there is at least one.
-    bool any = false;
-    bool all_done = true;
-    for (auto c = p.completions.lower_bound({b, 0, 0});
-         c != p.completions.end() && std::get<0>(c->first) == b; ++c) {
-      any = true;
-      if (c->second < target->max_reps()) all_done = false;
-    }
-    if (any && all_done) {
-      const std::string& next_id = exercise->progression_ids(0);
-      const v1::Exercise* harder = library_->FindExercise(next_id);
-      Suggest(p, v1::SUGGESTION_KIND_PROGRESSION, exercise->id(), next_id,
-              absl::StrCat("Every rep done and it felt easy: try ",
-                           harder != nullptr ? harder->name() : next_id,
-                           " when you are ready."),
-              now_ms);
-    }
-  }
+  EffortReaction reaction =
+      ReactToEffort(AdaptationNow(), p.check_in.display_name(), report,
+                    p.too_hard_streak, BlockReps(p, report.block_index()));
+  p.too_hard_streak = reaction.too_hard_streak;
+  React(p, std::move(reaction.reactions), now_ms);
   return ReportResult{seq, false};
 }
 
-absl::StatusOr<ReportResult> ClassSession::RecordSymptom(
-    const std::string& participant_id, const v1::SymptomReport& report,
-    absl::Time now) {
-  std::optional<ReportResult> duplicate;
-  absl::StatusOr<Participant*> found = ReportingParticipant(
-      participant_id, report.report_id(), report.block_index(), &duplicate);
-  if (!found.ok()) return found.status();
-  if (duplicate.has_value()) return *duplicate;
-  Participant& p = **found;
-
-  if (!v1::Symptom_IsValid(report.symptom()) ||
-      report.symptom() == v1::SYMPTOM_UNSPECIFIED) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("symptom ", report.symptom(), " is not a known symptom"));
-  }
-  const std::string other_text(absl::StripAsciiWhitespace(report.other_text()));
-  const int64_t other_length = CharCount(other_text);
-  if (other_length > 140) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "other_text must be at most 140 characters, got ", other_length));
-  }
-  if (report.symptom() == v1::SYMPTOM_OTHER && other_text.empty()) {
-    return absl::InvalidArgumentError(
-        "SYMPTOM_OTHER needs other_text saying what it is");
-  }
-  // Symptoms are accepted in the lobby too: health matters before the start.
-  if (absl::Status s = CheckCanReport(p); !s.ok()) return s;
-
-  const int64_t now_ms = Millis(now);
-  p.symptoms.push_back(report.symptom());
+ReportResult ClassSession::ApplySymptom(Participant& p,
+                                        const v1::SymptomReport& report,
+                                        int64_t now_ms) {
+  const std::string other_text = RecordedOtherText(report);
+  v1::SymptomRecord& record = p.symptoms.emplace_back();
+  record.set_block_index(report.block_index());
+  record.set_symptom(report.symptom());
+  record.set_other_text(other_text);
+  record.set_reported_unix_ms(now_ms);
   v1::ReportRecorded recorded;
   *recorded.mutable_symptom() = report;
   const int64_t seq = RecordReport(p, report.report_id(), recorded, now_ms);
 
-  const int32_t b = report.block_index();
-  const v1::Exercise* exercise = BlockExercise(b);
-  const std::string exercise_name =
-      exercise != nullptr ? exercise->name() : circuit_.blocks(b).id();
-  RaiseAlert(p, v1::ALERT_KIND_SYMPTOM, SymptomSeverity(report.symptom()),
-             report.symptom(),
-             absl::StrCat(p.check_in.display_name(), " reported ",
-                          SymptomPhrase(report.symptom(), other_text),
-                          " during ", exercise_name, "."),
-             b, now_ms);
-
-  if (report.symptom() == v1::SYMPTOM_HIP_PINCH) {
-    const int from_block =
-        current_ >= 0 ? intervals_[static_cast<size_t>(current_)].block_index()
-                      : 0;
-    if (std::optional<DrillTarget> drill =
-            FindHipPinchDrill(circuit_, *library_, from_block, b)) {
-      const v1::Exercise* drill_exercise =
-          library_->FindExercise(drill->drill_id);
-      const v1::Exercise* before = library_->FindExercise(drill->exercise_id);
-      Suggest(
-          p, v1::SUGGESTION_KIND_DRILL, drill->exercise_id, drill->drill_id,
-          absl::StrCat("A pinch at the front of the hip: try ",
-                       drill_exercise != nullptr ? drill_exercise->name()
-                                                 : drill->drill_id,
-                       " before ",
-                       before != nullptr ? before->name() : drill->exercise_id,
-                       ", then load again."),
-          now_ms);
-    }
-  } else if (CallsForLowerLoad(report.symptom())) {
-    Suggest(
-        p, v1::SUGGESTION_KIND_LOWER_LOAD,
-        exercise != nullptr ? exercise->id() : circuit_.blocks(b).exercise_id(),
-        "", "Lower the load, rest more, and tell the coach how you feel.",
+  React(p,
+        ReactToSymptom(AdaptationNow(), p.check_in.display_name(), report,
+                       other_text, CurrentBlock()),
         now_ms);
-  }
   return ReportResult{seq, false};
 }
 
-// --- Adaptation --------------------------------------------------------------
+// --- Alerts and suggestions --------------------------------------------------
 
-void ClassSession::RaiseAlert(const Participant& p, v1::AlertKind kind,
-                              v1::AlertSeverity severity, v1::Symptom symptom,
-                              std::string text, int32_t block_index,
+AdaptationContext ClassSession::AdaptationNow() const {
+  return AdaptationContext{&circuit_, library_};
+}
+
+std::vector<int32_t> ClassSession::BlockReps(const Participant& p,
+                                             int32_t block_index) const {
+  std::vector<int32_t> reps;
+  for (auto c = p.completions.lower_bound({block_index, 0, 0});
+       c != p.completions.end() && std::get<0>(c->first) == block_index; ++c) {
+    reps.push_back(c->second);
+  }
+  return reps;
+}
+
+void ClassSession::React(Participant& p, std::vector<Reaction> reactions,
+                         int64_t now_ms) {
+  for (Reaction& reaction : reactions) {
+    if (auto* alert = std::get_if<AlertToRaise>(&reaction)) {
+      RaiseAlert(p, std::move(*alert), now_ms);
+    } else {
+      Suggest(p, std::move(std::get<SuggestionToMake>(reaction)), now_ms);
+    }
+  }
+}
+
+void ClassSession::RaiseAlert(Participant& p, AlertToRaise raise,
                               int64_t now_ms) {
   v1::Alert alert;
   alert.set_alert_id(absl::StrCat("a", ++alert_count_));
   alert.set_participant_id(p.id);
   alert.set_display_name(p.check_in.display_name());
-  alert.set_kind(kind);
-  alert.set_severity(severity);
-  alert.set_symptom(symptom);
-  alert.set_text(std::move(text));
+  alert.set_kind(raise.kind);
+  alert.set_severity(raise.severity);
+  alert.set_symptom(raise.symptom);
+  alert.set_text(std::move(raise.text));
   alert.set_raised_unix_ms(now_ms);
-  alert.set_block_index(block_index);
+  alert.set_block_index(raise.block_index);
   alerts_.push_back(alert);
   while (alerts_.size() > kKeptAlerts) alerts_.pop_front();
+  // A participant's history keeps every alert drawn from reports (at most
+  // one per report, so bounded by the report limit) and a bounded number of
+  // drop alerts, which a flapping connection could make without end.
+  if (alert.kind() != v1::ALERT_KIND_DROPPED ||
+      p.drop_alerts++ < kKeptDropAlerts) {
+    p.alerts.push_back(alert);
+  }
   v1::ClassEvent event;
   *event.mutable_alert() = std::move(alert);
   Emit(std::move(event), Audience::kInstructor, "", now_ms);
 }
 
-void ClassSession::Suggest(Participant& p, v1::SuggestionKind kind,
-                           const std::string& exercise_id,
-                           const std::string& suggested_exercise_id,
-                           std::string reason, int64_t now_ms) {
+void ClassSession::Suggest(Participant& p, SuggestionToMake make,
+                           int64_t now_ms) {
   // One open suggestion of a kind per exercise: repeating it while the coach
   // has not decided only adds noise.
   if (!p.undecided
-           .insert(SuggestionKey(kind, exercise_id, suggested_exercise_id))
+           .insert(SuggestionKey(make.kind, make.exercise_id,
+                                 make.suggested_exercise_id))
            .second) {
     return;
   }
   v1::Suggestion suggestion;
   suggestion.set_suggestion_id(absl::StrCat("s", suggestion_index_.size() + 1));
   suggestion.set_participant_id(p.id);
-  suggestion.set_kind(kind);
-  suggestion.set_exercise_id(exercise_id);
-  suggestion.set_suggested_exercise_id(suggested_exercise_id);
-  if (const v1::Exercise* suggested =
-          suggested_exercise_id.empty()
-              ? nullptr
-              : library_->FindExercise(suggested_exercise_id)) {
-    suggestion.set_suggested_exercise_name(suggested->name());
-  }
-  suggestion.set_reason(std::move(reason));
+  suggestion.set_kind(make.kind);
+  suggestion.set_exercise_id(std::move(make.exercise_id));
+  suggestion.set_suggested_exercise_id(std::move(make.suggested_exercise_id));
+  suggestion.set_suggested_exercise_name(
+      std::move(make.suggested_exercise_name));
+  suggestion.set_reason(std::move(make.reason));
   suggestion.set_made_unix_ms(now_ms);
   suggestion.set_decision(v1::SUGGESTION_DECISION_UNSPECIFIED);
   suggestion_index_.emplace_back(p.order,
@@ -689,19 +458,6 @@ void ClassSession::Suggest(Participant& p, v1::SuggestionKind kind,
   Emit(std::move(event), Audience::kInstructorAndParticipant, p.id, now_ms);
 }
 
-void ClassSession::SuggestRegression(Participant& p, int32_t block_index,
-                                     const std::string& why, int64_t now_ms) {
-  const v1::Exercise* exercise = BlockExercise(block_index);
-  if (exercise == nullptr || exercise->regression_ids().empty()) return;
-  const std::string& easier_id = exercise->regression_ids(0);
-  const v1::Exercise* easier = library_->FindExercise(easier_id);
-  Suggest(p, v1::SUGGESTION_KIND_REGRESSION, exercise->id(), easier_id,
-          absl::StrCat(why, ": try ",
-                       easier != nullptr ? easier->name() : easier_id,
-                       " instead of ", exercise->name(), "."),
-          now_ms);
-}
-
 void ClassSession::CountEffort(const Participant& p, int sign) {
   if (p.connection == v1::CONNECTION_STATE_LEFT) return;
   if (p.last_cr10.has_value()) {
@@ -710,269 +466,6 @@ void ClassSession::CountEffort(const Participant& p, int sign) {
   if (p.last_feel != v1::EFFORT_FEEL_UNSPECIFIED) {
     feel_counts_[static_cast<size_t>(p.last_feel)] += sign;
   }
-}
-
-// --- Timeline ----------------------------------------------------------------
-
-bool ClassSession::IsDone(const Participant& p) const {
-  if (current_ < 0 || phase_ == v1::CLASS_PHASE_ENDED) return false;
-  const v1::Interval& interval = intervals_[static_cast<size_t>(current_)];
-  if (interval.kind() != v1::INTERVAL_KIND_WORK) return false;
-  return p.completions.count(SetKey{interval.block_index(), interval.side(),
-                                    interval.set()}) > 0;
-}
-
-void ClassSession::RefreshDoneCurrent() {
-  // O(N) per interval change (a few dozen per class), so that each report
-  // stays O(log N).
-  done_current_count_ = 0;
-  for (Participant& p : participants_) {
-    const bool done = IsDone(p);
-    if (done != p.done_current) {
-      p.done_current = done;
-      MarkDirty(p);
-    }
-    if (done && p.connection != v1::CONNECTION_STATE_LEFT) {
-      ++done_current_count_;
-    }
-  }
-  progress_changed_ = true;
-}
-
-void ClassSession::EnterInterval(int index, int64_t start_ms) {
-  current_ = index;
-  const v1::Interval& interval = intervals_[static_cast<size_t>(index)];
-  interval_started_ms_ = start_ms;
-  if (phase_ == v1::CLASS_PHASE_PAUSED) {
-    deadline_ms_ = 0;
-    paused_remaining_ms_ = interval.duration_ms();
-  } else {
-    deadline_ms_ =
-        interval.duration_ms() > 0 ? start_ms + interval.duration_ms() : 0;
-    paused_remaining_ms_ = 0;
-  }
-  RefreshDoneCurrent();
-}
-
-void ClassSession::EndClass(int64_t ended_ms) {
-  phase_ = v1::CLASS_PHASE_ENDED;
-  current_ = -1;
-  deadline_ms_ = 0;
-  paused_remaining_ms_ = 0;
-  info_.set_phase(phase_);
-  info_.set_ended_unix_ms(ended_ms);
-  RefreshDoneCurrent();
-}
-
-void ClassSession::Tick(absl::Time now) {
-  const int64_t now_ms = Millis(now);
-  while (phase_ == v1::CLASS_PHASE_RUNNING && current_ >= 0) {
-    const v1::Interval& interval = intervals_[static_cast<size_t>(current_)];
-    if (interval.duration_ms() <= 0 || interval.waits_for_instructor() ||
-        deadline_ms_ > now_ms) {
-      break;
-    }
-    // The next interval starts at the old deadline, not at `now`, so a late
-    // tick does not stretch the class and every screen stays in step.
-    const int64_t start_ms = deadline_ms_;
-    if (static_cast<size_t>(current_) + 1 < intervals_.size()) {
-      EnterInterval(current_ + 1, start_ms);
-    } else {
-      EndClass(start_ms);
-    }
-    EmitState(now);
-  }
-  while (!holds_.empty() && holds_.begin()->first <= now_ms) {
-    Participant& p = participants_[static_cast<size_t>(holds_.begin()->second)];
-    ChangeConnection(p, v1::CONNECTION_STATE_LEFT, now_ms);
-  }
-}
-
-v1::ClassState ClassSession::State(absl::Time now) const {
-  const int64_t now_ms = Millis(now);
-  v1::ClassState state;
-  state.set_class_id(info_.class_id());
-  state.set_phase(phase_);
-  state.set_interval_count(static_cast<int32_t>(intervals_.size()));
-  state.set_started_unix_ms(info_.started_unix_ms());
-  state.set_ended_unix_ms(info_.ended_unix_ms());
-  if (phase_ == v1::CLASS_PHASE_LOBBY) {
-    if (!intervals_.empty()) *state.mutable_next() = intervals_.front();
-    return state;
-  }
-  if (current_ < 0) return state;  // ended
-  const v1::Interval& interval = intervals_[static_cast<size_t>(current_)];
-  *state.mutable_current() = interval;
-  if (static_cast<size_t>(current_) + 1 < intervals_.size()) {
-    *state.mutable_next() = intervals_[static_cast<size_t>(current_) + 1];
-  }
-  v1::Timer* timer = state.mutable_timer();
-  timer->set_started_unix_ms(interval_started_ms_);
-  if (phase_ == v1::CLASS_PHASE_PAUSED) {
-    timer->set_remaining_ms(paused_remaining_ms_);
-    timer->set_running(false);
-  } else {
-    timer->set_running(true);
-    if (interval.duration_ms() > 0) {
-      timer->set_deadline_unix_ms(deadline_ms_);
-      timer->set_remaining_ms(std::max<int64_t>(0, deadline_ms_ - now_ms));
-    }
-  }
-  return state;
-}
-
-// --- Commands ----------------------------------------------------------------
-
-absl::StatusOr<int64_t> ClassSession::Apply(
-    const v1::InstructorCommand& command, absl::Time now) {
-  const int64_t now_ms = Millis(now);
-  const bool running = phase_ == v1::CLASS_PHASE_RUNNING;
-  const bool paused = phase_ == v1::CLASS_PHASE_PAUSED;
-  auto not_now = [this](absl::string_view what, absl::string_view when) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot ", what, when.empty() ? "" : " ", when,
-                     "; the class is ", PhaseName(phase_)));
-  };
-
-  switch (command.action_case()) {
-    case v1::InstructorCommand::kStart:
-      if (phase_ != v1::CLASS_PHASE_LOBBY) {
-        return not_now("start", "outside the lobby");
-      }
-      if (intervals_.empty()) {
-        return absl::FailedPreconditionError("the circuit has no intervals");
-      }
-      phase_ = v1::CLASS_PHASE_RUNNING;
-      info_.set_phase(phase_);
-      info_.set_started_unix_ms(now_ms);
-      EnterInterval(0, now_ms);
-      return EmitState(now);
-
-    case v1::InstructorCommand::kPause:
-      if (!running) return not_now("pause", "unless running");
-      paused_remaining_ms_ =
-          deadline_ms_ > 0 ? std::max<int64_t>(0, deadline_ms_ - now_ms) : 0;
-      deadline_ms_ = 0;
-      phase_ = v1::CLASS_PHASE_PAUSED;
-      info_.set_phase(phase_);
-      return EmitState(now);
-
-    case v1::InstructorCommand::kResume: {
-      if (!paused) return not_now("resume", "unless paused");
-      const v1::Interval& interval = intervals_[static_cast<size_t>(current_)];
-      deadline_ms_ =
-          interval.duration_ms() > 0 ? now_ms + paused_remaining_ms_ : 0;
-      paused_remaining_ms_ = 0;
-      phase_ = v1::CLASS_PHASE_RUNNING;
-      info_.set_phase(phase_);
-      return EmitState(now);
-    }
-
-    case v1::InstructorCommand::kNext:
-      if (!running && !paused) return not_now("move to the next interval", "");
-      if (static_cast<size_t>(current_) + 1 < intervals_.size()) {
-        EnterInterval(current_ + 1, now_ms);
-      } else {
-        EndClass(now_ms);
-      }
-      return EmitState(now);
-
-    case v1::InstructorCommand::kPrevious:
-      if (!running && !paused) {
-        return not_now("move to the previous interval", "");
-      }
-      if (current_ <= 0) {
-        return absl::FailedPreconditionError(
-            "cannot move to the previous interval: this is the first one");
-      }
-      EnterInterval(current_ - 1, now_ms);
-      return EmitState(now);
-
-    case v1::InstructorCommand::kAdjustTime: {
-      const int64_t delta = command.adjust_time().delta_ms();
-      if (delta == 0 || delta < -kMaxAdjustMs || delta > kMaxAdjustMs) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "delta_ms must be -600000 to 600000 and not 0, got ", delta));
-      }
-      if (!running && !paused) return not_now("adjust the time", "");
-      const v1::Interval& interval = intervals_[static_cast<size_t>(current_)];
-      if (interval.duration_ms() <= 0) {
-        return absl::FailedPreconditionError(
-            "cannot adjust the time: the current interval is untimed");
-      }
-      if (paused) {
-        paused_remaining_ms_ =
-            std::max(kMinRemainingMs, paused_remaining_ms_ + delta);
-      } else {
-        const int64_t remaining = std::max<int64_t>(0, deadline_ms_ - now_ms);
-        deadline_ms_ = now_ms + std::max(kMinRemainingMs, remaining + delta);
-      }
-      return EmitState(now);
-    }
-
-    case v1::InstructorCommand::kCue:
-      return ApplyCue(command.cue(), now);
-
-    case v1::InstructorCommand::kEnd:
-      if (phase_ == v1::CLASS_PHASE_ENDED) return ClassEnded();
-      EndClass(now_ms);
-      return EmitState(now);
-
-    case v1::InstructorCommand::kDecideSuggestion:
-      return ApplyDecision(command.decide_suggestion(), now);
-
-    case v1::InstructorCommand::ACTION_NOT_SET:
-      break;
-  }
-  return absl::InvalidArgumentError("the command has no action");
-}
-
-absl::StatusOr<int64_t> ClassSession::ApplyCue(const v1::CueCommand& cue,
-                                               absl::Time now) {
-  v1::Cue out;
-  switch (cue.content_case()) {
-    case v1::CueCommand::kText: {
-      const std::string text(absl::StripAsciiWhitespace(cue.text()));
-      const int64_t length = CharCount(text);
-      if (length < 1 || length > 280) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cue text must be 1 to 280 characters, got ", length));
-      }
-      if (phase_ == v1::CLASS_PHASE_ENDED) return ClassEnded();
-      out.set_text(text);
-      break;
-    }
-    case v1::CueCommand::kCannedCueIndex: {
-      if (phase_ == v1::CLASS_PHASE_ENDED) return ClassEnded();
-      if (current_ < 0) {
-        return absl::FailedPreconditionError(
-            "no exercise is current, so there is no canned cue to send");
-      }
-      const v1::Interval& interval = intervals_[static_cast<size_t>(current_)];
-      const v1::Exercise* exercise =
-          library_->FindExercise(interval.exercise_id());
-      const int count = exercise != nullptr ? exercise->cues_size() : 0;
-      const int32_t index = cue.canned_cue_index();
-      if (index < 0 || index >= count) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("canned cue ", index, " does not exist; ",
-                         interval.exercise_name(), " has ", count, " cues"));
-      }
-      out.set_text(exercise->cues(index));
-      out.set_exercise_id(exercise->id());
-      break;
-    }
-    case v1::CueCommand::CONTENT_NOT_SET:
-      return absl::InvalidArgumentError(
-          "a cue needs text or a canned cue index");
-  }
-  const int64_t now_ms = Millis(now);
-  out.set_sent_unix_ms(now_ms);
-  recent_cues_.push_back(out);
-  while (recent_cues_.size() > kRecentCues) recent_cues_.pop_front();
-  v1::ClassEvent event;
-  *event.mutable_cue() = std::move(out);
-  return Emit(std::move(event), Audience::kPublic, "", now_ms);
 }
 
 absl::StatusOr<int64_t> ClassSession::ApplyDecision(
@@ -993,6 +486,9 @@ absl::StatusOr<int64_t> ClassSession::ApplyDecision(
   }
   const auto [participant, position] =
       suggestion_index_[static_cast<size_t>(number - 1)];
+  if (participant < 0) {  // erased with its participant's health data
+    return absl::NotFoundError(absl::StrCat("no suggestion ", id));
+  }
   Participant& p = participants_[static_cast<size_t>(participant)];
   v1::Suggestion& suggestion = p.suggestions[static_cast<size_t>(position)];
   suggestion.set_decision(decision);
@@ -1004,186 +500,110 @@ absl::StatusOr<int64_t> ClassSession::ApplyDecision(
               Millis(now));
 }
 
-// --- Reading -----------------------------------------------------------------
+// --- Health data -------------------------------------------------------------
 
-v1::ParticipantProgress ClassSession::ProgressFor(const Participant& p) const {
-  v1::ParticipantProgress progress;
-  v1::BlockProgress* current = nullptr;
-  std::optional<v1::RepRange> target;
-  for (const auto& [key, reps] : p.completions) {
-    const auto [block, side, set] = key;
-    if (current == nullptr || current->block_index() != block ||
-        current->side() != side) {
-      current = progress.add_blocks();
-      current->set_block_index(block);
-      current->set_side(static_cast<v1::Side>(side));
-      target = BlockTarget(circuit_.blocks(block), BlockExercise(block));
-    }
-    current->set_sets_done(current->sets_done() + 1);
-    current->set_reps(current->reps() + reps);
-    if (target.has_value() && reps < target->min_reps()) {
-      current->set_sets_under_range(current->sets_under_range() + 1);
-    }
+absl::Status ClassSession::EraseHealthData(const std::string& participant_id) {
+  if (phase_ != v1::CLASS_PHASE_ENDED) {
+    return absl::FailedPreconditionError(
+        "health data can be erased once the class has ended");
   }
-  progress.set_total_reps(p.total_reps);
-  if (p.last_cr10.has_value()) progress.set_last_cr10(*p.last_cr10);
-  progress.set_last_feel(p.last_feel);
-  for (v1::Symptom s : p.symptoms) progress.add_symptoms(s);
-  return progress;
-}
-
-v1::RosterEntry ClassSession::RosterEntryFor(const Participant& p) const {
-  v1::RosterEntry entry;
-  entry.set_participant_id(p.id);
-  *entry.mutable_check_in() = p.check_in;
-  entry.set_connection(p.connection);
-  entry.set_connection_changed_unix_ms(p.connection_changed_ms);
-  *entry.mutable_progress() = ProgressFor(p);
-  entry.set_done_current(p.done_current);
-  return entry;
-}
-
-v1::ClassAggregates ClassSession::Aggregates() const {
-  v1::ClassAggregates aggregates;
-  aggregates.set_connected_count(connected_count_);
-  aggregates.set_dropped_count(dropped_count_);
-  aggregates.set_done_current_count(done_current_count_);
-  const int32_t present = connected_count_ + dropped_count_;
-  aggregates.set_done_current_share(
-      present > 0 ? static_cast<double>(done_current_count_) / present : 0.0);
-  // The median from the 11-bucket histogram: O(1) however big the class.
-  int32_t rated = 0;
-  for (int32_t n : cr10_counts_) rated += n;
-  if (rated > 0) {
-    auto nth = [this](int32_t k) {  // the k-th smallest rating, from 0
-      for (size_t value = 0; value < cr10_counts_.size(); ++value) {
-        if (k < cr10_counts_[value]) return static_cast<double>(value);
-        k -= cr10_counts_[value];
-      }
-      return 10.0;
-    };
-    aggregates.set_median_cr10(rated % 2 == 1
-                                   ? nth(rated / 2)
-                                   : (nth(rated / 2 - 1) + nth(rated / 2)) / 2);
-  }
-  aggregates.set_too_easy_count(feel_counts_[v1::EFFORT_FEEL_TOO_EASY]);
-  aggregates.set_just_right_count(feel_counts_[v1::EFFORT_FEEL_JUST_RIGHT]);
-  aggregates.set_too_hard_count(feel_counts_[v1::EFFORT_FEEL_TOO_HARD]);
-  return aggregates;
-}
-
-v1::ClassProgress ClassSession::Progress() const {
-  v1::ClassProgress progress;
-  const int32_t present = connected_count_ + dropped_count_;
-  progress.set_participant_count(present);
-  progress.set_done_current_count(done_current_count_);
-  progress.set_done_current_share(
-      present > 0 ? static_cast<double>(done_current_count_) / present : 0.0);
-  progress.set_total_reps(static_cast<int32_t>(total_reps_));
-  int shown = 0;
-  for (const auto& [rank, order] : wall_) {
-    if (shown++ == kWallSize) break;
-    const Participant& p = participants_[static_cast<size_t>(order)];
-    v1::WallEntry* entry = progress.add_wall();
-    entry->set_display_name(p.check_in.display_name());
-    entry->set_total_reps(p.total_reps);
-    entry->set_done_current(p.done_current);
-  }
-  return progress;
-}
-
-bool ClassSession::TakeProgressChanged() {
-  return std::exchange(progress_changed_, false);
-}
-
-std::optional<v1::RosterUpdate> ClassSession::TakeRosterUpdate() {
-  v1::ClassAggregates aggregates = Aggregates();
-  if (roster_dirty_.empty() &&
-      aggregates.SerializeAsString() == last_aggregates_.SerializeAsString()) {
-    return std::nullopt;
-  }
-  v1::RosterUpdate update;
-  std::sort(roster_dirty_.begin(), roster_dirty_.end());
-  for (int order : roster_dirty_) {
-    Participant& p = participants_[static_cast<size_t>(order)];
-    p.roster_dirty = false;
-    *update.add_changed() = RosterEntryFor(p);
-  }
-  roster_dirty_.clear();
-  last_aggregates_ = aggregates;
-  *update.mutable_aggregates() = std::move(aggregates);
-  return update;
-}
-
-v1::InstructorSnapshot ClassSession::InstructorSnapshot(absl::Time now) const {
-  v1::InstructorSnapshot snapshot;
-  snapshot.set_seq(last_seq_);
-  snapshot.set_reason(v1::SNAPSHOT_REASON_INITIAL);
-  *snapshot.mutable_class_info() = info_;
-  *snapshot.mutable_state() = State(now);
-  for (const v1::Cue& cue : recent_cues_) *snapshot.add_recent_cues() = cue;
-  *snapshot.mutable_progress() = Progress();
-  for (const Participant& p : participants_) {
-    *snapshot.add_roster() = RosterEntryFor(p);
-  }
-  *snapshot.mutable_aggregates() = Aggregates();
-  for (const v1::Alert& alert : alerts_) *snapshot.add_alerts() = alert;
-  const size_t first = suggestion_index_.size() > kKeptSuggestions
-                           ? suggestion_index_.size() - kKeptSuggestions
-                           : 0;
-  for (size_t i = first; i < suggestion_index_.size(); ++i) {
-    const auto [participant, position] = suggestion_index_[i];
-    *snapshot.add_suggestions() =
-        participants_[static_cast<size_t>(participant)]
-            .suggestions[static_cast<size_t>(position)];
-  }
-  *snapshot.mutable_circuit() = circuit_;
-  for (const v1::Exercise& exercise : exercises_) {
-    *snapshot.add_exercises() = exercise;
-  }
-  return snapshot;
-}
-
-absl::StatusOr<v1::ParticipantSnapshot> ClassSession::ParticipantSnapshot(
-    const std::string& participant_id, absl::Time now) const {
-  const Participant* p = FindParticipant(participant_id);
-  if (p == nullptr) {
+  if (!participant_id.empty() && FindParticipant(participant_id) == nullptr) {
     return absl::NotFoundError(
         absl::StrCat("participant ", participant_id, " is not in this class"));
   }
-  v1::ParticipantSnapshot snapshot;
-  snapshot.set_seq(last_seq_);
-  snapshot.set_reason(v1::SNAPSHOT_REASON_INITIAL);
-  *snapshot.mutable_class_info() = info_;
-  *snapshot.mutable_state() = State(now);
-  for (const v1::Cue& cue : recent_cues_) *snapshot.add_recent_cues() = cue;
-  *snapshot.mutable_progress() = Progress();
-  snapshot.set_participant_id(p->id);
-  *snapshot.mutable_check_in() = p->check_in;
-  *snapshot.mutable_own_progress() = ProgressFor(*p);
-  for (const v1::Suggestion& s : p->suggestions) {
-    *snapshot.add_suggestions() = s;
+  auto erased = [&participant_id](const std::string& id) {
+    return participant_id.empty() || id == participant_id;
+  };
+  for (Participant& p : participants_) {
+    if (!erased(p.id)) continue;
+    CountEffort(p, -1);
+    p.last_cr10.reset();
+    p.last_feel = v1::EFFORT_FEEL_UNSPECIFIED;
+    p.too_hard_streak = 0;
+    p.efforts.clear();
+    p.symptoms.clear();
+    p.alerts.clear();
+    p.suggestions.clear();
+    p.undecided.clear();
+    p.health_data_removed = true;
+    MarkDirty(p);
   }
-  *snapshot.mutable_circuit() = circuit_;
-  for (const v1::Exercise& exercise : exercises_) {
-    *snapshot.add_exercises() = exercise;
+  // Their suggestion ids are no longer known.
+  for (auto& [participant, position] : suggestion_index_) {
+    if (participant >= 0 &&
+        erased(participants_[static_cast<size_t>(participant)].id)) {
+      participant = -1;
+      position = -1;
+    }
   }
-  return snapshot;
+  alerts_.erase(std::remove_if(alerts_.begin(), alerts_.end(),
+                               [&](const v1::Alert& alert) {
+                                 return erased(alert.participant_id());
+                               }),
+                alerts_.end());
+  log_.RemoveIf([&](const Event& e) {
+    const v1::ClassEvent& event = e.event;
+    switch (event.kind_case()) {
+      case v1::ClassEvent::kReport:
+        return !event.report().has_completion() &&
+               erased(event.report().participant_id());
+      case v1::ClassEvent::kAlert:
+        return erased(event.alert().participant_id());
+      case v1::ClassEvent::kSuggestion:
+        return erased(event.suggestion().participant_id());
+      default:
+        return false;
+    }
+  });
+  return absl::OkStatus();
 }
 
-v1::KioskSnapshot ClassSession::KioskSnapshot(absl::Time now) const {
-  v1::KioskSnapshot snapshot;
-  snapshot.set_seq(last_seq_);
-  snapshot.set_reason(v1::SNAPSHOT_REASON_INITIAL);
-  *snapshot.mutable_class_info() = info_;
-  *snapshot.mutable_state() = State(now);
-  for (const v1::Cue& cue : recent_cues_) *snapshot.add_recent_cues() = cue;
-  *snapshot.mutable_progress() = Progress();
-  *snapshot.mutable_circuit() = circuit_;
-  for (const v1::Exercise& exercise : exercises_) {
-    *snapshot.add_exercises() = exercise;
+// --- Replay ------------------------------------------------------------------
+
+EntryOutcome ClassSession::ApplyEntry(const internal::Entry& entry) {
+  const absl::Time at = absl::FromUnixMillis(entry.at_unix_ms());
+  EntryOutcome out;
+  switch (entry.input_case()) {
+    case internal::Entry::kJoin:
+      out.status =
+          Join(entry.join().participant_id(), entry.join().check_in(), at);
+      break;
+    case internal::Entry::kConnection:
+      out.status = SetConnection(entry.connection().participant_id(),
+                                 entry.connection().state(), at);
+      break;
+    case internal::Entry::kReport: {
+      absl::StatusOr<ReportResult> result = Record(entry.report(), at);
+      if (result.ok()) {
+        out.seq = result->seq;
+        out.duplicate = result->duplicate;
+      } else {
+        out.status = result.status();
+      }
+      break;
+    }
+    case internal::Entry::kCommand: {
+      absl::StatusOr<int64_t> seq = Apply(entry.command(), at);
+      if (seq.ok()) {
+        out.seq = *seq;
+      } else {
+        out.status = seq.status();
+      }
+      break;
+    }
+    case internal::Entry::kTick:
+      Tick(at);
+      break;
+    case internal::Entry::kRestart:
+      Restart(at);
+      break;
+    case internal::Entry::kToken:
+      break;  // a seat's token: the registry's business
+    case internal::Entry::INPUT_NOT_SET:
+      out.status = absl::InvalidArgumentError("the journal entry has no input");
+      break;
   }
-  return snapshot;
+  return out;
 }
 
 }  // namespace circuit::engine

@@ -1,5 +1,6 @@
 #include "server/engine/class_session.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -226,6 +227,28 @@ v1::SymptomReport Symptom(const std::string& id, int block, v1::Symptom symptom,
   return r;
 }
 
+internal::ReportInput Input(const std::string& p,
+                            const v1::CompletionReport& report) {
+  internal::ReportInput input;
+  input.set_participant_id(p);
+  *input.mutable_completion() = report;
+  return input;
+}
+internal::ReportInput Input(const std::string& p,
+                            const v1::EffortReport& report) {
+  internal::ReportInput input;
+  input.set_participant_id(p);
+  *input.mutable_effort() = report;
+  return input;
+}
+internal::ReportInput Input(const std::string& p,
+                            const v1::SymptomReport& report) {
+  internal::ReportInput input;
+  input.set_participant_id(p);
+  *input.mutable_symptom() = report;
+  return input;
+}
+
 class ClassSessionTest : public ::testing::Test {
  protected:
   void SetUp() override { Make(TestLibrary(), "test"); }
@@ -251,7 +274,7 @@ class ClassSessionTest : public ::testing::Test {
     v1::CheckIn check_in;
     check_in.set_display_name(name);
     check_in.set_show_name_on_kiosk(show_name);
-    ASSERT_TRUE(session_->Join(id, "token-" + id, check_in, now_).ok());
+    ASSERT_TRUE(session_->Join(id, check_in, now_).ok());
   }
 
   int64_t Do(const v1::InstructorCommand& command) {
@@ -270,10 +293,42 @@ class ClassSessionTest : public ::testing::Test {
     ASSERT_EQ(session_->State(now_).current().index(), index);
   }
 
+  // Records a report through Record, after checking that CheckReport
+  // predicts its outcome exactly and changes nothing.
+  absl::StatusOr<ReportResult> Report(const internal::ReportInput& report) {
+    const std::string before = Fingerprint();
+    std::optional<ReportResult> duplicate;
+    const absl::Status checked = session_->CheckReport(report, &duplicate);
+    EXPECT_EQ(Fingerprint(), before) << "CheckReport changed the session";
+    absl::StatusOr<ReportResult> result = session_->Record(report, now_);
+    EXPECT_EQ(checked, result.status()) << report.DebugString();
+    if (result.ok()) {
+      EXPECT_EQ(duplicate.has_value(), result->duplicate);
+      if (duplicate.has_value()) {
+        EXPECT_EQ(duplicate->seq, result->seq);
+      }
+    } else {
+      EXPECT_FALSE(duplicate.has_value());
+      EXPECT_EQ(Fingerprint(), before) << "a refused report changed something";
+    }
+    return result;
+  }
+  absl::StatusOr<ReportResult> Report(const std::string& p,
+                                      const v1::CompletionReport& report) {
+    return Report(Input(p, report));
+  }
+  absl::StatusOr<ReportResult> Report(const std::string& p,
+                                      const v1::EffortReport& report) {
+    return Report(Input(p, report));
+  }
+  absl::StatusOr<ReportResult> Report(const std::string& p,
+                                      const v1::SymptomReport& report) {
+    return Report(Input(p, report));
+  }
+
   ReportResult Complete(const std::string& p, const std::string& id, int block,
                         int set, v1::Side side, int reps) {
-    auto result = session_->RecordCompletion(
-        p, Completion(id, block, set, side, reps), now_);
+    auto result = Report(p, Completion(id, block, set, side, reps));
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? *result : ReportResult{};
   }
@@ -604,6 +659,97 @@ TEST_F(ClassSessionTest, InstructorIntervalStaysWithItsTimerAtZero) {
   EXPECT_EQ(session_->State(now_).current().index(), 9);
 }
 
+TEST_F(ClassSessionTest, TickDueSaysExactlyWhenTickChangesSomething) {
+  struct Case {
+    std::string name;
+    std::function<void()> setup;
+    absl::Duration later;  // when to tick, after the setup
+  };
+  auto drop = [this] {
+    Join("p1", "Ana");
+    ASSERT_TRUE(
+        session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  };
+  const std::vector<Case> cases = {
+      {"lobby", [] {}, absl::Hours(1)},
+      {"lobby with a participant", [this] { Join("p1", "Ana"); },
+       absl::Hours(1)},
+      {"before the deadline", [this] { Do(Start()); },
+       absl::Milliseconds(29999)},
+      {"at the deadline", [this] { Do(Start()); }, absl::Seconds(30)},
+      {"long after", [this] { Do(Start()); }, absl::Seconds(5000)},
+      {"paused",
+       [this] {
+         Do(Start());
+         Do(Pause());
+       },
+       absl::Hours(1)},
+      {"untimed",
+       [this] {
+         Do(Start());
+         GoTo(4);
+       },
+       absl::Hours(1)},
+      {"timed but waits for the instructor",
+       [this] {
+         Do(Start());
+         GoTo(7);
+       },
+       absl::Hours(1)},
+      {"ended", [this] { Do(End()); }, absl::Hours(1)},
+      {"hold not run out", drop, absl::Minutes(10) - absl::Milliseconds(1)},
+      {"hold ran out", drop, absl::Minutes(10)},
+      {"hold ran out after the end",
+       [&] {
+         drop();
+         Do(End());
+       },
+       absl::Minutes(10)},
+      {"deadline and hold",
+       [&] {
+         drop();
+         Do(Start());
+       },
+       absl::Minutes(10)},
+      {"hold cancelled by a reconnection",
+       [&] {
+         drop();
+         ASSERT_TRUE(
+             session_->SetConnection("p1", v1::CONNECTION_STATE_CONNECTED, now_)
+                 .ok());
+       },
+       absl::Hours(1)},
+  };
+  int due_count = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    Make(TestLibrary(), "test");
+    c.setup();
+    Drain();
+    const absl::Time at = now_ + c.later;
+    const bool due = session_->TickDue(at);
+    due_count += due;
+    auto everything = [&] {
+      std::string out = session_->InstructorSnapshot(at).SerializeAsString() +
+                        session_->KioskSnapshot(at).SerializeAsString();
+      if (auto p = session_->ParticipantSnapshot("p1", at); p.ok()) {
+        out += p->SerializeAsString();
+      }
+      return out;
+    };
+    const std::string before = everything();
+    session_->Tick(at);
+    const std::vector<Event> events = Drain();
+    EXPECT_EQ(due, !events.empty());
+    if (!due) {
+      EXPECT_EQ(everything(), before);
+    }
+    // One tick catches up on everything due.
+    EXPECT_FALSE(session_->TickDue(at));
+  }
+  EXPECT_EQ(due_count, 5);  // so both answers were asked for
+}
+
 TEST_F(ClassSessionTest, CuesAreSentToEveryScreenAndKeptForSnapshots) {
   EXPECT_EQ(Code(CannedCue(0)), absl::StatusCode::kFailedPrecondition);
   const int64_t seq = Do(CueText("  Breathe out as you lift  "));
@@ -647,7 +793,7 @@ TEST_F(ClassSessionTest, CuesAreSentToEveryScreenAndKeptForSnapshots) {
 TEST_F(ClassSessionTest, JoinValidatesTheCheckInAndChangesNothingOnError) {
   const std::string before = Fingerprint();
   auto join = [&](const std::string& id, v1::CheckIn check_in) {
-    return session_->Join(id, "t-" + id, check_in, now_).code();
+    return session_->Join(id, check_in, now_).code();
   };
   v1::CheckIn good;
   good.set_display_name("Ana");
@@ -697,25 +843,25 @@ TEST_F(ClassSessionTest, JoinIsRefusedWhenFullOrEnded) {
   Join("p1", "Ana");
   v1::CheckIn check_in;
   check_in.set_display_name("Bo");
-  EXPECT_EQ(session_->Join("p2", "t2", check_in, now_).code(),
+  EXPECT_EQ(session_->Join("p2", check_in, now_).code(),
             absl::StatusCode::kResourceExhausted);
   Make(TestLibrary(), "test");
   Do(End());
-  EXPECT_EQ(session_->Join("p2", "t2", check_in, now_).code(),
+  EXPECT_EQ(session_->Join("p2", check_in, now_).code(),
             absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ClassSessionTest, ResumeTokenFindsTheParticipantUntilTheyLeave) {
+TEST_F(ClassSessionTest, ConnectionIsKnownForEveryCheckedInParticipant) {
+  EXPECT_EQ(session_->Connection("p1"), std::nullopt);
   Join("p1", "Ana");
-  auto found = session_->ParticipantForToken("token-p1");
-  ASSERT_TRUE(found.ok());
-  EXPECT_EQ(*found, "p1");
-  EXPECT_EQ(session_->ParticipantForToken("nope").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_CONNECTED);
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
   ASSERT_TRUE(
       session_->SetConnection("p1", v1::CONNECTION_STATE_LEFT, now_).ok());
-  EXPECT_EQ(session_->ParticipantForToken("token-p1").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->Connection("nope"), std::nullopt);
 }
 
 TEST_F(ClassSessionTest, DropsAfterTheEndRaiseNoAlert) {
@@ -731,6 +877,29 @@ TEST_F(ClassSessionTest, DropsAfterTheEndRaiseNoAlert) {
   std::vector<Event> events = Drain();
   ASSERT_THAT(events, SizeIs(1));
   EXPECT_TRUE(events[0].event.has_connection());
+}
+
+TEST_F(ClassSessionTest, ADropAfterTheEndIsALeaveWithNoSeatHeld) {
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Do(Start());
+  Do(End());
+  Drain();
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  std::vector<Event> events = Drain();
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].event.connection().connection(),
+            v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->participant_count(), 1);
+  EXPECT_EQ(session_->InstructorSnapshot(now_).aggregates().dropped_count(), 0);
+  // Nothing is held, so nothing runs out.
+  EXPECT_FALSE(session_->TickDue(now_ + absl::Hours(1)));
+  // Left is final, as for any leave.
+  EXPECT_EQ(session_->SetConnection("p1", v1::CONNECTION_STATE_CONNECTED, now_)
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ClassSessionTest, DropRaisesAnAlertAndHoldExpiryMakesTheSeatLeft) {
@@ -752,7 +921,7 @@ TEST_F(ClassSessionTest, DropRaisesAnAlertAndHoldExpiryMakesTheSeatLeft) {
   EXPECT_EQ(events[1].event.alert().alert_id(), "a1");
   EXPECT_EQ(events[1].audience, Audience::kInstructor);
   EXPECT_EQ(session_->participant_count(), 2);  // dropped still counts
-  EXPECT_TRUE(session_->ParticipantForToken("token-p1").ok());
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
 
   // p2 drops and comes back: the hold is cancelled.
   ASSERT_TRUE(
@@ -771,8 +940,7 @@ TEST_F(ClassSessionTest, DropRaisesAnAlertAndHoldExpiryMakesTheSeatLeft) {
             v1::CONNECTION_STATE_LEFT);
   EXPECT_EQ(session_->participant_count(), 1);
   EXPECT_EQ(session_->info().participant_count(), 1);
-  EXPECT_EQ(session_->ParticipantForToken("token-p1").status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_LEFT);
   session_->Tick(now_ + absl::Hours(1));
   EXPECT_THAT(Drain(), IsEmpty());
 }
@@ -797,12 +965,113 @@ TEST_F(ClassSessionTest, ConnectionChangesAreCheckedAndLeftIsFinal) {
             absl::StatusCode::kFailedPrecondition);
 }
 
+// --- Restart -----------------------------------------------------------------
+
+constexpr char kRestartCueText[] =
+    "The server restarted. The class is paused here; it goes on when the "
+    "instructor resumes.";
+
+TEST_F(ClassSessionTest, RestartPausesAtTheIntervalWithItsFullTimeAndSaysSo) {
+  SessionOptions options;
+  options.hold = absl::Minutes(2);
+  Make(TestLibrary(), "test", options);
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Join("p3", "Cy");
+  Do(Start());
+  now_ += absl::Seconds(12);
+  ASSERT_TRUE(
+      session_->SetConnection("p2", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  ASSERT_TRUE(
+      session_->SetConnection("p3", v1::CONNECTION_STATE_LEFT, now_).ok());
+  const absl::Time p2_dropped = now_;
+  Drain();
+
+  now_ += absl::Seconds(40);  // the server was away; the deadline passed
+  session_->Restart(now_);
+  std::vector<Event> events = Drain();
+  ASSERT_THAT(events, SizeIs(3));
+  const v1::ClassState& state = events[0].event.state();
+  EXPECT_EQ(events[0].audience, Audience::kPublic);
+  EXPECT_EQ(state.phase(), v1::CLASS_PHASE_PAUSED);
+  EXPECT_EQ(state.current().index(), 0);
+  EXPECT_EQ(state.timer().remaining_ms(), 30000);
+  EXPECT_FALSE(state.timer().running());
+  EXPECT_EQ(events[1].audience, Audience::kPublic);
+  EXPECT_EQ(events[1].event.cue().text(), kRestartCueText);
+  EXPECT_EQ(events[2].event.connection().participant_id(), "p1");
+  EXPECT_EQ(events[2].event.connection().connection(),
+            v1::CONNECTION_STATE_DROPPED);
+  EXPECT_THAT(Alerts(events), IsEmpty());
+  EXPECT_EQ(session_->info().phase(), v1::CLASS_PHASE_PAUSED);
+  EXPECT_EQ(session_->KioskSnapshot(now_).recent_cues(0).text(),
+            kRestartCueText);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
+  EXPECT_EQ(session_->Connection("p2"), v1::CONNECTION_STATE_DROPPED);
+  EXPECT_EQ(session_->Connection("p3"), v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->participant_count(), 2);
+
+  // The paused class does not move by itself; p2's hold runs from its drop,
+  // p1's from the restart.
+  session_->Tick(p2_dropped + absl::Minutes(2));
+  EXPECT_EQ(session_->State(now_).current().index(), 0);
+  EXPECT_EQ(session_->Connection("p2"), v1::CONNECTION_STATE_LEFT);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
+  EXPECT_FALSE(
+      session_->TickDue(now_ + absl::Minutes(2) - absl::Milliseconds(1)));
+  EXPECT_TRUE(session_->TickDue(now_ + absl::Minutes(2)));
+
+  // The instructor resumes; the interval has its whole 30 s again.
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_CONNECTED, now_).ok());
+  Do(Resume());
+  EXPECT_EQ(session_->State(now_).timer().deadline_unix_ms(),
+            Ms(now_ + absl::Seconds(30)));
+}
+
+TEST_F(ClassSessionTest, RestartOfAPausedClassGivesTheIntervalItsFullTime) {
+  Do(Start());
+  now_ += absl::Seconds(20);
+  Do(Pause());
+  EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 10000);
+  session_->Restart(now_);
+  EXPECT_EQ(session_->phase(), v1::CLASS_PHASE_PAUSED);
+  EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 30000);
+  EXPECT_THAT(Drain(), SizeIs(4));  // start, pause, state, cue
+}
+
+TEST_F(ClassSessionTest, RestartInTheLobbyOnlyDropsTheConnected) {
+  Join("p1", "Ana");
+  Drain();
+  const v1::ClassState before = session_->State(now_);
+  session_->Restart(now_);
+  std::vector<Event> events = Drain();
+  ASSERT_THAT(events, SizeIs(1));
+  EXPECT_EQ(events[0].event.connection().connection(),
+            v1::CONNECTION_STATE_DROPPED);
+  EXPECT_EQ(session_->State(now_).SerializeAsString(),
+            before.SerializeAsString());
+  EXPECT_THAT(session_->KioskSnapshot(now_).recent_cues(), IsEmpty());
+}
+
+TEST_F(ClassSessionTest, RestartOfAnEndedClassChangesNothing) {
+  Join("p1", "Ana");
+  Do(Start());
+  Do(End());
+  Drain();
+  const std::string before = Fingerprint();
+  session_->Restart(now_ + absl::Minutes(1));
+  EXPECT_THAT(Drain(), IsEmpty());
+  EXPECT_EQ(Fingerprint(), before);
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_CONNECTED);
+}
+
 // --- Reports: validation -----------------------------------------------------
 
 TEST_F(ClassSessionTest, BadCompletionsGetTheirStatusAndChangeNothing) {
   Join("p1", "Ana");
   auto code = [&](const v1::CompletionReport& r) {
-    return session_->RecordCompletion("p1", r, now_).status();
+    return Report("p1", r).status();
   };
   // In the lobby nothing has been reached.
   EXPECT_EQ(code(Completion("r", 0, 1, v1::SIDE_BOTH, 10)).code(),
@@ -848,12 +1117,9 @@ TEST_F(ClassSessionTest, BadCompletionsGetTheirStatusAndChangeNothing) {
   s = code(Completion("r", 1, 1, v1::SIDE_BOTH, 10));
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(s.message(), HasSubstr("not been reached"));
-  EXPECT_EQ(session_
-                ->RecordCompletion(
-                    "p9", Completion("r", 0, 1, v1::SIDE_BOTH, 10), now_)
-                .status()
-                .code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(
+      Report("p9", Completion("r", 0, 1, v1::SIDE_BOTH, 10)).status().code(),
+      absl::StatusCode::kNotFound);
 
   EXPECT_EQ(Fingerprint(), before);
   EXPECT_THAT(Drain(), SizeIs(2));  // only the join and the start
@@ -874,10 +1140,10 @@ TEST_F(ClassSessionTest, BadCompletionsGetTheirStatusAndChangeNothing) {
 TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
   Join("p1", "Ana");
   auto effort = [&](const v1::EffortReport& r) {
-    return session_->RecordEffort("p1", r, now_).status().code();
+    return Report("p1", r).status().code();
   };
   auto symptom = [&](const v1::SymptomReport& r) {
-    return session_->RecordSymptom("p1", r, now_).status().code();
+    return Report("p1", r).status().code();
   };
   const std::string before = Fingerprint();
   // Effort needs something done first; symptoms are welcome in the lobby.
@@ -911,10 +1177,7 @@ TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
   EXPECT_EQ(symptom(Symptom("s", 5, v1::SYMPTOM_LEAKING)),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(
-      session_
-          ->RecordEffort("p9", Effort("e", 0, v1::EFFORT_FEEL_TOO_EASY), now_)
-          .status()
-          .code(),
+      Report("p9", Effort("e", 0, v1::EFFORT_FEEL_TOO_EASY)).status().code(),
       absl::StatusCode::kNotFound);
   EXPECT_EQ(Fingerprint(), started);
   Do(End());
@@ -922,6 +1185,35 @@ TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(symptom(Symptom("s", 0, v1::SYMPTOM_LEAKING)),
             absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(ClassSessionTest, AnInputWithoutAKindIsNotAReport) {
+  Join("p1", "Ana");
+  Do(Start());
+  internal::ReportInput empty;
+  empty.set_participant_id("p1");
+  absl::Status s = Report(empty).status();  // CheckReport agrees (Report)
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("not a report"));
+  empty.set_participant_id("p9");
+  EXPECT_THAT(Report(empty).status().message(), HasSubstr("not a report"));
+}
+
+TEST_F(ClassSessionTest, CheckReportGivesTheFirstResultOfAKnownIdOnly) {
+  Join("p1", "Ana");
+  Do(Start());
+  const internal::ReportInput report =
+      Input("p1", Completion("r1", 0, 1, v1::SIDE_BOTH, 10));
+  std::optional<ReportResult> duplicate;
+  ASSERT_TRUE(session_->CheckReport(report, &duplicate).ok());
+  EXPECT_FALSE(duplicate.has_value());
+  EXPECT_TRUE(session_->CheckReport(report, nullptr).ok());
+  EXPECT_EQ(session_->Progress().total_reps(), 0);  // checking records nothing
+  const ReportResult first = *session_->Record(report, now_);
+  ASSERT_TRUE(session_->CheckReport(report, &duplicate).ok());
+  ASSERT_TRUE(duplicate.has_value());
+  EXPECT_TRUE(duplicate->duplicate);
+  EXPECT_EQ(duplicate->seq, first.seq);
 }
 
 TEST_F(ClassSessionTest, TooManyReportsAreRefused) {
@@ -934,10 +1226,7 @@ TEST_F(ClassSessionTest, TooManyReportsAreRefused) {
   Complete("p1", "r2", 0, 2, v1::SIDE_BOTH, 10);
   const std::string before = Fingerprint();
   EXPECT_EQ(
-      session_
-          ->RecordEffort("p1", Effort("r3", 0, v1::EFFORT_FEEL_TOO_EASY), now_)
-          .status()
-          .code(),
+      Report("p1", Effort("r3", 0, v1::EFFORT_FEEL_TOO_EASY)).status().code(),
       absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(Fingerprint(), before);
   // A retry of an accepted one is still acknowledged.
@@ -991,16 +1280,14 @@ TEST_F(ClassSessionTest, RetryAfterTheClassEndedIsStillAcknowledged) {
   Join("p1", "Ana");
   Do(Start());
   ReportResult first = Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
-  auto effort = session_->RecordEffort(
-      "p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT), now_);
+  auto effort = Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT));
   ASSERT_TRUE(effort.ok());
   Do(End());
   Drain();
   ReportResult again = Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   EXPECT_TRUE(again.duplicate);
   EXPECT_EQ(again.seq, first.seq);
-  auto effort_again = session_->RecordEffort(
-      "p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT), now_);
+  auto effort_again = Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT));
   ASSERT_TRUE(effort_again.ok());
   EXPECT_TRUE(effort_again->duplicate);
   EXPECT_EQ(effort_again->seq, effort->seq);
@@ -1015,8 +1302,7 @@ TEST_F(ClassSessionTest, HipPinchSuggestsTheDrillOfTheNextInternalRotation) {
   Join("p2", "Bo");
   Do(Start());
   Drain();
-  auto result = session_->RecordSymptom(
-      "p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH), now_);
+  auto result = Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH));
   ASSERT_TRUE(result.ok());
   std::vector<Event> events = Drain();
   ASSERT_THAT(events, SizeIs(3));  // report, alert, suggestion
@@ -1049,10 +1335,7 @@ TEST_F(ClassSessionTest, HipPinchFallsBackToTheDrillOfTheReportedBlock) {
   Join("p1", "Ana");
   Do(Start());
   Drain();
-  ASSERT_TRUE(
-      session_
-          ->RecordSymptom("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH)).ok());
   std::vector<v1::Suggestion> suggestions = Suggestions(Drain());
   ASSERT_THAT(suggestions, SizeIs(1));
   EXPECT_EQ(suggestions[0].exercise_id(), "thrust");
@@ -1064,10 +1347,7 @@ TEST_F(ClassSessionTest, HipPinchWithNoDrillAnywhereOnlyAlerts) {
   Join("p1", "Ana");
   Do(Start());
   Drain();
-  ASSERT_TRUE(
-      session_
-          ->RecordSymptom("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH)).ok());
   std::vector<Event> events = Drain();
   EXPECT_THAT(Suggestions(events), IsEmpty());
   EXPECT_THAT(Alerts(events), SizeIs(1));
@@ -1078,10 +1358,7 @@ TEST_F(ClassSessionTest, TooHardSuggestsTheRegressionAndTwiceInARowAlerts) {
   Do(Start());
   GoTo(4);  // thrust, whose regression is the bridge
   Drain();
-  ASSERT_TRUE(
-      session_
-          ->RecordEffort("p1", Effort("e1", 1, v1::EFFORT_FEEL_TOO_HARD), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 1, v1::EFFORT_FEEL_TOO_HARD)).ok());
   std::vector<Event> events = Drain();
   std::vector<v1::Suggestion> suggestions = Suggestions(events);
   ASSERT_THAT(suggestions, SizeIs(1));
@@ -1093,10 +1370,7 @@ TEST_F(ClassSessionTest, TooHardSuggestsTheRegressionAndTwiceInARowAlerts) {
   // A CR-10 of 9 counts as too hard: the second in a row raises the alert
   // (the same regression is not suggested again while undecided).
   ASSERT_TRUE(
-      session_
-          ->RecordEffort("p1", Effort("e2", 1, v1::EFFORT_FEEL_UNSPECIFIED, 9),
-                         now_)
-          .ok());
+      Report("p1", Effort("e2", 1, v1::EFFORT_FEEL_UNSPECIFIED, 9)).ok());
   events = Drain();
   EXPECT_THAT(Suggestions(events), IsEmpty());
   std::vector<v1::Alert> alerts = Alerts(events);
@@ -1107,14 +1381,8 @@ TEST_F(ClassSessionTest, TooHardSuggestsTheRegressionAndTwiceInARowAlerts) {
   EXPECT_THAT(alerts[0].text(), HasSubstr("Ana"));
 
   // A rating in between breaks the run.
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e3", 1, v1::EFFORT_FEEL_JUST_RIGHT), now_)
-                  .ok());
-  ASSERT_TRUE(
-      session_
-          ->RecordEffort("p1", Effort("e4", 1, v1::EFFORT_FEEL_TOO_HARD), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Effort("e3", 1, v1::EFFORT_FEEL_JUST_RIGHT)).ok());
+  ASSERT_TRUE(Report("p1", Effort("e4", 1, v1::EFFORT_FEEL_TOO_HARD)).ok());
   EXPECT_THAT(Alerts(Drain()), IsEmpty());
 }
 
@@ -1122,10 +1390,7 @@ TEST_F(ClassSessionTest, TooHardWithoutARegressionSuggestsNothing) {
   Join("p1", "Ana");
   Do(Start());
   Drain();
-  ASSERT_TRUE(
-      session_
-          ->RecordEffort("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD)).ok());
   EXPECT_THAT(Suggestions(Drain()), IsEmpty());
 }
 
@@ -1158,10 +1423,7 @@ TEST_F(ClassSessionTest, TooEasyWithEveryRepDoneSuggestsTheProgression) {
   Complete("p2", "b", 2, 1, v1::SIDE_RIGHT, 7);  // one short of the top
   Drain();
   for (const char* p : {"p1", "p2", "p3"}) {
-    ASSERT_TRUE(session_
-                    ->RecordEffort(
-                        p, Effort("e", 2, v1::EFFORT_FEEL_UNSPECIFIED, 2), now_)
-                    .ok());
+    ASSERT_TRUE(Report(p, Effort("e", 2, v1::EFFORT_FEEL_UNSPECIFIED, 2)).ok());
   }
   std::vector<v1::Suggestion> suggestions = Suggestions(Drain());
   ASSERT_THAT(suggestions, SizeIs(1));
@@ -1179,10 +1441,7 @@ TEST_F(ClassSessionTest, LeakingHeavinessAndDomingRaisePriorityAndLowerLoad) {
   int n = 0;
   for (v1::Symptom symptom : {v1::SYMPTOM_LEAKING, v1::SYMPTOM_PELVIC_HEAVINESS,
                               v1::SYMPTOM_ABDOMINAL_DOMING}) {
-    ASSERT_TRUE(session_
-                    ->RecordSymptom(
-                        "p1", Symptom(absl::StrCat("s", ++n), 0, symptom), now_)
-                    .ok());
+    ASSERT_TRUE(Report("p1", Symptom(absl::StrCat("s", ++n), 0, symptom)).ok());
     std::vector<Event> events = Drain();
     std::vector<v1::Alert> alerts = Alerts(events);
     ASSERT_THAT(alerts, SizeIs(1));
@@ -1214,15 +1473,9 @@ TEST_F(ClassSessionTest, OtherSymptomsOnlyWarnTheInstructor) {
   Join("p1", "Ana");
   Do(Start());
   Drain();
-  ASSERT_TRUE(session_
-                  ->RecordSymptom(
-                      "p1", Symptom("s1", 0, v1::SYMPTOM_LOW_BACK_PAIN), now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_LOW_BACK_PAIN)).ok());
   ASSERT_TRUE(
-      session_
-          ->RecordSymptom(
-              "p1", Symptom("s2", 0, v1::SYMPTOM_OTHER, "sore wrist"), now_)
-          .ok());
+      Report("p1", Symptom("s2", 0, v1::SYMPTOM_OTHER, "sore wrist")).ok());
   std::vector<Event> events = Drain();
   EXPECT_THAT(Suggestions(events), IsEmpty());
   std::vector<v1::Alert> alerts = Alerts(events);
@@ -1237,9 +1490,7 @@ TEST_F(ClassSessionTest, DecidingASuggestionSendsItAgainToThatParticipant) {
   Join("p1", "Ana");
   Join("p2", "Bo");
   Do(Start());
-  ASSERT_TRUE(
-      session_->RecordSymptom("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING), now_)
-          .ok());
+  ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
   Drain();
   const std::string before = Fingerprint();
   EXPECT_EQ(Code(Decide("s9", v1::SUGGESTION_DECISION_ACCEPTED)),
@@ -1268,6 +1519,301 @@ TEST_F(ClassSessionTest, DecidingASuggestionSendsItAgainToThatParticipant) {
   EXPECT_EQ(session_->ParticipantSnapshot("p1", now_)->suggestions_size(), 0);
   EXPECT_EQ(session_->InstructorSnapshot(now_).suggestions(0).decision(),
             v1::SUGGESTION_DECISION_ACCEPTED);
+}
+
+// --- History -----------------------------------------------------------------
+
+TEST_F(ClassSessionTest, SummaryHoldsEverySetEffortSymptomSuggestionAndAlert) {
+  Join("p1", "Ana");
+  Join("p2", "Bo", /*show_name=*/false);
+  Do(Start());
+  GoTo(9);  // curtsy right
+  Complete("p1", "c", 2, 1, v1::SIDE_RIGHT, 7);
+  Complete("p1", "b", 0, 2, v1::SIDE_BOTH, 8);
+  Complete("p1", "a", 0, 1, v1::SIDE_BOTH, 12);
+  Complete("p1", "d", 2, 1, v1::SIDE_LEFT, 5);
+  Complete("p1", "a2", 0, 1, v1::SIDE_BOTH, 11);  // corrects set 1
+  const absl::Time effort_at = now_;
+  ASSERT_TRUE(
+      Report("p1", Effort("e1", 2, v1::EFFORT_FEEL_JUST_RIGHT, 6)).ok());
+  now_ += absl::Seconds(1);
+  ASSERT_TRUE(Report("p1", Effort("e2", 2, v1::EFFORT_FEEL_TOO_HARD)).ok());
+  ASSERT_TRUE(
+      Report("p1", Symptom("s1", 2, v1::SYMPTOM_OTHER, "  sore wrist ")).ok());
+  Do(Decide("s1", v1::SUGGESTION_DECISION_ACCEPTED));
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+
+  const v1::ClassSummary summary = session_->Summary(now_ + absl::Seconds(1));
+  EXPECT_EQ(summary.class_info().class_id(), "c1");
+  EXPECT_EQ(summary.class_info().phase(), v1::CLASS_PHASE_RUNNING);
+  EXPECT_EQ(summary.generated_unix_ms(), Ms(now_ + absl::Seconds(1)));
+  EXPECT_EQ(summary.total_reps(), 31);
+  EXPECT_EQ(summary.aggregates().dropped_count(), 1);
+  ASSERT_EQ(summary.participants_size(), 2);
+
+  const v1::ParticipantSummary& ana = summary.participants(0);
+  EXPECT_EQ(ana.participant_id(), "p1");
+  EXPECT_EQ(ana.check_in().display_name(), "Ana");
+  EXPECT_EQ(ana.connection(), v1::CONNECTION_STATE_DROPPED);
+  EXPECT_EQ(ana.total_reps(), 31);
+  EXPECT_FALSE(ana.health_data_removed());
+  // Sets in class order: block, set, then left before right.
+  ASSERT_EQ(ana.sets_size(), 4);
+  auto set = [&](int i) {
+    const v1::SetRecord& r = ana.sets(i);
+    return absl::StrCat(r.block_index(), "/", r.set(), "/",
+                        v1::Side_Name(r.side()), "=", r.reps(), " ",
+                        r.exercise_id(), " (", r.exercise_name(), ")");
+  };
+  EXPECT_EQ(set(0), "0/1/SIDE_BOTH=11 bridge (Glute bridge)");
+  EXPECT_EQ(set(1), "0/2/SIDE_BOTH=8 bridge (Glute bridge)");
+  EXPECT_EQ(set(2), "2/1/SIDE_LEFT=5 curtsy (Curtsy step-down)");
+  EXPECT_EQ(set(3), "2/1/SIDE_RIGHT=7 curtsy (Curtsy step-down)");
+  // Every exercise of the circuit, in class order.
+  ASSERT_EQ(ana.exercises_size(), 3);
+  auto totals = [&](int i) {
+    const v1::ExerciseTotals& t = ana.exercises(i);
+    return absl::StrCat(t.exercise_id(), " (", t.exercise_name(), ") L",
+                        t.left_reps(), " R", t.right_reps(), " B",
+                        t.both_reps(), " sets ", t.sets());
+  };
+  EXPECT_EQ(totals(0), "bridge (Glute bridge) L0 R0 B19 sets 2");
+  EXPECT_EQ(totals(1), "thrust (Hip thrust) L0 R0 B0 sets 0");
+  EXPECT_EQ(totals(2), "curtsy (Curtsy step-down) L5 R7 B0 sets 1");
+
+  ASSERT_EQ(ana.efforts_size(), 2);
+  EXPECT_EQ(ana.efforts(0).block_index(), 2);
+  EXPECT_EQ(ana.efforts(0).cr10(), 6);
+  EXPECT_EQ(ana.efforts(0).feel(), v1::EFFORT_FEEL_JUST_RIGHT);
+  EXPECT_EQ(ana.efforts(0).reported_unix_ms(), Ms(effort_at));
+  EXPECT_FALSE(ana.efforts(1).has_cr10());
+  EXPECT_EQ(ana.efforts(1).feel(), v1::EFFORT_FEEL_TOO_HARD);
+  EXPECT_EQ(ana.efforts(1).reported_unix_ms(), Ms(now_));
+  ASSERT_EQ(ana.symptoms_size(), 1);
+  EXPECT_EQ(ana.symptoms(0).symptom(), v1::SYMPTOM_OTHER);
+  EXPECT_EQ(ana.symptoms(0).other_text(), "sore wrist");
+  EXPECT_EQ(ana.symptoms(0).block_index(), 2);
+  EXPECT_EQ(ana.symptoms(0).reported_unix_ms(), Ms(now_));
+  ASSERT_EQ(ana.suggestions_size(), 1);
+  EXPECT_EQ(ana.suggestions(0).kind(), v1::SUGGESTION_KIND_REGRESSION);
+  EXPECT_EQ(ana.suggestions(0).decision(), v1::SUGGESTION_DECISION_ACCEPTED);
+  ASSERT_EQ(ana.alerts_size(), 2);
+  EXPECT_EQ(ana.alerts(0).kind(), v1::ALERT_KIND_SYMPTOM);
+  EXPECT_EQ(ana.alerts(1).kind(), v1::ALERT_KIND_DROPPED);
+
+  const v1::ParticipantSummary& bo = summary.participants(1);
+  EXPECT_EQ(bo.participant_id(), "p2");
+  EXPECT_EQ(bo.sets_size(), 0);
+  EXPECT_EQ(bo.exercises_size(), 3);
+  EXPECT_EQ(bo.total_reps(), 0);
+  EXPECT_EQ(bo.connection(), v1::CONNECTION_STATE_CONNECTED);
+}
+
+TEST_F(ClassSessionTest, SummaryKeepsEveryAlertNotOnlyTheLatest200) {
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Do(Start());
+  ASSERT_TRUE(
+      Report("p1", Symptom("first", 0, v1::SYMPTOM_LOW_BACK_PAIN)).ok());
+  for (int i = 0; i < 205; ++i) {
+    ASSERT_TRUE(session_
+                    ->Record(Input("p2", Symptom(absl::StrCat("s", i), 0,
+                                                 v1::SYMPTOM_LOW_BACK_PAIN)),
+                             now_)
+                    .ok());
+  }
+  const v1::InstructorSnapshot snapshot = session_->InstructorSnapshot(now_);
+  ASSERT_EQ(snapshot.alerts_size(), 200);
+  EXPECT_EQ(snapshot.alerts(0).participant_id(), "p2");
+  const v1::ClassSummary summary = session_->Summary(now_);
+  ASSERT_EQ(summary.participants(0).alerts_size(), 1);
+  EXPECT_EQ(summary.participants(0).alerts(0).alert_id(), "a1");
+  EXPECT_EQ(summary.participants(1).alerts_size(), 205);
+  EXPECT_EQ(summary.participants(1).symptoms_size(), 205);
+}
+
+TEST_F(ClassSessionTest, WallSummaryShowsOnlyConsentingNamesAndNoHealthData) {
+  Join("p1", "Ana");
+  Join("p2", "Hidden", /*show_name=*/false);
+  Join("p3", "Cy");
+  Join("p4", "Dee");
+  Do(Start());
+  Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
+  Complete("p2", "r1", 0, 1, v1::SIDE_BOTH, 12);
+  Complete("p3", "r1", 0, 1, v1::SIDE_BOTH, 11);
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
+  ASSERT_TRUE(
+      Report("p1", Symptom("s1", 0, v1::SYMPTOM_OTHER, "zzsecretzz")).ok());
+  ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
+  ASSERT_TRUE(
+      session_->SetConnection("p3", v1::CONNECTION_STATE_LEFT, now_).ok());
+  Do(End());
+  // The instructor's summary does carry it (so the checks below can fail).
+  EXPECT_THAT(session_->Summary(now_).DebugString(), HasSubstr("zzsecretzz"));
+
+  const v1::WallSummary wall = session_->WallSummary();
+  EXPECT_EQ(wall.class_id(), "c1");
+  EXPECT_EQ(wall.title(), "Test");
+  EXPECT_EQ(wall.phase(), v1::CLASS_PHASE_ENDED);
+  EXPECT_EQ(wall.participant_count(), 4);  // everyone who took part
+  EXPECT_EQ(wall.total_reps(), 33);
+  ASSERT_EQ(wall.wall_size(), 3);
+  EXPECT_EQ(wall.wall(0).display_name(), "Cy");  // left, still shown
+  EXPECT_EQ(wall.wall(0).total_reps(), 11);
+  EXPECT_EQ(wall.wall(1).display_name(), "Ana");
+  EXPECT_EQ(wall.wall(1).total_reps(), 10);
+  EXPECT_EQ(wall.wall(2).display_name(), "Dee");
+  EXPECT_EQ(wall.wall(2).total_reps(), 0);
+  const std::string text = wall.DebugString();
+  for (const char* health :
+       {"Hidden", "zzsecretzz", "cr10", "feel", "symptom", "SYMPTOM", "EFFORT",
+        "alert", "suggestion", "weeks_postpartum", "track"}) {
+    EXPECT_THAT(text, Not(HasSubstr(health))) << text;
+  }
+}
+
+// --- Erasing health data -----------------------------------------------------
+
+TEST_F(ClassSessionTest, EraseHealthDataNeedsAnEndedClassAndAKnownParticipant) {
+  Join("p1", "Ana");
+  Do(Start());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
+  const std::string before = Fingerprint();
+  EXPECT_EQ(session_->EraseHealthData("p1").code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Fingerprint(), before);
+  Do(End());
+  EXPECT_EQ(session_->EraseHealthData("p9").code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(session_->EraseHealthData("p1").ok());
+  EXPECT_TRUE(session_->EraseHealthData("p1").ok());  // again: nothing left
+}
+
+TEST_F(ClassSessionTest, EraseHealthDataRemovesItFromMemoryAndTheEventLog) {
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Do(Start());
+  Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
+  Complete("p2", "r1", 0, 1, v1::SIDE_BOTH, 11);
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
+  ASSERT_TRUE(Report("p1", Effort("e2", 0, v1::EFFORT_FEEL_TOO_HARD)).ok());
+  ASSERT_TRUE(
+      Report("p1", Symptom("s1", 0, v1::SYMPTOM_OTHER, "zzsecretzz")).ok());
+  ASSERT_TRUE(
+      Report("p1", Symptom("s2", 0, v1::SYMPTOM_PELVIC_HEAVINESS)).ok());
+  ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
+  ASSERT_TRUE(
+      Report("p2", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT, 5)).ok());
+  ASSERT_TRUE(
+      session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
+  Do(End());
+  Drain();
+  v1::ClassSummary summary = session_->Summary(now_);
+  // Too hard twice in a row, two symptoms, the drop.
+  ASSERT_THAT(summary.participants(0).alerts(), SizeIs(4));
+  // p1's heaviness made s1 (the bridge has no regression for too hard);
+  // p2's leaking made s2.
+  ASSERT_EQ(summary.participants(0).suggestions(0).suggestion_id(), "s1");
+  const std::string p2_suggestion =
+      summary.participants(1).suggestions(0).suggestion_id();
+  const int64_t last_seq = session_->last_seq();
+
+  ASSERT_TRUE(session_->EraseHealthData("p1").ok());
+  EXPECT_THAT(Drain(), IsEmpty());
+  EXPECT_EQ(session_->last_seq(), last_seq);
+
+  summary = session_->Summary(now_);
+  const v1::ParticipantSummary& ana = summary.participants(0);
+  EXPECT_TRUE(ana.health_data_removed());
+  EXPECT_THAT(ana.efforts(), IsEmpty());
+  EXPECT_THAT(ana.symptoms(), IsEmpty());
+  EXPECT_THAT(ana.alerts(), IsEmpty());
+  EXPECT_THAT(ana.suggestions(), IsEmpty());
+  EXPECT_EQ(ana.total_reps(), 10);
+  EXPECT_THAT(ana.sets(), SizeIs(1));
+  EXPECT_EQ(ana.connection(), v1::CONNECTION_STATE_DROPPED);
+  const v1::ParticipantSummary& bo = summary.participants(1);
+  EXPECT_FALSE(bo.health_data_removed());
+  EXPECT_THAT(bo.efforts(), SizeIs(1));
+  EXPECT_THAT(bo.symptoms(), SizeIs(1));
+  EXPECT_THAT(bo.alerts(), SizeIs(1));
+  EXPECT_THAT(bo.suggestions(), SizeIs(1));
+  EXPECT_EQ(summary.aggregates().median_cr10(), 5);  // Bo's only
+
+  const v1::InstructorSnapshot snapshot = session_->InstructorSnapshot(now_);
+  EXPECT_THAT(snapshot.DebugString(), Not(HasSubstr("zzsecretzz")));
+  EXPECT_FALSE(snapshot.roster(0).progress().has_last_cr10());
+  EXPECT_THAT(snapshot.roster(0).progress().symptoms(), IsEmpty());
+  for (const v1::Alert& alert : snapshot.alerts()) {
+    EXPECT_EQ(alert.participant_id(), "p2");
+  }
+  for (const v1::Suggestion& suggestion : snapshot.suggestions()) {
+    EXPECT_EQ(suggestion.participant_id(), "p2");
+  }
+
+  // The retained events: p1's completion and connection stay; their effort,
+  // symptom, alerts and suggestions are gone; p2's are all there.
+  auto events = session_->EventsAfter(0);
+  ASSERT_TRUE(events.has_value());
+  int p1_completions = 0;
+  int p2_health = 0;
+  int64_t previous = 0;
+  for (const Event* e : *events) {
+    EXPECT_GT(e->event.seq(), previous);
+    previous = e->event.seq();
+    const std::string text = e->event.DebugString();
+    EXPECT_THAT(text, Not(HasSubstr("zzsecretzz")));
+    if (e->event.has_report()) {
+      const v1::ReportRecorded& report = e->event.report();
+      if (report.participant_id() == "p1") {
+        EXPECT_TRUE(report.has_completion()) << text;
+        ++p1_completions;
+      } else if (!report.has_completion()) {
+        ++p2_health;
+      }
+    }
+    if (e->event.has_alert()) {
+      EXPECT_EQ(e->event.alert().participant_id(), "p2");
+    }
+    if (e->event.has_suggestion()) {
+      EXPECT_EQ(e->event.suggestion().participant_id(), "p2");
+    }
+  }
+  EXPECT_EQ(p1_completions, 1);
+  EXPECT_EQ(p2_health, 2);
+
+  // p1's suggestion ids are gone; p2's still take a decision.
+  EXPECT_EQ(Code(Decide("s1", v1::SUGGESTION_DECISION_ACCEPTED)),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(p2_suggestion, "s2");
+  Do(Decide(p2_suggestion, v1::SUGGESTION_DECISION_ACCEPTED));
+}
+
+TEST_F(ClassSessionTest, EraseHealthDataOfEveryoneLeavesNoRatingBehind) {
+  Join("p1", "Ana");
+  Join("p2", "Bo");
+  Do(Start());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_EASY, 2)).ok());
+  ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
+  Do(End());
+  ASSERT_TRUE(session_->EraseHealthData("").ok());
+  const v1::ClassSummary summary = session_->Summary(now_);
+  for (const v1::ParticipantSummary& p : summary.participants()) {
+    EXPECT_TRUE(p.health_data_removed());
+    EXPECT_THAT(p.efforts(), IsEmpty());
+    EXPECT_THAT(p.symptoms(), IsEmpty());
+    EXPECT_THAT(p.alerts(), IsEmpty());
+    EXPECT_THAT(p.suggestions(), IsEmpty());
+  }
+  EXPECT_FALSE(summary.aggregates().has_median_cr10());
+  EXPECT_EQ(summary.aggregates().too_easy_count(), 0);
+  const auto events = session_->EventsAfter(0);
+  ASSERT_TRUE(events.has_value());
+  for (const Event* e : *events) {
+    EXPECT_FALSE(e->event.has_alert() || e->event.has_suggestion());
+    EXPECT_TRUE(!e->event.has_report() || e->event.report().has_completion());
+  }
 }
 
 // --- Event log and resume ----------------------------------------------------
@@ -1314,10 +1860,7 @@ TEST_F(ClassSessionTest, SameInputsGiveTheSameEvents) {
     Join("p2", "Bo");
     Do(Start());
     Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 4);
-    EXPECT_TRUE(
-        session_
-            ->RecordSymptom("p2", Symptom("s", 0, v1::SYMPTOM_HIP_PINCH), now_)
-            .ok());
+    EXPECT_TRUE(Report("p2", Symptom("s", 0, v1::SYMPTOM_HIP_PINCH)).ok());
     EXPECT_TRUE(
         session_->SetConnection("p2", v1::CONNECTION_STATE_DROPPED, now_).ok());
     session_->Tick(now_ + absl::Minutes(20));
@@ -1330,6 +1873,67 @@ TEST_F(ClassSessionTest, SameInputsGiveTheSameEvents) {
   const std::string first = run();
   EXPECT_FALSE(first.empty());
   EXPECT_EQ(run(), first);
+}
+
+TEST_F(ClassSessionTest, ApplyEntryAppliesEachInputAtItsTime) {
+  auto at = [](int64_t ms) {
+    internal::Entry entry;
+    entry.set_at_unix_ms(Ms(kT0) + ms);
+    return entry;
+  };
+  internal::Entry join = at(0);
+  join.mutable_join()->set_participant_id("p1");
+  join.mutable_join()->mutable_check_in()->set_display_name("Ana");
+  EXPECT_TRUE(session_->ApplyEntry(join).status.ok());
+  EXPECT_EQ(session_->ApplyEntry(join).status.code(),
+            absl::StatusCode::kAlreadyExists);
+
+  internal::Entry start = at(1000);
+  start.mutable_command()->mutable_start();
+  const EntryOutcome started = session_->ApplyEntry(start);
+  EXPECT_TRUE(started.status.ok());
+  EXPECT_EQ(started.seq, session_->last_seq());
+  EXPECT_EQ(session_->info().started_unix_ms(), Ms(kT0) + 1000);
+
+  internal::Entry report = at(2000);
+  *report.mutable_report() =
+      Input("p1", Completion("r1", 0, 1, v1::SIDE_BOTH, 10));
+  const EntryOutcome reported = session_->ApplyEntry(report);
+  EXPECT_TRUE(reported.status.ok());
+  EXPECT_EQ(reported.seq, session_->last_seq());
+  EXPECT_FALSE(reported.duplicate);
+  const EntryOutcome again = session_->ApplyEntry(report);
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.seq, reported.seq);
+  *report.mutable_report() =
+      Input("p1", Completion("r2", 0, 1, v1::SIDE_BOTH, 500));
+  EXPECT_EQ(session_->ApplyEntry(report).status.code(),
+            absl::StatusCode::kInvalidArgument);
+
+  internal::Entry token = at(2500);
+  token.mutable_token()->set_participant_id("p1");
+  const std::string before = Fingerprint();
+  EXPECT_TRUE(session_->ApplyEntry(token).status.ok());
+  EXPECT_EQ(Fingerprint(), before);
+
+  internal::Entry drop = at(3000);
+  drop.mutable_connection()->set_participant_id("p1");
+  drop.mutable_connection()->set_state(v1::CONNECTION_STATE_DROPPED);
+  EXPECT_TRUE(session_->ApplyEntry(drop).status.ok());
+  EXPECT_EQ(session_->Connection("p1"), v1::CONNECTION_STATE_DROPPED);
+
+  internal::Entry tick = at(31000);  // the first interval's deadline
+  tick.mutable_tick();
+  EXPECT_TRUE(session_->ApplyEntry(tick).status.ok());
+  EXPECT_EQ(session_->State(kT0 + absl::Seconds(31)).current().index(), 1);
+
+  internal::Entry restart = at(32000);
+  restart.mutable_restart();
+  EXPECT_TRUE(session_->ApplyEntry(restart).status.ok());
+  EXPECT_EQ(session_->phase(), v1::CLASS_PHASE_PAUSED);
+
+  EXPECT_EQ(session_->ApplyEntry(at(40000)).status.code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 // --- Roster, aggregates and progress -----------------------------------------
@@ -1356,10 +1960,7 @@ TEST_F(ClassSessionTest, RosterUpdateListsOnlyChangedEntries) {
 
   ASSERT_TRUE(
       session_->SetConnection("p3", v1::CONNECTION_STATE_DROPPED, now_).ok());
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT), now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT)).ok());
   update = session_->TakeRosterUpdate();
   ASSERT_TRUE(update.has_value());
   ASSERT_EQ(update->changed_size(), 2);
@@ -1385,15 +1986,9 @@ TEST_F(ClassSessionTest, RosterShowsProgressPerBlockAndSide) {
   Complete("p1", "b", 0, 2, v1::SIDE_BOTH, 8);  // under 10
   Complete("p1", "c", 2, 1, v1::SIDE_RIGHT, 7);
   Complete("p1", "d", 2, 1, v1::SIDE_LEFT, 5);  // under 6
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e", 2, v1::EFFORT_FEEL_JUST_RIGHT, 6), now_)
-                  .ok());
-  ASSERT_TRUE(session_
-                  ->RecordEffort("p1",
-                                 Effort("f", 2, v1::EFFORT_FEEL_UNSPECIFIED, 5),
-                                 now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Effort("e", 2, v1::EFFORT_FEEL_JUST_RIGHT, 6)).ok());
+  ASSERT_TRUE(
+      Report("p1", Effort("f", 2, v1::EFFORT_FEEL_UNSPECIFIED, 5)).ok());
   const v1::RosterEntry entry = session_->InstructorSnapshot(now_).roster(0);
   const v1::ParticipantProgress& progress = entry.progress();
   ASSERT_EQ(progress.blocks_size(), 3);
@@ -1426,12 +2021,9 @@ TEST_F(ClassSessionTest, AggregatesCountDoneShareMedianAndFeel) {
       {5, v1::EFFORT_FEEL_JUST_RIGHT},
       {6, v1::EFFORT_FEEL_JUST_RIGHT}};
   for (size_t i = 0; i < ratings.size(); ++i) {
-    ASSERT_TRUE(
-        session_
-            ->RecordEffort(absl::StrCat("p", i + 1),
-                           Effort("e", 0, ratings[i].second, ratings[i].first),
-                           now_)
-            .ok());
+    ASSERT_TRUE(Report(absl::StrCat("p", i + 1),
+                       Effort("e", 0, ratings[i].second, ratings[i].first))
+                    .ok());
   }
   v1::ClassAggregates a = session_->InstructorSnapshot(now_).aggregates();
   EXPECT_EQ(a.connected_count(), 4);
@@ -1513,18 +2105,10 @@ TEST_F(ClassSessionTest, KioskSeesNoHealthData) {
   Join("p2", "Hidden", /*show_name=*/false);
   Do(Start());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9), now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
   ASSERT_TRUE(
-      session_
-          ->RecordSymptom(
-              "p2", Symptom("s1", 0, v1::SYMPTOM_OTHER, "zzsecretzz"), now_)
-          .ok());
-  ASSERT_TRUE(
-      session_->RecordSymptom("p1", Symptom("s2", 0, v1::SYMPTOM_LEAKING), now_)
-          .ok());
+      Report("p2", Symptom("s1", 0, v1::SYMPTOM_OTHER, "zzsecretzz")).ok());
+  ASSERT_TRUE(Report("p1", Symptom("s2", 0, v1::SYMPTOM_LEAKING)).ok());
   // The instructor does see it (so the check below can fail).
   const std::string instructor =
       session_->InstructorSnapshot(now_).DebugString();
@@ -1556,10 +2140,7 @@ TEST_F(ClassSessionTest, ProgressChangesOnJoinsCompletionsAndIntervals) {
   EXPECT_FALSE(session_->TakeProgressChanged());
   Do(Start());
   EXPECT_TRUE(session_->TakeProgressChanged());
-  ASSERT_TRUE(session_
-                  ->RecordEffort(
-                      "p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT), now_)
-                  .ok());
+  ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT)).ok());
   EXPECT_FALSE(session_->TakeProgressChanged());  // effort is not progress
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   EXPECT_TRUE(session_->TakeProgressChanged());
@@ -1575,9 +2156,7 @@ TEST_F(ClassSessionTest, SnapshotsCarryWhatEachRoleMaySee) {
   Join("p2", "Bo");
   Do(Start());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
-  ASSERT_TRUE(
-      session_->RecordSymptom("p1", Symptom("s1", 0, v1::SYMPTOM_LEAKING), now_)
-          .ok());
+  ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
   now_ += absl::Seconds(5);
   v1::InstructorSnapshot instructor = session_->InstructorSnapshot(now_);
   EXPECT_EQ(instructor.seq(), session_->last_seq());

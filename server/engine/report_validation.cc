@@ -1,0 +1,218 @@
+#include "server/engine/report_validation.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/engine/adaptation.h"
+
+namespace circuit::engine {
+
+const std::string& ReportId(const internal::ReportInput& report) {
+  static const std::string* const kNone = new std::string();
+  switch (report.kind_case()) {
+    case internal::ReportInput::kCompletion:
+      return report.completion().report_id();
+    case internal::ReportInput::kEffort:
+      return report.effort().report_id();
+    case internal::ReportInput::kSymptom:
+      return report.symptom().report_id();
+    case internal::ReportInput::KIND_NOT_SET:
+      break;
+  }
+  return *kNone;
+}
+
+int32_t ReportBlock(const internal::ReportInput& report) {
+  switch (report.kind_case()) {
+    case internal::ReportInput::kCompletion:
+      return report.completion().block_index();
+    case internal::ReportInput::kEffort:
+      return report.effort().block_index();
+    case internal::ReportInput::kSymptom:
+      return report.symptom().block_index();
+    case internal::ReportInput::KIND_NOT_SET:
+      break;
+  }
+  return -1;
+}
+
+std::string RecordedOtherText(const v1::SymptomReport& report) {
+  return std::string(absl::StripAsciiWhitespace(report.other_text()));
+}
+
+absl::Status CheckIsReport(const internal::ReportInput& report) {
+  if (report.kind_case() == internal::ReportInput::KIND_NOT_SET) {
+    return absl::InvalidArgumentError(
+        "not a report: it has no completion, effort or symptom");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckReportId(const std::string& report_id) {
+  const int64_t length = CharCount(report_id);
+  if (length < 1 || length > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("report_id must be 1 to 64 characters, got ", length));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBlockIndex(const v1::Circuit& circuit, int32_t block_index) {
+  if (block_index < 0 || block_index >= circuit.blocks_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("block ", block_index, " does not exist; the circuit has ",
+                     circuit.blocks_size(), " blocks"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCompletionValues(const ReportContext& context,
+                                   const v1::CompletionReport& report) {
+  const v1::Block& block = context.circuit->blocks(report.block_index());
+  if (report.set() < 1 || report.set() > block.sets()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "set ", report.set(), " does not exist; block ", report.block_index(),
+        " (", block.id(), ") has ", block.sets(), " sets"));
+  }
+  const v1::Exercise* exercise =
+      context.library->FindExercise(block.exercise_id());
+  const bool per_side = exercise != nullptr && exercise->per_side();
+  const bool side_ok = per_side ? (report.side() == v1::SIDE_LEFT ||
+                                   report.side() == v1::SIDE_RIGHT)
+                                : report.side() == v1::SIDE_BOTH;
+  if (!side_ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "side ",
+        v1::Side_IsValid(report.side()) ? v1::Side_Name(report.side())
+                                        : absl::StrCat(report.side()),
+        " does not exist for block ", report.block_index(), " (", block.id(),
+        "): ",
+        per_side ? "it is done on each side, so report SIDE_LEFT or SIDE_RIGHT"
+                 : "it is not one-sided, so report SIDE_BOTH"));
+  }
+  if (report.reps() < 0 || report.reps() > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reps must be 0 to 100, got ", report.reps()));
+  }
+  if (report.has_load()) {
+    const int64_t band_length = CharCount(report.load().band());
+    if (band_length > 32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "load band must be at most 32 characters, got ", band_length));
+    }
+    const double kg = report.load().kilograms();
+    if (!(kg >= 0 && kg <= 500)) {  // also refuses NaN
+      return absl::InvalidArgumentError(
+          absl::StrCat("load kilograms must be 0 to 500, got ", kg));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEffortValues(const v1::EffortReport& report) {
+  if (report.has_cr10() && (report.cr10() < 0 || report.cr10() > 10)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cr10 must be 0 to 10, got ", report.cr10()));
+  }
+  if (!v1::EffortFeel_IsValid(report.feel())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("feel ", report.feel(), " is not a known value"));
+  }
+  if (!report.has_cr10() && report.feel() == v1::EFFORT_FEEL_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        "an effort report needs cr10, feel or both");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckSymptomValues(const v1::SymptomReport& report) {
+  if (!v1::Symptom_IsValid(report.symptom()) ||
+      report.symptom() == v1::SYMPTOM_UNSPECIFIED) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("symptom ", report.symptom(), " is not a known symptom"));
+  }
+  const std::string other_text = RecordedOtherText(report);
+  const int64_t other_length = CharCount(other_text);
+  if (other_length > 140) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "other_text must be at most 140 characters, got ", other_length));
+  }
+  if (report.symptom() == v1::SYMPTOM_OTHER && other_text.empty()) {
+    return absl::InvalidArgumentError(
+        "SYMPTOM_OTHER needs other_text saying what it is");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBlockReached(const ReportContext& context,
+                               int32_t block_index) {
+  if (context.phase == v1::CLASS_PHASE_LOBBY) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("block ", block_index,
+                     " has not been reached; the class has not started"));
+  }
+  if (context.phase != v1::CLASS_PHASE_ENDED && context.current_block >= 0 &&
+      block_index > context.current_block) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "block ", block_index, " has not been reached; the class is on block ",
+        context.current_block));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckEffortPhase(const ReportContext& context) {
+  if (context.phase == v1::CLASS_PHASE_LOBBY) {
+    return absl::FailedPreconditionError(
+        "effort can be reported once the class has started");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCanReport(const ReportContext& context,
+                            const ReporterState& reporter) {
+  if (context.phase == v1::CLASS_PHASE_ENDED) {
+    return absl::FailedPreconditionError("the class has ended");
+  }
+  if (reporter.left) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "participant ", reporter.participant_id, " has left the class"));
+  }
+  if (reporter.reports_made >=
+      static_cast<size_t>(std::max(context.max_reports_per_participant, 0))) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "participant ", reporter.participant_id, " has made ",
+        reporter.reports_made, " reports, the most one class allows"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateNewReport(const ReportContext& context,
+                               const ReporterState& reporter,
+                               const internal::ReportInput& report) {
+  if (absl::Status s = CheckIsReport(report); !s.ok()) return s;
+  if (absl::Status s = CheckBlockIndex(*context.circuit, ReportBlock(report));
+      !s.ok()) {
+    return s;
+  }
+  absl::Status s;
+  switch (report.kind_case()) {
+    case internal::ReportInput::kCompletion:
+      s = CheckCompletionValues(context, report.completion());
+      if (s.ok()) s = CheckBlockReached(context, ReportBlock(report));
+      break;
+    case internal::ReportInput::kEffort:
+      s = CheckEffortValues(report.effort());
+      if (s.ok()) s = CheckEffortPhase(context);
+      break;
+    case internal::ReportInput::kSymptom:
+      s = CheckSymptomValues(report.symptom());
+      break;
+    case internal::ReportInput::KIND_NOT_SET:
+      break;
+  }
+  if (!s.ok()) return s;
+  return CheckCanReport(context, reporter);
+}
+
+}  // namespace circuit::engine
