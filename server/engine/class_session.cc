@@ -94,8 +94,8 @@ void ClassSession::UpdateWall(Participant& p, int64_t new_rank) {
   if (OnWall(p)) wall_.insert({p.wall_rank, p.order});
 }
 
-absl::Status ClassSession::Join(const std::string& participant_id,
-                                const v1::CheckIn& check_in, absl::Time now) {
+absl::Status ClassSession::CheckJoin(const std::string& participant_id,
+                                     const v1::CheckIn& check_in) const {
   if (participant_id.empty()) {
     return absl::InvalidArgumentError("participant id must not be empty");
   }
@@ -130,6 +130,13 @@ absl::Status ClassSession::Join(const std::string& participant_id,
     return absl::ResourceExhaustedError(absl::StrCat(
         "the class is full (", options_.max_participants, " participants)"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status ClassSession::Join(const std::string& participant_id,
+                                const v1::CheckIn& check_in, absl::Time now) {
+  if (absl::Status s = CheckJoin(participant_id, check_in); !s.ok()) return s;
+  const std::string name(absl::StripAsciiWhitespace(check_in.display_name()));
 
   const int64_t now_ms = Millis(now);
   const int order = static_cast<int>(participants_.size());

@@ -107,6 +107,11 @@ class ClassSession {
   absl::Status Join(const std::string& participant_id,
                     const v1::CheckIn& check_in, absl::Time now);
 
+  // The status Join(participant_id, check_in, now) would return now,
+  // changing nothing (the owner checks before journaling a join).
+  absl::Status CheckJoin(const std::string& participant_id,
+                         const v1::CheckIn& check_in) const;
+
   // The participant's connection state; nullopt for an unknown participant.
   std::optional<v1::ConnectionState> Connection(
       const std::string& participant_id) const;

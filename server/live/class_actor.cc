@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/engine/adaptation.h"
+#include "server/engine/summary.h"
 #include "server/fanout/wire.h"
 
 namespace circuit {
@@ -674,10 +675,7 @@ void ClassActor::PurgeHealthData(absl::AnyInvocable<void(absl::Status)> done) {
       return;
     }
     const absl::Time now = self->clock_->Now();
-    for (const v1::ParticipantSummary& p :
-         self->session_.Summary(now).participants()) {
-      self->session_.EraseHealthData(p.participant_id()).IgnoreError();
-    }
+    self->session_.EraseHealthData("").IgnoreError();
     self->journal_->EraseHealthData(self->session_.Summary(now), "",
                                     std::move(done));
   });

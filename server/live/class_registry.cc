@@ -9,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/engine/summary.h"
 
 namespace circuit {
 namespace {
@@ -353,16 +354,16 @@ void ClassRegistry::PurgeExpiredHealthData(
       LogWarning("class %s: health data purge failed: %s", class_id,
                  std::string(status.message()));
     }
-    absl::AnyInvocable<void(int)> done;
+    absl::AnyInvocable<void(int)> report;
     int purged = 0;
     {
       absl::MutexLock lock(&count->mu);
       if (status.ok()) ++count->purged;
       if (--count->left > 0) return;
       purged = count->purged;
-      done = std::move(count->done);
+      report = std::move(count->done);
     }
-    done(purged);
+    report(purged);
   };
   for (const auto& actor : live) {
     actor->PurgeHealthData([finish, id = actor->class_id()](

@@ -1,0 +1,208 @@
+#ifndef CIRCUIT_SERVER_JOURNAL_SQLITE_JOURNAL_H_
+#define CIRCUIT_SERVER_JOURNAL_SQLITE_JOURNAL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/journal/journal.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace circuit {
+
+struct SqliteJournalOptions {
+  // The database file, e.g. <data_dir>/circuit.db; created when missing.
+  // `<path>.lock` is created next to it and holds the pid of its user.
+  std::string path;
+  // How long a commit waits for another process's write lock on the file
+  // (e.g. the sqlite3 CLI) before the batch fails with UNAVAILABLE.
+  int busy_timeout_ms = 2000;
+  // Most writes in one transaction.
+  size_t max_batch = 10000;
+  // Test seam for a full disk: the file may not grow beyond this many pages
+  // (never below its size at open). 0: no cap.
+  int64_t max_page_count = 0;
+  // Test seam: called on the journal's thread before every commit of a
+  // batch with writes; a non-OK status fails that commit as an I/O error
+  // would (rolled back, every write in it answered UNAVAILABLE).
+  std::function<absl::Status()> fault_before_commit;
+};
+
+// The embedded Journal: one SQLite database file in WAL mode with
+// synchronous=FULL, so an acknowledged write survives a power loss.
+//
+// Thread-safe. Every write (and ReadSummary) is queued to the journal's own
+// thread, which takes everything queued (up to max_batch), applies it in one
+// transaction, commits, and then runs the callbacks in order, holding no
+// lock (group commit: writes made while a commit is in flight share the
+// next one). Statuses, besides the Journal contract's:
+//   UNAVAILABLE  the commit failed: another process holds the file's write
+//                lock past busy_timeout_ms, the disk is full, an I/O error,
+//                or the journal is closed; nothing of the batch was
+//                recorded, and the next batch is tried afresh.
+//   DATA_LOSS    a stored record does not parse (LoadClasses, LoadEntries,
+//                ReadSummary).
+// A failed write fails only itself when it is the write's own fault
+// (NOT_FOUND, ALREADY_EXISTS, FAILED_PRECONDITION), never its batch.
+//
+// EraseHealthData answers OK only once the removed bytes are gone from the
+// database file and its WAL: secure_delete zeroes what the delete frees,
+// VACUUM rewrites every page (b-tree rebalancing leaves stale copies of
+// moved cells that secure_delete never sees), and a truncating checkpoint
+// empties the WAL. VACUUM takes time in proportion to the file's size and
+// holds up every other write meanwhile; erases queued together share one.
+// When the scrub cannot complete (e.g. another process is reading the file)
+// the erase answers UNAVAILABLE although its rows are already deleted;
+// retrying it, which is idempotent, scrubs again and answers OK once that
+// completes (Close() tries once more too).
+//
+// Callbacks run on the journal's thread; they must not block, and must not
+// destroy or Close() the journal.
+class SqliteJournal final : public Journal {
+ public:
+  // The schema version this build writes; older files are migrated at Open.
+  static constexpr int kSchemaVersion = 1;
+
+  // Group commit at work, since Open.
+  struct Stats {
+    int64_t commits = 0;         // transactions committed
+    int64_t failed_commits = 0;  // transactions rolled back by a failure
+    int64_t entries = 0;         // entries appended in committed transactions
+    int64_t largest_batch = 0;   // most operations taken into one transaction
+  };
+
+  // Opens (or creates) the journal at options.path and starts its thread.
+  //   FAILED_PRECONDITION  another process (or SqliteJournal) has the file
+  //                        open; the file is an SQLite database but not a
+  //                        journal; or its schema version is newer than
+  //                        kSchemaVersion (the file is not written to)
+  //   DATA_LOSS            the file is not a database or is corrupt
+  //                        (quick_check); it is left exactly as it was
+  //   UNAVAILABLE          the file or its lock cannot be opened or written
+  static absl::StatusOr<std::unique_ptr<SqliteJournal>> Open(
+      const SqliteJournalOptions& options);
+
+  // Close().
+  ~SqliteJournal() override;
+
+  // Finishes everything queued (its callbacks run), stops the thread,
+  // closes the database and releases the lock. Later writes answer
+  // UNAVAILABLE inline, on the caller's thread. Idempotent. Not from a
+  // journal callback.
+  void Close();
+
+  void CreateClass(const internal::ClassRecord& record,
+                   JournalDone done) override;
+  void Append(const std::string& class_id, internal::Entry entry,
+              JournalDone done) override;
+  void EndClass(const v1::ClassSummary& summary, JournalDone done) override;
+  void ReadSummary(
+      const std::string& class_id,
+      absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> done) override;
+  void EraseHealthData(const v1::ClassSummary& scrubbed,
+                       const std::string& participant_id,
+                       JournalDone done) override;
+  // Read the committed state through a connection of their own; safe
+  // alongside writes (they see the writes whose callbacks have run).
+  absl::StatusOr<std::vector<StoredClass>> LoadClasses() override;
+  absl::StatusOr<std::vector<internal::Entry>> LoadEntries(
+      const std::string& class_id) override;
+
+  Stats stats() const;
+
+ private:
+  struct DbCloser {
+    void operator()(sqlite3* db) const;
+  };
+  struct StmtFinalizer {
+    void operator()(sqlite3_stmt* stmt) const;
+  };
+  using Db = std::unique_ptr<sqlite3, DbCloser>;
+  using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+  // One queued operation; its inputs are serialized on the caller's thread.
+  struct Op {
+    enum class Kind { kCreate, kAppend, kEnd, kReadSummary, kErase };
+    Kind kind = Kind::kAppend;
+    std::string class_id;
+    // kAppend: the entry's participant; kErase: whose data (empty: all).
+    std::string participant_id;
+    bool health = false;  // kAppend: IsHealthEntry
+    // The serialized record (kCreate), entry (kAppend) or summary (kEnd,
+    // kErase).
+    std::string body;
+    std::string info;  // kEnd: the serialized final ClassInfo
+    JournalDone done;  // every kind but kReadSummary
+    absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> read_done;
+    // The answer, set on the journal thread.
+    absl::Status status;
+    v1::ClassSummary summary;  // kReadSummary, when status is OK
+    bool is_write() const { return kind != Kind::kReadSummary; }
+  };
+
+  SqliteJournal(const SqliteJournalOptions& options, int lock_fd);
+  absl::Status Init();
+  absl::Status OpenReader();
+  absl::Status PrepareStatements();
+  void Enqueue(Op op);
+  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Run();
+  // Runs `ops` in one transaction, setting each one's answer.
+  void RunBatch(std::vector<Op>& ops);
+  // Begins, applies `ops`, commits; returns why the batch failed, if it did.
+  absl::Status Transact(std::vector<Op>& ops);
+  // Rolls back and answers every write of `ops` UNAVAILABLE.
+  void FailBatch(std::vector<Op>& ops, const absl::Status& failure);
+  // Counts the commit, and scrubs what its erases freed.
+  void FinishCommitted(std::vector<Op>& ops);
+  // Reads a summary, setting the read's answer; a non-OK result is an
+  // SQLite failure.
+  absl::Status ApplyRead(Op& op);
+  // Applies one write in the open transaction, setting its own answer; a
+  // non-OK result is an SQLite failure that fails the whole batch.
+  absl::Status ApplyWrite(Op& op);
+  absl::Status ScrubFreedBytes();
+
+  const SqliteJournalOptions options_;
+  int lock_fd_;  // flock'ed <path>.lock; -1 once Close() closed it
+
+  // Touched only by the journal thread once it runs (Open before that).
+  Db db_;
+  Stmt begin_, commit_, rollback_, class_ended_, read_record_, insert_class_,
+      insert_entry_, end_class_, read_summary_, delete_health_, scrub_summary_,
+      vacuum_, checkpoint_;
+  int64_t next_created_seq_ = 1;
+  bool scrub_pending_ = false;  // an erase committed, its bytes not yet gone
+
+  // The read connection of LoadClasses and LoadEntries.
+  absl::Mutex read_mu_;
+  Db read_db_ ABSL_GUARDED_BY(read_mu_);
+  Stmt load_classes_ ABSL_GUARDED_BY(read_mu_);
+  Stmt load_class_ ABSL_GUARDED_BY(read_mu_);
+  Stmt load_entries_ ABSL_GUARDED_BY(read_mu_);
+
+  mutable absl::Mutex mu_;
+  std::deque<Op> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex close_mu_;  // serializes Close()
+  std::thread thread_;
+};
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_SERVER_JOURNAL_SQLITE_JOURNAL_H_
