@@ -14,7 +14,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -47,18 +46,22 @@ using Clock = std::chrono::steady_clock;
 
 std::unique_ptr<grpc::ClientContext> Context(const std::string& bearer = "") {
   auto context = std::make_unique<grpc::ClientContext>();
-  if (!bearer.empty()) context->AddMetadata("authorization", "Bearer " + bearer);
+  if (!bearer.empty())
+    context->AddMetadata("authorization", "Bearer " + bearer);
   return context;
 }
 
 // CPU seconds (user + system) a process has used, from /proc.
 double CpuSeconds(pid_t pid) {
-  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
-  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  std::string stat;
+  FILE* f = std::fopen(absl::StrCat("/proc/", pid, "/stat").c_str(), "r");
+  if (f == nullptr) return 0;
+  char buffer[4096];
+  stat.assign(buffer, std::fread(buffer, 1, sizeof buffer, f));
+  std::fclose(f);
   size_t close = stat.rfind(')');
   if (close == std::string::npos) return 0;
-  std::vector<std::string> fields =
-      absl::StrSplit(stat.substr(close + 2), ' ');
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
   // After "pid (comm) ": state is field 0; utime 11, stime 12.
   double utime = 0, stime = 0;
   if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
@@ -70,9 +73,8 @@ double CpuSeconds(pid_t pid) {
 
 // One participant on its own connection: joins, then keeps one report in
 // flight, sending the next when the ack comes, while `running`.
-class Reporter final
-    : public grpc::ClientBidiReactor<v1::JoinClassRequest,
-                                     v1::JoinClassResponse> {
+class Reporter final : public grpc::ClientBidiReactor<v1::JoinClassRequest,
+                                                      v1::JoinClassResponse> {
  public:
   Reporter(const std::string& address, const std::string& join_code, int index,
            const std::atomic<bool>* running)
@@ -313,8 +315,8 @@ int main(int argc, char** argv) {
   for (absl::string_view mode :
        absl::StrSplit(absl::GetFlag(FLAGS_modes), ',')) {
     for (int n : counts) {
-      circuit::Row row = circuit::Run(std::string(mode), n,
-                                      absl::GetFlag(FLAGS_seconds));
+      circuit::Row row =
+          circuit::Run(std::string(mode), n, absl::GetFlag(FLAGS_seconds));
       std::printf(
           "| %s | %d | %.0f | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.0f us "
           "| %d | %s |\n",

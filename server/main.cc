@@ -59,6 +59,9 @@ ABSL_FLAG(double, joins_per_minute_per_peer, 120,
 ABSL_FLAG(std::string, journal, "sqlite",
           "where classes are kept: sqlite (<data_dir>/circuit.db; survives "
           "crashes and power loss) or memory (lost at exit; for tests)");
+ABSL_FLAG(int, journal_max_batch, 10000,
+          "most inputs in one journal commit; 1 commits each on its own "
+          "(slower, for comparison)");
 ABSL_FLAG(int, health_retention_days, 30,
           "effort and symptom details of classes that ended more than this "
           "many days ago are removed (reps and attendance stay)");
@@ -173,6 +176,8 @@ int main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.journal = absl::GetFlag(FLAGS_journal);
   options.data_dir = data_dir;
+  options.journal_max_batch =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_journal_max_batch)));
   options.registry.health_retention =
       absl::Hours(24) * std::max(0, absl::GetFlag(FLAGS_health_retention_days));
   const std::string instructor_key_path = data_dir + "/instructor.key";
@@ -214,9 +219,8 @@ int main(int argc, char** argv) {
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   std::printf("circuitd listening on %s:%d (%s, data in %s, journal %s)\n",
               host.c_str(), (*server)->port(), source.c_str(), data_dir.c_str(),
-              options.journal == "sqlite"
-                  ? (data_dir + "/circuit.db").c_str()
-                  : options.journal.c_str());
+              options.journal == "sqlite" ? (data_dir + "/circuit.db").c_str()
+                                          : options.journal.c_str());
   if (absl::GetFlag(FLAGS_instructor_key).empty() &&
       std::getenv("CIRCUIT_INSTRUCTOR_KEY") == nullptr) {
     std::printf("instructor key in %s, kiosk key in %s\n",

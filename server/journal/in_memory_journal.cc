@@ -36,8 +36,8 @@ void InMemoryJournal::CreateClass(const internal::ClassRecord& record,
   done(status);
 }
 
-void InMemoryJournal::Append(const std::string& class_id,
-                             internal::Entry entry, JournalDone done) {
+void InMemoryJournal::Append(const std::string& class_id, internal::Entry entry,
+                             JournalDone done) {
   absl::Status status;
   {
     absl::MutexLock lock(&mu_);
@@ -108,15 +108,14 @@ void InMemoryJournal::EraseHealthData(const v1::ClassSummary& scrubbed,
           "class ", scrubbed.class_info().class_id(), " has not ended"));
     } else {
       std::vector<internal::Entry>& entries = it->second.entries;
-      entries.erase(
-          std::remove_if(entries.begin(), entries.end(),
-                         [&](const internal::Entry& e) {
-                           return IsHealthEntry(e) &&
-                                  (participant_id.empty() ||
-                                   e.report().participant_id() ==
-                                       participant_id);
-                         }),
-          entries.end());
+      entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                   [&](const internal::Entry& e) {
+                                     return IsHealthEntry(e) &&
+                                            (participant_id.empty() ||
+                                             e.report().participant_id() ==
+                                                 participant_id);
+                                   }),
+                    entries.end());
       it->second.summary = scrubbed;
       if (participant_id.empty()) it->second.stored.health_purged = true;
     }

@@ -95,9 +95,9 @@ class InMemoryJournal : public Journal {
   void Append(const std::string& class_id, internal::Entry entry,
               JournalDone done) override;
   void EndClass(const v1::ClassSummary& summary, JournalDone done) override;
-  void ReadSummary(const std::string& class_id,
-                   absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)>
-                       done) override;
+  void ReadSummary(
+      const std::string& class_id,
+      absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> done) override;
   void EraseHealthData(const v1::ClassSummary& scrubbed,
                        const std::string& participant_id,
                        JournalDone done) override;

@@ -123,16 +123,14 @@ void ClassActor::RecordEndIfNeeded() {
   }
   end_recorded_ = true;
   auto self = shared_from_this();
-  journal_->EndClass(session_.Summary(clock_->Now()),
-                     [self](absl::Status status) {
-                       if (status.ok()) return;
-                       LogError("class %s: cannot record its end: %s",
-                                self->class_id_,
-                                std::string(status.message()));
-                       // Tried again on the next tick.
-                       self->strand_->Post(
-                           [self] { self->end_recorded_ = false; });
-                     });
+  journal_->EndClass(
+      session_.Summary(clock_->Now()), [self](absl::Status status) {
+        if (status.ok()) return;
+        LogError("class %s: cannot record its end: %s", self->class_id_,
+                 std::string(status.message()));
+        // Tried again on the next tick.
+        self->strand_->Post([self] { self->end_recorded_ = false; });
+      });
 }
 
 void ClassActor::RegisterSeat(const internal::Entry& entry) {
@@ -155,7 +153,8 @@ void ClassActor::NoteParticipantId(const std::string& participant_id) {
   }
 }
 
-// --- Recovery ------------------------------------------------------------------
+// --- Recovery
+// ------------------------------------------------------------------
 
 void ClassActor::Replay(const std::vector<internal::Entry>& entries) {
   for (const internal::Entry& entry : entries) {
@@ -180,15 +179,16 @@ void ClassActor::Recover(absl::AnyInvocable<void(absl::Status)> done) {
     }
     internal::Entry entry;
     entry.mutable_restart();
-    self->Commit(std::move(entry),
-                 [done = std::move(done)](
-                     const engine::EntryOutcome& outcome) mutable {
-                   done(outcome.status);
-                 });
+    self->Commit(
+        std::move(entry),
+        [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+          done(outcome.status);
+        });
   });
 }
 
-// --- Streams -------------------------------------------------------------------
+// --- Streams
+// -------------------------------------------------------------------
 
 void ClassActor::AttachInstructor(std::shared_ptr<Stream> stream,
                                   int64_t last_seq) {
@@ -200,8 +200,7 @@ void ClassActor::AttachInstructor(std::shared_ptr<Stream> stream,
   });
 }
 
-void ClassActor::AttachKiosk(std::shared_ptr<Stream> stream,
-                             int64_t last_seq) {
+void ClassActor::AttachKiosk(std::shared_ptr<Stream> stream, int64_t last_seq) {
   strand_->Post([self = shared_from_this(), stream = std::move(stream),
                  last_seq]() mutable {
     self->CatchUp(stream.get(), Role::kKiosk, "", last_seq, /*resume=*/false);
@@ -268,8 +267,7 @@ void ClassActor::NewSeat(std::shared_ptr<Stream> stream,
 }
 
 void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
-                            const std::string& participant_id,
-                            SeatDone done) {
+                            const std::string& participant_id, SeatDone done) {
   std::optional<v1::ConnectionState> connection =
       session_.Connection(participant_id);
   if (!connection.has_value() || *connection == v1::CONNECTION_STATE_LEFT) {
@@ -369,27 +367,21 @@ void ClassActor::Command(const v1::InstructorCommand& command,
     internal::Entry entry;
     *entry.mutable_command() = command;
     ClassActor* actor = self.get();
-    actor->Commit(std::move(entry),
-                  [self, command_id = command.command_id(),
-                   reply_to = std::move(reply_to)](
-                      const engine::EntryOutcome& outcome) {
-                    v1::RunClassResponse response;
-                    v1::CommandResult* result =
-                        response.mutable_command_result();
-                    result->set_command_id(command_id);
-                    if (outcome.status.ok()) {
-                      result->set_seq(outcome.seq);
-                    } else {
-                      result->set_code(
-                          static_cast<int>(outcome.status.code()));
-                      result->set_message(
-                          std::string(outcome.status.message()));
-                    }
-                    response.set_server_time_unix_ms(
-                        self->clock_->NowUnixMs());
-                    reply_to->Send(ToByteBuffer(response),
-                                   Delivery::kReliable);
-                  });
+    actor->Commit(std::move(entry), [self, command_id = command.command_id(),
+                                     reply_to = std::move(reply_to)](
+                                        const engine::EntryOutcome& outcome) {
+      v1::RunClassResponse response;
+      v1::CommandResult* result = response.mutable_command_result();
+      result->set_command_id(command_id);
+      if (outcome.status.ok()) {
+        result->set_seq(outcome.seq);
+      } else {
+        result->set_code(static_cast<int>(outcome.status.code()));
+        result->set_message(std::string(outcome.status.message()));
+      }
+      response.set_server_time_unix_ms(self->clock_->NowUnixMs());
+      reply_to->Send(ToByteBuffer(response), Delivery::kReliable);
+    });
   });
 }
 
@@ -450,18 +442,18 @@ void ClassActor::Leave(const std::string& participant_id) {
     entry.mutable_connection()->set_participant_id(participant_id);
     entry.mutable_connection()->set_state(v1::CONNECTION_STATE_LEFT);
     ClassActor* actor = self.get();
-    actor->Commit(std::move(entry), [self, participant_id](
-                                        const engine::EntryOutcome& outcome) {
-      std::shared_ptr<Stream> stream =
-          self->broadcaster_.RemoveParticipant(participant_id);
-      if (stream == nullptr) return;
-      stream->Close(outcome.status.ok() ? grpc::Status::OK
-                                        : ToGrpc(outcome.status),
-                    /*after_queued=*/true);
-      // A leave that could not be recorded still ends this stream: the
-      // seat is then held as after a drop.
-      if (!outcome.status.ok()) self->Drop(participant_id);
-    });
+    actor->Commit(std::move(entry),
+                  [self, participant_id](const engine::EntryOutcome& outcome) {
+                    std::shared_ptr<Stream> stream =
+                        self->broadcaster_.RemoveParticipant(participant_id);
+                    if (stream == nullptr) return;
+                    stream->Close(outcome.status.ok() ? grpc::Status::OK
+                                                      : ToGrpc(outcome.status),
+                                  /*after_queued=*/true);
+                    // A leave that could not be recorded still ends this
+                    // stream: the seat is then held as after a drop.
+                    if (!outcome.status.ok()) self->Drop(participant_id);
+                  });
   });
 }
 
@@ -512,9 +504,8 @@ void ClassActor::TickOnStrand(bool send_progress) {
     tick_in_flight_ = true;
     internal::Entry entry;
     entry.mutable_tick();
-    Commit(std::move(entry), [this](const engine::EntryOutcome&) {
-      tick_in_flight_ = false;
-    });
+    Commit(std::move(entry),
+           [this](const engine::EntryOutcome&) { tick_in_flight_ = false; });
   }
   if (!drops_to_retry_.empty()) {
     std::vector<std::string> retry(drops_to_retry_.begin(),
@@ -531,8 +522,7 @@ void ClassActor::TickOnStrand(bool send_progress) {
     v1::RunClassResponse response;
     response.set_server_time_unix_ms(now_ms);
     *response.mutable_roster() = std::move(*roster);
-    broadcaster_.SendToInstructors(ToByteBuffer(response),
-                                   Delivery::kReliable);
+    broadcaster_.SendToInstructors(ToByteBuffer(response), Delivery::kReliable);
   }
   if (send_progress && session_.TakeProgressChanged()) {
     broadcaster_.SendToAll(EncodeProgress(session_.Progress(), now_ms),
@@ -557,7 +547,8 @@ void ClassActor::Close() {
   strand_->Post([self = shared_from_this()] { self->closed_ = true; });
 }
 
-// --- Catching up ---------------------------------------------------------------
+// --- Catching up
+// ---------------------------------------------------------------
 
 void ClassActor::CatchUp(Stream* stream, Role role,
                          const std::string& participant_id, int64_t last_seq,
@@ -634,10 +625,10 @@ void ClassActor::SendProgress(Stream* stream) {
                Delivery::kLatestProgress);
 }
 
-// --- Reading -------------------------------------------------------------------
+// --- Reading
+// -------------------------------------------------------------------
 
-void ClassActor::Describe(
-    absl::AnyInvocable<void(v1::GetClassResponse)> done) {
+void ClassActor::Describe(absl::AnyInvocable<void(v1::GetClassResponse)> done) {
   strand_->Post([self = shared_from_this(), done = std::move(done)]() mutable {
     const absl::Time now = self->clock_->Now();
     v1::GetClassResponse response;

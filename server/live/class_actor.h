@@ -93,9 +93,8 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   // (a resume that needs a snapshot gets MISSED_EVENTS). A stream the
   // participant still had open is finished with ABORTED. NOT_FOUND when the
   // seat was released (left, or held past the hold).
-  void Resume(std::shared_ptr<Stream> stream,
-              const std::string& participant_id, int64_t last_seq,
-              SeatDone done);
+  void Resume(std::shared_ptr<Stream> stream, const std::string& participant_id,
+              int64_t last_seq, SeatDone done);
 
   // Applies an instructor command; the CommandResult goes to `reply_to`.
   void Command(const v1::InstructorCommand& command,
@@ -162,8 +161,7 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
                     v1::SnapshotReason reason);
   void SendProgress(Stream* stream);
   void Subscribe(const std::string& participant_id,
-                 std::shared_ptr<Stream> stream, int64_t last_seq,
-                 bool resume);
+                 std::shared_ptr<Stream> stream, int64_t last_seq, bool resume);
   void NewSeat(std::shared_ptr<Stream> stream, const v1::JoinRequest& request,
                std::string join_hash, SeatDone done);
   void RetakeSeat(std::shared_ptr<Stream> stream,
@@ -189,11 +187,11 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   // Strand only.
   engine::ClassSession session_;
   Broadcaster broadcaster_;
-  int64_t last_at_ms_ = 0;          // entries get non-decreasing times
-  int64_t next_participant_ = 1;    // ids p1, p2, ...
-  bool tick_in_flight_ = false;     // a tick entry is being committed
-  bool end_recorded_ = false;       // EndClass written (or being written)
-  bool closed_ = false;             // no more journal writes
+  int64_t last_at_ms_ = 0;        // entries get non-decreasing times
+  int64_t next_participant_ = 1;  // ids p1, p2, ...
+  bool tick_in_flight_ = false;   // a tick entry is being committed
+  bool end_recorded_ = false;     // EndClass written (or being written)
+  bool closed_ = false;           // no more journal writes
   absl::flat_hash_set<std::string> drops_to_retry_;
 
   // Set by Tick, cleared by the strand: at most one tick waits at a time,

@@ -138,8 +138,9 @@ void ClassRegistry::Create(
     return;
   }
   if (title.size() > kMaxTitle) {
-    done(absl::InvalidArgumentError(absl::StrCat(
-        "title must be at most ", kMaxTitle, " characters, got ", title.size())));
+    done(absl::InvalidArgumentError(absl::StrCat("title must be at most ",
+                                                 kMaxTitle, " characters, got ",
+                                                 title.size())));
     return;
   }
   internal::ClassRecord record;
@@ -265,8 +266,8 @@ void ClassRegistry::Summary(
     return;
   }
   if (!FindStored(class_id).has_value()) {
-    done(absl::NotFoundError(absl::StrCat("no class with id \"",
-                                          class_id.substr(0, 64), "\"")));
+    done(absl::NotFoundError(
+        absl::StrCat("no class with id \"", class_id.substr(0, 64), "\"")));
     return;
   }
   journal_->ReadSummary(class_id, std::move(done));
@@ -280,8 +281,8 @@ void ClassRegistry::EraseHealthData(
     return;
   }
   if (!FindStored(class_id).has_value()) {
-    done(absl::NotFoundError(absl::StrCat("no class with id \"",
-                                          class_id.substr(0, 64), "\"")));
+    done(absl::NotFoundError(
+        absl::StrCat("no class with id \"", class_id.substr(0, 64), "\"")));
     return;
   }
   journal_->ReadSummary(
@@ -296,9 +297,9 @@ void ClassRegistry::EraseHealthData(
           found = found || p.participant_id() == participant_id;
         }
         if (!found) {
-          done(absl::NotFoundError(absl::StrCat(
-              "participant ", participant_id.substr(0, 64),
-              " is not in this class")));
+          done(absl::NotFoundError(absl::StrCat("participant ",
+                                                participant_id.substr(0, 64),
+                                                " is not in this class")));
           return;
         }
         engine::ScrubHealthData(&*summary, participant_id);
@@ -306,8 +307,7 @@ void ClassRegistry::EraseHealthData(
       });
 }
 
-void ClassRegistry::PurgeExpiredHealthData(
-    absl::AnyInvocable<void(int)> done) {
+void ClassRegistry::PurgeExpiredHealthData(absl::AnyInvocable<void(int)> done) {
   const int64_t cutoff_ms =
       absl::ToUnixMillis(clock_->Now() - options_.health_retention);
   std::vector<std::shared_ptr<ClassActor>> live;
@@ -366,8 +366,10 @@ void ClassRegistry::PurgeExpiredHealthData(
     report(purged);
   };
   for (const auto& actor : live) {
-    actor->PurgeHealthData([finish, id = actor->class_id()](
-                               absl::Status status) { finish(id, false, status); });
+    actor->PurgeHealthData(
+        [finish, id = actor->class_id()](absl::Status status) {
+          finish(id, false, status);
+        });
   }
   for (const std::string& id : stored) {
     journal_->ReadSummary(

@@ -2,8 +2,8 @@
 #define CIRCUIT_SERVER_LIVE_CLASS_REGISTRY_H_
 
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>

@@ -319,12 +319,11 @@ class ParticipantReactor
       if (!seat.ok()) return ToGrpcStatus(seat.status());
       entering_ = true;
       Hold();
-      seat->actor->Resume(stream_, seat->participant_id,
-                          request.resume().last_seq(),
-                          [this, actor = seat->actor](
-                              absl::StatusOr<std::string> resumed) {
-                            Entered(actor, std::move(resumed));
-                          });
+      seat->actor->Resume(
+          stream_, seat->participant_id, request.resume().last_seq(),
+          [this, actor = seat->actor](absl::StatusOr<std::string> resumed) {
+            Entered(actor, std::move(resumed));
+          });
       return grpc::Status::OK;
     }
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -472,8 +471,7 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetClass(
           response->mutable_state()->set_phase(stored->phase());
           response->mutable_state()->set_started_unix_ms(
               stored->started_unix_ms());
-          response->mutable_state()->set_ended_unix_ms(
-              stored->ended_unix_ms());
+          response->mutable_state()->set_ended_unix_ms(stored->ended_unix_ms());
           *response->mutable_class_info() = std::move(*stored);
           response->set_server_time_unix_ms(clock_->NowUnixMs());
           return Finish(context, grpc::Status::OK);
@@ -511,16 +509,16 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetClassSummary(
   grpc::Status allowed = RequireInstructor(*context, options_.keys);
   if (!allowed.ok()) return Finish(context, allowed);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  registry_->Summary(request->class_id(),
-                     [reactor, response](
-                         absl::StatusOr<v1::ClassSummary> summary) {
-                       if (!summary.ok()) {
-                         reactor->Finish(ToGrpcStatus(summary.status()));
-                         return;
-                       }
-                       *response = std::move(*summary);
-                       reactor->Finish(grpc::Status::OK);
-                     });
+  registry_->Summary(
+      request->class_id(),
+      [reactor, response](absl::StatusOr<v1::ClassSummary> summary) {
+        if (!summary.ok()) {
+          reactor->Finish(ToGrpcStatus(summary.status()));
+          return;
+        }
+        *response = std::move(*summary);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 
@@ -530,16 +528,16 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetWallSummary(
   grpc::Status allowed = RequireInstructorOrKiosk(*context, options_.keys);
   if (!allowed.ok()) return Finish(context, allowed);
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  registry_->Summary(request->class_id(),
-                     [reactor, response](
-                         absl::StatusOr<v1::ClassSummary> summary) {
-                       if (!summary.ok()) {
-                         reactor->Finish(ToGrpcStatus(summary.status()));
-                         return;
-                       }
-                       *response = WallFromSummary(*summary);
-                       reactor->Finish(grpc::Status::OK);
-                     });
+  registry_->Summary(
+      request->class_id(),
+      [reactor, response](absl::StatusOr<v1::ClassSummary> summary) {
+        if (!summary.ok()) {
+          reactor->Finish(ToGrpcStatus(summary.status()));
+          return;
+        }
+        *response = WallFromSummary(*summary);
+        reactor->Finish(grpc::Status::OK);
+      });
   return reactor;
 }
 

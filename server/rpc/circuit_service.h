@@ -46,8 +46,8 @@ using CircuitServiceBase = v1::CircuitService::WithCallbackMethod_ListCircuits<
                                                                 Service>>>>>>>>>>>>;
 
 // circuit.v1.CircuitService: a thin adapter from gRPC to the class registry
-// and its class actors. Validates credentials and input shape, converts statuses, and
-// runs the stream reactors. No handler blocks. Thread-safe.
+// and its class actors. Validates credentials and input shape, converts
+// statuses, and runs the stream reactors. No handler blocks. Thread-safe.
 class CircuitServiceImpl final : public CircuitServiceBase {
  public:
   // Everything passed in must outlive the service.

@@ -1,5 +1,6 @@
 #include "server/rpc/server.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server_builder.h"
+#include "server/common/log.h"
 #include "server/journal/sqlite_journal.h"
 
 namespace circuit {
@@ -27,6 +29,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   } else if (options.journal == "sqlite") {
     SqliteJournalOptions journal_options;
     journal_options.path = options.data_dir + "/circuit.db";
+    journal_options.max_batch = std::max<size_t>(1, options.journal_max_batch);
     absl::StatusOr<std::unique_ptr<SqliteJournal>> journal =
         SqliteJournal::Open(journal_options);
     if (!journal.ok()) return journal.status();
@@ -36,9 +39,9 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
         "unknown journal \"", options.journal, "\"; use sqlite or memory"));
   }
   server->pool_ = std::make_unique<ThreadPool>(options.actor_threads);
-  server->registry_ = std::make_unique<ClassRegistry>(
-      library, server->journal_.get(), clock, server->pool_.get(),
-      options.registry);
+  server->registry_ =
+      std::make_unique<ClassRegistry>(library, server->journal_.get(), clock,
+                                      server->pool_.get(), options.registry);
   if (absl::Status recovered = server->registry_->Recover(); !recovered.ok()) {
     return recovered;
   }
@@ -85,6 +88,12 @@ void CircuitServer::Shutdown(absl::Time deadline) {
   // What is committed is applied; nothing new is journaled.
   registry_->Close();
   pool_->WaitIdle();
+  if (auto* sqlite = dynamic_cast<SqliteJournal*>(journal_.get())) {
+    SqliteJournal::Stats stats = sqlite->stats();
+    LogInfo("journal: %d entries in %d commits (largest batch %d, %d failed)",
+            stats.entries, stats.commits, stats.largest_batch,
+            stats.failed_commits);
+  }
   journal_.reset();  // finishes its writes; their answers run on the pool
   pool_.reset();
 }

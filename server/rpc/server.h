@@ -24,6 +24,9 @@ struct ServerOptions {
   // default) or "memory" (lost at exit; the default here, for tests).
   std::string journal = "memory";
   std::string data_dir = "var";
+  // Most inputs in one SQLite commit (1: a commit per input, for
+  // comparison; the default groups everything waiting).
+  size_t journal_max_batch = 10000;
   // A journal to use instead (tests); shared with the caller.
   std::shared_ptr<Journal> journal_instance;
   // Threads that run the class actors.

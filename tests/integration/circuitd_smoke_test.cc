@@ -171,9 +171,9 @@ TEST_F(CircuitdSmokeTest, SigtermStopsCleanly) {
 }
 
 TEST_F(CircuitdSmokeTest, ASecondCircuitdOnTheSameDataRefusesToStart) {
-  auto second = Subprocess::Start({BinaryPath("circuitd"),
-                                   "--listen=127.0.0.1:0",
-                                   "--data_dir=" + data_dir_});
+  auto second =
+      Subprocess::Start({BinaryPath("circuitd"), "--listen=127.0.0.1:0",
+                         "--data_dir=" + data_dir_});
   ASSERT_TRUE(second.ok());
   auto code = second->Wait(absl::Now() + kStartTimeout);
   ASSERT_TRUE(code.ok());

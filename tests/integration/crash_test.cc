@@ -135,10 +135,12 @@ testing::Circuitd Restart(const std::vector<std::string>& flags) {
 TEST(CrashTest, KilledTwentyTimesLosesNothingAcknowledged) {
   const std::string data_dir = testing::MakeTempDir() + "/data";
   const std::vector<std::string> flags = {
-      "--data_dir=" + data_dir, "--journal=sqlite",
+      "--data_dir=" + data_dir,
+      "--journal=sqlite",
       absl::StrCat("--instructor_key=", kInstructorKey),
       absl::StrCat("--kiosk_key=", kKioskKey),
-      "--stream_messages_per_second=2000", "--joins_per_minute_per_peer=6000"};
+      "--stream_messages_per_second=2000",
+      "--joins_per_minute_per_peer=6000"};
   testing::Circuitd circuitd = Restart(flags);
   ASSERT_GT(circuitd.port, 0);
   absl::StatusOr<std::unique_ptr<testing::TcpProxy>> proxy =
@@ -178,8 +180,7 @@ TEST(CrashTest, KilledTwentyTimesLosesNothingAcknowledged) {
   auto command = [&](auto fill) {
     v1::InstructorCommand c;
     fill(&c);
-    absl::StatusOr<v1::CommandResult> result =
-        instructor.SendAndWait(c, kWait);
+    absl::StatusOr<v1::CommandResult> result = instructor.SendAndWait(c, kWait);
     ASSERT_TRUE(result.ok()) << result.status();
     ASSERT_EQ(result->code(), 0) << result->message();
   };

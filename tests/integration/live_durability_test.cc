@@ -1,8 +1,7 @@
 // Classes survive a restart: a real in-process circuitd journaling to SQLite
 // in a temporary directory, stopped and started again on the same data.
 
-#include <fstream>
-#include <iterator>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -39,9 +38,17 @@ v1::JoinClassRequest Effort(const std::string& id, int cr10) {
   return request;
 }
 
+// The raw bytes of a file ("" when it is missing).
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
+  std::string bytes;
+  FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return bytes;
+  char buffer[65536];
+  for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, f)) > 0;) {
+    bytes.append(buffer, n);
+  }
+  std::fclose(f);
+  return bytes;
 }
 
 const v1::RosterEntry* RosterEntry(const v1::InstructorSnapshot& snapshot,
@@ -61,9 +68,8 @@ class LiveDurabilityTest : public ::testing::Test {
   v1::ClassInfo StartedClass(InstructorClient** instructor_out = nullptr) {
     v1::ClassInfo info = server_.CreateClass("kickback-trio");
     instructor_ = server_.Instruct(info.class_id());
-    EXPECT_EQ(instructor_->Send(Cmd([](auto* c) { c->mutable_start(); }))
-                  .code(),
-              0);
+    EXPECT_EQ(
+        instructor_->Send(Cmd([](auto* c) { c->mutable_start(); })).code(), 0);
     if (instructor_out != nullptr) *instructor_out = instructor_.get();
     return info;
   }
@@ -93,8 +99,7 @@ TEST_F(LiveDurabilityTest, RestartKeepsSeatsReportsAndPausesTheClass) {
   auto dana = server_.Join(info.join_code(), "Dana");
   ASSERT_EQ(dana->Report(Completion("r1", 0, 1, v1::SIDE_LEFT, 9), "r1").code(),
             0);
-  ASSERT_EQ(dana->Report(Symptom("s1", v1::SYMPTOM_HIP_PINCH), "s1").code(),
-            0);
+  ASSERT_EQ(dana->Report(Symptom("s1", v1::SYMPTOM_HIP_PINCH), "s1").code(), 0);
   const v1::ReportAck first =
       dana->Report(Completion("r2", 0, 1, v1::SIDE_RIGHT, 8), "r2");
   ASSERT_EQ(first.code(), 0);
@@ -169,18 +174,16 @@ TEST_F(LiveDurabilityTest, EndedClassesStayListedAndSummarized) {
   v1::ListClassesRequest list;
   list.set_include_ended(true);
   v1::ListClassesResponse listed;
-  ASSERT_TRUE(
-      server_.stub()
-          ->ListClasses(Context(kInstructorKey).get(), list, &listed)
-          .ok());
+  ASSERT_TRUE(server_.stub()
+                  ->ListClasses(Context(kInstructorKey).get(), list, &listed)
+                  .ok());
   ASSERT_EQ(listed.classes_size(), 1);
   EXPECT_EQ(listed.classes(0).class_id(), info.class_id());
   EXPECT_EQ(listed.classes(0).phase(), v1::CLASS_PHASE_ENDED);
   list.set_include_ended(false);
-  ASSERT_TRUE(
-      server_.stub()
-          ->ListClasses(Context(kInstructorKey).get(), list, &listed)
-          .ok());
+  ASSERT_TRUE(server_.stub()
+                  ->ListClasses(Context(kInstructorKey).get(), list, &listed)
+                  .ok());
   EXPECT_EQ(listed.classes_size(), 0);
 
   v1::ClassSummary summary = Summary(info.class_id());
@@ -195,17 +198,16 @@ TEST_F(LiveDurabilityTest, EndedClassesStayListedAndSummarized) {
   EXPECT_EQ(d.efforts(0).cr10(), 9);
   EXPECT_GE(d.suggestions_size(), 1);
   ASSERT_EQ(summary.participants(1).symptoms_size(), 1);
-  EXPECT_EQ(summary.participants(1).symptoms(0).symptom(),
-            v1::SYMPTOM_LEAKING);
+  EXPECT_EQ(summary.participants(1).symptoms(0).symptom(), v1::SYMPTOM_LEAKING);
 
   // The wall: consenting names and reps only.
   v1::GetWallSummaryRequest wall_request;
   wall_request.set_class_id(info.class_id());
   v1::WallSummary wall;
-  ASSERT_TRUE(server_.stub()
-                  ->GetWallSummary(Context(kKioskKey).get(), wall_request,
-                                   &wall)
-                  .ok());
+  ASSERT_TRUE(
+      server_.stub()
+          ->GetWallSummary(Context(kKioskKey).get(), wall_request, &wall)
+          .ok());
   ASSERT_EQ(wall.wall_size(), 1);
   EXPECT_EQ(wall.wall(0).display_name(), "Dana");
   EXPECT_THAT(wall.SerializeAsString(), Not(HasSubstr("after jumps")));
@@ -213,11 +215,11 @@ TEST_F(LiveDurabilityTest, EndedClassesStayListedAndSummarized) {
   v1::GetClassSummaryRequest summary_request;
   summary_request.set_class_id(info.class_id());
   v1::ClassSummary refused;
-  EXPECT_EQ(server_.stub()
-                ->GetClassSummary(Context(kKioskKey).get(), summary_request,
-                                  &refused)
-                .error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(
+      server_.stub()
+          ->GetClassSummary(Context(kKioskKey).get(), summary_request, &refused)
+          .error_code(),
+      grpc::StatusCode::PERMISSION_DENIED);
 
   v1::GetClassRequest get;
   get.set_class_id(info.class_id());
@@ -232,8 +234,8 @@ TEST_F(LiveDurabilityTest, ErasedHealthDataLeavesNoBytesOnDisk) {
   auto dana = server_.Join(info.join_code(), "Dana");
   ASSERT_EQ(dana->Report(Completion("a", 0, 1, v1::SIDE_LEFT, 9), "a").code(),
             0);
-  ASSERT_EQ(
-      dana->Report(Symptom("s", v1::SYMPTOM_OTHER, marker), "s").code(), 0);
+  ASSERT_EQ(dana->Report(Symptom("s", v1::SYMPTOM_OTHER, marker), "s").code(),
+            0);
   // Before the end, erasing is refused: the live class still needs it.
   v1::EraseHealthDataRequest erase;
   erase.set_class_id(info.class_id());
@@ -244,10 +246,10 @@ TEST_F(LiveDurabilityTest, ErasedHealthDataLeavesNoBytesOnDisk) {
                 .error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
   End();
-  ASSERT_TRUE(server_.stub()
-                  ->EraseHealthData(Context(kInstructorKey).get(), erase,
-                                    &erased)
-                  .ok());
+  ASSERT_TRUE(
+      server_.stub()
+          ->EraseHealthData(Context(kInstructorKey).get(), erase, &erased)
+          .ok());
   v1::ClassSummary summary = Summary(info.class_id());
   ASSERT_EQ(summary.participants_size(), 1);
   EXPECT_TRUE(summary.participants(0).health_data_removed());
@@ -289,10 +291,9 @@ TEST(LiveRetentionTest, HealthDataOfClassesPastRetentionIsPurged) {
   ASSERT_EQ(dana->Report(Completion("a", 0, 1, v1::SIDE_LEFT, 9), "a").code(),
             0);
   ASSERT_EQ(dana->Report(Effort("e", 6), "e").code(), 0);
-  ASSERT_EQ(
-      dana->Report(Symptom("s", v1::SYMPTOM_OTHER, marker), "s").code(), 0);
-  ASSERT_EQ(instructor->Send(Cmd([](auto* c) { c->mutable_end(); })).code(),
+  ASSERT_EQ(dana->Report(Symptom("s", v1::SYMPTOM_OTHER, marker), "s").code(),
             0);
+  ASSERT_EQ(instructor->Send(Cmd([](auto* c) { c->mutable_end(); })).code(), 0);
 
   clock.Advance(absl::Hours(24 * 29));
   EXPECT_EQ(Purge(server), 0) << "inside the 30 days, nothing goes";
@@ -303,10 +304,10 @@ TEST(LiveRetentionTest, HealthDataOfClassesPastRetentionIsPurged) {
   v1::GetClassSummaryRequest request;
   request.set_class_id(info.class_id());
   v1::ClassSummary summary;
-  ASSERT_TRUE(server.stub()
-                  ->GetClassSummary(Context(kInstructorKey).get(), request,
-                                    &summary)
-                  .ok());
+  ASSERT_TRUE(
+      server.stub()
+          ->GetClassSummary(Context(kInstructorKey).get(), request, &summary)
+          .ok());
   ASSERT_EQ(summary.participants_size(), 1);
   EXPECT_TRUE(summary.participants(0).health_data_removed());
   EXPECT_EQ(summary.participants(0).efforts_size(), 0);
@@ -353,21 +354,27 @@ TEST(LiveJournalFaultTest, FailedCommitAcksNothingAndTheRetryCountsOnce) {
   v1::InstructorSnapshot snapshot = FreshSnapshot(server, info.class_id());
   EXPECT_EQ(snapshot.state().phase(), v1::CLASS_PHASE_RUNNING);
   ASSERT_NE(RosterEntry(snapshot, dana->participant_id), nullptr);
-  EXPECT_EQ(RosterEntry(snapshot, dana->participant_id)
-                ->progress()
-                .total_reps(),
-            0);
+  EXPECT_EQ(
+      RosterEntry(snapshot, dana->participant_id)->progress().total_reps(), 0);
 
   journal->FailWritesWith(absl::OkStatus());
-  v1::ReportAck retried =
-      dana->Report(Completion("r", 0, 1, v1::SIDE_LEFT, 9), "r");
+  ASSERT_TRUE(dana->stream->Write(Completion("r", 0, 1, v1::SIDE_LEFT, 9)));
+  v1::ReportAck retried;
+  ASSERT_TRUE(dana->in.WaitFor([&](const auto& all) {
+    int acks = 0;
+    for (const auto& m : all) {
+      if (m.has_ack() && m.ack().report_id() == "r") {
+        retried = m.ack();
+        ++acks;
+      }
+    }
+    return acks == 2;
+  }));
   EXPECT_EQ(retried.code(), 0);
   EXPECT_FALSE(retried.duplicate()) << "the failed attempt counted";
   snapshot = FreshSnapshot(server, info.class_id());
-  EXPECT_EQ(RosterEntry(snapshot, dana->participant_id)
-                ->progress()
-                .total_reps(),
-            9);
+  EXPECT_EQ(
+      RosterEntry(snapshot, dana->participant_id)->progress().total_reps(), 9);
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "grpcpp/support/proto_buffer_reader.h"
+#include "gtest/gtest.h"
 
 namespace circuit {
 namespace {
@@ -106,8 +106,7 @@ TEST(BroadcasterTest, PublishAndCatchUpFollowTheSameRule) {
   Subscriber late;
   std::vector<const engine::Event*> log;
   for (const engine::Event& e : events) log.push_back(&e);
-  Broadcaster::SendVisible(log, Role::kParticipant, "p2", late.stream.get(),
-                           0);
+  Broadcaster::SendVisible(log, Role::kParticipant, "p2", late.stream.get(), 0);
   EXPECT_EQ(late.sink.Seqs(), (std::vector<int64_t>{1, 4}));
 }
 

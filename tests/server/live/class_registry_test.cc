@@ -54,8 +54,7 @@ class ClassRegistryTest : public ::testing::Test {
     reply->Attach(&sink_);
     registry_->Find(class_id)->Command(end, reply);
     pool_.WaitIdle();
-    ASSERT_EQ(registry_->Find(class_id)->Info().phase(),
-              v1::CLASS_PHASE_ENDED);
+    ASSERT_EQ(registry_->Find(class_id)->Info().phase(), v1::CLASS_PHASE_ENDED);
   }
 
   FakeClock clock_;
@@ -139,11 +138,9 @@ TEST_F(ClassRegistryTest, FullRegistryMakesRoomByForgettingTheFirstEnded) {
 }
 
 TEST_F(ClassRegistryTest, UnknownCircuitAndLongTitleAreRefused) {
-  EXPECT_EQ(Create("nope", "").status().code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_EQ(
-      Create("kickback-trio", std::string(81, 'x')).status().code(),
-      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Create("nope", "").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(Create("kickback-trio", std::string(81, 'x')).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -41,7 +41,8 @@ TEST(StrandTest, RunsOneTaskAtATimeInTheOrderPosted) {
   EXPECT_EQ(outside.load(), 0);
   for (const std::vector<int>& order : seen) {
     ASSERT_EQ(order.size(), static_cast<size_t>(kTasks));
-    for (int i = 0; i < kTasks; ++i) EXPECT_EQ(order[static_cast<size_t>(i)], i);
+    for (int i = 0; i < kTasks; ++i)
+      EXPECT_EQ(order[static_cast<size_t>(i)], i);
   }
   EXPECT_FALSE(strand->RunningHere());
 }
