@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     SqliteJournalOptions journal_options;
     journal_options.path = options.data_dir + "/circuit.db";
     journal_options.max_batch = std::max<size_t>(1, options.journal_max_batch);
+    journal_options.busy_timeout_ms = options.journal_busy_timeout_ms;
     absl::StatusOr<std::unique_ptr<SqliteJournal>> journal =
         SqliteJournal::Open(journal_options);
     if (!journal.ok()) return journal.status();

@@ -27,6 +27,9 @@ struct ServerOptions {
   // Most inputs in one SQLite commit (1: a commit per input, for
   // comparison; the default groups everything waiting).
   size_t journal_max_batch = 10000;
+  // How long a commit waits for another process's lock on the database
+  // before it fails (and its inputs are answered UNAVAILABLE).
+  int journal_busy_timeout_ms = 2000;
   // A journal to use instead (tests); shared with the caller.
   std::shared_ptr<Journal> journal_instance;
   // Threads that run the class actors.

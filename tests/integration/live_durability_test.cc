@@ -1,6 +1,8 @@
 // Classes survive a restart: a real in-process circuitd journaling to SQLite
 // in a temporary directory, stopped and started again on the same data.
 
+#include <sqlite3.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -372,6 +374,56 @@ TEST(LiveJournalFaultTest, FailedCommitAcksNothingAndTheRetryCountsOnce) {
   }));
   EXPECT_EQ(retried.code(), 0);
   EXPECT_FALSE(retried.duplicate()) << "the failed attempt counted";
+  snapshot = FreshSnapshot(server, info.class_id());
+  EXPECT_EQ(
+      RosterEntry(snapshot, dana->participant_id)->progress().total_reps(), 9);
+}
+
+// Another process holds the database's write lock (say, someone left a
+// sqlite3 shell in a transaction): nothing is acked until it lets go, then
+// the retry counts once.
+TEST(LiveSqliteFaultTest, ALockedDatabaseAcksNothingUntilItIsFree) {
+  const std::string data_dir = MakeTempDir();
+  ServerOptions options = LiveServer::SqliteOptions(data_dir);
+  options.journal_busy_timeout_ms = 50;
+  LiveServer server(options);
+  v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  ASSERT_EQ(instructor->Send(Cmd([](auto* c) { c->mutable_start(); })).code(),
+            0);
+  auto dana = server.Join(info.join_code(), "Dana");
+
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open((data_dir + "/circuit.db").c_str(), &other),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  v1::ReportAck refused =
+      dana->Report(Completion("r", 0, 1, v1::SIDE_LEFT, 9), "r");
+  EXPECT_EQ(refused.code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_THAT(refused.message(), HasSubstr("locked"));
+  v1::InstructorSnapshot snapshot = FreshSnapshot(server, info.class_id());
+  ASSERT_NE(RosterEntry(snapshot, dana->participant_id), nullptr);
+  EXPECT_EQ(
+      RosterEntry(snapshot, dana->participant_id)->progress().total_reps(), 0);
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(other);
+
+  ASSERT_TRUE(dana->stream->Write(Completion("r", 0, 1, v1::SIDE_LEFT, 9)));
+  v1::ReportAck retried;
+  ASSERT_TRUE(dana->in.WaitFor([&](const auto& all) {
+    int acks = 0;
+    for (const auto& m : all) {
+      if (m.has_ack() && m.ack().report_id() == "r") {
+        retried = m.ack();
+        ++acks;
+      }
+    }
+    return acks == 2;
+  }));
+  EXPECT_EQ(retried.code(), 0) << retried.message();
+  EXPECT_FALSE(retried.duplicate());
   snapshot = FreshSnapshot(server, info.class_id());
   EXPECT_EQ(
       RosterEntry(snapshot, dana->participant_id)->progress().total_reps(), 9);
