@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "client/lib/summary_format.h"
 #include "client/tui/text.h"
 #include "client/tui/views.h"
 #include "google/protobuf/util/json_util.h"
@@ -27,14 +28,7 @@ void PlainPrinter::Line(absl::string_view line) {
 }
 
 std::string JsonLine(const google::protobuf::Message& message) {
-  std::string json;
-  google::protobuf::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = true;
-  if (!google::protobuf::util::MessageToJsonString(message, &json, options)
-           .ok()) {
-    return "{}";
-  }
-  return json;
+  return MessageJson(message);
 }
 
 void PlainPrinter::Json(const google::protobuf::Message& message) {

@@ -3,54 +3,12 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "client/lib/summary_format.h"
+
 namespace circuit::client::tui {
 namespace {
 
 bool IsContinuation(unsigned char c) { return (c & 0xC0) == 0x80; }
-
-// Decodes one code point at `text[*pos]` and advances `*pos`; -1 for an
-// invalid sequence (one byte is consumed).
-int32_t Decode(absl::string_view text, size_t* pos) {
-  const unsigned char c = static_cast<unsigned char>(text[*pos]);
-  int length = 0;
-  int32_t code = 0;
-  if (c < 0x80) {
-    ++*pos;
-    return c;
-  } else if ((c & 0xE0) == 0xC0) {
-    length = 2;
-    code = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    length = 3;
-    code = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    length = 4;
-    code = c & 0x07;
-  } else {
-    ++*pos;
-    return -1;
-  }
-  if (*pos + length > text.size()) {
-    ++*pos;
-    return -1;
-  }
-  for (int i = 1; i < length; ++i) {
-    const unsigned char next = static_cast<unsigned char>(text[*pos + i]);
-    if (!IsContinuation(next)) {
-      ++*pos;
-      return -1;
-    }
-    code = (code << 6) | (next & 0x3F);
-  }
-  const int32_t min_code[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (code < min_code[length] || code > 0x10FFFF ||
-      (code >= 0xD800 && code <= 0xDFFF)) {
-    ++*pos;
-    return -1;
-  }
-  *pos += length;
-  return code;
-}
 
 }  // namespace
 
@@ -62,23 +20,8 @@ int DisplayWidth(absl::string_view text) {
   return width;
 }
 
-std::string Sanitize(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t pos = 0;
-  while (pos < text.size()) {
-    const size_t start = pos;
-    const int32_t code = Decode(text, &pos);
-    if (code < 0) {
-      out.push_back('?');
-    } else if (code < 0x20 || code == 0x7F || (code >= 0x80 && code < 0xA0)) {
-      out.push_back(' ');
-    } else {
-      out.append(text.data() + start, pos - start);
-    }
-  }
-  return out;
-}
+// One rule for every screen and export: the client library's.
+std::string Sanitize(absl::string_view text) { return SanitizeText(text); }
 
 namespace {
 

@@ -508,18 +508,9 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetClassSummary(
     const v1::GetClassSummaryRequest* request, v1::ClassSummary* response) {
   grpc::Status allowed = RequireInstructor(*context, options_.keys);
   if (!allowed.ok()) return Finish(context, allowed);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  registry_->Summary(
-      request->class_id(),
-      [reactor, response](absl::StatusOr<v1::ClassSummary> summary) {
-        if (!summary.ok()) {
-          reactor->Finish(ToGrpcStatus(summary.status()));
-          return;
-        }
-        *response = std::move(*summary);
-        reactor->Finish(grpc::Status::OK);
-      });
-  return reactor;
+  return FinishWithSummary(
+      context, request->class_id(),
+      [response](v1::ClassSummary summary) { *response = std::move(summary); });
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::GetWallSummary(
@@ -527,17 +518,27 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetWallSummary(
     const v1::GetWallSummaryRequest* request, v1::WallSummary* response) {
   grpc::Status allowed = RequireInstructorOrKiosk(*context, options_.keys);
   if (!allowed.ok()) return Finish(context, allowed);
+  // Only the wall's view of the summary leaves the server.
+  return FinishWithSummary(context, request->class_id(),
+                           [response](v1::ClassSummary summary) {
+                             *response = WallFromSummary(summary);
+                           });
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::FinishWithSummary(
+    grpc::CallbackServerContext* context, const std::string& class_id,
+    absl::AnyInvocable<void(v1::ClassSummary)> fill) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  registry_->Summary(
-      request->class_id(),
-      [reactor, response](absl::StatusOr<v1::ClassSummary> summary) {
-        if (!summary.ok()) {
-          reactor->Finish(ToGrpcStatus(summary.status()));
-          return;
-        }
-        *response = WallFromSummary(*summary);
-        reactor->Finish(grpc::Status::OK);
-      });
+  registry_->Summary(class_id,
+                     [reactor, fill = std::move(fill)](
+                         absl::StatusOr<v1::ClassSummary> summary) mutable {
+                       if (!summary.ok()) {
+                         reactor->Finish(ToGrpcStatus(summary.status()));
+                         return;
+                       }
+                       fill(std::move(*summary));
+                       reactor->Finish(grpc::Status::OK);
+                     });
   return reactor;
 }
 

@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <cstddef>
+#include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "server/common/clock.h"
 #include "server/library/circuit_library.h"
@@ -104,6 +106,12 @@ class CircuitServiceImpl final : public CircuitServiceBase {
  private:
   template <class Base>
   friend class StreamingReactor;
+
+  // Answers with the class's summary, live or stored, turned into the
+  // response by `fill` (NOT_FOUND for an unknown class).
+  grpc::ServerUnaryReactor* FinishWithSummary(
+      grpc::CallbackServerContext* context, const std::string& class_id,
+      absl::AnyInvocable<void(v1::ClassSummary)> fill);
   friend class InstructorReactor;
   friend class ParticipantReactor;
   friend class KioskReactor;
