@@ -59,6 +59,9 @@ ABSL_FLAG(double, joins_per_minute_per_peer, 120,
 ABSL_FLAG(std::string, journal, "sqlite",
           "where classes are kept: sqlite (<data_dir>/circuit.db; survives "
           "crashes and power loss) or memory (lost at exit; for tests)");
+ABSL_FLAG(int, max_reports_per_participant, 5000,
+          "most reports one participant may make in one class (a memory "
+          "bound)");
 ABSL_FLAG(int, journal_max_batch, 10000,
           "most inputs in one journal commit; 1 commits each on its own "
           "(slower, for comparison)");
@@ -205,6 +208,8 @@ int main(int argc, char** argv) {
       3 * absl::GetFlag(FLAGS_stream_messages_per_second);
   options.service.joins_per_second_per_peer =
       absl::GetFlag(FLAGS_joins_per_minute_per_peer) / 60.0;
+  options.registry.session.max_reports_per_participant =
+      std::max(1, absl::GetFlag(FLAGS_max_reports_per_participant));
   options.registry.session.hold =
       absl::Seconds(absl::GetFlag(FLAGS_hold_seconds));
   options.registry.session.retention_events =
