@@ -132,7 +132,16 @@ absl::StatusOr<std::vector<StoredClass>> InMemoryJournal::LoadClasses() {
   std::sort(ordered.begin(), ordered.end());
   std::vector<StoredClass> out;
   out.reserve(ordered.size());
-  for (const auto& [order, stored] : ordered) out.push_back(*stored);
+  for (const auto& [order, stored] : ordered) {
+    if (stored->record.info().phase() == v1::CLASS_PHASE_ENDED) {
+      StoredClass listed;
+      *listed.record.mutable_info() = stored->record.info();
+      listed.health_purged = stored->health_purged;
+      out.push_back(std::move(listed));
+    } else {
+      out.push_back(*stored);
+    }
+  }
   return out;
 }
 

@@ -24,8 +24,10 @@ using JournalDone = absl::AnyInvocable<void(absl::Status)>;
 
 // A class as stored.
 struct StoredClass {
-  // The record it was created from; `record.info` is the final info
-  // (phase ENDED, ended_unix_ms) once the class has ended.
+  // The record it was created from. Once the class has ended, only
+  // `record.info` is loaded, and it is the final info (phase ENDED,
+  // ended_unix_ms): an ended class is listed, never replayed, so its circuit
+  // and exercises are not read at startup.
   internal::ClassRecord record;
   // True once the health data retention period removed every participant's
   // efforts and symptoms.

@@ -15,6 +15,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "server/common/log.h"
 
 namespace circuit {
@@ -144,6 +146,33 @@ bool ParseColumn(sqlite3_stmt* stmt, int column,
   const void* data = sqlite3_column_blob(stmt, column);
   const int size = sqlite3_column_bytes(stmt, column);
   return message->ParseFromArray(data, size);
+}
+
+// Parses only the `info` field of a stored ClassRecord, skipping its circuit
+// and exercises (most of its bytes) without parsing them.
+bool ParseInfoOnly(sqlite3_stmt* stmt, int column, v1::ClassInfo* info) {
+  namespace wire = google::protobuf::internal;
+  const void* data = sqlite3_column_blob(stmt, column);
+  const int size = sqlite3_column_bytes(stmt, column);
+  google::protobuf::io::CodedInputStream in(static_cast<const uint8_t*>(data),
+                                            size);
+  constexpr int kInfoField = internal::ClassRecord::kInfoFieldNumber;
+  for (uint32_t tag; (tag = in.ReadTag()) != 0;) {
+    if (wire::WireFormatLite::GetTagFieldNumber(tag) == kInfoField &&
+        wire::WireFormatLite::GetTagWireType(tag) ==
+            wire::WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      uint32_t length = 0;
+      if (!in.ReadVarint32(&length)) return false;
+      const auto limit = in.PushLimit(static_cast<int>(length));
+      if (!info->MergeFromCodedStream(&in) || !in.ConsumedEntireMessage()) {
+        return false;
+      }
+      in.PopLimit(limit);
+    } else if (!wire::WireFormatLite::SkipField(&in, tag)) {
+      return false;
+    }
+  }
+  return in.ConsumedEntireMessage();
 }
 
 std::string ColumnText(sqlite3_stmt* stmt, int column) {
@@ -409,7 +438,7 @@ absl::Status SqliteJournal::OpenReader() {
     const char* sql;
   } const reads[] = {
       {&load_classes_,
-       "SELECT class_id, record, health_purged FROM classes "
+       "SELECT class_id, record, health_purged, ended FROM classes "
        "ORDER BY created_seq"},
       {&load_class_, "SELECT 1 FROM classes WHERE class_id = ?1"},
       {&load_entries_,
@@ -884,7 +913,9 @@ absl::StatusOr<std::vector<StoredClass>> SqliteJournal::LoadClasses() {
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
     StoredClass stored;
-    if (!ParseColumn(stmt, 1, &stored.record)) {
+    const bool ended = sqlite3_column_int(stmt, 3) != 0;
+    if (ended ? !ParseInfoOnly(stmt, 1, stored.record.mutable_info())
+              : !ParseColumn(stmt, 1, &stored.record)) {
       return absl::DataLossError(
           absl::StrCat(options_.path, ": the stored record of class ",
                        ColumnText(stmt, 0), " does not parse"));

@@ -431,7 +431,9 @@ TYPED_TEST(JournalTest, EndClassStoresTheFinalInfoAndTheSummary) {
   ASSERT_TRUE(classes.ok()) << classes.status();
   ASSERT_EQ(classes->size(), 1u);
   EXPECT_THAT((*classes)[0].record.info(), EqualsProto(summary.class_info()));
-  EXPECT_EQ((*classes)[0].record.circuit().id(), "kickback-trio");
+  // An ended class is listed, never replayed: its circuit is not loaded.
+  EXPECT_FALSE((*classes)[0].record.has_circuit());
+  EXPECT_EQ((*classes)[0].record.exercises_size(), 0);
   absl::StatusOr<v1::ClassSummary> stored = Read(this->journal(), "c");
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_THAT(*stored, EqualsProto(summary));
@@ -859,6 +861,35 @@ TEST_F(SqliteJournalTest, AFullDiskFailsTheWriteAndLosesNothingCommitted) {
   EXPECT_THAT(Times(journal->LoadEntries("c")), ElementsAre(1, 2, 3));
   EXPECT_EQ(AppendNow(*journal, "c", big), absl::OkStatus());
   EXPECT_THAT(Times(journal->LoadEntries("c")), ElementsAre(1, 2, 3, 4));
+}
+
+TEST_F(SqliteJournalTest, AStoredRecordThatDoesNotParseIsDataLoss) {
+  for (const bool ended : {false, true}) {
+    SCOPED_TRACE(ended ? "ended" : "open");
+    {
+      std::unique_ptr<SqliteJournal> journal = OpenJournal();
+      ASSERT_NE(journal, nullptr);
+      const std::string id = ended ? "ended" : "open";
+      ASSERT_EQ(Create(*journal, id), absl::OkStatus());
+      if (ended) {
+        ASSERT_EQ(End(*journal, Summary(id, false)), absl::OkStatus());
+      }
+    }
+    {
+      SqliteDb db = Connect();
+      // Field 1 (info) says 100 bytes follow; 2 do.
+      ASSERT_EQ(Exec(db, "UPDATE classes SET record = x'0a64ffff'"), SQLITE_OK);
+    }
+    std::unique_ptr<SqliteJournal> journal = OpenJournal();
+    ASSERT_NE(journal, nullptr);
+    absl::StatusOr<std::vector<StoredClass>> classes = journal->LoadClasses();
+    EXPECT_EQ(classes.status().code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(classes.status().message(), HasSubstr("does not parse"));
+    journal.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::remove((db_path() + suffix).c_str());
+    }
+  }
 }
 
 TEST_F(SqliteJournalTest, AFileOfRandomBytesIsRefusedAndLeftAsItIs) {
