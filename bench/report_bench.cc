@@ -5,7 +5,14 @@
 // test: it asserts nothing.
 //
 //   build/bench/report_bench [--reporters=1,100,2000] [--seconds=5]
-//                            [--modes=group,single]
+//                            [--modes=group,single] [--rates=0,10000]
+//
+// --rates=0 (the default) is a closed loop: each reporter keeps one report in
+// flight, which measures the most the server acks but not its latency under
+// a given load (with N in flight, p50 is N over the throughput). A rate R
+// offers R reports/s to the class on a fixed schedule, spread over the
+// reporters; latency runs from when a report was due, and "kept up" means
+// every report was acked, the last within 0.5 s of its due time.
 
 #include <signal.h>
 #include <unistd.h>
@@ -14,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -29,14 +37,21 @@
 #include "circuit/v1/service.grpc.pb.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
+#include "sqlite3.h"
 #include "tests/testing/subprocess.h"
 
 ABSL_FLAG(std::string, reporters, "1,100,2000",
           "comma-separated numbers of concurrent reporters");
+ABSL_FLAG(std::string, rates, "0",
+          "comma-separated offered rates, reports per second for the whole "
+          "class on a fixed schedule (open loop); 0: a closed loop, each "
+          "reporter sending its next report when the previous ack came");
 ABSL_FLAG(int, seconds, 5, "how long each run reports");
-ABSL_FLAG(std::string, modes, "group,single",
-          "group: group commit (circuitd's default); single: one commit per "
-          "report (--journal_max_batch=1)");
+ABSL_FLAG(std::string, modes, "floor,group,single",
+          "floor: a bare SQLite database on the same disk, one row per "
+          "commit (the disk's floor for one commit per report); group: group "
+          "commit (circuitd's default); single: one commit per report "
+          "(--journal_max_batch=1)");
 
 namespace circuit {
 namespace {
@@ -71,14 +86,17 @@ double CpuSeconds(pid_t pid) {
   return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// One participant on its own connection: joins, then keeps one report in
-// flight, sending the next when the ack comes, while `running`.
+// One participant on its own connection. Reports are queued by the driver
+// with the time each was due (closed loop: when the previous ack came; paced:
+// on a fixed schedule) and written one at a time, the next when the previous
+// write is done. Latency runs from the due time to the ack, so a server that
+// falls behind a paced schedule shows it in full (no coordinated omission).
 class Reporter final : public grpc::ClientBidiReactor<v1::JoinClassRequest,
                                                       v1::JoinClassResponse> {
  public:
   Reporter(const std::string& address, const std::string& join_code, int index,
-           const std::atomic<bool>* running)
-      : running_(running), index_(index) {
+           bool closed_loop, const std::atomic<bool>* running)
+      : running_(running), closed_loop_(closed_loop), index_(index) {
     grpc::ChannelArguments args;
     args.SetInt("grpc.use_local_subchannel_pool", 1);
     channel_ = grpc::CreateCustomChannel(
@@ -96,8 +114,17 @@ class Reporter final : public grpc::ClientBidiReactor<v1::JoinClassRequest,
     StartCall();
   }
 
-  // Sends the first report (after the snapshot arrived).
-  void Go() { SendNext(); }
+  // Queues one report, due at `due`.
+  void Enqueue(Clock::time_point due) {
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      due_.push_back(due);
+      pending_.push_back(static_cast<int>(due_.size()) - 1);
+      if (!writing_ && joined_write_done_) write = TakeNextLocked();
+    }
+    if (write) StartWrite(&out_);
+  }
 
   void OnReadDone(bool ok) override {
     if (!ok) return;
@@ -106,20 +133,44 @@ class Reporter final : public grpc::ClientBidiReactor<v1::JoinClassRequest,
       ready_ = true;
     }
     if (in_.has_ack()) {
-      const auto latency = Clock::now() - sent_at_;
-      if (in_.ack().code() == 0) {
-        latencies_us_.push_back(static_cast<int32_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(latency)
-                .count()));
-      } else {
-        ++refused_;
+      const Clock::time_point now = Clock::now();
+      const std::string& id = in_.ack().report_id();
+      int n = -1;
+      const size_t dash = id.rfind('-');
+      if (dash != std::string::npos) {
+        (void)absl::SimpleAtoi(id.substr(dash + 1), &n);
       }
-      in_flight_ = false;
-      if (running_->load()) SendNext();
+      bool again = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (n >= 0 && static_cast<size_t>(n) < due_.size()) {
+          if (in_.ack().code() == 0) {
+            latencies_us_.push_back(static_cast<int32_t>(
+                std::chrono::duration_cast<std::chrono::microseconds>(
+                    now - due_[static_cast<size_t>(n)])
+                    .count()));
+          } else {
+            ++refused_;
+          }
+          ++answered_;
+          last_ack_ = now;
+        }
+        again = closed_loop_ && running_->load();
+      }
+      if (again) Enqueue(now);
     }
     StartRead(&in_);
   }
-  void OnWriteDone(bool /*ok*/) override {}
+  void OnWriteDone(bool ok) override {
+    bool write = false;
+    {
+      absl::MutexLock lock(&mu_);
+      joined_write_done_ = true;
+      writing_ = false;
+      if (ok) write = TakeNextLocked();
+    }
+    if (write) StartWrite(&out_);
+  }
   void OnDone(const grpc::Status& status) override {
     absl::MutexLock lock(&mu_);
     status_ = status;
@@ -134,47 +185,68 @@ class Reporter final : public grpc::ClientBidiReactor<v1::JoinClassRequest,
     mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
     return ready_;
   }
+  // Waits until every queued report has its ack (or the stream ended).
+  bool WaitAnswered(absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    auto answered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return done_ || answered_ == static_cast<int>(due_.size());
+    };
+    return mu_.AwaitWithDeadline(absl::Condition(&answered), deadline) &&
+           !done_;
+  }
   void Cancel() { context_.TryCancel(); }
   bool WaitDone(absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     return mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
   }
-  bool in_flight() const { return in_flight_.load(); }
-  // Read after the reporter stopped sending.
-  const std::vector<int32_t>& latencies_us() const { return latencies_us_; }
-  int refused() const { return refused_; }
+  // Read after the run.
+  std::vector<int32_t> latencies_us() {
+    absl::MutexLock lock(&mu_);
+    return latencies_us_;
+  }
+  int refused() {
+    absl::MutexLock lock(&mu_);
+    return refused_;
+  }
+  Clock::time_point last_ack() {
+    absl::MutexLock lock(&mu_);
+    return last_ack_;
+  }
 
  private:
-  void SendNext() {
-    const int n = sent_++;
+  // Fills out_ with the next pending report; false when none is pending.
+  bool TakeNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (pending_.empty()) return false;
+    const int n = pending_.front();
+    pending_.pop_front();
     v1::CompletionReport* c = out_.mutable_completion();
     c->set_report_id(absl::StrCat("r", index_, "-", n));
     c->set_block_index(0);
     c->set_set(1 + (n / 2) % 2);
     c->set_side(n % 2 == 0 ? v1::SIDE_LEFT : v1::SIDE_RIGHT);
     c->set_reps(8 + n % 3);
-    in_flight_ = true;
-    sent_at_ = Clock::now();
-    StartWrite(&out_);
+    writing_ = true;
+    return true;
   }
 
   const std::atomic<bool>* running_;
+  const bool closed_loop_;
   const int index_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::CircuitService::Stub> stub_;
   grpc::ClientContext context_;
   v1::JoinClassRequest join_;
-  v1::JoinClassRequest out_;
-  v1::JoinClassResponse in_;
-  // The reactor's callbacks run one at a time for one call; these are
-  // touched only by them (and read after the run).
-  int sent_ = 0;
-  Clock::time_point sent_at_;
-  std::vector<int32_t> latencies_us_;
-  int refused_ = 0;
-  // Polled by the driver to see that the last ack came.
-  std::atomic<bool> in_flight_{false};
+  v1::JoinClassRequest out_;  // written only while writing_ is held
+  v1::JoinClassResponse in_;  // touched only by the read callbacks
   absl::Mutex mu_;
+  std::vector<Clock::time_point> due_ ABSL_GUARDED_BY(mu_);
+  std::deque<int> pending_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool joined_write_done_ ABSL_GUARDED_BY(mu_) = false;
+  int answered_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int32_t> latencies_us_ ABSL_GUARDED_BY(mu_);
+  int refused_ ABSL_GUARDED_BY(mu_) = 0;
+  Clock::time_point last_ack_ ABSL_GUARDED_BY(mu_);
   bool ready_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status status_ ABSL_GUARDED_BY(mu_);
@@ -183,18 +255,82 @@ class Reporter final : public grpc::ClientBidiReactor<v1::JoinClassRequest,
 struct Row {
   std::string mode;
   int reporters = 0;
+  int offered = 0;  // reports/s on the schedule; 0 for a closed loop
   int64_t acks = 0;
   double seconds = 0;
   int32_t p50 = 0, p90 = 0, p99 = 0, max = 0;
+  double drain_s = 0;  // last ack after the last report was due
+  bool kept_up = false;
   double server_cpu_us_per_ack = 0;
   int refused = 0;
   std::string journal;
 };
 
-Row Run(const std::string& mode, int reporters, int seconds) {
+// The disk's own floor for "single": a bare SQLite database in the same
+// kind of temporary directory, WAL and synchronous=FULL as circuitd opens it,
+// one ~100-byte row per transaction, for `seconds`. No gRPC, no engine.
+Row SqliteFloor(int seconds) {
+  Row row;
+  row.mode = "sqlite floor";
+  row.reporters = 1;
+  const std::string path = testing::MakeTempDir() + "/floor.db";
+  sqlite3* db = nullptr;
+  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    sqlite3_close(db);
+    return row;
+  }
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+               "CREATE TABLE t(id INTEGER PRIMARY KEY, body BLOB);",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO t(body) VALUES(?)", -1, &insert, nullptr);
+  const std::string body(100, 'x');
+  std::vector<int32_t> latencies;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::seconds(seconds);
+  Clock::time_point now = start;
+  while (now < end) {
+    sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr);
+    sqlite3_bind_blob(insert, 1, body.data(), static_cast<int>(body.size()),
+                      SQLITE_STATIC);
+    sqlite3_step(insert);
+    sqlite3_reset(insert);
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      ++row.refused;
+    }
+    const auto after = Clock::now();
+    latencies.push_back(static_cast<int32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(after - now)
+            .count()));
+    now = after;
+  }
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  std::sort(latencies.begin(), latencies.end());
+  row.acks = static_cast<int64_t>(latencies.size());
+  row.seconds = std::chrono::duration<double>(now - start).count();
+  auto at = [&](double q) {
+    return latencies[std::min(latencies.size() - 1,
+                              static_cast<size_t>(q * latencies.size()))];
+  };
+  if (!latencies.empty()) {
+    row.p50 = at(0.50);
+    row.p90 = at(0.90);
+    row.p99 = at(0.99);
+    row.max = latencies.back();
+  }
+  row.kept_up = true;
+  row.journal = "one row per COMMIT";
+  return row;
+}
+
+Row Run(const std::string& mode, int reporters, int rate, int seconds) {
   Row row;
   row.mode = mode;
   row.reporters = reporters;
+  row.offered = rate;
   std::vector<std::string> flags = {
       "--journal=sqlite",
       absl::StrCat("--instructor_key=", kInstructorKey),
@@ -239,14 +375,16 @@ Row Run(const std::string& mode, int reporters, int seconds) {
   instructor_context->TryCancel();
   instructor->Finish().IgnoreError();
 
+  const bool closed_loop = rate <= 0;
   std::atomic<bool> running{true};
   std::vector<std::unique_ptr<Reporter>> all;
   constexpr int kJoinsInFlight = 64;
   for (int i = 0; i < reporters; i += kJoinsInFlight) {
     const int end = std::min(reporters, i + kJoinsInFlight);
     for (int j = i; j < end; ++j) {
-      all.push_back(std::make_unique<Reporter>(
-          circuitd->address, created.class_info().join_code(), j, &running));
+      all.push_back(std::make_unique<Reporter>(circuitd->address,
+                                               created.class_info().join_code(),
+                                               j, closed_loop, &running));
       all.back()->Start();
     }
     for (int j = i; j < end; ++j) {
@@ -259,24 +397,57 @@ Row Run(const std::string& mode, int reporters, int seconds) {
 
   const double cpu_before = CpuSeconds(circuitd->process->pid());
   const auto start = Clock::now();
-  for (auto& r : all) r->Go();
-  absl::SleepFor(absl::Seconds(seconds));  // the measured window
+  const auto window_end = start + std::chrono::seconds(seconds);
+  Clock::time_point last_due = start;
+  if (closed_loop) {
+    for (auto& r : all) r->Enqueue(start);
+    absl::SleepFor(absl::Seconds(seconds));  // the measured window
+    last_due = Clock::now();
+  } else {
+    // Report i is due at start + i / rate, from reporter i % reporters. The
+    // pacer wakes every 200 us and queues whatever has come due.
+    const auto interval = std::chrono::nanoseconds(1'000'000'000LL / rate);
+    int64_t i = 0;
+    for (;;) {
+      const auto now = Clock::now();
+      auto due = start + i * interval;
+      while (due <= now && due < window_end) {
+        all[static_cast<size_t>(i % reporters)]->Enqueue(due);
+        last_due = due;
+        due = start + ++i * interval;
+      }
+      if (due >= window_end) break;
+      absl::SleepFor(absl::Microseconds(200));
+    }
+  }
   running.store(false);
+  // Every queued report must be answered within a minute of the window.
+  const absl::Time answer_deadline = absl::Now() + absl::Seconds(60);
+  bool all_answered = true;
+  Clock::time_point last_ack = start;
   for (auto& r : all) {
-    while (r->in_flight()) absl::SleepFor(absl::Milliseconds(1));
+    all_answered = r->WaitAnswered(answer_deadline) && all_answered;
+    last_ack = std::max(last_ack, r->last_ack());
   }
   const auto stop = Clock::now();
   const double cpu_after = CpuSeconds(circuitd->process->pid());
 
   std::vector<int32_t> latencies;
   for (auto& r : all) {
-    latencies.insert(latencies.end(), r->latencies_us().begin(),
-                     r->latencies_us().end());
+    std::vector<int32_t> mine = r->latencies_us();
+    latencies.insert(latencies.end(), mine.begin(), mine.end());
     row.refused += r->refused();
   }
   std::sort(latencies.begin(), latencies.end());
   row.acks = static_cast<int64_t>(latencies.size());
-  row.seconds = std::chrono::duration<double>(stop - start).count();
+  // A closed loop's rate is over the whole run; a paced one's over the
+  // schedule (what it offered), with the drain reported apart.
+  row.seconds =
+      std::chrono::duration<double>(
+          (closed_loop ? stop : std::max(last_ack, window_end)) - start)
+          .count();
+  row.drain_s =
+      std::max(0.0, std::chrono::duration<double>(last_ack - last_due).count());
   auto at = [&](double q) {
     if (latencies.empty()) return 0;
     return latencies[std::min(latencies.size() - 1,
@@ -286,6 +457,8 @@ Row Run(const std::string& mode, int reporters, int seconds) {
   row.p90 = at(0.90);
   row.p99 = at(0.99);
   row.max = latencies.empty() ? 0 : latencies.back();
+  // Kept up: every report acked, and the last within 0.5 s of its due time.
+  row.kept_up = all_answered && row.refused == 0 && row.drain_s <= 0.5;
   row.server_cpu_us_per_ack =
       row.acks > 0 ? (cpu_after - cpu_before) * 1e6 / row.acks : 0;
 
@@ -307,29 +480,43 @@ Row Run(const std::string& mode, int reporters, int seconds) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  std::vector<int> counts;
-  for (absl::string_view n :
-       absl::StrSplit(absl::GetFlag(FLAGS_reporters), ',')) {
-    int value = 0;
-    if (absl::SimpleAtoi(n, &value) && value > 0) counts.push_back(value);
-  }
+  auto numbers = [](const std::string& list) {
+    std::vector<int> out;
+    for (absl::string_view n : absl::StrSplit(list, ',')) {
+      int value = 0;
+      if (absl::SimpleAtoi(n, &value) && value >= 0) out.push_back(value);
+    }
+    return out;
+  };
   std::printf(
-      "| commit | reporters | acked reports/s | ack p50 | p90 | p99 | max | "
-      "server CPU per ack | refused | journal |\n"
-      "|---|---|---|---|---|---|---|---|---|---|\n");
+      "| commit | reporters | offered/s | acked reports/s | ack p50 | p90 | "
+      "p99 | max | drain | kept up | server CPU per ack | refused | "
+      "journal |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  auto print = [](const circuit::Row& row) {
+    std::printf(
+        "| %s | %d | %s | %.0f | %.1f ms | %.1f ms | %.1f ms | %.1f ms | "
+        "%.2f s | %s | %.0f us | %d | %s |\n",
+        row.mode.c_str(), row.reporters,
+        row.offered > 0 ? absl::StrCat(row.offered).c_str() : "closed loop",
+        row.seconds > 0 ? row.acks / row.seconds : 0.0, row.p50 / 1000.0,
+        row.p90 / 1000.0, row.p99 / 1000.0, row.max / 1000.0, row.drain_s,
+        row.kept_up ? "yes" : "no", row.server_cpu_us_per_ack, row.refused,
+        row.journal.c_str());
+    std::fflush(stdout);
+  };
   for (absl::string_view mode :
        absl::StrSplit(absl::GetFlag(FLAGS_modes), ',')) {
-    for (int n : counts) {
-      circuit::Row row =
-          circuit::Run(std::string(mode), n, absl::GetFlag(FLAGS_seconds));
-      std::printf(
-          "| %s | %d | %.0f | %.1f ms | %.1f ms | %.1f ms | %.1f ms | %.0f us "
-          "| %d | %s |\n",
-          row.mode.c_str(), row.reporters,
-          row.seconds > 0 ? row.acks / row.seconds : 0.0, row.p50 / 1000.0,
-          row.p90 / 1000.0, row.p99 / 1000.0, row.max / 1000.0,
-          row.server_cpu_us_per_ack, row.refused, row.journal.c_str());
-      std::fflush(stdout);
+    if (mode == "floor") {
+      print(circuit::SqliteFloor(absl::GetFlag(FLAGS_seconds)));
+      continue;
+    }
+    for (int n : numbers(absl::GetFlag(FLAGS_reporters))) {
+      if (n == 0) continue;
+      for (int rate : numbers(absl::GetFlag(FLAGS_rates))) {
+        print(circuit::Run(std::string(mode), n, rate,
+                           absl::GetFlag(FLAGS_seconds)));
+      }
     }
   }
   return 0;
