@@ -19,8 +19,7 @@ bool SameSecret(const std::string& given, const std::string& expected) {
 
 }  // namespace
 
-std::optional<std::string> BearerToken(
-    const grpc::CallbackServerContext& context) {
+std::optional<std::string> BearerToken(const grpc::ServerContextBase& context) {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) return std::nullopt;
@@ -31,7 +30,7 @@ std::optional<std::string> BearerToken(
   return std::string(value);
 }
 
-Credential Identify(const grpc::CallbackServerContext& context,
+Credential Identify(const grpc::ServerContextBase& context,
                     const AccessKeys& keys) {
   std::optional<std::string> token = BearerToken(context);
   if (!token.has_value()) return Credential::kNone;
@@ -40,7 +39,7 @@ Credential Identify(const grpc::CallbackServerContext& context,
   return Credential::kOther;
 }
 
-grpc::Status RequireInstructor(const grpc::CallbackServerContext& context,
+grpc::Status RequireInstructor(const grpc::ServerContextBase& context,
                                const AccessKeys& keys) {
   switch (Identify(context, keys)) {
     case Credential::kInstructor:
@@ -60,8 +59,8 @@ grpc::Status RequireInstructor(const grpc::CallbackServerContext& context,
                       "the credential is not the instructor key");
 }
 
-grpc::Status RequireInstructorOrKiosk(
-    const grpc::CallbackServerContext& context, const AccessKeys& keys) {
+grpc::Status RequireInstructorOrKiosk(const grpc::ServerContextBase& context,
+                                      const AccessKeys& keys) {
   switch (Identify(context, keys)) {
     case Credential::kInstructor:
     case Credential::kKiosk:

@@ -24,21 +24,20 @@ enum class Credential { kNone, kInstructor, kKiosk, kOther };
 
 // The bearer token of a call's `authorization: Bearer <token>` metadata;
 // nullopt when absent or malformed.
-std::optional<std::string> BearerToken(
-    const grpc::CallbackServerContext& context);
+std::optional<std::string> BearerToken(const grpc::ServerContextBase& context);
 
 // Which key the call presents, compared in constant time.
-Credential Identify(const grpc::CallbackServerContext& context,
+Credential Identify(const grpc::ServerContextBase& context,
                     const AccessKeys& keys);
 
 // OK for the instructor; UNAUTHENTICATED without a credential or with an
 // unknown one; PERMISSION_DENIED for a kiosk key.
-grpc::Status RequireInstructor(const grpc::CallbackServerContext& context,
+grpc::Status RequireInstructor(const grpc::ServerContextBase& context,
                                const AccessKeys& keys);
 
 // OK for the instructor or a kiosk; UNAUTHENTICATED otherwise.
-grpc::Status RequireInstructorOrKiosk(
-    const grpc::CallbackServerContext& context, const AccessKeys& keys);
+grpc::Status RequireInstructorOrKiosk(const grpc::ServerContextBase& context,
+                                      const AccessKeys& keys);
 
 // A token bucket: `burst` events at once, refilled at `per_second`. Not
 // thread-safe.

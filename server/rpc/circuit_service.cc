@@ -12,6 +12,7 @@
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
 #include "server/live/summary.h"
+#include "server/rpc/cq_call.h"
 
 namespace circuit {
 namespace {
@@ -45,22 +46,32 @@ grpc::Status Draining() {
 
 }  // namespace
 
-// The write side every streaming reactor shares: a Stream queue in front of
+using BidiResponder =
+    grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>;
+using WriteResponder = grpc::ServerAsyncWriter<grpc::ByteBuffer>;
+
+// The write side every streaming call shares: a Stream queue in front of
 // StartWrite, Finish exactly once, and the clean-up gRPC requires (Finish on
-// cancel, delete on done).
-template <class Base>
-class StreamingReactor : public Base, public StreamSink {
+// cancel, delete on done). Created waiting for a call on a shard; OnStarted
+// runs when one arrives.
+template <class Responder>
+class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
  public:
-  StreamingReactor(CircuitServiceImpl* service,
-                   grpc::CallbackServerContext* context)
-      : service_(service),
-        context_(context),
+  StreamingReactor(CircuitServiceImpl* service, CqShard* shard)
+      : CqStreamCall<Responder>(shard),
+        service_(service),
         stream_(
             std::make_shared<Stream>(service->options_.max_queued_per_stream)),
         bucket_(service->options_.stream_messages_per_second,
                 service->options_.stream_message_burst,
                 service->clock_->Now()) {
     stream_->Attach(this);
+    absl::MutexLock lock(&service_->calls_mu_);
+    ++service_->calls_;
+  }
+  ~StreamingReactor() override {
+    absl::MutexLock lock(&service_->calls_mu_);
+    --service_->calls_;
   }
 
   void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
@@ -75,7 +86,7 @@ class StreamingReactor : public Base, public StreamSink {
     this->Finish(status);
     // A client whose receive window is closed never takes the status; the
     // cancel frees the call (OnDone runs) instead of holding it forever.
-    context_->TryCancel();
+    this->context()->TryCancel();
   }
   void OnWriteDone(bool ok) override { stream_->OnWriteDone(ok); }
   void OnCancel() override {
@@ -85,6 +96,8 @@ class StreamingReactor : public Base, public StreamSink {
     stream_->OnDone();
     Release();
   }
+  // The server is shutting down: no call came, nothing was subscribed.
+  void OnNotStarted() override { delete this; }
 
  protected:
   // Runs once, when the stream is over and no answer from a class actor is
@@ -144,7 +157,6 @@ class StreamingReactor : public Base, public StreamSink {
   }
 
   CircuitServiceImpl* const service_;
-  grpc::CallbackServerContext* const context_;
   const std::shared_ptr<Stream> stream_;
   TokenBucket bucket_;  // only the reactor's one read at a time touches it
 
@@ -163,19 +175,27 @@ class StreamingReactor : public Base, public StreamSink {
 };
 
 // RunClass: attach, then commands.
-class InstructorReactor
-    : public StreamingReactor<
-          grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>> {
+class InstructorReactor : public StreamingReactor<BidiResponder> {
  public:
-  InstructorReactor(CircuitServiceImpl* service,
-                    grpc::CallbackServerContext* context)
-      : StreamingReactor(service, context) {
-    grpc::Status allowed = RequireInstructor(*context, service->options_.keys);
+  // Waits for the next RunClass call on `shard`.
+  static void Listen(CircuitServiceImpl* service, CqShard* shard) {
+    (new InstructorReactor(service, shard))
+        ->CqStreamCall::Listen(
+            [service](grpc::ServerContext* context, BidiResponder* responder,
+                      grpc::ServerCompletionQueue* cq, void* tag) {
+              service->RequestRunClass(context, responder, cq, cq, tag);
+            });
+  }
+
+  void OnStarted() override {
+    Listen(service_, shard());
+    grpc::Status allowed =
+        RequireInstructor(*context(), service_->options_.keys);
     if (!allowed.ok()) {
       Fail(allowed);
       return;
     }
-    if (service->draining_.load()) {
+    if (service_->draining_.load()) {
       Fail(Draining());
       return;
     }
@@ -222,19 +242,28 @@ class InstructorReactor
   }
 
  private:
+  using StreamingReactor::StreamingReactor;
+
   grpc::ByteBuffer in_;
   std::shared_ptr<ClassActor> actor_;
 };
 
 // JoinClass: join or resume, then reports.
-class ParticipantReactor
-    : public StreamingReactor<
-          grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>> {
+class ParticipantReactor : public StreamingReactor<BidiResponder> {
  public:
-  ParticipantReactor(CircuitServiceImpl* service,
-                     grpc::CallbackServerContext* context)
-      : StreamingReactor(service, context) {
-    if (service->draining_.load()) {
+  // Waits for the next JoinClass call on `shard`.
+  static void Listen(CircuitServiceImpl* service, CqShard* shard) {
+    (new ParticipantReactor(service, shard))
+        ->CqStreamCall::Listen(
+            [service](grpc::ServerContext* context, BidiResponder* responder,
+                      grpc::ServerCompletionQueue* cq, void* tag) {
+              service->RequestJoinClass(context, responder, cq, cq, tag);
+            });
+  }
+
+  void OnStarted() override {
+    Listen(service_, shard());
+    if (service_->draining_.load()) {
       Fail(Draining());
       return;
     }
@@ -288,7 +317,7 @@ class ParticipantReactor
     ClassRegistry* registry = service_->registry_;
     std::shared_ptr<ClassActor> actor;
     if (request.has_join()) {
-      if (!service_->join_limiter_.Allow(context_->peer(),
+      if (!service_->join_limiter_.Allow(context()->peer(),
                                          service_->clock_->Now())) {
         return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                             "too many join attempts from this address; try "
@@ -309,7 +338,7 @@ class ParticipantReactor
       return grpc::Status::OK;
     }
     if (request.has_resume()) {
-      std::optional<std::string> token = BearerToken(*context_);
+      std::optional<std::string> token = BearerToken(*context());
       if (!token.has_value()) {
         return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                             "send the resume token as `authorization: "
@@ -349,6 +378,8 @@ class ParticipantReactor
     }
   }
 
+  using StreamingReactor::StreamingReactor;
+
   grpc::ByteBuffer in_;
   // Set once, by Entered, before reading resumes; read by later reads and
   // by Ended (after every answer arrived).
@@ -359,15 +390,25 @@ class ParticipantReactor
 };
 
 // WatchClass: one request, then the kiosk's view.
-class KioskReactor
-    : public StreamingReactor<grpc::ServerWriteReactor<grpc::ByteBuffer>> {
+class KioskReactor : public StreamingReactor<WriteResponder> {
  public:
-  KioskReactor(CircuitServiceImpl* service,
-               grpc::CallbackServerContext* context,
-               const grpc::ByteBuffer* request_bytes)
-      : StreamingReactor(service, context) {
+  // Waits for the next WatchClass call on `shard`.
+  static void Listen(CircuitServiceImpl* service, CqShard* shard) {
+    auto* reactor = new KioskReactor(service, shard);
+    reactor->CqStreamCall::Listen(
+        [service, reactor](grpc::ServerContext* context,
+                           WriteResponder* responder,
+                           grpc::ServerCompletionQueue* cq, void* tag) {
+          service->RequestWatchClass(context, &reactor->request_bytes_,
+                                     responder, cq, cq, tag);
+        });
+  }
+
+  void OnStarted() override {
+    Listen(service_, shard());
+    CircuitServiceImpl* service = service_;
     grpc::Status allowed =
-        RequireInstructorOrKiosk(*context, service->options_.keys);
+        RequireInstructorOrKiosk(*context(), service->options_.keys);
     if (!allowed.ok()) {
       Fail(allowed);
       return;
@@ -376,9 +417,8 @@ class KioskReactor
       Fail(Draining());
       return;
     }
-    grpc::ByteBuffer bytes = *request_bytes;
     v1::WatchClassRequest request;
-    if (!Parse(&bytes, &request)) {
+    if (!Parse(&request_bytes_, &request)) {
       Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "the message is not a WatchClassRequest"));
       return;
@@ -393,6 +433,11 @@ class KioskReactor
     }
     actor->AttachKiosk(stream_, request.last_seq());
   }
+
+ private:
+  using StreamingReactor::StreamingReactor;
+
+  grpc::ByteBuffer request_bytes_;
 };
 
 CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
@@ -581,19 +626,20 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetClock(
   return Finish(context, grpc::Status::OK);
 }
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
-CircuitServiceImpl::RunClass(grpc::CallbackServerContext* context) {
-  return new InstructorReactor(this, context);
+bool CircuitServiceImpl::WaitForStreamsGone(absl::Time deadline) {
+  absl::MutexLock lock(&calls_mu_);
+  auto gone = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_) {
+    return calls_ == 0;
+  };
+  return calls_mu_.AwaitWithDeadline(absl::Condition(&gone), deadline);
 }
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
-CircuitServiceImpl::JoinClass(grpc::CallbackServerContext* context) {
-  return new ParticipantReactor(this, context);
-}
-
-grpc::ServerWriteReactor<grpc::ByteBuffer>* CircuitServiceImpl::WatchClass(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
-  return new KioskReactor(this, context, request);
+void CircuitServiceImpl::ServeStreamsOn(CqShard* shard, int calls_waiting) {
+  for (int i = 0; i < calls_waiting; ++i) {
+    InstructorReactor::Listen(this, shard);
+    ParticipantReactor::Listen(this, shard);
+    KioskReactor::Listen(this, shard);
+  }
 }
 
 }  // namespace circuit

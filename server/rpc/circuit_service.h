@@ -6,11 +6,14 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "server/common/clock.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
 #include "server/rpc/auth.h"
+#include "server/rpc/cq_call.h"
 
 namespace circuit {
 
@@ -28,24 +31,24 @@ struct ServiceOptions {
 };
 
 // The three streaming RPCs take raw bytes so that a broadcast is serialized
-// once and the same bytes go to every stream.
+// once and the same bytes go to every stream, and run on the completion-queue
+// API (server/rpc/cq_call.h); the unary RPCs on the callback API.
 using CircuitServiceBase = v1::CircuitService::WithCallbackMethod_ListCircuits<
     v1::CircuitService::WithCallbackMethod_GetCircuit<
         v1::CircuitService::WithCallbackMethod_CreateClass<
             v1::CircuitService::WithCallbackMethod_GetClass<
                 v1::CircuitService::WithCallbackMethod_ListClasses<
                     v1::CircuitService::WithCallbackMethod_GetClock<
-                        v1::CircuitService::WithRawCallbackMethod_RunClass<
-                            v1::CircuitService::WithRawCallbackMethod_JoinClass<
-                                v1::CircuitService::WithRawCallbackMethod_WatchClass<
-                                    v1::CircuitService::
-                                        WithCallbackMethod_GetClassSummary<
-                                            v1::CircuitService::
-                                                WithCallbackMethod_GetWallSummary<
-                                                    v1::CircuitService::
-                                                        WithCallbackMethod_EraseHealthData<
-                                                            v1::CircuitService::
-                                                                Service>>>>>>>>>>>>;
+                        v1::CircuitService::WithRawMethod_RunClass<
+                            v1::CircuitService::WithRawMethod_JoinClass<
+                                v1::CircuitService::WithRawMethod_WatchClass<
+                                    v1::CircuitService::WithCallbackMethod_GetClassSummary<
+                                        v1::CircuitService::
+                                            WithCallbackMethod_GetWallSummary<
+                                                v1::CircuitService::
+                                                    WithCallbackMethod_EraseHealthData<
+                                                        v1::CircuitService::
+                                                            Service>>>>>>>>>>>>;
 
 // circuit.v1.CircuitService: a thin adapter from gRPC to the class registry
 // and its class actors. Validates credentials and input shape, converts
@@ -95,16 +98,19 @@ class CircuitServiceImpl final : public CircuitServiceBase {
       const v1::EraseHealthDataRequest* request,
       v1::EraseHealthDataResponse* response) override;
 
-  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* RunClass(
-      grpc::CallbackServerContext* context) override;
-  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* JoinClass(
-      grpc::CallbackServerContext* context) override;
-  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchClass(
-      grpc::CallbackServerContext* context,
-      const grpc::ByteBuffer* request) override;
+  // Serves RunClass, JoinClass and WatchClass calls on `shard`, with
+  // `calls_waiting` of each asked for at a time. Call once per shard, after
+  // the server started and before the shard's thread does.
+  void ServeStreamsOn(CqShard* shard, int calls_waiting);
+
+  // Once the server has shut down (every call is over or cancelled): waits
+  // until every streaming call object is gone, those that never got a call
+  // and those whose last answer from a class actor was still due. False when
+  // some are left at `deadline`.
+  bool WaitForStreamsGone(absl::Time deadline) ABSL_LOCKS_EXCLUDED(calls_mu_);
 
  private:
-  template <class Base>
+  template <class Responder>
   friend class StreamingReactor;
 
   // Answers with the class's summary, live or stored, turned into the
@@ -123,6 +129,9 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   PeerRateLimiter join_limiter_;
   // Read by every new stream, set once at shutdown.
   std::atomic<bool> draining_{false};
+  // Streaming call objects alive (waiting for a call, or serving one).
+  absl::Mutex calls_mu_;
+  int calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
 };
 
 }  // namespace circuit

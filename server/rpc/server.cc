@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -63,10 +64,26 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  int stream_threads = options.stream_threads;
+  if (stream_threads <= 0) {
+    stream_threads =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }
+  for (int i = 0; i < stream_threads; ++i) {
+    server->shards_.push_back(
+        std::make_unique<CqShard>(builder.AddCompletionQueue()));
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
+  }
+  // A few calls of each streaming method are asked for on every shard, so a
+  // burst of joins need not wait for each to be asked for again.
+  constexpr int kCallsWaiting = 8;
+  for (auto& shard : server->shards_) {
+    server->service_->ServeStreamsOn(shard.get(), kCallsWaiting);
+    shard->Start();
   }
   // Health answers for the whole server ("") and for the service by name;
   // draining turns both NOT_SERVING and ends the watches.
@@ -84,6 +101,14 @@ void CircuitServer::Shutdown(absl::Time deadline) {
   registry_->GoAway("the server is shutting down");
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_->Wait();
+  // Every call is over or cancelled. The shards run what is left of the
+  // streams (and the actors their last answers) until no stream call object
+  // is left; only then may the queues shut down, since a late answer may
+  // still start a read or a write.
+  if (!service_->WaitForStreamsGone(absl::Now() + absl::Seconds(10))) {
+    LogError("streams still open 10 s after the server shut down");
+  }
+  for (auto& shard : shards_) shard->Shutdown();
   server_.reset();
   registry_->StopTicker();
   // What is committed is applied; nothing new is journaled.

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -13,6 +14,7 @@
 #include "server/live/class_registry.h"
 #include "server/live/executor.h"
 #include "server/rpc/circuit_service.h"
+#include "server/rpc/cq_call.h"
 #include "server/rpc/health_service.h"
 
 namespace circuit {
@@ -34,6 +36,9 @@ struct ServerOptions {
   std::shared_ptr<Journal> journal_instance;
   // Threads that run the class actors.
   int actor_threads = 2;
+  // Completion queues, each with the one thread that polls it, for the
+  // streaming RPCs; 0: one per core.
+  int stream_threads = 0;
   // Messages larger than this are refused.
   int max_message_bytes = 64 * 1024;
   ServiceOptions service;
@@ -75,6 +80,7 @@ class CircuitServer {
   std::unique_ptr<ClassRegistry> registry_;
   std::unique_ptr<CircuitServiceImpl> service_;
   std::unique_ptr<HealthService> health_;
+  std::vector<std::unique_ptr<CqShard>> shards_;
   // Last: destroyed first, so no call outlives the services.
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
