@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/hash/hash.h"
 #include "server/fanout/wire.h"
 
 namespace circuit {
@@ -93,6 +94,22 @@ void Broadcaster::SendToAll(const grpc::ByteBuffer& bytes, Delivery delivery) {
   for (const auto& s : instructors_) s->Send(bytes, delivery);
   for (const auto& s : kiosks_) s->Send(bytes, delivery);
   for (const auto& [id, s] : participants_) s->Send(bytes, delivery);
+}
+
+void Broadcaster::SendProgress(const grpc::ByteBuffer& bytes, int slice,
+                               int slices) {
+  if (slice == 0) {
+    for (const auto& s : instructors_)
+      s->Send(bytes, Delivery::kLatestProgress);
+    for (const auto& s : kiosks_) s->Send(bytes, Delivery::kLatestProgress);
+  }
+  const absl::Hash<std::string> hash;
+  for (const auto& [id, s] : participants_) {
+    if (slices <= 1 ||
+        static_cast<int>(hash(id) % static_cast<size_t>(slices)) == slice) {
+      s->Send(bytes, Delivery::kLatestProgress);
+    }
+  }
 }
 
 void Broadcaster::CloseAll(const grpc::ByteBuffer& bytes,

@@ -54,6 +54,13 @@ class Broadcaster {
   // Sends the same bytes to every stream of the roles given.
   void SendToInstructors(const grpc::ByteBuffer& bytes, Delivery delivery);
   void SendToAll(const grpc::ByteBuffer& bytes, Delivery delivery);
+  // Sends class-wide progress to one of `slices` slices of the class: the
+  // participants whose id falls in `slice`, and instructors and kiosks with
+  // slice 0. Sent one slice a tick, every stream gets it once per `slices`
+  // ticks, and a class's progress writes are spread over those ticks
+  // instead of one burst to every stream (which delayed every ack behind
+  // it: 2,000 writes take the transport tens of milliseconds).
+  void SendProgress(const grpc::ByteBuffer& bytes, int slice, int slices);
   // Sends `bytes` to every stream, then finishes each with `status` once
   // its queue is written.
   void CloseAll(const grpc::ByteBuffer& bytes, const grpc::Status& status);

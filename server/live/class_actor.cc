@@ -490,15 +490,15 @@ void ClassActor::Drop(const std::string& participant_id) {
          });
 }
 
-void ClassActor::Tick(bool send_progress) {
+void ClassActor::Tick(int progress_slice, int progress_slices) {
   if (tick_queued_.exchange(true)) return;
-  strand_->Post([self = shared_from_this(), send_progress] {
+  strand_->Post([self = shared_from_this(), progress_slice, progress_slices] {
     self->tick_queued_.store(false);
-    self->TickOnStrand(send_progress);
+    self->TickOnStrand(progress_slice, progress_slices);
   });
 }
 
-void ClassActor::TickOnStrand(bool send_progress) {
+void ClassActor::TickOnStrand(int progress_slice, int progress_slices) {
   const absl::Time now = clock_->Now();
   if (!tick_in_flight_ && !closed_ && session_.TickDue(now)) {
     tick_in_flight_ = true;
@@ -524,9 +524,14 @@ void ClassActor::TickOnStrand(bool send_progress) {
     *response.mutable_roster() = std::move(*roster);
     broadcaster_.SendToInstructors(ToByteBuffer(response), Delivery::kReliable);
   }
-  if (send_progress && session_.TakeProgressChanged()) {
-    broadcaster_.SendToAll(EncodeProgress(session_.Progress(), now_ms),
-                           Delivery::kLatestProgress);
+  const size_t slices = static_cast<size_t>(std::max(1, progress_slices));
+  if (session_.TakeProgressChanged()) progress_due_.assign(slices, true);
+  const size_t slice = static_cast<size_t>(progress_slice);
+  if (progress_due_.size() == slices && slice < slices &&
+      progress_due_[slice]) {
+    progress_due_[slice] = false;
+    broadcaster_.SendProgress(EncodeProgress(session_.Progress(), now_ms),
+                              progress_slice, progress_slices);
   }
 }
 

@@ -109,10 +109,12 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   // A participant's stream ended without leaving: the seat is held.
   void StreamEnded(const std::string& participant_id, const Stream* stream);
 
-  // Advances timers; sends the instructor's roster changes and, when
-  // `send_progress`, class-wide progress if it changed. Skipped while the
-  // previous tick has not run yet.
-  void Tick(bool send_progress);
+  // Advances timers; sends the instructor's roster changes and, if
+  // class-wide progress changed, sends it to slice `progress_slice` of
+  // `progress_slices` (Broadcaster::SendProgress): ticks that go round the
+  // slices give every stream the latest progress once a round. Skipped while
+  // the previous tick has not run yet.
+  void Tick(int progress_slice, int progress_slices);
 
   // Tells every stream the server is going away, then finishes them with
   // UNAVAILABLE once their queues are written.
@@ -171,7 +173,7 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
                       const std::string& participant_id, int64_t last_seq,
                       bool resume, SeatDone done);
   void Drop(const std::string& participant_id);
-  void TickOnStrand(bool send_progress);
+  void TickOnStrand(int progress_slice, int progress_slices);
   void SendJoined(Stream* stream, const std::string& participant_id,
                   const std::string& token);
 
@@ -190,8 +192,10 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   int64_t last_at_ms_ = 0;        // entries get non-decreasing times
   int64_t next_participant_ = 1;  // ids p1, p2, ...
   bool tick_in_flight_ = false;   // a tick entry is being committed
-  bool end_recorded_ = false;     // EndClass written (or being written)
-  bool closed_ = false;           // no more journal writes
+  // Slices of the class that have not had the latest progress yet.
+  std::vector<bool> progress_due_;
+  bool end_recorded_ = false;  // EndClass written (or being written)
+  bool closed_ = false;        // no more journal writes
   absl::flat_hash_set<std::string> drops_to_retry_;
 
   // Set by Tick, cleared by the strand: at most one tick waits at a time,

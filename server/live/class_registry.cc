@@ -388,8 +388,10 @@ void ClassRegistry::PurgeExpiredHealthData(absl::AnyInvocable<void(int)> done) {
 
 void ClassRegistry::TickAll() {
   const int64_t tick = ticks_++;
-  const bool progress = (tick % options_.progress_every_ticks) == 0;
-  for (const auto& actor : Actors()) actor->Tick(progress);
+  // Progress goes round the slices of every class, one a tick.
+  const int slices = std::max(1, options_.progress_every_ticks);
+  const int slice = static_cast<int>(tick % slices);
+  for (const auto& actor : Actors()) actor->Tick(slice, slices);
   const int64_t purge_ticks = std::max<int64_t>(
       1, absl::ToInt64Milliseconds(options_.purge_every) /
              std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.tick)));

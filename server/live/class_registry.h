@@ -33,7 +33,8 @@ struct RegistryOptions {
   int max_classes = 1000;
   // How often timers advance and the instructor's roster is sent.
   absl::Duration tick = absl::Milliseconds(100);
-  // Class-wide progress goes out every this many ticks (2 Hz at 100 ms).
+  // Every stream gets class-wide progress (when it changed) once every this
+  // many ticks (2 Hz at 100 ms); each tick serves a slice of the class.
   int progress_every_ticks = 5;
   // Effort and symptom details of classes that ended longer ago than this
   // are removed from the journal (reps and attendance stay).

@@ -6,6 +6,7 @@
 
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "gtest/gtest.h"
+#include "server/fanout/wire.h"
 
 namespace circuit {
 namespace {
@@ -27,6 +28,12 @@ class RecordingSink : public StreamSink {
       pending_ = false;
       stream_->OnWriteDone(true);
     }
+  }
+
+  // How many messages were written.
+  size_t written() {
+    Flush();
+    return written_.size();
   }
 
   // The seqs of the events written.
@@ -124,6 +131,40 @@ TEST(BroadcasterTest, AReplacedParticipantStreamIsReturnedAndNoLongerFed) {
   EXPECT_EQ(broadcaster.RemoveParticipant("p1", second.stream.get()),
             second.stream);
   EXPECT_EQ(broadcaster.size(), 0u);
+}
+
+TEST(BroadcasterTest, ProgressGoesRoundTheSlicesOnceToEveryStream) {
+  Broadcaster broadcaster;
+  Subscriber instructor, kiosk;
+  broadcaster.AddInstructor(instructor.stream);
+  broadcaster.AddKiosk(kiosk.stream);
+  constexpr int kParticipants = 60;
+  std::vector<std::unique_ptr<Subscriber>> participants;
+  for (int i = 0; i < kParticipants; ++i) {
+    participants.push_back(std::make_unique<Subscriber>());
+    broadcaster.SetParticipant("p" + std::to_string(i + 1),
+                               participants.back()->stream);
+  }
+  v1::RunClassResponse progress;
+  progress.mutable_progress()->set_total_reps(9);
+  const grpc::ByteBuffer bytes = ToByteBuffer(progress);
+
+  constexpr int kSlices = 5;
+  int slices_used = 0;
+  size_t sent = 0;
+  for (int slice = 0; slice < kSlices; ++slice) {
+    broadcaster.SendProgress(bytes, slice, kSlices);
+    size_t now = 0;
+    for (auto& p : participants) now += p->sink.written();
+    if (now > sent) ++slices_used;
+    sent = now;
+    // Instructors and kiosks get it with the first slice.
+    EXPECT_EQ(instructor.sink.written(), 1u);
+    EXPECT_EQ(kiosk.sink.written(), 1u);
+  }
+  // One round: every participant exactly once, spread over the ticks.
+  for (auto& p : participants) EXPECT_EQ(p->sink.written(), 1u);
+  EXPECT_GT(slices_used, 1);
 }
 
 }  // namespace
