@@ -158,6 +158,21 @@ void LiveSession::Notify(const google::protobuf::Message* message) {
   if (listener_) listener_(message);
 }
 
+namespace {
+
+// Calls `handle` with each message one read carries: the entries of its
+// batch, in order, or else the response itself.
+template <typename Response, typename Handle>
+void ForEachMessage(const Response& response, Handle handle) {
+  if (response.batch_size() == 0) {
+    handle(response);
+    return;
+  }
+  for (const Response& one : response.batch()) handle(one);
+}
+
+}  // namespace
+
 template <typename Response>
 void LiveSession::ApplyCommon(const Response& response) {
   MarkLive();
@@ -258,6 +273,7 @@ grpc::Status InstructorSession::RunStream(grpc::ClientContext* context) {
   std::unique_ptr<Stream> stream = connection_->stub()->RunClass(context);
   v1::RunClassRequest attach;
   attach.mutable_attach()->set_class_id(class_id_);
+  attach.mutable_attach()->set_accept_batches(true);
   {
     absl::MutexLock lock(&mu_);
     attach.mutable_attach()->set_last_seq(mirror_.last_seq());
@@ -267,18 +283,20 @@ grpc::Status InstructorSession::RunStream(grpc::ClientContext* context) {
     if (!stream->Write(attach)) return stream->Finish();
     stream_ = stream.get();
   }
-  v1::RunClassResponse response;
-  while (stream->Read(&response)) {
-    {
-      absl::MutexLock lock(&mu_);
-      ApplyCommon(response);
-      if (response.has_roster()) mirror_.Apply(response.roster());
-      if (response.has_command_result()) {
-        results_[response.command_result().command_id()] =
-            response.command_result();
+  v1::RunClassResponse read;
+  while (stream->Read(&read)) {
+    ForEachMessage(read, [&](const v1::RunClassResponse& response) {
+      {
+        absl::MutexLock lock(&mu_);
+        ApplyCommon(response);
+        if (response.has_roster()) mirror_.Apply(response.roster());
+        if (response.has_command_result()) {
+          results_[response.command_result().command_id()] =
+              response.command_result();
+        }
       }
-    }
-    Notify(&response);
+      Notify(&response);
+    });
   }
   {
     absl::MutexLock lock(&write_mu_);
@@ -371,8 +389,10 @@ grpc::Status ParticipantSession::RunStream(grpc::ClientContext* context) {
         first.mutable_join()->set_join_code(join_code_);
         *first.mutable_join()->mutable_check_in() = check_in_;
         first.mutable_join()->set_client_join_id(client_join_id_);
+        first.mutable_join()->set_accept_batches(true);
       } else {
         first.mutable_resume()->set_last_seq(mirror_.last_seq());
+        first.mutable_resume()->set_accept_batches(true);
       }
       resend = pending_;
       retry_on_submit_.clear();
@@ -385,43 +405,46 @@ grpc::Status ParticipantSession::RunStream(grpc::ClientContext* context) {
     }
     stream_ = stream.get();
   }
-  v1::JoinClassResponse response;
-  while (stream->Read(&response)) {
-    {
-      absl::MutexLock lock(&mu_);
-      ApplyCommon(response);
-      if (response.has_joined()) {
-        resume_token_ = response.joined().resume_token();
-      }
-      if (response.has_ack()) {
-        const v1::ReportAck& ack = response.ack();
-        const bool retry_later =
-            ack.code() == static_cast<int>(absl::StatusCode::kUnavailable) ||
-            ack.code() == static_cast<int>(absl::StatusCode::kAborted);
-        const bool pending =
-            std::any_of(pending_.begin(), pending_.end(),
-                        [&](const v1::JoinClassRequest& r) {
-                          return ReportId(r) == ack.report_id();
-                        });
-        if (pending &&
-            ack.code() == static_cast<int>(absl::StatusCode::kUnavailable)) {
-          retry_on_submit_.insert(ack.report_id());
-        } else {
-          retry_on_submit_.erase(ack.report_id());
+  v1::JoinClassResponse read;
+  while (stream->Read(&read)) {
+    ForEachMessage(read, [&](const v1::JoinClassResponse& response) {
+      {
+        absl::MutexLock lock(&mu_);
+        ApplyCommon(response);
+        if (response.has_joined()) {
+          resume_token_ = response.joined().resume_token();
         }
-        if (!retry_later) {
-          pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
-                                        [&](const v1::JoinClassRequest& r) {
-                                          return ReportId(r) == ack.report_id();
-                                        }),
-                         pending_.end());
-          acks_[ack.report_id()] = ack;
+        if (response.has_ack()) {
+          const v1::ReportAck& ack = response.ack();
+          const bool retry_later =
+              ack.code() == static_cast<int>(absl::StatusCode::kUnavailable) ||
+              ack.code() == static_cast<int>(absl::StatusCode::kAborted);
+          const bool pending =
+              std::any_of(pending_.begin(), pending_.end(),
+                          [&](const v1::JoinClassRequest& r) {
+                            return ReportId(r) == ack.report_id();
+                          });
+          if (pending &&
+              ack.code() == static_cast<int>(absl::StatusCode::kUnavailable)) {
+            retry_on_submit_.insert(ack.report_id());
+          } else {
+            retry_on_submit_.erase(ack.report_id());
+          }
+          if (!retry_later) {
+            pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                          [&](const v1::JoinClassRequest& r) {
+                                            return ReportId(r) ==
+                                                   ack.report_id();
+                                          }),
+                           pending_.end());
+            acks_[ack.report_id()] = ack;
+          }
+          recent_acks_.push_back(ack);
+          while (recent_acks_.size() > kMaxRecentAcks) recent_acks_.pop_front();
         }
-        recent_acks_.push_back(ack);
-        while (recent_acks_.size() > kMaxRecentAcks) recent_acks_.pop_front();
       }
-    }
-    Notify(&response);
+      Notify(&response);
+    });
   }
   {
     absl::MutexLock lock(&write_mu_);
@@ -634,19 +657,22 @@ KioskSession::~KioskSession() { Stop(); }
 grpc::Status KioskSession::RunStream(grpc::ClientContext* context) {
   v1::WatchClassRequest request;
   request.set_class_id(class_id_);
+  request.set_accept_batches(true);
   {
     absl::MutexLock lock(&mu_);
     request.set_last_seq(mirror_.last_seq());
   }
   std::unique_ptr<grpc::ClientReader<v1::WatchClassResponse>> stream =
       connection_->stub()->WatchClass(context, request);
-  v1::WatchClassResponse response;
-  while (stream->Read(&response)) {
-    {
-      absl::MutexLock lock(&mu_);
-      ApplyCommon(response);
-    }
-    Notify(&response);
+  v1::WatchClassResponse read;
+  while (stream->Read(&read)) {
+    ForEachMessage(read, [&](const v1::WatchClassResponse& response) {
+      {
+        absl::MutexLock lock(&mu_);
+        ApplyCommon(response);
+      }
+      Notify(&response);
+    });
   }
   return stream->Finish();
 }

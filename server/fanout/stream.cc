@@ -1,6 +1,37 @@
 #include "server/fanout/stream.h"
 
+#include <cstdint>
+#include <vector>
+
 namespace circuit {
+namespace {
+
+// The `batch` field of every stream's response: field 15, length-delimited.
+constexpr uint8_t kBatchTag = (15 << 3) | 2;
+
+// Frames each message as one `batch` entry: its tag and length, then its
+// bytes (shared, not copied).
+void AppendBatchEntry(const grpc::ByteBuffer& message,
+                      std::vector<grpc::Slice>* slices) {
+  uint8_t header[1 + 10];
+  size_t n = 0;
+  header[n++] = kBatchTag;
+  for (uint64_t length = message.Length();; length >>= 7) {
+    const uint8_t low = static_cast<uint8_t>(length & 0x7f);
+    if (length < 0x80) {
+      header[n++] = low;
+      break;
+    }
+    header[n++] = static_cast<uint8_t>(low | 0x80);
+  }
+  slices->emplace_back(header, n);
+  std::vector<grpc::Slice> parts;
+  if (message.Dump(&parts).ok()) {
+    for (grpc::Slice& part : parts) slices->push_back(std::move(part));
+  }
+}
+
+}  // namespace
 
 void Stream::Attach(StreamSink* sink) {
   absl::MutexLock lock(&mu_);
@@ -11,6 +42,11 @@ void Stream::Attach(StreamSink* sink) {
     return;
   }
   WriteNextLocked();
+}
+
+void Stream::AcceptBatches() {
+  absl::MutexLock lock(&mu_);
+  batches_ = true;
 }
 
 void Stream::Send(const grpc::ByteBuffer& bytes, Delivery delivery) {
@@ -75,7 +111,20 @@ void Stream::WriteNextLocked() {
     if (closing_) FinishLocked(close_status_);
     return;
   }
-  in_flight_ = queue_.Pop();
+  if (batches_ && queue_.size() > 1) {
+    std::vector<grpc::Slice> slices;
+    size_t messages = 0, bytes = 0;
+    while (!queue_.empty() && messages < kMaxBatchMessages &&
+           bytes < kMaxBatchBytes) {
+      grpc::ByteBuffer message = queue_.Pop();
+      bytes += message.Length();
+      ++messages;
+      AppendBatchEntry(message, &slices);
+    }
+    in_flight_ = grpc::ByteBuffer(slices.data(), slices.size());
+  } else {
+    in_flight_ = queue_.Pop();
+  }
   writing_ = true;
   sink_->StartWriteBytes(&in_flight_);
 }

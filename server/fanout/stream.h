@@ -49,6 +49,15 @@ class Stream {
   // Connects the reactor's write side. Call once, before anything is sent.
   void Attach(StreamSink* sink) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The client handles batches (its request's accept_batches): from now on,
+  // when several messages wait, the next write carries them all (up to
+  // kMaxBatchMessages or kMaxBatchBytes) as one response whose `batch`
+  // field (number 15 in every stream's response) holds each in order. The
+  // bytes are framed, not parsed or copied.
+  void AcceptBatches() ABSL_LOCKS_EXCLUDED(mu_);
+  static constexpr size_t kMaxBatchMessages = 256;
+  static constexpr size_t kMaxBatchBytes = 256 * 1024;
+
   // Queues a message. A reader that lets the queue fill is closed with
   // RESOURCE_EXHAUSTED. Dropped after Close() or once done.
   void Send(const grpc::ByteBuffer& bytes, Delivery delivery)
@@ -84,6 +93,7 @@ class Stream {
   OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
   grpc::ByteBuffer in_flight_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool batches_ ABSL_GUARDED_BY(mu_) = false;
   bool closing_ ABSL_GUARDED_BY(mu_) = false;  // Close(after_queued) pending
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish called or done

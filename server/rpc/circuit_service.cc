@@ -217,6 +217,7 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
                          absl::StrCat("no class with id ",
                                       Quote(request.attach().class_id()))));
       }
+      if (request.attach().accept_batches()) stream_->AcceptBatches();
       actor_->AttachInstructor(stream_, request.attach().last_seq());
     } else if (request.has_command()) {
       const v1::InstructorCommand& command = request.command();
@@ -330,6 +331,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
                                          Quote(request.join().join_code())));
       }
       entering_ = true;
+      if (request.join().accept_batches()) stream_->AcceptBatches();
       Hold();
       actor->Join(stream_, request.join(),
                   [this, actor](absl::StatusOr<std::string> seat) {
@@ -347,6 +349,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       absl::StatusOr<ClassRegistry::Seat> seat = registry->FindSeat(*token);
       if (!seat.ok()) return ToGrpcStatus(seat.status());
       entering_ = true;
+      if (request.resume().accept_batches()) stream_->AcceptBatches();
       Hold();
       seat->actor->Resume(
           stream_, seat->participant_id, request.resume().last_seq(),
@@ -431,6 +434,7 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
           absl::StrCat("no class with id ", Quote(request.class_id()))));
       return;
     }
+    if (request.accept_batches()) stream_->AcceptBatches();
     actor->AttachKiosk(stream_, request.last_seq());
   }
 

@@ -54,6 +54,12 @@ class ScriptedJoinService final : public v1::CircuitService::Service {
     joined.mutable_joined()->set_participant_id("p-1");
     joined.mutable_joined()->set_resume_token("resume-token");
     if (!stream->Write(joined)) return grpc::Status::OK;
+    int batch_size = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (first.join().accept_batches()) batch_size = batch_acks_;
+    }
+    v1::JoinClassResponse batch;
     v1::JoinClassRequest request;
     while (stream->Read(&request)) {
       if (!request.has_completion()) continue;
@@ -68,9 +74,22 @@ class ScriptedJoinService final : public v1::CircuitService::Service {
           ack.mutable_ack()->set_message("the journal is not writable");
         }
       }
+      if (batch_size > 1) {
+        *batch.add_batch() = std::move(ack);
+        if (batch.batch_size() < batch_size) continue;
+        ack = std::move(batch);
+        batch.Clear();
+      }
       if (!stream->Write(ack)) break;
     }
     return grpc::Status::OK;
+  }
+
+  // Acks go `count` to a message (as a batch) to a client that accepts
+  // batches.
+  void BatchAcks(int count) {
+    absl::MutexLock lock(&mu_);
+    batch_acks_ = count;
   }
 
   void LoseJoined(int count) {
@@ -98,6 +117,7 @@ class ScriptedJoinService final : public v1::CircuitService::Service {
  private:
   absl::Mutex mu_;
   int lose_joined_ ABSL_GUARDED_BY(mu_) = 0;
+  int batch_acks_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> unavailable_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::JoinClassRequest> firsts_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> received_ ABSL_GUARDED_BY(mu_);
@@ -135,7 +155,9 @@ class ParticipantSessionTest : public ::testing::Test {
     session_->SetListener([this](const google::protobuf::Message* message) {
       const auto* response =
           dynamic_cast<const v1::JoinClassResponse*>(message);
-      if (response == nullptr || !response->has_ack()) return;
+      if (response == nullptr) return;
+      EXPECT_EQ(response->batch_size(), 0) << "the listener sees a batch";
+      if (!response->has_ack()) return;
       absl::MutexLock lock(&mu_);
       acks_seen_.push_back(response->ack());
     });
@@ -205,6 +227,29 @@ TEST_F(ParticipantSessionTest, RetriesAJoinWhoseJoinedWasLostWithTheSameId) {
   EXPECT_EQ(session.ResumeToken(), "resume-token");
 }
 
+TEST_F(ParticipantSessionTest, AcceptsBatchesAndHandlesEachMessageInOrder) {
+  service_.BatchAcks(3);
+  ParticipantSession& session = StartSession();
+  ASSERT_TRUE(session.WaitForLink(LinkState::kLive, kWait));
+  const std::vector<v1::JoinClassRequest> firsts = service_.WaitForFirsts(1);
+  ASSERT_EQ(firsts.size(), 1u);
+  EXPECT_TRUE(firsts[0].join().accept_batches());
+
+  for (const char* id : {"r1", "r2", "r3"}) {
+    ASSERT_TRUE(session.Submit(Completion(id, 9)).ok());
+  }
+  ASSERT_TRUE(session.WaitForAllAcked(kWait));
+  const std::vector<v1::ReportAck> seen = WaitForAcksSeen(3);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].report_id(), "r1");
+  EXPECT_EQ(seen[1].report_id(), "r2");
+  EXPECT_EQ(seen[2].report_id(), "r3");
+  for (const char* id : {"r1", "r2", "r3"}) {
+    ASSERT_TRUE(session.Ack(id).has_value()) << id;
+  }
+  EXPECT_EQ(session.PendingReports(), 0);
+}
+
 TEST_F(ParticipantSessionTest, ResumesWithoutAJoinIdOnceJoined) {
   ParticipantSession& session = StartSession();
   ASSERT_TRUE(session.WaitForLink(LinkState::kLive, kWait));
@@ -213,6 +258,7 @@ TEST_F(ParticipantSessionTest, ResumesWithoutAJoinIdOnceJoined) {
   const std::vector<v1::JoinClassRequest> firsts = service_.WaitForFirsts(2);
   ASSERT_EQ(firsts.size(), 2u);
   EXPECT_TRUE(firsts[1].has_resume());
+  EXPECT_TRUE(firsts[1].resume().accept_batches());
 }
 
 TEST_F(ParticipantSessionTest, SubmitResendsReportsLastAckedUnavailableFirst) {

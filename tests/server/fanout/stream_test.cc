@@ -1,0 +1,113 @@
+#include "server/fanout/stream.h"
+
+#include <string>
+#include <vector>
+
+#include "circuit/v1/service.pb.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "gtest/gtest.h"
+#include "server/fanout/wire.h"
+
+namespace circuit {
+namespace {
+
+// Keeps every write in flight until Complete() is called.
+class HeldSink final : public StreamSink {
+ public:
+  explicit HeldSink(Stream* stream) : stream_(stream) {}
+  void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
+    written_.push_back(*bytes);
+  }
+  void FinishStream(const grpc::Status&) override {}
+  void AbortStream(const grpc::Status&) override {}
+
+  void Complete() { stream_->OnWriteDone(true); }
+  const std::vector<grpc::ByteBuffer>& written() const { return written_; }
+
+ private:
+  Stream* const stream_;
+  std::vector<grpc::ByteBuffer> written_;
+};
+
+template <typename Message>
+Message ParseAs(const grpc::ByteBuffer& bytes) {
+  grpc::ByteBuffer copy = bytes;
+  grpc::ProtoBufferReader reader(&copy);
+  Message message;
+  EXPECT_TRUE(message.ParseFromZeroCopyStream(&reader));
+  return message;
+}
+
+v1::JoinClassResponse Ack(int i) {
+  v1::JoinClassResponse response;
+  response.set_server_time_unix_ms(1000 + i);
+  response.mutable_ack()->set_report_id("r" + std::to_string(i));
+  response.mutable_ack()->set_seq(i);
+  return response;
+}
+
+TEST(StreamTest, WithoutBatchesEveryMessageIsItsOwnWrite) {
+  Stream stream(16);
+  HeldSink sink(&stream);
+  stream.Attach(&sink);
+  for (int i = 1; i <= 3; ++i)
+    stream.Send(ToByteBuffer(Ack(i)), Delivery::kReliable);
+  for (int i = 0; i < 3; ++i) sink.Complete();
+  ASSERT_EQ(sink.written().size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    v1::JoinClassResponse got =
+        ParseAs<v1::JoinClassResponse>(sink.written()[static_cast<size_t>(i)]);
+    EXPECT_EQ(got.batch_size(), 0);
+    EXPECT_EQ(got.ack().report_id(), "r" + std::to_string(i + 1));
+  }
+}
+
+TEST(StreamTest, WhatQueuesBehindAWriteGoesAsOneBatchInOrder) {
+  Stream stream(16);
+  HeldSink sink(&stream);
+  stream.Attach(&sink);
+  stream.AcceptBatches();
+  stream.Send(ToByteBuffer(Ack(1)), Delivery::kReliable);  // written alone
+  for (int i = 2; i <= 5; ++i) {
+    stream.Send(ToByteBuffer(Ack(i)), Delivery::kReliable);
+  }
+  sink.Complete();
+  sink.Complete();
+  ASSERT_EQ(sink.written().size(), 2u);
+  EXPECT_EQ(ParseAs<v1::JoinClassResponse>(sink.written()[0]).ack().seq(), 1);
+
+  const v1::JoinClassResponse batch =
+      ParseAs<v1::JoinClassResponse>(sink.written()[1]);
+  EXPECT_FALSE(batch.has_ack());
+  EXPECT_EQ(batch.server_time_unix_ms(), 0);
+  ASSERT_EQ(batch.batch_size(), 4);
+  for (int i = 0; i < 4; ++i) {
+    const v1::JoinClassResponse expected = Ack(i + 2);
+    EXPECT_EQ(batch.batch(i).SerializeAsString(), expected.SerializeAsString());
+  }
+  // The same bytes read as any role's response: field 15 in each.
+  EXPECT_EQ(ParseAs<v1::RunClassResponse>(sink.written()[1]).batch_size(), 4);
+  EXPECT_EQ(ParseAs<v1::WatchClassResponse>(sink.written()[1]).batch_size(), 4);
+}
+
+TEST(StreamTest, ABatchHoldsAtMostItsLimitAndTheRestFollows) {
+  constexpr size_t kQueued = Stream::kMaxBatchMessages + 10;
+  Stream stream(kQueued + 1);
+  HeldSink sink(&stream);
+  stream.Attach(&sink);
+  stream.AcceptBatches();
+  for (size_t i = 0; i <= kQueued; ++i) {
+    stream.Send(ToByteBuffer(Ack(static_cast<int>(i))), Delivery::kReliable);
+  }
+  for (int i = 0; i < 3; ++i) sink.Complete();
+  ASSERT_EQ(sink.written().size(), 3u);
+  EXPECT_EQ(ParseAs<v1::JoinClassResponse>(sink.written()[1]).batch_size(),
+            static_cast<int>(Stream::kMaxBatchMessages));
+  const v1::JoinClassResponse rest =
+      ParseAs<v1::JoinClassResponse>(sink.written()[2]);
+  ASSERT_EQ(rest.batch_size(), 10);
+  EXPECT_EQ(rest.batch(9).ack().seq(), static_cast<int64_t>(kQueued));
+}
+
+}  // namespace
+}  // namespace circuit
