@@ -1,10 +1,14 @@
 #include "server/fanout/stream.h"
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
 namespace circuit {
 namespace {
+
+std::atomic<uint64_t> total_writes{0};
+std::atomic<uint64_t> total_messages{0};
 
 // The `batch` field of every stream's response: field 15, length-delimited.
 constexpr uint8_t kBatchTag = (15 << 3) | 2;
@@ -42,6 +46,13 @@ void Stream::Attach(StreamSink* sink) {
     return;
   }
   WriteNextLocked();
+}
+
+Stream::Totals Stream::totals() {
+  Totals t;
+  t.writes = total_writes.load(std::memory_order_relaxed);
+  t.messages = total_messages.load(std::memory_order_relaxed);
+  return t;
 }
 
 void Stream::AcceptBatches() {
@@ -122,9 +133,12 @@ void Stream::WriteNextLocked() {
       AppendBatchEntry(message, &slices);
     }
     in_flight_ = grpc::ByteBuffer(slices.data(), slices.size());
+    total_messages.fetch_add(messages, std::memory_order_relaxed);
   } else {
     in_flight_ = queue_.Pop();
+    total_messages.fetch_add(1, std::memory_order_relaxed);
   }
+  total_writes.fetch_add(1, std::memory_order_relaxed);
   writing_ = true;
   sink_->StartWriteBytes(&in_flight_);
 }

@@ -2,6 +2,7 @@
 #define CIRCUIT_SERVER_FANOUT_STREAM_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -81,6 +82,14 @@ class Stream {
 
   // Messages waiting (for tests and metrics).
   size_t queued() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Every stream's writes so far, and the messages they carried (more than
+  // one each when batched).
+  struct Totals {
+    uint64_t writes = 0;
+    uint64_t messages = 0;
+  };
+  static Totals totals();
 
  private:
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

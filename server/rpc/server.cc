@@ -64,6 +64,12 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // Per-message costs that buy nothing here (measured with `circuit bench`,
+  // BENCHMARKS.md): channelz's per-socket counters, and the bandwidth-delay
+  // probe's PINGs (and their acks), a write each on thousands of
+  // connections whose messages are small.
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   int stream_threads = options.stream_threads;
   if (stream_threads <= 0) {
     stream_threads =
@@ -114,6 +120,10 @@ void CircuitServer::Shutdown(absl::Time deadline) {
   // What is committed is applied; nothing new is journaled.
   registry_->Close();
   pool_->WaitIdle();
+  const Stream::Totals fanout = Stream::totals();
+  LogInfo("streams: %llu messages in %llu writes",
+          static_cast<unsigned long long>(fanout.messages),
+          static_cast<unsigned long long>(fanout.writes));
   if (auto* sqlite = dynamic_cast<SqliteJournal*>(journal_.get())) {
     SqliteJournal::Stats stats = sqlite->stats();
     LogInfo("journal: %d entries in %d commits (largest batch %d, %d failed)",
