@@ -160,7 +160,7 @@ class CqStreamCall : public CqShard::Kickable {
       WriteHere(bytes);
       return;
     }
-    Ask([&] { write_asked_ = bytes; });
+    Ask(bytes, nullptr);
   }
 
   void Finish(const grpc::Status& status) {
@@ -168,7 +168,7 @@ class CqStreamCall : public CqShard::Kickable {
       FinishHere(status);
       return;
     }
-    Ask([&] { finish_asked_ = status; });
+    Ask(nullptr, &status);
   }
 
   grpc::ServerContext* context() { return &context_; }
@@ -187,12 +187,13 @@ class CqStreamCall : public CqShard::Kickable {
     void (CqStreamCall::*const fn_)(bool);
   };
 
-  template <typename Fill>
-  void Ask(Fill fill) {
+  // Hands a write or a finish to the shard's thread.
+  void Ask(const grpc::ByteBuffer* write, const grpc::Status* finish) {
     bool kick = false;
     {
       absl::MutexLock lock(&asked_mu_);
-      fill();
+      if (write != nullptr) write_asked_ = write;
+      if (finish != nullptr) finish_asked_ = *finish;
       if (!kick_pending_) kick = kick_pending_ = true;
     }
     if (kick) shard_->Kick(this);
