@@ -1,137 +1,24 @@
 #include "client/demo.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "absl/random/random.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-
-extern char** environ;
+#include "client/spawned_server.h"
 
 namespace circuit::client {
 namespace {
 
 constexpr absl::Duration kStartTimeout = absl::Seconds(15);
 constexpr absl::Duration kTick = absl::Milliseconds(20);
-
-// A circuitd of the demo's own: started next to this binary on a free port
-// with fresh keys, stopped (drained) when the demo ends.
-class SpawnedServer {
- public:
-  ~SpawnedServer() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-
-  absl::Status Start() {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n <= 0) return absl::InternalError("cannot find this binary's path");
-    std::string dir(exe, static_cast<size_t>(n));
-    dir = dir.substr(0, dir.rfind('/'));
-    const std::string binary = dir + "/circuitd";
-    if (access(binary.c_str(), X_OK) != 0) {
-      return absl::NotFoundError(
-          absl::StrCat("no circuitd next to circuit (", binary, ")"));
-    }
-    char temp[] = "/tmp/circuit-demo-XXXXXX";
-    if (mkdtemp(temp) == nullptr) {
-      return absl::InternalError("cannot make a temporary directory");
-    }
-    data_dir_ = temp;
-    absl::BitGen gen;
-    instructor_key_ =
-        absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
-                        absl::Uniform<uint64_t>(gen));
-    kiosk_key_ = absl::StrFormat("%016x%016x", absl::Uniform<uint64_t>(gen),
-                                 absl::Uniform<uint64_t>(gen));
-    const std::string out = data_dir_ + "/circuitd.out";
-
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null",
-                                     O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
-                                     (data_dir_ + "/circuitd.log").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
-                                     "--data_dir=" + data_dir_};
-    std::vector<std::string> env = {"CIRCUIT_INSTRUCTOR_KEY=" + instructor_key_,
-                                    "CIRCUIT_KIOSK_KEY=" + kiosk_key_};
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (!absl::StartsWith(*e, "CIRCUIT_")) env.push_back(*e);
-    }
-    std::vector<char*> argv, envp;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    int rc = posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv.data(),
-                         envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = 0;
-      return absl::InternalError(absl::StrCat("cannot start ", binary));
-    }
-    // circuitd prints "circuitd listening on HOST:PORT (...)" when ready.
-    const absl::Time deadline = absl::Now() + kStartTimeout;
-    while (absl::Now() < deadline) {
-      std::ifstream in(out);
-      std::string line;
-      if (std::getline(in, line) &&
-          absl::StartsWith(line, "circuitd listening on ")) {
-        std::string rest = line.substr(line.rfind(':', line.find(' ', 22)) + 1);
-        int port = 0;
-        if (absl::SimpleAtoi(rest.substr(0, rest.find(' ')), &port)) {
-          address_ = absl::StrCat("127.0.0.1:", port);
-          return absl::OkStatus();
-        }
-      }
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = 0;
-        return absl::InternalError(absl::StrCat(
-            "circuitd exited at start; see ", data_dir_, "/circuitd.log"));
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    return absl::DeadlineExceededError("circuitd did not start in time");
-  }
-
-  const std::string& address() const { return address_; }
-  const std::string& instructor_key() const { return instructor_key_; }
-  const std::string& kiosk_key() const { return kiosk_key_; }
-
- private:
-  pid_t pid_ = 0;
-  std::string data_dir_;
-  std::string address_;
-  std::string instructor_key_;
-  std::string kiosk_key_;
-};
 
 // One simulated participant and what they are like.
 struct Simulated {
@@ -303,7 +190,9 @@ int RunDemo(const AppOptions& app, const DemoOptions& demo) {
   std::string kiosk_key = demo.kiosk_key;
   std::unique_ptr<SpawnedServer> server;
   if (demo.spawn_server) {
-    server = std::make_unique<SpawnedServer>();
+    SpawnOptions spawn;
+    spawn.prefix = "circuit-demo";
+    server = std::make_unique<SpawnedServer>(spawn);
     if (absl::Status started = server->Start(); !started.ok()) {
       std::fprintf(stderr, "circuit: %s\n",
                    std::string(started.message()).c_str());

@@ -15,11 +15,13 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
+#include "client/bench.h"
 #include "client/demo.h"
 #include "client/lib/atomic_file.h"
 #include "client/lib/connection.h"
@@ -67,12 +69,37 @@ ABSL_FLAG(std::string, participant, "",
 ABSL_FLAG(bool, exit_at_end, false,
           "instruct, join, kiosk: exit when the class ends");
 ABSL_FLAG(bool, spawn_server, false,
-          "demo: start a circuitd of its own on a free port");
-ABSL_FLAG(int, participants, 12, "demo: simulated participants");
+          "demo, bench: start a circuitd of its own on a free port (bench: "
+          "one per run, with the per-address limits lifted by its flags)");
+ABSL_FLAG(std::string, participants, "",
+          "demo: simulated participants, 1 to 200 (default 12); bench: a "
+          "comma list, one run each, e.g. 2000,5000 (default 200)");
 ABSL_FLAG(double, speed, 10,
           "demo: how many times faster than real time the class runs");
 ABSL_FLAG(std::string, circuit, "kickback-trio", "demo: the circuit to run");
 ABSL_FLAG(uint64_t, seed, 1, "demo: seed of the participants' choices");
+ABSL_FLAG(std::string, mode, "cues",
+          "bench: cues, next, joins, reports, idle or class");
+ABSL_FLAG(int, messages, 100,
+          "bench: per participant, the cues (cues) or interval changes "
+          "(next) it receives, or the reports it sends (reports)");
+ABSL_FLAG(double, rate, 20,
+          "bench: per second, the instructor's cues or nexts (cues, next), "
+          "or each participant's reports (reports)");
+ABSL_FLAG(int, seconds, 60, "bench: how long idle and class runs last");
+ABSL_FLAG(int, joins_in_flight, 64,
+          "bench: joins started and not yet answered, at most");
+ABSL_FLAG(int, threads, 2,
+          "bench: completion-queue threads serving every participant");
+ABSL_FLAG(int, server_pid, 0,
+          "bench without --spawn_server: circuitd's process id, to read its "
+          "CPU and RSS from /proc");
+ABSL_FLAG(bool, accept_batches, true,
+          "bench: every stream asks for batches (several messages in one "
+          "response) when the contract has them; false: one at a time");
+ABSL_FLAG(std::string, server_flags, "",
+          "bench --spawn_server: more circuitd flags, space-separated, e.g. "
+          "\"--journal=memory\"");
 
 namespace circuit::client {
 namespace {
@@ -465,8 +492,12 @@ int Demo(const std::vector<char*>& args) {
         "demo [--spawn_server] [--participants=N] [--speed=X] "
         "[--circuit=ID]");
   }
-  if (absl::GetFlag(FLAGS_participants) < 1 ||
-      absl::GetFlag(FLAGS_participants) > 200) {
+  int participants = 12;
+  if (const std::string flag = absl::GetFlag(FLAGS_participants);
+      !flag.empty() && !absl::SimpleAtoi(flag, &participants)) {
+    participants = 0;
+  }
+  if (participants < 1 || participants > 200) {
     std::fprintf(stderr, "circuit: --participants is 1 to 200\n");
     return kExitUsage;
   }
@@ -484,12 +515,55 @@ int Demo(const std::vector<char*>& args) {
     demo.kiosk_key = Key("kiosk", /*use_flag=*/false);
   }
   demo.circuit_id = absl::GetFlag(FLAGS_circuit);
-  demo.participants = absl::GetFlag(FLAGS_participants);
+  demo.participants = participants;
   demo.speed = absl::GetFlag(FLAGS_speed);
   demo.seed = absl::GetFlag(FLAGS_seed);
   AppOptions app = MakeAppOptions();
   app.exit_at_end = true;
   return RunDemo(app, demo);
+}
+
+constexpr char kBenchUsage[] =
+    "bench [--spawn_server | --server_pid=PID] "
+    "[--mode=cues|next|joins|reports|idle|class] [--participants=N,N...] "
+    "[--messages=M] [--rate=R] [--seconds=S] [--json]";
+
+int Bench(const std::vector<char*>& args) {
+  if (!args.empty()) return Usage(kBenchUsage);
+  BenchOptions options;
+  if (!ParseBenchMode(absl::GetFlag(FLAGS_mode), &options.mode)) {
+    return BadFlag("--mode is cues, next, joins, reports, idle or class");
+  }
+  if (const std::string list = absl::GetFlag(FLAGS_participants);
+      !list.empty()) {
+    options.participants.clear();
+    for (absl::string_view item : absl::StrSplit(list, ',')) {
+      int n = 0;
+      if (!absl::SimpleAtoi(item, &n)) {
+        return BadFlag("--participants is a comma list of numbers");
+      }
+      options.participants.push_back(n);
+    }
+  }
+  options.messages = absl::GetFlag(FLAGS_messages);
+  options.rate = absl::GetFlag(FLAGS_rate);
+  options.seconds = absl::GetFlag(FLAGS_seconds);
+  options.joins_in_flight = absl::GetFlag(FLAGS_joins_in_flight);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.spawn_server = absl::GetFlag(FLAGS_spawn_server);
+  options.server_flags =
+      absl::StrSplit(absl::GetFlag(FLAGS_server_flags), ' ', absl::SkipEmpty());
+  options.json = absl::GetFlag(FLAGS_json);
+  options.accept_batches = absl::GetFlag(FLAGS_accept_batches);
+  if (!options.spawn_server) {
+    options.address = absl::GetFlag(FLAGS_address);
+    options.instructor_key = Key("instructor");
+    options.server_pid = absl::GetFlag(FLAGS_server_pid);
+  } else if (!options.server_flags.empty() &&
+             !absl::StartsWith(options.server_flags[0], "--")) {
+    return BadFlag("--server_flags are circuitd flags, e.g. --journal=memory");
+  }
+  return RunBench(options);
 }
 
 const std::vector<Subcommand>& Subcommands() {
@@ -571,6 +645,47 @@ const std::vector<Subcommand>& Subcommands() {
        "Runs a whole simulated class and shows it on the kiosk view.",
        {"spawn_server", "participants", "speed", "circuit", "seed"},
        Demo},
+      {"bench",
+       {{"", "the load tool: size a machine for N participants"}},
+       kBenchUsage,
+       "Simulates a room: N participants, each on a TCP connection of its\n"
+       "own, join one kickback-trio class (at most --joins_in_flight joins\n"
+       "at a time); the instructor starts it; then, by --mode:\n"
+       "  cues     --messages cues at --rate a second, each 64 bytes with its\n"
+       "           send time; every participant's receipt is timed\n"
+       "  next     --messages interval changes (next; previous near the end\n"
+       "           of the plan) at --rate a second, timed the same way\n"
+       "  joins    the joins only: per-join latency, joins a second, server\n"
+       "           CPU per join\n"
+       "  reports  each participant sends --messages completion reports at\n"
+       "           --rate a second; ack latency from when each was due\n"
+       "  idle     nothing for --seconds (class in the lobby): server CPU\n"
+       "  class    a real class for --seconds: a cue every 5 s, a next every\n"
+       "           45 s, every participant reporting a set every 45 s\n"
+       "           (spread), the server's own progress and timer\n"
+       "Prints one markdown table row per entry of --participants (header\n"
+       "once), or one JSON object with --json: delivered/expected, latency\n"
+       "p50/p90/p99/max, drain (last send to last delivery), kept up (all\n"
+       "delivered and drain <= 0.5 s), server CPU per delivered message, RSS\n"
+       "per participant ((RSS after joins - before) / N), server RSS, and the\n"
+       "load tool's own CPU; notes hold joins, split figures and errors.\n"
+       "\n"
+       "--spawn_server starts a fresh circuitd next to this binary for each\n"
+       "run (127.0.0.1, a free port, a temporary data directory, new keys)\n"
+       "and reads its CPU and RSS from /proc. circuitd limits joins a minute\n"
+       "and messages a second per client address, and here one address plays\n"
+       "every phone: the spawned server is started with\n"
+       "--joins_per_minute_per_peer and --stream_messages_per_second raised\n"
+       "(and --max_reports_per_participant when --messages needs it). That\n"
+       "is the only way through: the limits have no exemption, so against a\n"
+       "server you run (--address, --key or the usual key discovery), start\n"
+       "it with those flags yourself, and pass --server_pid for CPU and RSS.\n"
+       "Keep the load tool on the machine it measures in mind: it uses CPU\n"
+       "too (its own column).",
+       {"spawn_server", "mode", "participants", "messages", "rate", "seconds",
+        "joins_in_flight", "threads", "accept_batches", "server_pid",
+        "server_flags", "json"},
+       Bench},
   };
   return *subcommands;
 }

@@ -1,0 +1,1862 @@
+// `circuit bench`. How it measures:
+// - Every participant has a grpc::Channel of its own (a local subchannel
+//   pool, so its own TCP connection); their streams run on the raw
+//   completion-queue API, served by --threads polling threads, one queue
+//   each, so thousands of participants need no thread each.
+// - A cue's text carries its send time; participants and the instructor are
+//   in this one process and read the one clock (CLOCK_REALTIME), so every
+//   (participant, cue) delivery is timed. An interval change is matched to
+//   the command that made it by the seq in the command's result.
+// - circuitd's CPU (utime + stime) and RSS come from /proc/PID before and
+//   after the measured phase; the tool's own CPU from getrusage.
+// - Every wait has a deadline, and the end of a run cancels every stream.
+#include "client/bench.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "circuit/v1/service.grpc.pb.h"
+#include "client/lib/connection.h"
+#include "client/spawned_server.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/completion_queue.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "grpcpp/support/async_stream.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace circuit::client {
+
+bool ParseBenchMode(const std::string& name, BenchMode* mode) {
+  static const std::pair<const char*, BenchMode> kModes[] = {
+      {"cues", BenchMode::kCues},   {"next", BenchMode::kNext},
+      {"joins", BenchMode::kJoins}, {"reports", BenchMode::kReports},
+      {"idle", BenchMode::kIdle},   {"class", BenchMode::kClass},
+  };
+  for (const auto& [mode_name, value] : kModes) {
+    if (name == mode_name) {
+      *mode = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+// Microseconds since the Unix epoch on CLOCK_REALTIME: the cue's send stamp
+// and every receipt are read from this one clock, in this one process.
+using Micros = int64_t;
+Micros NowMicros() { return absl::GetCurrentTimeNanos() / 1000; }
+
+constexpr char kCircuitId[] = "kickback-trio";
+constexpr char kCuePrefix[] = "bench cue ";
+constexpr size_t kCueTextBytes = 64;
+// After the joins (and the start), before the measured phase: the server's
+// coalesced roster and progress ticks settle.
+constexpr absl::Duration kSettle = absl::Seconds(1);
+// Opening the instructor stream, a command's result outside the measured
+// phase, and the start reaching everyone.
+constexpr absl::Duration kOpenTimeout = absl::Seconds(15);
+constexpr absl::Duration kStartTimeout = absl::Seconds(30);
+// Cancelled streams must have ended by then, or the tool gives up (exit 1).
+constexpr absl::Duration kTeardownTimeout = absl::Seconds(20);
+// The shape of a real class.
+constexpr Micros kClassFirstCue = 2'500'000;
+constexpr Micros kClassCueEvery = 5'000'000;
+constexpr Micros kClassFirstNext = 10'000'000;
+constexpr Micros kClassNextEvery = 45'000'000;
+constexpr Micros kClassReportEvery = 45'000'000;
+constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
+
+const char* ModeName(BenchMode mode) {
+  switch (mode) {
+    case BenchMode::kCues:
+      return "cues";
+    case BenchMode::kNext:
+      return "next";
+    case BenchMode::kJoins:
+      return "joins";
+    case BenchMode::kReports:
+      return "reports";
+    case BenchMode::kIdle:
+      return "idle";
+    case BenchMode::kClass:
+      return "class";
+  }
+  return "?";
+}
+
+// ---------------------------------------------------------------------------
+// /proc and rusage.
+
+struct ProcSample {
+  bool ok = false;
+  double cpu_s = 0;
+  int64_t rss_kb = 0;
+};
+
+// The first 8 KiB of a small file such as /proc/PID/stat; "" when unreadable.
+std::string ReadSmallFile(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return "";
+  char buffer[8192];
+  const size_t n = std::fread(buffer, 1, sizeof buffer, f);
+  std::fclose(f);
+  return std::string(buffer, n);
+}
+
+// utime + stime (fields 14 and 15 of /proc/PID/stat) and VmRSS.
+ProcSample SampleProcess(pid_t pid) {
+  ProcSample sample;
+  if (pid <= 0) return sample;
+  const std::string stat = ReadSmallFile(absl::StrCat("/proc/", pid, "/stat"));
+  const size_t close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 >= stat.size()) return sample;
+  // After "pid (comm) " the state is field 3; utime and stime are 14, 15.
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(absl::string_view(stat).substr(close + 2), ' ');
+  double utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+      !absl::SimpleAtod(fields[12], &stime)) {
+    return sample;
+  }
+  sample.cpu_s = (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  const std::string status =
+      ReadSmallFile(absl::StrCat("/proc/", pid, "/status"));
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    absl::string_view rest = line;
+    if (!absl::ConsumePrefix(&rest, "VmRSS:")) continue;
+    rest = absl::StripAsciiWhitespace(rest);
+    absl::ConsumeSuffix(&rest, "kB");
+    (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &sample.rss_kb);
+  }
+  sample.ok = true;
+  return sample;
+}
+
+double SelfCpuSeconds() {
+  struct rusage usage {};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) /
+             1e6;
+}
+
+// Each participant's connection needs a descriptor, here and in a server
+// spawned from here (which inherits the limit). The soft limit after
+// raising it to the hard one.
+uint64_t RaiseFileLimit() {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return static_cast<uint64_t>(limit.rlim_cur);
+}
+
+// Descriptors besides one per participant: the instructor, the unary
+// channel, gRPC's own, the standard ones.
+constexpr uint64_t kSpareFiles = 64;
+
+// The value at quantile q (0..1) of sorted values: values[floor(q * (n-1))],
+// as the Colyseus and bare gRPC load tools compute it.
+int64_t Quantile(const std::vector<int64_t>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  return sorted[static_cast<size_t>(q *
+                                    static_cast<double>(sorted.size() - 1))];
+}
+
+std::string StatusText(const grpc::Status& status) {
+  static const char* const kCodes[] = {
+      "OK",
+      "CANCELLED",
+      "UNKNOWN",
+      "INVALID_ARGUMENT",
+      "DEADLINE_EXCEEDED",
+      "NOT_FOUND",
+      "ALREADY_EXISTS",
+      "PERMISSION_DENIED",
+      "RESOURCE_EXHAUSTED",
+      "FAILED_PRECONDITION",
+      "ABORTED",
+      "OUT_OF_RANGE",
+      "UNIMPLEMENTED",
+      "INTERNAL",
+      "UNAVAILABLE",
+      "DATA_LOSS",
+      "UNAUTHENTICATED",
+  };
+  const int code = static_cast<int>(status.error_code());
+  std::string name =
+      code >= 0 && code <= 16 ? kCodes[code] : absl::StrCat("code ", code);
+  if (status.error_message().empty()) return name;
+  return absl::StrCat(name, ": ", status.error_message());
+}
+
+// ---------------------------------------------------------------------------
+// Completion queues: every stream's operations complete on one of a few
+// queues, each drained by one thread, so thousands of participants need no
+// thread each. All of one stream's completions run on its queue's thread,
+// one at a time.
+
+class Tagged {
+ public:
+  // One operation of this object completed; on a poller thread.
+  virtual void Proceed(int op, bool ok) = 0;
+
+ protected:
+  ~Tagged() = default;
+};
+
+struct Tag {
+  Tagged* target;
+  int op;
+};
+
+class Pollers {
+ public:
+  explicit Pollers(int threads) {
+    for (int i = 0; i < threads; ++i) {
+      queues_.push_back(std::make_unique<grpc::CompletionQueue>());
+    }
+    for (auto& queue : queues_) {
+      grpc::CompletionQueue* cq = queue.get();
+      threads_.emplace_back([cq] {
+        void* tag = nullptr;
+        bool ok = false;
+        while (cq->Next(&tag, &ok)) {
+          Tag* t = static_cast<Tag*>(tag);
+          t->target->Proceed(t->op, ok);
+        }
+      });
+    }
+  }
+  Pollers(const Pollers&) = delete;
+  Pollers& operator=(const Pollers&) = delete;
+  ~Pollers() { Stop(); }
+
+  size_t size() const { return queues_.size(); }
+  grpc::CompletionQueue* queue(size_t i) {
+    return queues_[i % queues_.size()].get();
+  }
+
+  // Shuts the queues down and joins their threads: every operation started
+  // on them must have completed or be about to (streams ended or cancelled).
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    for (auto& queue : queues_) queue->Shutdown();
+    for (auto& thread : threads_) thread.join();
+  }
+
+ private:
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues_;
+  std::vector<std::thread> threads_;
+  bool stopped_ = false;
+};
+
+// A channel of its own: its own TCP connection, as each phone has (channels
+// in one process otherwise share subchannels and so connections).
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address,
+                                          int salt) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt("circuit.bench.connection", salt);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+// One bidirectional stream on the completion-queue API: one read always in
+// flight, writes queued and sent one at a time. Send and Cancel may be
+// called from any thread; OnResponse and OnEnded run on the stream's poller
+// thread. The object must outlive its poller threads (Pollers::Stop).
+template <typename Request, typename Response>
+class BidiStream : public Tagged {
+ public:
+  using Rpc = grpc::ClientAsyncReaderWriter<Request, Response>;
+
+  BidiStream(const std::string& address, int salt)
+      : channel_(OwnChannel(address, salt)),
+        stub_(v1::CircuitService::NewStub(channel_)) {}
+  BidiStream(const BidiStream&) = delete;
+  BidiStream& operator=(const BidiStream&) = delete;
+  virtual ~BidiStream() = default;
+
+  // Starts the call on `cq`; `first` is its first message. Call once.
+  void Open(grpc::CompletionQueue* cq, Request first) {
+    {
+      absl::MutexLock lock(&mu_);
+      outbox_.push_back(std::move(first));
+    }
+    rpc_ = Prepare(stub_.get(), &context_, cq);
+    rpc_->StartCall(&tags_[kStart]);
+  }
+
+  // Queues `request`; false when the stream can no longer write.
+  bool Send(Request request) {
+    absl::MutexLock lock(&mu_);
+    if (write_closed_) return false;
+    outbox_.push_back(std::move(request));
+    if (started_ && !writing_) WriteNextLocked();
+    return true;
+  }
+
+  void Cancel() { context_.TryCancel(); }
+
+  // True once every operation has completed; status() is then final.
+  bool ended() const { return ended_.load(std::memory_order_acquire); }
+  const grpc::Status& status() const { return status_; }
+
+ protected:
+  virtual std::unique_ptr<Rpc> Prepare(v1::CircuitService::Stub* stub,
+                                       grpc::ClientContext* context,
+                                       grpc::CompletionQueue* cq) = 0;
+  virtual void OnResponse(const Response& response) = 0;
+  // Each read, with the number of messages it carried, before them.
+  virtual void OnRead(int messages) { (void)messages; }
+  virtual void OnEnded() {}
+
+  // Metadata may be added before Open.
+  grpc::ClientContext context_;
+
+ private:
+  enum Op { kStart, kRead, kWrite, kFinish };
+
+  void Proceed(int op, bool ok) override {
+    switch (op) {
+      case kStart:
+        if (!ok) return Finish();
+        {
+          absl::MutexLock lock(&mu_);
+          started_ = true;
+          if (!writing_) WriteNextLocked();
+        }
+        rpc_->Read(&in_, &tags_[kRead]);
+        return;
+      case kRead:
+        if (!ok) return Finish();
+        HandleRead();
+        rpc_->Read(&in_, &tags_[kRead]);
+        return;
+      case kWrite: {
+        bool now_ended = false;
+        {
+          absl::MutexLock lock(&mu_);
+          writing_ = false;
+          if (ok) {
+            WriteNextLocked();
+          } else {
+            write_closed_ = true;
+            outbox_.clear();
+          }
+          now_ended = EndedLocked();
+        }
+        if (now_ended) End();
+        return;
+      }
+      case kFinish: {
+        bool now_ended = false;
+        {
+          absl::MutexLock lock(&mu_);
+          finished_ = true;
+          now_ended = EndedLocked();
+        }
+        if (now_ended) End();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  // One read: one response, or each of a batch's in order, as if each had
+  // arrived alone.
+  void HandleRead() {
+    const int size = in_.batch_size();
+    OnRead(std::max(1, size));
+    if (size == 0) {
+      OnResponse(in_);
+      return;
+    }
+    for (const Response& one : in_.batch()) OnResponse(one);
+  }
+
+  // The stream is over (its read failed): collect the status.
+  void Finish() {
+    {
+      absl::MutexLock lock(&mu_);
+      write_closed_ = true;
+      outbox_.clear();
+    }
+    rpc_->Finish(&status_, &tags_[kFinish]);
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (outbox_.empty() || write_closed_) return;
+    out_ = std::move(outbox_.front());
+    outbox_.pop_front();
+    writing_ = true;
+    rpc_->Write(out_, &tags_[kWrite]);
+  }
+
+  // True once, when the status is in and no write is in flight.
+  bool EndedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!finished_ || writing_ || end_reported_) return false;
+    end_reported_ = true;
+    return true;
+  }
+
+  void End() {
+    OnEnded();
+    ended_.store(true, std::memory_order_release);
+  }
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::CircuitService::Stub> stub_;
+  std::unique_ptr<Rpc> rpc_;
+  Tag tags_[4] = {
+      {this, kStart}, {this, kRead}, {this, kWrite}, {this, kFinish}};
+  Response in_;  // the poller thread's only
+  grpc::Status status_;
+  std::atomic<bool> ended_{false};
+
+  absl::Mutex mu_;
+  std::deque<Request> outbox_ ABSL_GUARDED_BY(mu_);
+  Request out_ ABSL_GUARDED_BY(mu_);
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool end_reported_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// ---------------------------------------------------------------------------
+// The instructor.
+
+class InstructorStream final
+    : public BidiStream<v1::RunClassRequest, v1::RunClassResponse> {
+ public:
+  InstructorStream(const std::string& address, const std::string& key)
+      : BidiStream(address, -1) {
+    Authorize(&context_, key);
+  }
+
+  void Attach(grpc::CompletionQueue* cq, const std::string& class_id,
+              bool batches) {
+    v1::RunClassRequest attach;
+    attach.mutable_attach()->set_class_id(class_id);
+    attach.mutable_attach()->set_accept_batches(batches);
+    Open(cq, std::move(attach));
+  }
+
+  // Waits for the snapshot; false when the stream ended or at `timeout`.
+  bool WaitAttached(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return attached_ || over_;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&settled), timeout);
+    return attached_;
+  }
+
+  // Queues `command` with `id`; false when the stream cannot write.
+  bool Command(const std::string& id, v1::InstructorCommand command) {
+    command.set_command_id(id);
+    v1::RunClassRequest request;
+    *request.mutable_command() = std::move(command);
+    return Send(std::move(request));
+  }
+
+  // The result of command `id`, or nothing by `deadline` (or when the stream
+  // ended first).
+  std::optional<v1::CommandResult> WaitResult(const std::string& id,
+                                              absl::Time deadline) {
+    absl::MutexLock lock(&mu_);
+    auto settled = [this, &id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return over_ || results_.count(id) > 0;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
+    auto it = results_.find(id);
+    if (it == results_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::map<std::string, v1::CommandResult> Results() {
+    absl::MutexLock lock(&mu_);
+    return results_;
+  }
+  int interval_count() {
+    absl::MutexLock lock(&mu_);
+    return interval_count_;
+  }
+  // The current interval as last seen on this stream.
+  int current_index() {
+    absl::MutexLock lock(&mu_);
+    return current_index_;
+  }
+  // The seqs of every state event this stream saw.
+  std::vector<int64_t> state_seqs() {
+    absl::MutexLock lock(&mu_);
+    return state_seqs_;
+  }
+
+ private:
+  std::unique_ptr<Rpc> Prepare(v1::CircuitService::Stub* stub,
+                               grpc::ClientContext* context,
+                               grpc::CompletionQueue* cq) override {
+    return stub->PrepareAsyncRunClass(context, cq);
+  }
+
+  void OnResponse(const v1::RunClassResponse& response) override {
+    if (response.has_snapshot()) {
+      absl::MutexLock lock(&mu_);
+      attached_ = true;
+      interval_count_ = response.snapshot().state().interval_count();
+      current_index_ = response.snapshot().state().current().index();
+    } else if (response.has_event() && response.event().has_state()) {
+      absl::MutexLock lock(&mu_);
+      current_index_ = response.event().state().current().index();
+      state_seqs_.push_back(response.event().seq());
+    } else if (response.has_command_result()) {
+      absl::MutexLock lock(&mu_);
+      results_[response.command_result().command_id()] =
+          response.command_result();
+    }
+  }
+
+  void OnEnded() override {
+    absl::MutexLock lock(&mu_);
+    over_ = true;
+  }
+
+  absl::Mutex mu_;
+  bool attached_ ABSL_GUARDED_BY(mu_) = false;
+  bool over_ ABSL_GUARDED_BY(mu_) = false;
+  int interval_count_ ABSL_GUARDED_BY(mu_) = 0;
+  int current_index_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int64_t> state_seqs_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, v1::CommandResult> results_ ABSL_GUARDED_BY(mu_);
+};
+
+// ---------------------------------------------------------------------------
+// What the participants measured, one shard per poller thread (so the
+// locks are taken by one poller and, at the end, the main thread).
+
+struct Change {
+  int64_t seq;
+  Micros received;
+};
+
+struct Shard {
+  absl::Mutex mu;
+  std::vector<int64_t> cue_latency_us ABSL_GUARDED_BY(mu);
+  Micros last_cue_received ABSL_GUARDED_BY(mu) = 0;
+  int64_t cue_duplicates ABSL_GUARDED_BY(mu) = 0;
+  // Every state event each participant received.
+  std::vector<Change> changes ABSL_GUARDED_BY(mu);
+  std::vector<int64_t> ack_latency_us ABSL_GUARDED_BY(mu);
+  Micros last_ack_received ABSL_GUARDED_BY(mu) = 0;
+  int64_t refused ABSL_GUARDED_BY(mu) = 0;
+  std::string first_refusal ABSL_GUARDED_BY(mu);
+  // Reads on participant streams, and the messages they carried.
+  std::atomic<int64_t> reads{0};
+  std::atomic<int64_t> messages{0};
+};
+
+// What every participant of a run shares.
+class RunState {
+ public:
+  RunState(int participants, int shards, int max_cues)
+      : participants_(participants), max_cues_(max_cues) {
+    for (int i = 0; i < shards; ++i) {
+      shards_.push_back(std::make_unique<Shard>());
+    }
+  }
+
+  int participants() const { return participants_; }
+  int max_cues() const { return max_cues_; }
+  Shard& shard(size_t i) { return *shards_[i % shards_.size()]; }
+  size_t shard_count() const { return shards_.size(); }
+
+  // When reports are due: report k of participant i at
+  // reports_start + (k + i / N) * report_period.
+  void SetReportSchedule(Micros start, Micros period) {
+    report_period_.store(period, std::memory_order_relaxed);
+    reports_start_.store(start, std::memory_order_release);
+  }
+  Micros ReportDue(int participant, int64_t k) const {
+    const Micros start = reports_start_.load(std::memory_order_acquire);
+    const Micros period = report_period_.load(std::memory_order_relaxed);
+    return start + k * period + participant * period / participants_;
+  }
+
+  // A join was started / answered (snapshot) or failed.
+  void JoinStarted() {
+    absl::MutexLock lock(&join_mu_);
+    ++in_flight_;
+  }
+  void JoinSettled(int participant, bool ok, const grpc::Status& status) {
+    absl::MutexLock lock(&join_mu_);
+    --in_flight_;
+    if (ok) {
+      ++joined_;
+      return;
+    }
+    if (failed_++ == 0) {
+      first_failure_ = absl::StrCat("participant ", participant,
+                                    " could not join: ", StatusText(status));
+    }
+  }
+  // Waits until fewer than `limit` joins are in flight (or one failed), at
+  // most `timeout`; false at the timeout.
+  bool WaitJoinSlot(int limit, absl::Duration timeout) {
+    absl::MutexLock lock(&join_mu_);
+    auto free = [this, limit]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(join_mu_) {
+      return in_flight_ < limit || failed_ > 0;
+    };
+    return join_mu_.AwaitWithTimeout(absl::Condition(&free), timeout);
+  }
+  // Waits until no join is in flight, at most `timeout`.
+  bool WaitJoinsSettled(absl::Duration timeout) {
+    absl::MutexLock lock(&join_mu_);
+    auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(join_mu_) {
+      return in_flight_ == 0 || failed_ > 0;
+    };
+    return join_mu_.AwaitWithTimeout(absl::Condition(&settled), timeout);
+  }
+  int joined() {
+    absl::MutexLock lock(&join_mu_);
+    return joined_;
+  }
+  std::string first_join_failure() {
+    absl::MutexLock lock(&join_mu_);
+    return first_failure_;
+  }
+
+  // A joined participant's stream ended before the tool cancelled it.
+  void StreamCut(const grpc::Status& status) {
+    absl::MutexLock lock(&join_mu_);
+    if (cut_++ == 0) first_cut_ = StatusText(status);
+  }
+  int cut() {
+    absl::MutexLock lock(&join_mu_);
+    return cut_;
+  }
+  std::string first_cut() {
+    absl::MutexLock lock(&join_mu_);
+    return first_cut_;
+  }
+
+  // Reads and messages on participant streams so far.
+  std::pair<int64_t, int64_t> ReadsAndMessages() {
+    int64_t reads = 0, messages = 0;
+    for (auto& shard : shards_) {
+      reads += shard->reads.load(std::memory_order_relaxed);
+      messages += shard->messages.load(std::memory_order_relaxed);
+    }
+    return {reads, messages};
+  }
+
+  // Set before the tool cancels every stream at the end of a run.
+  std::atomic<bool> cancelling{false};
+
+ private:
+  const int participants_;
+  const int max_cues_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::atomic<Micros> reports_start_{0};
+  std::atomic<Micros> report_period_{1};
+
+  absl::Mutex join_mu_;
+  int in_flight_ ABSL_GUARDED_BY(join_mu_) = 0;
+  int joined_ ABSL_GUARDED_BY(join_mu_) = 0;
+  int failed_ ABSL_GUARDED_BY(join_mu_) = 0;
+  std::string first_failure_ ABSL_GUARDED_BY(join_mu_);
+  int cut_ ABSL_GUARDED_BY(join_mu_) = 0;
+  std::string first_cut_ ABSL_GUARDED_BY(join_mu_);
+};
+
+// One simulated participant: joins with the code, then times what arrives.
+class Participant final
+    : public BidiStream<v1::JoinClassRequest, v1::JoinClassResponse> {
+ public:
+  Participant(RunState* run, int index, const std::string& address)
+      : BidiStream(address, index),
+        run_(run),
+        index_(index),
+        shard_(&run->shard(static_cast<size_t>(index))),
+        cue_seen_(static_cast<size_t>(run->max_cues()), false) {}
+
+  void Join(grpc::CompletionQueue* cq, const std::string& join_code,
+            bool batches) {
+    v1::JoinClassRequest join;
+    join.mutable_join()->set_join_code(join_code);
+    join.mutable_join()->set_accept_batches(batches);
+    join.mutable_join()->mutable_check_in()->set_display_name(
+        absl::StrCat("Bench ", index_));
+    join_started_ = NowMicros();
+    run_->JoinStarted();
+    Open(cq, std::move(join));
+  }
+
+  // Sends completion report number k (block 0, alternating sides and sets).
+  void Report(int64_t k) {
+    v1::JoinClassRequest request;
+    v1::CompletionReport* c = request.mutable_completion();
+    c->set_report_id(absl::StrCat("r", k));
+    c->set_block_index(0);
+    c->set_set(static_cast<int32_t>(1 + (k / 2) % 2));
+    c->set_side(k % 2 == 0 ? v1::SIDE_LEFT : v1::SIDE_RIGHT);
+    c->set_reps(static_cast<int32_t>(8 + k % 3));
+    sent_.fetch_add(1, std::memory_order_relaxed);
+    if (!Send(std::move(request))) {
+      sent_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  // Has seen every event up to `seq` and an answer to every report sent, or
+  // will see nothing more.
+  bool CaughtUp(int64_t seq) const {
+    return ended() || (last_seq_.load(std::memory_order_acquire) >= seq &&
+                       answered_.load(std::memory_order_acquire) >=
+                           sent_.load(std::memory_order_relaxed));
+  }
+
+  bool joined() const { return joined_.load(std::memory_order_acquire); }
+  // From opening the stream to its snapshot; valid once joined().
+  Micros join_latency() const {
+    return joined_at_.load(std::memory_order_relaxed) - join_started_;
+  }
+  Micros joined_at() const {
+    return joined_at_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  std::unique_ptr<Rpc> Prepare(v1::CircuitService::Stub* stub,
+                               grpc::ClientContext* context,
+                               grpc::CompletionQueue* cq) override {
+    return stub->PrepareAsyncJoinClass(context, cq);
+  }
+
+  void OnResponse(const v1::JoinClassResponse& response) override {
+    const Micros now = NowMicros();
+    switch (response.kind_case()) {
+      case v1::JoinClassResponse::kSnapshot:
+        NoteSeq(response.snapshot().seq());
+        if (!joined()) {
+          joined_at_.store(now, std::memory_order_relaxed);
+          joined_.store(true, std::memory_order_release);
+          run_->JoinSettled(index_, true, grpc::Status::OK);
+        }
+        return;
+      case v1::JoinClassResponse::kEvent: {
+        const v1::ClassEvent& event = response.event();
+        if (event.has_cue()) {
+          RecordCue(event.cue().text(), now);
+        } else if (event.has_state()) {
+          absl::MutexLock lock(&shard_->mu);
+          shard_->changes.push_back({event.seq(), now});
+        }
+        NoteSeq(event.seq());
+        return;
+      }
+      case v1::JoinClassResponse::kAck:
+        RecordAck(response.ack(), now);
+        answered_.fetch_add(1, std::memory_order_release);
+        return;
+      default:
+        return;
+    }
+  }
+
+  void OnRead(int messages) override {
+    shard_->reads.fetch_add(1, std::memory_order_relaxed);
+    shard_->messages.fetch_add(messages, std::memory_order_relaxed);
+  }
+
+  void OnEnded() override {
+    if (!joined()) {
+      run_->JoinSettled(index_, false, status());
+    } else if (!run_->cancelling.load()) {
+      run_->StreamCut(status());
+    }
+  }
+
+  void NoteSeq(int64_t seq) {
+    if (seq > last_seq_.load(std::memory_order_relaxed)) {
+      last_seq_.store(seq, std::memory_order_release);
+    }
+  }
+
+  // "bench cue NNNNNN at MICROS us ...": the send stamp in the text.
+  void RecordCue(const std::string& text, Micros now) {
+    absl::string_view rest = text;
+    if (!absl::ConsumePrefix(&rest, kCuePrefix)) return;
+    std::vector<absl::string_view> parts = absl::StrSplit(rest, ' ');
+    int index = -1;
+    Micros sent = 0;
+    if (parts.size() < 3 || !absl::SimpleAtoi(parts[0], &index) ||
+        !absl::SimpleAtoi(parts[2], &sent) || index < 0 ||
+        static_cast<size_t>(index) >= cue_seen_.size()) {
+      return;
+    }
+    absl::MutexLock lock(&shard_->mu);
+    if (cue_seen_[static_cast<size_t>(index)]) {
+      ++shard_->cue_duplicates;
+      return;
+    }
+    cue_seen_[static_cast<size_t>(index)] = true;
+    shard_->cue_latency_us.push_back(now - sent);
+    shard_->last_cue_received = std::max(shard_->last_cue_received, now);
+  }
+
+  // Ack latency runs from when the report was due (not when it was
+  // written), so a server that falls behind shows it in full.
+  void RecordAck(const v1::ReportAck& ack, Micros now) {
+    absl::string_view id = ack.report_id();
+    int64_t k = -1;
+    if (!absl::ConsumePrefix(&id, "r") || !absl::SimpleAtoi(id, &k) || k < 0) {
+      return;
+    }
+    absl::MutexLock lock(&shard_->mu);
+    if (ack.code() != 0) {
+      if (shard_->refused++ == 0) {
+        shard_->first_refusal =
+            absl::StrCat("code ", ack.code(), ": ", ack.message());
+      }
+      return;
+    }
+    shard_->ack_latency_us.push_back(now - run_->ReportDue(index_, k));
+    shard_->last_ack_received = std::max(shard_->last_ack_received, now);
+  }
+
+  RunState* const run_;
+  const int index_;
+  Shard* const shard_;
+  Micros join_started_ = 0;
+  std::atomic<bool> joined_{false};
+  std::atomic<Micros> joined_at_{0};
+  std::atomic<int64_t> last_seq_{0};
+  std::atomic<int64_t> sent_{0};
+  std::atomic<int64_t> answered_{0};
+  // Which cues arrived; the poller thread's (under shard_->mu).
+  std::vector<bool> cue_seen_;
+};
+
+// ---------------------------------------------------------------------------
+// One run's figures.
+
+struct Row {
+  std::string mode;
+  int participants = 0;
+  std::string messages = "-";
+  std::string rate = "-";
+  // Timed deliveries (cues, interval changes, acks, joins).
+  int64_t delivered = 0;
+  int64_t expected = 0;
+  bool has_deliveries = true;
+  std::vector<int64_t> latency_us;  // sorted
+  double drain_s = kNan;
+  bool kept_up = false;
+  double server_cpu_us_per_message = kNan;
+  double rss_kb_per_participant = kNan;
+  double server_rss_mb = kNan;
+  double load_cpu_s = 0;
+  double measured_s = 0;
+  double server_cpu_s = kNan;
+  double server_cpu_percent = kNan;
+  // Joins.
+  double join_s = 0;
+  std::vector<int64_t> join_latency_us;  // sorted
+  double server_cpu_ms_per_join = kNan;
+  // Streams.
+  std::string instructor = "up";
+  bool batches = false;
+  // Participant stream reads and the messages they carried, measured phase.
+  int64_t reads = 0;
+  int64_t read_messages = 0;
+  int cut = 0;
+  std::string first_cut;
+  int commands_refused = 0;
+  std::string first_command_refusal;
+  int64_t cue_duplicates = 0;
+  // Split figures (class mode; the others where they apply).
+  std::vector<int64_t> cue_latency_us;     // sorted
+  std::vector<int64_t> change_latency_us;  // sorted
+  double next_reach99_ms = kNan;
+  double next_reach100_ms = kNan;
+  int nexts_timed = 0;
+  int auto_advances = 0;
+  std::vector<int64_t> ack_latency_us;  // sorted
+  int64_t acks_expected = 0;
+  int64_t refused = 0;
+  std::string first_refusal;
+};
+
+std::string Number(double value, int decimals = 1) {
+  if (std::isnan(value)) return "-";
+  return absl::StrFormat("%.*f", decimals, value);
+}
+
+std::string Ms(int64_t us) { return absl::StrFormat("%.1f", us / 1000.0); }
+
+std::string JsonNumber(double value) {
+  if (std::isnan(value) || std::isinf(value)) return "null";
+  return absl::StrFormat("%.3f", value);
+}
+
+std::string JsonString(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// A number when `text` is one, else a string.
+std::string JsonNumberOrString(const std::string& text) {
+  double value = 0;
+  return absl::SimpleAtod(text, &value) ? text : JsonString(text);
+}
+
+// The notes column: joins, split figures, and anything that went wrong.
+std::string Notes(const Row& row) {
+  std::vector<std::string> notes;
+  if (row.mode == "joins") {
+    notes.push_back(absl::StrFormat(
+        "%.0f joins/s, server %s ms CPU each",
+        row.join_s > 0 ? static_cast<double>(row.participants) / row.join_s
+                       : 0.0,
+        Number(row.server_cpu_ms_per_join, 2)));
+  } else if (!row.join_latency_us.empty()) {
+    notes.push_back(absl::StrFormat(
+        "joins %.1f s (%.0f/s, p50 %s ms, p99 %s ms, server %s ms CPU each)",
+        row.join_s,
+        row.join_s > 0 ? static_cast<double>(row.participants) / row.join_s
+                       : 0.0,
+        Ms(Quantile(row.join_latency_us, 0.5)),
+        Ms(Quantile(row.join_latency_us, 0.99)),
+        Number(row.server_cpu_ms_per_join, 2)));
+  }
+  if (!std::isnan(row.server_cpu_percent)) {
+    notes.push_back(absl::StrFormat(
+        "server CPU %.2f s in %.1f s: %s%% of a core", row.server_cpu_s,
+        row.measured_s, Number(row.server_cpu_percent, 2)));
+  }
+  if (!row.cue_latency_us.empty() && !row.change_latency_us.empty()) {
+    notes.push_back(absl::StrFormat(
+        "cue p50 %s p99 %s ms; interval change p50 %s p99 %s ms",
+        Ms(Quantile(row.cue_latency_us, 0.5)),
+        Ms(Quantile(row.cue_latency_us, 0.99)),
+        Ms(Quantile(row.change_latency_us, 0.5)),
+        Ms(Quantile(row.change_latency_us, 0.99))));
+  }
+  if (row.nexts_timed > 0) {
+    notes.push_back(absl::StrFormat(
+        "slowest of %d nexts reached 99%% in %s ms, 100%% in %s ms",
+        row.nexts_timed, Number(row.next_reach99_ms),
+        Number(row.next_reach100_ms)));
+  }
+  if (row.auto_advances > 0) {
+    notes.push_back(
+        absl::StrFormat("%d timer advances (untimed)", row.auto_advances));
+  }
+  if (row.acks_expected > 0 && row.mode == "class") {
+    notes.push_back(absl::StrFormat(
+        "acks %d/%d, p50 %s p99 %s ms",
+        static_cast<int64_t>(row.ack_latency_us.size()), row.acks_expected,
+        Ms(Quantile(row.ack_latency_us, 0.5)),
+        Ms(Quantile(row.ack_latency_us, 0.99))));
+  }
+  if (row.refused > 0) {
+    notes.push_back(absl::StrFormat("%d reports refused (first: %s)",
+                                    row.refused, row.first_refusal));
+  }
+  if (row.commands_refused > 0) {
+    notes.push_back(absl::StrFormat("%d commands refused (first: %s)",
+                                    row.commands_refused,
+                                    row.first_command_refusal));
+  }
+  if (row.cue_duplicates > 0) {
+    notes.push_back(absl::StrFormat("%d cues twice", row.cue_duplicates));
+  }
+  if (row.cut > 0) {
+    notes.push_back(absl::StrFormat("%d participant streams cut (first: %s)",
+                                    row.cut, row.first_cut));
+  }
+  if (row.batches && row.reads > 0) {
+    notes.push_back(absl::StrFormat(
+        "streams accept batches: participants got %d messages in %d reads",
+        row.read_messages, row.reads));
+  }
+  notes.push_back(absl::StrCat("instructor stream ", row.instructor));
+  std::string text = absl::StrJoin(notes, "; ");
+  absl::StrReplaceAll({{"|", "/"}}, &text);
+  return text;
+}
+
+void PrintHeader() {
+  std::printf(
+      "| mode | N | messages | rate/s | delivered/expected | p50 ms | p90 ms | "
+      "p99 ms | max ms | drain s | kept up | server CPU/msg us | "
+      "RSS/participant KB | server RSS MB | load tool CPU s | notes |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+}
+
+void PrintRow(const Row& row) {
+  const bool timed = row.has_deliveries && !row.latency_us.empty();
+  std::printf(
+      "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
+      "| %.2f | %s |\n",
+      row.mode.c_str(), row.participants, row.messages.c_str(),
+      row.rate.c_str(),
+      row.has_deliveries
+          ? absl::StrCat(row.delivered, "/", row.expected).c_str()
+          : "-",
+      timed ? Ms(Quantile(row.latency_us, 0.5)).c_str() : "-",
+      timed ? Ms(Quantile(row.latency_us, 0.9)).c_str() : "-",
+      timed ? Ms(Quantile(row.latency_us, 0.99)).c_str() : "-",
+      timed ? Ms(row.latency_us.back()).c_str() : "-",
+      Number(row.drain_s, 2).c_str(), row.kept_up ? "yes" : "no",
+      Number(row.server_cpu_us_per_message).c_str(),
+      Number(row.rss_kb_per_participant).c_str(),
+      Number(row.server_rss_mb).c_str(), row.load_cpu_s, Notes(row).c_str());
+  std::fflush(stdout);
+}
+
+void PrintJson(const Row& row) {
+  auto quantile_ms = [](const std::vector<int64_t>& sorted, double q) {
+    return sorted.empty() ? kNan
+                          : static_cast<double>(Quantile(sorted, q)) / 1000.0;
+  };
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"mode", JsonString(row.mode)},
+      {"participants", absl::StrCat(row.participants)},
+      {"messages", JsonNumberOrString(row.messages)},
+      {"rate", JsonNumberOrString(row.rate)},
+      {"delivered", row.has_deliveries ? absl::StrCat(row.delivered) : "null"},
+      {"expected", row.has_deliveries ? absl::StrCat(row.expected) : "null"},
+      {"p50_ms", JsonNumber(quantile_ms(row.latency_us, 0.5))},
+      {"p90_ms", JsonNumber(quantile_ms(row.latency_us, 0.9))},
+      {"p99_ms", JsonNumber(quantile_ms(row.latency_us, 0.99))},
+      {"max_ms", JsonNumber(quantile_ms(row.latency_us, 1.0))},
+      {"drain_s", JsonNumber(row.drain_s)},
+      {"kept_up", row.kept_up ? "true" : "false"},
+      {"server_cpu_us_per_message", JsonNumber(row.server_cpu_us_per_message)},
+      {"rss_kb_per_participant", JsonNumber(row.rss_kb_per_participant)},
+      {"server_rss_mb", JsonNumber(row.server_rss_mb)},
+      {"load_cpu_s", JsonNumber(row.load_cpu_s)},
+      {"measured_s", JsonNumber(row.measured_s)},
+      {"server_cpu_s", JsonNumber(row.server_cpu_s)},
+      {"server_cpu_percent", JsonNumber(row.server_cpu_percent)},
+      {"join_s", JsonNumber(row.join_s)},
+      {"join_p50_ms", JsonNumber(quantile_ms(row.join_latency_us, 0.5))},
+      {"join_p99_ms", JsonNumber(quantile_ms(row.join_latency_us, 0.99))},
+      {"server_cpu_ms_per_join", JsonNumber(row.server_cpu_ms_per_join)},
+      {"cue_p50_ms", JsonNumber(quantile_ms(row.cue_latency_us, 0.5))},
+      {"cue_p99_ms", JsonNumber(quantile_ms(row.cue_latency_us, 0.99))},
+      {"change_p50_ms", JsonNumber(quantile_ms(row.change_latency_us, 0.5))},
+      {"change_p99_ms", JsonNumber(quantile_ms(row.change_latency_us, 0.99))},
+      {"next_reach99_ms", JsonNumber(row.next_reach99_ms)},
+      {"next_reach100_ms", JsonNumber(row.next_reach100_ms)},
+      {"timer_advances", absl::StrCat(row.auto_advances)},
+      {"acks", absl::StrCat(row.ack_latency_us.size())},
+      {"acks_expected", absl::StrCat(row.acks_expected)},
+      {"ack_p50_ms", JsonNumber(quantile_ms(row.ack_latency_us, 0.5))},
+      {"ack_p99_ms", JsonNumber(quantile_ms(row.ack_latency_us, 0.99))},
+      {"reports_refused", absl::StrCat(row.refused)},
+      {"commands_refused", absl::StrCat(row.commands_refused)},
+      {"streams_cut", absl::StrCat(row.cut)},
+      {"first_cut", JsonString(row.first_cut)},
+      {"instructor", JsonString(row.instructor)},
+      {"batches", row.batches ? "true" : "false"},
+      {"participant_reads", absl::StrCat(row.reads)},
+      {"participant_messages", absl::StrCat(row.read_messages)},
+  };
+  std::string line = "{";
+  for (size_t i = 0; i < fields.size(); ++i) {
+    absl::StrAppend(&line, i ? ", " : "", "\"", fields[i].first,
+                    "\": ", fields[i].second);
+  }
+  std::printf("%s}\n", line.c_str());
+  std::fflush(stdout);
+}
+
+// ---------------------------------------------------------------------------
+// The runs.
+
+// A command the instructor sent, and when.
+struct SentCommand {
+  std::string id;
+  Micros sent = 0;
+  bool is_change = false;  // next or previous
+};
+
+// One run: a server (spawned or given), a class, its instructor, N
+// participants, the measured phase and its figures. Not thread-safe: Run
+// once; the destructor cancels every stream and stops a spawned server,
+// within bounded time.
+class BenchRun {
+ public:
+  BenchRun(const BenchOptions& options, int participants)
+      : options_(options), n_(participants) {}
+  BenchRun(const BenchRun&) = delete;
+  BenchRun& operator=(const BenchRun&) = delete;
+  ~BenchRun() { Teardown(); }
+
+  // Fills `row`; an error when the run could not be made.
+  absl::Status Run(Row* row);
+
+ private:
+  absl::Status Setup();
+  absl::Status Joins(Row* row);
+  // A join failure, with a hint when it is the server's join limit.
+  absl::Status JoinFailure(const std::string& failure) const;
+  absl::Status StartClass();
+  void Measure(Row* row);
+  void SendCues(Row* row);
+  void SendChanges(Row* row);
+  void SendReports(Row* row);
+  void RunClassShape(Row* row);
+  // Sends a cue (number `index`), a next or a previous, stamped now.
+  void SendCue(int index);
+  void SendChange(bool forward);
+  // Waits until every participant caught up with the commands sent and its
+  // own reports, or `deadline`.
+  void WaitDelivered(absl::Time deadline);
+  bool WaitCaughtUp(int64_t seq, absl::Time deadline);
+  void Figures(Row* row);
+  void Teardown();
+  void Progress(const std::string& text) const;
+
+  const BenchOptions& options_;
+  const int n_;
+  std::unique_ptr<SpawnedServer> server_;
+  std::string address_;
+  std::string key_;
+  pid_t pid_ = 0;
+  std::string join_code_;
+  std::unique_ptr<RunState> state_;
+  std::unique_ptr<Pollers> pollers_;
+  std::unique_ptr<InstructorStream> instructor_;
+  std::vector<std::unique_ptr<Participant>> participants_;
+  std::vector<SentCommand> commands_;
+  int cues_sent_ = 0;
+  int changes_sent_ = 0;
+  int64_t reports_sent_ = 0;
+  Micros last_send_ = 0;
+  int command_count_ = 0;
+  ProcSample before_joins_;
+  ProcSample measure_start_;
+  // The streams asked for batches.
+  bool batches_ = false;
+  bool torn_down_ = false;
+};
+
+void BenchRun::Progress(const std::string& text) const {
+  if (isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, "circuit bench: %s N=%d: %s\n",
+                 ModeName(options_.mode), n_, text.c_str());
+  }
+}
+
+absl::Status BenchRun::Setup() {
+  if (options_.spawn_server) {
+    SpawnOptions spawn;
+    spawn.prefix = "circuit-bench";
+    spawn.remove_data_dir = true;
+    // The per-address limits (joins a minute, messages a second on one
+    // stream) would refuse one machine playing thousands of phones: they are
+    // lifted on this server only, by its flags.
+    spawn.extra_args = {"--joins_per_minute_per_peer=1000000000",
+                        "--stream_messages_per_second=1000000"};
+    if (options_.mode == BenchMode::kReports && options_.messages >= 5000) {
+      spawn.extra_args.push_back(absl::StrCat("--max_reports_per_participant=",
+                                              options_.messages + 100));
+    }
+    spawn.extra_args.insert(spawn.extra_args.end(),
+                            options_.server_flags.begin(),
+                            options_.server_flags.end());
+    server_ = std::make_unique<SpawnedServer>(spawn);
+    if (absl::Status started = server_->Start(); !started.ok()) {
+      return started;
+    }
+    address_ = server_->address();
+    key_ = server_->instructor_key();
+    pid_ = server_->pid();
+  } else {
+    address_ = options_.address;
+    key_ = options_.instructor_key;
+    pid_ = options_.server_pid;
+  }
+
+  ConnectOptions connect;
+  connect.address = address_;
+  connect.call_timeout = absl::Seconds(10);
+  Connection connection(connect);
+  absl::StatusOr<v1::ClassInfo> info =
+      connection.CreateClass(key_, kCircuitId, "circuit bench");
+  if (!info.ok()) {
+    return absl::Status(info.status().code(),
+                        absl::StrCat("cannot create a class at ", address_,
+                                     ": ", info.status().message()));
+  }
+  join_code_ = info->join_code();
+
+  int max_cues = 0;
+  if (options_.mode == BenchMode::kCues) max_cues = options_.messages;
+  if (options_.mode == BenchMode::kClass) {
+    max_cues =
+        static_cast<int>(options_.seconds * 1'000'000LL / kClassCueEvery) + 1;
+  }
+  state_ = std::make_unique<RunState>(n_, options_.threads, max_cues);
+  pollers_ = std::make_unique<Pollers>(options_.threads);
+  instructor_ = std::make_unique<InstructorStream>(address_, key_);
+  batches_ = options_.accept_batches;
+  instructor_->Attach(pollers_->queue(0), info->class_id(), batches_);
+  if (!instructor_->WaitAttached(kOpenTimeout)) {
+    return absl::UnavailableError(
+        absl::StrCat("the instructor stream did not open",
+                     instructor_->ended()
+                         ? absl::StrCat(": ", StatusText(instructor_->status()))
+                         : ""));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchRun::JoinFailure(const std::string& failure) const {
+  if (!options_.spawn_server &&
+      absl::StrContains(failure, "RESOURCE_EXHAUSTED")) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        failure,
+        " (circuitd limits joins per address: start it with "
+        "--joins_per_minute_per_peer and --stream_messages_per_second "
+        "raised, or use --spawn_server)"));
+  }
+  return absl::UnavailableError(failure);
+}
+
+absl::Status BenchRun::Joins(Row* row) {
+  before_joins_ = SampleProcess(pid_);
+  const ProcSample& before = before_joins_;
+  const double self_before = SelfCpuSeconds();
+  const Micros start = NowMicros();
+  participants_.reserve(static_cast<size_t>(n_));
+  for (int i = 0; i < n_; ++i) {
+    if (!state_->WaitJoinSlot(options_.joins_in_flight,
+                              options_.join_timeout)) {
+      return absl::DeadlineExceededError(absl::StrFormat(
+          "no join answered in %s (%d of %d joined)",
+          absl::FormatDuration(options_.join_timeout), state_->joined(), n_));
+    }
+    if (std::string failure = state_->first_join_failure(); !failure.empty()) {
+      return JoinFailure(failure);
+    }
+    participants_.push_back(
+        std::make_unique<Participant>(state_.get(), i, address_));
+    participants_.back()->Join(pollers_->queue(static_cast<size_t>(i)),
+                               join_code_, batches_);
+  }
+  if (!state_->WaitJoinsSettled(options_.join_timeout)) {
+    return absl::DeadlineExceededError(absl::StrFormat(
+        "joins not answered in %s (%d of %d joined)",
+        absl::FormatDuration(options_.join_timeout), state_->joined(), n_));
+  }
+  if (std::string failure = state_->first_join_failure(); !failure.empty()) {
+    return JoinFailure(failure);
+  }
+  const ProcSample after = SampleProcess(pid_);
+  Micros last = start;
+  for (const auto& p : participants_) {
+    row->join_latency_us.push_back(p->join_latency());
+    last = std::max(last, p->joined_at());
+  }
+  std::sort(row->join_latency_us.begin(), row->join_latency_us.end());
+  row->join_s = static_cast<double>(last - start) / 1e6;
+  if (before.ok && after.ok) {
+    row->server_cpu_ms_per_join = (after.cpu_s - before.cpu_s) * 1e3 / n_;
+  }
+  if (options_.mode == BenchMode::kJoins) {
+    // The joins are the measured phase.
+    row->load_cpu_s = SelfCpuSeconds() - self_before;
+    row->measured_s = static_cast<double>(NowMicros() - start) / 1e6;
+    if (before.ok && after.ok) {
+      row->server_cpu_s = after.cpu_s - before.cpu_s;
+      row->server_cpu_percent = 100 * row->server_cpu_s / row->measured_s;
+    }
+  }
+  Progress(absl::StrFormat("%d joined in %.1f s", n_, row->join_s));
+  return absl::OkStatus();
+}
+
+absl::Status BenchRun::StartClass() {
+  v1::InstructorCommand start;
+  start.mutable_start();
+  if (!instructor_->Command("start", start)) {
+    return absl::UnavailableError("the instructor stream ended");
+  }
+  std::optional<v1::CommandResult> result =
+      instructor_->WaitResult("start", absl::Now() + kOpenTimeout);
+  if (!result.has_value()) {
+    return absl::DeadlineExceededError("the class's start was not answered");
+  }
+  if (result->code() != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the class did not start: ", result->message()));
+  }
+  if (!WaitCaughtUp(result->seq(), absl::Now() + kStartTimeout)) {
+    return absl::DeadlineExceededError(
+        "the class's start did not reach every participant in time");
+  }
+  return absl::OkStatus();
+}
+
+bool BenchRun::WaitCaughtUp(int64_t seq, absl::Time deadline) {
+  size_t from = 0;
+  for (;;) {
+    while (from < participants_.size() && participants_[from]->CaughtUp(seq)) {
+      ++from;
+    }
+    if (from == participants_.size()) return true;
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+void BenchRun::SendCue(int index) {
+  const Micros now = NowMicros();
+  std::string text =
+      absl::StrFormat("%s%06d at %d us ", kCuePrefix, index, now);
+  text.resize(std::max(kCueTextBytes, text.size()), '.');
+  v1::InstructorCommand cue;
+  cue.mutable_cue()->set_text(text);
+  const std::string id = absl::StrCat("c", command_count_++);
+  instructor_->Command(id, std::move(cue));
+  commands_.push_back({id, now, false});
+  ++cues_sent_;
+  last_send_ = now;
+}
+
+void BenchRun::SendChange(bool forward) {
+  const Micros now = NowMicros();
+  v1::InstructorCommand command;
+  if (forward) {
+    command.mutable_next();
+  } else {
+    command.mutable_previous();
+  }
+  const std::string id = absl::StrCat("n", command_count_++);
+  instructor_->Command(id, std::move(command));
+  commands_.push_back({id, now, true});
+  ++changes_sent_;
+  last_send_ = now;
+}
+
+// Sleeps until `due`, if it is ahead.
+void SleepUntil(Micros due) {
+  const Micros now = NowMicros();
+  if (due > now) absl::SleepFor(absl::Microseconds(due - now));
+}
+
+void BenchRun::SendCues(Row* row) {
+  const Micros start = NowMicros();
+  const double period = 1e6 / options_.rate;
+  for (int k = 0; k < options_.messages; ++k) {
+    SleepUntil(start + static_cast<Micros>(k * period));
+    SendCue(k);
+  }
+  row->messages = absl::StrCat(options_.messages);
+  row->rate = absl::StrFormat("%g", options_.rate);
+}
+
+void BenchRun::SendChanges(Row* row) {
+  const Micros start = NowMicros();
+  const double period = 1e6 / options_.rate;
+  // Forward towards the end of the plan and back, never onto the last
+  // interval (a `next` there ends the class, and so may its timer).
+  const int top = std::max(1, instructor_->interval_count() - 3);
+  int index = instructor_->current_index();
+  bool forward = true;
+  for (int k = 0; k < options_.messages; ++k) {
+    SleepUntil(start + static_cast<Micros>(k * period));
+    if (forward && index >= top) forward = false;
+    if (!forward && index <= 0) forward = true;
+    SendChange(forward);
+    index += forward ? 1 : -1;
+  }
+  row->messages = absl::StrCat(options_.messages);
+  row->rate = absl::StrFormat("%g", options_.rate);
+}
+
+void BenchRun::SendReports(Row* row) {
+  const Micros start = NowMicros();
+  const Micros period = static_cast<Micros>(1e6 / options_.rate);
+  state_->SetReportSchedule(start, period);
+  // Report j of the class is report j / N of participant j % N, due at
+  // start + j * period / N.
+  const int64_t total = static_cast<int64_t>(n_) * options_.messages;
+  for (int64_t j = 0; j < total;) {
+    const Micros now = NowMicros();
+    Micros due = start + j * period / n_;
+    while (j < total && due <= now) {
+      participants_[static_cast<size_t>(j % n_)]->Report(j / n_);
+      last_send_ = due;
+      ++j;
+      due = start + j * period / n_;
+    }
+    if (j < total) {
+      absl::SleepFor(absl::Microseconds(std::max<Micros>(200, due - now)));
+    }
+  }
+  reports_sent_ = total;
+  row->messages = absl::StrCat(options_.messages);
+  row->rate = absl::StrFormat("%g", options_.rate);
+}
+
+void BenchRun::RunClassShape(Row* row) {
+  const Micros start = NowMicros();
+  const Micros end = start + options_.seconds * 1'000'000LL;
+  state_->SetReportSchedule(start, kClassReportEvery);
+  Micros next_cue = start + kClassFirstCue;
+  Micros next_change = start + kClassFirstNext;
+  int cue = 0;
+  int64_t j = 0;  // the class's next report, as in SendReports
+  auto report_due = [&](int64_t report) {
+    return start + report * kClassReportEvery / n_;
+  };
+  const int count = instructor_->interval_count();
+  for (;;) {
+    const Micros due = std::min({next_cue, next_change, report_due(j)});
+    if (due >= end) break;
+    SleepUntil(due);
+    const Micros now = NowMicros();
+    if (next_cue <= now && next_cue < end) {
+      SendCue(cue++);
+      next_cue += kClassCueEvery;
+    }
+    if (next_change <= now && next_change < end) {
+      // Forward, unless that would end the class.
+      SendChange(instructor_->current_index() < count - 2);
+      next_change += kClassNextEvery;
+    }
+    while (report_due(j) <= now && report_due(j) < end) {
+      participants_[static_cast<size_t>(j % n_)]->Report(j / n_);
+      ++j;
+    }
+  }
+  reports_sent_ = j;
+  row->messages = absl::StrCat(cues_sent_ + changes_sent_);
+  row->rate = "class";
+}
+
+void BenchRun::WaitDelivered(absl::Time deadline) {
+  // The seq of the last event a command made: every participant is caught
+  // up once it has seen that one (events arrive in order).
+  int64_t seq = 0;
+  for (const SentCommand& command : commands_) {
+    std::optional<v1::CommandResult> result =
+        instructor_->WaitResult(command.id, deadline);
+    if (result.has_value() && result->code() == 0) {
+      seq = std::max(seq, result->seq());
+    }
+  }
+  WaitCaughtUp(seq, deadline);
+}
+
+void BenchRun::Measure(Row* row) {
+  absl::SleepFor(kSettle);
+  measure_start_ = SampleProcess(pid_);
+  if (options_.mode == BenchMode::kJoins) {
+    if (measure_start_.ok) {
+      row->server_rss_mb = static_cast<double>(measure_start_.rss_kb) / 1024;
+    }
+    return;
+  }
+  const ProcSample& before = measure_start_;
+  const auto [reads_before, messages_before] = state_->ReadsAndMessages();
+  const double self_before = SelfCpuSeconds();
+  const Micros start = NowMicros();
+  switch (options_.mode) {
+    case BenchMode::kCues:
+      SendCues(row);
+      break;
+    case BenchMode::kNext:
+      SendChanges(row);
+      break;
+    case BenchMode::kReports:
+      SendReports(row);
+      break;
+    case BenchMode::kClass:
+      RunClassShape(row);
+      break;
+    case BenchMode::kIdle:
+      absl::SleepFor(absl::Seconds(options_.seconds));
+      break;
+    case BenchMode::kJoins:
+      break;
+  }
+  if (options_.mode != BenchMode::kIdle) {
+    WaitDelivered(absl::FromUnixMicros(std::max(last_send_, start)) +
+                  options_.drain_timeout);
+  }
+  const ProcSample after = SampleProcess(pid_);
+  const auto [reads_after, messages_after] = state_->ReadsAndMessages();
+  row->reads = reads_after - reads_before;
+  row->read_messages = messages_after - messages_before;
+  row->load_cpu_s = SelfCpuSeconds() - self_before;
+  row->measured_s = static_cast<double>(NowMicros() - start) / 1e6;
+  if (before.ok && after.ok) {
+    row->server_cpu_s = after.cpu_s - before.cpu_s;
+    row->server_cpu_percent =
+        row->measured_s > 0 ? 100 * row->server_cpu_s / row->measured_s : kNan;
+    row->server_rss_mb = static_cast<double>(after.rss_kb) / 1024;
+  }
+}
+
+void BenchRun::Figures(Row* row) {
+  // Commands: which were refused, and when each change was sent.
+  std::map<std::string, v1::CommandResult> results = instructor_->Results();
+  std::map<int64_t, Micros> change_sent;  // by the seq of its event
+  std::map<int64_t, bool> command_seqs;
+  for (const SentCommand& command : commands_) {
+    auto it = results.find(command.id);
+    if (it == results.end() || it->second.code() != 0) {
+      if (row->commands_refused++ == 0) {
+        row->first_command_refusal =
+            it == results.end() ? "no answer"
+                                : absl::StrCat("code ", it->second.code(), ": ",
+                                               it->second.message());
+      }
+      continue;
+    }
+    command_seqs[it->second.seq()] = true;
+    if (command.is_change) change_sent[it->second.seq()] = command.sent;
+  }
+  for (int64_t seq : instructor_->state_seqs()) {
+    if (command_seqs.count(seq) == 0) ++row->auto_advances;
+  }
+  // The start's own state event is not a timer advance.
+  if (row->auto_advances > 0 && options_.mode != BenchMode::kIdle &&
+      options_.mode != BenchMode::kJoins) {
+    --row->auto_advances;
+  }
+
+  std::map<int64_t, std::vector<int64_t>> reach;  // by seq: latencies
+  Micros last_cue = 0, last_change = 0, last_ack = 0;
+  for (size_t i = 0; i < state_->shard_count(); ++i) {
+    Shard& shard = state_->shard(i);
+    absl::MutexLock lock(&shard.mu);
+    row->cue_latency_us.insert(row->cue_latency_us.end(),
+                               shard.cue_latency_us.begin(),
+                               shard.cue_latency_us.end());
+    last_cue = std::max(last_cue, shard.last_cue_received);
+    row->cue_duplicates += shard.cue_duplicates;
+    for (const Change& change : shard.changes) {
+      auto sent = change_sent.find(change.seq);
+      if (sent == change_sent.end()) continue;
+      row->change_latency_us.push_back(change.received - sent->second);
+      reach[change.seq].push_back(change.received - sent->second);
+      last_change = std::max(last_change, change.received);
+    }
+    row->ack_latency_us.insert(row->ack_latency_us.end(),
+                               shard.ack_latency_us.begin(),
+                               shard.ack_latency_us.end());
+    last_ack = std::max(last_ack, shard.last_ack_received);
+    row->refused += shard.refused;
+    if (row->first_refusal.empty()) row->first_refusal = shard.first_refusal;
+  }
+  std::sort(row->cue_latency_us.begin(), row->cue_latency_us.end());
+  std::sort(row->change_latency_us.begin(), row->change_latency_us.end());
+  std::sort(row->ack_latency_us.begin(), row->ack_latency_us.end());
+  row->acks_expected = reports_sent_;
+
+  // How long the slowest `next` took to reach 99% and all participants.
+  if (!change_sent.empty()) {
+    row->nexts_timed = static_cast<int>(change_sent.size());
+    double worst99 = 0, worst100 = 0;
+    const size_t need99 = static_cast<size_t>(std::ceil(0.99 * n_));
+    for (const auto& [seq, sent] : change_sent) {
+      std::vector<int64_t>& times = reach[seq];
+      std::sort(times.begin(), times.end());
+      const double inf = std::numeric_limits<double>::infinity();
+      const double at99 =
+          times.size() >= need99 && need99 > 0 ? times[need99 - 1] / 1e3 : inf;
+      const double at100 =
+          times.size() >= static_cast<size_t>(n_) ? times.back() / 1e3 : inf;
+      worst99 = std::max(worst99, at99);
+      worst100 = std::max(worst100, at100);
+    }
+    row->next_reach99_ms = std::isinf(worst99) ? kNan : worst99;
+    row->next_reach100_ms = std::isinf(worst100) ? kNan : worst100;
+  }
+
+  Micros last_delivery = 0;
+  switch (options_.mode) {
+    case BenchMode::kCues:
+      row->latency_us = row->cue_latency_us;
+      row->expected = static_cast<int64_t>(n_) * cues_sent_;
+      last_delivery = last_cue;
+      break;
+    case BenchMode::kNext:
+      row->latency_us = row->change_latency_us;
+      row->expected = static_cast<int64_t>(n_) * changes_sent_;
+      last_delivery = last_change;
+      break;
+    case BenchMode::kReports:
+      row->latency_us = row->ack_latency_us;
+      row->expected = reports_sent_;
+      last_delivery = last_ack;
+      break;
+    case BenchMode::kClass:
+      row->latency_us = row->cue_latency_us;
+      row->latency_us.insert(row->latency_us.end(),
+                             row->change_latency_us.begin(),
+                             row->change_latency_us.end());
+      std::sort(row->latency_us.begin(), row->latency_us.end());
+      row->expected = static_cast<int64_t>(n_) * (cues_sent_ + changes_sent_);
+      last_delivery = std::max(last_cue, last_change);
+      break;
+    case BenchMode::kJoins:
+      row->latency_us = row->join_latency_us;
+      row->expected = n_;
+      row->delivered = static_cast<int64_t>(row->join_latency_us.size());
+      row->messages = "1 join";
+      row->rate = absl::StrCat(options_.joins_in_flight, " in flight");
+      break;
+    case BenchMode::kIdle:
+      row->has_deliveries = false;
+      row->messages = "0";
+      row->rate = absl::StrCat(options_.seconds, " s");
+      break;
+  }
+  if (options_.mode != BenchMode::kJoins) {
+    row->delivered = static_cast<int64_t>(row->latency_us.size());
+  }
+  if (last_delivery > 0 && last_send_ > 0) {
+    row->drain_s =
+        static_cast<double>(std::max<Micros>(0, last_delivery - last_send_)) /
+        1e6;
+  }
+  row->batches = batches_;
+  row->cut = state_->cut();
+  row->first_cut = state_->first_cut();
+  if (instructor_->ended()) {
+    row->instructor =
+        absl::StrCat("ended: ", StatusText(instructor_->status()));
+  }
+  const bool acks_ok =
+      row->refused == 0 &&
+      static_cast<int64_t>(row->ack_latency_us.size()) == row->acks_expected;
+  switch (options_.mode) {
+    case BenchMode::kJoins:
+      row->kept_up = row->delivered == row->expected;
+      row->server_cpu_us_per_message = row->server_cpu_ms_per_join * 1e3;
+      break;
+    case BenchMode::kIdle:
+      row->kept_up = row->cut == 0 && !instructor_->ended();
+      break;
+    default:
+      row->kept_up = row->delivered == row->expected && row->expected > 0 &&
+                     !std::isnan(row->drain_s) && row->drain_s <= 0.5 &&
+                     acks_ok && row->commands_refused == 0;
+      if (options_.mode != BenchMode::kClass && row->delivered > 0 &&
+          !std::isnan(row->server_cpu_s)) {
+        row->server_cpu_us_per_message =
+            row->server_cpu_s * 1e6 / static_cast<double>(row->delivered);
+      }
+  }
+}
+
+absl::Status BenchRun::Run(Row* row) {
+  row->mode = ModeName(options_.mode);
+  row->participants = n_;
+  if (absl::Status setup = Setup(); !setup.ok()) return setup;
+  if (absl::Status joined = Joins(row); !joined.ok()) return joined;
+  if (options_.mode != BenchMode::kJoins && options_.mode != BenchMode::kIdle) {
+    if (absl::Status started = StartClass(); !started.ok()) return started;
+  }
+  Measure(row);
+  // RSS after the joins is sampled just before the measured phase.
+  if (before_joins_.ok && measure_start_.ok) {
+    row->rss_kb_per_participant =
+        static_cast<double>(measure_start_.rss_kb - before_joins_.rss_kb) / n_;
+  }
+  Figures(row);
+  return absl::OkStatus();
+}
+
+void BenchRun::Teardown() {
+  if (torn_down_) return;
+  torn_down_ = true;
+  if (state_ != nullptr) state_->cancelling.store(true);
+  // End the class politely: on a shared server its seats are then released
+  // as the streams close, instead of being held for the hold time.
+  if (instructor_ != nullptr && !instructor_->ended()) {
+    v1::InstructorCommand end;
+    end.mutable_end();
+    if (instructor_->Command("end", end)) {
+      instructor_->WaitResult("end", absl::Now() + absl::Seconds(5));
+    }
+  }
+  for (auto& p : participants_) p->Cancel();
+  if (instructor_ != nullptr) instructor_->Cancel();
+  const absl::Time deadline = absl::Now() + kTeardownTimeout;
+  auto all_ended = [&] {
+    for (auto& p : participants_) {
+      if (!p->ended()) return false;
+    }
+    return instructor_ == nullptr || instructor_->ended();
+  };
+  while (!all_ended()) {
+    if (absl::Now() >= deadline) {
+      std::fprintf(stderr,
+                   "circuit bench: streams did not end after being cancelled; "
+                   "giving up\n");
+      std::fflush(stdout);
+      std::_Exit(1);
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  if (pollers_ != nullptr) pollers_->Stop();
+  participants_.clear();
+  instructor_.reset();
+  if (server_ != nullptr) server_->Stop();
+}
+
+}  // namespace
+
+std::string BenchUsageError(const BenchOptions& options) {
+  if (options.participants.empty()) return "--participants needs a number";
+  for (int n : options.participants) {
+    if (n < 1 || n > 100000) return "--participants are 1 to 100000 each";
+  }
+  if (options.messages < 1 || options.messages > 100000) {
+    return "--messages is 1 to 100000";
+  }
+  if (!(options.rate >= 0.01 && options.rate <= 100000)) {
+    return "--rate is 0.01 to 100000";
+  }
+  if (options.seconds < 1 || options.seconds > 86400) {
+    return "--seconds is 1 to 86400";
+  }
+  if (options.joins_in_flight < 1 || options.joins_in_flight > 100000) {
+    return "--joins_in_flight is 1 to 100000";
+  }
+  if (options.threads < 1 || options.threads > 64) {
+    return "--threads is 1 to 64";
+  }
+  if (options.mode == BenchMode::kClass && options.seconds < 5) {
+    return "--mode=class needs --seconds of 5 or more";
+  }
+  if (!options.spawn_server && options.instructor_key.empty()) {
+    return "no instructor key: pass --key, set CIRCUIT_INSTRUCTOR_KEY, or "
+           "use --spawn_server";
+  }
+  if (options.spawn_server && options.server_pid != 0) {
+    return "--server_pid is for a server the bench did not spawn";
+  }
+  return "";
+}
+
+int RunBench(const BenchOptions& options) {
+  if (std::string error = BenchUsageError(options); !error.empty()) {
+    std::fprintf(stderr, "circuit: %s\n", error.c_str());
+    return 2;
+  }
+  // Debian's Abseil is built without NDEBUG: every absl::Mutex (gRPC's
+  // included) would pay for deadlock detection in the load tool too.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  const uint64_t files = RaiseFileLimit();
+  const int most = *std::max_element(options.participants.begin(),
+                                     options.participants.end());
+  if (files > 0 && static_cast<uint64_t>(most) + kSpareFiles > files) {
+    std::fprintf(stderr,
+                 "circuit: %d participants need about %d open files, and the "
+                 "limit is %d (raise the hard limit: ulimit -Hn)\n",
+                 most, most + static_cast<int>(kSpareFiles),
+                 static_cast<int>(files));
+    return 1;
+  }
+  if (!options.spawn_server && options.server_pid != 0 &&
+      !SampleProcess(options.server_pid).ok) {
+    std::fprintf(stderr, "circuit: cannot read /proc/%d/stat\n",
+                 static_cast<int>(options.server_pid));
+    return 1;
+  }
+  bool header = !options.json;
+  for (int n : options.participants) {
+    Row row;
+    absl::Status status;
+    {
+      BenchRun run(options, n);
+      status = run.Run(&row);
+    }
+    if (!status.ok()) {
+      std::fprintf(stderr, "circuit: bench %s N=%d: %s\n",
+                   ModeName(options.mode), n,
+                   std::string(status.message()).c_str());
+      return 1;
+    }
+    if (options.json) {
+      PrintJson(row);
+      continue;
+    }
+    if (header) PrintHeader();
+    header = false;
+    PrintRow(row);
+  }
+  return 0;
+}
+
+}  // namespace circuit::client

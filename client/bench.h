@@ -1,0 +1,97 @@
+#ifndef CIRCUIT_CLIENT_BENCH_H_
+#define CIRCUIT_CLIENT_BENCH_H_
+
+// `circuit bench`: the operator's load tool. Simulated participants, each on
+// a TCP connection of its own, join one class of the kickback trio and the
+// tool measures what a real room costs circuitd: how fast a cue or an
+// interval change reaches everyone, how fast joins and reports are
+// answered, and circuitd's CPU and memory (from /proc) while it does so.
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace circuit::client {
+
+// What one run does after the participants have joined.
+enum class BenchMode {
+  // The instructor sends `messages` cues at `rate` a second; every
+  // participant's receipt of every cue is timed.
+  kCues,
+  // The instructor moves the class on (`next`, and `previous` at the end of
+  // the plan) `messages` times at `rate` a second; every participant's
+  // receipt of every interval change is timed.
+  kNext,
+  // Only the joins are measured.
+  kJoins,
+  // Every participant sends `messages` completion reports at `rate` a second
+  // (the class at N * rate a second, in turn); acks are timed from when each
+  // report was due.
+  kReports,
+  // Nothing is sent for `seconds`; circuitd's CPU is what is measured.
+  kIdle,
+  // The shape of a real class for `seconds`: a cue every 5 s, a `next` every
+  // 45 s, every participant reporting a set every 45 s (spread), and the
+  // class progress the server sends.
+  kClass,
+};
+
+// "cues", "next", ...; false for an unknown name.
+bool ParseBenchMode(const std::string& name, BenchMode* mode);
+
+struct BenchOptions {
+  BenchMode mode = BenchMode::kCues;
+  // One run per entry, each with that many participants.
+  std::vector<int> participants = {200};
+  // Per participant: cues or interval changes it receives, or reports it
+  // sends.
+  int messages = 100;
+  // Per second: the instructor's commands (cues, next), or each
+  // participant's reports (reports).
+  double rate = 20;
+  // How long idle and class runs last.
+  int seconds = 60;
+  // Joins started and not yet answered, at most.
+  int joins_in_flight = 64;
+  // Completion-queue threads that serve every participant's stream.
+  int threads = 2;
+
+  // Start a circuitd of our own for each run (next to this binary, on a free
+  // port, a fresh data directory and keys) with the per-address limits
+  // lifted by its flags, plus `server_flags`.
+  bool spawn_server = false;
+  std::vector<std::string> server_flags;
+  // Otherwise: circuitd's address, the instructor key, and its process id
+  // for CPU and RSS (0: not measured).
+  std::string address;
+  std::string instructor_key;
+  pid_t server_pid = 0;
+
+  // Ask for batches (several messages in one response) on every stream,
+  // when the contract offers them (`accept_batches`), as an app would.
+  bool accept_batches = true;
+
+  // One JSON object per run instead of a markdown table row.
+  bool json = false;
+  // A join not answered with a snapshot in this time fails the run.
+  absl::Duration join_timeout = absl::Seconds(30);
+  // How long after the last send the run waits for deliveries.
+  absl::Duration drain_timeout = absl::Seconds(30);
+};
+
+// Why `options` cannot run (a usage error), or "" when they can.
+std::string BenchUsageError(const BenchOptions& options);
+
+// Runs one measurement per entry of `options.participants` and prints a row
+// for each on stdout (progress and failures on stderr). Returns the exit
+// code: 0 when every run completed (whatever it measured), 1 when one could
+// not (circuitd would not start, a participant could not join, ...), with
+// the reason on stderr; 2 for a usage error.
+int RunBench(const BenchOptions& options);
+
+}  // namespace circuit::client
+
+#endif  // CIRCUIT_CLIENT_BENCH_H_

@@ -1,0 +1,189 @@
+// `circuit bench` end to end: the real binary runs small loads against a
+// circuitd of its own (or one the test started) and reports that every
+// message was delivered. Nothing here asserts a duration: the figures are
+// the tool's output, not the test's.
+
+#include <signal.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/testing/subprocess.h"
+
+namespace circuit {
+namespace {
+
+using testing::BinaryPath;
+using testing::Subprocess;
+
+struct BenchResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+BenchResult RunBench(const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {BinaryPath("circuit"), "bench"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  BenchResult result;
+  auto bench = Subprocess::Start(argv);
+  if (!bench.ok()) {
+    result.err = std::string(bench.status().message());
+    return result;
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(100);
+  result.out = bench->ReadAll(deadline);
+  auto rc = bench->Wait(deadline);
+  result.exit_code = rc.ok() ? *rc : -1;
+  result.err = bench->stderr_text();
+  return result;
+}
+
+// The table's data rows (not the header or its rule), split into cells.
+std::vector<std::vector<std::string>> TableRows(const std::string& out) {
+  std::vector<std::vector<std::string>> rows;
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    if (!absl::StartsWith(line, "| ") || absl::StartsWith(line, "| mode ")) {
+      continue;
+    }
+    std::vector<std::string> cells;
+    for (absl::string_view cell : absl::StrSplit(line, '|')) {
+      cells.emplace_back(absl::StripAsciiWhitespace(cell));
+    }
+    // Drop the empty cells before the first and after the last '|'.
+    cells.erase(cells.begin());
+    cells.pop_back();
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+// Checks a table row: mode, N, and delivered == expected (column 5).
+void ExpectAllDelivered(const std::vector<std::string>& row,
+                        const std::string& mode, int participants) {
+  ASSERT_GE(row.size(), 16u);
+  EXPECT_EQ(row[0], mode);
+  EXPECT_EQ(row[1], absl::StrCat(participants));
+  std::vector<std::string> counts = absl::StrSplit(row[4], '/');
+  ASSERT_EQ(counts.size(), 2u) << row[4];
+  int64_t delivered = -1, expected = -2;
+  ASSERT_TRUE(absl::SimpleAtoi(counts[0], &delivered)) << row[4];
+  ASSERT_TRUE(absl::SimpleAtoi(counts[1], &expected)) << row[4];
+  EXPECT_GT(expected, 0);
+  EXPECT_EQ(delivered, expected) << absl::StrJoin(row, " | ");
+}
+
+// The integer after "\"key\": " in a JSON line.
+int64_t JsonInt(const std::string& line, const std::string& key) {
+  const std::string needle = absl::StrCat("\"", key, "\": ");
+  const size_t at = line.find(needle);
+  if (at == std::string::npos) return -1;
+  absl::string_view rest = absl::string_view(line).substr(at + needle.size());
+  rest = rest.substr(0, rest.find_first_of(",}"));
+  int64_t value = -1;
+  return absl::SimpleAtoi(rest, &value) ? value : -1;
+}
+
+TEST(CircuitBenchTest, CuesReachEveryParticipant) {
+  BenchResult result = RunBench({"--spawn_server", "--participants=20",
+                                 "--mode=cues", "--messages=10", "--rate=50"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<std::vector<std::string>> rows = TableRows(result.out);
+  ASSERT_EQ(rows.size(), 1u) << result.out;
+  ExpectAllDelivered(rows[0], "cues", 20);
+  EXPECT_EQ(rows[0][4], "200/200");
+}
+
+TEST(CircuitBenchTest, EveryReportIsAcked) {
+  BenchResult result =
+      RunBench({"--spawn_server", "--participants=20", "--mode=reports",
+                "--messages=5", "--rate=10"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<std::vector<std::string>> rows = TableRows(result.out);
+  ASSERT_EQ(rows.size(), 1u) << result.out;
+  ExpectAllDelivered(rows[0], "reports", 20);
+  EXPECT_EQ(rows[0][4], "100/100");
+}
+
+TEST(CircuitBenchTest, IntervalChangesReachEveryParticipantAsJson) {
+  BenchResult result =
+      RunBench({"--spawn_server", "--participants=20", "--mode=next",
+                "--messages=30", "--rate=50", "--json"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(result.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u) << result.out;
+  EXPECT_THAT(lines[0], ::testing::HasSubstr("\"mode\": \"next\""));
+  // 30 changes go past the end of the plan and back: none may end the
+  // class or be refused.
+  EXPECT_EQ(JsonInt(lines[0], "expected"), 20 * 30) << lines[0];
+  EXPECT_EQ(JsonInt(lines[0], "delivered"), 20 * 30) << lines[0];
+  EXPECT_EQ(JsonInt(lines[0], "commands_refused"), 0) << lines[0];
+  EXPECT_EQ(JsonInt(lines[0], "streams_cut"), 0) << lines[0];
+}
+
+TEST(CircuitBenchTest, OneRowPerParticipantCount) {
+  BenchResult result =
+      RunBench({"--spawn_server", "--participants=5,12", "--mode=joins"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<std::vector<std::string>> rows = TableRows(result.out);
+  ASSERT_EQ(rows.size(), 2u) << result.out;
+  ExpectAllDelivered(rows[0], "joins", 5);
+  ExpectAllDelivered(rows[1], "joins", 12);
+  // One header for both rows.
+  EXPECT_EQ(result.out.find("| mode |"), result.out.rfind("| mode |"));
+}
+
+TEST(CircuitBenchTest, RunsAgainstAServerItDidNotStart) {
+  // The operator's way through the per-address limits: the server's flags.
+  auto circuitd = testing::StartCircuitd(
+      {"--journal=memory", "--instructor_key=bench-test-key",
+       "--joins_per_minute_per_peer=100000",
+       "--stream_messages_per_second=100000"},
+      absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(circuitd.ok()) << circuitd.status();
+  BenchResult result = RunBench(
+      {absl::StrCat("--address=", circuitd->address), "--key=bench-test-key",
+       absl::StrCat("--server_pid=", circuitd->process->pid()),
+       "--participants=10", "--mode=cues", "--messages=5", "--rate=50"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<std::vector<std::string>> rows = TableRows(result.out);
+  ASSERT_EQ(rows.size(), 1u) << result.out;
+  ExpectAllDelivered(rows[0], "cues", 10);
+  // With its pid the server's RSS is read from /proc.
+  EXPECT_NE(rows[0][13], "-") << result.out;
+  circuitd->process->Signal(SIGTERM);
+  auto rc = circuitd->process->Wait(absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(rc.ok());
+  EXPECT_EQ(*rc, 0) << circuitd->process->stderr_text();
+}
+
+TEST(CircuitBenchTest, RefusesNonsenseFlags) {
+  for (const char* flag :
+       {"--mode=nonsense", "--participants=0", "--participants=2,x",
+        "--messages=0", "--rate=0", "--joins_in_flight=0"}) {
+    BenchResult result = RunBench({"--spawn_server", flag});
+    EXPECT_EQ(result.exit_code, 2) << flag << result.out << result.err;
+    EXPECT_EQ(result.out, "") << flag;
+  }
+}
+
+TEST(CircuitBenchTest, FailsWithAReasonWhenNoServerAnswers) {
+  // Port 1 on loopback: nothing listens there.
+  BenchResult result = RunBench(
+      {"--address=127.0.0.1:1", "--key=k", "--participants=2", "--mode=joins"});
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_THAT(result.err, ::testing::HasSubstr("circuit: bench joins N=2:"));
+}
+
+}  // namespace
+}  // namespace circuit
