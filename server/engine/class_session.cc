@@ -304,8 +304,9 @@ int64_t ClassSession::RecordReport(Participant& p, const std::string& report_id,
   recorded.set_participant_id(p.id);
   v1::ClassEvent event;
   *event.mutable_report() = std::move(recorded);
+  // The instructor sees it in the roster changes of the next tick.
   const int64_t seq =
-      Emit(std::move(event), Audience::kInstructorAndParticipant, p.id, now_ms);
+      Emit(std::move(event), Audience::kParticipant, p.id, now_ms);
   p.reports.emplace(report_id, ReportResult{seq, false});
   MarkDirty(p);
   return seq;

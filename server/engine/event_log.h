@@ -21,13 +21,17 @@ enum class Audience {
   kInstructor,
   // The instructor and the one participant named in Event::participant_id.
   kInstructorAndParticipant,
+  // The one participant named, only. The instructor learns of it from the
+  // roster changes sent on the tick (a report is one of these: an event per
+  // report would make the console's stream as busy as the whole room).
+  kParticipant,
 };
 
 // One accepted change, numbered in its class.
 struct Event {
   v1::ClassEvent event;  // seq, at_unix_ms and the change
   Audience audience = Audience::kPublic;
-  std::string participant_id;  // for kInstructorAndParticipant
+  std::string participant_id;  // for kInstructorAndParticipant, kParticipant
 };
 
 // The numbered events of one class: each appended event gets the next seq

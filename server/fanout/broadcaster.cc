@@ -10,15 +10,17 @@ namespace circuit {
 
 bool Visible(const engine::Event& event, Role role,
              const std::string& participant_id) {
-  if (role == Role::kInstructor) return true;
+  const bool named = role == Role::kParticipant && !participant_id.empty() &&
+                     event.participant_id == participant_id;
   switch (event.audience) {
     case engine::Audience::kPublic:
       return true;
     case engine::Audience::kInstructor:
-      return false;
+      return role == Role::kInstructor;
     case engine::Audience::kInstructorAndParticipant:
-      return role == Role::kParticipant && !participant_id.empty() &&
-             event.participant_id == participant_id;
+      return role == Role::kInstructor || named;
+    case engine::Audience::kParticipant:
+      return named;
   }
   return false;
 }
@@ -56,7 +58,9 @@ void Broadcaster::Publish(const std::vector<engine::Event>& events,
                           int64_t now_ms) {
   for (const engine::Event& e : events) {
     grpc::ByteBuffer bytes = EncodeEvent(e.event, now_ms);
-    for (const auto& s : instructors_) s->Send(bytes, Delivery::kReliable);
+    if (Visible(e, Role::kInstructor, "")) {
+      for (const auto& s : instructors_) s->Send(bytes, Delivery::kReliable);
+    }
     if (Visible(e, Role::kKiosk, "")) {
       for (const auto& s : kiosks_) s->Send(bytes, Delivery::kReliable);
     }
@@ -96,13 +100,8 @@ void Broadcaster::SendToAll(const grpc::ByteBuffer& bytes, Delivery delivery) {
   for (const auto& [id, s] : participants_) s->Send(bytes, delivery);
 }
 
-void Broadcaster::SendProgress(const grpc::ByteBuffer& bytes, int slice,
-                               int slices) {
-  if (slice == 0) {
-    for (const auto& s : instructors_)
-      s->Send(bytes, Delivery::kLatestProgress);
-    for (const auto& s : kiosks_) s->Send(bytes, Delivery::kLatestProgress);
-  }
+void Broadcaster::SendProgressToParticipants(const grpc::ByteBuffer& bytes,
+                                             int slice, int slices) {
   const absl::Hash<std::string> hash;
   for (const auto& [id, s] : participants_) {
     if (slices <= 1 ||
@@ -110,6 +109,11 @@ void Broadcaster::SendProgress(const grpc::ByteBuffer& bytes, int slice,
       s->Send(bytes, Delivery::kLatestProgress);
     }
   }
+}
+
+void Broadcaster::SendProgressToStaff(const grpc::ByteBuffer& bytes) {
+  for (const auto& s : instructors_) s->Send(bytes, Delivery::kLatestProgress);
+  for (const auto& s : kiosks_) s->Send(bytes, Delivery::kLatestProgress);
 }
 
 void Broadcaster::CloseAll(const grpc::ByteBuffer& bytes,

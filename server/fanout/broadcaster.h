@@ -20,8 +20,9 @@ enum class Role { kInstructor, kParticipant, kKiosk };
 // The one visibility rule: may a subscriber of `role` (with
 // `participant_id`, for participants) see `event`? Public events go to
 // everyone; instructor events to instructors; a participant's own events to
-// instructors and that participant. Kiosks never see health data because
-// every event carrying it has a narrower audience.
+// instructors and that participant, or (reports) to that participant only.
+// Kiosks never see health data because every event carrying it has a
+// narrower audience.
 bool Visible(const engine::Event& event, Role role,
              const std::string& participant_id);
 
@@ -54,13 +55,16 @@ class Broadcaster {
   // Sends the same bytes to every stream of the roles given.
   void SendToInstructors(const grpc::ByteBuffer& bytes, Delivery delivery);
   void SendToAll(const grpc::ByteBuffer& bytes, Delivery delivery);
-  // Sends class-wide progress to one of `slices` slices of the class: the
-  // participants whose id falls in `slice`, and instructors and kiosks with
-  // slice 0. Sent one slice a tick, every stream gets it once per `slices`
-  // ticks, and a class's progress writes are spread over those ticks
-  // instead of one burst to every stream (which delayed every ack behind
-  // it: 2,000 writes take the transport tens of milliseconds).
-  void SendProgress(const grpc::ByteBuffer& bytes, int slice, int slices);
+  // Sends class-wide progress to the participants whose id falls in slice
+  // `slice` of `slices`. Sent one slice a tick, every participant gets it
+  // once per `slices` ticks, and a class's progress writes are spread over
+  // those ticks instead of one burst to every stream (which delayed every
+  // ack behind it: 2,000 writes take the transport tens of milliseconds).
+  void SendProgressToParticipants(const grpc::ByteBuffer& bytes, int slice,
+                                  int slices);
+  // Sends class-wide progress to every instructor and kiosk.
+  void SendProgressToStaff(const grpc::ByteBuffer& bytes);
+  size_t participant_count() const { return participants_.size(); }
   // Sends `bytes` to every stream, then finishes each with `status` once
   // its queue is written.
   void CloseAll(const grpc::ByteBuffer& bytes, const grpc::Status& status);

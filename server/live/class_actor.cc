@@ -490,15 +490,15 @@ void ClassActor::Drop(const std::string& participant_id) {
          });
 }
 
-void ClassActor::Tick(int progress_slice, int progress_slices) {
+void ClassActor::Tick(int64_t tick, const ProgressPace& pace) {
   if (tick_queued_.exchange(true)) return;
-  strand_->Post([self = shared_from_this(), progress_slice, progress_slices] {
+  strand_->Post([self = shared_from_this(), tick, pace] {
     self->tick_queued_.store(false);
-    self->TickOnStrand(progress_slice, progress_slices);
+    self->TickOnStrand(tick, pace);
   });
 }
 
-void ClassActor::TickOnStrand(int progress_slice, int progress_slices) {
+void ClassActor::TickOnStrand(int64_t tick, const ProgressPace& pace) {
   const absl::Time now = clock_->Now();
   if (!tick_in_flight_ && !closed_ && session_.TickDue(now)) {
     tick_in_flight_ = true;
@@ -524,14 +524,43 @@ void ClassActor::TickOnStrand(int progress_slice, int progress_slices) {
     *response.mutable_roster() = std::move(*roster);
     broadcaster_.SendToInstructors(ToByteBuffer(response), Delivery::kReliable);
   }
-  const size_t slices = static_cast<size_t>(std::max(1, progress_slices));
-  if (session_.TakeProgressChanged()) progress_due_.assign(slices, true);
-  const size_t slice = static_cast<size_t>(progress_slice);
-  if (progress_due_.size() == slices && slice < slices &&
-      progress_due_[slice]) {
+  SendProgressOnTick(tick, pace, now_ms);
+}
+
+void ClassActor::SendProgressOnTick(int64_t tick, const ProgressPace& pace,
+                                    int64_t now_ms) {
+  // Enough slices that one holds at most participants_per_tick.
+  const size_t per_tick =
+      static_cast<size_t>(std::max(1, pace.participants_per_tick));
+  const size_t slices =
+      std::max(static_cast<size_t>(std::max(1, pace.participant_every)),
+               (broadcaster_.participant_count() + per_tick - 1) / per_tick);
+  if (session_.TakeProgressChanged()) {
+    progress_due_.assign(slices, true);
+    staff_progress_due_ = true;
+  } else if (progress_due_.size() != slices) {
+    // The class grew or shrank past a slice: the slices changed members.
+    if (std::find(progress_due_.begin(), progress_due_.end(), true) !=
+        progress_due_.end()) {
+      progress_due_.assign(slices, true);
+    } else {
+      progress_due_.assign(slices, false);
+    }
+  }
+  const bool staff =
+      staff_progress_due_ && tick % std::max(1, pace.staff_every) == 0;
+  const size_t slice = static_cast<size_t>(tick % static_cast<int64_t>(slices));
+  const bool participants = progress_due_[slice];
+  if (!staff && !participants) return;
+  const grpc::ByteBuffer bytes = EncodeProgress(session_.Progress(), now_ms);
+  if (staff) {
+    staff_progress_due_ = false;
+    broadcaster_.SendProgressToStaff(bytes);
+  }
+  if (participants) {
     progress_due_[slice] = false;
-    broadcaster_.SendProgress(EncodeProgress(session_.Progress(), now_ms),
-                              progress_slice, progress_slices);
+    broadcaster_.SendProgressToParticipants(bytes, static_cast<int>(slice),
+                                            static_cast<int>(slices));
   }
 }
 

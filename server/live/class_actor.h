@@ -109,12 +109,19 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   // A participant's stream ended without leaving: the seat is held.
   void StreamEnded(const std::string& participant_id, const Stream* stream);
 
-  // Advances timers; sends the instructor's roster changes and, if
-  // class-wide progress changed, sends it to slice `progress_slice` of
-  // `progress_slices` (Broadcaster::SendProgress): ticks that go round the
-  // slices give every stream the latest progress once a round. Skipped while
-  // the previous tick has not run yet.
-  void Tick(int progress_slice, int progress_slices);
+  // Advances timers and sends the instructor's roster changes. When
+  // class-wide progress changed, sends it: to instructors and kiosks on every
+  // `pace.staff_every`-th tick, and to participants a slice a tick
+  // (Broadcaster::SendProgressToParticipants), so each gets it once a round
+  // of at least `pace.participant_every` ticks, longer in a class so big
+  // that a tick would send more than `pace.participants_per_tick`. Skipped
+  // while the previous tick has not run yet.
+  struct ProgressPace {
+    int staff_every = 5;
+    int participant_every = 5;
+    int participants_per_tick = 400;
+  };
+  void Tick(int64_t tick, const ProgressPace& pace);
 
   // Tells every stream the server is going away, then finishes them with
   // UNAVAILABLE once their queues are written.
@@ -173,7 +180,9 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
                       const std::string& participant_id, int64_t last_seq,
                       bool resume, SeatDone done);
   void Drop(const std::string& participant_id);
-  void TickOnStrand(int progress_slice, int progress_slices);
+  void TickOnStrand(int64_t tick, const ProgressPace& pace);
+  void SendProgressOnTick(int64_t tick, const ProgressPace& pace,
+                          int64_t now_ms);
   void SendJoined(Stream* stream, const std::string& participant_id,
                   const std::string& token);
 
@@ -192,8 +201,10 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   int64_t last_at_ms_ = 0;        // entries get non-decreasing times
   int64_t next_participant_ = 1;  // ids p1, p2, ...
   bool tick_in_flight_ = false;   // a tick entry is being committed
-  // Slices of the class that have not had the latest progress yet.
+  // Slices of the class's participants that have not had the latest
+  // progress yet, and whether instructors and kiosks have not.
   std::vector<bool> progress_due_;
+  bool staff_progress_due_ = false;
   bool end_recorded_ = false;  // EndClass written (or being written)
   bool closed_ = false;        // no more journal writes
   absl::flat_hash_set<std::string> drops_to_retry_;

@@ -388,10 +388,11 @@ void ClassRegistry::PurgeExpiredHealthData(absl::AnyInvocable<void(int)> done) {
 
 void ClassRegistry::TickAll() {
   const int64_t tick = ticks_++;
-  // Progress goes round the slices of every class, one a tick.
-  const int slices = std::max(1, options_.progress_every_ticks);
-  const int slice = static_cast<int>(tick % slices);
-  for (const auto& actor : Actors()) actor->Tick(slice, slices);
+  ClassActor::ProgressPace pace;
+  pace.staff_every = std::max(1, options_.progress_every_ticks);
+  pace.participant_every = pace.staff_every;
+  pace.participants_per_tick = std::max(1, options_.progress_per_tick);
+  for (const auto& actor : Actors()) actor->Tick(tick, pace);
   const int64_t purge_ticks = std::max<int64_t>(
       1, absl::ToInt64Milliseconds(options_.purge_every) /
              std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.tick)));

@@ -36,6 +36,12 @@ struct RegistryOptions {
   // Every stream gets class-wide progress (when it changed) once every this
   // many ticks (2 Hz at 100 ms); each tick serves a slice of the class.
   int progress_every_ticks = 5;
+  // At most this many participants of one class get progress on one tick:
+  // a class bigger than 5 x this gets it less often than every 5 ticks
+  // (10,000 participants: every 2.5 s), so a class's progress costs at most
+  // 4,000 messages a second however big it is. Instructors and kiosks keep
+  // getting it every progress_every_ticks.
+  int progress_per_tick = 400;
   // Effort and symptom details of classes that ended longer ago than this
   // are removed from the journal (reps and attendance stay).
   absl::Duration health_retention = absl::Hours(24 * 30);

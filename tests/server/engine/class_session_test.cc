@@ -1308,7 +1308,9 @@ TEST_F(ClassSessionTest, HipPinchSuggestsTheDrillOfTheNextInternalRotation) {
   ASSERT_THAT(events, SizeIs(3));  // report, alert, suggestion
   EXPECT_EQ(events[0].event.seq(), result->seq);
   EXPECT_TRUE(events[0].event.report().has_symptom());
-  EXPECT_EQ(events[0].audience, Audience::kInstructorAndParticipant);
+  // The report is the reporter's; the instructor gets the alert, and the
+  // report itself in the roster changes.
+  EXPECT_EQ(events[0].audience, Audience::kParticipant);
   EXPECT_EQ(events[0].participant_id, "p1");
   const v1::Alert& alert = events[1].event.alert();
   EXPECT_EQ(events[1].audience, Audience::kInstructor);

@@ -89,6 +89,12 @@ TEST(VisibleTest, TheOneRuleForEveryAudienceAndRole) {
   EXPECT_FALSE(Visible(own, Role::kParticipant, "p2"));
   EXPECT_FALSE(Visible(own, Role::kParticipant, ""));
   EXPECT_FALSE(Visible(own, Role::kKiosk, ""));
+  const engine::Event report = MakeEvent(4, Audience::kParticipant, "p1");
+  EXPECT_FALSE(Visible(report, Role::kInstructor, ""));
+  EXPECT_TRUE(Visible(report, Role::kParticipant, "p1"));
+  EXPECT_FALSE(Visible(report, Role::kParticipant, "p2"));
+  EXPECT_FALSE(Visible(report, Role::kParticipant, ""));
+  EXPECT_FALSE(Visible(report, Role::kKiosk, ""));
 }
 
 TEST(BroadcasterTest, PublishAndCatchUpFollowTheSameRule) {
@@ -133,7 +139,7 @@ TEST(BroadcasterTest, AReplacedParticipantStreamIsReturnedAndNoLongerFed) {
   EXPECT_EQ(broadcaster.size(), 0u);
 }
 
-TEST(BroadcasterTest, ProgressGoesRoundTheSlicesOnceToEveryStream) {
+TEST(BroadcasterTest, ProgressGoesRoundTheSlicesOnceToEveryParticipant) {
   Broadcaster broadcaster;
   Subscriber instructor, kiosk;
   broadcaster.AddInstructor(instructor.stream);
@@ -145,6 +151,7 @@ TEST(BroadcasterTest, ProgressGoesRoundTheSlicesOnceToEveryStream) {
     broadcaster.SetParticipant("p" + std::to_string(i + 1),
                                participants.back()->stream);
   }
+  EXPECT_EQ(broadcaster.participant_count(), 60u);
   v1::RunClassResponse progress;
   progress.mutable_progress()->set_total_reps(9);
   const grpc::ByteBuffer bytes = ToByteBuffer(progress);
@@ -153,18 +160,22 @@ TEST(BroadcasterTest, ProgressGoesRoundTheSlicesOnceToEveryStream) {
   int slices_used = 0;
   size_t sent = 0;
   for (int slice = 0; slice < kSlices; ++slice) {
-    broadcaster.SendProgress(bytes, slice, kSlices);
+    broadcaster.SendProgressToParticipants(bytes, slice, kSlices);
     size_t now = 0;
     for (auto& p : participants) now += p->sink.written();
     if (now > sent) ++slices_used;
     sent = now;
-    // Instructors and kiosks get it with the first slice.
-    EXPECT_EQ(instructor.sink.written(), 1u);
-    EXPECT_EQ(kiosk.sink.written(), 1u);
   }
-  // One round: every participant exactly once, spread over the ticks.
+  // One round: every participant exactly once, spread over the ticks; the
+  // staff's progress goes apart.
   for (auto& p : participants) EXPECT_EQ(p->sink.written(), 1u);
   EXPECT_GT(slices_used, 1);
+  EXPECT_EQ(instructor.sink.written(), 0u);
+  EXPECT_EQ(kiosk.sink.written(), 0u);
+  broadcaster.SendProgressToStaff(bytes);
+  EXPECT_EQ(instructor.sink.written(), 1u);
+  EXPECT_EQ(kiosk.sink.written(), 1u);
+  for (auto& p : participants) EXPECT_EQ(p->sink.written(), 1u);
 }
 
 }  // namespace
