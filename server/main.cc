@@ -62,6 +62,9 @@ ABSL_FLAG(std::string, journal, "sqlite",
 ABSL_FLAG(int, max_reports_per_participant, 5000,
           "most reports one participant may make in one class (a memory "
           "bound)");
+ABSL_FLAG(int, stream_threads, 0,
+          "threads that poll the streams' completion queues, each owning a "
+          "share of the streams (0: one per core)");
 ABSL_FLAG(int, journal_max_batch, 10000,
           "most inputs in one journal commit; 1 commits each on its own "
           "(slower, for comparison)");
@@ -179,6 +182,7 @@ int main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.journal = absl::GetFlag(FLAGS_journal);
   options.data_dir = data_dir;
+  options.stream_threads = std::max(0, absl::GetFlag(FLAGS_stream_threads));
   options.journal_max_batch =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_journal_max_batch)));
   options.registry.health_retention =
