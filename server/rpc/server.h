@@ -39,6 +39,10 @@ struct ServerOptions {
   // Completion queues, each with the one thread that polls it, for the
   // streaming RPCs; 0: one per core.
   int stream_threads = 0;
+  // A connection that carried nothing for this long is pinged; one that
+  // does not answer within 10 s is closed (its participant shows dropped).
+  // Each ping costs the server a little on every idle connection.
+  int keepalive_seconds = 30;
   // Messages larger than this are refused.
   int max_message_bytes = 64 * 1024;
   ServiceOptions service;
