@@ -86,6 +86,12 @@ void Stream::Close(const grpc::Status& status, bool after_queued) {
   WriteNextLocked();
 }
 
+void Stream::Flush() {
+  absl::MutexLock lock(&mu_);
+  flush_pending_ = false;
+  WriteNextLocked();
+}
+
 void Stream::OnWriteDone(bool ok) {
   absl::MutexLock lock(&mu_);
   writing_ = false;
@@ -117,9 +123,13 @@ size_t Stream::queued() const {
 }
 
 void Stream::WriteNextLocked() {
-  if (sink_ == nullptr || finished_ || writing_) return;
+  if (sink_ == nullptr || finished_ || writing_ || flush_pending_) return;
   if (queue_.empty()) {
     if (closing_) FinishLocked(close_status_);
+    return;
+  }
+  if (batches_ && !closing_ && sink_->DeferWrite()) {
+    flush_pending_ = true;
     return;
   }
   if (batches_ && queue_.size() > 1) {

@@ -25,6 +25,11 @@ class StreamSink {
   virtual void StartWriteBytes(const grpc::ByteBuffer* bytes) = 0;
   // Ends the stream with `status`. Called once.
   virtual void FinishStream(const grpc::Status& status) = 0;
+  // Asked, with the Stream's lock held, before a batching stream starts a
+  // write: true when the sink would rather the write waited (its last one
+  // was too recent), in which case it calls Stream::Flush() later, once.
+  // Whatever queues meanwhile goes in that write. The default never waits.
+  virtual bool DeferWrite() { return false; }
   // Ends the stream of a client that stopped reading: Finish with `status`
   // (delivered if the client ever reads again), then cancel the call so its
   // buffers and reactor are freed even if it never does. Called once,
@@ -70,6 +75,9 @@ class Stream {
   void Close(const grpc::Status& status, bool after_queued)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The sink's deferred write (StreamSink::DeferWrite) may start now.
+  void Flush() ABSL_LOCKS_EXCLUDED(mu_);
+
   // The reactor reports a completed write; `ok` false means the client is
   // gone, and the stream finishes.
   void OnWriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_);
@@ -103,6 +111,7 @@ class Stream {
   grpc::ByteBuffer in_flight_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool batches_ ABSL_GUARDED_BY(mu_) = false;
+  bool flush_pending_ ABSL_GUARDED_BY(mu_) = false;  // the sink deferred
   bool closing_ ABSL_GUARDED_BY(mu_) = false;  // Close(after_queued) pending
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish called or done

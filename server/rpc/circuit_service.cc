@@ -1,6 +1,7 @@
 #include "server/rpc/circuit_service.h"
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,8 +76,22 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   }
 
   void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
+    last_write_ns_.store(SteadyNanos(), std::memory_order_relaxed);
     this->StartWrite(bytes);
   }
+  // A batching stream writes at most once per write_interval: what comes
+  // sooner waits for the next write and goes in it.
+  bool DeferWrite() override {
+    const int64_t interval =
+        absl::ToInt64Nanoseconds(service_->options_.write_interval);
+    if (interval <= 0) return false;
+    const int64_t since =
+        SteadyNanos() - last_write_ns_.load(std::memory_order_relaxed);
+    if (since >= interval) return false;
+    this->FlushAfter(absl::Nanoseconds(interval - since));
+    return true;
+  }
+  void OnFlush() override { stream_->Flush(); }
   void FinishStream(const grpc::Status& status) override {
     MarkFinishing();
     this->Finish(status);
@@ -166,8 +181,16 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     finishing_ = true;
   }
 
+  static int64_t SteadyNanos() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   // One for gRPC (released in OnDone), one per answer due from an actor.
   std::atomic<int> refs_{1};
+  // When the last write started (steady clock), for DeferWrite.
+  std::atomic<int64_t> last_write_ns_{0};
   // Finish and StartRead never race: Finish is called with the Stream's
   // lock held, then this one; ReadNext takes only this one.
   absl::Mutex read_mu_;

@@ -28,6 +28,10 @@ struct ServiceOptions {
   // Messages that may wait behind a stream's write before the reader is
   // judged too slow and disconnected.
   size_t max_queued_per_stream = 512;
+  // A stream that accepts batches writes at most once per this interval;
+  // messages that come sooner wait and share the next write. Zero: every
+  // message is written as soon as the previous write is done.
+  absl::Duration write_interval = absl::ZeroDuration();
 };
 
 // The three streaming RPCs take raw bytes so that a broadcast is serialized

@@ -32,7 +32,35 @@ void CqShard::Kick(Kickable* target) {
   }
 }
 
-void CqShard::Wake::Proceed(bool /*ok*/) { shard_->RunKicks(); }
+void CqShard::KickAfter(Kickable* target, absl::Duration delay) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return;
+  delayed_.push_back(target);
+  if (delayed_alarm_ == nullptr) {
+    delayed_alarm_ = std::make_unique<grpc::Alarm>();
+    delayed_alarm_->Set(cq_.get(), absl::ToChronoTime(absl::Now() + delay),
+                        &delayed_wake_);
+  }
+}
+
+void CqShard::Wake::Proceed(bool /*ok*/) {
+  if (delayed_) {
+    shard_->RunDelayedKicks();
+  } else {
+    shard_->RunKicks();
+  }
+}
+
+void CqShard::RunDelayedKicks() {
+  std::vector<Kickable*> kicked;
+  std::unique_ptr<grpc::Alarm> fired;
+  {
+    absl::MutexLock lock(&mu_);
+    kicked.swap(delayed_);
+    fired = std::move(delayed_alarm_);
+  }
+  for (Kickable* target : kicked) target->OnDelayedKick();
+}
 
 void CqShard::RunKicks() {
   std::vector<Kickable*> kicked;

@@ -20,6 +20,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/completion_queue.h"
 #include "grpcpp/server_context.h"
@@ -46,6 +47,8 @@ class CqShard {
   class Kickable {
    public:
     virtual void OnKick() = 0;
+    // For KickAfter.
+    virtual void OnDelayedKick() {}
 
    protected:
     ~Kickable() = default;
@@ -68,6 +71,12 @@ class CqShard {
   // Shutdown are dropped.
   void Kick(Kickable* target) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Runs `target->OnDelayedKick()` on the shard's thread after about
+  // `delay`: targets asked for while a delayed wake-up is pending run with
+  // it (perhaps sooner than their own delay). Same contract as Kick.
+  void KickAfter(Kickable* target, absl::Duration delay)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // True on this shard's polling thread.
   bool OnThread() const;
 
@@ -78,23 +87,28 @@ class CqShard {
  private:
   class Wake final : public CqTag {
    public:
-    explicit Wake(CqShard* shard) : shard_(shard) {}
+    Wake(CqShard* shard, bool delayed) : shard_(shard), delayed_(delayed) {}
     void Proceed(bool ok) override;
 
    private:
     CqShard* const shard_;
+    const bool delayed_;
   };
 
   void Poll();
   void RunKicks() ABSL_LOCKS_EXCLUDED(mu_);
+  void RunDelayedKicks() ABSL_LOCKS_EXCLUDED(mu_);
 
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::thread thread_;
-  Wake wake_{this};
+  Wake wake_{this, false};
+  Wake delayed_wake_{this, true};
   absl::Mutex mu_;
   std::vector<Kickable*> kicked_ ABSL_GUARDED_BY(mu_);
   // The alarm that wakes the thread for kicks; set while one is due.
   std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
+  std::vector<Kickable*> delayed_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<grpc::Alarm> delayed_alarm_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
 };
 
@@ -171,6 +185,18 @@ class CqStreamCall : public CqShard::Kickable {
     Ask(nullptr, &status);
   }
 
+  // Asks for OnFlush() on the shard's thread after `delay` (once, however
+  // often asked before it runs). Any thread.
+  void FlushAfter(absl::Duration delay) {
+    {
+      absl::MutexLock lock(&asked_mu_);
+      if (flush_pending_) return;
+      flush_pending_ = true;
+    }
+    shard_->KickAfter(this, delay);
+  }
+  virtual void OnFlush() {}
+
   grpc::ServerContext* context() { return &context_; }
   CqShard* shard() const { return shard_; }
 
@@ -212,6 +238,15 @@ class CqStreamCall : public CqShard::Kickable {
     }
     if (write != nullptr) WriteHere(write);
     if (finish.has_value()) FinishHere(*finish);
+    MaybeDone();
+  }
+
+  void OnDelayedKick() override {
+    {
+      absl::MutexLock lock(&asked_mu_);
+      flush_pending_ = false;
+    }
+    OnFlush();
     MaybeDone();
   }
 
@@ -270,7 +305,8 @@ class CqStreamCall : public CqShard::Kickable {
     }
     {
       absl::MutexLock lock(&asked_mu_);
-      if (kick_pending_) return;  // OnKick comes, and checks again
+      // OnKick or OnDelayedKick comes, and checks again.
+      if (kick_pending_ || flush_pending_) return;
     }
     done_called_ = true;
     OnDone();
@@ -290,6 +326,7 @@ class CqStreamCall : public CqShard::Kickable {
   const grpc::ByteBuffer* write_asked_ ABSL_GUARDED_BY(asked_mu_) = nullptr;
   std::optional<grpc::Status> finish_asked_ ABSL_GUARDED_BY(asked_mu_);
   bool kick_pending_ ABSL_GUARDED_BY(asked_mu_) = false;
+  bool flush_pending_ ABSL_GUARDED_BY(asked_mu_) = false;
 
   // StartRead may run on another thread (a class actor's answer).
   std::atomic<int> reads_in_flight_{0};

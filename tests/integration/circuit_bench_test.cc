@@ -103,6 +103,19 @@ TEST(CircuitBenchTest, CuesReachEveryParticipant) {
   EXPECT_EQ(rows[0][4], "200/200");
 }
 
+// With a write interval, messages that come sooner wait for the next write
+// and share it: nothing is lost or repeated, and reads carry batches.
+TEST(CircuitBenchTest, CuesSharingWritesReachEveryParticipantOnce) {
+  BenchResult result = RunBench({"--spawn_server", "--participants=20",
+                                 "--mode=cues", "--messages=20", "--rate=100",
+                                 "--server_flags=--write_interval_ms=100"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<std::vector<std::string>> rows = TableRows(result.out);
+  ASSERT_EQ(rows.size(), 1u) << result.out;
+  ExpectAllDelivered(rows[0], "cues", 20);
+  EXPECT_EQ(rows[0][4], "400/400");
+}
+
 TEST(CircuitBenchTest, EveryReportIsAcked) {
   BenchResult result =
       RunBench({"--spawn_server", "--participants=20", "--mode=reports",

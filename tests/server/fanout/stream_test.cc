@@ -1,5 +1,6 @@
 #include "server/fanout/stream.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,14 +12,24 @@
 namespace circuit {
 namespace {
 
-// Keeps every write in flight until Complete() is called.
+// Keeps every write in flight until Complete() is called; defers as many
+// writes as `defer` says.
 class HeldSink final : public StreamSink {
  public:
   explicit HeldSink(Stream* stream) : stream_(stream) {}
+  bool DeferWrite() override {
+    if (defer <= 0) return false;
+    --defer;
+    ++deferred;
+    return true;
+  }
+  void FinishStream(const grpc::Status& status) override { finished = status; }
+  int defer = 0;
+  int deferred = 0;
+  std::optional<grpc::Status> finished;
   void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
     written_.push_back(*bytes);
   }
-  void FinishStream(const grpc::Status&) override {}
   void AbortStream(const grpc::Status&) override {}
 
   void Complete() { stream_->OnWriteDone(true); }
@@ -107,6 +118,44 @@ TEST(StreamTest, ABatchHoldsAtMostItsLimitAndTheRestFollows) {
       ParseAs<v1::JoinClassResponse>(sink.written()[2]);
   ASSERT_EQ(rest.batch_size(), 10);
   EXPECT_EQ(rest.batch(9).ack().seq(), static_cast<int64_t>(kQueued));
+}
+
+TEST(StreamTest, ADeferredWriteWaitsForFlushAndCarriesWhatCameMeanwhile) {
+  Stream stream(16);
+  HeldSink sink(&stream);
+  stream.Attach(&sink);
+  stream.AcceptBatches();
+  sink.defer = 1;
+  for (int i = 1; i <= 3; ++i) {
+    stream.Send(ToByteBuffer(Ack(i)), Delivery::kReliable);
+  }
+  EXPECT_EQ(sink.deferred, 1);  // asked once; then it waits for Flush
+  EXPECT_TRUE(sink.written().empty());
+  stream.Flush();
+  ASSERT_EQ(sink.written().size(), 1u);
+  const v1::JoinClassResponse batch =
+      ParseAs<v1::JoinClassResponse>(sink.written()[0]);
+  ASSERT_EQ(batch.batch_size(), 3);
+  EXPECT_EQ(batch.batch(2).ack().seq(), 3);
+}
+
+TEST(StreamTest, ClosingAfterTheQueueIsNeverDeferredAndFinishesOnce) {
+  Stream stream(16);
+  HeldSink sink(&stream);
+  stream.Attach(&sink);
+  stream.AcceptBatches();
+  sink.defer = 100;
+  stream.Send(ToByteBuffer(Ack(1)), Delivery::kReliable);  // deferred
+  stream.Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "going away"),
+               /*after_queued=*/true);
+  EXPECT_TRUE(sink.written().empty());
+  stream.Flush();  // the closing stream writes what it has, not deferring
+  ASSERT_EQ(sink.written().size(), 1u);
+  EXPECT_EQ(sink.deferred, 1);
+  EXPECT_FALSE(sink.finished.has_value());
+  sink.Complete();
+  ASSERT_TRUE(sink.finished.has_value());
+  EXPECT_EQ(sink.finished->error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
 }  // namespace
