@@ -35,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "circuit/v1/service.grpc.pb.h"
+#include "client/lib/process_sample.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "sqlite3.h"
@@ -64,26 +65,6 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& bearer = "") {
   if (!bearer.empty())
     context->AddMetadata("authorization", "Bearer " + bearer);
   return context;
-}
-
-// CPU seconds (user + system) a process has used, from /proc.
-double CpuSeconds(pid_t pid) {
-  std::string stat;
-  FILE* f = std::fopen(absl::StrCat("/proc/", pid, "/stat").c_str(), "r");
-  if (f == nullptr) return 0;
-  char buffer[4096];
-  stat.assign(buffer, std::fread(buffer, 1, sizeof buffer, f));
-  std::fclose(f);
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::vector<std::string> fields = absl::StrSplit(stat.substr(close + 2), ' ');
-  // After "pid (comm) ": state is field 0; utime 11, stime 12.
-  double utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
-      !absl::SimpleAtod(fields[12], &stime)) {
-    return 0;
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 // One participant on its own connection. Reports are queued by the driver
@@ -395,7 +376,8 @@ Row Run(const std::string& mode, int reporters, int rate, int seconds) {
     }
   }
 
-  const double cpu_before = CpuSeconds(circuitd->process->pid());
+  const double cpu_before =
+      client::SampleProcess(circuitd->process->pid()).cpu_s;
   const auto start = Clock::now();
   const auto window_end = start + std::chrono::seconds(seconds);
   Clock::time_point last_due = start;
@@ -430,7 +412,8 @@ Row Run(const std::string& mode, int reporters, int rate, int seconds) {
     last_ack = std::max(last_ack, r->last_ack());
   }
   const auto stop = Clock::now();
-  const double cpu_after = CpuSeconds(circuitd->process->pid());
+  const double cpu_after =
+      client::SampleProcess(circuitd->process->pid()).cpu_s;
 
   std::vector<int32_t> latencies;
   for (auto& r : all) {

@@ -46,6 +46,7 @@
 #include "absl/time/clock.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "client/lib/connection.h"
+#include "client/lib/process_sample.h"
 #include "client/spawned_server.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
@@ -122,50 +123,7 @@ const char* ModeName(BenchMode mode) {
 // ---------------------------------------------------------------------------
 // /proc and rusage.
 
-struct ProcSample {
-  bool ok = false;
-  double cpu_s = 0;
-  int64_t rss_kb = 0;
-};
-
-// The first 8 KiB of a small file such as /proc/PID/stat; "" when unreadable.
-std::string ReadSmallFile(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return "";
-  char buffer[8192];
-  const size_t n = std::fread(buffer, 1, sizeof buffer, f);
-  std::fclose(f);
-  return std::string(buffer, n);
-}
-
-// utime + stime (fields 14 and 15 of /proc/PID/stat) and VmRSS.
-ProcSample SampleProcess(pid_t pid) {
-  ProcSample sample;
-  if (pid <= 0) return sample;
-  const std::string stat = ReadSmallFile(absl::StrCat("/proc/", pid, "/stat"));
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos || close + 2 >= stat.size()) return sample;
-  // After "pid (comm) " the state is field 3; utime and stime are 14, 15.
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(absl::string_view(stat).substr(close + 2), ' ');
-  double utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
-      !absl::SimpleAtod(fields[12], &stime)) {
-    return sample;
-  }
-  sample.cpu_s = (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  const std::string status =
-      ReadSmallFile(absl::StrCat("/proc/", pid, "/status"));
-  for (absl::string_view line : absl::StrSplit(status, '\n')) {
-    absl::string_view rest = line;
-    if (!absl::ConsumePrefix(&rest, "VmRSS:")) continue;
-    rest = absl::StripAsciiWhitespace(rest);
-    absl::ConsumeSuffix(&rest, "kB");
-    (void)absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &sample.rss_kb);
-  }
-  sample.ok = true;
-  return sample;
-}
+using ProcSample = ProcessSample;  // client/lib/process_sample.h
 
 double SelfCpuSeconds() {
   struct rusage usage {};
