@@ -16,6 +16,7 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -66,12 +67,16 @@ ABSL_FLAG(int, keepalive_seconds, 30,
           "a connection idle this long is pinged, and closed when it does "
           "not answer within 10 s (its participant then shows dropped); "
           "longer saves CPU in big idle rooms, shorter notices dead phones "
-          "sooner");
-ABSL_FLAG(int, write_interval_ms, 0,
+          "sooner; 0: never ping (dead phones are then noticed only when "
+          "writes to them fail)");
+ABSL_FLAG(std::string, write_interval_ms, "auto",
           "a stream whose app accepts batches is written at most once per "
           "this many milliseconds, and what comes meanwhile shares the next "
           "write: less CPU per message in big rooms, for up to this much "
-          "more latency (0: write as soon as possible)");
+          "more latency. 0: write as soon as possible; auto: as soon as "
+          "possible until circuitd writes more than 12,500 messages a second "
+          "per stream thread, then at most once per (streams / that rate) "
+          "seconds, up to 250 ms");
 ABSL_FLAG(int, stream_threads, 0,
           "threads that poll the streams' completion queues, each owning a "
           "share of the streams (0: one per core)");
@@ -193,10 +198,20 @@ int main(int argc, char** argv) {
   options.journal = absl::GetFlag(FLAGS_journal);
   options.data_dir = data_dir;
   options.stream_threads = std::max(0, absl::GetFlag(FLAGS_stream_threads));
-  options.service.write_interval =
-      absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_write_interval_ms)));
+  if (const std::string interval = absl::GetFlag(FLAGS_write_interval_ms);
+      interval != "auto") {
+    int ms = 0;
+    if (!absl::SimpleAtoi(interval, &ms) || ms < 0 || ms > 10'000) {
+      std::fprintf(stderr,
+                   "circuitd: --write_interval_ms is auto or 0 to 10000, not "
+                   "\"%s\"\n",
+                   interval.c_str());
+      return 1;
+    }
+    options.service.write_interval = absl::Milliseconds(ms);
+  }
   options.keepalive_seconds =
-      std::max(1, absl::GetFlag(FLAGS_keepalive_seconds));
+      std::max(0, absl::GetFlag(FLAGS_keepalive_seconds));
   options.journal_max_batch =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_journal_max_batch)));
   options.registry.health_retention =

@@ -27,7 +27,8 @@ class StreamSink {
   virtual void FinishStream(const grpc::Status& status) = 0;
   // Asked, with the Stream's lock held, before a batching stream starts a
   // write: true when the sink would rather the write waited (its last one
-  // was too recent), in which case it calls Stream::Flush() later, once.
+  // was too recent, or it takes what to write on its own thread), in which
+  // case it calls Stream::Flush() later, once.
   // Whatever queues meanwhile goes in that write. The default never waits.
   virtual bool DeferWrite() { return false; }
   // Ends the stream of a client that stopped reading: Finish with `status`

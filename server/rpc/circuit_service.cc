@@ -67,10 +67,12 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
                 service->options_.stream_message_burst,
                 service->clock_->Now()) {
     stream_->Attach(this);
+    service_->calls_alive_.fetch_add(1, std::memory_order_relaxed);
     absl::MutexLock lock(&service_->calls_mu_);
     ++service_->calls_;
   }
   ~StreamingReactor() override {
+    service_->calls_alive_.fetch_sub(1, std::memory_order_relaxed);
     absl::MutexLock lock(&service_->calls_mu_);
     --service_->calls_;
   }
@@ -79,16 +81,26 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     last_write_ns_.store(SteadyNanos(), std::memory_order_relaxed);
     this->StartWrite(bytes);
   }
-  // A batching stream writes at most once per write_interval: what comes
-  // sooner waits for the next write and goes in it.
+  // A batching stream picks what its next write carries on its shard's
+  // thread, when that thread gets to it, not when a class actor queued the
+  // first message: a shard that is behind (a broadcast to thousands takes
+  // it a while) then sends everything that came meanwhile in one write, and
+  // one that keeps up sends each message at once. On top of that, it writes
+  // at most once per write interval (fixed, or chosen from the load).
   bool DeferWrite() override {
+    const int64_t now = SteadyNanos();
     const int64_t interval =
-        absl::ToInt64Nanoseconds(service_->options_.write_interval);
-    if (interval <= 0) return false;
-    const int64_t since =
-        SteadyNanos() - last_write_ns_.load(std::memory_order_relaxed);
-    if (since >= interval) return false;
-    this->FlushAfter(absl::Nanoseconds(interval - since));
+        absl::ToInt64Nanoseconds(service_->WriteInterval(now));
+    if (interval > 0) {
+      const int64_t since =
+          now - last_write_ns_.load(std::memory_order_relaxed);
+      if (since < interval) {
+        this->FlushAfter(absl::Nanoseconds(interval - since));
+        return true;
+      }
+    }
+    if (this->shard()->OnThread()) return false;
+    this->FlushSoon();
     return true;
   }
   void OnFlush() override { stream_->Flush(); }
@@ -476,7 +488,14 @@ CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
       clock_(clock),
       options_(std::move(options)),
       join_limiter_(options_.joins_per_second_per_peer,
-                    options_.join_burst_per_peer) {}
+                    options_.join_burst_per_peer),
+      pacer_(options_.pacing) {}
+
+absl::Duration CircuitServiceImpl::WriteInterval(int64_t now_ns) {
+  if (options_.write_interval.has_value()) return *options_.write_interval;
+  return pacer_.Interval(now_ns, Stream::totals().messages,
+                         calls_alive_.load(std::memory_order_relaxed));
+}
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::ListCircuits(
     grpc::CallbackServerContext* context, const v1::ListCircuitsRequest*,

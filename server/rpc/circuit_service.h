@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -10,6 +11,7 @@
 #include "absl/time/time.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "server/common/clock.h"
+#include "server/fanout/write_pacer.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
 #include "server/rpc/auth.h"
@@ -30,8 +32,10 @@ struct ServiceOptions {
   size_t max_queued_per_stream = 512;
   // A stream that accepts batches writes at most once per this interval;
   // messages that come sooner wait and share the next write. Zero: every
-  // message is written as soon as the previous write is done.
-  absl::Duration write_interval = absl::ZeroDuration();
+  // message is written as soon as the previous write is done. Unset: the
+  // interval follows the load, as `pacing` says (WritePacer).
+  std::optional<absl::Duration> write_interval;
+  WritePacer::Options pacing;
 };
 
 // The three streaming RPCs take raw bytes so that a broadcast is serialized
@@ -117,6 +121,10 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   template <class Responder>
   friend class StreamingReactor;
 
+  // How long a batching stream waits between writes now (`now_ns`: a
+  // steady clock's reading).
+  absl::Duration WriteInterval(int64_t now_ns);
+
   // Answers with the class's summary, live or stored, turned into the
   // response by `fill` (NOT_FOUND for an unknown class).
   grpc::ServerUnaryReactor* FinishWithSummary(
@@ -136,6 +144,9 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // Streaming call objects alive (waiting for a call, or serving one).
   absl::Mutex calls_mu_;
   int calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
+  // The same count, for the pacer (read on every write).
+  std::atomic<int64_t> calls_alive_{0};
+  WritePacer pacer_;
 };
 
 }  // namespace circuit

@@ -185,6 +185,19 @@ class CqStreamCall : public CqShard::Kickable {
     Ask(nullptr, &status);
   }
 
+  // Asks for OnFlush() on the shard's thread soon: with the writes and
+  // finishes other threads asked for, in the shard's next wake-up. Any
+  // thread.
+  void FlushSoon() {
+    bool kick = false;
+    {
+      absl::MutexLock lock(&asked_mu_);
+      flush_asked_ = true;
+      if (!kick_pending_) kick = kick_pending_ = true;
+    }
+    if (kick) shard_->Kick(this);
+  }
+
   // Asks for OnFlush() on the shard's thread after `delay` (once, however
   // often asked before it runs). Any thread.
   void FlushAfter(absl::Duration delay) {
@@ -228,6 +241,7 @@ class CqStreamCall : public CqShard::Kickable {
   void OnKick() override {
     const grpc::ByteBuffer* write = nullptr;
     std::optional<grpc::Status> finish;
+    bool flush = false;
     {
       absl::MutexLock lock(&asked_mu_);
       kick_pending_ = false;
@@ -235,9 +249,12 @@ class CqStreamCall : public CqShard::Kickable {
       write_asked_ = nullptr;
       finish = std::move(finish_asked_);
       finish_asked_.reset();
+      flush = flush_asked_;
+      flush_asked_ = false;
     }
     if (write != nullptr) WriteHere(write);
     if (finish.has_value()) FinishHere(*finish);
+    if (flush) OnFlush();
     MaybeDone();
   }
 
@@ -325,6 +342,7 @@ class CqStreamCall : public CqShard::Kickable {
   absl::Mutex asked_mu_;
   const grpc::ByteBuffer* write_asked_ ABSL_GUARDED_BY(asked_mu_) = nullptr;
   std::optional<grpc::Status> finish_asked_ ABSL_GUARDED_BY(asked_mu_);
+  bool flush_asked_ ABSL_GUARDED_BY(asked_mu_) = false;  // FlushSoon
   bool kick_pending_ ABSL_GUARDED_BY(asked_mu_) = false;
   bool flush_pending_ ABSL_GUARDED_BY(asked_mu_) = false;
 

@@ -1,6 +1,7 @@
 #include "server/rpc/server.h"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <thread>
 #include <utility>
@@ -47,8 +48,16 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   if (absl::Status recovered = server->registry_->Recover(); !recovered.ok()) {
     return recovered;
   }
+  int stream_threads = options.stream_threads;
+  if (stream_threads <= 0) {
+    stream_threads =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }
+  ServiceOptions service_options = options.service;
+  service_options.pacing.budget =
+      options.write_budget_per_thread * stream_threads;
   server->service_ = std::make_unique<CircuitServiceImpl>(
-      library, server->registry_.get(), clock, options.service);
+      library, server->registry_.get(), clock, service_options);
   server->health_ = std::make_unique<HealthService>(
       std::vector<std::string>{v1::CircuitService::service_full_name()});
 
@@ -59,8 +68,14 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   builder.RegisterService(server->health_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   // Dead peers are noticed within a minute even when nothing is sent.
+  // Off (0): gRPC then keeps no keepalive timer per connection at all. Its
+  // timer list (gRPC 1.51's generic timers) is walked whole on every refill,
+  // so each connection's timer costs CPU even when it is hours away
+  // (BENCHMARKS.md, the idle class).
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             std::max(1, options.keepalive_seconds) * 1000);
+                             options.keepalive_seconds > 0
+                                 ? options.keepalive_seconds * 1000
+                                 : std::numeric_limits<int>::max());
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10'000);
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
@@ -71,11 +86,6 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   // connections whose messages are small.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  int stream_threads = options.stream_threads;
-  if (stream_threads <= 0) {
-    stream_threads =
-        std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-  }
   for (int i = 0; i < stream_threads; ++i) {
     server->shards_.push_back(
         std::make_unique<CqShard>(builder.AddCompletionQueue()));

@@ -39,9 +39,16 @@ struct ServerOptions {
   // Completion queues, each with the one thread that polls it, for the
   // streaming RPCs; 0: one per core.
   int stream_threads = 0;
+  // With the write interval chosen from the load (ServiceOptions): the
+  // messages a second each stream thread writes before batching streams
+  // start to wait between writes (about a third of a core's worth of
+  // writes here, leaving the rest for reads, the class actors and the
+  // journal).
+  double write_budget_per_thread = 12'500;
   // A connection that carried nothing for this long is pinged; one that
   // does not answer within 10 s is closed (its participant shows dropped).
-  // Each ping costs the server a little on every idle connection.
+  // Each ping costs the server a little on every idle connection. 0: no
+  // pings.
   int keepalive_seconds = 30;
   // Messages larger than this are refused.
   int max_message_bytes = 64 * 1024;

@@ -219,6 +219,23 @@ TEST(CircuitdCommandLineTest, RefusesACorruptDatabaseAndLeavesItAlone) {
   EXPECT_EQ(after, garbage);
 }
 
+TEST(CircuitdCommandLineTest, RefusesAWriteIntervalThatIsNotOne) {
+  for (const char* bad : {"soon", "-5", "10001"}) {
+    const std::string dir = MakeTempDir();
+    auto process = Subprocess::Start(
+        {BinaryPath("circuitd"), "--listen=127.0.0.1:0", "--data_dir=" + dir,
+         absl::StrCat("--write_interval_ms=", bad)});
+    ASSERT_TRUE(process.ok());
+    auto code = process->Wait(absl::Now() + kStartTimeout);
+    ASSERT_TRUE(code.ok());
+    EXPECT_EQ(*code, 1) << bad;
+    EXPECT_THAT(process->stderr_text(),
+                HasSubstr(absl::StrCat("--write_interval_ms is auto or 0 to "
+                                       "10000, not \"",
+                                       bad, "\"")));
+  }
+}
+
 TEST(CircuitdCommandLineTest, CheckValidatesTheLibrary) {
   auto process = Subprocess::Start({BinaryPath("circuitd"), "--check"});
   ASSERT_TRUE(process.ok());
