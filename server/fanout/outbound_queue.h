@@ -5,6 +5,7 @@
 #include <deque>
 
 #include "grpcpp/support/byte_buffer.h"
+#include "grpcpp/support/slice.h"
 
 namespace circuit {
 
@@ -19,8 +20,9 @@ enum class Delivery {
 // The messages waiting behind a stream's one write in flight. Bounded:
 // superseded progress is replaced in place, and a reader that lets more than
 // `max_messages` pile up is too slow (Push returns false; the stream is then
-// closed). Messages are shared serialized bytes (a ByteBuffer copy only takes
-// a reference). Not thread-safe; the owning Stream locks.
+// closed). Messages are shared serialized bytes: the queue keeps a reference
+// to the one slice a broadcast was serialized into, so queueing a message for
+// a stream allocates nothing. Not thread-safe; the owning Stream locks.
 class OutboundQueue {
  public:
   explicit OutboundQueue(size_t max_messages) : max_messages_(max_messages) {}
@@ -32,13 +34,13 @@ class OutboundQueue {
   size_t size() const { return entries_.size(); }
 
   // Removes and returns the oldest message. Requires !empty().
-  grpc::ByteBuffer Pop();
+  grpc::Slice Pop();
 
   void Clear() { entries_.clear(); }
 
  private:
   struct Entry {
-    grpc::ByteBuffer bytes;
+    grpc::Slice bytes;
     Delivery delivery;
   };
   size_t max_messages_;

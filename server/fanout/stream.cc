@@ -1,5 +1,6 @@
 #include "server/fanout/stream.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <vector>
@@ -15,12 +16,11 @@ constexpr uint8_t kBatchTag = (15 << 3) | 2;
 
 // Frames each message as one `batch` entry: its tag and length, then its
 // bytes (shared, not copied).
-void AppendBatchEntry(const grpc::ByteBuffer& message,
-                      std::vector<grpc::Slice>* slices) {
+void AppendBatchEntry(grpc::Slice message, std::vector<grpc::Slice>* slices) {
   uint8_t header[1 + 10];
   size_t n = 0;
   header[n++] = kBatchTag;
-  for (uint64_t length = message.Length();; length >>= 7) {
+  for (uint64_t length = message.size();; length >>= 7) {
     const uint8_t low = static_cast<uint8_t>(length & 0x7f);
     if (length < 0x80) {
       header[n++] = low;
@@ -29,10 +29,7 @@ void AppendBatchEntry(const grpc::ByteBuffer& message,
     header[n++] = static_cast<uint8_t>(low | 0x80);
   }
   slices->emplace_back(header, n);
-  std::vector<grpc::Slice> parts;
-  if (message.Dump(&parts).ok()) {
-    for (grpc::Slice& part : parts) slices->push_back(std::move(part));
-  }
+  slices->push_back(std::move(message));
 }
 
 }  // namespace
@@ -134,18 +131,20 @@ void Stream::WriteNextLocked() {
   }
   if (batches_ && queue_.size() > 1) {
     std::vector<grpc::Slice> slices;
+    slices.reserve(2 * std::min(queue_.size(), kMaxBatchMessages));
     size_t messages = 0, bytes = 0;
     while (!queue_.empty() && messages < kMaxBatchMessages &&
            bytes < kMaxBatchBytes) {
-      grpc::ByteBuffer message = queue_.Pop();
-      bytes += message.Length();
+      grpc::Slice message = queue_.Pop();
+      bytes += message.size();
       ++messages;
-      AppendBatchEntry(message, &slices);
+      AppendBatchEntry(std::move(message), &slices);
     }
     in_flight_ = grpc::ByteBuffer(slices.data(), slices.size());
     total_messages.fetch_add(messages, std::memory_order_relaxed);
   } else {
-    in_flight_ = queue_.Pop();
+    grpc::Slice message = queue_.Pop();
+    in_flight_ = grpc::ByteBuffer(&message, 1);
     total_messages.fetch_add(1, std::memory_order_relaxed);
   }
   total_writes.fetch_add(1, std::memory_order_relaxed);
