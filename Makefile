@@ -4,6 +4,7 @@
 BUILD_DIR   ?= build
 BUILD_TYPE  ?= RelWithDebInfo
 LISTEN      ?= 127.0.0.1:50051
+HTTP_LISTEN ?= 127.0.0.1:8080
 DATA_DIR    ?= $(CURDIR)/var
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -26,13 +27,15 @@ build: configure
 # Builds and serves on $(LISTEN) with the built-in circuit library.
 run: build
 	@echo
-	@echo "Starting circuitd on $(LISTEN), data in $(DATA_DIR). Stop it with Ctrl-C."
+	@echo "Starting circuitd on $(LISTEN) (gRPC) and http://$(HTTP_LISTEN) (JSON API;"
+	@echo "Prometheus metrics at http://$(HTTP_LISTEN)/metrics), data in $(DATA_DIR)."
+	@echo "Stop it with Ctrl-C."
 	@echo "In another terminal, try:"
 	@echo "  $(BUILD_DIR)/bin/circuit demo           # a whole simulated class on the kiosk view"
 	@echo "  $(BUILD_DIR)/bin/circuit circuits       # the circuit library"
 	@echo "  $(BUILD_DIR)/bin/circuit --help         # everything else"
 	@echo
-	$(BUILD_DIR)/bin/circuitd --listen=$(LISTEN) --data_dir=$(DATA_DIR)
+	$(BUILD_DIR)/bin/circuitd --listen=$(LISTEN) --http_listen=$(HTTP_LISTEN) --data_dir=$(DATA_DIR)
 
 # A whole simulated class on the kiosk view, on a circuitd of its own.
 demo: build

@@ -57,6 +57,7 @@
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/async_stream.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "server/common/json.h"
 
 namespace circuit::client {
 
@@ -896,30 +897,6 @@ std::string Ms(int64_t us) { return absl::StrFormat("%.1f", us / 1000.0); }
 std::string JsonNumber(double value) {
   if (std::isnan(value) || std::isinf(value)) return "null";
   return absl::StrFormat("%.3f", value);
-}
-
-std::string JsonString(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
 }
 
 // A number when `text` is one, else a string.

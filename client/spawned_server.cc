@@ -61,6 +61,7 @@ absl::Status SpawnedServer::Start() {
                                    (data_dir_ + "/circuitd.log").c_str(),
                                    O_WRONLY | O_CREAT | O_TRUNC, 0600);
   std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
+                                   "--http_listen=127.0.0.1:0",
                                    "--data_dir=" + data_dir_};
   args.insert(args.end(), options_.extra_args.begin(),
               options_.extra_args.end());

@@ -14,6 +14,9 @@ packages=(
   libsqlite3-dev sqlite3
   # Random tokens and constant-time key checks.
   libssl-dev
+  # The HTTP listener (Boost.Beast) and /metrics (prometheus-cpp; promtool
+  # checks the exposition in the tests).
+  libboost1.81-dev prometheus-cpp-dev prometheus
   # Tests and benchmarks.
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # Terminal tests of the full-screen views.

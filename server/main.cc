@@ -77,6 +77,10 @@ ABSL_FLAG(std::string, write_interval_ms, "auto",
           "possible until circuitd writes more than 12,500 messages a second "
           "per stream thread, then at most once per (streams / that rate) "
           "seconds, up to 250 ms");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
+          "host:port of the HTTP listener (JSON API at /v1/..., Prometheus "
+          "metrics at /metrics); port 0 picks a free port, printed at start; "
+          "empty: no HTTP listener");
 ABSL_FLAG(int, stream_threads, 0,
           "threads that poll the streams' completion queues, each owning a "
           "share of the streams (0: one per core)");
@@ -198,6 +202,7 @@ int main(int argc, char** argv) {
   options.journal = absl::GetFlag(FLAGS_journal);
   options.data_dir = data_dir;
   options.stream_threads = std::max(0, absl::GetFlag(FLAGS_stream_threads));
+  options.http_listen = absl::GetFlag(FLAGS_http_listen);
   if (const std::string interval = absl::GetFlag(FLAGS_write_interval_ms);
       interval != "auto") {
     int ms = 0;
@@ -259,6 +264,12 @@ int main(int argc, char** argv) {
               host.c_str(), (*server)->port(), source.c_str(), data_dir.c_str(),
               options.journal == "sqlite" ? (data_dir + "/circuit.db").c_str()
                                           : options.journal.c_str());
+  if ((*server)->http_port() != 0) {
+    const std::string http_host =
+        options.http_listen.substr(0, options.http_listen.rfind(':'));
+    std::printf("circuitd http on %s:%d (metrics at /metrics)\n",
+                http_host.c_str(), (*server)->http_port());
+  }
   if (absl::GetFlag(FLAGS_instructor_key).empty() &&
       std::getenv("CIRCUIT_INSTRUCTOR_KEY") == nullptr) {
     std::printf("instructor key in %s, kiosk key in %s\n",

@@ -12,6 +12,7 @@
 #include "server/common/grpc_status.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
+#include "server/live/class_lookup.h"
 #include "server/live/summary.h"
 #include "server/rpc/cq_call.h"
 
@@ -35,10 +36,7 @@ bool Parse(grpc::ByteBuffer* bytes, Message* message) {
   return message->ParseFromZeroCopyStream(&reader);
 }
 
-std::string Quote(const std::string& text) {
-  return absl::StrCat("\"", text.substr(0, kMaxIdLength),
-                      text.size() > kMaxIdLength ? "..." : "", "\"");
-}
+std::string Quote(const std::string& text) { return QuoteForError(text); }
 
 grpc::Status Draining() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -72,6 +70,9 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     ++service_->calls_;
   }
   ~StreamingReactor() override {
+    if (open_count_ != nullptr) {
+      open_count_->fetch_sub(1, std::memory_order_relaxed);
+    }
     service_->calls_alive_.fetch_sub(1, std::memory_order_relaxed);
     absl::MutexLock lock(&service_->calls_mu_);
     --service_->calls_;
@@ -141,6 +142,13 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     }
   }
 
+  // The call arrived: it counts in `count` (open streams of its role, for
+  // /metrics) until the reactor is gone.
+  void CountOpen(std::atomic<int64_t>* count) {
+    open_count_ = count;
+    open_count_->fetch_add(1, std::memory_order_relaxed);
+  }
+
   // Starts the next read, unless the stream is finishing (an actor's answer
   // may arrive after the stream was closed from another thread).
   void ReadNext(grpc::ByteBuffer* into) {
@@ -201,6 +209,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
 
   // One for gRPC (released in OnDone), one per answer due from an actor.
   std::atomic<int> refs_{1};
+  std::atomic<int64_t>* open_count_ = nullptr;  // see CountOpen
   // When the last write started (steady clock), for DeferWrite.
   std::atomic<int64_t> last_write_ns_{0};
   // Finish and StartRead never race: Finish is called with the Stream's
@@ -224,6 +233,7 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
 
   void OnStarted() override {
     Listen(service_, shard());
+    CountOpen(&service_->open_instructors_);
     grpc::Status allowed =
         RequireInstructor(*context(), service_->options_.keys);
     if (!allowed.ok()) {
@@ -299,6 +309,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
 
   void OnStarted() override {
     Listen(service_, shard());
+    CountOpen(&service_->open_participants_);
     if (service_->draining_.load()) {
       Fail(Draining());
       return;
@@ -444,6 +455,7 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
 
   void OnStarted() override {
     Listen(service_, shard());
+    CountOpen(&service_->open_kiosks_);
     CircuitServiceImpl* service = service_;
     grpc::Status allowed =
         RequireInstructorOrKiosk(*context(), service->options_.keys);
@@ -550,47 +562,13 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::CreateClass(
 grpc::ServerUnaryReactor* CircuitServiceImpl::GetClass(
     grpc::CallbackServerContext* context, const v1::GetClassRequest* request,
     v1::GetClassResponse* response) {
-  std::shared_ptr<ClassActor> actor;
-  switch (request->class_ref_case()) {
-    case v1::GetClassRequest::kClassId:
-      actor = registry_->Find(request->class_id());
-      if (actor == nullptr) {
-        if (std::optional<v1::ClassInfo> stored =
-                registry_->FindStored(request->class_id())) {
-          // An ended class kept only in the history.
-          response->mutable_state()->set_class_id(stored->class_id());
-          response->mutable_state()->set_phase(stored->phase());
-          response->mutable_state()->set_started_unix_ms(
-              stored->started_unix_ms());
-          response->mutable_state()->set_ended_unix_ms(stored->ended_unix_ms());
-          *response->mutable_class_info() = std::move(*stored);
-          response->set_server_time_unix_ms(clock_->NowUnixMs());
-          return Finish(context, grpc::Status::OK);
-        }
-        return Finish(context,
-                      grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   absl::StrCat("no class with id ",
-                                                Quote(request->class_id()))));
-      }
-      break;
-    case v1::GetClassRequest::kJoinCode:
-      actor = registry_->FindByJoinCode(request->join_code());
-      if (actor == nullptr) {
-        return Finish(context,
-                      grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                   absl::StrCat("no class with join code ",
-                                                Quote(request->join_code()))));
-      }
-      break;
-    default:
-      return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                          "give class_id or join_code"));
-  }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  actor->Describe([reactor, response](v1::GetClassResponse described) {
-    *response = std::move(described);
-    reactor->Finish(grpc::Status::OK);
-  });
+  DescribeClass(
+      registry_, clock_, *request,
+      [reactor, response](grpc::Status status, v1::GetClassResponse described) {
+        if (status.ok()) *response = std::move(described);
+        reactor->Finish(status);
+      });
   return reactor;
 }
 

@@ -117,6 +117,18 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // some are left at `deadline`.
   bool WaitForStreamsGone(absl::Time deadline) ABSL_LOCKS_EXCLUDED(calls_mu_);
 
+  // Streams open now, by role (for /metrics).
+  struct OpenStreams {
+    int64_t instructors = 0;
+    int64_t participants = 0;
+    int64_t kiosks = 0;
+  };
+  OpenStreams open_streams() const {
+    return {open_instructors_.load(std::memory_order_relaxed),
+            open_participants_.load(std::memory_order_relaxed),
+            open_kiosks_.load(std::memory_order_relaxed)};
+  }
+
  private:
   template <class Responder>
   friend class StreamingReactor;
@@ -146,6 +158,9 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   int calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
   // The same count, for the pacer (read on every write).
   std::atomic<int64_t> calls_alive_{0};
+  std::atomic<int64_t> open_instructors_{0};
+  std::atomic<int64_t> open_participants_{0};
+  std::atomic<int64_t> open_kiosks_{0};
   WritePacer pacer_;
 };
 

@@ -106,6 +106,22 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   // draining turns both NOT_SERVING and ends the watches.
   server->health_->SetServing(true);
   server->registry_->StartTicker();
+  server->metrics_ = std::make_unique<Metrics>(
+      server->registry_.get(), [service = server->service_.get()] {
+        const CircuitServiceImpl::OpenStreams open = service->open_streams();
+        return Metrics::StreamCounts{open.instructors, open.participants,
+                                     open.kiosks};
+      });
+  if (!options.http_listen.empty()) {
+    server->http_api_ = std::make_unique<HttpApi>(
+        server->registry_.get(), clock, server->metrics_.get());
+    HttpServerOptions http_options;
+    http_options.listen = options.http_listen;
+    absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
+        http_options, server->http_api_.get(), server->metrics_.get());
+    if (!http.ok()) return http.status();
+    server->http_ = std::move(*http);
+  }
   return server;
 }
 
@@ -113,6 +129,8 @@ CircuitServer::~CircuitServer() { Shutdown(absl::Now()); }
 
 void CircuitServer::Shutdown(absl::Time deadline) {
   if (server_ == nullptr) return;
+  // HTTP first: its answers come from the actors, which stay until below.
+  if (http_ != nullptr) http_->Shutdown(deadline);
   health_->Shutdown();
   service_->StartDraining();
   registry_->GoAway("the server is shutting down");

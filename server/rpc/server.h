@@ -9,6 +9,9 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/common/clock.h"
+#include "server/http/http_api.h"
+#include "server/http/http_server.h"
+#include "server/http/metrics.h"
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
@@ -39,6 +42,8 @@ struct ServerOptions {
   // Completion queues, each with the one thread that polls it, for the
   // streaming RPCs; 0: one per core.
   int stream_threads = 0;
+  // The HTTP listener (JSON API, /metrics); empty: none.
+  std::string http_listen;
   // With the write interval chosen from the load (ServiceOptions): the
   // messages a second each stream thread writes before batching streams
   // start to wait between writes (about a third of a core's worth of
@@ -74,6 +79,8 @@ class CircuitServer {
 
   // The port actually bound.
   int port() const { return port_; }
+  // The HTTP listener's port; 0 when it is off.
+  int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
   ClassRegistry* registry() { return registry_.get(); }
 
@@ -92,6 +99,9 @@ class CircuitServer {
   std::unique_ptr<CircuitServiceImpl> service_;
   std::unique_ptr<HealthService> health_;
   std::vector<std::unique_ptr<CqShard>> shards_;
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<HttpApi> http_api_;
+  std::unique_ptr<HttpServer> http_;
   // Last: destroyed first, so no call outlives the services.
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -171,9 +171,9 @@ TEST_F(CircuitdSmokeTest, SigtermStopsCleanly) {
 }
 
 TEST_F(CircuitdSmokeTest, ASecondCircuitdOnTheSameDataRefusesToStart) {
-  auto second =
-      Subprocess::Start({BinaryPath("circuitd"), "--listen=127.0.0.1:0",
-                         "--data_dir=" + data_dir_});
+  auto second = Subprocess::Start(
+      {BinaryPath("circuitd"), "--listen=127.0.0.1:0",
+       "--http_listen=127.0.0.1:0", "--data_dir=" + data_dir_});
   ASSERT_TRUE(second.ok());
   auto code = second->Wait(absl::Now() + kStartTimeout);
   ASSERT_TRUE(code.ok());
@@ -204,8 +204,9 @@ TEST(CircuitdCommandLineTest, RefusesACorruptDatabaseAndLeavesItAlone) {
   ASSERT_NE(f, nullptr);
   fwrite(garbage.data(), 1, garbage.size(), f);
   fclose(f);
-  auto process = Subprocess::Start(
-      {BinaryPath("circuitd"), "--listen=127.0.0.1:0", "--data_dir=" + dir});
+  auto process =
+      Subprocess::Start({BinaryPath("circuitd"), "--listen=127.0.0.1:0",
+                         "--http_listen=127.0.0.1:0", "--data_dir=" + dir});
   ASSERT_TRUE(process.ok());
   auto code = process->Wait(absl::Now() + kStartTimeout);
   ASSERT_TRUE(code.ok());
@@ -222,9 +223,10 @@ TEST(CircuitdCommandLineTest, RefusesACorruptDatabaseAndLeavesItAlone) {
 TEST(CircuitdCommandLineTest, RefusesAWriteIntervalThatIsNotOne) {
   for (const char* bad : {"soon", "-5", "10001"}) {
     const std::string dir = MakeTempDir();
-    auto process = Subprocess::Start(
-        {BinaryPath("circuitd"), "--listen=127.0.0.1:0", "--data_dir=" + dir,
-         absl::StrCat("--write_interval_ms=", bad)});
+    auto process =
+        Subprocess::Start({BinaryPath("circuitd"), "--listen=127.0.0.1:0",
+                           "--http_listen=127.0.0.1:0", "--data_dir=" + dir,
+                           absl::StrCat("--write_interval_ms=", bad)});
     ASSERT_TRUE(process.ok());
     auto code = process->Wait(absl::Now() + kStartTimeout);
     ASSERT_TRUE(code.ok());

@@ -176,9 +176,9 @@ std::string MakeTempDir() {
 
 absl::StatusOr<Circuitd> StartCircuitd(const std::vector<std::string>& flags,
                                        absl::Time deadline) {
-  std::vector<std::string> argv = {BinaryPath("circuitd"),
-                                   "--listen=127.0.0.1:0",
-                                   "--data_dir=" + MakeTempDir() + "/data"};
+  std::vector<std::string> argv = {
+      BinaryPath("circuitd"), "--listen=127.0.0.1:0",
+      "--http_listen=127.0.0.1:0", "--data_dir=" + MakeTempDir() + "/data"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   absl::StatusOr<Subprocess> process = Subprocess::Start(argv);
   if (!process.ok()) return process.status();
@@ -198,6 +198,29 @@ absl::StatusOr<Circuitd> StartCircuitd(const std::vector<std::string>& flags,
         absl::StrCat("circuitd printed \"", line, "\" instead of its address"));
   }
   circuitd.address = absl::StrCat("127.0.0.1:", circuitd.port);
+  // "circuitd http on HOST:PORT (...)", unless the flags turned it off.
+  bool http = true;
+  for (const std::string& flag : flags) {
+    if (flag == "--http_listen=" || flag == "--http_listen=\"\"") {
+      http = false;
+    }
+  }
+  if (http) {
+    absl::StatusOr<std::string> http_line =
+        circuitd.process->ReadLine(deadline);
+    if (!http_line.ok()) return http_line.status();
+    absl::string_view http_address = *http_line;
+    bool http_parsed = absl::ConsumePrefix(&http_address, "circuitd http on ");
+    http_address = http_address.substr(0, http_address.find(' '));
+    http_parsed =
+        http_parsed &&
+        absl::SimpleAtoi(http_address.substr(http_address.rfind(':') + 1),
+                         &circuitd.http_port);
+    if (!http_parsed || circuitd.http_port <= 0) {
+      return absl::InternalError(absl::StrCat(
+          "circuitd printed \"", *http_line, "\" instead of its HTTP address"));
+    }
+  }
   return circuitd;
 }
 

@@ -72,11 +72,15 @@ struct Circuitd {
   int port = 0;
   // "127.0.0.1:PORT".
   std::string address;
+  // The HTTP listener's port (--http_listen=127.0.0.1:0); 0 when a flag
+  // turned it off.
+  int http_port = 0;
 };
 
-// Starts circuitd on a free port (--listen=127.0.0.1:0) with a fresh
-// --data_dir and `flags`, and waits for its "circuitd listening on
-// HOST:PORT" line until `deadline`.
+// Starts circuitd on a free port (--listen=127.0.0.1:0, and
+// --http_listen=127.0.0.1:0) with a fresh --data_dir and `flags`, and waits
+// for its "circuitd listening on HOST:PORT" and "circuitd http on HOST:PORT"
+// lines until `deadline`.
 absl::StatusOr<Circuitd> StartCircuitd(const std::vector<std::string>& flags,
                                        absl::Time deadline);
 

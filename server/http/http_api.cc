@@ -1,0 +1,199 @@
+#include "server/http/http_api.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
+#include "google/protobuf/util/json_util.h"
+#include "server/common/json.h"
+#include "server/live/class_lookup.h"
+
+namespace circuit {
+namespace {
+
+// The path of `target`, without its query.
+absl::string_view PathOf(absl::string_view target) {
+  const size_t query = target.find('?');
+  return query == absl::string_view::npos ? target : target.substr(0, query);
+}
+
+HttpResponse JsonResponse(const google::protobuf::Message& message) {
+  HttpResponse response;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = false;  // lowerCamelCase, as gateways
+  const auto printed = google::protobuf::util::MessageToJsonString(
+      message, &response.body, options);
+  if (!printed.ok()) {
+    return ErrorResponse(grpc::Status(grpc::StatusCode::INTERNAL,
+                                      "the answer could not be written as "
+                                      "JSON"));
+  }
+  return response;
+}
+
+}  // namespace
+
+const char* StatusCodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN:
+      return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS:
+      return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+int HttpStatusFor(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return 200;
+    case grpc::StatusCode::CANCELLED:
+      return 499;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return 400;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return 504;
+    case grpc::StatusCode::NOT_FOUND:
+      return 404;
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::ABORTED:
+      return 409;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return 403;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return 401;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return 429;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return 501;
+    case grpc::StatusCode::UNAVAILABLE:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+HttpResponse ErrorResponse(const grpc::Status& status) {
+  HttpResponse response;
+  response.status = HttpStatusFor(status.error_code());
+  response.body =
+      absl::StrCat("{\"code\":\"", StatusCodeName(status.error_code()),
+                   "\",\"message\":", JsonString(status.error_message()), "}");
+  return response;
+}
+
+HttpApi::HttpApi(ClassRegistry* registry, const Clock* clock, Metrics* metrics)
+    : registry_(registry), clock_(clock), metrics_(metrics) {}
+
+void HttpApi::Handle(const HttpRequest& request,
+                     absl::AnyInvocable<void(HttpResponse)> done) {
+  absl::string_view path = PathOf(request.target);
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  if (path == "/healthz") {
+    if (!get) {
+      done(ErrorResponse(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                      "/healthz answers GET")));
+      return;
+    }
+    HttpResponse response;
+    response.content_type = "text/plain; charset=utf-8";
+    response.body = "ok\n";
+    done(std::move(response));
+    return;
+  }
+  if (path == "/metrics") {
+    if (!get) {
+      done(ErrorResponse(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                                      "/metrics answers GET")));
+      return;
+    }
+    HttpResponse response;
+    response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = metrics_->Scrape();
+    done(std::move(response));
+    return;
+  }
+  if (absl::ConsumePrefix(&path, "/v1/classes:byJoinCode/")) {
+    if (!get) {
+      done(ErrorResponse(grpc::Status(
+          grpc::StatusCode::UNIMPLEMENTED,
+          absl::StrCat(request.method, " is not served on this path"))));
+      return;
+    }
+    GetClass("", std::string(path), std::move(done));
+    return;
+  }
+  if (absl::ConsumePrefix(&path, "/v1/classes/")) {
+    if (path.empty() || absl::StrContains(path, '/')) {
+      done(ErrorResponse(grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("no such path ", QuoteForError(request.target)))));
+      return;
+    }
+    if (!get) {
+      done(ErrorResponse(grpc::Status(
+          grpc::StatusCode::UNIMPLEMENTED,
+          absl::StrCat(request.method, " is not served on this path"))));
+      return;
+    }
+    GetClass(std::string(path), "", std::move(done));
+    return;
+  }
+  done(ErrorResponse(grpc::Status(
+      grpc::StatusCode::NOT_FOUND,
+      absl::StrCat("no such path ", QuoteForError(std::string(path))))));
+}
+
+void HttpApi::GetClass(const std::string& class_id,
+                       const std::string& join_code,
+                       absl::AnyInvocable<void(HttpResponse)> done) {
+  v1::GetClassRequest request;
+  if (!join_code.empty()) {
+    request.set_join_code(join_code);
+  } else {
+    request.set_class_id(class_id);
+  }
+  DescribeClass(
+      registry_, clock_, request,
+      [done = std::move(done)](grpc::Status status,
+                               v1::GetClassResponse response) mutable {
+        done(status.ok() ? JsonResponse(response) : ErrorResponse(status));
+      });
+}
+
+}  // namespace circuit

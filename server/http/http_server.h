@@ -1,0 +1,55 @@
+#ifndef CIRCUIT_SERVER_HTTP_HTTP_SERVER_H_
+#define CIRCUIT_SERVER_HTTP_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/http/http_api.h"
+
+namespace circuit {
+
+struct HttpServerOptions {
+  // host:port; port 0 picks a free one (HttpServer::port()).
+  std::string listen = "127.0.0.1:8080";
+  // Larger request bodies are refused (RESOURCE_EXHAUSTED, 429).
+  size_t max_body_bytes = 64 * 1024;
+  // A request's headers and body must arrive within this, or the connection
+  // is closed (a client that trickles bytes holds nothing for long).
+  absl::Duration read_timeout = absl::Seconds(15);
+};
+
+// circuitd's HTTP listener: Boost.Beast on one io_context thread, every
+// connection an asynchronous state machine on it, so an open connection
+// costs no thread (a class may have thousands of phones on it). Requests go
+// to an HttpApi; its answers, which may come from a class actor's thread,
+// are posted back to the connection. Thread-safe.
+class HttpServer {
+ public:
+  // Listens and starts serving; an error says what could not be listened on.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const HttpServerOptions& options, HttpApi* api, Metrics* metrics);
+  ~HttpServer();  // Shutdown(now) if not done
+
+  // The port listened on.
+  int port() const { return port_; }
+
+  // Stops accepting, waits until `deadline` for answers the API still owes,
+  // closes every connection and joins the thread. Idempotent.
+  void Shutdown(absl::Time deadline);
+
+ private:
+  class Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl, int port);
+
+  std::unique_ptr<Impl> impl_;
+  const int port_;
+};
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_SERVER_HTTP_HTTP_SERVER_H_

@@ -1,0 +1,194 @@
+// The HTTP listener: the JSON API over the same actors as the gRPC service,
+// errors in grpc-gateway's shape, refused oversized bodies, and /metrics in a
+// format promtool accepts.
+
+#include <fstream>
+#include <string>
+
+#include "boost/asio/connect.hpp"
+#include "boost/asio/ip/tcp.hpp"
+#include "boost/beast/core.hpp"
+#include "boost/beast/http.hpp"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/live_harness.h"
+#include "tests/testing/subprocess.h"
+
+namespace circuit {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+namespace net = boost::asio;
+using tcp = boost::asio::ip::tcp;
+using ::testing::HasSubstr;
+using testing::LiveServer;
+using ::testing::Not;
+
+struct Reply {
+  int status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+// One request on a connection of its own. `content_length`, when set, is
+// sent instead of the body's length (and the body is not sent).
+Reply Fetch(int port, http::verb method, const std::string& target,
+            const std::string& body = "", long content_length = -1) {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                               static_cast<unsigned short>(port)));
+  http::request<http::string_body> request(method, target, 11);
+  request.set(http::field::host, "127.0.0.1");
+  beast::error_code ec;
+  if (content_length >= 0) {
+    request.content_length(content_length);
+    http::request_serializer<http::string_body> serializer(request);
+    http::write_header(socket, serializer, ec);
+  } else {
+    request.body() = body;
+    request.prepare_payload();
+    http::write(socket, request, ec);
+  }
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(socket, buffer, response, ec);
+  EXPECT_FALSE(ec) << target << ": " << ec.message();
+  return {static_cast<int>(response.result_int()),
+          std::string(response[http::field::content_type]), response.body()};
+}
+
+// Raw bytes, and whatever comes back until the server closes.
+std::string SendRaw(int port, const std::string& bytes) {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                               static_cast<unsigned short>(port)));
+  net::write(socket, net::buffer(bytes));
+  std::string out;
+  beast::error_code ec;
+  char chunk[4096];
+  for (int i = 0; i < 1000; ++i) {
+    const size_t n = socket.read_some(net::buffer(chunk), ec);
+    if (ec) break;
+    out.append(chunk, n);
+  }
+  return out;
+}
+
+class LiveHttpTest : public ::testing::Test {
+ protected:
+  static ServerOptions Options() {
+    ServerOptions options = LiveServer::DefaultOptions();
+    options.http_listen = "127.0.0.1:0";
+    return options;
+  }
+
+  int port() { return server_.server()->http_port(); }
+
+  LiveServer server_{Options()};
+};
+
+TEST_F(LiveHttpTest, ListensOnItsOwnPort) {
+  ASSERT_GT(port(), 0);
+  EXPECT_NE(port(), server_.server()->port());
+  const Reply health = Fetch(port(), http::verb::get, "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok\n");
+}
+
+TEST_F(LiveHttpTest, GetClassIsTheGrpcAnswerAsJson) {
+  const v1::ClassInfo info = server_.CreateClass("kickback-trio");
+  const Reply by_id =
+      Fetch(port(), http::verb::get, "/v1/classes/" + info.class_id());
+  EXPECT_EQ(by_id.status, 200) << by_id.body;
+  EXPECT_EQ(by_id.content_type, "application/json");
+  EXPECT_THAT(by_id.body, HasSubstr("\"classId\":\"" + info.class_id() + "\""));
+  EXPECT_THAT(by_id.body, HasSubstr("CLASS_PHASE_LOBBY"));
+
+  const Reply by_code = Fetch(port(), http::verb::get,
+                              "/v1/classes:byJoinCode/" + info.join_code());
+  EXPECT_EQ(by_code.status, 200) << by_code.body;
+  EXPECT_THAT(by_code.body,
+              HasSubstr("\"classId\":\"" + info.class_id() + "\""));
+}
+
+TEST_F(LiveHttpTest, ErrorsCarryTheGrpcCodeAndGatewayStatus) {
+  const Reply unknown = Fetch(port(), http::verb::get, "/v1/classes/nope");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.content_type, "application/json");
+  EXPECT_EQ(unknown.body,
+            "{\"code\":\"NOT_FOUND\",\"message\":\"no class with id "
+            "\\\"nope\\\"\"}");
+
+  const Reply no_path = Fetch(port(), http::verb::get, "/v2/anything");
+  EXPECT_EQ(no_path.status, 404);
+  EXPECT_THAT(no_path.body, HasSubstr("\"code\":\"NOT_FOUND\""));
+  EXPECT_THAT(no_path.body, HasSubstr("/v2/anything"));
+
+  const Reply wrong_method = Fetch(port(), http::verb::delete_, "/metrics");
+  EXPECT_EQ(wrong_method.status, 501);
+  EXPECT_THAT(wrong_method.body, HasSubstr("\"code\":\"UNIMPLEMENTED\""));
+}
+
+TEST_F(LiveHttpTest, MarkupInWhatWasAskedForNeverComesBackAsMarkup) {
+  const Reply reply =
+      Fetch(port(), http::verb::get, "/v1/classes/<img\"onerror=alert(1)>");
+  EXPECT_EQ(reply.status, 404);
+  EXPECT_THAT(reply.body, Not(HasSubstr("<img")));
+  EXPECT_THAT(reply.body, HasSubstr("\\u003cimg"));
+}
+
+TEST_F(LiveHttpTest, BodiesOver64KiBAreRefusedAndServingGoesOn) {
+  const Reply declared = Fetch(port(), http::verb::post, "/v1/classes/x", "",
+                               /*content_length=*/70 * 1024);
+  EXPECT_EQ(declared.status, 429);
+  EXPECT_THAT(declared.body, HasSubstr("\"code\":\"RESOURCE_EXHAUSTED\""));
+  EXPECT_THAT(declared.body, HasSubstr("over 65536 bytes"));
+
+  // Sent in full: the answer still arrives before the connection closes.
+  const Reply sent = Fetch(port(), http::verb::post, "/v1/classes/x",
+                           std::string(70 * 1024, 'a'));
+  EXPECT_EQ(sent.status, 429);
+
+  EXPECT_EQ(Fetch(port(), http::verb::get, "/healthz").status, 200);
+}
+
+TEST_F(LiveHttpTest, WhatIsNotHttpGetsAClearError) {
+  const std::string answer = SendRaw(port(), "hello there\r\n\r\n");
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 400"));
+  EXPECT_THAT(answer, HasSubstr("\"code\":\"INVALID_ARGUMENT\""));
+  EXPECT_EQ(Fetch(port(), http::verb::get, "/healthz").status, 200);
+}
+
+TEST_F(LiveHttpTest, MetricsCountClassesAndStreamsAndPassPromtool) {
+  server_.CreateClass("kickback-trio");
+  Fetch(port(), http::verb::get, "/v1/classes/nope");  // a 404 to count
+  const Reply metrics = Fetch(port(), http::verb::get, "/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.content_type, HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(metrics.body, HasSubstr("circuit_classes{phase=\"lobby\"} 1"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr("circuit_open_streams{role=\"participant\"} 0"));
+  EXPECT_THAT(metrics.body, HasSubstr("circuit_http_responses_total{code="
+                                      "\"404\"} 1"));
+  EXPECT_THAT(metrics.body, HasSubstr("circuit_fanout_messages_total"));
+
+  // Debian's prometheus package; `make test` installs it. A missing
+  // promtool fails here (the shell's 127), it does not skip.
+  const std::string path = testing::MakeTempDir() + "/metrics.txt";
+  {
+    std::ofstream out(path);
+    out << metrics.body;
+  }
+  auto check = testing::Subprocess::Start(
+      {"/bin/sh", "-c", "promtool check metrics < " + path});
+  ASSERT_TRUE(check.ok()) << check.status();
+  auto code = check->Wait(absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0) << check->stderr_text() << metrics.body;
+}
+
+}  // namespace
+}  // namespace circuit
