@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "server/common/stats.h"
+
 namespace circuit {
 namespace {
 
@@ -61,6 +63,8 @@ void Stream::Send(const grpc::ByteBuffer& bytes, Delivery delivery) {
   absl::MutexLock lock(&mu_);
   if (finished_ || closing_) return;
   if (!queue_.Push(bytes, delivery)) {
+    ProcessStats().slow_reader_disconnects.fetch_add(1,
+                                                     std::memory_order_relaxed);
     FinishLocked(
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                      "this client fell too far behind reading the class; "

@@ -1,5 +1,8 @@
 #include "server/http/metrics.h"
 
+#include <array>
+#include <atomic>
+#include <limits>
 #include <map>
 #include <utility>
 #include <vector>
@@ -9,8 +12,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "circuit/v1/live.pb.h"
+#include "prometheus/client_metric.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/metric_type.h"
 #include "prometheus/text_serializer.h"
+#include "server/common/stats.h"
 #include "server/fanout/stream.h"
+#include "server/http/http_api.h"
 
 namespace circuit {
 namespace {
@@ -21,6 +29,122 @@ std::string PhaseLabel(v1::ClassPhase phase) {
   constexpr absl::string_view kPrefix = "CLASS_PHASE_";
   if (absl::StartsWith(name, kPrefix)) name = name.substr(kPrefix.size());
   return absl::AsciiStrToLower(name);
+}
+
+prometheus::MetricFamily Family(std::string name, std::string help,
+                                prometheus::MetricType type) {
+  prometheus::MetricFamily family;
+  family.name = std::move(name);
+  family.help = std::move(help);
+  family.type = type;
+  return family;
+}
+
+void AddCounter(prometheus::MetricFamily* family, double value,
+                std::vector<prometheus::ClientMetric::Label> labels = {}) {
+  prometheus::ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.counter.value = value;
+  family->metric.push_back(std::move(metric));
+}
+
+// Counts by gRPC status code: every code seen, and OK always.
+prometheus::MetricFamily ByCode(
+    std::string name, std::string help,
+    const std::array<std::atomic<uint64_t>, ServerStats::kCodes>& counts) {
+  prometheus::MetricFamily family =
+      Family(std::move(name), std::move(help), prometheus::MetricType::Counter);
+  for (int code = 0; code < ServerStats::kCodes; ++code) {
+    const uint64_t count =
+        counts[static_cast<size_t>(code)].load(std::memory_order_relaxed);
+    if (code != 0 && count == 0) continue;
+    AddCounter(&family, static_cast<double>(count),
+               {{"code", StatusCodeName(static_cast<grpc::StatusCode>(code))}});
+  }
+  return family;
+}
+
+// `histogram`'s observations, multiplied by `scale` (ns to s, say).
+prometheus::MetricFamily HistogramFamily(std::string name, std::string help,
+                                         const Histogram& histogram,
+                                         double scale) {
+  prometheus::MetricFamily family = Family(std::move(name), std::move(help),
+                                           prometheus::MetricType::Histogram);
+  const Histogram::Snapshot read = histogram.Read();
+  prometheus::ClientMetric metric;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < read.counts.size(); ++i) {
+    cumulative += read.counts[i];
+    prometheus::ClientMetric::Bucket bucket;
+    bucket.cumulative_count = cumulative;
+    bucket.upper_bound = i < read.bounds.size()
+                             ? static_cast<double>(read.bounds[i]) * scale
+                             : std::numeric_limits<double>::infinity();
+    metric.histogram.bucket.push_back(bucket);
+  }
+  metric.histogram.sample_count = cumulative;
+  metric.histogram.sample_sum = static_cast<double>(read.sum) * scale;
+  family.metric.push_back(std::move(metric));
+  return family;
+}
+
+// What the rest of circuitd counts (server/common/stats.h).
+std::vector<prometheus::MetricFamily> StatsFamilies() {
+  ServerStats& stats = ProcessStats();
+  std::vector<prometheus::MetricFamily> families;
+  families.push_back(ByCode("circuit_reports_total",
+                            "Reports (completions, effort, symptoms) "
+                            "answered, by status code",
+                            stats.reports_by_code));
+  families.push_back(ByCode("circuit_commands_total",
+                            "Instructor commands answered, by status code",
+                            stats.commands_by_code));
+  families.push_back(HistogramFamily(
+      "circuit_ack_latency_seconds",
+      "From a report reaching its class to its ack being queued",
+      stats.ack_latency_ns, 1e-9));
+  families.push_back(HistogramFamily("circuit_journal_commit_seconds",
+                                     "One journal transaction, written and "
+                                     "committed",
+                                     stats.journal_commit_ns, 1e-9));
+  families.push_back(HistogramFamily("circuit_journal_batch_entries",
+                                     "Operations in one journal transaction",
+                                     stats.journal_batch_entries, 1));
+  prometheus::MetricFamily slow = Family(
+      "circuit_slow_reader_disconnects_total",
+      "Streams closed because their reader fell too far behind (its queue "
+      "overflowed)",
+      prometheus::MetricType::Counter);
+  AddCounter(&slow, static_cast<double>(stats.slow_reader_disconnects.load(
+                        std::memory_order_relaxed)));
+  families.push_back(std::move(slow));
+  prometheus::MetricFamily limited =
+      Family("circuit_rate_limited_total", "Requests refused by a rate limit",
+             prometheus::MetricType::Counter);
+  AddCounter(&limited,
+             static_cast<double>(
+                 stats.rate_limited_joins.load(std::memory_order_relaxed)),
+             {{"limit", "joins_per_peer"}});
+  AddCounter(&limited,
+             static_cast<double>(
+                 stats.rate_limited_messages.load(std::memory_order_relaxed)),
+             {{"limit", "stream_messages"}});
+  families.push_back(std::move(limited));
+  prometheus::MetricFamily resumes =
+      Family("circuit_resumes_total",
+             "Streams resumed from a seq: with the missed events, or with a "
+             "snapshot when those were too old",
+             prometheus::MetricType::Counter);
+  AddCounter(&resumes,
+             static_cast<double>(
+                 stats.resumes_with_events.load(std::memory_order_relaxed)),
+             {{"with", "events"}});
+  AddCounter(&resumes,
+             static_cast<double>(
+                 stats.resumes_with_snapshot.load(std::memory_order_relaxed)),
+             {{"with", "snapshot"}});
+  families.push_back(std::move(resumes));
+  return families;
 }
 
 }  // namespace
@@ -98,7 +222,11 @@ std::string Metrics::Scrape() {
   }
   last_messages_ = totals.messages;
   last_writes_ = totals.writes;
-  return prometheus::TextSerializer().Serialize(prometheus_->Collect());
+  std::vector<prometheus::MetricFamily> families = prometheus_->Collect();
+  for (prometheus::MetricFamily& family : StatsFamilies()) {
+    families.push_back(std::move(family));
+  }
+  return prometheus::TextSerializer().Serialize(families);
 }
 
 }  // namespace circuit

@@ -18,6 +18,7 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "server/common/log.h"
+#include "server/common/stats.h"
 
 namespace circuit {
 namespace {
@@ -661,7 +662,12 @@ void SqliteJournal::RunBatch(std::vector<Op>& ops) {
     return;
   }
   const int64_t created_seq_before = next_created_seq_;
-  if (absl::Status failure = Transact(ops); !failure.ok()) {
+  const int64_t started_ns = MonotonicNanos();
+  const absl::Status failure = Transact(ops);
+  ProcessStats().journal_commit_ns.Observe(MonotonicNanos() - started_ns);
+  ProcessStats().journal_batch_entries.Observe(
+      static_cast<int64_t>(ops.size()));
+  if (!failure.ok()) {
     next_created_seq_ = created_seq_before;
     FailBatch(ops, failure);
     return;

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
+#include "server/common/stats.h"
 #include "server/engine/adaptation.h"
 #include "server/engine/summary.h"
 #include "server/fanout/wire.h"
@@ -379,6 +380,7 @@ void ClassActor::Command(const v1::InstructorCommand& command,
         result->set_code(static_cast<int>(outcome.status.code()));
         result->set_message(std::string(outcome.status.message()));
       }
+      ProcessStats().CountCommand(static_cast<int>(outcome.status.code()));
       response.set_server_time_unix_ms(self->clock_->NowUnixMs());
       reply_to->Send(ToByteBuffer(response), Delivery::kReliable);
     });
@@ -387,8 +389,9 @@ void ClassActor::Command(const v1::InstructorCommand& command,
 
 void ClassActor::Report(internal::ReportInput report,
                         std::shared_ptr<Stream> reply_to) {
+  const int64_t received_ns = MonotonicNanos();
   strand_->Post([self = shared_from_this(), report = std::move(report),
-                 reply_to = std::move(reply_to)]() mutable {
+                 reply_to = std::move(reply_to), received_ns]() mutable {
     std::string report_id;
     switch (report.kind_case()) {
       case internal::ReportInput::kCompletion:
@@ -403,8 +406,10 @@ void ClassActor::Report(internal::ReportInput report,
       case internal::ReportInput::KIND_NOT_SET:
         break;
     }
-    auto send_ack = [self, report_id,
-                     reply_to](const engine::EntryOutcome& outcome) {
+    auto send_ack = [self, report_id, reply_to,
+                     received_ns](const engine::EntryOutcome& outcome) {
+      ProcessStats().CountReport(static_cast<int>(outcome.status.code()));
+      ProcessStats().ack_latency_ns.Observe(MonotonicNanos() - received_ns);
       v1::JoinClassResponse response;
       v1::ReportAck* ack = response.mutable_ack();
       ack->set_report_id(report_id);
@@ -589,6 +594,10 @@ void ClassActor::CatchUp(Stream* stream, Role role,
                          bool resume) {
   if (last_seq <= 0) {
     // A resume that has seen nothing still had a view to replace.
+    if (resume) {
+      ProcessStats().resumes_with_snapshot.fetch_add(1,
+                                                     std::memory_order_relaxed);
+    }
     SendSnapshot(stream, role, participant_id,
                  resume ? v1::SNAPSHOT_REASON_MISSED_EVENTS
                         : v1::SNAPSHOT_REASON_INITIAL);
@@ -598,10 +607,13 @@ void ClassActor::CatchUp(Stream* stream, Role role,
   if (last_seq <= session_.last_seq()) missed = session_.EventsAfter(last_seq);
   if (!missed.has_value()) {
     // Too old, or a seq this class never issued.
+    ProcessStats().resumes_with_snapshot.fetch_add(1,
+                                                   std::memory_order_relaxed);
     SendSnapshot(stream, role, participant_id,
                  v1::SNAPSHOT_REASON_MISSED_EVENTS);
     return;
   }
+  ProcessStats().resumes_with_events.fetch_add(1, std::memory_order_relaxed);
   const absl::Time now = clock_->Now();
   const int64_t now_ms = absl::ToUnixMillis(now);
   Broadcaster::SendVisible(*missed, role, participant_id, stream, now_ms);

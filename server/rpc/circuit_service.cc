@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/common/grpc_status.h"
+#include "server/common/stats.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
 #include "server/live/class_lookup.h"
@@ -163,6 +164,8 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   // False (and the stream failed) when the client sends faster than allowed.
   bool WithinRate() {
     if (bucket_.TryTake(service_->clock_->Now())) return true;
+    ProcessStats().rate_limited_messages.fetch_add(1,
+                                                   std::memory_order_relaxed);
     Fail(
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                      absl::StrCat("more than ",
@@ -366,6 +369,8 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
     if (request.has_join()) {
       if (!service_->join_limiter_.Allow(context()->peer(),
                                          service_->clock_->Now())) {
+        ProcessStats().rate_limited_joins.fetch_add(1,
+                                                    std::memory_order_relaxed);
         return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                             "too many join attempts from this address; try "
                             "again in a minute");

@@ -21,6 +21,7 @@ namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace net = boost::asio;
 using tcp = boost::asio::ip::tcp;
+using testing::Cmd;
 using ::testing::HasSubstr;
 using testing::LiveServer;
 using ::testing::Not;
@@ -162,18 +163,73 @@ TEST_F(LiveHttpTest, WhatIsNotHttpGetsAClearError) {
   EXPECT_EQ(Fetch(port(), http::verb::get, "/healthz").status, 200);
 }
 
+// The value of the sample `series` (name and labels, as exposed), or -1.
+double Sample(const std::string& exposition, const std::string& series) {
+  const std::string prefix = series + " ";
+  size_t at = 0;
+  while ((at = exposition.find(prefix, at)) != std::string::npos) {
+    if (at == 0 || exposition[at - 1] == '\n') {
+      return std::stod(exposition.substr(at + prefix.size()));
+    }
+    at += prefix.size();
+  }
+  return -1;
+}
+
 TEST_F(LiveHttpTest, MetricsCountClassesAndStreamsAndPassPromtool) {
-  server_.CreateClass("kickback-trio");
+  const Reply before = Fetch(port(), http::verb::get, "/metrics");
+  const double reports_before =
+      Sample(before.body, "circuit_reports_total{code=\"OK\"}");
+  const double commands_before =
+      Sample(before.body, "circuit_commands_total{code=\"OK\"}");
+  const double acks_before =
+      Sample(before.body, "circuit_ack_latency_seconds_count");
+
+  server_.CreateClass("kickback-trio");  // stays in the lobby
+  const v1::ClassInfo running = server_.CreateClass("kickback-trio");
+  auto instructor = server_.Instruct(running.class_id());
+  auto participant = server_.Join(running.join_code(), "Dana");
+  ASSERT_EQ(instructor->Send(Cmd([](auto* c) { c->mutable_start(); })).code(),
+            0);
+  ASSERT_EQ(
+      participant
+          ->Report(testing::Completion("m-1", 0, 1, v1::SIDE_LEFT, 9), "m-1")
+          .code(),
+      0);
   Fetch(port(), http::verb::get, "/v1/classes/nope");  // a 404 to count
+
   const Reply metrics = Fetch(port(), http::verb::get, "/metrics");
   ASSERT_EQ(metrics.status, 200);
   EXPECT_THAT(metrics.content_type, HasSubstr("text/plain; version=0.0.4"));
-  EXPECT_THAT(metrics.body, HasSubstr("circuit_classes{phase=\"lobby\"} 1"));
-  EXPECT_THAT(metrics.body,
-              HasSubstr("circuit_open_streams{role=\"participant\"} 0"));
-  EXPECT_THAT(metrics.body, HasSubstr("circuit_http_responses_total{code="
-                                      "\"404\"} 1"));
-  EXPECT_THAT(metrics.body, HasSubstr("circuit_fanout_messages_total"));
+  EXPECT_EQ(Sample(metrics.body, "circuit_classes{phase=\"lobby\"}"), 1);
+  EXPECT_EQ(Sample(metrics.body, "circuit_classes{phase=\"running\"}"), 1);
+  EXPECT_EQ(Sample(metrics.body, "circuit_open_streams{role=\"participant\"}"),
+            1);
+  EXPECT_EQ(Sample(metrics.body, "circuit_open_streams{role=\"instructor\"}"),
+            1);
+  EXPECT_EQ(Sample(metrics.body, "circuit_http_responses_total{code=\"404\"}"),
+            1);
+  // Counts are process-wide (other servers in this test binary add to
+  // them): what this test did shows as growth.
+  EXPECT_GE(Sample(metrics.body, "circuit_reports_total{code=\"OK\"}"),
+            reports_before + 1);
+  EXPECT_GE(Sample(metrics.body, "circuit_commands_total{code=\"OK\"}"),
+            commands_before + 1);
+  EXPECT_GE(Sample(metrics.body, "circuit_ack_latency_seconds_count"),
+            acks_before + 1);
+  EXPECT_GT(Sample(metrics.body, "circuit_fanout_messages_total"), 0);
+  for (const char* series :
+       {"circuit_journal_commit_seconds_count",
+        "circuit_journal_batch_entries_count",
+        "circuit_slow_reader_disconnects_total",
+        "circuit_rate_limited_total{limit=\"joins_per_peer\"}",
+        "circuit_resumes_total{with=\"snapshot\"}",
+        "circuit_ack_latency_seconds_bucket{le=\"+Inf\"}"}) {
+    EXPECT_GE(Sample(metrics.body, series), 0) << series;
+  }
+  // No names or ids in labels.
+  EXPECT_THAT(metrics.body, Not(HasSubstr("Dana")));
+  EXPECT_THAT(metrics.body, Not(HasSubstr(running.class_id())));
 
   // Debian's prometheus package; `make test` installs it. A missing
   // promtool fails here (the shell's 127), it does not skip.
