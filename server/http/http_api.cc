@@ -1,17 +1,25 @@
 #include "server/http/http_api.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/common/json.h"
+#include "server/http/kiosk_events.h"
 #include "server/live/class_lookup.h"
 
 namespace circuit {
 namespace {
+
+// Messages that may wait for a slow event-stream reader (as a gRPC stream's
+// --max_queued_per_stream) before it is cut off.
+constexpr size_t kMaxQueuedEvents = 512;
 
 // The path of `target`, without its query.
 absl::string_view PathOf(absl::string_view target) {
@@ -117,8 +125,12 @@ HttpResponse ErrorResponse(const grpc::Status& status) {
   return response;
 }
 
-HttpApi::HttpApi(ClassRegistry* registry, const Clock* clock, Metrics* metrics)
-    : registry_(registry), clock_(clock), metrics_(metrics) {}
+HttpApi::HttpApi(ClassRegistry* registry, const Clock* clock, Metrics* metrics,
+                 std::function<bool(const std::string&)> may_watch)
+    : registry_(registry),
+      clock_(clock),
+      metrics_(metrics),
+      may_watch_(std::move(may_watch)) {}
 
 void HttpApi::Handle(const HttpRequest& request,
                      absl::AnyInvocable<void(HttpResponse)> done) {
@@ -159,6 +171,8 @@ void HttpApi::Handle(const HttpRequest& request,
     return;
   }
   if (absl::ConsumePrefix(&path, "/v1/classes/")) {
+    const bool watch = absl::ConsumeSuffix(&path, ":watch");
+    // `path` is now the class id: one segment, and only GET serves it.
     if (path.empty() || absl::StrContains(path, '/')) {
       done(ErrorResponse(grpc::Status(
           grpc::StatusCode::NOT_FOUND,
@@ -171,12 +185,65 @@ void HttpApi::Handle(const HttpRequest& request,
           absl::StrCat(request.method, " is not served on this path"))));
       return;
     }
-    GetClass(std::string(path), "", std::move(done));
+    if (watch) {
+      Watch(std::string(path), request, std::move(done));
+    } else {
+      GetClass(std::string(path), "", std::move(done));
+    }
     return;
   }
   done(ErrorResponse(grpc::Status(
       grpc::StatusCode::NOT_FOUND,
       absl::StrCat("no such path ", QuoteForError(std::string(path))))));
+}
+
+void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
+                    absl::AnyInvocable<void(HttpResponse)> done) {
+  absl::string_view token = request.authorization;
+  if (!absl::ConsumePrefix(&token, "Bearer ") || token.empty()) {
+    done(ErrorResponse(
+        grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                     "watching a class needs a kiosk or instructor key: "
+                     "Authorization: Bearer <key>")));
+    return;
+  }
+  if (!may_watch_ || !may_watch_(std::string(token))) {
+    done(ErrorResponse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                    "that key opens no class")));
+    return;
+  }
+  std::shared_ptr<ClassActor> actor = registry_->Find(class_id);
+  if (actor == nullptr) {
+    done(ErrorResponse(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no class with id ", QuoteForError(class_id)))));
+    return;
+  }
+  // Where to resume: the browser's Last-Event-ID on a reconnect, else
+  // ?last_seq=.
+  int64_t last_seq = 0;
+  absl::string_view query = request.target;
+  const size_t question = query.find('?');
+  query = question == absl::string_view::npos ? absl::string_view()
+                                              : query.substr(question + 1);
+  for (absl::string_view pair : absl::StrSplit(query, '&')) {
+    if (absl::ConsumePrefix(&pair, "last_seq=") &&
+        !absl::SimpleAtoi(pair, &last_seq)) {
+      done(ErrorResponse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                      "last_seq is a number")));
+      return;
+    }
+  }
+  if (!request.last_event_id.empty() &&
+      !absl::SimpleAtoi(request.last_event_id, &last_seq)) {
+    done(ErrorResponse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    "Last-Event-ID is a seq (a number)")));
+    return;
+  }
+  HttpResponse response;
+  response.events = std::make_shared<KioskEvents>(
+      std::move(actor), std::max<int64_t>(0, last_seq), kMaxQueuedEvents);
+  done(std::move(response));
 }
 
 void HttpApi::GetClass(const std::string& class_id,

@@ -1,6 +1,7 @@
 #include "server/http/http_server.h"
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <set>
@@ -83,6 +84,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void Close() {
+    if (events_ != nullptr) {
+      std::shared_ptr<EventSource> events = std::move(events_);
+      events_ = nullptr;
+      events->Stop();
+    }
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -131,6 +137,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     api_request.method = std::string(request.method_string());
     api_request.target = std::string(request.target());
     api_request.body = std::move(request.body());
+    api_request.authorization =
+        std::string(request[http::field::authorization]);
+    api_request.last_event_id = std::string(request["Last-Event-ID"]);
     {
       absl::MutexLock lock(&server_->owed_->mu);
       if (server_->owed_->stopped) {
@@ -155,6 +164,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void Reply(HttpResponse answer, bool keep_alive) {
+    if (answer.events != nullptr) {
+      StartEvents(std::move(answer.events));
+      return;
+    }
     server_->metrics_->CountHttpResponse(answer.status);
     auto response = std::make_shared<http::response<http::string_body>>();
     response->version(version_);
@@ -191,6 +204,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream_.expires_after(std::chrono::seconds(1));
+    DrainUntilClosed();
+  }
+
+  // Reads and drops whatever comes until the connection ends (or its timer
+  // runs out), then closes.
+  void DrainUntilClosed() {
     stream_.async_read_some(
         net::buffer(drain_),
         [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -198,13 +217,115 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
             self->Close();
             return;
           }
-          self->Linger();
+          self->DrainUntilClosed();
         });
   }
+
+  // What an event source sends, posted to the connection's thread.
+  class Sink final : public EventSink {
+   public:
+    Sink(std::shared_ptr<Owed> owed, std::weak_ptr<Session> session)
+        : owed_(std::move(owed)), session_(std::move(session)) {}
+    void Send(std::string chunk, absl::AnyInvocable<void()> written) override {
+      Post([chunk = std::move(chunk),
+            written = std::move(written)](Session* session) mutable {
+        session->QueueChunk(std::move(chunk), std::move(written));
+      });
+    }
+    void End() override {
+      Post([](Session* session) { session->EndEvents(); });
+    }
+
+   private:
+    template <typename Fn>
+    void Post(Fn fn) {
+      absl::MutexLock lock(&owed_->mu);
+      if (owed_->stopped) return;
+      std::shared_ptr<Session> session = session_.lock();
+      if (session == nullptr) return;
+      net::post(session->stream_.get_executor(),
+                [session, fn = std::move(fn)]() mutable { fn(session.get()); });
+    }
+
+    const std::shared_ptr<Owed> owed_;
+    const std::weak_ptr<Session> session_;
+  };
+
+  // The response stays open: headers now, then what the source sends. A
+  // read stays in flight to notice the client going away.
+  void StartEvents(std::shared_ptr<EventSource> events) {
+    server_->metrics_->CountHttpResponse(200);
+    events_ = std::move(events);
+    auto header = std::make_shared<http::response<http::empty_body>>();
+    header->version(version_);
+    header->result(http::status::ok);
+    header->set(http::field::server, "circuitd");
+    header->set(http::field::content_type, "text/event-stream");
+    header->set(http::field::cache_control, "no-store");
+    header->set("X-Content-Type-Options", "nosniff");
+    header->keep_alive(false);  // the body ends when the connection does
+    auto serializer =
+        std::make_shared<http::response_serializer<http::empty_body>>(*header);
+    stream_.expires_never();
+    http::async_write_header(
+        stream_, *serializer,
+        [self = shared_from_this(), header, serializer](beast::error_code ec,
+                                                        std::size_t) {
+          if (ec || self->events_ == nullptr) {
+            self->Close();
+            return;
+          }
+          self->events_->Start(std::make_shared<Sink>(self->server_->owed_,
+                                                      self->weak_from_this()));
+          self->DrainUntilClosed();  // notices the client going away
+        });
+  }
+
+  void QueueChunk(std::string chunk, absl::AnyInvocable<void()> written) {
+    if (events_ == nullptr) return;
+    chunks_.push_back({std::move(chunk), std::move(written)});
+    WriteNextChunk();
+  }
+
+  void EndEvents() {
+    events_ending_ = true;
+    if (!writing_chunk_ && chunks_.empty()) Close();
+  }
+
+  void WriteNextChunk() {
+    if (writing_chunk_ || chunks_.empty()) return;
+    writing_chunk_ = true;
+    net::async_write(
+        stream_, net::buffer(chunks_.front().text),
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->writing_chunk_ = false;
+          if (ec || self->events_ == nullptr) {
+            self->Close();
+            return;
+          }
+          Chunk done = std::move(self->chunks_.front());
+          self->chunks_.pop_front();
+          done.written();
+          if (self->events_ending_ && self->chunks_.empty()) {
+            self->Close();
+            return;
+          }
+          self->WriteNextChunk();
+        });
+  }
+
+  struct Chunk {
+    std::string text;
+    absl::AnyInvocable<void()> written;
+  };
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   char drain_[4096];
+  std::shared_ptr<EventSource> events_;
+  std::deque<Chunk> chunks_;
+  bool writing_chunk_ = false;
+  bool events_ending_ = false;
   std::optional<http::request_parser<http::string_body>> parser_;
   Impl* const server_;
   unsigned version_ = 11;

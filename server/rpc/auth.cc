@@ -30,13 +30,18 @@ std::optional<std::string> BearerToken(const grpc::ServerContextBase& context) {
   return std::string(value);
 }
 
+Credential IdentifyToken(const std::string& token, const AccessKeys& keys) {
+  if (token.empty()) return Credential::kNone;
+  if (SameSecret(token, keys.instructor_key)) return Credential::kInstructor;
+  if (SameSecret(token, keys.kiosk_key)) return Credential::kKiosk;
+  return Credential::kOther;
+}
+
 Credential Identify(const grpc::ServerContextBase& context,
                     const AccessKeys& keys) {
   std::optional<std::string> token = BearerToken(context);
   if (!token.has_value()) return Credential::kNone;
-  if (SameSecret(*token, keys.instructor_key)) return Credential::kInstructor;
-  if (SameSecret(*token, keys.kiosk_key)) return Credential::kKiosk;
-  return Credential::kOther;
+  return IdentifyToken(*token, keys);
 }
 
 grpc::Status RequireInstructor(const grpc::ServerContextBase& context,

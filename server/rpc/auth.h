@@ -26,6 +26,9 @@ enum class Credential { kNone, kInstructor, kKiosk, kOther };
 // nullopt when absent or malformed.
 std::optional<std::string> BearerToken(const grpc::ServerContextBase& context);
 
+// Which key `token` is, compared in constant time (kNone when empty).
+Credential IdentifyToken(const std::string& token, const AccessKeys& keys);
+
 // Which key the call presents, compared in constant time.
 Credential Identify(const grpc::ServerContextBase& context,
                     const AccessKeys& keys);

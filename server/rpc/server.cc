@@ -114,7 +114,11 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
       });
   if (!options.http_listen.empty()) {
     server->http_api_ = std::make_unique<HttpApi>(
-        server->registry_.get(), clock, server->metrics_.get());
+        server->registry_.get(), clock, server->metrics_.get(),
+        [keys = options.service.keys](const std::string& token) {
+          const Credential who = IdentifyToken(token, keys);
+          return who == Credential::kKiosk || who == Credential::kInstructor;
+        });
     HttpServerOptions http_options;
     http_options.listen = options.http_listen;
     absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(

@@ -2,6 +2,7 @@
 // errors in grpc-gateway's shape, refused oversized bodies, and /metrics in a
 // format promtool accepts.
 
+#include <chrono>
 #include <fstream>
 #include <string>
 
@@ -77,6 +78,42 @@ std::string SendRaw(int port, const std::string& bytes) {
   }
   return out;
 }
+
+// An open event stream, read as it comes.
+class EventStream {
+ public:
+  EventStream(int port, const std::string& target, const std::string& key,
+              const std::string& last_event_id = "")
+      : stream_(ioc_) {
+    stream_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                                  static_cast<unsigned short>(port)));
+    http::request<http::empty_body> request(http::verb::get, target, 11);
+    request.set(http::field::host, "127.0.0.1");
+    request.set(http::field::authorization, "Bearer " + key);
+    if (!last_event_id.empty()) request.set("Last-Event-ID", last_event_id);
+    http::write(stream_, request);
+  }
+
+  // Reads until `needle` came (true) or 10 s passed (false).
+  bool WaitFor(const std::string& needle) {
+    stream_.expires_after(std::chrono::seconds(10));
+    char chunk[4096];
+    while (text_.find(needle) == std::string::npos) {
+      beast::error_code ec;
+      const size_t n = stream_.read_some(net::buffer(chunk), ec);
+      if (ec) return false;
+      text_.append(chunk, n);
+    }
+    return true;
+  }
+
+  const std::string& text() const { return text_; }
+
+ private:
+  net::io_context ioc_;
+  beast::tcp_stream stream_;
+  std::string text_;
+};
 
 class LiveHttpTest : public ::testing::Test {
  protected:
@@ -161,6 +198,79 @@ TEST_F(LiveHttpTest, WhatIsNotHttpGetsAClearError) {
   EXPECT_THAT(answer, HasSubstr("HTTP/1.1 400"));
   EXPECT_THAT(answer, HasSubstr("\"code\":\"INVALID_ARGUMENT\""));
   EXPECT_EQ(Fetch(port(), http::verb::get, "/healthz").status, 200);
+}
+
+TEST_F(LiveHttpTest, WatchNeedsAKioskOrInstructorKey) {
+  const v1::ClassInfo info = server_.CreateClass("kickback-trio");
+  const std::string target = "/v1/classes/" + info.class_id() + ":watch";
+  const Reply none = Fetch(port(), http::verb::get, target);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_THAT(none.body, HasSubstr("\"code\":\"UNAUTHENTICATED\""));
+  EventStream wrong(port(), target, "not-a-key");
+  EXPECT_TRUE(wrong.WaitFor("that key opens no class"));
+  EXPECT_THAT(wrong.text(), HasSubstr("HTTP/1.1 401"));
+  EventStream unknown(port(), "/v1/classes/nope:watch", testing::kKioskKey);
+  EXPECT_TRUE(unknown.WaitFor("no class with id"));
+  EXPECT_THAT(unknown.text(), HasSubstr("HTTP/1.1 404"));
+}
+
+// The kiosk's view over server-sent events: the same snapshot, cues and
+// progress as the gRPC kiosk stream, ids that are seqs, and never anyone's
+// effort or symptoms.
+TEST_F(LiveHttpTest, WatchStreamsTheKioskViewAndNothingPrivate) {
+  const v1::ClassInfo info = server_.CreateClass("kickback-trio");
+  auto instructor = server_.Instruct(info.class_id());
+  auto avery = server_.Join(info.join_code(), "Avery");
+  EventStream kiosk(port(), "/v1/classes/" + info.class_id() + ":watch",
+                    testing::kKioskKey);
+  ASSERT_TRUE(kiosk.WaitFor("\"snapshot\"")) << kiosk.text();
+  EXPECT_THAT(kiosk.text(), HasSubstr("Content-Type: text/event-stream"));
+
+  ASSERT_EQ(instructor->Send(Cmd([](auto* c) { c->mutable_start(); })).code(),
+            0);
+  v1::JoinClassRequest effort;
+  effort.mutable_effort()->set_report_id("e-1");
+  effort.mutable_effort()->set_block_index(0);
+  effort.mutable_effort()->set_cr10(9);
+  effort.mutable_effort()->set_feel(v1::EFFORT_FEEL_TOO_HARD);
+  ASSERT_EQ(avery->Report(effort, "e-1").code(), 0);
+  v1::JoinClassRequest symptom;
+  symptom.mutable_symptom()->set_report_id("leak");
+  symptom.mutable_symptom()->set_symptom(v1::SYMPTOM_LEAKING);
+  symptom.mutable_symptom()->set_block_index(0);
+  ASSERT_EQ(avery->Report(symptom, "leak").code(), 0);
+  const v1::CommandResult cue = instructor->Send(
+      Cmd([](auto* c) { c->mutable_cue()->set_text("Squeeze at the top"); }));
+  ASSERT_EQ(cue.code(), 0);
+
+  ASSERT_TRUE(kiosk.WaitFor("Squeeze at the top")) << kiosk.text();
+  EXPECT_THAT(kiosk.text(), HasSubstr(absl::StrCat("id: ", cue.seq(), "\n")));
+  for (const char* secret : {"SYMPTOM_", "LEAKING", "EFFORT_FEEL", "TOO_HARD",
+                             "cr10", "alert", "suggestion"}) {
+    EXPECT_THAT(kiosk.text(), Not(HasSubstr(secret))) << secret;
+  }
+
+  // A reconnect from the last seq it saw gets what came after, not a
+  // snapshot.
+  const v1::CommandResult later = instructor->Send(
+      Cmd([](auto* c) { c->mutable_cue()->set_text("Breathe out"); }));
+  ASSERT_EQ(later.code(), 0);
+  EventStream resumed(port(), "/v1/classes/" + info.class_id() + ":watch",
+                      testing::kKioskKey, absl::StrCat(cue.seq()));
+  ASSERT_TRUE(resumed.WaitFor("Breathe out")) << resumed.text();
+  EXPECT_THAT(resumed.text(), Not(HasSubstr("\"snapshot\"")));
+  EXPECT_THAT(resumed.text(), Not(HasSubstr("Squeeze at the top")));
+}
+
+TEST_F(LiveHttpTest, ShutdownEndsOpenEventStreams) {
+  const v1::ClassInfo info = server_.CreateClass("kickback-trio");
+  EventStream kiosk(port(), "/v1/classes/" + info.class_id() + ":watch",
+                    testing::kKioskKey);
+  ASSERT_TRUE(kiosk.WaitFor("\"snapshot\""));
+  server_.server()->Shutdown(absl::Now() + absl::Seconds(5));
+  // The connection ends: reading stops with an error, not a 10 s timeout
+  // (WaitFor gives up at the end of the stream).
+  EXPECT_FALSE(kiosk.WaitFor("never sent"));
 }
 
 // The value of the sample `series` (name and labels, as exposed), or -1.
