@@ -7,6 +7,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/common/json.h"
+#include "server/common/stats.h"
 
 namespace circuit {
 
@@ -34,6 +35,7 @@ std::string KioskEvents::Encode(const grpc::ByteBuffer& bytes) {
 }
 
 void KioskEvents::Start(std::shared_ptr<EventSink> sink) {
+  ProcessStats().open_http_kiosks.fetch_add(1, std::memory_order_relaxed);
   {
     absl::MutexLock lock(&mu_);
     sink_ = std::move(sink);
@@ -49,6 +51,7 @@ void KioskEvents::Stop() {
   }
   stream_->Close(grpc::Status::CANCELLED, /*after_queued=*/false);
   stream_->OnDone();  // no Stream calls into this after it returns
+  ProcessStats().open_http_kiosks.fetch_sub(1, std::memory_order_relaxed);
 }
 
 std::shared_ptr<EventSink> KioskEvents::sink() {

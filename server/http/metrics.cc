@@ -164,10 +164,13 @@ Metrics::Metrics(ClassRegistry* registry, std::function<StreamCounts()> streams)
           {{"phase", PhaseLabel(static_cast<v1::ClassPhase>(phase))}});
     }
   }
-  open_streams_ = &prometheus::BuildGauge()
-                       .Name("circuit_open_streams")
-                       .Help("Open class streams, by role")
-                       .Register(*prometheus_);
+  open_streams_ =
+      &prometheus::BuildGauge()
+           .Name("circuit_open_streams")
+           .Help(
+               "Open class streams (gRPC, and kiosks' HTTP event streams), by "
+               "role")
+           .Register(*prometheus_);
   auto& messages = prometheus::BuildCounter()
                        .Name("circuit_fanout_messages_total")
                        .Help(
@@ -211,7 +214,9 @@ std::string Metrics::Scrape() {
     open_streams_->Add({{"role", "participant"}})
         .Set(static_cast<double>(counts.participants));
     open_streams_->Add({{"role", "kiosk"}})
-        .Set(static_cast<double>(counts.kiosks));
+        .Set(static_cast<double>(
+            counts.kiosks +
+            ProcessStats().open_http_kiosks.load(std::memory_order_relaxed)));
   }
   const Stream::Totals totals = Stream::totals();
   if (totals.messages > last_messages_) {

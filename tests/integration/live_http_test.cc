@@ -225,6 +225,9 @@ TEST_F(LiveHttpTest, WatchStreamsTheKioskViewAndNothingPrivate) {
                     testing::kKioskKey);
   ASSERT_TRUE(kiosk.WaitFor("\"snapshot\"")) << kiosk.text();
   EXPECT_THAT(kiosk.text(), HasSubstr("Content-Type: text/event-stream"));
+  const Reply metrics = Fetch(port(), http::verb::get, "/metrics");
+  EXPECT_THAT(metrics.body,
+              HasSubstr("circuit_open_streams{role=\"kiosk\"} 1"));
 
   ASSERT_EQ(instructor->Send(Cmd([](auto* c) { c->mutable_start(); })).code(),
             0);
