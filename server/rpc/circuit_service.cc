@@ -1,7 +1,6 @@
 #include "server/rpc/circuit_service.h"
 
 #include <atomic>
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,8 +35,6 @@ bool Parse(grpc::ByteBuffer* bytes, Message* message) {
   grpc::ProtoBufferReader reader(bytes);
   return message->ParseFromZeroCopyStream(&reader);
 }
-
-std::string Quote(const std::string& text) { return QuoteForError(text); }
 
 grpc::Status Draining() {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE,
@@ -80,7 +77,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   }
 
   void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
-    last_write_ns_.store(SteadyNanos(), std::memory_order_relaxed);
+    last_write_ns_.store(MonotonicNanos(), std::memory_order_relaxed);
     this->StartWrite(bytes);
   }
   // A batching stream picks what its next write carries on its shard's
@@ -90,7 +87,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   // one that keeps up sends each message at once. On top of that, it writes
   // at most once per write interval (fixed, or chosen from the load).
   bool DeferWrite() override {
-    const int64_t now = SteadyNanos();
+    const int64_t now = MonotonicNanos();
     const int64_t interval =
         absl::ToInt64Nanoseconds(service_->WriteInterval(now));
     if (interval > 0) {
@@ -204,12 +201,6 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     finishing_ = true;
   }
 
-  static int64_t SteadyNanos() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
-  }
-
   // One for gRPC (released in OnDone), one per answer due from an actor.
   std::atomic<int> refs_{1};
   std::atomic<int64_t>* open_count_ = nullptr;  // see CountOpen
@@ -260,10 +251,10 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
       }
       actor_ = service_->registry_->Find(request.attach().class_id());
       if (actor_ == nullptr) {
-        return Fail(
-            grpc::Status(grpc::StatusCode::NOT_FOUND,
-                         absl::StrCat("no class with id ",
-                                      Quote(request.attach().class_id()))));
+        return Fail(grpc::Status(
+            grpc::StatusCode::NOT_FOUND,
+            absl::StrCat("no class with id ",
+                         QuoteForError(request.attach().class_id()))));
       }
       if (request.attach().accept_batches()) stream_->AcceptBatches();
       actor_->AttachInstructor(stream_, request.attach().last_seq());
@@ -377,9 +368,10 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       }
       actor = registry->FindByJoinCode(request.join().join_code());
       if (actor == nullptr) {
-        return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                            absl::StrCat("no class with join code ",
-                                         Quote(request.join().join_code())));
+        return grpc::Status(
+            grpc::StatusCode::NOT_FOUND,
+            absl::StrCat("no class with join code ",
+                         QuoteForError(request.join().join_code())));
       }
       entering_ = true;
       if (request.join().accept_batches()) stream_->AcceptBatches();
@@ -481,9 +473,9 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
     std::shared_ptr<ClassActor> actor =
         service->registry_->Find(request.class_id());
     if (actor == nullptr) {
-      Fail(grpc::Status(
-          grpc::StatusCode::NOT_FOUND,
-          absl::StrCat("no class with id ", Quote(request.class_id()))));
+      Fail(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no class with id ",
+                                     QuoteForError(request.class_id()))));
       return;
     }
     if (request.accept_batches()) stream_->AcceptBatches();
@@ -531,12 +523,12 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetCircuit(
     v1::GetCircuitResponse* response) {
   const v1::Circuit* circuit = library_->FindCircuit(request->circuit_id());
   if (circuit == nullptr) {
-    return Finish(context,
-                  grpc::Status(grpc::StatusCode::NOT_FOUND,
-                               absl::StrCat("no circuit with id ",
-                                            Quote(request->circuit_id()),
-                                            "; ListCircuits lists "
-                                            "them")));
+    return Finish(
+        context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                              absl::StrCat("no circuit with id ",
+                                           QuoteForError(request->circuit_id()),
+                                           "; ListCircuits lists "
+                                           "them")));
   }
   *response->mutable_circuit() = *circuit;
   for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
