@@ -26,6 +26,7 @@
 #include "client/lib/atomic_file.h"
 #include "client/lib/connection.h"
 #include "client/lib/history.h"
+#include "client/lib/kiosks.h"
 #include "client/lib/live_session.h"
 #include "client/lib/summary_format.h"
 #include "client/tui/apps.h"
@@ -48,7 +49,8 @@ ABSL_FLAG(std::string, command, "",
           "instruct: send one command and exit: start, pause, resume, next, "
           "previous, plus30, minus30, end, cue (with --text)");
 ABSL_FLAG(std::string, text, "", "instruct --command=cue: the cue text");
-ABSL_FLAG(std::string, name, "", "join: your display name");
+ABSL_FLAG(std::string, name, "",
+          "join: your display name; kiosk pair: what to call the TV");
 ABSL_FLAG(bool, show_name, false,
           "join: show your name on the studio's kiosk screens");
 ABSL_FLAG(std::string, track, "",
@@ -481,8 +483,54 @@ int Join(const std::vector<char*>& args) {
   return RunParticipantApp(MakeAppOptions(), args[0], check_in);
 }
 
+constexpr char kKioskUsage[] =
+    "kiosk CLASS [--plain|--json]\n"
+    "kiosk pair CODE [--name=NAME]\n"
+    "kiosk list [--json]\n"
+    "kiosk revoke KIOSK";
+
+// One paired kiosk as a line of `circuit kiosk list`.
+std::string KioskLine(const v1::Kiosk& kiosk) {
+  return absl::StrCat(
+      SanitizeText(kiosk.kiosk_id()), "  ", SanitizeText(kiosk.name()),
+      kiosk.revoked_unix_ms() != 0 ? "  (revoked)" : "  (paired)");
+}
+
 int Kiosk(const std::vector<char*>& args) {
-  if (args.size() != 1) return Usage("kiosk CLASS [--plain|--json]");
+  if (args.size() == 2 && std::strcmp(args[0], "pair") == 0) {
+    absl::StatusOr<v1::Kiosk> kiosk = ApproveKioskPairing(
+        *Connect(), Key("instructor"), args[1], absl::GetFlag(FLAGS_name));
+    if (!kiosk.ok()) return Fail(kiosk.status());
+    std::printf(
+        "paired %s as %s; it shows the studio's classes until "
+        "revoked (circuit kiosk revoke %s)\n",
+        SanitizeText(kiosk->name()).c_str(),
+        SanitizeText(kiosk->kiosk_id()).c_str(),
+        SanitizeText(kiosk->kiosk_id()).c_str());
+    return kExitOk;
+  }
+  if (args.size() == 1 && std::strcmp(args[0], "list") == 0) {
+    absl::StatusOr<std::vector<v1::Kiosk>> kiosks =
+        ListKiosks(*Connect(), Key("instructor"));
+    if (!kiosks.ok()) return Fail(kiosks.status());
+    for (const v1::Kiosk& kiosk : *kiosks) {
+      if (absl::GetFlag(FLAGS_json)) {
+        PrintJson(kiosk);
+      } else {
+        std::printf("%s\n", KioskLine(kiosk).c_str());
+      }
+    }
+    return kExitOk;
+  }
+  if (args.size() == 2 && std::strcmp(args[0], "revoke") == 0) {
+    absl::StatusOr<v1::Kiosk> kiosk =
+        RevokeKiosk(*Connect(), Key("instructor"), args[1]);
+    if (!kiosk.ok()) return Fail(kiosk.status());
+    std::printf("revoked %s; that TV must be paired again\n",
+                KioskLine(*kiosk).c_str());
+    return kExitOk;
+  }
+  if (args.size() != 1) return Usage(kKioskUsage);
   return RunKioskScreen(MakeAppOptions(), Key("kiosk"), args[0]);
 }
 
@@ -633,11 +681,19 @@ const std::vector<Subcommand>& Subcommands() {
         "exit_at_end"},
        Join},
       {"kiosk",
-       {{"CLASS", "the studio screen for a class"}},
-       "kiosk CLASS [--plain|--json]",
+       {{"CLASS", "the studio screen for a class"},
+        {"pair CODE", "approve the pairing code a studio TV shows (--name)"},
+        {"list", "the paired studio TVs"},
+        {"revoke KIOSK", "revoke a paired TV's credential"}},
+       kKioskUsage,
        "The studio screen for CLASS: the class's state and the completion\n"
-       "wall; never health data. Kiosk key.",
-       {"plain", "json", "exit_at_end"},
+       "wall; never health data. Kiosk key.\n"
+       "pair CODE: a browser TV at http://HOST:8080/kiosk shows a pairing\n"
+       "code; approving it gives that TV a credential of its own, kept in\n"
+       "its browser, that opens the studio's classes and nothing else.\n"
+       "list, revoke: the paired TVs; a revoked TV must pair again.\n"
+       "pair, list and revoke need the instructor key.",
+       {"plain", "json", "exit_at_end", "name"},
        Kiosk},
       {"demo",
        {{"", "a whole simulated class on the kiosk view (--spawn_server)"}},

@@ -81,6 +81,10 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "host:port of the HTTP listener (JSON API at /v1/..., Prometheus "
           "metrics at /metrics); port 0 picks a free port, printed at start; "
           "empty: no HTTP listener");
+ABSL_FLAG(std::string, http_static_dir, "",
+          "serve the web pages from this directory (server/http/static) "
+          "instead of the copies compiled in, to work on them without "
+          "rebuilding");
 ABSL_FLAG(int, stream_threads, 0,
           "threads that poll the streams' completion queues, each owning a "
           "share of the streams (0: one per core)");
@@ -203,6 +207,7 @@ int main(int argc, char** argv) {
   options.data_dir = data_dir;
   options.stream_threads = std::max(0, absl::GetFlag(FLAGS_stream_threads));
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
+  options.http_static_dir = absl::GetFlag(FLAGS_http_static_dir);
   if (const std::string interval = absl::GetFlag(FLAGS_write_interval_ms);
       interval != "auto") {
     int ms = 0;

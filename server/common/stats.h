@@ -60,8 +60,10 @@ struct ServerStats {
   // Refused by the rate limits.
   std::atomic<uint64_t> rate_limited_joins{0};
   std::atomic<uint64_t> rate_limited_messages{0};
-  // Kiosk event streams open over HTTP (gRPC's are the service's count).
+  // Kiosk and participant event streams open over HTTP (gRPC's are the
+  // service's count).
   std::atomic<int64_t> open_http_kiosks{0};
+  std::atomic<int64_t> open_http_participants{0};
   // Resumed streams that got what they missed as events, or a snapshot.
   std::atomic<uint64_t> resumes_with_events{0};
   std::atomic<uint64_t> resumes_with_snapshot{0};

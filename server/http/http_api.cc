@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -10,22 +11,42 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/common/grpc_status.h"
 #include "server/common/json.h"
-#include "server/http/kiosk_events.h"
+#include "server/common/stats.h"
+#include "server/http/event_stream.h"
 #include "server/live/class_lookup.h"
 
 namespace circuit {
 namespace {
 
-// Messages that may wait for a slow event-stream reader (as a gRPC stream's
-// --max_queued_per_stream) before it is cut off.
-constexpr size_t kMaxQueuedEvents = 512;
+// The pages may load their own scripts, styles and images and talk to this
+// server, nothing else: no inline script or style, no other origin, no
+// framing.
+constexpr char kPagePolicy[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'";
+
+HttpResponse Unimplemented(const HttpRequest& request) {
+  return ErrorResponse(grpc::Status(
+      grpc::StatusCode::UNIMPLEMENTED,
+      absl::StrCat(request.method, " is not served on this path")));
+}
+
+HttpResponse NoSuchPath(absl::string_view path) {
+  return ErrorResponse(grpc::Status(
+      grpc::StatusCode::NOT_FOUND,
+      absl::StrCat("no such path ", QuoteForError(std::string(path)))));
+}
 
 // The path of `target`, without its query.
 absl::string_view PathOf(absl::string_view target) {
   const size_t query = target.find('?');
   return query == absl::string_view::npos ? target : target.substr(0, query);
 }
+
+}  // namespace
 
 HttpResponse JsonResponse(const google::protobuf::Message& message) {
   HttpResponse response;
@@ -40,8 +61,6 @@ HttpResponse JsonResponse(const google::protobuf::Message& message) {
   }
   return response;
 }
-
-}  // namespace
 
 const char* StatusCodeName(grpc::StatusCode code) {
   switch (code) {
@@ -125,15 +144,49 @@ HttpResponse ErrorResponse(const grpc::Status& status) {
   return response;
 }
 
-HttpApi::HttpApi(ClassRegistry* registry, const Clock* clock, Metrics* metrics,
-                 std::function<bool(const std::string&)> may_watch)
-    : registry_(registry),
-      clock_(clock),
-      metrics_(metrics),
-      may_watch_(std::move(may_watch)) {}
+HttpResponse ErrorResponse(const absl::Status& status) {
+  return ErrorResponse(ToGrpcStatus(status));
+}
 
-void HttpApi::Handle(const HttpRequest& request,
-                     absl::AnyInvocable<void(HttpResponse)> done) {
+std::string BearerOf(const std::string& authorization) {
+  absl::string_view token = authorization;
+  if (!absl::ConsumePrefix(&token, "Bearer ")) return "";
+  return std::string(absl::StripAsciiWhitespace(token));
+}
+
+std::optional<std::string> QueryValue(absl::string_view target,
+                                      absl::string_view name) {
+  const size_t question = target.find('?');
+  if (question == absl::string_view::npos) return std::nullopt;
+  for (absl::string_view pair :
+       absl::StrSplit(target.substr(question + 1), '&')) {
+    if (absl::ConsumePrefix(&pair, name) && absl::ConsumePrefix(&pair, "=")) {
+      return std::string(pair);
+    }
+  }
+  return std::nullopt;
+}
+
+HttpApi::HttpApi(HttpApiOptions options)
+    : options_(std::move(options)),
+      static_files_(options_.static_dir),
+      pairing_limiter_(options_.pairings_per_second_per_peer,
+                       options_.pairing_burst_per_peer) {}
+
+absl::StatusOr<int64_t> ResumeFrom(const HttpRequest& request) {
+  int64_t last_seq = 0;
+  if (std::optional<std::string> given = QueryValue(request.target, "last_seq");
+      given.has_value() && !absl::SimpleAtoi(*given, &last_seq)) {
+    return absl::InvalidArgumentError("last_seq is a number");
+  }
+  if (!request.last_event_id.empty() &&
+      !absl::SimpleAtoi(request.last_event_id, &last_seq)) {
+    return absl::InvalidArgumentError("Last-Event-ID is a seq (a number)");
+  }
+  return std::max<int64_t>(0, last_seq);
+}
+
+void HttpApi::Handle(const HttpRequest& request, Done done) {
   absl::string_view path = PathOf(request.target);
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (path == "/healthz") {
@@ -156,33 +209,73 @@ void HttpApi::Handle(const HttpRequest& request,
     }
     HttpResponse response;
     response.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = metrics_->Scrape();
+    response.body = options_.metrics->Scrape();
     done(std::move(response));
     return;
   }
-  if (absl::ConsumePrefix(&path, "/v1/classes:byJoinCode/")) {
-    if (!get) {
-      done(ErrorResponse(grpc::Status(
-          grpc::StatusCode::UNIMPLEMENTED,
-          absl::StrCat(request.method, " is not served on this path"))));
-      return;
+  if (path == "/" || path == "/index.html") {
+    get ? Page("index.html", std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/kiosk" || absl::StartsWith(path, "/kiosk/")) {
+    get ? Page("kiosk.html", std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (absl::ConsumePrefix(&path, "/static/")) {
+    get ? Page(path, std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/clock") {
+    get ? Clock(request, std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/classes") {
+    get ? ListClasses(request, std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/classes:join") {
+    request.method == "POST" ? Join(request, std::move(done))
+                             : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/kioskPairings") {
+    request.method == "POST" ? StartPairing(request, std::move(done))
+                             : done(Unimplemented(request));
+    return;
+  }
+  if (absl::ConsumePrefix(&path, "/v1/kioskPairings/")) {
+    if (path.empty() || absl::StrContains(path, '/')) {
+      done(NoSuchPath(request.target));
+    } else {
+      get ? GetPairing(std::string(path), request, std::move(done))
+          : done(Unimplemented(request));
     }
-    GetClass("", std::string(path), std::move(done));
+    return;
+  }
+  if (absl::ConsumePrefix(&path, "/v1/classes:byJoinCode/")) {
+    get ? GetClass("", std::string(path), std::move(done))
+        : done(Unimplemented(request));
     return;
   }
   if (absl::ConsumePrefix(&path, "/v1/classes/")) {
+    // {class}/participants/{participant}:{action}
+    std::vector<absl::string_view> parts = absl::StrSplit(path, '/');
+    if (parts.size() == 3 && parts[1] == "participants" && !parts[0].empty()) {
+      const size_t colon = parts[2].rfind(':');
+      if (colon != absl::string_view::npos && colon > 0) {
+        Seat(std::string(parts[0]), std::string(parts[2].substr(0, colon)),
+             parts[2].substr(colon + 1), request, std::move(done));
+        return;
+      }
+    }
     const bool watch = absl::ConsumeSuffix(&path, ":watch");
     // `path` is now the class id: one segment, and only GET serves it.
     if (path.empty() || absl::StrContains(path, '/')) {
-      done(ErrorResponse(grpc::Status(
-          grpc::StatusCode::NOT_FOUND,
-          absl::StrCat("no such path ", QuoteForError(request.target)))));
+      done(NoSuchPath(request.target));
       return;
     }
     if (!get) {
-      done(ErrorResponse(grpc::Status(
-          grpc::StatusCode::UNIMPLEMENTED,
-          absl::StrCat(request.method, " is not served on this path"))));
+      done(Unimplemented(request));
       return;
     }
     if (watch) {
@@ -192,63 +285,101 @@ void HttpApi::Handle(const HttpRequest& request,
     }
     return;
   }
-  done(ErrorResponse(grpc::Status(
-      grpc::StatusCode::NOT_FOUND,
-      absl::StrCat("no such path ", QuoteForError(std::string(path))))));
+  done(NoSuchPath(path));
+}
+
+void HttpApi::Page(absl::string_view name, Done done) {
+  std::optional<std::string> bytes = static_files_.Read(name);
+  if (!bytes.has_value()) {
+    done(NoSuchPath(absl::StrCat("/static/", name)));
+    return;
+  }
+  HttpResponse response;
+  response.content_type = StaticFiles::ContentType(name);
+  response.body = std::move(*bytes);
+  response.headers = {{"Content-Security-Policy", kPagePolicy},
+                      {"Referrer-Policy", "no-referrer"},
+                      {"X-Frame-Options", "DENY"}};
+  done(std::move(response));
+}
+
+void HttpApi::Clock(const HttpRequest& request, Done done) {
+  v1::GetClockResponse response;
+  response.set_server_receive_unix_ms(options_.clock->NowUnixMs());
+  std::optional<std::string> sent =
+      QueryValue(request.target, "clientSendUnixMs");
+  if (!sent.has_value())
+    sent = QueryValue(request.target, "client_send_unix_ms");
+  if (sent.has_value()) {
+    int64_t t0 = 0;
+    if (!absl::SimpleAtoi(*sent, &t0)) {
+      done(ErrorResponse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                      "clientSendUnixMs is a number of "
+                                      "milliseconds")));
+      return;
+    }
+    response.set_client_send_unix_ms(t0);
+  }
+  response.set_server_send_unix_ms(options_.clock->NowUnixMs());
+  done(JsonResponse(response));
+}
+
+bool HttpApi::MayWatch(const HttpRequest& request, Done* done) {
+  const std::string token = BearerOf(request.authorization);
+  if (token.empty()) {
+    (*done)(ErrorResponse(
+        grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                     "this needs a kiosk credential or the instructor key: "
+                     "Authorization: Bearer <key>")));
+    return false;
+  }
+  if (!options_.may_watch || !options_.may_watch(token)) {
+    (*done)(ErrorResponse(grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        "that credential opens no class (revoked, or never given)")));
+    return false;
+  }
+  return true;
+}
+
+void HttpApi::ListClasses(const HttpRequest& request, Done done) {
+  if (!MayWatch(request, &done)) return;
+  const std::optional<std::string> all =
+      QueryValue(request.target, "includeEnded");
+  v1::ListClassesResponse response;
+  for (v1::ClassInfo& info :
+       options_.registry->List(all.has_value() && *all == "true")) {
+    *response.add_classes() = std::move(info);
+  }
+  done(JsonResponse(response));
 }
 
 void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
-                    absl::AnyInvocable<void(HttpResponse)> done) {
-  absl::string_view token = request.authorization;
-  if (!absl::ConsumePrefix(&token, "Bearer ") || token.empty()) {
-    done(ErrorResponse(
-        grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                     "watching a class needs a kiosk or instructor key: "
-                     "Authorization: Bearer <key>")));
-    return;
-  }
-  if (!may_watch_ || !may_watch_(std::string(token))) {
-    done(ErrorResponse(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                    "that key opens no class")));
-    return;
-  }
-  std::shared_ptr<ClassActor> actor = registry_->Find(class_id);
+                    Done done) {
+  if (!MayWatch(request, &done)) return;
+  std::shared_ptr<ClassActor> actor = options_.registry->Find(class_id);
   if (actor == nullptr) {
     done(ErrorResponse(grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         absl::StrCat("no class with id ", QuoteForError(class_id)))));
     return;
   }
-  // Where to resume: the browser's Last-Event-ID on a reconnect, else
-  // ?last_seq=.
-  int64_t last_seq = 0;
-  absl::string_view query = request.target;
-  const size_t question = query.find('?');
-  query = question == absl::string_view::npos ? absl::string_view()
-                                              : query.substr(question + 1);
-  for (absl::string_view pair : absl::StrSplit(query, '&')) {
-    if (absl::ConsumePrefix(&pair, "last_seq=") &&
-        !absl::SimpleAtoi(pair, &last_seq)) {
-      done(ErrorResponse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                      "last_seq is a number")));
-      return;
-    }
-  }
-  if (!request.last_event_id.empty() &&
-      !absl::SimpleAtoi(request.last_event_id, &last_seq)) {
-    done(ErrorResponse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                    "Last-Event-ID is a seq (a number)")));
+  absl::StatusOr<int64_t> last_seq = ResumeFrom(request);
+  if (!last_seq.ok()) {
+    done(ErrorResponse(last_seq.status()));
     return;
   }
+  std::shared_ptr<EventStream> events = EventStream::Create(
+      EventStream::Kind::kWatch, options_.max_queued_per_stream,
+      &ProcessStats().open_http_kiosks);
+  actor->AttachKiosk(events->stream(), *last_seq);
   HttpResponse response;
-  response.events = std::make_shared<KioskEvents>(
-      std::move(actor), std::max<int64_t>(0, last_seq), kMaxQueuedEvents);
+  response.events = std::move(events);
   done(std::move(response));
 }
 
 void HttpApi::GetClass(const std::string& class_id,
-                       const std::string& join_code,
-                       absl::AnyInvocable<void(HttpResponse)> done) {
+                       const std::string& join_code, Done done) {
   v1::GetClassRequest request;
   if (!join_code.empty()) {
     request.set_join_code(join_code);
@@ -256,7 +387,7 @@ void HttpApi::GetClass(const std::string& class_id,
     request.set_class_id(class_id);
   }
   DescribeClass(
-      registry_, clock_, request,
+      options_.registry, options_.clock, request,
       [done = std::move(done)](grpc::Status status,
                                v1::GetClassResponse response) mutable {
         done(status.ok() ? JsonResponse(response) : ErrorResponse(status));

@@ -1,21 +1,37 @@
 #ifndef CIRCUIT_SERVER_HTTP_HTTP_API_H_
 #define CIRCUIT_SERVER_HTTP_HTTP_API_H_
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/message.h"
 #include "grpcpp/support/status.h"
 #include "server/common/clock.h"
+#include "server/common/rate_limit.h"
 #include "server/http/metrics.h"
+#include "server/http/static_files.h"
 #include "server/live/class_registry.h"
+#include "server/live/kiosks.h"
 
 namespace circuit {
 
 struct HttpRequest {
+  // The client's address as gRPC names peers ("ipv4:10.0.0.5:41234"), so
+  // one rate limiter counts a device's joins over both.
+  std::string peer;
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and query, as sent
   std::string body;
@@ -65,24 +81,40 @@ int HttpStatusFor(grpc::StatusCode code);
 // "NOT_FOUND", "INVALID_ARGUMENT", ...
 const char* StatusCodeName(grpc::StatusCode code);
 
+// What the HTTP API works with. Everything must outlive the HttpApi.
+struct HttpApiOptions {
+  ClassRegistry* registry = nullptr;
+  const Clock* clock = nullptr;
+  Metrics* metrics = nullptr;
+  // Whether a bearer token may list and watch classes: the studio's kiosk
+  // key, a paired kiosk's credential, or the instructor key.
+  std::function<bool(const std::string& token)> may_watch;
+  // Paired studio TVs; null: pairing is off (503).
+  KioskPairings* kiosks = nullptr;
+  // Joins per device, shared with the gRPC service.
+  PeerRateLimiter* join_limiter = nullptr;
+  // Pairings started per device.
+  double pairings_per_second_per_peer = 0.2;
+  double pairing_burst_per_peer = 10;
+  // Reports per seat, as on a gRPC stream.
+  double reports_per_second = 20;
+  double report_burst = 60;
+  // Messages that may wait for a slow event-stream reader (as a gRPC
+  // stream's) before it is cut off.
+  size_t max_queued_per_stream = 512;
+  // Serve the pages from this directory instead of the compiled-in copies.
+  std::string static_dir;
+};
+
 // circuitd's HTTP API: an adapter over the same class registry and actors as
-// the gRPC service (no second engine, no second set of rules). JSON is
-// protobuf's canonical JSON mapping of the circuit.v1 messages; URLs follow
-// grpc-gateway's shapes:
-//   GET /v1/classes/{class_id}       GetClass by id
-//   GET /v1/classes:byJoinCode/{code}  GetClass by join code
-//   GET /v1/classes/{class_id}:watch  WatchClass as server-sent events
-//                                    (kiosk or instructor key as Bearer;
-//                                    ?last_seq= or Last-Event-ID resumes)
-//   GET /metrics                     Prometheus text format
-//   GET /healthz                     "ok" while serving
-// Thread-safe; `done` may run on another thread (a class actor's).
+// the gRPC service (no second engine, no second set of rules), plus the
+// pages. JSON is protobuf's canonical JSON mapping of the circuit.v1
+// messages; URLs follow grpc-gateway's shapes. server/http/API.md is the
+// contract. Thread-safe; `done` may run on another thread (a class
+// actor's).
 class HttpApi {
  public:
-  // `may_watch` says whether a bearer token may watch a class (a kiosk's
-  // or the instructor's key).
-  HttpApi(ClassRegistry* registry, const Clock* clock, Metrics* metrics,
-          std::function<bool(const std::string& token)> may_watch);
+  explicit HttpApi(HttpApiOptions options);
   HttpApi(const HttpApi&) = delete;
   HttpApi& operator=(const HttpApi&) = delete;
 
@@ -90,17 +122,66 @@ class HttpApi {
               absl::AnyInvocable<void(HttpResponse)> done);
 
  private:
+  using Done = absl::AnyInvocable<void(HttpResponse)>;
+
+  // Pages and their files.
+  void Page(absl::string_view name, Done done);
+  void Clock(const HttpRequest& request, Done done);
   void GetClass(const std::string& class_id, const std::string& join_code,
-                absl::AnyInvocable<void(HttpResponse)> done);
-
+                Done done);
+  void ListClasses(const HttpRequest& request, Done done);
   void Watch(const std::string& class_id, const HttpRequest& request,
-             absl::AnyInvocable<void(HttpResponse)> done);
+             Done done);
 
-  ClassRegistry* const registry_;
-  const Clock* const clock_;
-  Metrics* const metrics_;
-  const std::function<bool(const std::string&)> may_watch_;
+  // http_participants.cc
+  void Join(const HttpRequest& request, Done done);
+  // `action` is "events", "report" or "leave".
+  void Seat(const std::string& class_id, const std::string& participant_id,
+            absl::string_view action, const HttpRequest& request, Done done);
+
+  // http_kiosks.cc
+  void StartPairing(const HttpRequest& request, Done done);
+  void GetPairing(const std::string& code, const HttpRequest& request,
+                  Done done);
+
+  // False (after answering UNAUTHENTICATED) when the request's bearer token
+  // may not watch.
+  bool MayWatch(const HttpRequest& request, Done* done);
+
+  // False (after answering RESOURCE_EXHAUSTED) when the seat reports faster
+  // than allowed.
+  bool ReportWithinRate(const std::string& class_id,
+                        const std::string& participant_id, Done* done)
+      ABSL_LOCKS_EXCLUDED(report_mu_);
+
+  const HttpApiOptions options_;
+  const StaticFiles static_files_;
+  PeerRateLimiter pairing_limiter_;
+  absl::Mutex report_mu_;
+  // Per seat ("class/participant"): reports over HTTP, as a gRPC stream's
+  // bucket.
+  std::map<std::string, TokenBucket> report_buckets_
+      ABSL_GUARDED_BY(report_mu_);
 };
+
+// The bearer token of an Authorization header value; empty when there is
+// none.
+std::string BearerOf(const std::string& authorization);
+
+// The value of `name` in `target`'s query ("?a=1&b=2"), undecoded; nullopt
+// when absent.
+std::optional<std::string> QueryValue(absl::string_view target,
+                                      absl::string_view name);
+
+// Where an event stream resumes: the browser's Last-Event-ID on a reconnect,
+// else ?last_seq=, else 0. INVALID_ARGUMENT when not a number.
+absl::StatusOr<int64_t> ResumeFrom(const HttpRequest& request);
+
+// A JSON answer: `message` in canonical JSON.
+HttpResponse JsonResponse(const google::protobuf::Message& message);
+
+// An absl::Status as an HTTP answer (as ErrorResponse).
+HttpResponse ErrorResponse(const absl::Status& status);
 
 }  // namespace circuit
 

@@ -134,6 +134,16 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     keep_alive_ = request.keep_alive();
     head_ = request.method() == http::verb::head;
     HttpRequest api_request;
+    beast::error_code peer_error;
+    const auto remote = stream_.socket().remote_endpoint(peer_error);
+    if (!peer_error) {
+      api_request.peer =
+          remote.address().is_v6()
+              ? absl::StrCat("ipv6:[", remote.address().to_string(),
+                             "]:", remote.port())
+              : absl::StrCat("ipv4:", remote.address().to_string(), ":",
+                             remote.port());
+    }
     api_request.method = std::string(request.method_string());
     api_request.target = std::string(request.target());
     api_request.body = std::move(request.body());

@@ -212,7 +212,9 @@ std::string Metrics::Scrape() {
     open_streams_->Add({{"role", "instructor"}})
         .Set(static_cast<double>(counts.instructors));
     open_streams_->Add({{"role", "participant"}})
-        .Set(static_cast<double>(counts.participants));
+        .Set(static_cast<double>(counts.participants +
+                                 ProcessStats().open_http_participants.load(
+                                     std::memory_order_relaxed)));
     open_streams_->Add({{"role", "kiosk"}})
         .Set(static_cast<double>(
             counts.kiosks +

@@ -647,6 +647,54 @@ grpc::ServerUnaryReactor* CircuitServiceImpl::GetClock(
   return Finish(context, grpc::Status::OK);
 }
 
+grpc::ServerUnaryReactor* CircuitServiceImpl::ApproveKioskPairing(
+    grpc::CallbackServerContext* context,
+    const v1::ApproveKioskPairingRequest* request, v1::Kiosk* response) {
+  grpc::Status allowed = RequireInstructor(*context, options_.keys);
+  if (!allowed.ok()) return Finish(context, allowed);
+  if (options_.keys.kiosks == nullptr) {
+    return Finish(context, grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                        "kiosk pairing is off"));
+  }
+  absl::StatusOr<v1::Kiosk> kiosk =
+      options_.keys.kiosks->Approve(request->pairing_code(), request->name());
+  if (!kiosk.ok()) return Finish(context, ToGrpcStatus(kiosk.status()));
+  *response = std::move(*kiosk);
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::ListKiosks(
+    grpc::CallbackServerContext* context, const v1::ListKiosksRequest*,
+    v1::ListKiosksResponse* response) {
+  grpc::Status allowed = RequireInstructor(*context, options_.keys);
+  if (!allowed.ok()) return Finish(context, allowed);
+  if (options_.keys.kiosks != nullptr) {
+    for (v1::Kiosk& kiosk : options_.keys.kiosks->List()) {
+      *response->add_kiosks() = std::move(kiosk);
+    }
+  }
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::RevokeKiosk(
+    grpc::CallbackServerContext* context, const v1::RevokeKioskRequest* request,
+    v1::Kiosk* response) {
+  grpc::Status allowed = RequireInstructor(*context, options_.keys);
+  if (!allowed.ok()) return Finish(context, allowed);
+  if (options_.keys.kiosks == nullptr) {
+    return Finish(
+        context,
+        grpc::Status(grpc::StatusCode::NOT_FOUND,
+                     absl::StrCat("no kiosk with id ",
+                                  QuoteForError(request->kiosk_id()))));
+  }
+  absl::StatusOr<v1::Kiosk> kiosk =
+      options_.keys.kiosks->Revoke(request->kiosk_id());
+  if (!kiosk.ok()) return Finish(context, ToGrpcStatus(kiosk.status()));
+  *response = std::move(*kiosk);
+  return Finish(context, grpc::Status::OK);
+}
+
 bool CircuitServiceImpl::WaitForStreamsGone(absl::Time deadline) {
   absl::MutexLock lock(&calls_mu_);
   auto gone = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_) {

@@ -53,10 +53,13 @@ using CircuitServiceBase = v1::CircuitService::WithCallbackMethod_ListCircuits<
                                     v1::CircuitService::WithCallbackMethod_GetClassSummary<
                                         v1::CircuitService::
                                             WithCallbackMethod_GetWallSummary<
-                                                v1::CircuitService::
-                                                    WithCallbackMethod_EraseHealthData<
+                                                v1::CircuitService::WithCallbackMethod_EraseHealthData<
+                                                    v1::CircuitService::WithCallbackMethod_ApproveKioskPairing<
                                                         v1::CircuitService::
-                                                            Service>>>>>>>>>>>>;
+                                                            WithCallbackMethod_ListKiosks<
+                                                                v1::CircuitService::WithCallbackMethod_RevokeKiosk<
+                                                                    v1::CircuitService::
+                                                                        Service>>>>>>>>>>>>>>>;
 
 // circuit.v1.CircuitService: a thin adapter from gRPC to the class registry
 // and its class actors. Validates credentials and input shape, converts
@@ -105,6 +108,20 @@ class CircuitServiceImpl final : public CircuitServiceBase {
       grpc::CallbackServerContext* context,
       const v1::EraseHealthDataRequest* request,
       v1::EraseHealthDataResponse* response) override;
+  grpc::ServerUnaryReactor* ApproveKioskPairing(
+      grpc::CallbackServerContext* context,
+      const v1::ApproveKioskPairingRequest* request,
+      v1::Kiosk* response) override;
+  grpc::ServerUnaryReactor* ListKiosks(
+      grpc::CallbackServerContext* context,
+      const v1::ListKiosksRequest* request,
+      v1::ListKiosksResponse* response) override;
+  grpc::ServerUnaryReactor* RevokeKiosk(grpc::CallbackServerContext* context,
+                                        const v1::RevokeKioskRequest* request,
+                                        v1::Kiosk* response) override;
+
+  // Joins per device address, shared with the HTTP API.
+  PeerRateLimiter* join_limiter() { return &join_limiter_; }
 
   // Serves RunClass, JoinClass and WatchClass calls on `shard`, with
   // `calls_waiting` of each asked for at a time. Call once per shard, after

@@ -41,6 +41,16 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     return absl::InvalidArgumentError(absl::StrCat(
         "unknown journal \"", options.journal, "\"; use sqlite or memory"));
   }
+  // Paired TVs are kept next to the journal's database (and in memory with
+  // a memory journal).
+  KioskPairings::Options kiosk_options;
+  if (options.journal_instance == nullptr && options.journal == "sqlite") {
+    kiosk_options.store_path = options.data_dir + "/kiosks.binpb";
+  }
+  absl::StatusOr<std::unique_ptr<KioskPairings>> kiosks =
+      KioskPairings::Open(kiosk_options, clock);
+  if (!kiosks.ok()) return kiosks.status();
+  server->kiosks_ = std::move(*kiosks);
   server->pool_ = std::make_unique<ThreadPool>(options.actor_threads);
   server->registry_ =
       std::make_unique<ClassRegistry>(library, server->journal_.get(), clock,
@@ -54,6 +64,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   }
   ServiceOptions service_options = options.service;
+  service_options.keys.kiosks = server->kiosks_.get();
   service_options.pacing.budget =
       options.write_budget_per_thread * stream_threads;
   server->service_ = std::make_unique<CircuitServiceImpl>(
@@ -113,12 +124,21 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
                                      open.kiosks};
       });
   if (!options.http_listen.empty()) {
-    server->http_api_ = std::make_unique<HttpApi>(
-        server->registry_.get(), clock, server->metrics_.get(),
-        [keys = options.service.keys](const std::string& token) {
-          const Credential who = IdentifyToken(token, keys);
-          return who == Credential::kKiosk || who == Credential::kInstructor;
-        });
+    HttpApiOptions api;
+    api.registry = server->registry_.get();
+    api.clock = clock;
+    api.metrics = server->metrics_.get();
+    api.may_watch = [keys = service_options.keys](const std::string& token) {
+      const Credential who = IdentifyToken(token, keys);
+      return who == Credential::kKiosk || who == Credential::kInstructor;
+    };
+    api.kiosks = server->kiosks_.get();
+    api.join_limiter = server->service_->join_limiter();
+    api.reports_per_second = service_options.stream_messages_per_second;
+    api.report_burst = service_options.stream_message_burst;
+    api.max_queued_per_stream = service_options.max_queued_per_stream;
+    api.static_dir = options.http_static_dir;
+    server->http_api_ = std::make_unique<HttpApi>(std::move(api));
     HttpServerOptions http_options;
     http_options.listen = options.http_listen;
     absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(

@@ -42,8 +42,11 @@ struct ServerOptions {
   // Completion queues, each with the one thread that polls it, for the
   // streaming RPCs; 0: one per core.
   int stream_threads = 0;
-  // The HTTP listener (JSON API, /metrics); empty: none.
+  // The HTTP listener (pages, JSON API, /metrics); empty: none.
   std::string http_listen;
+  // Serve the pages from this directory instead of the compiled-in copies
+  // (for working on them).
+  std::string http_static_dir;
   // With the write interval chosen from the load (ServiceOptions): the
   // messages a second each stream thread writes before batching streams
   // start to wait between writes (about a third of a core's worth of
@@ -94,6 +97,7 @@ class CircuitServer {
   CircuitServer() = default;
 
   std::shared_ptr<Journal> journal_;
+  std::unique_ptr<KioskPairings> kiosks_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<ClassRegistry> registry_;
   std::unique_ptr<CircuitServiceImpl> service_;

@@ -6,114 +6,24 @@
 #include <fstream>
 #include <string>
 
-#include "boost/asio/connect.hpp"
-#include "boost/asio/ip/tcp.hpp"
-#include "boost/beast/core.hpp"
-#include "boost/beast/http.hpp"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/http_harness.h"
 #include "tests/integration/live_harness.h"
 #include "tests/testing/subprocess.h"
 
 namespace circuit {
 namespace {
 
-namespace beast = boost::beast;
 namespace http = boost::beast::http;
-namespace net = boost::asio;
-using tcp = boost::asio::ip::tcp;
 using testing::Cmd;
+using testing::Fetch;
 using ::testing::HasSubstr;
 using testing::LiveServer;
 using ::testing::Not;
-
-struct Reply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-// One request on a connection of its own. `content_length`, when set, is
-// sent instead of the body's length (and the body is not sent).
-Reply Fetch(int port, http::verb method, const std::string& target,
-            const std::string& body = "", long content_length = -1) {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                               static_cast<unsigned short>(port)));
-  http::request<http::string_body> request(method, target, 11);
-  request.set(http::field::host, "127.0.0.1");
-  beast::error_code ec;
-  if (content_length >= 0) {
-    request.content_length(content_length);
-    http::request_serializer<http::string_body> serializer(request);
-    http::write_header(socket, serializer, ec);
-  } else {
-    request.body() = body;
-    request.prepare_payload();
-    http::write(socket, request, ec);
-  }
-  beast::flat_buffer buffer;
-  http::response<http::string_body> response;
-  http::read(socket, buffer, response, ec);
-  EXPECT_FALSE(ec) << target << ": " << ec.message();
-  return {static_cast<int>(response.result_int()),
-          std::string(response[http::field::content_type]), response.body()};
-}
-
-// Raw bytes, and whatever comes back until the server closes.
-std::string SendRaw(int port, const std::string& bytes) {
-  net::io_context ioc;
-  tcp::socket socket(ioc);
-  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                               static_cast<unsigned short>(port)));
-  net::write(socket, net::buffer(bytes));
-  std::string out;
-  beast::error_code ec;
-  char chunk[4096];
-  for (int i = 0; i < 1000; ++i) {
-    const size_t n = socket.read_some(net::buffer(chunk), ec);
-    if (ec) break;
-    out.append(chunk, n);
-  }
-  return out;
-}
-
-// An open event stream, read as it comes.
-class EventStream {
- public:
-  EventStream(int port, const std::string& target, const std::string& key,
-              const std::string& last_event_id = "")
-      : stream_(ioc_) {
-    stream_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
-                                  static_cast<unsigned short>(port)));
-    http::request<http::empty_body> request(http::verb::get, target, 11);
-    request.set(http::field::host, "127.0.0.1");
-    request.set(http::field::authorization, "Bearer " + key);
-    if (!last_event_id.empty()) request.set("Last-Event-ID", last_event_id);
-    http::write(stream_, request);
-  }
-
-  // Reads until `needle` came (true) or 10 s passed (false).
-  bool WaitFor(const std::string& needle) {
-    stream_.expires_after(std::chrono::seconds(10));
-    char chunk[4096];
-    while (text_.find(needle) == std::string::npos) {
-      beast::error_code ec;
-      const size_t n = stream_.read_some(net::buffer(chunk), ec);
-      if (ec) return false;
-      text_.append(chunk, n);
-    }
-    return true;
-  }
-
-  const std::string& text() const { return text_; }
-
- private:
-  net::io_context ioc_;
-  beast::tcp_stream stream_;
-  std::string text_;
-};
+using testing::Reply;
+using testing::SendRaw;
+using testing::SseReader;
 
 class LiveHttpTest : public ::testing::Test {
  protected:
@@ -206,10 +116,10 @@ TEST_F(LiveHttpTest, WatchNeedsAKioskOrInstructorKey) {
   const Reply none = Fetch(port(), http::verb::get, target);
   EXPECT_EQ(none.status, 401);
   EXPECT_THAT(none.body, HasSubstr("\"code\":\"UNAUTHENTICATED\""));
-  EventStream wrong(port(), target, "not-a-key");
-  EXPECT_TRUE(wrong.WaitFor("that key opens no class"));
+  SseReader wrong(port(), target, "not-a-key");
+  EXPECT_TRUE(wrong.WaitFor("opens no class"));
   EXPECT_THAT(wrong.text(), HasSubstr("HTTP/1.1 401"));
-  EventStream unknown(port(), "/v1/classes/nope:watch", testing::kKioskKey);
+  SseReader unknown(port(), "/v1/classes/nope:watch", testing::kKioskKey);
   EXPECT_TRUE(unknown.WaitFor("no class with id"));
   EXPECT_THAT(unknown.text(), HasSubstr("HTTP/1.1 404"));
 }
@@ -221,8 +131,8 @@ TEST_F(LiveHttpTest, WatchStreamsTheKioskViewAndNothingPrivate) {
   const v1::ClassInfo info = server_.CreateClass("kickback-trio");
   auto instructor = server_.Instruct(info.class_id());
   auto avery = server_.Join(info.join_code(), "Avery");
-  EventStream kiosk(port(), "/v1/classes/" + info.class_id() + ":watch",
-                    testing::kKioskKey);
+  SseReader kiosk(port(), "/v1/classes/" + info.class_id() + ":watch",
+                  testing::kKioskKey);
   ASSERT_TRUE(kiosk.WaitFor("\"snapshot\"")) << kiosk.text();
   EXPECT_THAT(kiosk.text(), HasSubstr("Content-Type: text/event-stream"));
   const Reply metrics = Fetch(port(), http::verb::get, "/metrics");
@@ -258,8 +168,8 @@ TEST_F(LiveHttpTest, WatchStreamsTheKioskViewAndNothingPrivate) {
   const v1::CommandResult later = instructor->Send(
       Cmd([](auto* c) { c->mutable_cue()->set_text("Breathe out"); }));
   ASSERT_EQ(later.code(), 0);
-  EventStream resumed(port(), "/v1/classes/" + info.class_id() + ":watch",
-                      testing::kKioskKey, absl::StrCat(cue.seq()));
+  SseReader resumed(port(), "/v1/classes/" + info.class_id() + ":watch",
+                    testing::kKioskKey, absl::StrCat(cue.seq()));
   ASSERT_TRUE(resumed.WaitFor("Breathe out")) << resumed.text();
   EXPECT_THAT(resumed.text(), Not(HasSubstr("\"snapshot\"")));
   EXPECT_THAT(resumed.text(), Not(HasSubstr("Squeeze at the top")));
@@ -267,8 +177,8 @@ TEST_F(LiveHttpTest, WatchStreamsTheKioskViewAndNothingPrivate) {
 
 TEST_F(LiveHttpTest, ShutdownEndsOpenEventStreams) {
   const v1::ClassInfo info = server_.CreateClass("kickback-trio");
-  EventStream kiosk(port(), "/v1/classes/" + info.class_id() + ":watch",
-                    testing::kKioskKey);
+  SseReader kiosk(port(), "/v1/classes/" + info.class_id() + ":watch",
+                  testing::kKioskKey);
   ASSERT_TRUE(kiosk.WaitFor("\"snapshot\""));
   server_.server()->Shutdown(absl::Now() + absl::Seconds(5));
   // The connection ends: reading stops with an error, not a 10 s timeout

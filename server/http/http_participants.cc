@@ -1,0 +1,270 @@
+// The participant's side of the HTTP API: join, the seat's event stream,
+// reports and leaving, each handed to the class actor exactly as the gRPC
+// JoinClass stream hands it (server/http/API.md).
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "circuit/internal/journal.pb.h"
+#include "circuit/v1/service.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "server/common/stats.h"
+#include "server/http/event_stream.h"
+#include "server/http/http_api.h"
+#include "server/live/class_lookup.h"
+
+namespace circuit {
+namespace {
+
+// Parses `body` as `message` in canonical JSON; INVALID_ARGUMENT saying what
+// was wrong otherwise.
+absl::Status ParseJson(const std::string& body,
+                       google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(body, message, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the body is not a ", message->GetDescriptor()->name(),
+                     " in JSON: ", std::string(parsed.message())));
+  }
+  return absl::OkStatus();
+}
+
+// Where a class actor's answer to one report goes: the ReportAck, as the
+// HTTP answer. The actor holds the reply Stream (which points here) until it
+// has written the ack; an ack that never comes (the server stopping) is
+// answered UNAVAILABLE.
+class AckReply final : public StreamSink {
+ public:
+  explicit AckReply(absl::AnyInvocable<void(HttpResponse)> done)
+      : stream_(/*max_queued=*/4), done_(std::move(done)) {}
+  ~AckReply() override {
+    Answer(ErrorResponse(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                      "the report was not answered (the "
+                                      "server is stopping); send it again")));
+  }
+
+  // The stream to pass the actor, sharing this object's lifetime.
+  static std::shared_ptr<Stream> Create(
+      absl::AnyInvocable<void(HttpResponse)> done) {
+    auto reply = std::make_shared<AckReply>(std::move(done));
+    reply->stream_.Attach(reply.get());
+    return std::shared_ptr<Stream>(reply, &reply->stream_);
+  }
+
+  void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
+    grpc::ByteBuffer copy = *bytes;
+    grpc::ProtoBufferReader reader(&copy);
+    v1::JoinClassResponse response;
+    if (!response.ParseFromZeroCopyStream(&reader) || !response.has_ack()) {
+      return;  // nothing but the ack is sent to a report's reply
+    }
+    const v1::ReportAck& ack = response.ack();
+    if (ack.code() == 0) {
+      Answer(JsonResponse(ack));
+    } else {
+      Answer(ErrorResponse(grpc::Status(
+          static_cast<grpc::StatusCode>(ack.code()), ack.message())));
+    }
+  }
+  void FinishStream(const grpc::Status& status) override {
+    if (!status.ok()) Answer(ErrorResponse(status));
+  }
+  void AbortStream(const grpc::Status& status) override {
+    FinishStream(status);
+  }
+
+ private:
+  void Answer(HttpResponse response) {
+    absl::AnyInvocable<void(HttpResponse)> done;
+    {
+      absl::MutexLock lock(&mu_);
+      done = std::move(done_);
+      done_ = nullptr;
+    }
+    if (done) done(std::move(response));
+  }
+
+  Stream stream_;
+  absl::Mutex mu_;
+  absl::AnyInvocable<void(HttpResponse)> done_ ABSL_GUARDED_BY(mu_);
+};
+
+// The actor's answer to a join or resume on `events`: the event stream, or
+// the refusal.
+ClassActor::SeatDone AnswerWithStream(
+    std::shared_ptr<ClassActor> actor, std::shared_ptr<EventStream> events,
+    absl::AnyInvocable<void(HttpResponse)> done) {
+  return [actor = std::move(actor), events = std::move(events),
+          done = std::move(done)](absl::StatusOr<std::string> seat) mutable {
+    if (!seat.ok()) {
+      events->Abandon();
+      done(ErrorResponse(seat.status()));
+      return;
+    }
+    // When the connection goes, the seat is held for the participant to
+    // come back, as when a gRPC stream drops.
+    events->OnStop([actor, participant_id = *seat,
+                    stream = std::weak_ptr<Stream>(events->stream())] {
+      if (std::shared_ptr<Stream> ended = stream.lock()) {
+        actor->StreamEnded(participant_id, ended.get());
+      }
+    });
+    HttpResponse response;
+    response.events = std::move(events);
+    done(std::move(response));
+  };
+}
+
+}  // namespace
+
+void HttpApi::Join(const HttpRequest& request, Done done) {
+  v1::JoinRequest join;
+  if (absl::Status parsed = ParseJson(request.body, &join); !parsed.ok()) {
+    done(ErrorResponse(parsed));
+    return;
+  }
+  if (options_.join_limiter != nullptr &&
+      !options_.join_limiter->Allow(request.peer, options_.clock->Now())) {
+    ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
+    done(ErrorResponse(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                     "too many join attempts from this address; try again "
+                     "in a minute")));
+    return;
+  }
+  std::shared_ptr<ClassActor> actor =
+      options_.registry->FindByJoinCode(join.join_code());
+  if (actor == nullptr) {
+    done(ErrorResponse(
+        grpc::Status(grpc::StatusCode::NOT_FOUND,
+                     absl::StrCat("no class with join code ",
+                                  QuoteForError(join.join_code())))));
+    return;
+  }
+  join.set_accept_batches(false);  // one event per message
+  std::shared_ptr<EventStream> events = EventStream::Create(
+      EventStream::Kind::kJoin, options_.max_queued_per_stream,
+      &ProcessStats().open_http_participants);
+  std::shared_ptr<Stream> stream = events->stream();
+  actor->Join(std::move(stream), join,
+              AnswerWithStream(actor, std::move(events), std::move(done)));
+}
+
+void HttpApi::Seat(const std::string& class_id,
+                   const std::string& participant_id, absl::string_view action,
+                   const HttpRequest& request, Done done) {
+  const bool events = action == "events";
+  if (!events && action != "report" && action != "leave") {
+    done(ErrorResponse(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no such path ", QuoteForError(request.target),
+                     ": a seat has :events, :report and :leave"))));
+    return;
+  }
+  const bool get = request.method == "GET";
+  if (events != get || (!get && request.method != "POST")) {
+    done(ErrorResponse(grpc::Status(
+        grpc::StatusCode::UNIMPLEMENTED,
+        absl::StrCat(":", action, " answers ", events ? "GET" : "POST"))));
+    return;
+  }
+  const std::string token = BearerOf(request.authorization);
+  if (token.empty()) {
+    done(ErrorResponse(grpc::Status(
+        grpc::StatusCode::UNAUTHENTICATED,
+        "send the seat's resume token: Authorization: Bearer <token>")));
+    return;
+  }
+  absl::StatusOr<ClassRegistry::Seat> seat = options_.registry->FindSeat(token);
+  if (!seat.ok()) {
+    done(ErrorResponse(seat.status()));
+    return;
+  }
+  if (seat->actor->class_id() != class_id ||
+      seat->participant_id != participant_id) {
+    done(ErrorResponse(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                    "that resume token holds another seat")));
+    return;
+  }
+  if (events) {
+    absl::StatusOr<int64_t> last_seq = ResumeFrom(request);
+    if (!last_seq.ok()) {
+      done(ErrorResponse(last_seq.status()));
+      return;
+    }
+    std::shared_ptr<EventStream> stream = EventStream::Create(
+        EventStream::Kind::kJoin, options_.max_queued_per_stream,
+        &ProcessStats().open_http_participants);
+    std::shared_ptr<Stream> to = stream->stream();
+    seat->actor->Resume(
+        std::move(to), participant_id, *last_seq,
+        AnswerWithStream(seat->actor, std::move(stream), std::move(done)));
+    return;
+  }
+  if (action == "leave") {
+    seat->actor->Leave(participant_id);
+    HttpResponse left;
+    left.body = "{}";
+    done(std::move(left));
+    return;
+  }
+  v1::JoinClassRequest body;
+  if (absl::Status parsed = ParseJson(request.body, &body); !parsed.ok()) {
+    done(ErrorResponse(parsed));
+    return;
+  }
+  internal::ReportInput report;
+  report.set_participant_id(participant_id);
+  switch (body.kind_case()) {
+    case v1::JoinClassRequest::kCompletion:
+      *report.mutable_completion() = std::move(*body.mutable_completion());
+      break;
+    case v1::JoinClassRequest::kEffort:
+      *report.mutable_effort() = std::move(*body.mutable_effort());
+      break;
+    case v1::JoinClassRequest::kSymptom:
+      *report.mutable_symptom() = std::move(*body.mutable_symptom());
+      break;
+    default:
+      done(ErrorResponse(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "a report is {\"completion\": ...}, {\"effort\": ...} or "
+          "{\"symptom\": ...}")));
+      return;
+  }
+  if (!ReportWithinRate(class_id, participant_id, &done)) return;
+  seat->actor->Report(std::move(report), AckReply::Create(std::move(done)));
+}
+
+bool HttpApi::ReportWithinRate(const std::string& class_id,
+                               const std::string& participant_id, Done* done) {
+  const absl::Time now = options_.clock->Now();
+  bool allowed;
+  {
+    absl::MutexLock lock(&report_mu_);
+    if (report_buckets_.size() > 100000) report_buckets_.clear();  // bound
+    auto it = report_buckets_
+                  .try_emplace(absl::StrCat(class_id, "/", participant_id),
+                               options_.reports_per_second,
+                               options_.report_burst, now)
+                  .first;
+    allowed = it->second.TryTake(now);
+  }
+  if (allowed) return true;
+  ProcessStats().rate_limited_messages.fetch_add(1, std::memory_order_relaxed);
+  (*done)(ErrorResponse(grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat("more than ", options_.reports_per_second,
+                   " reports per second from one seat; send it again in a "
+                   "moment"))));
+  return false;
+}
+
+}  // namespace circuit

@@ -1,0 +1,237 @@
+#include "server/live/kiosks.h"
+
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "server/live/class_registry.h"
+#include "server/live/seats.h"
+
+namespace circuit {
+namespace {
+
+constexpr size_t kMaxName = 64;
+
+bool SameHash(const std::string& a, const std::string& b) {
+  return a.size() == b.size() &&
+         CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// Writes `bytes` to `path` so that a crash leaves the old file or the new
+// one, whole: a temporary file, flushed, renamed over, and the directory
+// flushed.
+absl::Status WriteFileAtomically(const std::string& path,
+                                 const std::string& bytes) {
+  const std::string temporary = absl::StrCat(path, ".tmp");
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  if (fd < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", temporary, ": ", std::strerror(errno)));
+  }
+  size_t written = 0;
+  while (written < bytes.size()) {
+    const ssize_t n =
+        ::write(fd, bytes.data() + written, bytes.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = errno;
+      ::close(fd);
+      return absl::UnavailableError(
+          absl::StrCat("cannot write ", temporary, ": ", std::strerror(error)));
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot flush ", temporary, ": ", std::strerror(errno)));
+  }
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot rename ", temporary, ": ", std::strerror(errno)));
+  }
+  const size_t slash = path.rfind('/');
+  const std::string directory =
+      slash == std::string::npos ? "." : path.substr(0, slash);
+  const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<KioskPairings>> KioskPairings::Open(
+    const Options& options, const Clock* clock) {
+  internal::StoredKiosks stored;
+  if (!options.store_path.empty()) {
+    std::ifstream in(options.store_path, std::ios::binary);
+    if (in) {
+      std::stringstream bytes;
+      bytes << in.rdbuf();
+      if (!stored.ParseFromString(bytes.str())) {
+        return absl::DataLossError(absl::StrCat(
+            options.store_path, " is not a list of paired kiosks"));
+      }
+    }
+  }
+  return std::unique_ptr<KioskPairings>(
+      new KioskPairings(options, clock, std::move(stored)));
+}
+
+KioskPairings::KioskPairings(const Options& options, const Clock* clock,
+                             internal::StoredKiosks stored)
+    : options_(options), clock_(clock), kiosks_(std::move(stored)) {}
+
+void KioskPairings::ForgetOldLocked(absl::Time now) {
+  // An expired pairing still answers EXPIRED for another ttl, then goes.
+  absl::erase_if(pending_, [&](const auto& entry) {
+    return entry.second.expires + options_.pairing_ttl < now;
+  });
+}
+
+absl::StatusOr<v1::KioskPairing> KioskPairings::Start() {
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  ForgetOldLocked(now);
+  if (pending_.size() >= options_.max_pending) {
+    return absl::ResourceExhaustedError(
+        "too many kiosk pairings are waiting; try again in a few minutes");
+  }
+  std::string code;
+  do {
+    code = NewJoinCode();
+  } while (pending_.count(code) != 0);
+  const NewToken secret = MakeToken();
+  Pending& pending = pending_[code];
+  pending.secret_hash = secret.hash;
+  pending.expires = now + options_.pairing_ttl;
+  v1::KioskPairing pairing;
+  pairing.set_pairing_code(code);
+  pairing.set_pairing_secret(secret.token);
+  pairing.set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
+  pairing.set_state(v1::KIOSK_PAIRING_STATE_PENDING);
+  return pairing;
+}
+
+absl::StatusOr<v1::KioskPairing> KioskPairings::Get(const std::string& code,
+                                                    const std::string& secret) {
+  const std::string key = absl::AsciiStrToUpper(code);
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  ForgetOldLocked(now);
+  auto it = pending_.find(key);
+  if (it == pending_.end()) {
+    return absl::NotFoundError("no such pairing code; start pairing again");
+  }
+  const Pending& pending = it->second;
+  if (!SameHash(Sha256(secret), pending.secret_hash)) {
+    return absl::UnauthenticatedError(
+        "that is not this pairing's secret (Authorization: Bearer "
+        "<pairing secret>)");
+  }
+  v1::KioskPairing pairing;
+  pairing.set_pairing_code(key);
+  pairing.set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
+  if (!pending.kiosk_token.empty()) {
+    pairing.set_state(v1::KIOSK_PAIRING_STATE_APPROVED);
+    pairing.set_kiosk_token(pending.kiosk_token);
+    pairing.set_kiosk_id(pending.kiosk_id);
+  } else if (pending.expires <= now) {
+    pairing.set_state(v1::KIOSK_PAIRING_STATE_EXPIRED);
+  } else {
+    pairing.set_state(v1::KIOSK_PAIRING_STATE_PENDING);
+  }
+  return pairing;
+}
+
+absl::StatusOr<v1::Kiosk> KioskPairings::Approve(const std::string& code,
+                                                 const std::string& name) {
+  if (name.size() > kMaxName) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a kiosk's name is at most ", kMaxName, " characters"));
+  }
+  const std::string key = absl::AsciiStrToUpper(code);
+  const absl::Time now = clock_->Now();
+  absl::MutexLock lock(&mu_);
+  ForgetOldLocked(now);
+  auto it = pending_.find(key);
+  if (it == pending_.end() ||
+      (it->second.kiosk_token.empty() && it->second.expires <= now)) {
+    return absl::NotFoundError(absl::StrCat(
+        "no TV is showing pairing code ", key, " (codes expire after ",
+        absl::ToInt64Minutes(options_.pairing_ttl), " minutes)"));
+  }
+  if (!it->second.kiosk_token.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("pairing code ", key, " is already approved"));
+  }
+  internal::StoredKiosks next = kiosks_;
+  internal::StoredKiosk* stored = next.add_kiosks();
+  v1::Kiosk* kiosk = stored->mutable_kiosk();
+  kiosk->set_kiosk_id(absl::StrCat("k", next.kiosks_size()));
+  kiosk->set_name(name.empty() ? absl::StrCat("TV ", key) : name);
+  kiosk->set_paired_unix_ms(absl::ToUnixMillis(now));
+  const NewToken token = MakeToken();
+  stored->set_token_hash(token.hash);
+  if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
+  kiosks_ = std::move(next);
+  it->second.kiosk_token = token.token;
+  it->second.kiosk_id = kiosk->kiosk_id();
+  return kiosks_.kiosks(kiosks_.kiosks_size() - 1).kiosk();
+}
+
+std::vector<v1::Kiosk> KioskPairings::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::Kiosk> kiosks;
+  for (const internal::StoredKiosk& stored : kiosks_.kiosks()) {
+    kiosks.push_back(stored.kiosk());
+  }
+  return kiosks;
+}
+
+absl::StatusOr<v1::Kiosk> KioskPairings::Revoke(const std::string& kiosk_id) {
+  const int64_t now_ms = clock_->NowUnixMs();
+  absl::MutexLock lock(&mu_);
+  internal::StoredKiosks next = kiosks_;
+  for (internal::StoredKiosk& stored : *next.mutable_kiosks()) {
+    if (stored.kiosk().kiosk_id() != kiosk_id) continue;
+    if (stored.kiosk().revoked_unix_ms() == 0) {
+      stored.mutable_kiosk()->set_revoked_unix_ms(now_ms);
+      if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
+    }
+    v1::Kiosk revoked = stored.kiosk();
+    kiosks_ = std::move(next);
+    return revoked;
+  }
+  return absl::NotFoundError(absl::StrCat("no kiosk with id ", kiosk_id));
+}
+
+bool KioskPairings::IsKiosk(const std::string& token) const {
+  if (token.empty()) return false;
+  const std::string hash = Sha256(token);
+  absl::MutexLock lock(&mu_);
+  bool found = false;
+  // Every entry is compared, in constant time each, whatever matches.
+  for (const internal::StoredKiosk& stored : kiosks_.kiosks()) {
+    found |= SameHash(hash, stored.token_hash()) &&
+             stored.kiosk().revoked_unix_ms() == 0;
+  }
+  return found;
+}
+
+absl::Status KioskPairings::SaveLocked(const internal::StoredKiosks& kiosks) {
+  if (options_.store_path.empty()) return absl::OkStatus();
+  return WriteFileAtomically(options_.store_path, kiosks.SerializeAsString());
+}
+
+}  // namespace circuit
