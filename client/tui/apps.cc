@@ -4,16 +4,20 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/lib/kiosks.h"
+#include "client/lib/summary_format.h"
 #include "client/tui/plain.h"
 #include "client/tui/screen.h"
 #include "client/tui/terminal.h"
@@ -140,8 +144,13 @@ bool IsChar(const Key& key, const char* text) {
 
 class InstructorScreen : public LiveScreen {
  public:
-  InstructorScreen(InstructorSession* session, bool exit_at_end)
-      : LiveScreen(session, exit_at_end), instructor_(session) {}
+  // `pair_kiosk` approves a studio TV's pairing code and says how that
+  // went, in a line for the status bar.
+  InstructorScreen(InstructorSession* session, bool exit_at_end,
+                   std::function<std::string(const std::string&)> pair_kiosk)
+      : LiveScreen(session, exit_at_end),
+        instructor_(session),
+        pair_kiosk_(std::move(pair_kiosk)) {}
 
   tui::Frame Render(int width, int height) override {
     ui_.status_line = StatusLine();
@@ -164,6 +173,21 @@ class InstructorScreen : public LiveScreen {
         tui::PopCodePoint(&ui_.input);
       } else if (key.kind == Key::kChar && ui_.input.size() < 280) {
         ui_.input += key.text;
+      }
+      return true;
+    }
+    if (ui_.prompt == Prompt::kPairKiosk) {
+      if (key.kind == Key::kEscape) {
+        ui_.prompt = Prompt::kNone;
+      } else if (key.kind == Key::kEnter) {
+        ui_.prompt = Prompt::kNone;
+        command_id_.clear();
+        if (!ui_.input.empty()) local_status_ = pair_kiosk_(ui_.input);
+      } else if (key.kind == Key::kBackspace) {
+        tui::PopCodePoint(&ui_.input);
+      } else if (key.kind == Key::kChar && key.text.size() == 1 &&
+                 absl::ascii_isalnum(key.text[0]) && ui_.input.size() < 6) {
+        ui_.input += absl::AsciiStrToUpper(key.text);
       }
       return true;
     }
@@ -214,6 +238,9 @@ class InstructorScreen : public LiveScreen {
                       : v1::SUGGESTION_DECISION_DISMISSED);
     } else if (c == "e") {
       ui_.prompt = Prompt::kConfirmEnd;
+    } else if (c == "k") {
+      ui_.prompt = Prompt::kPairKiosk;
+      ui_.input.clear();
     }
     return true;
   }
@@ -256,6 +283,7 @@ class InstructorScreen : public LiveScreen {
   }
 
   InstructorSession* const instructor_;
+  const std::function<std::string(const std::string&)> pair_kiosk_;
   tui::InstructorUi ui_;
   std::string command_id_;
   std::string command_name_;
@@ -707,7 +735,18 @@ int RunInstructorConsole(const AppOptions& options,
     session.SetListener(
         [&waker](const google::protobuf::Message*) { waker.Wake(); });
     session.Start();
-    InstructorScreen screen(&session, options.exit_at_end);
+    InstructorScreen screen(
+        &session, options.exit_at_end,
+        [connection = options.connection,
+         instructor_key](const std::string& code) -> std::string {
+          absl::StatusOr<v1::Kiosk> kiosk =
+              ApproveKioskPairing(*connection, instructor_key, code, "");
+          if (!kiosk.ok()) {
+            return absl::StrCat("TV not paired: ", kiosk.status().message());
+          }
+          return absl::StrCat("paired ", SanitizeText(kiosk->name()), " as ",
+                              SanitizeText(kiosk->kiosk_id()));
+        });
     const int code = RunScreen(&screen, &waker);
     session.Stop();
     return code;

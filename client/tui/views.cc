@@ -519,15 +519,17 @@ Frame InstructorView(const ClassMirror& mirror, const SessionStatus& status,
         absl::StrCat("Cue: ", ui.input, "_   (Enter sends, Esc cancels)");
   } else if (ui.prompt == InstructorUi::Prompt::kConfirmEnd) {
     status_line = "End the class for everyone? y/n";
+  } else if (ui.prompt == InstructorUi::Prompt::kPairKiosk) {
+    status_line = absl::StrCat("Pairing code on the TV: ", ui.input,
+                               "_   (Enter pairs, Esc cancels)");
   } else if (status.link == LinkState::kReconnecting) {
     status_line = absl::StrCat("reconnecting… ", status.error.message(),
                                status_line.empty() ? "" : " · ", status_line);
   }
   bottom.push_back(Lines({status_line}, 100));
-  bottom.push_back(
-      Lines({"s start  space/p pause/resume  n next  b back  +/- 30 s  c cue  "
-             "a/d accept/dismiss  e end  q quit"},
-            100, true));
+  bottom.push_back(Lines({"s start  p pause  n next  b back  +/- 30s  c cue  "
+                          "a/d accept/dismiss  k pair TV  e end  q quit"},
+                         100, true));
   return Compose(std::move(top), std::move(bottom), width, height);
 }
 

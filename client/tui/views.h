@@ -58,6 +58,7 @@ struct InstructorUi {
     kNone,
     kCue,         // typing a cue in `input`
     kConfirmEnd,  // waiting for y/n
+    kPairKiosk,   // typing the pairing code a studio TV shows in `input`
   };
   Prompt prompt = Prompt::kNone;
   std::string input;

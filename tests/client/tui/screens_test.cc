@@ -25,6 +25,7 @@
 #include "client/tui/views.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/integration/http_harness.h"
 #include "tests/testing/subprocess.h"
 
 namespace circuit::client {
@@ -174,6 +175,7 @@ class ScreensTest : public ::testing::Test {
     ASSERT_TRUE(circuitd.ok()) << circuitd.status();
     server_ = std::move(circuitd->process);
     address_ = circuitd->address;
+    http_port_ = circuitd->http_port;
     ConnectOptions options;
     options.address = address_;
     connection_ = std::make_shared<Connection>(options);
@@ -228,6 +230,7 @@ class ScreensTest : public ::testing::Test {
 
   std::unique_ptr<Subprocess> server_;
   std::string address_;
+  int http_port_ = 0;
   std::shared_ptr<Connection> connection_;
   v1::ClassInfo info_;
   Tmux tmux_;
@@ -372,6 +375,46 @@ TEST_F(ScreensTest, InstructorConsoleDrivesTheClass) {
   // The terminal is back: no alternate screen left over.
   screen = tmux_.Capture("console");
   EXPECT_THAT(screen, Not(HasSubstr("q quit")));
+}
+
+// A studio TV's browser shows a pairing code; k in the console pairs it.
+TEST_F(ScreensTest, InstructorConsolePairsAStudioTv) {
+  const testing::Reply started = testing::Fetch(
+      http_port_, testing::http::verb::post, "/v1/kioskPairings", "{}");
+  ASSERT_EQ(started.status, 200) << started.body;
+  const std::string key = "\"pairingCode\":\"";
+  const size_t at = started.body.find(key);
+  ASSERT_NE(at, std::string::npos) << started.body;
+  const std::string code = started.body.substr(at + key.size(), 6);
+
+  ASSERT_TRUE(tmux_.Start("console",
+                          Circuit({"instruct", info_.class_id(),
+                                   absl::StrCat("--key=", kInstructorKey)})));
+  std::string screen;
+  ASSERT_TRUE(tmux_.WaitForText("console", {"k pair TV"}, &screen)) << screen;
+  tmux_.Keys("console", {"k"});
+  // Typed in lower case, as anyone would off a TV across the room.
+  tmux_.Keys("console", {absl::AsciiStrToLower(code)}, /*literal=*/true);
+  ASSERT_TRUE(tmux_.WaitForText(
+      "console", {absl::StrCat("Pairing code on the TV: ", code, "_")},
+      &screen))
+      << screen;
+  tmux_.Keys("console", {"Enter"});
+  EXPECT_TRUE(tmux_.WaitForText(
+      "console", {absl::StrCat("paired TV ", code, " as k1")}, &screen))
+      << screen;
+
+  // The same code again: the server's refusal shows.
+  tmux_.Keys("console", {"k"});
+  tmux_.Keys("console", {code}, /*literal=*/true);
+  tmux_.Keys("console", {"Enter"});
+  EXPECT_TRUE(tmux_.WaitForText(
+      "console", {"TV not paired: ", "already approved"}, &screen))
+      << screen;
+  tmux_.Keys("console", {"q"});
+  int exit_code = -1;
+  ASSERT_TRUE(tmux_.WaitForExit("console", &exit_code));
+  EXPECT_EQ(exit_code, 0);
 }
 
 TEST_F(ScreensTest, ParticipantLogsRepsAndEffortAndQuitsKeepingTheSeat) {
