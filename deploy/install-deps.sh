@@ -23,6 +23,9 @@ packages=(
   tmux
   # Python interop clients (Debian's python3 at /usr/bin/python3).
   python3-grpcio python3-protobuf
+  # The real-browser test (tests/browser): headless, at /usr/bin/chromium,
+  # and a font for its screenshots.
+  chromium fonts-dejavu-core
 )
 
 # Node.js with npm for the Node interop client; a machine may already carry a
@@ -51,19 +54,24 @@ else
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# npm packages of the Node interop client, exactly as its package-lock.json
-# pins them. Reinstalled only when node_modules is missing or older than the
+# npm packages of the Node interop client (tests/interop/node) and of the
+# browser test's driver (tests/browser: puppeteer-core, which uses Debian's
+# chromium and downloads no browser), exactly as each package-lock.json pins
+# them. Reinstalled only when node_modules is missing or older than the
 # lock: the stamp is written after a successful `npm ci` (which starts by
 # deleting node_modules, so a failed install leaves no stamp). Package
 # install scripts are not run (none is needed). When this runs as root on a
 # checkout owned by someone else, node_modules is handed to that owner so
 # they can use and reinstall it without root.
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-node_dir="$repo_root/tests/interop/node"
-node_stamp="$node_dir/node_modules/.circuit-npm-ci"
-if [ -f "$node_dir/package-lock.json" ]; then
+for node_rel in tests/interop/node tests/browser; do
+  node_dir="$repo_root/$node_rel"
+  node_stamp="$node_dir/node_modules/.circuit-npm-ci"
+  if [ ! -f "$node_dir/package-lock.json" ]; then
+    continue
+  fi
   if [ ! -f "$node_stamp" ] || [ "$node_dir/package-lock.json" -nt "$node_stamp" ]; then
-    echo "install-deps: npm ci in tests/interop/node"
+    echo "install-deps: npm ci in $node_rel"
     (cd "$node_dir" && npm ci --no-audit --no-fund --ignore-scripts)
     touch "$node_stamp"
     owner="$(stat -c %u:%g "$node_dir")"
@@ -71,6 +79,6 @@ if [ -f "$node_dir/package-lock.json" ]; then
       chown -R "$owner" "$node_dir/node_modules"
     fi
   else
-    echo "install-deps: tests/interop/node/node_modules up to date"
+    echo "install-deps: $node_rel/node_modules up to date"
   fi
-fi
+done

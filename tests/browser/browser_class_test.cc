@@ -1,0 +1,569 @@
+// A whole class in a real browser: Debian's chromium, headless, driven by
+// puppeteer-core (tests/browser/class_test.mjs, run with node). circuitd runs
+// in this process with its HTTP listener; the C++ instructor drives the class
+// through client/lib. The studio TV page pairs (the instructor approves its
+// code) and follows the class; two participant pages join by the join code
+// and log every set the instructor moves through. A consents to the wall and
+// is named with markup; B does not consent, goes offline for an interval and
+// logs a set meanwhile. A reports a symptom and an effort.
+//
+// Checked: the kiosk shows the server's interval and a countdown within
+// 100 ms of the server's at every interval (the server's clock runs
+// kClockSkew ahead of this machine's, so the page must estimate the offset);
+// the wall shows A's name, as text, and never B's; no effort or symptom data
+// reaches the kiosk page's DOM or network; the report B made offline is
+// acknowledged once after it reconnects; the roster counts every set once
+// and agrees with what the pages show. Screenshots of the kiosk (1920x1080
+// and 3840x2160) and of A's phone (360 wide) end up in
+// build/browser-screenshots/.
+//
+// The script's line protocol is described at the top of class_test.mjs.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/lib/connection.h"
+#include "client/lib/kiosks.h"
+#include "client/lib/live_session.h"
+#include "gtest/gtest.h"
+#include "server/common/clock.h"
+#include "server/common/log.h"
+#include "server/engine/class_session.h"
+#include "server/library/circuit_library.h"
+#include "server/rpc/server.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/tcp_proxy.h"
+
+namespace circuit {
+namespace {
+
+using client::ClassMirror;
+using client::Connection;
+using client::ConnectOptions;
+using client::InstructorSession;
+using client::SessionOptions;
+using testing::Subprocess;
+using testing::TcpProxy;
+
+// How long one step may take: a line from the script, a command, a roster
+// change. The script bounds each of its own waits at 15 s.
+constexpr absl::Duration kStep = absl::Seconds(20);
+constexpr char kInstructorKey[] = "browser-instructor-key";
+constexpr char kKioskKey[] = "browser-kiosk-key";
+constexpr char kCircuit[] = "kickback-trio";
+constexpr char kChromium[] = "/usr/bin/chromium";
+// The server's clock runs this far ahead of the machine's (and so of the
+// browser's): a page that did not estimate the offset would be 5 s off.
+constexpr absl::Duration kClockSkew = absl::Seconds(5);
+// The countdown on the kiosk may differ from the server's by this much.
+constexpr int kCountdownToleranceMs = 100;
+// What A and B log for every set.
+constexpr int kRepsA = 9;
+constexpr int kRepsB = 8;
+// B goes offline at its third set (work interval 2, counting from 0).
+constexpr int kOfflineWorkInterval = 2;
+// The cue B misses while offline, and shows once back.
+constexpr char kMissedCue[] = "Squeeze at the top";
+
+// The server's clock: the machine's, kClockSkew ahead.
+class SkewedClock : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now() + kClockSkew; }
+};
+
+// The script's stdout, line by line, with everything read kept for failure
+// messages.
+class ScriptLines {
+ public:
+  explicit ScriptLines(Subprocess* script) : script_(script) {}
+
+  // Reads lines until one starts with `prefix` and returns the rest of it.
+  // Fails on an `error` line, at end of output and at the deadline.
+  absl::StatusOr<std::string> Await(const std::string& prefix,
+                                    absl::Duration timeout = kStep) {
+    const absl::Time deadline = absl::Now() + timeout;
+    while (true) {
+      absl::StatusOr<std::string> line = script_->ReadLine(deadline);
+      if (!line.ok()) {
+        return absl::Status(line.status().code(),
+                            absl::StrCat("waiting for `", prefix,
+                                         "`: ", line.status().message()));
+      }
+      transcript_.push_back(*line);
+      if (absl::StartsWith(*line, prefix)) {
+        return line->substr(prefix.size());
+      }
+      if (absl::StartsWith(*line, "error")) {
+        return absl::InternalError(
+            absl::StrCat("waiting for `", prefix, "`, got `", *line, "`"));
+      }
+    }
+  }
+
+  // Reads lines until `last` and returns those before it.
+  absl::StatusOr<std::vector<std::string>> Until(const std::string& last) {
+    const size_t from = transcript_.size();
+    absl::StatusOr<std::string> end = Await(last);
+    if (!end.ok()) return end.status();
+    return std::vector<std::string>(transcript_.begin() + from,
+                                    transcript_.end() - 1);
+  }
+
+  std::string Transcript() const { return absl::StrJoin(transcript_, "\n"); }
+
+ private:
+  Subprocess* script_;
+  std::vector<std::string> transcript_;
+};
+
+// The words of `line`.
+std::vector<std::string> Words(const std::string& line) {
+  return absl::StrSplit(line, ' ', absl::SkipEmpty());
+}
+
+int ToInt(const std::string& text) {
+  int value = -1;
+  EXPECT_TRUE(absl::SimpleAtoi(text, &value)) << "not a number: " << text;
+  return value;
+}
+
+class BrowserClassTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetLogQuiet(true);
+    // A write to the script after it died must fail, not kill the test.
+    signal(SIGPIPE, SIG_IGN);
+
+    auto library = CircuitLibrary::LoadEmbedded();
+    ASSERT_TRUE(library.ok()) << library.status();
+    library_ = std::make_unique<CircuitLibrary>(std::move(*library));
+    const v1::Circuit* circuit = library_->FindCircuit(kCircuit);
+    ASSERT_NE(circuit, nullptr);
+    plan_ = engine::PlanIntervals(*circuit, *library_);
+
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.http_listen = "127.0.0.1:0";
+    // To try pages being edited without a rebuild:
+    // CIRCUIT_HTTP_STATIC_DIR=server/http/static (as --http_static_dir).
+    if (const char* dir = getenv("CIRCUIT_HTTP_STATIC_DIR"); dir != nullptr) {
+      options.http_static_dir = dir;
+    }
+    options.service.keys.instructor_key = kInstructorKey;
+    options.service.keys.kiosk_key = kKioskKey;
+    auto server = CircuitServer::Start(options, library_.get(), &clock_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    ASSERT_GT(server_->http_port(), 0);
+    // B's page goes through this, to be cut off.
+    auto proxy = TcpProxy::Start(server_->http_port());
+    ASSERT_TRUE(proxy.ok()) << proxy.status();
+    proxy_ = std::move(*proxy);
+
+    ConnectOptions connect;
+    connect.address = absl::StrCat("127.0.0.1:", server_->port());
+    connection_ = std::make_shared<Connection>(connect);
+    auto info = connection_->CreateClass(kInstructorKey, kCircuit, "");
+    ASSERT_TRUE(info.ok()) << info.status();
+    class_ = *info;
+  }
+
+  void TearDown() override {
+    if (instructor_ != nullptr) instructor_->Stop();
+    if (commands_fd_ >= 0) close(commands_fd_);
+    if (!script_.has_value()) return;
+    if (!script_exit_.has_value()) {
+      script_exit_ = script_->Wait(absl::Now() + absl::Seconds(5));
+    }
+    if (HasFailure()) {
+      ADD_FAILURE() << "class_test.mjs, exit "
+                    << (script_exit_->ok()
+                            ? absl::StrCat(**script_exit_)
+                            : std::string(script_exit_->status().message()))
+                    << "\n--- stdout ---\n"
+                    << lines_->Transcript() << "\n"
+                    << script_->ReadAll(absl::Now()) << "--- stderr ---\n"
+                    << script_->stderr_text();
+    }
+  }
+
+  // Fails (never skips) when the browser or the driver is not installed.
+  static void CheckInstalled() {
+    bool node = false;
+    const char* path = getenv("PATH");
+    for (absl::string_view dir : absl::StrSplit(path ? path : "", ':')) {
+      node = node || access(absl::StrCat(dir, "/node").c_str(), X_OK) == 0;
+    }
+    ASSERT_TRUE(node) << "node is not on PATH (deploy/install-deps.sh "
+                      << "installs Debian's nodejs)";
+    ASSERT_EQ(access(kChromium, X_OK), 0)
+        << kChromium << " is missing: Debian's chromium package is needed "
+        << "(deploy/install-deps.sh installs it; `make test` runs that)";
+    const std::string puppeteer = absl::StrCat(
+        CIRCUIT_BROWSER_DIR, "/node_modules/puppeteer-core/package.json");
+    ASSERT_EQ(access(puppeteer.c_str(), R_OK), 0)
+        << puppeteer << " is missing: run `npm ci --ignore-scripts` in "
+        << CIRCUIT_BROWSER_DIR << " (deploy/install-deps.sh does it)";
+  }
+
+  // Starts class_test.mjs with commands on a pipe of ours.
+  void StartScript() {
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
+    // The read end goes to the script (and, harmlessly, to any other child
+    // started meanwhile); the write end stays ours.
+    ASSERT_EQ(fcntl(fds[0], F_SETFD, 0), 0) << std::strerror(errno);
+    const std::string base = absl::StrCat("http://127.0.0.1:", http_port());
+    auto script = Subprocess::Start(
+        {"/usr/bin/env", "node",
+         absl::StrCat(CIRCUIT_BROWSER_DIR, "/class_test.mjs"), "--base", base,
+         "--proxied-base", absl::StrCat("http://127.0.0.1:", proxy_->port()),
+         "--code", class_.join_code(), "--skew-ms",
+         absl::StrCat(absl::ToInt64Milliseconds(kClockSkew)), "--chromium",
+         kChromium, "--commands-fd", absl::StrCat(fds[0])});
+    close(fds[0]);
+    commands_fd_ = fds[1];
+    ASSERT_TRUE(script.ok()) << script.status();
+    script_.emplace(std::move(*script));
+    lines_.emplace(&*script_);
+  }
+
+  int http_port() const { return server_->http_port(); }
+
+  // Sends one command line to the script.
+  void Send(const std::string& command) {
+    const std::string line = command + "\n";
+    ASSERT_EQ(write(commands_fd_, line.data(), line.size()),
+              static_cast<ssize_t>(line.size()))
+        << "writing `" << command << "`: " << std::strerror(errno);
+  }
+
+  // Sends `command` and returns the rest of the answer starting with
+  // `answer`.
+  std::string Ask(const std::string& command, const std::string& answer,
+                  absl::Duration timeout = kStep) {
+    Send(command);
+    absl::StatusOr<std::string> rest = lines_->Await(answer, timeout);
+    EXPECT_TRUE(rest.ok()) << command << ": " << rest.status();
+    return rest.ok() ? *rest : "";
+  }
+
+  // The instructor approves the code the kiosk page shows (what `circuit
+  // kiosk pair CODE` does).
+  void ApprovePairing(const std::string& code) {
+    absl::StatusOr<v1::Kiosk> kiosk = client::ApproveKioskPairing(
+        *connection_, kInstructorKey, code, "browser test TV");
+    ASSERT_TRUE(kiosk.ok()) << "approving " << code << ": " << kiosk.status();
+    EXPECT_FALSE(kiosk->kiosk_id().empty());
+  }
+
+  void StartInstructor() {
+    SessionOptions options;
+    options.backoff_initial = absl::Milliseconds(20);
+    options.backoff_max = absl::Milliseconds(200);
+    options.clock_samples = 1;
+    instructor_ = std::make_unique<InstructorSession>(
+        connection_, kInstructorKey, class_.class_id(), options);
+    instructor_->Start();
+    ASSERT_TRUE(instructor_->WaitFor(
+        [](const ClassMirror& m) { return m.has_snapshot(); }, kStep));
+  }
+
+  // Sends a command and waits until the mirror shows interval `index` (or
+  // the end, for -1).
+  void Command(v1::InstructorCommand command, int index) {
+    auto result = instructor_->SendAndWait(std::move(command), kStep);
+    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_TRUE(instructor_->WaitFor(
+        [&](const ClassMirror& m) {
+          return index < 0 ? m.state().phase() == v1::CLASS_PHASE_ENDED
+                           : m.state().phase() == v1::CLASS_PHASE_RUNNING &&
+                                 m.state().current().index() == index;
+        },
+        kStep))
+        << "the class never reached interval " << index;
+  }
+
+  static v1::InstructorCommand Start() {
+    v1::InstructorCommand command;
+    command.mutable_start();
+    return command;
+  }
+  static v1::InstructorCommand Next() {
+    v1::InstructorCommand command;
+    command.mutable_next();
+    return command;
+  }
+  static v1::InstructorCommand Cue(const std::string& text) {
+    v1::InstructorCommand command;
+    command.mutable_cue()->set_text(text);
+    return command;
+  }
+
+  static const v1::RosterEntry* Entry(const ClassMirror& mirror,
+                                      const std::string& participant_id) {
+    for (const v1::RosterEntry& e : mirror.roster()) {
+      if (e.participant_id() == participant_id) return &e;
+    }
+    return nullptr;
+  }
+
+  // Waits until the roster shows `participant_id` in `state`.
+  bool WaitForConnection(const std::string& participant_id,
+                         v1::ConnectionState state) {
+    return instructor_->WaitFor(
+        [&](const ClassMirror& m) {
+          const v1::RosterEntry* e = Entry(m, participant_id);
+          return e != nullptr && e->connection() == state;
+        },
+        kStep);
+  }
+
+  // The kiosk shows interval `index`; its countdown is checked against the
+  // server's deadline when the interval is timed.
+  void CheckKiosk(int index) {
+    const v1::ClassState state = instructor_->Mirror().state();
+    ASSERT_EQ(state.current().index(), index);
+    const int64_t deadline = state.timer().deadline_unix_ms();
+    ASSERT_GT(deadline, 0) << "interval " << index << " is not timed";
+    const std::string answer =
+        Ask(absl::StrCat("interval ", index, " ", deadline),
+            absl::StrCat("kiosk ", index, " "));
+    const std::vector<std::string> words = Words(answer);
+    ASSERT_EQ(words.size(), 2u) << answer;
+    EXPECT_GE(ToInt(words[0]), 1) << "no countdown render at " << index;
+    worst_countdown_error_ms_ =
+        std::max(worst_countdown_error_ms_, ToInt(words[1]));
+    EXPECT_LE(ToInt(words[1]), kCountdownToleranceMs)
+        << "the kiosk's countdown is off by " << words[1]
+        << " ms from the server's at interval " << index;
+  }
+
+  // Has `who` log interval `index`'s set; checks the page sent it for the
+  // right block, set and side.
+  void Log(const std::string& who, int index, int reps) {
+    const std::string answer =
+        Ask(absl::StrCat("log ", who, " ", index, " ", reps),
+            absl::StrCat("logged ", who, " ", index, " "));
+    CheckLogged(answer, index, reps);
+  }
+
+  void CheckLogged(const std::string& answer, int index, int reps) {
+    const v1::Interval& interval = plan_[static_cast<size_t>(index)];
+    const std::vector<std::string> words = Words(answer);
+    ASSERT_EQ(words.size(), 4u) << answer;
+    EXPECT_EQ(ToInt(words[0]), reps);
+    EXPECT_EQ(ToInt(words[1]), interval.block_index()) << answer;
+    EXPECT_EQ(ToInt(words[2]), interval.set()) << answer;
+    EXPECT_EQ(words[3], v1::Side_Name(interval.side())) << answer;
+  }
+
+  SkewedClock clock_;
+  std::unique_ptr<CircuitLibrary> library_;
+  std::vector<v1::Interval> plan_;
+  std::unique_ptr<CircuitServer> server_;
+  std::unique_ptr<TcpProxy> proxy_;
+  std::shared_ptr<Connection> connection_;
+  v1::ClassInfo class_;
+  std::unique_ptr<InstructorSession> instructor_;
+  int commands_fd_ = -1;
+  // The kiosk countdown's largest error from the server's, over the class.
+  int worst_countdown_error_ms_ = 0;
+  std::optional<Subprocess> script_;
+  std::optional<absl::StatusOr<int>> script_exit_;
+  std::optional<ScriptLines> lines_;
+};
+
+TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
+  ASSERT_NO_FATAL_FAILURE(CheckInstalled());
+  int work_intervals = 0;
+  int offline_interval = -1;
+  for (const v1::Interval& interval : plan_) {
+    if (interval.kind() != v1::INTERVAL_KIND_WORK) continue;
+    if (work_intervals++ == kOfflineWorkInterval) {
+      offline_interval = interval.index();
+    }
+  }
+  ASSERT_GT(offline_interval, 0);
+  // B misses the interval after it, a rest.
+  ASSERT_LT(offline_interval + 1, static_cast<int>(plan_.size()));
+  ASSERT_EQ(plan_[static_cast<size_t>(offline_interval) + 1].kind(),
+            v1::INTERVAL_KIND_REST);
+
+  // The TV pairs: the page shows a code, the instructor approves it, and
+  // the page opens the studio's live class.
+  ASSERT_NO_FATAL_FAILURE(StartScript());
+  absl::StatusOr<std::string> code =
+      lines_->Await("pairing ", absl::Seconds(60));
+  ASSERT_TRUE(code.ok()) << code.status();
+  ASSERT_NO_FATAL_FAILURE(ApprovePairing(*code));
+  absl::StatusOr<std::string> watching = lines_->Await("kiosk watching");
+  ASSERT_TRUE(watching.ok()) << watching.status();
+
+  // Two phones join by the code.
+  ASSERT_NO_FATAL_FAILURE(StartInstructor());
+  std::map<std::string, std::string> ids;
+  for (const char* who : {"A", "B"}) {
+    const std::string id =
+        Ask(absl::StrCat("join ", who), absl::StrCat("joined ", who, " "));
+    ASSERT_FALSE(id.empty());
+    ids[who] = id;
+    ASSERT_TRUE(WaitForConnection(id, v1::CONNECTION_STATE_CONNECTED))
+        << who << " never showed on the roster";
+  }
+
+  ASSERT_NO_FATAL_FAILURE(Command(Start(), 0));
+  bool reported_health = false;
+  const int last = static_cast<int>(plan_.size()) - 1;
+  for (int i = 0; i <= last; ++i) {
+    ASSERT_NO_FATAL_FAILURE(CheckKiosk(i));
+    if (plan_[static_cast<size_t>(i)].kind() == v1::INTERVAL_KIND_WORK) {
+      ASSERT_NO_FATAL_FAILURE(Log("A", i, kRepsA));
+      if (!reported_health) {
+        reported_health = true;
+        EXPECT_EQ(Ask("effort A", "effort A"), "");
+        EXPECT_EQ(Ask("symptom A", "symptom A"), "");
+      }
+      if (i != offline_interval) {
+        ASSERT_NO_FATAL_FAILURE(Log("B", i, kRepsB));
+      } else {
+        // B's phone loses its network: the page is offline and its open
+        // streams are cut. It logs the set anyway, and misses the next
+        // interval and a cue.
+        Ask("offline B", "offline B");
+        proxy_->SetRefusing(true);
+        proxy_->Cut();
+        ASSERT_TRUE(WaitForConnection(ids["B"], v1::CONNECTION_STATE_DROPPED))
+            << "the instructor never saw B drop";
+        const std::string queued =
+            Ask(absl::StrCat("log-offline B ", i, " ", kRepsB), "queued B ");
+        ASSERT_FALSE(queued.empty());
+        ASSERT_NO_FATAL_FAILURE(Command(Next(), i + 1));
+        ASSERT_TRUE(instructor_->SendAndWait(Cue(kMissedCue), kStep).ok());
+        proxy_->SetRefusing(false);
+        const std::vector<std::string> synced =
+            Words(Ask(absl::StrCat("online B ", kMissedCue), "synced B ",
+                      absl::Seconds(40)));
+        ASSERT_EQ(synced.size(), 3u);
+        EXPECT_EQ(synced[0], queued);
+        EXPECT_EQ(synced[1], "1") << "the offline report was not acked once";
+        EXPECT_EQ(synced[2], "0") << "the offline report was resent after "
+                                     "its ack";
+        ASSERT_TRUE(WaitForConnection(ids["B"], v1::CONNECTION_STATE_CONNECTED))
+            << "the instructor never saw B come back";
+        ++i;
+        ASSERT_NO_FATAL_FAILURE(CheckKiosk(i));
+      }
+    }
+    if (i == last) {
+      // Everyone has logged every set: the kiosk's total catches up, and
+      // the pictures are taken.
+      Ask(absl::StrCat("screenshots ", CIRCUIT_SCREENSHOT_DIR, " ",
+                       (kRepsA + kRepsB) * work_intervals),
+          "screenshots ");
+    }
+    ASSERT_NO_FATAL_FAILURE(Command(Next(), i == last ? -1 : i + 1));
+  }
+
+  // What everyone ended up with.
+  const int want_a = kRepsA * work_intervals;
+  const int want_b = kRepsB * work_intervals;
+  ASSERT_TRUE(instructor_->WaitFor(
+      [&](const ClassMirror& m) {
+        const v1::RosterEntry* a = Entry(m, ids["A"]);
+        const v1::RosterEntry* b = Entry(m, ids["B"]);
+        return a != nullptr && b != nullptr &&
+               a->progress().total_reps() == want_a &&
+               b->progress().total_reps() == want_b;
+      },
+      kStep))
+      << "the roster never showed " << want_a << " and " << want_b << " reps";
+  const ClassMirror mirror = instructor_->Mirror();
+  ASSERT_EQ(mirror.roster().size(), 2u) << "B resumed its seat";
+  const v1::RosterEntry& a = *Entry(mirror, ids["A"]);
+  const v1::RosterEntry& b = *Entry(mirror, ids["B"]);
+  EXPECT_TRUE(a.check_in().show_name_on_kiosk());
+  EXPECT_FALSE(b.check_in().show_name_on_kiosk());
+  ASSERT_EQ(a.progress().symptoms_size(), 1);
+  EXPECT_EQ(a.progress().symptoms(0), v1::SYMPTOM_OTHER);
+  EXPECT_EQ(a.progress().last_feel(), v1::EFFORT_FEEL_TOO_HARD);
+  EXPECT_EQ(b.progress().symptoms_size(), 0);
+  for (const v1::RosterEntry* entry : {&a, &b}) {
+    int sets_done = 0;
+    for (const v1::BlockProgress& block : entry->progress().blocks()) {
+      sets_done += block.sets_done();
+    }
+    EXPECT_EQ(sets_done, work_intervals) << entry->check_in().display_name();
+  }
+
+  Send("finish");
+  absl::StatusOr<std::vector<std::string>> report = lines_->Until("finished");
+  ASSERT_TRUE(report.ok()) << report.status();
+  std::vector<std::string> wall;
+  bool captured = false;
+  for (const std::string& line : *report) {
+    if (absl::StartsWith(line, "own ")) {
+      const std::vector<std::string> words = Words(line);
+      ASSERT_EQ(words.size(), 3u) << line;
+      EXPECT_EQ(ToInt(words[2]), words[1] == "A" ? want_a : want_b)
+          << "the page's own total: " << line;
+    } else if (absl::StartsWith(line, "wall ")) {
+      wall.push_back(line.substr(5));
+    } else if (absl::StartsWith(line, "kiosk-capture ")) {
+      // Proof that the capture saw the kiosk's stream: bytes, chunks and
+      // the consenting name in them.
+      const std::vector<std::string> words = Words(line);
+      ASSERT_EQ(words.size(), 4u) << line;
+      EXPECT_GT(ToInt(words[1]), 0) << line;
+      EXPECT_GT(ToInt(words[2]), 0) << line;
+      EXPECT_EQ(words[3], "1") << "A's name never reached the kiosk: " << line;
+      captured = true;
+    } else {
+      ADD_FAILURE() << line;  // a leak or a problem
+    }
+  }
+  EXPECT_TRUE(captured);
+  // One entry: A's name, shown as text (an entry may add the reps).
+  ASSERT_EQ(wall.size(), 1u) << "the wall: " << absl::StrJoin(wall, " | ");
+  EXPECT_TRUE(absl::StrContains(wall[0], a.check_in().display_name()))
+      << wall[0];
+  EXPECT_FALSE(absl::StrContains(wall[0], b.check_in().display_name()));
+
+  RecordProperty("worst_countdown_error_ms", worst_countdown_error_ms_);
+  std::printf("kiosk countdown: at most %d ms from the server's\n",
+              worst_countdown_error_ms_);
+
+  Send("quit");
+  absl::StatusOr<std::string> bye = lines_->Await("bye");
+  ASSERT_TRUE(bye.ok()) << bye.status();
+  close(commands_fd_);
+  commands_fd_ = -1;
+  script_exit_ = script_->Wait(absl::Now() + kStep);
+  ASSERT_TRUE(script_exit_->ok()) << script_exit_->status();
+  EXPECT_EQ(**script_exit_, 0);
+}
+
+}  // namespace
+}  // namespace circuit

@@ -1,0 +1,4 @@
+# Included by ctest after the tests gtest_discover_tests found in
+# browser_class_test (see CMakeLists.txt beside this file).
+set_tests_properties(BrowserClassTest.TwoPhonesAndAKioskFollowAWholeClass
+  PROPERTIES LABELS browser PROCESSORS 2 TIMEOUT 120)
