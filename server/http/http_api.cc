@@ -372,6 +372,13 @@ void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
   std::shared_ptr<EventStream> events = EventStream::Create(
       EventStream::Kind::kWatch, options_.max_queued_per_stream,
       &ProcessStats().open_http_kiosks);
+  if (options_.kiosks != nullptr) {
+    // A paired TV's stream ends when the TV is revoked.
+    if (std::optional<std::string> kiosk_id =
+            options_.kiosks->KioskIdOf(BearerOf(request.authorization))) {
+      options_.kiosks->Track(*kiosk_id, events->stream());
+    }
+  }
   actor->AttachKiosk(events->stream(), *last_seq);
   HttpResponse response;
   response.events = std::move(events);

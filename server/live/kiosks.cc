@@ -211,22 +211,48 @@ absl::StatusOr<v1::Kiosk> KioskPairings::Revoke(const std::string& kiosk_id) {
     }
     v1::Kiosk revoked = stored.kiosk();
     kiosks_ = std::move(next);
+    auto [first, last] = streams_.equal_range(kiosk_id);
+    for (auto it = first; it != last; ++it) {
+      if (std::shared_ptr<Stream> open = it->second.lock()) {
+        open->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                 "this kiosk was revoked; pair it again"),
+                    /*after_queued=*/false);
+      }
+    }
+    streams_.erase(first, last);
     return revoked;
   }
   return absl::NotFoundError(absl::StrCat("no kiosk with id ", kiosk_id));
 }
 
 bool KioskPairings::IsKiosk(const std::string& token) const {
-  if (token.empty()) return false;
+  return KioskIdOf(token).has_value();
+}
+
+std::optional<std::string> KioskPairings::KioskIdOf(
+    const std::string& token) const {
+  if (token.empty()) return std::nullopt;
   const std::string hash = Sha256(token);
   absl::MutexLock lock(&mu_);
-  bool found = false;
+  std::optional<std::string> found;
   // Every entry is compared, in constant time each, whatever matches.
   for (const internal::StoredKiosk& stored : kiosks_.kiosks()) {
-    found |= SameHash(hash, stored.token_hash()) &&
-             stored.kiosk().revoked_unix_ms() == 0;
+    if (SameHash(hash, stored.token_hash()) &&
+        stored.kiosk().revoked_unix_ms() == 0) {
+      found = stored.kiosk().kiosk_id();
+    }
   }
   return found;
+}
+
+void KioskPairings::Track(const std::string& kiosk_id,
+                          std::weak_ptr<Stream> stream) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    std::shared_ptr<Stream> open = it->second.lock();
+    it = open == nullptr || open->dead() ? streams_.erase(it) : std::next(it);
+  }
+  streams_.emplace(kiosk_id, std::move(stream));
 }
 
 absl::Status KioskPairings::SaveLocked(const internal::StoredKiosks& kiosks) {

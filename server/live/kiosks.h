@@ -2,7 +2,9 @@
 #define CIRCUIT_SERVER_LIVE_KIOSKS_H_
 
 #include <cstddef>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
 #include "server/common/clock.h"
+#include "server/fanout/stream.h"
 
 namespace circuit {
 
@@ -74,6 +77,17 @@ class KioskPairings {
   // True when `token` is a paired kiosk's credential, not revoked.
   bool IsKiosk(const std::string& token) const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The id of the paired kiosk whose credential `token` is, not revoked;
+  // nullopt otherwise.
+  std::optional<std::string> KioskIdOf(const std::string& token) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // A stream opened with kiosk `kiosk_id`'s credential: revoking the kiosk
+  // ends it (UNAUTHENTICATED), so a revoked TV stops showing the class at
+  // once, not at its next reconnect.
+  void Track(const std::string& kiosk_id, std::weak_ptr<Stream> stream)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Pending {
     std::string secret_hash;
@@ -98,6 +112,9 @@ class KioskPairings {
   mutable absl::Mutex mu_;
   internal::StoredKiosks kiosks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Pending> pending_ ABSL_GUARDED_BY(mu_);
+  // Open streams by kiosk id; dead ones are pruned as new ones come.
+  std::multimap<std::string, std::weak_ptr<Stream>> streams_
+      ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace circuit

@@ -479,6 +479,14 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
       return;
     }
     if (request.accept_batches()) stream_->AcceptBatches();
+    if (KioskPairings* kiosks = service->options_.keys.kiosks;
+        kiosks != nullptr) {
+      // A paired TV's stream ends when the TV is revoked.
+      std::optional<std::string> token = BearerToken(*context());
+      std::optional<std::string> kiosk_id =
+          token.has_value() ? kiosks->KioskIdOf(*token) : std::nullopt;
+      if (kiosk_id.has_value()) kiosks->Track(*kiosk_id, stream_);
+    }
     actor->AttachKiosk(stream_, request.last_seq());
   }
 

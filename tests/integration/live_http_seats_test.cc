@@ -2,6 +2,8 @@
 // reporting and resuming their seat; studio TVs pairing; the pages and their
 // Content-Security-Policy. The same actors and rules as over gRPC.
 
+#include <chrono>
+#include <memory>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -290,6 +292,17 @@ TEST_F(LiveHttpSeatsTest, ATvPairsWatchesAndIsRevoked) {
                 .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 
+  std::unique_ptr<grpc::ClientContext> grpc_context = testing::Context(token);
+  grpc_context->set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(10));
+  v1::WatchClassRequest watch_request;
+  watch_request.set_class_id(info.class_id());
+  auto grpc_watch =
+      server_.stub()->WatchClass(grpc_context.get(), watch_request);
+  v1::WatchClassResponse first;
+  ASSERT_TRUE(grpc_watch->Read(&first));
+  EXPECT_TRUE(first.has_snapshot());
+
   v1::RevokeKioskRequest revoke;
   revoke.set_kiosk_id(kiosk.kiosk_id());
   ASSERT_TRUE(server_.stub()
@@ -297,6 +310,14 @@ TEST_F(LiveHttpSeatsTest, ATvPairsWatchesAndIsRevoked) {
                                 revoke, &kiosk)
                   .ok());
   EXPECT_NE(kiosk.revoked_unix_ms(), 0);
+  // The TV's open stream ends at once, saying why.
+  EXPECT_TRUE(watch.WaitFor("this kiosk was revoked")) << watch.text();
+  EXPECT_FALSE(watch.WaitFor("never sent"));
+  while (grpc_watch->Read(&first)) {
+  }
+  const grpc::Status ended = grpc_watch->Finish();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << ended.error_message();
   EXPECT_EQ(
       Fetch(port(), http::verb::get, "/v1/classes", "", -1, "Bearer " + token)
           .status,
