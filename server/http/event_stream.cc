@@ -149,9 +149,9 @@ void EventStream::StartWriteBytes(const grpc::ByteBuffer* bytes) {
 
 void EventStream::FinishStream(const grpc::Status& status) {
   SendOrKeep(
-      absl::StrCat("event: end\ndata: {\"code\":", status.error_code(),
-                   ",\"message\":", JsonString(status.error_message()),
-                   "}\n\n"),
+      absl::StrCat(
+          "event: end\ndata: {\"code\":\"", StatusCodeName(status.error_code()),
+          "\",\"message\":", JsonString(status.error_message()), "}\n\n"),
       [] {}, /*end=*/true);
 }
 

@@ -49,11 +49,15 @@ class HttpServer::Impl {
 
  private:
   void Accept();
+  // Every `event_heartbeat`: a comment on each event stream that sent
+  // nothing for that long.
+  void Heartbeat();
 
   // Declared first: destroyed last, after everything that uses it.
   net::io_context ioc_{1};
   tcp::acceptor acceptor_{ioc_};
   net::steady_timer accept_retry_{ioc_};
+  net::steady_timer heartbeat_{ioc_};
   const HttpServerOptions options_;
   HttpApi* const api_;
   Metrics* const metrics_;
@@ -71,6 +75,17 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, Impl* server)
       : stream_(std::move(socket)), server_(server) {}
+
+  // An event stream that wrote nothing since the last heartbeat gets a
+  // comment line: proxies keep the connection, and a client can tell a
+  // quiet class from a dead connection.
+  void Heartbeat() {
+    if (events_ == nullptr || events_ending_) return;
+    if (!sent_since_heartbeat_ && !writing_chunk_ && chunks_.empty()) {
+      QueueChunk(": ping\n\n", [] {});
+    }
+    sent_since_heartbeat_ = false;
+  }
 
   void Read() {
     parser_.emplace();
@@ -293,6 +308,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   void QueueChunk(std::string chunk, absl::AnyInvocable<void()> written) {
     if (events_ == nullptr) return;
+    sent_since_heartbeat_ = true;
     chunks_.push_back({std::move(chunk), std::move(written)});
     WriteNextChunk();
   }
@@ -336,6 +352,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   std::deque<Chunk> chunks_;
   bool writing_chunk_ = false;
   bool events_ending_ = false;
+  bool sent_since_heartbeat_ = false;
   std::optional<http::request_parser<http::string_body>> parser_;
   Impl* const server_;
   unsigned version_ = 11;
@@ -374,7 +391,20 @@ absl::StatusOr<int> HttpServer::Impl::Listen() {
   }
   const int bound = acceptor_.local_endpoint(ec).port();
   Accept();
+  Heartbeat();
   return bound;
+}
+
+void HttpServer::Impl::Heartbeat() {
+  heartbeat_.expires_after(std::chrono::milliseconds(
+      absl::ToInt64Milliseconds(options_.event_heartbeat)));
+  heartbeat_.async_wait([this](beast::error_code ec) {
+    if (ec) return;  // cancelled: stopping
+    for (const std::shared_ptr<Session>& session : sessions_) {
+      session->Heartbeat();
+    }
+    Heartbeat();
+  });
 }
 
 void HttpServer::Impl::Accept() {
@@ -402,6 +432,7 @@ void HttpServer::Impl::Shutdown(absl::Time deadline) {
     beast::error_code ignored;
     acceptor_.close(ignored);
     accept_retry_.cancel();
+    heartbeat_.cancel();
   });
   {
     absl::MutexLock lock(&owed_->mu);

@@ -21,6 +21,9 @@ struct HttpServerOptions {
   // A request's headers and body must arrive within this, or the connection
   // is closed (a client that trickles bytes holds nothing for long).
   absl::Duration read_timeout = absl::Seconds(15);
+  // An event stream that sent nothing for this long gets a comment line
+  // (": ping"), so proxies keep it and clients can tell it is alive.
+  absl::Duration event_heartbeat = absl::Seconds(15);
 };
 
 // circuitd's HTTP listener: Boost.Beast on one io_context thread, every

@@ -141,6 +141,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     server->http_api_ = std::make_unique<HttpApi>(std::move(api));
     HttpServerOptions http_options;
     http_options.listen = options.http_listen;
+    http_options.event_heartbeat = options.http_event_heartbeat;
     absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
         http_options, server->http_api_.get(), server->metrics_.get());
     if (!http.ok()) return http.status();

@@ -47,6 +47,8 @@ struct ServerOptions {
   // Serve the pages from this directory instead of the compiled-in copies
   // (for working on them).
   std::string http_static_dir;
+  // An HTTP event stream quiet for this long gets a ": ping" comment.
+  absl::Duration http_event_heartbeat = absl::Seconds(15);
   // With the write interval chosen from the load (ServiceOptions): the
   // messages a second each stream thread writes before batching streams
   // start to wait between writes (about a third of a core's worth of

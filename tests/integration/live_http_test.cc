@@ -175,6 +175,21 @@ TEST_F(LiveHttpTest, WatchStreamsTheKioskViewAndNothingPrivate) {
   EXPECT_THAT(resumed.text(), Not(HasSubstr("Squeeze at the top")));
 }
 
+// A quiet stream (a class waiting in the lobby) still carries a comment
+// now and then, so proxies keep it and the page knows it is alive.
+TEST(LiveHttpHeartbeatTest, AQuietEventStreamGetsPings) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.http_listen = "127.0.0.1:0";
+  options.http_event_heartbeat = absl::Milliseconds(20);
+  LiveServer server(options);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  SseReader kiosk(server.server()->http_port(),
+                  "/v1/classes/" + info.class_id() + ":watch",
+                  testing::kKioskKey);
+  ASSERT_TRUE(kiosk.WaitFor("\"snapshot\"")) << kiosk.text();
+  EXPECT_TRUE(kiosk.WaitFor("\n: ping\n\n")) << kiosk.text();
+}
+
 TEST_F(LiveHttpTest, ShutdownEndsOpenEventStreams) {
   const v1::ClassInfo info = server_.CreateClass("kickback-trio");
   SseReader kiosk(port(), "/v1/classes/" + info.class_id() + ":watch",
