@@ -23,7 +23,7 @@ const PAIRING_POLL_MS = 2000;
 const WAITING_POLL_MS = 5000;
 const WELL_DONE_MS = 60_000;
 const WALL_MAX = 48;
-const TOKEN_CHECK_MS = 30_000;
+const CLASS_CHECK_MS = 10_000;
 
 const SIDE_LABELS = {SIDE_LEFT: 'Left side', SIDE_RIGHT: 'Right side', SIDE_BOTH: ''};
 
@@ -178,40 +178,44 @@ async function findLiveClass() {
 
 /**
  * Follows a class until it ends ('ended'), the token is refused
- * ('unauthorized') or the class is unknown ('gone').
+ * ('unauthorized'), the class is unknown ('gone') or a newer class is live
+ * ('newer').
  */
 async function watch(classId) {
   view = emptyView();
-  // An open stream outlives a revocation, so ask now and then whether the
-  // token still holds.
-  let revoked = false;
-  const tokenCheck = setInterval(async () => {
+  // Now and then, list the classes: an open stream outlives a revocation of
+  // the token, and a newer class may have opened (the screen shows the
+  // newest live one, unless the path named a class).
+  let outcome = null;
+  const check = setInterval(async () => {
     try {
-      await fetchJson('/v1/classes', {token});
+      const answer = await fetchJson('/v1/classes', {token});
+      const newest = (answer.classes || []).find((c) => c.phase !== 'CLASS_PHASE_ENDED');
+      const watchingEnded = view.state?.phase === 'CLASS_PHASE_ENDED';
+      if (!fixedClassId && newest && newest.classId !== classId && !watchingEnded) outcome = 'newer';
     } catch (error) {
-      if (isUnauthorized(error)) {
-        revoked = true;
-        if (streamAbort) streamAbort.abort();
-        wake();
-      }
+      if (isUnauthorized(error)) outcome = 'unauthorized';
     }
-  }, TOKEN_CHECK_MS);
+    if (outcome) {
+      if (streamAbort) streamAbort.abort();
+      wake();
+    }
+  }, CLASS_CHECK_MS);
   try {
-    return await watchStream(classId, () => revoked);
+    return await watchStream(classId, () => outcome);
   } finally {
-    clearInterval(tokenCheck);
+    clearInterval(check);
   }
 }
 
 /** watch()'s reconnect loop: reads the stream, resumes it after a drop. */
-async function watchStream(classId, isRevoked) {
+async function watchStream(classId, checkOutcome) {
   const backoff = new Backoff();
   let goingAwayDelayMs = 0;
   for (;;) {
-    if (isRevoked()) {
-      saveToken(null);
-      return 'unauthorized';
-    }
+    const outcome = checkOutcome();
+    if (outcome === 'unauthorized') saveToken(null);
+    if (outcome) return outcome;
     const controller = new AbortController();
     streamAbort = controller;
     setStatus(view.state ? 'reconnecting' : 'connecting');
@@ -428,7 +432,7 @@ async function main() {
       await sleep(WELL_DONE_MS);
     }
     view = emptyView();
-    showView('waiting');
+    if (outcome !== 'newer') showView('waiting');
   }
 }
 

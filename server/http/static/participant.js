@@ -138,6 +138,7 @@ let lastIntervalKey = '';     // to reset the reps stepper on a new interval
 let selectedSymptom = '';
 let hiddenSinceMs = 0;
 let unloading = false;        // the page is going away: do not reconnect
+let supersededElsewhere = false;  // another tab or phone resumed the seat
 const backoff = new Backoff();
 
 // --- Small DOM helpers ----------------------------------------------------------------
@@ -164,7 +165,8 @@ function setStatus(state) {
     connecting: 'Connecting…',
     connected: 'Live',
     reconnecting: 'Reconnecting…',
-    offline: 'Offline: will reconnect',
+    offline: 'Offline',
+    elsewhere: 'Open elsewhere',
     ended: 'Class over',
   };
   const el = $('status');
@@ -316,6 +318,14 @@ async function runStreamLoop() {
           seatGone();
           break;
         }
+        if (e instanceof ApiError && e.code === 'ABORTED') {
+          // Superseded: the seat was resumed by another tab or phone. Taking
+          // it back automatically would make the two fight; let her choose.
+          supersededElsewhere = true;
+          setStatus('elsewhere');
+          showMessage('Your place in this class is now open on another screen. Reload this page to continue here.', 'info');
+          break;
+        }
         if (e instanceof ApiError) showMessage(describeError(e));
       } finally {
         if (streamAbort === controller) streamAbort = null;
@@ -339,7 +349,7 @@ async function runStreamLoop() {
 
 /** Reconnects now: drops the current stream (if any) and cuts any wait short. */
 function reconnectNow() {
-  if (!seat) return;
+  if (!seat || supersededElsewhere) return;
   backoff.reset();
   if (wakeAbort) wakeAbort.abort();
   if (streamAbort && streamLoopRunning) streamAbort.abort();
@@ -781,7 +791,7 @@ function render() {
   $('reps-minus').disabled = !work || logged;
   $('reps-plus').disabled = !work || logged;
   setText('log-hint', work
-    ? (saving ? 'Sent; waiting for the server to confirm (kept on this phone meanwhile).'
+    ? (saving ? 'Kept on this phone until the server confirms it.'
       : logged ? 'Saved for this set. Wait for the next one.' : 'Adjust the reps you did, then tap Log set.')
     : 'You can log reps during a work set.');
 
