@@ -27,11 +27,15 @@ build: configure
 # Builds and serves on $(LISTEN) with the built-in circuit library.
 run: build
 	@echo
-	@echo "Starting circuitd on $(LISTEN) (gRPC) and http://$(HTTP_LISTEN) (JSON API;"
-	@echo "Prometheus metrics at http://$(HTTP_LISTEN)/metrics), data in $(DATA_DIR)."
+	@echo "Starting circuitd on $(LISTEN) (gRPC) and http://$(HTTP_LISTEN), data in $(DATA_DIR)."
+	@echo "  The studio TV:  http://$(HTTP_LISTEN)/kiosk   (approve its code: $(BUILD_DIR)/bin/circuit kiosk pair CODE)"
+	@echo "  A phone:        http://$(HTTP_LISTEN)/        (type the class's join code)"
+	@echo "  Prometheus:     http://$(HTTP_LISTEN)/metrics"
+	@echo "  (Phones and TVs on the studio network: make run HTTP_LISTEN=0.0.0.0:8080)"
 	@echo "Stop it with Ctrl-C."
 	@echo "In another terminal, try:"
 	@echo "  $(BUILD_DIR)/bin/circuit demo           # a whole simulated class on the kiosk view"
+	@echo "  $(BUILD_DIR)/bin/circuit class create kickback-trio   # a class: its id and join code"
 	@echo "  $(BUILD_DIR)/bin/circuit circuits       # the circuit library"
 	@echo "  $(BUILD_DIR)/bin/circuit --help         # everything else"
 	@echo
