@@ -12,6 +12,7 @@ namespace {
 
 std::atomic<uint64_t> total_writes{0};
 std::atomic<uint64_t> total_messages{0};
+std::atomic<uint64_t> total_bytes{0};
 
 // The `batch` field of every stream's response: field 15, length-delimited.
 constexpr uint8_t kBatchTag = (15 << 3) | 2;
@@ -51,6 +52,7 @@ Stream::Totals Stream::totals() {
   Totals t;
   t.writes = total_writes.load(std::memory_order_relaxed);
   t.messages = total_messages.load(std::memory_order_relaxed);
+  t.bytes = total_bytes.load(std::memory_order_relaxed);
   return t;
 }
 
@@ -146,8 +148,10 @@ void Stream::WriteNextLocked() {
     }
     in_flight_ = grpc::ByteBuffer(slices.data(), slices.size());
     total_messages.fetch_add(messages, std::memory_order_relaxed);
+    total_bytes.fetch_add(bytes, std::memory_order_relaxed);
   } else {
     grpc::Slice message = queue_.Pop();
+    total_bytes.fetch_add(message.size(), std::memory_order_relaxed);
     in_flight_ = grpc::ByteBuffer(&message, 1);
     total_messages.fetch_add(1, std::memory_order_relaxed);
   }

@@ -92,11 +92,12 @@ class Stream {
   // Messages waiting (for tests and metrics).
   size_t queued() const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Every stream's writes so far, and the messages they carried (more than
-  // one each when batched).
+  // Every stream's writes so far, the messages they carried (more than one
+  // each when batched) and those messages' bytes.
   struct Totals {
     uint64_t writes = 0;
     uint64_t messages = 0;
+    uint64_t bytes = 0;  // of the messages, as serialized protobuf
   };
   static Totals totals();
 

@@ -167,9 +167,7 @@ Metrics::Metrics(ClassRegistry* registry, std::function<StreamCounts()> streams)
   open_streams_ =
       &prometheus::BuildGauge()
            .Name("circuit_open_streams")
-           .Help(
-               "Open class streams (gRPC, and kiosks' HTTP event streams), by "
-               "role")
+           .Help("Open class streams (gRPC, and HTTP event streams), by role")
            .Register(*prometheus_);
   auto& messages = prometheus::BuildCounter()
                        .Name("circuit_fanout_messages_total")
@@ -183,6 +181,14 @@ Metrics::Metrics(ClassRegistry* registry, std::function<StreamCounts()> streams)
                      .Help("Writes to class streams")
                      .Register(*prometheus_);
   writes_ = &writes.Add({});
+  auto& bytes = prometheus::BuildCounter()
+                    .Name("circuit_fanout_bytes_total")
+                    .Help(
+                        "Bytes of the messages written to class streams, as "
+                        "serialized protobuf (HTTP event streams carry them "
+                        "as JSON, which is larger)")
+                    .Register(*prometheus_);
+  bytes_ = &bytes.Add({});
   http_responses_ = &prometheus::BuildCounter()
                          .Name("circuit_http_responses_total")
                          .Help("HTTP responses, by status code")
@@ -227,6 +233,10 @@ std::string Metrics::Scrape() {
   if (totals.writes > last_writes_) {
     writes_->Increment(static_cast<double>(totals.writes - last_writes_));
   }
+  if (totals.bytes > last_bytes_) {
+    bytes_->Increment(static_cast<double>(totals.bytes - last_bytes_));
+  }
+  last_bytes_ = totals.bytes;
   last_messages_ = totals.messages;
   last_writes_ = totals.writes;
   std::vector<prometheus::MetricFamily> families = prometheus_->Collect();

@@ -47,12 +47,14 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>* open_streams_;
   prometheus::Counter* messages_;
   prometheus::Counter* writes_;
+  prometheus::Counter* bytes_;
   prometheus::Family<prometheus::Counter>* http_responses_;
   // Scrapes are serialized: counters of totals kept elsewhere are advanced
   // by the difference since the last one.
   absl::Mutex scrape_mu_;
   uint64_t last_messages_ ABSL_GUARDED_BY(scrape_mu_) = 0;
   uint64_t last_writes_ ABSL_GUARDED_BY(scrape_mu_) = 0;
+  uint64_t last_bytes_ ABSL_GUARDED_BY(scrape_mu_) = 0;
 };
 
 }  // namespace circuit

@@ -256,6 +256,8 @@ TEST_F(LiveHttpTest, MetricsCountClassesAndStreamsAndPassPromtool) {
   EXPECT_GE(Sample(metrics.body, "circuit_ack_latency_seconds_count"),
             acks_before + 1);
   EXPECT_GT(Sample(metrics.body, "circuit_fanout_messages_total"), 0);
+  EXPECT_GT(Sample(metrics.body, "circuit_fanout_bytes_total"),
+            Sample(metrics.body, "circuit_fanout_messages_total"));
   for (const char* series :
        {"circuit_journal_commit_seconds_count",
         "circuit_journal_batch_entries_count",
