@@ -518,10 +518,27 @@ async function screenshots(dir, totalReps) {
     {timeout: STEP_MS});
     await page.screenshot({path, ...options});
   };
+  // The TV fits its screen without scrolling; the phone never scrolls
+  // sideways.
+  const fits = async (who, what, vertically) => {
+    const size = await who.page.evaluate(() => ({
+      scrollWidth: document.documentElement.scrollWidth,
+      scrollHeight: document.documentElement.scrollHeight,
+      width: window.innerWidth,
+      height: window.innerHeight,
+    }));
+    if (size.scrollWidth > size.width ||
+        (vertically && size.scrollHeight > size.height)) {
+      who.problems.push(`${what} does not fit: ${JSON.stringify(size)}`);
+    }
+  };
+  await fits(kiosk, 'kiosk at 1920x1080', true);
   await shoot(kiosk.page, `${dir}/kiosk-1920x1080.png`);
   await kiosk.page.setViewport({width: 3840, height: 2160});
+  await fits(kiosk, 'kiosk at 3840x2160', true);
   await shoot(kiosk.page, `${dir}/kiosk-3840x2160.png`);
   await kiosk.page.setViewport({width: 1920, height: 1080});
+  await fits(participants.A, 'phone at 360 px', false);
   await shoot(participants.A.page, `${dir}/participant-360.png`, {fullPage: true});
   say(`screenshots ${dir}`);
 }
