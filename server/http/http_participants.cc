@@ -221,23 +221,12 @@ void HttpApi::Seat(const std::string& class_id,
     return;
   }
   internal::ReportInput report;
-  report.set_participant_id(participant_id);
-  switch (body.kind_case()) {
-    case v1::JoinClassRequest::kCompletion:
-      *report.mutable_completion() = std::move(*body.mutable_completion());
-      break;
-    case v1::JoinClassRequest::kEffort:
-      *report.mutable_effort() = std::move(*body.mutable_effort());
-      break;
-    case v1::JoinClassRequest::kSymptom:
-      *report.mutable_symptom() = std::move(*body.mutable_symptom());
-      break;
-    default:
-      done(ErrorResponse(grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          "a report is {\"completion\": ...}, {\"effort\": ...} or "
-          "{\"symptom\": ...}")));
-      return;
+  if (!TakeReport(&body, participant_id, &report)) {
+    done(ErrorResponse(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     "a report is {\"completion\": ...}, {\"effort\": ...} or "
+                     "{\"symptom\": ...}")));
+    return;
   }
   if (!ReportWithinRate(class_id, participant_id, &done)) return;
   seat->actor->Report(std::move(report), AckReply::Create(std::move(done)));

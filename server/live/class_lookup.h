@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/functional/any_invocable.h"
+#include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
 #include "grpcpp/support/status.h"
 #include "server/common/clock.h"
@@ -19,6 +20,13 @@ void DescribeClass(
     ClassRegistry* registry, const Clock* clock,
     const v1::GetClassRequest& request,
     absl::AnyInvocable<void(grpc::Status, v1::GetClassResponse)> done);
+
+// Moves the report a participant sent (a completion, effort or symptom) into
+// `report`, as `participant_id`'s, as every adapter hands it to the class
+// actor. False, and `report` untouched, for any other kind of message.
+bool TakeReport(v1::JoinClassRequest* request,
+                const std::string& participant_id,
+                internal::ReportInput* report);
 
 // `text` quoted for an error message, cut at 64 characters.
 std::string QuoteForError(const std::string& text);

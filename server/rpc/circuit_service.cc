@@ -324,26 +324,16 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       if (!status.ok()) return Fail(status);
       return;  // reading goes on once the actor answers
     }
+    if (request.kind_case() == v1::JoinClassRequest::kLeave) {
+      left_ = true;
+      actor_->Leave(participant_id_);
+      return;
+    }
     internal::ReportInput report;
-    report.set_participant_id(participant_id_);
-    switch (request.kind_case()) {
-      case v1::JoinClassRequest::kCompletion:
-        *report.mutable_completion() = std::move(*request.mutable_completion());
-        break;
-      case v1::JoinClassRequest::kEffort:
-        *report.mutable_effort() = std::move(*request.mutable_effort());
-        break;
-      case v1::JoinClassRequest::kSymptom:
-        *report.mutable_symptom() = std::move(*request.mutable_symptom());
-        break;
-      case v1::JoinClassRequest::kLeave:
-        left_ = true;
-        actor_->Leave(participant_id_);
-        return;
-      default:
-        return Fail(
-            grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                         "already in the class on this stream; send reports"));
+    if (!TakeReport(&request, participant_id_, &report)) {
+      return Fail(
+          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                       "already in the class on this stream; send reports"));
     }
     // The ack comes on the stream once the report is journaled; the next
     // report may be read meanwhile.

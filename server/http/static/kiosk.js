@@ -17,6 +17,7 @@
 
 import {readEventStream, fetchJson, ApiError, Backoff, sleep, isAbort, maxSeq} from './sse.js';
 import {startClock, syncClock, countdownOf} from './clock.js';
+import {SIDE_LABELS, repsText, describeNext} from './interval.js';
 
 const TOKEN_KEY = 'circuit.kiosk.token';
 const PAIRING_POLL_MS = 2000;
@@ -25,7 +26,6 @@ const WELL_DONE_MS = 60_000;
 const WALL_MAX = 48;
 const CLASS_CHECK_MS = 10_000;
 
-const SIDE_LABELS = {SIDE_LEFT: 'Left side', SIDE_RIGHT: 'Right side', SIDE_BOTH: ''};
 
 const $ = (id) => document.getElementById(id);
 
@@ -287,23 +287,6 @@ function handleMessage(message) {
 
 // --- Rendering ---------------------------------------------------------------------
 
-function repsText(range) {
-  if (!range || !range.minReps) return '';
-  const min = range.minReps;
-  const max = range.maxReps || min;
-  return min === max ? `${min} reps` : `${min}–${max} reps`;
-}
-
-function describeNext(next) {
-  if (!next) return 'Next: finish';
-  if (next.kind === 'INTERVAL_KIND_REST') {
-    const seconds = Math.round(Number(next.durationMs || 0) / 1000);
-    return seconds > 0 ? `Next: rest ${seconds} s` : 'Next: rest';
-  }
-  const side = SIDE_LABELS[next.side] ? ` · ${SIDE_LABELS[next.side].toLowerCase()}` : '';
-  return `Next: ${next.exerciseName || 'exercise'}${side}`;
-}
-
 function render() {
   showView('class');
   const info = view.classInfo;
@@ -340,7 +323,7 @@ function render() {
   setText('target-reps', work ? repsText(current.targetReps) : '');
   let next = '';
   if (phase === 'CLASS_PHASE_LOBBY') next = state?.next ? `First: ${state.next.exerciseName || 'exercise'}` : '';
-  else if (!ended) next = describeNext(state?.next);
+  else if (!ended) next = describeNext(state?.next, 'Next: finish');
   setText('next-up', next);
   $('countdown').dataset.intervalIndex = current && !ended ? String(current.index || 0) : '';
 

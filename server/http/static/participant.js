@@ -18,6 +18,7 @@
 
 import {readEventStream, fetchJson, ApiError, Backoff, sleep, isAbort, maxSeq, codeName} from './sse.js';
 import {startClock, syncClock, countdownOf} from './clock.js';
+import {SIDE_LABELS, repsText, describeNext} from './interval.js';
 
 const SEAT_KEY = 'circuit.participant.seat';
 const PENDING_KEY = 'circuit.participant.pending';
@@ -28,7 +29,6 @@ const MAX_REPORTS_SHOWN = 8;
 // Report refusals worth retrying later; any other code is final.
 const RETRYABLE_CODES = new Set(['RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED', 'INTERNAL', 'UNKNOWN']);
 
-const SIDE_LABELS = {SIDE_LEFT: 'Left side', SIDE_RIGHT: 'Right side', SIDE_BOTH: ''};
 const SIDE_SHORT = {SIDE_LEFT: 'left', SIDE_RIGHT: 'right', SIDE_BOTH: ''};
 const FEEL_LABELS = {
   EFFORT_FEEL_TOO_EASY: 'too easy',
@@ -703,23 +703,6 @@ function blockTitle(blockIndex) {
   return block.title || view.exercises.get(block.exerciseId)?.name || `Block ${blockIndex + 1}`;
 }
 
-function repsText(range) {
-  if (!range || !range.minReps) return '';
-  const min = range.minReps;
-  const max = range.maxReps || min;
-  return min === max ? `${min} reps` : `${min}–${max} reps`;
-}
-
-function describeNext(next) {
-  if (!next) return 'Next: the end. Nearly there!';
-  if (next.kind === 'INTERVAL_KIND_REST') {
-    const seconds = Math.round(Number(next.durationMs || 0) / 1000);
-    return seconds > 0 ? `Next: rest ${seconds} s` : 'Next: rest';
-  }
-  const side = SIDE_LABELS[next.side] ? ` · ${SIDE_LABELS[next.side].toLowerCase()}` : '';
-  return `Next: ${next.exerciseName || 'exercise'}${side}`;
-}
-
 /** Replaces a list's items with one <li> per entry, built by `fill(li, entry)`. */
 function renderList(list, entries, fill) {
   list.replaceChildren(...entries.map((entry) => {
@@ -767,7 +750,7 @@ function render() {
   setText('target-reps', work ? repsText(current.targetReps) : '');
   let next = '';
   if (phase === 'CLASS_PHASE_LOBBY') next = state?.next ? `First: ${state.next.exerciseName || 'exercise'}` : '';
-  else if (phase !== 'CLASS_PHASE_ENDED') next = describeNext(state?.next);
+  else if (phase !== 'CLASS_PHASE_ENDED') next = describeNext(state?.next, 'Next: the end. Nearly there!');
   setText('next-up', next);
   $('countdown').dataset.intervalIndex = current ? String(current.index || 0) : '';
 
