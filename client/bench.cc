@@ -45,6 +45,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "circuit/v1/service.grpc.pb.h"
+#include "client/bench_sse.h"
 #include "client/lib/connection.h"
 #include "client/lib/process_sample.h"
 #include "client/spawned_server.h"
@@ -842,6 +843,7 @@ class Participant final
 
 struct Row {
   std::string mode;
+  std::string transport = "grpc";
   int participants = 0;
   std::string messages = "-";
   std::string rate = "-";
@@ -908,6 +910,11 @@ std::string JsonNumberOrString(const std::string& text) {
 // The notes column: joins, split figures, and anything that went wrong.
 std::string Notes(const Row& row) {
   std::vector<std::string> notes;
+  if (row.transport != "grpc") {
+    notes.push_back(absl::StrFormat(
+        "transport %s: one HTTP connection each, %d events in %d reads",
+        row.transport, row.read_messages, row.reads));
+  }
   if (row.mode == "joins") {
     notes.push_back(absl::StrFormat(
         "%.0f joins/s, server %s ms CPU each",
@@ -1017,6 +1024,7 @@ void PrintJson(const Row& row) {
   };
   std::vector<std::pair<std::string, std::string>> fields = {
       {"mode", JsonString(row.mode)},
+      {"transport", JsonString(row.transport)},
       {"participants", absl::StrCat(row.participants)},
       {"messages", JsonNumberOrString(row.messages)},
       {"rate", JsonNumberOrString(row.rate)},
@@ -1095,6 +1103,7 @@ class BenchRun {
 
  private:
   absl::Status Setup();
+  absl::Status SetupSse(const std::string& class_id, int max_cues);
   absl::Status Joins(Row* row);
   // A join failure, with a hint when it is the server's join limit.
   absl::Status JoinFailure(const std::string& failure) const;
@@ -1112,6 +1121,9 @@ class BenchRun {
   void WaitDelivered(absl::Time deadline);
   bool WaitCaughtUp(int64_t seq, absl::Time deadline);
   void Figures(Row* row);
+  // Reads on the participants' (or SSE clients') streams and the messages
+  // (events) they carried, so far.
+  std::pair<int64_t, int64_t> ReadsAndMessages() const;
   void Teardown();
   void Progress(const std::string& text) const;
 
@@ -1126,6 +1138,8 @@ class BenchRun {
   std::unique_ptr<Pollers> pollers_;
   std::unique_ptr<InstructorStream> instructor_;
   std::vector<std::unique_ptr<Participant>> participants_;
+  // The SSE transports: the clients instead of participants_.
+  std::unique_ptr<SseFleet> sse_;
   std::vector<SentCommand> commands_;
   int cues_sent_ = 0;
   int changes_sent_ = 0;
@@ -1207,12 +1221,49 @@ absl::Status BenchRun::Setup() {
                          ? absl::StrCat(": ", StatusText(instructor_->status()))
                          : ""));
   }
+  if (options_.transport != BenchTransport::kGrpc) {
+    return SetupSse(info->class_id(), max_cues);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchRun::SetupSse(const std::string& class_id, int max_cues) {
+  SseFleetOptions sse;
+  sse.transport = options_.transport;
+  std::string http = options_.http_address;
+  sse.key = options_.kiosk_key.empty() ? key_ : options_.kiosk_key;
+  if (server_ != nullptr) {
+    const int port = WaitForHttpPort(server_->data_dir() + "/circuitd.out",
+                                     absl::Seconds(5));
+    if (port == 0) {
+      return absl::UnavailableError(
+          "the spawned circuitd did not say where it listens for HTTP");
+    }
+    http = absl::StrCat("127.0.0.1:", port);
+    sse.key = server_->kiosk_key();
+  }
+  const size_t colon = http.rfind(':');
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(http.substr(colon + 1), &sse.port)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_address is IP:PORT, not \"", http, "\""));
+  }
+  sse.host = http.substr(0, colon);
+  sse.class_id = class_id;
+  sse.join_code = join_code_;
+  sse.threads = options_.threads;
+  sse.opens_in_flight = options_.joins_in_flight;
+  sse.open_timeout = options_.join_timeout;
+  sse.cue_prefix = kCuePrefix;
+  sse.max_cues = max_cues;
+  sse_ = std::make_unique<SseFleet>(std::move(sse));
   return absl::OkStatus();
 }
 
 absl::Status BenchRun::JoinFailure(const std::string& failure) const {
   if (!options_.spawn_server &&
-      absl::StrContains(failure, "RESOURCE_EXHAUSTED")) {
+      (absl::StrContains(failure, "RESOURCE_EXHAUSTED") ||
+       absl::StrContains(failure, "HTTP 429"))) {
     return absl::ResourceExhaustedError(absl::StrCat(
         failure,
         " (circuitd limits joins per address: start it with "
@@ -1227,8 +1278,13 @@ absl::Status BenchRun::Joins(Row* row) {
   const ProcSample& before = before_joins_;
   const double self_before = SelfCpuSeconds();
   const Micros start = NowMicros();
-  participants_.reserve(static_cast<size_t>(n_));
-  for (int i = 0; i < n_; ++i) {
+  if (sse_ != nullptr) {
+    if (absl::Status opened = sse_->Open(n_); !opened.ok()) {
+      return JoinFailure(std::string(opened.message()));
+    }
+  }
+  participants_.reserve(sse_ != nullptr ? 0 : static_cast<size_t>(n_));
+  for (int i = 0; sse_ == nullptr && i < n_; ++i) {
     if (!state_->WaitJoinSlot(options_.joins_in_flight,
                               options_.join_timeout)) {
       return absl::DeadlineExceededError(absl::StrFormat(
@@ -1256,6 +1312,10 @@ absl::Status BenchRun::Joins(Row* row) {
   for (const auto& p : participants_) {
     row->join_latency_us.push_back(p->join_latency());
     last = std::max(last, p->joined_at());
+  }
+  if (sse_ != nullptr) {
+    row->join_latency_us = sse_->OpenLatencies();
+    last = std::max(last, sse_->LastOpened());
   }
   std::sort(row->join_latency_us.begin(), row->join_latency_us.end());
   row->join_s = static_cast<double>(last - start) / 1e6;
@@ -1298,6 +1358,13 @@ absl::Status BenchRun::StartClass() {
 }
 
 bool BenchRun::WaitCaughtUp(int64_t seq, absl::Time deadline) {
+  if (sse_ != nullptr) {
+    while (!sse_->CaughtUp(seq)) {
+      if (absl::Now() >= deadline) return false;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return true;
+  }
   size_t from = 0;
   for (;;) {
     while (from < participants_.size() && participants_[from]->CaughtUp(seq)) {
@@ -1459,7 +1526,7 @@ void BenchRun::Measure(Row* row) {
     return;
   }
   const ProcSample& before = measure_start_;
-  const auto [reads_before, messages_before] = state_->ReadsAndMessages();
+  const auto [reads_before, messages_before] = ReadsAndMessages();
   const double self_before = SelfCpuSeconds();
   const Micros start = NowMicros();
   switch (options_.mode) {
@@ -1486,7 +1553,7 @@ void BenchRun::Measure(Row* row) {
                   options_.drain_timeout);
   }
   const ProcSample after = SampleProcess(pid_);
-  const auto [reads_after, messages_after] = state_->ReadsAndMessages();
+  const auto [reads_after, messages_after] = ReadsAndMessages();
   row->reads = reads_after - reads_before;
   row->read_messages = messages_after - messages_before;
   row->load_cpu_s = SelfCpuSeconds() - self_before;
@@ -1497,6 +1564,10 @@ void BenchRun::Measure(Row* row) {
         row->measured_s > 0 ? 100 * row->server_cpu_s / row->measured_s : kNan;
     row->server_rss_mb = static_cast<double>(after.rss_kb) / 1024;
   }
+}
+
+std::pair<int64_t, int64_t> BenchRun::ReadsAndMessages() const {
+  return sse_ != nullptr ? sse_->ReadsAndEvents() : state_->ReadsAndMessages();
 }
 
 void BenchRun::Figures(Row* row) {
@@ -1550,6 +1621,21 @@ void BenchRun::Figures(Row* row) {
     last_ack = std::max(last_ack, shard.last_ack_received);
     row->refused += shard.refused;
     if (row->first_refusal.empty()) row->first_refusal = shard.first_refusal;
+  }
+  if (sse_ != nullptr) {
+    SseTally tally = sse_->Collect();
+    row->cue_latency_us.insert(row->cue_latency_us.end(),
+                               tally.cue_latency_us.begin(),
+                               tally.cue_latency_us.end());
+    last_cue = std::max(last_cue, tally.last_cue_received_us);
+    row->cue_duplicates += tally.cue_duplicates;
+    for (const auto& [seq, received] : tally.changes) {
+      auto sent = change_sent.find(seq);
+      if (sent == change_sent.end()) continue;
+      row->change_latency_us.push_back(received - sent->second);
+      reach[seq].push_back(received - sent->second);
+      last_change = std::max(last_change, received);
+    }
   }
   std::sort(row->cue_latency_us.begin(), row->cue_latency_us.end());
   std::sort(row->change_latency_us.begin(), row->change_latency_us.end());
@@ -1623,9 +1709,13 @@ void BenchRun::Figures(Row* row) {
         static_cast<double>(std::max<Micros>(0, last_delivery - last_send_)) /
         1e6;
   }
-  row->batches = batches_;
+  row->batches = batches_ && sse_ == nullptr;
   row->cut = state_->cut();
   row->first_cut = state_->first_cut();
+  if (sse_ != nullptr) {
+    row->cut = sse_->cut();
+    row->first_cut = sse_->first_cut();
+  }
   if (instructor_->ended()) {
     row->instructor =
         absl::StrCat("ended: ", StatusText(instructor_->status()));
@@ -1655,6 +1745,7 @@ void BenchRun::Figures(Row* row) {
 
 absl::Status BenchRun::Run(Row* row) {
   row->mode = ModeName(options_.mode);
+  row->transport = BenchTransportName(options_.transport);
   row->participants = n_;
   if (absl::Status setup = Setup(); !setup.ok()) return setup;
   if (absl::Status joined = Joins(row); !joined.ok()) return joined;
@@ -1675,6 +1766,7 @@ void BenchRun::Teardown() {
   if (torn_down_) return;
   torn_down_ = true;
   if (state_ != nullptr) state_->cancelling.store(true);
+  if (sse_ != nullptr) sse_->Cancelling();
   // End the class politely: on a shared server its seats are then released
   // as the streams close, instead of being held for the hold time.
   if (instructor_ != nullptr && !instructor_->ended()) {
@@ -1684,6 +1776,7 @@ void BenchRun::Teardown() {
       instructor_->WaitResult("end", absl::Now() + absl::Seconds(5));
     }
   }
+  if (sse_ != nullptr) sse_->Close();
   for (auto& p : participants_) p->Cancel();
   if (instructor_ != nullptr) instructor_->Cancel();
   const absl::Time deadline = absl::Now() + kTeardownTimeout;
@@ -1705,6 +1798,7 @@ void BenchRun::Teardown() {
   }
   if (pollers_ != nullptr) pollers_->Stop();
   participants_.clear();
+  sse_.reset();
   instructor_.reset();
   if (server_ != nullptr) server_->Stop();
 }
@@ -1740,6 +1834,17 @@ std::string BenchUsageError(const BenchOptions& options) {
   }
   if (options.spawn_server && options.server_pid != 0) {
     return "--server_pid is for a server the bench did not spawn";
+  }
+  if (options.transport != BenchTransport::kGrpc) {
+    if (options.mode == BenchMode::kReports ||
+        options.mode == BenchMode::kClass) {
+      return "--transport=sse_kiosk and sse_participant run --mode=cues, "
+             "next, joins or idle";
+    }
+    if (!options.spawn_server && options.http_address.empty()) {
+      return "--transport=sse_* needs --http_address (circuitd's HTTP "
+             "listener) or --spawn_server";
+    }
   }
   return "";
 }
@@ -1778,9 +1883,13 @@ int RunBench(const BenchOptions& options) {
       status = run.Run(&row);
     }
     if (!status.ok()) {
-      std::fprintf(stderr, "circuit: bench %s N=%d: %s\n",
-                   ModeName(options.mode), n,
-                   std::string(status.message()).c_str());
+      std::fprintf(
+          stderr, "circuit: bench %s%s N=%d: %s\n", ModeName(options.mode),
+          options.transport == BenchTransport::kGrpc
+              ? ""
+              : absl::StrCat(" (", BenchTransportName(options.transport), ")")
+                    .c_str(),
+          n, std::string(status.message()).c_str());
       return 1;
     }
     if (options.json) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "client/bench_sse.h"
 
 namespace circuit::client {
 
@@ -44,6 +45,11 @@ bool ParseBenchMode(const std::string& name, BenchMode* mode);
 
 struct BenchOptions {
   BenchMode mode = BenchMode::kCues;
+  // How the simulated clients reach circuitd: gRPC participants, or
+  // server-sent events over HTTP as kiosks or participants (each its own
+  // connection; client/bench_sse.h). The instructor always uses gRPC. The
+  // SSE transports run cues, next, joins and idle.
+  BenchTransport transport = BenchTransport::kGrpc;
   // One run per entry, each with that many participants.
   std::vector<int> participants = {200};
   // Per participant: cues or interval changes it receives, or reports it
@@ -69,6 +75,10 @@ struct BenchOptions {
   std::string address;
   std::string instructor_key;
   pid_t server_pid = 0;
+  // The SSE transports without spawn_server: circuitd's HTTP listener
+  // (IP:PORT), and the kiosks' Bearer key (the instructor key if empty).
+  std::string http_address;
+  std::string kiosk_key;
 
   // Ask for batches (several messages in one response) on every stream,
   // when the contract offers them (`accept_batches`), as an app would.

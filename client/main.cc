@@ -99,6 +99,16 @@ ABSL_FLAG(int, server_pid, 0,
 ABSL_FLAG(bool, accept_batches, true,
           "bench: every stream asks for batches (several messages in one "
           "response) when the contract has them; false: one at a time");
+ABSL_FLAG(std::string, transport, "grpc",
+          "bench: how the simulated clients connect: grpc (participants' "
+          "JoinClass streams), sse_kiosk (kiosks: GET /v1/classes/ID:watch "
+          "server-sent events) or sse_participant (participants: POST "
+          "/v1/classes:join server-sent events); SSE: one HTTP connection "
+          "per client, the instructor still on gRPC, modes cues, next, joins "
+          "and idle");
+ABSL_FLAG(std::string, http_address, "",
+          "bench --transport=sse_* without --spawn_server: circuitd's HTTP "
+          "listener, IP:PORT (e.g. 127.0.0.1:8080)");
 ABSL_FLAG(std::string, server_flags, "",
           "bench --spawn_server: more circuitd flags, space-separated, e.g. "
           "\"--journal=memory\"");
@@ -573,7 +583,8 @@ int Demo(const std::vector<char*>& args) {
 
 constexpr char kBenchUsage[] =
     "bench [--spawn_server | --server_pid=PID] "
-    "[--mode=cues|next|joins|reports|idle|class] [--participants=N,N...] "
+    "[--mode=cues|next|joins|reports|idle|class] "
+    "[--transport=grpc|sse_kiosk|sse_participant] [--participants=N,N...] "
     "[--messages=M] [--rate=R] [--seconds=S] [--json]";
 
 int Bench(const std::vector<char*>& args) {
@@ -581,6 +592,10 @@ int Bench(const std::vector<char*>& args) {
   BenchOptions options;
   if (!ParseBenchMode(absl::GetFlag(FLAGS_mode), &options.mode)) {
     return BadFlag("--mode is cues, next, joins, reports, idle or class");
+  }
+  if (!ParseBenchTransport(absl::GetFlag(FLAGS_transport),
+                           &options.transport)) {
+    return BadFlag("--transport is grpc, sse_kiosk or sse_participant");
   }
   if (const std::string list = absl::GetFlag(FLAGS_participants);
       !list.empty()) {
@@ -607,6 +622,8 @@ int Bench(const std::vector<char*>& args) {
     options.address = absl::GetFlag(FLAGS_address);
     options.instructor_key = Key("instructor");
     options.server_pid = absl::GetFlag(FLAGS_server_pid);
+    options.http_address = absl::GetFlag(FLAGS_http_address);
+    options.kiosk_key = Key("kiosk", /*use_flag=*/false);
   } else if (!options.server_flags.empty() &&
              !absl::StartsWith(options.server_flags[0], "--")) {
     return BadFlag("--server_flags are circuitd flags, e.g. --journal=memory");

@@ -116,6 +116,48 @@ TEST(CircuitBenchTest, CuesSharingWritesReachEveryParticipantOnce) {
   EXPECT_EQ(rows[0][4], "400/400");
 }
 
+// Kiosks on server-sent events over HTTP (GET /v1/classes/{id}:watch), each
+// on a connection of its own; the instructor's cues still go over gRPC.
+TEST(CircuitBenchTest, CuesReachEveryKioskOverServerSentEvents) {
+  BenchResult result =
+      RunBench({"--spawn_server", "--transport=sse_kiosk", "--participants=8",
+                "--mode=cues", "--messages=10", "--rate=50"});
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<std::vector<std::string>> rows = TableRows(result.out);
+  ASSERT_EQ(rows.size(), 1u) << result.out;
+  ExpectAllDelivered(rows[0], "cues", 8);
+  EXPECT_EQ(rows[0][4], "80/80");
+  EXPECT_THAT(rows[0][15], ::testing::HasSubstr("transport sse_kiosk"));
+  EXPECT_THAT(rows[0][15], ::testing::Not(::testing::HasSubstr("cut")));
+}
+
+// Participants joining over HTTP (POST /v1/classes:join), each its own
+// connection and event stream; interval changes too, as JSON.
+TEST(CircuitBenchTest, CuesAndChangesReachEveryParticipantOverSse) {
+  BenchResult cues = RunBench({"--spawn_server", "--transport=sse_participant",
+                               "--participants=8", "--mode=cues",
+                               "--messages=10", "--rate=50"});
+  ASSERT_EQ(cues.exit_code, 0) << cues.out << cues.err;
+  std::vector<std::vector<std::string>> rows = TableRows(cues.out);
+  ASSERT_EQ(rows.size(), 1u) << cues.out;
+  ExpectAllDelivered(rows[0], "cues", 8);
+  EXPECT_EQ(rows[0][4], "80/80");
+  EXPECT_THAT(rows[0][15], ::testing::HasSubstr("transport sse_participant"));
+
+  BenchResult next = RunBench({"--spawn_server", "--transport=sse_participant",
+                               "--participants=8", "--mode=next",
+                               "--messages=12", "--rate=50", "--json"});
+  ASSERT_EQ(next.exit_code, 0) << next.out << next.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(next.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u) << next.out;
+  EXPECT_THAT(lines[0],
+              ::testing::HasSubstr("\"transport\": \"sse_participant\""));
+  EXPECT_EQ(JsonInt(lines[0], "expected"), 8 * 12) << lines[0];
+  EXPECT_EQ(JsonInt(lines[0], "delivered"), 8 * 12) << lines[0];
+  EXPECT_EQ(JsonInt(lines[0], "streams_cut"), 0) << lines[0];
+}
+
 TEST(CircuitBenchTest, EveryReportIsAcked) {
   BenchResult result =
       RunBench({"--spawn_server", "--participants=20", "--mode=reports",
@@ -181,13 +223,27 @@ TEST(CircuitBenchTest, RunsAgainstAServerItDidNotStart) {
 }
 
 TEST(CircuitBenchTest, RefusesNonsenseFlags) {
-  for (const char* flag :
-       {"--mode=nonsense", "--participants=0", "--participants=2,x",
-        "--messages=0", "--rate=0", "--joins_in_flight=0"}) {
+  for (const char* flag : {"--mode=nonsense", "--participants=0",
+                           "--participants=2,x", "--messages=0", "--rate=0",
+                           "--joins_in_flight=0", "--transport=nonsense"}) {
     BenchResult result = RunBench({"--spawn_server", flag});
     EXPECT_EQ(result.exit_code, 2) << flag << result.out << result.err;
     EXPECT_EQ(result.out, "") << flag;
   }
+}
+
+TEST(CircuitBenchTest, SseTransportsRefuseModesTheyCannotRun) {
+  // Reports over HTTP are not played by the bench (yet): a usage error, not
+  // a run that measures nothing.
+  BenchResult result =
+      RunBench({"--spawn_server", "--transport=sse_kiosk", "--mode=reports"});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_EQ(result.out, "");
+  // Without a spawned server, the HTTP listener must be named.
+  result = RunBench({"--address=127.0.0.1:1", "--key=k",
+                     "--transport=sse_participant", "--mode=joins"});
+  EXPECT_EQ(result.exit_code, 2) << result.out << result.err;
+  EXPECT_THAT(result.err, ::testing::HasSubstr("--http_address"));
 }
 
 TEST(CircuitBenchTest, FailsWithAReasonWhenNoServerAnswers) {

@@ -1,0 +1,123 @@
+#ifndef CIRCUIT_CLIENT_BENCH_SSE_H_
+#define CIRCUIT_CLIENT_BENCH_SSE_H_
+
+// `circuit bench --transport=sse_kiosk|sse_participant`: the simulated
+// screens and phones speak circuitd's HTTP API instead of gRPC. Each one is a
+// TCP connection of its own to circuitd's HTTP listener (never shared, as
+// each TV or browser has its own) carrying one server-sent event stream:
+// `GET /v1/classes/{id}:watch` (a kiosk, with a Bearer key) or
+// `POST /v1/classes:join` (a participant). A few threads, each running one
+// Boost.Asio io_context, serve every connection asynchronously, so thousands
+// of clients need no thread each. Each event's `data:` JSON is read just
+// enough to time the cues and interval changes in it.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace circuit::client {
+
+// How the simulated clients reach circuitd. The instructor always uses gRPC.
+enum class BenchTransport {
+  // gRPC JoinClass streams (participants), one channel each.
+  kGrpc,
+  // HTTP `GET /v1/classes/{id}:watch`: kiosks (server-sent events).
+  kSseKiosk,
+  // HTTP `POST /v1/classes:join`: participants (server-sent events).
+  kSseParticipant,
+};
+
+// "grpc", "sse_kiosk", "sse_participant"; false for an unknown name.
+bool ParseBenchTransport(const std::string& name, BenchTransport* transport);
+const char* BenchTransportName(BenchTransport transport);
+
+// "circuitd http on HOST:PORT" in a spawned circuitd's stdout (the file
+// `out_path`): the port, once printed, waiting at most `timeout`; 0 if not.
+int WaitForHttpPort(const std::string& out_path, absl::Duration timeout);
+
+struct SseFleetOptions {
+  BenchTransport transport = BenchTransport::kSseKiosk;
+  // circuitd's HTTP listener: an IP address and a port.
+  std::string host = "127.0.0.1";
+  int port = 0;
+  // Kiosks: the class to watch and the Bearer key.
+  std::string class_id;
+  std::string key;
+  // Participants: the join code.
+  std::string join_code;
+  // io_context threads serving every connection.
+  int threads = 2;
+  // Streams opened and not yet answered with a snapshot, at most.
+  int opens_in_flight = 64;
+  // An open not answered with a snapshot in this time fails.
+  absl::Duration open_timeout = absl::Seconds(30);
+  // Cues are "<cue_prefix>NNNNNN at MICROS us ..."; index below max_cues.
+  std::string cue_prefix;
+  int max_cues = 0;
+};
+
+// What the clients measured. Times are microseconds on CLOCK_REALTIME.
+struct SseTally {
+  std::vector<int64_t> cue_latency_us;
+  int64_t last_cue_received_us = 0;
+  int64_t cue_duplicates = 0;
+  // Every interval change (state event) each client received: seq, when.
+  std::vector<std::pair<int64_t, int64_t>> changes;
+};
+
+// N event-stream clients. Open, CaughtUp and the figures are called from one
+// thread (the bench's); the connections live on the fleet's own threads.
+class SseFleet {
+ public:
+  explicit SseFleet(SseFleetOptions options);
+  SseFleet(const SseFleet&) = delete;
+  SseFleet& operator=(const SseFleet&) = delete;
+  ~SseFleet();  // Close()
+
+  // Opens `n` streams, each on its own connection, and waits until every one
+  // has had its snapshot; the first failure otherwise ("client 3: HTTP 429
+  // RESOURCE_EXHAUSTED ..."), or a deadline. Call once.
+  absl::Status Open(int n);
+
+  // Every client has seen the events up to `seq`, or its stream ended.
+  bool CaughtUp(int64_t seq) const;
+
+  // From starting to connect to the snapshot, per client (sorted), and when
+  // the last one got its snapshot.
+  std::vector<int64_t> OpenLatencies() const;
+  int64_t LastOpened() const;
+
+  // Reads on the connections, and the events they carried.
+  std::pair<int64_t, int64_t> ReadsAndEvents() const;
+
+  // The figures so far.
+  SseTally Collect();
+
+  // Streams that ended before Close was called (by the server), and why the
+  // first did.
+  int cut() const;
+  std::string first_cut() const;
+
+  // From now on streams that end are not counted as cut.
+  void Cancelling();
+  // Closes every connection and stops the threads; bounded. Idempotent.
+  void Close();
+
+ private:
+  class Client;
+  struct Shared;
+
+  const SseFleetOptions options_;
+  std::unique_ptr<Shared> shared_;
+  std::vector<std::unique_ptr<Client>> clients_;
+  bool closed_ = false;
+};
+
+}  // namespace circuit::client
+
+#endif  // CIRCUIT_CLIENT_BENCH_SSE_H_
