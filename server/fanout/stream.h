@@ -60,7 +60,9 @@ class Stream {
   // when several messages wait, the next write carries them all (up to
   // kMaxBatchMessages or kMaxBatchBytes) as one response whose `batch`
   // field (number 15 in every stream's response) holds each in order. The
-  // bytes are framed, not parsed or copied.
+  // bytes are framed, not parsed or copied: such a write's slices are
+  // pairs of (the entry's tag and length, the message's own slice), so a
+  // sink may also take the messages back out one by one.
   void AcceptBatches() ABSL_LOCKS_EXCLUDED(mu_);
   static constexpr size_t kMaxBatchMessages = 256;
   static constexpr size_t kMaxBatchBytes = 256 * 1024;

@@ -1,11 +1,17 @@
 #include "server/http/event_stream.h"
 
+#include <array>
+#include <cstdint>
 #include <utility>
+#include <vector>
 
+#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "circuit/v1/service.pb.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpcpp/support/proto_buffer_reader.h"
 #include "server/common/json.h"
 
 namespace circuit {
@@ -25,12 +31,11 @@ int64_t SeqOf(const v1::JoinClassResponse& response) {
 }
 
 template <typename Response>
-std::string EncodeAs(const grpc::ByteBuffer& bytes) {
-  grpc::ByteBuffer copy = bytes;  // shares the slices
-  grpc::ProtoBufferReader reader(&copy);
+std::string EncodeAs(absl::string_view message) {
   Response response;
   std::string json;
-  if (!response.ParseFromZeroCopyStream(&reader) ||
+  if (!response.ParseFromArray(message.data(),
+                               static_cast<int>(message.size())) ||
       !google::protobuf::util::MessageToJsonString(response, &json).ok()) {
     return "event: error\ndata: {\"code\":\"INTERNAL\"}\n\n";
   }
@@ -42,12 +47,68 @@ std::string EncodeAs(const grpc::ByteBuffer& bytes) {
   return chunk;
 }
 
+// The event text of recent messages, by their bytes: a broadcast reaches
+// every stream as the same bytes, so it is turned into JSON once, not once
+// per connection. Found by hash, confirmed byte for byte. Thread-safe.
+class EncodedEvents {
+ public:
+  std::shared_ptr<const std::string> Get(EventStream::Kind kind,
+                                         absl::string_view message) {
+    const size_t hash = absl::Hash<absl::string_view>()(message);
+    {
+      absl::MutexLock lock(&mu_);
+      for (const Entry& entry : entries_) {
+        if (entry.text != nullptr && entry.hash == hash && entry.kind == kind &&
+            entry.message == message) {
+          return entry.text;
+        }
+      }
+    }
+    auto text = std::make_shared<const std::string>(
+        kind == EventStream::Kind::kWatch
+            ? EncodeAs<v1::WatchClassResponse>(message)
+            : EncodeAs<v1::JoinClassResponse>(message));
+    absl::MutexLock lock(&mu_);
+    Entry& entry = entries_[next_];
+    next_ = (next_ + 1) % entries_.size();
+    entry.kind = kind;
+    entry.hash = hash;
+    entry.message = std::string(message);
+    entry.text = text;
+    return text;
+  }
+
+ private:
+  struct Entry {
+    EventStream::Kind kind = EventStream::Kind::kWatch;
+    size_t hash = 0;
+    std::string message;
+    std::shared_ptr<const std::string> text;
+  };
+  absl::Mutex mu_;
+  // The latest messages, replaced in turn: enough for every stream of a
+  // busy class to find what was broadcast while it wrote the last one.
+  std::array<Entry, 64> entries_ ABSL_GUARDED_BY(mu_);
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+EncodedEvents& Encoded() {
+  static EncodedEvents* const encoded = new EncodedEvents();
+  return *encoded;
+}
+
+// The `batch` field (15, length-delimited) of every stream's response.
+constexpr uint32_t kBatchTag = (15 << 3) | 2;
+
 }  // namespace
 
 std::shared_ptr<EventStream> EventStream::Create(
     Kind kind, size_t max_queued, std::atomic<int64_t>* open_count) {
   std::shared_ptr<EventStream> events(
       new EventStream(kind, max_queued, open_count));
+  // What queues behind a write goes out with the next one: consecutive
+  // events are just consecutive text.
+  events->stream_->AcceptBatches();
   events->stream_->Attach(events.get());
   return events;
 }
@@ -61,8 +122,26 @@ EventStream::EventStream(Kind kind, size_t max_queued,
 EventStream::~EventStream() { Stop(); }
 
 std::string EventStream::Encode(Kind kind, const grpc::ByteBuffer& bytes) {
-  return kind == Kind::kWatch ? EncodeAs<v1::WatchClassResponse>(bytes)
-                              : EncodeAs<v1::JoinClassResponse>(bytes);
+  grpc::Slice flat;
+  if (!bytes.DumpToSingleSlice(&flat).ok()) return "";
+  const absl::string_view write(reinterpret_cast<const char*>(flat.begin()),
+                                flat.size());
+  // One response, or a batch of them: a response whose only field is
+  // `batch` (a single response never carries one), each entry a message.
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(write.data()),
+      static_cast<int>(write.size()));
+  if (in.ReadTag() != kBatchTag) return *Encoded().Get(kind, write);
+  std::string chunk;
+  uint32_t tag = kBatchTag;
+  do {
+    uint32_t length = 0;
+    if (!in.ReadVarint32(&length) || !in.Skip(static_cast<int>(length))) break;
+    const int start = in.CurrentPosition() - static_cast<int>(length);
+    chunk += *Encoded().Get(kind, write.substr(start, length));
+    tag = in.ReadTag();
+  } while (tag == kBatchTag);
+  return chunk;
 }
 
 void EventStream::OnStop(absl::AnyInvocable<void()> on_stop) {
