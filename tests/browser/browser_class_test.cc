@@ -53,6 +53,7 @@
 #include "server/engine/class_session.h"
 #include "server/library/circuit_library.h"
 #include "server/rpc/server.h"
+#include "tests/testing/class_commands.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/tcp_proxy.h"
 
@@ -64,6 +65,10 @@ using client::Connection;
 using client::ConnectOptions;
 using client::InstructorSession;
 using client::SessionOptions;
+using testing::CueCommand;
+using testing::FindRosterEntry;
+using testing::NextCommand;
+using testing::StartCommand;
 using testing::Subprocess;
 using testing::TcpProxy;
 
@@ -306,36 +311,13 @@ class BrowserClassTest : public ::testing::Test {
         << "the class never reached interval " << index;
   }
 
-  static v1::InstructorCommand Start() {
-    v1::InstructorCommand command;
-    command.mutable_start();
-    return command;
-  }
-  static v1::InstructorCommand Next() {
-    v1::InstructorCommand command;
-    command.mutable_next();
-    return command;
-  }
-  static v1::InstructorCommand Cue(const std::string& text) {
-    v1::InstructorCommand command;
-    command.mutable_cue()->set_text(text);
-    return command;
-  }
-
-  static const v1::RosterEntry* Entry(const ClassMirror& mirror,
-                                      const std::string& participant_id) {
-    for (const v1::RosterEntry& e : mirror.roster()) {
-      if (e.participant_id() == participant_id) return &e;
-    }
-    return nullptr;
-  }
-
   // Waits until the roster shows `participant_id` in `state`.
   bool WaitForConnection(const std::string& participant_id,
                          v1::ConnectionState state) {
     return instructor_->WaitFor(
         [&](const ClassMirror& m) {
-          const v1::RosterEntry* e = Entry(m, participant_id);
+          const v1::RosterEntry* e =
+              FindRosterEntry(m.roster(), participant_id);
           return e != nullptr && e->connection() == state;
         },
         kStep);
@@ -434,7 +416,7 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
         << who << " never showed on the roster";
   }
 
-  ASSERT_NO_FATAL_FAILURE(Command(Start(), 0));
+  ASSERT_NO_FATAL_FAILURE(Command(StartCommand(), 0));
   bool reported_health = false;
   const int last = static_cast<int>(plan_.size()) - 1;
   for (int i = 0; i <= last; ++i) {
@@ -460,8 +442,9 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
         const std::string queued =
             Ask(absl::StrCat("log-offline B ", i, " ", kRepsB), "queued B ");
         ASSERT_FALSE(queued.empty());
-        ASSERT_NO_FATAL_FAILURE(Command(Next(), i + 1));
-        ASSERT_TRUE(instructor_->SendAndWait(Cue(kMissedCue), kStep).ok());
+        ASSERT_NO_FATAL_FAILURE(Command(NextCommand(), i + 1));
+        ASSERT_TRUE(
+            instructor_->SendAndWait(CueCommand(kMissedCue), kStep).ok());
         proxy_->SetRefusing(false);
         const std::vector<std::string> synced =
             Words(Ask(absl::StrCat("online B ", kMissedCue), "synced B ",
@@ -484,7 +467,7 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
                        (kRepsA + kRepsB) * work_intervals),
           "screenshots ");
     }
-    ASSERT_NO_FATAL_FAILURE(Command(Next(), i == last ? -1 : i + 1));
+    ASSERT_NO_FATAL_FAILURE(Command(NextCommand(), i == last ? -1 : i + 1));
   }
 
   // What everyone ended up with.
@@ -492,8 +475,8 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
   const int want_b = kRepsB * work_intervals;
   ASSERT_TRUE(instructor_->WaitFor(
       [&](const ClassMirror& m) {
-        const v1::RosterEntry* a = Entry(m, ids["A"]);
-        const v1::RosterEntry* b = Entry(m, ids["B"]);
+        const v1::RosterEntry* a = FindRosterEntry(m.roster(), ids["A"]);
+        const v1::RosterEntry* b = FindRosterEntry(m.roster(), ids["B"]);
         return a != nullptr && b != nullptr &&
                a->progress().total_reps() == want_a &&
                b->progress().total_reps() == want_b;
@@ -502,8 +485,8 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
       << "the roster never showed " << want_a << " and " << want_b << " reps";
   const ClassMirror mirror = instructor_->Mirror();
   ASSERT_EQ(mirror.roster().size(), 2u) << "B resumed its seat";
-  const v1::RosterEntry& a = *Entry(mirror, ids["A"]);
-  const v1::RosterEntry& b = *Entry(mirror, ids["B"]);
+  const v1::RosterEntry& a = *FindRosterEntry(mirror.roster(), ids["A"]);
+  const v1::RosterEntry& b = *FindRosterEntry(mirror.roster(), ids["B"]);
   EXPECT_TRUE(a.check_in().show_name_on_kiosk());
   EXPECT_FALSE(b.check_in().show_name_on_kiosk());
   ASSERT_EQ(a.progress().symptoms_size(), 1);

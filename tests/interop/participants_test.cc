@@ -31,6 +31,7 @@
 #include "server/engine/class_session.h"
 #include "server/library/circuit_library.h"
 #include "server/rpc/server.h"
+#include "tests/testing/class_commands.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/tcp_proxy.h"
 
@@ -42,6 +43,10 @@ using client::Connection;
 using client::ConnectOptions;
 using client::InstructorSession;
 using client::SessionOptions;
+using testing::CueCommand;
+using testing::FindRosterEntry;
+using testing::NextCommand;
+using testing::StartCommand;
 using testing::Subprocess;
 using testing::TcpProxy;
 
@@ -220,7 +225,8 @@ class ParticipantsTest : public ::testing::TestWithParam<Language> {
                          v1::ConnectionState state) {
     return instructor_->WaitFor(
         [&](const ClassMirror& m) {
-          const v1::RosterEntry* e = Entry(m, participant_id);
+          const v1::RosterEntry* e =
+              FindRosterEntry(m.roster(), participant_id);
           return e != nullptr && e->connection() == state;
         },
         kStep);
@@ -243,30 +249,6 @@ class ParticipantsTest : public ::testing::TestWithParam<Language> {
     auto result = instructor_->SendAndWait(std::move(command), kStep);
     EXPECT_TRUE(result.ok()) << result.status();
     return result.ok() ? result->seq() : 0;
-  }
-
-  static v1::InstructorCommand Start() {
-    v1::InstructorCommand command;
-    command.mutable_start();
-    return command;
-  }
-  static v1::InstructorCommand Next() {
-    v1::InstructorCommand command;
-    command.mutable_next();
-    return command;
-  }
-  static v1::InstructorCommand Cue(const std::string& text) {
-    v1::InstructorCommand command;
-    command.mutable_cue()->set_text(text);
-    return command;
-  }
-
-  static const v1::RosterEntry* Entry(const ClassMirror& mirror,
-                                      const std::string& participant_id) {
-    for (const v1::RosterEntry& e : mirror.roster()) {
-      if (e.participant_id() == participant_id) return &e;
-    }
-    return nullptr;
   }
 
   std::unique_ptr<CircuitLibrary> library_;
@@ -303,7 +285,7 @@ TEST_P(ParticipantsTest, ReportsAWholeClassAcrossNetworkCuts) {
   ASSERT_FALSE(participant_id->empty());
 
   ASSERT_NO_FATAL_FAILURE(StartInstructor());
-  ASSERT_GT(Command(Start()), 0);
+  ASSERT_GT(Command(StartCommand()), 0);
   for (int i = 0; i < static_cast<int>(plan_.size()); ++i) {
     // The class moves only when the instructor says: the intervals' timers
     // are far longer than a step here.
@@ -314,7 +296,7 @@ TEST_P(ParticipantsTest, ReportsAWholeClassAcrossNetworkCuts) {
       ASSERT_EQ(*reported, i);
     }
     if (i != kCutAfterInterval) {
-      ASSERT_GT(Command(Next()), 0);
+      ASSERT_GT(Command(NextCommand()), 0);
       if (i + 1 == first_work_of_block_1) {
         // A second cut as the app gets the new interval: its completion and
         // symptom may be in flight, unsent or acked; either way they are
@@ -330,9 +312,9 @@ TEST_P(ParticipantsTest, ReportsAWholeClassAcrossNetworkCuts) {
     ASSERT_TRUE(
         WaitForConnection(*participant_id, v1::CONNECTION_STATE_DROPPED))
         << "the instructor never saw the app drop";
-    const int64_t missed_seq = Command(Next());
+    const int64_t missed_seq = Command(NextCommand());
     ASSERT_GT(missed_seq, 0);
-    ASSERT_GT(Command(Cue("Squeeze at the top")), missed_seq);
+    ASSERT_GT(Command(CueCommand("Squeeze at the top")), missed_seq);
     proxy_->SetRefusing(false);
     absl::StatusOr<std::string> resumed = lines_->Await("resumed ");
     ASSERT_TRUE(resumed.ok()) << resumed.status();
@@ -366,7 +348,7 @@ TEST_P(ParticipantsTest, ReportsAWholeClassAcrossNetworkCuts) {
   // The instructor saw the same, each report counted once despite the cuts.
   ASSERT_TRUE(instructor_->WaitFor(
       [&](const ClassMirror& m) {
-        const v1::RosterEntry* e = Entry(m, *participant_id);
+        const v1::RosterEntry* e = FindRosterEntry(m.roster(), *participant_id);
         return e != nullptr &&
                e->progress().total_reps() == kRepsPerSet * work_intervals &&
                e->progress().symptoms_size() >= 1 &&
