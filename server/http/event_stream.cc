@@ -122,8 +122,12 @@ EventStream::EventStream(Kind kind, size_t max_queued,
 EventStream::~EventStream() { Stop(); }
 
 std::string EventStream::Encode(Kind kind, const grpc::ByteBuffer& bytes) {
-  grpc::Slice flat;
-  if (!bytes.DumpToSingleSlice(&flat).ok()) return "";
+  // Most writes are one message in one slice: read in place. A batch's
+  // entries (headers and messages, small ones merged) are joined first.
+  std::vector<grpc::Slice> slices;
+  if (!bytes.Dump(&slices).ok() || slices.empty()) return "";
+  grpc::Slice flat = slices[0];
+  if (slices.size() > 1 && !bytes.DumpToSingleSlice(&flat).ok()) return "";
   const absl::string_view write(reinterpret_cast<const char*>(flat.begin()),
                                 flat.size());
   // One response, or a batch of them: a response whose only field is
