@@ -262,13 +262,4 @@ std::optional<AlertToRaise> ReactToDrop(absl::string_view display_name,
   return alert;
 }
 
-int64_t CharCount(absl::string_view text) {
-  int64_t count = 0;
-  for (char c : text) {
-    // Continuation bytes look like 10xxxxxx.
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++count;
-  }
-  return count;
-}
-
 }  // namespace circuit::engine

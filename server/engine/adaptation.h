@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "circuit/v1/circuits.pb.h"
 #include "circuit/v1/live.pb.h"
+#include "server/engine/text.h"
 #include "server/library/circuit_library.h"
 
 namespace circuit::engine {
@@ -137,12 +138,6 @@ std::optional<AlertToRaise> ReactToDrop(absl::string_view display_name,
                                         absl::Duration hold,
                                         int32_t current_block,
                                         bool class_ended);
-
-// --- Text --------------------------------------------------------------------
-
-// Number of characters (UTF-8 code points) in `text`, for length limits that
-// people count in letters, not bytes.
-int64_t CharCount(absl::string_view text);
 
 }  // namespace circuit::engine
 

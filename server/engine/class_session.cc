@@ -100,10 +100,9 @@ absl::Status ClassSession::CheckJoin(const std::string& participant_id,
     return absl::InvalidArgumentError("participant id must not be empty");
   }
   const std::string name(absl::StripAsciiWhitespace(check_in.display_name()));
-  const int64_t name_length = CharCount(name);
-  if (name_length < 1 || name_length > 40) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "display_name must be 1 to 40 characters, got ", name_length));
+  if (absl::Status name_ok = CheckText("display_name", name, 1, 40);
+      !name_ok.ok()) {
+    return name_ok;
   }
   if (!v1::RecoveryTrack_IsValid(check_in.track())) {
     return absl::InvalidArgumentError(
@@ -115,10 +114,10 @@ absl::Status ClassSession::CheckJoin(const std::string& participant_id,
         absl::StrCat("weeks_postpartum must be 0 to 520, got ",
                      check_in.weeks_postpartum()));
   }
-  const int64_t equipment_length = CharCount(check_in.equipment());
-  if (equipment_length > 64) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "equipment must be at most 64 characters, got ", equipment_length));
+  if (absl::Status equipment_ok =
+          CheckText("equipment", check_in.equipment(), 0, 64);
+      !equipment_ok.ok()) {
+    return equipment_ok;
   }
   if (phase_ == v1::CLASS_PHASE_ENDED) return ClassEnded();
   if (by_id_.contains(participant_id)) {

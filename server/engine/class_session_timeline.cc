@@ -261,10 +261,9 @@ absl::StatusOr<int64_t> ClassSession::ApplyCue(const v1::CueCommand& cue,
   switch (cue.content_case()) {
     case v1::CueCommand::kText: {
       const std::string text(absl::StripAsciiWhitespace(cue.text()));
-      const int64_t length = CharCount(text);
-      if (length < 1 || length > 280) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("cue text must be 1 to 280 characters, got ", length));
+      if (absl::Status text_ok = CheckText("cue text", text, 1, 280);
+          !text_ok.ok()) {
+        return text_ok;
       }
       if (phase_ == v1::CLASS_PHASE_ENDED) return ClassEnded();
       out.set_text(text);

@@ -50,12 +50,7 @@ absl::Status CheckIsReport(const internal::ReportInput& report) {
 }
 
 absl::Status CheckReportId(const std::string& report_id) {
-  const int64_t length = CharCount(report_id);
-  if (length < 1 || length > 64) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("report_id must be 1 to 64 characters, got ", length));
-  }
-  return absl::OkStatus();
+  return CheckText("report_id", report_id, 1, 64);
 }
 
 absl::Status CheckBlockIndex(const v1::Circuit& circuit, int32_t block_index) {
@@ -96,10 +91,10 @@ absl::Status CheckCompletionValues(const ReportContext& context,
         absl::StrCat("reps must be 0 to 100, got ", report.reps()));
   }
   if (report.has_load()) {
-    const int64_t band_length = CharCount(report.load().band());
-    if (band_length > 32) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "load band must be at most 32 characters, got ", band_length));
+    if (absl::Status band_ok =
+            CheckText("load band", report.load().band(), 0, 32);
+        !band_ok.ok()) {
+      return band_ok;
     }
     const double kg = report.load().kilograms();
     if (!(kg >= 0 && kg <= 500)) {  // also refuses NaN
@@ -133,10 +128,9 @@ absl::Status CheckSymptomValues(const v1::SymptomReport& report) {
         absl::StrCat("symptom ", report.symptom(), " is not a known symptom"));
   }
   const std::string other_text = RecordedOtherText(report);
-  const int64_t other_length = CharCount(other_text);
-  if (other_length > 140) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "other_text must be at most 140 characters, got ", other_length));
+  if (absl::Status other_ok = CheckText("other_text", other_text, 0, 140);
+      !other_ok.ok()) {
+    return other_ok;
   }
   if (report.symptom() == v1::SYMPTOM_OTHER && other_text.empty()) {
     return absl::InvalidArgumentError(

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/engine/summary.h"
+#include "server/engine/text.h"
 
 namespace circuit {
 namespace {
@@ -137,10 +138,9 @@ void ClassRegistry::Create(
                                           "\"; ListCircuits lists them")));
     return;
   }
-  if (title.size() > kMaxTitle) {
-    done(absl::InvalidArgumentError(absl::StrCat("title must be at most ",
-                                                 kMaxTitle, " characters, got ",
-                                                 title.size())));
+  if (absl::Status title_ok = engine::CheckText("title", title, 0, kMaxTitle);
+      !title_ok.ok()) {
+    done(title_ok);
     return;
   }
   internal::ClassRecord record;

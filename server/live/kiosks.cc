@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/engine/text.h"
 #include "server/live/class_registry.h"
 #include "server/live/seats.h"
 
@@ -156,9 +157,9 @@ absl::StatusOr<v1::KioskPairing> KioskPairings::Get(const std::string& code,
 
 absl::StatusOr<v1::Kiosk> KioskPairings::Approve(const std::string& code,
                                                  const std::string& name) {
-  if (name.size() > kMaxName) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("a kiosk's name is at most ", kMaxName, " characters"));
+  if (absl::Status name_ok = engine::CheckText("name", name, 0, kMaxName);
+      !name_ok.ok()) {
+    return name_ok;
   }
   const std::string key = absl::AsciiStrToUpper(code);
   const absl::Time now = clock_->Now();

@@ -135,6 +135,35 @@ TEST(LiveErrorsTest, UnknownJoinCodeAndClassAreNotFound) {
   instructor->Close();
 }
 
+// A name that would repaint the instructor's terminal, or a cue that would
+// reorder what the screens show, is refused naming the field; nothing joins,
+// nothing is sent, and the class goes on.
+TEST(LiveErrorsTest, ControlCharactersInTextAreRefusedNamingTheField) {
+  LiveServer server;
+  v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+
+  auto clearer = StartJoin(server.stub(), info.join_code(), "\x1b[2J");
+  grpc::Status status = clearer->in.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("display_name has a control character (U+001B)"));
+
+  const v1::CommandResult cue = instructor->Send(Cmd([](auto* c) {
+    c->mutable_cue()->set_text("Squeeze \xe2\x80\xae at the top");
+  }));
+  EXPECT_EQ(cue.code(), static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(cue.message(), HasSubstr("cue text has a control character"));
+
+  auto dana = server.Join(info.join_code(), "Dana");
+  EXPECT_FALSE(dana->participant_id.empty());
+  const v1::InstructorSnapshot snapshot =
+      FreshSnapshot(server, info.class_id());
+  EXPECT_EQ(snapshot.roster_size(), 1);
+  EXPECT_EQ(snapshot.recent_cues_size(), 0);
+  instructor->Close();
+}
+
 TEST(LiveErrorsTest, BadReportsAreRefusedChangeNothingAndTheStreamGoesOn) {
   LiveServer server;
   v1::ClassInfo info = server.CreateClass("kickback-trio");

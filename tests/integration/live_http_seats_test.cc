@@ -140,6 +140,12 @@ TEST_F(LiveHttpSeatsTest, BadJoinsAndReportsGetClearErrorsAndChangeNothing) {
                               JoinBody(info.join_code(), "", false));
   EXPECT_EQ(no_name.status, 400) << no_name.body;
   EXPECT_THAT(no_name.body, HasSubstr("\"code\":\"INVALID_ARGUMENT\""));
+  const Reply escape =
+      Fetch(port(), http::verb::post, "/v1/classes:join",
+            "{\"joinCode\":\"" + info.join_code() +
+                "\",\"checkIn\":{\"displayName\":\"\\u001b[2J\"}}");
+  EXPECT_EQ(escape.status, 400) << escape.body;
+  EXPECT_THAT(escape.body, HasSubstr("display_name has a control character"));
   const Reply get = Fetch(port(), http::verb::get, "/v1/classes:join");
   EXPECT_EQ(get.status, 501);
 
