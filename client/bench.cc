@@ -544,9 +544,7 @@ struct Change {
 
 struct Shard {
   absl::Mutex mu;
-  std::vector<int64_t> cue_latency_us ABSL_GUARDED_BY(mu);
-  Micros last_cue_received ABSL_GUARDED_BY(mu) = 0;
-  int64_t cue_duplicates ABSL_GUARDED_BY(mu) = 0;
+  CueReceipts cues ABSL_GUARDED_BY(mu);
   // Every state event each participant received.
   std::vector<Change> changes ABSL_GUARDED_BY(mu);
   std::vector<int64_t> ack_latency_us ABSL_GUARDED_BY(mu);
@@ -791,18 +789,11 @@ class Participant final
     int index = -1;
     Micros sent = 0;
     if (parts.size() < 3 || !absl::SimpleAtoi(parts[0], &index) ||
-        !absl::SimpleAtoi(parts[2], &sent) || index < 0 ||
-        static_cast<size_t>(index) >= cue_seen_.size()) {
+        !absl::SimpleAtoi(parts[2], &sent)) {
       return;
     }
     absl::MutexLock lock(&shard_->mu);
-    if (cue_seen_[static_cast<size_t>(index)]) {
-      ++shard_->cue_duplicates;
-      return;
-    }
-    cue_seen_[static_cast<size_t>(index)] = true;
-    shard_->cue_latency_us.push_back(now - sent);
-    shard_->last_cue_received = std::max(shard_->last_cue_received, now);
+    shard_->cues.Record(&cue_seen_, index, sent, now);
   }
 
   // Ack latency runs from when the report was due (not when it was
@@ -1599,15 +1590,12 @@ void BenchRun::Figures(Row* row) {
   }
 
   std::map<int64_t, std::vector<int64_t>> reach;  // by seq: latencies
-  Micros last_cue = 0, last_change = 0, last_ack = 0;
+  CueReceipts cues;
+  Micros last_change = 0, last_ack = 0;
   for (size_t i = 0; i < state_->shard_count(); ++i) {
     Shard& shard = state_->shard(i);
     absl::MutexLock lock(&shard.mu);
-    row->cue_latency_us.insert(row->cue_latency_us.end(),
-                               shard.cue_latency_us.begin(),
-                               shard.cue_latency_us.end());
-    last_cue = std::max(last_cue, shard.last_cue_received);
-    row->cue_duplicates += shard.cue_duplicates;
+    cues.Add(shard.cues);
     for (const Change& change : shard.changes) {
       auto sent = change_sent.find(change.seq);
       if (sent == change_sent.end()) continue;
@@ -1624,11 +1612,7 @@ void BenchRun::Figures(Row* row) {
   }
   if (sse_ != nullptr) {
     SseTally tally = sse_->Collect();
-    row->cue_latency_us.insert(row->cue_latency_us.end(),
-                               tally.cue_latency_us.begin(),
-                               tally.cue_latency_us.end());
-    last_cue = std::max(last_cue, tally.last_cue_received_us);
-    row->cue_duplicates += tally.cue_duplicates;
+    cues.Add(tally.cues);
     for (const auto& [seq, received] : tally.changes) {
       auto sent = change_sent.find(seq);
       if (sent == change_sent.end()) continue;
@@ -1637,6 +1621,9 @@ void BenchRun::Figures(Row* row) {
       last_change = std::max(last_change, received);
     }
   }
+  row->cue_latency_us = std::move(cues.latency_us);
+  row->cue_duplicates = cues.duplicates;
+  const Micros last_cue = cues.last_received_us;
   std::sort(row->cue_latency_us.begin(), row->cue_latency_us.end());
   std::sort(row->change_latency_us.begin(), row->change_latency_us.end());
   std::sort(row->ack_latency_us.begin(), row->ack_latency_us.end());

@@ -115,9 +115,7 @@ bool ConsumeNumber(absl::string_view* text, int64_t* value) {
 struct SseFleet::Shared {
   struct Shard {
     absl::Mutex mu;
-    std::vector<int64_t> cue_latency_us ABSL_GUARDED_BY(mu);
-    int64_t last_cue_received ABSL_GUARDED_BY(mu) = 0;
-    int64_t cue_duplicates ABSL_GUARDED_BY(mu) = 0;
+    CueReceipts cues ABSL_GUARDED_BY(mu);
     std::vector<std::pair<int64_t, int64_t>> changes ABSL_GUARDED_BY(mu);
     std::atomic<int64_t> reads{0};
     std::atomic<int64_t> events{0};
@@ -504,18 +502,11 @@ class SseFleet::Client {
     int64_t index = -1, sent = 0;
     if (!absl::ConsumePrefix(&text, options_.cue_prefix) ||
         !ConsumeNumber(&text, &index) || !absl::ConsumePrefix(&text, " at ") ||
-        !ConsumeNumber(&text, &sent) || index < 0 ||
-        static_cast<size_t>(index) >= cue_seen_.size()) {
+        !ConsumeNumber(&text, &sent)) {
       return;
     }
     absl::MutexLock lock(&shard_->mu);
-    if (cue_seen_[static_cast<size_t>(index)]) {
-      ++shard_->cue_duplicates;
-      return;
-    }
-    cue_seen_[static_cast<size_t>(index)] = true;
-    shard_->cue_latency_us.push_back(now_ - sent);
-    shard_->last_cue_received = std::max(shard_->last_cue_received, now_);
+    shard_->cues.Record(&cue_seen_, index, sent, now_);
   }
 
   void NoteSeq(int64_t seq) {
@@ -652,12 +643,7 @@ SseTally SseFleet::Collect() {
   SseTally tally;
   for (const auto& shard : shared_->shards) {
     absl::MutexLock lock(&shard->mu);
-    tally.cue_latency_us.insert(tally.cue_latency_us.end(),
-                                shard->cue_latency_us.begin(),
-                                shard->cue_latency_us.end());
-    tally.last_cue_received_us =
-        std::max(tally.last_cue_received_us, shard->last_cue_received);
-    tally.cue_duplicates += shard->cue_duplicates;
+    tally.cues.Add(shard->cues);
     tally.changes.insert(tally.changes.end(), shard->changes.begin(),
                          shard->changes.end());
   }

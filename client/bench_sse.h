@@ -11,6 +11,7 @@
 // of clients need no thread each. Each event's `data:` JSON is read just
 // enough to time the cues and interval changes in it.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -61,11 +62,40 @@ struct SseFleetOptions {
   int max_cues = 0;
 };
 
+// The receipts of the bench's cues by some clients, whatever their
+// transport. Times are microseconds on CLOCK_REALTIME. Not thread-safe.
+struct CueReceipts {
+  std::vector<int64_t> latency_us;
+  int64_t last_received_us = 0;
+  int64_t duplicates = 0;
+
+  // Cue `index`, sent at `sent_us`, reached a client at `now_us`; `seen` is
+  // that client's cues so far (a cue it saw before counts as a duplicate).
+  // An index outside `seen` is not the bench's cue and is ignored.
+  void Record(std::vector<bool>* seen, int64_t index, int64_t sent_us,
+              int64_t now_us) {
+    if (index < 0 || static_cast<size_t>(index) >= seen->size()) return;
+    if ((*seen)[static_cast<size_t>(index)]) {
+      ++duplicates;
+      return;
+    }
+    (*seen)[static_cast<size_t>(index)] = true;
+    latency_us.push_back(now_us - sent_us);
+    last_received_us = std::max(last_received_us, now_us);
+  }
+
+  // Adds `other`'s receipts to these.
+  void Add(const CueReceipts& other) {
+    latency_us.insert(latency_us.end(), other.latency_us.begin(),
+                      other.latency_us.end());
+    last_received_us = std::max(last_received_us, other.last_received_us);
+    duplicates += other.duplicates;
+  }
+};
+
 // What the clients measured. Times are microseconds on CLOCK_REALTIME.
 struct SseTally {
-  std::vector<int64_t> cue_latency_us;
-  int64_t last_cue_received_us = 0;
-  int64_t cue_duplicates = 0;
+  CueReceipts cues;
   // Every interval change (state event) each client received: seq, when.
   std::vector<std::pair<int64_t, int64_t>> changes;
 };
