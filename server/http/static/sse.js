@@ -145,8 +145,10 @@ export async function apiErrorFrom(response) {
 }
 
 /** fetch() that throws ApiError for a non-2xx answer and returns the parsed JSON. */
-export async function fetchJson(url, {method = 'GET', token = null, body = undefined, signal} = {}) {
-  const headers = {Accept: 'application/json'};
+// One request to circuitd: the bearer token, a JSON body, never cached.
+// Resolves with the response when it is 2xx; rejects with ApiError otherwise.
+async function request(url, {method, accept, token, body, extraHeaders = {}, signal}) {
+  const headers = {Accept: accept, ...extraHeaders};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   const response = await fetch(url, {
@@ -157,6 +159,11 @@ export async function fetchJson(url, {method = 'GET', token = null, body = undef
     signal,
   });
   if (!response.ok) throw await apiErrorFrom(response);
+  return response;
+}
+
+export async function fetchJson(url, {method = 'GET', token = null, body = undefined, signal} = {}) {
+  const response = await request(url, {method, accept: 'application/json', token, body, signal});
   const text = await response.text();
   return text ? JSON.parse(text) : {};
 }
@@ -180,20 +187,11 @@ export async function fetchJson(url, {method = 'GET', token = null, body = undef
  *     with each `data:` parsed as JSON (the default event type)
  */
 export async function readEventStream(url, {method = 'GET', token = null, body, lastEventId, signal, onOpen, onMessage}) {
-  const headers = {Accept: 'text/event-stream'};
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const extraHeaders = {};
   if (lastEventId !== undefined && lastEventId !== null && String(lastEventId) !== '' && String(lastEventId) !== '0') {
-    headers['Last-Event-ID'] = String(lastEventId);
+    extraHeaders['Last-Event-ID'] = String(lastEventId);
   }
-  const response = await fetch(url, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    cache: 'no-store',
-    signal,
-  });
-  if (!response.ok) throw await apiErrorFrom(response);
+  const response = await request(url, {method, accept: 'text/event-stream', token, body, extraHeaders, signal});
   if (onOpen) onOpen();
 
   let endError = null;
