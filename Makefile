@@ -5,11 +5,14 @@ BUILD_DIR   ?= build
 BUILD_TYPE  ?= RelWithDebInfo
 LISTEN      ?= 127.0.0.1:50051
 HTTP_LISTEN ?= 127.0.0.1:8080
+# More circuitd flags for `make run`, e.g. TLS:
+#   CIRCUITD_FLAGS="--tls_cert=cert.pem --tls_key=key.pem"
+CIRCUITD_FLAGS ?=
 DATA_DIR    ?= $(CURDIR)/var
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run demo test contract-snapshot bench clang-check asan tsan format clean
+.PHONY: all deps configure build run demo test contract-snapshot bench clang-check fuzz asan tsan format clean
 
 all: build
 
@@ -31,7 +34,9 @@ run: build
 	@echo "  The studio TV:  http://$(HTTP_LISTEN)/kiosk   (approve its code: $(BUILD_DIR)/bin/circuit kiosk pair CODE)"
 	@echo "  A phone:        http://$(HTTP_LISTEN)/        (type the class's join code)"
 	@echo "  Prometheus:     http://$(HTTP_LISTEN)/metrics"
-	@echo "  (Phones and TVs on the studio network: make run HTTP_LISTEN=0.0.0.0:8080)"
+	@echo "  (Phones and TVs on the studio network: make run HTTP_LISTEN=0.0.0.0:8080 with"
+	@echo "   CIRCUITD_FLAGS=\"--tls_cert=CERT.pem --tls_key=KEY.pem\", or --insecure for plain"
+	@echo "   HTTP on a network you trust; README: Running circuitd with TLS)"
 	@echo "Stop it with Ctrl-C."
 	@echo "In another terminal, try:"
 	@echo "  $(BUILD_DIR)/bin/circuit demo           # a whole simulated class on the kiosk view"
@@ -39,7 +44,7 @@ run: build
 	@echo "  $(BUILD_DIR)/bin/circuit circuits       # the circuit library"
 	@echo "  $(BUILD_DIR)/bin/circuit --help         # everything else"
 	@echo
-	$(BUILD_DIR)/bin/circuitd --listen=$(LISTEN) --http_listen=$(HTTP_LISTEN) --data_dir=$(DATA_DIR)
+	$(BUILD_DIR)/bin/circuitd --listen=$(LISTEN) --http_listen=$(HTTP_LISTEN) --data_dir=$(DATA_DIR) $(CIRCUITD_FLAGS)
 
 # A whole simulated class on the kiosk view, on a circuitd of its own.
 demo: build
@@ -58,10 +63,23 @@ bench: build
 	@for b in $(BUILD_DIR)/bench/*_bench; do [ -x "$$b" ] && "$$b"; done; true
 
 # The clang build with -Wthread-safety must compile (warnings are errors).
+# It is also the fuzz build (libFuzzer coverage, ASan, UBSan), so CI
+# compiles everything once for both.
+FUZZ_BUILD_DIR ?= $(BUILD_DIR)-clang
+FUZZ_SECONDS   ?= 60
+FUZZ_PARALLEL  ?= 2
 clang-check: deps
-	cmake -S . -B $(BUILD_DIR)-clang -DCMAKE_BUILD_TYPE=Debug \
-	  -DCMAKE_CXX_COMPILER=clang++ -DCIRCUIT_BUILD_BENCHMARKS=OFF
-	cmake --build $(BUILD_DIR)-clang -j $(JOBS)
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCIRCUIT_BUILD_BENCHMARKS=OFF -DCIRCUIT_FUZZ=ON
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS)
+
+# Runs each fuzz target (tests/fuzz/) for FUZZ_SECONDS, FUZZ_PARALLEL at a
+# time; non-zero on any finding (kept in $(FUZZ_BUILD_DIR)/fuzz/findings/).
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD_DIR) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_COMPILER=clang++ -DCIRCUIT_BUILD_BENCHMARKS=OFF -DCIRCUIT_FUZZ=ON
+	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzzers
+	tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_PARALLEL)
 
 # The suite under AddressSanitizer + UBSan, or ThreadSanitizer.
 asan: deps

@@ -45,6 +45,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "circuit/v1/service.grpc.pb.h"
+#include "client/bench_attack.h"
 #include "client/bench_sse.h"
 #include "client/lib/connection.h"
 #include "client/lib/process_sample.h"
@@ -252,8 +253,23 @@ class Pollers {
 
 // A channel of its own: its own TCP connection, as each phone has (channels
 // in one process otherwise share subchannels and so connections).
-std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address,
-                                          int salt) {
+// With `source` (an IP): over a connection from that address, as a device
+// of its own would connect (circuitd's limits are per address); such a
+// channel does not reconnect.
+std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address, int salt,
+                                          const std::string& source = "") {
+  if (!source.empty()) {
+    const size_t colon = address.rfind(':');
+    int port = 0;
+    if (colon != std::string::npos &&
+        absl::SimpleAtoi(address.substr(colon + 1), &port)) {
+      std::shared_ptr<grpc::Channel> channel =
+          ChannelFrom(source, address.substr(0, colon), port);
+      // A failed connection: a channel that fails its calls, so the join
+      // fails as any other would.
+      if (channel != nullptr) return channel;
+    }
+  }
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("circuit.bench.connection", salt);
@@ -270,8 +286,9 @@ class BidiStream : public Tagged {
  public:
   using Rpc = grpc::ClientAsyncReaderWriter<Request, Response>;
 
-  BidiStream(const std::string& address, int salt)
-      : channel_(OwnChannel(address, salt)),
+  BidiStream(const std::string& address, int salt,
+             const std::string& source = "")
+      : channel_(OwnChannel(address, salt, source)),
         stub_(v1::CircuitService::NewStub(channel_)) {}
   BidiStream(const BidiStream&) = delete;
   BidiStream& operator=(const BidiStream&) = delete;
@@ -673,8 +690,9 @@ class RunState {
 class Participant final
     : public BidiStream<v1::JoinClassRequest, v1::JoinClassResponse> {
  public:
-  Participant(RunState* run, int index, const std::string& address)
-      : BidiStream(address, index),
+  Participant(RunState* run, int index, const std::string& address,
+              const std::string& source)
+      : BidiStream(address, index, source),
         run_(run),
         index_(index),
         shard_(&run->shard(static_cast<size_t>(index))),
@@ -878,6 +896,13 @@ struct Row {
   int64_t acks_expected = 0;
   int64_t refused = 0;
   std::string first_refusal;
+  // --attack: which, and what it did; circuitd's RSS before it, at its
+  // peak and after it stopped.
+  std::string attack;
+  std::string attack_summary;
+  AttackTally attack_tally;
+  double rss_before_attack_mb = kNan;
+  double rss_after_attack_mb = kNan;
 };
 
 std::string Number(double value, int decimals = 1) {
@@ -974,6 +999,13 @@ std::string Notes(const Row& row) {
         row.read_messages, row.reads));
   }
   notes.push_back(absl::StrCat("instructor stream ", row.instructor));
+  if (!row.attack.empty()) {
+    notes.push_back(absl::StrFormat(
+        "attack %s: %s; server RSS %s MB before, %s MB peak, %s MB after",
+        row.attack, row.attack_summary, Number(row.rss_before_attack_mb),
+        Number(row.attack_tally.server_rss_peak_mb),
+        Number(row.rss_after_attack_mb)));
+  }
   std::string text = absl::StrJoin(notes, "; ");
   absl::StrReplaceAll({{"|", "/"}}, &text);
   return text;
@@ -1058,6 +1090,33 @@ void PrintJson(const Row& row) {
       {"participant_reads", absl::StrCat(row.reads)},
       {"participant_messages", absl::StrCat(row.read_messages)},
   };
+  if (!row.attack.empty()) {
+    const AttackTally& a = row.attack_tally;
+    const std::vector<std::pair<std::string, std::string>> attack = {
+        {"attack", JsonString(row.attack)},
+        {"attack_summary", JsonString(row.attack_summary)},
+        {"rss_before_attack_mb", JsonNumber(row.rss_before_attack_mb)},
+        {"rss_peak_attack_mb", JsonNumber(a.server_rss_peak_mb)},
+        {"rss_after_attack_mb", JsonNumber(row.rss_after_attack_mb)},
+        {"attack_join_attempts", absl::StrCat(a.join_attempts)},
+        {"attack_joins_ok", absl::StrCat(a.joins_ok)},
+        {"attack_joins_refused", absl::StrCat(a.joins_refused)},
+        {"attack_joins_other", absl::StrCat(a.joins_other)},
+        {"attack_opened", absl::StrCat(a.opened)},
+        {"attack_closed_by_server", absl::StrCat(a.closed_by_server)},
+        {"attack_open_peak", absl::StrCat(a.open_peak)},
+        {"attack_held_p50_s", JsonNumber(a.held_p50_s)},
+        {"attack_held_max_s", JsonNumber(a.held_max_s)},
+        {"attack_probes", absl::StrCat(a.probes)},
+        {"attack_probes_ok", absl::StrCat(a.probes_ok)},
+        {"attack_reports_sent", absl::StrCat(a.reports_sent)},
+        {"attack_reports_acked", absl::StrCat(a.reports_acked)},
+        {"attack_reports_refused", absl::StrCat(a.reports_refused)},
+        {"attack_streams_cut", absl::StrCat(a.streams_cut)},
+        {"attack_resumes", absl::StrCat(a.resumes)},
+    };
+    fields.insert(fields.end(), attack.begin(), attack.end());
+  }
   std::string line = "{";
   for (size_t i = 0; i < fields.size(); ++i) {
     absl::StrAppend(&line, i ? ", " : "", "\"", fields[i].first,
@@ -1117,6 +1176,11 @@ class BenchRun {
   std::pair<int64_t, int64_t> ReadsAndMessages() const;
   void Teardown();
   void Progress(const std::string& text) const;
+  // --attack: the address participant `i` connects from ("": the default).
+  std::string ParticipantSource(int i) const;
+  // Starts the attack and waits until it is at full strength.
+  absl::Status StartAttack(Row* row);
+  void StopAttack(Row* row);
 
   const BenchOptions& options_;
   const int n_;
@@ -1131,6 +1195,7 @@ class BenchRun {
   std::vector<std::unique_ptr<Participant>> participants_;
   // The SSE transports: the clients instead of participants_.
   std::unique_ptr<SseFleet> sse_;
+  std::unique_ptr<Attack> attack_;
   std::vector<SentCommand> commands_;
   int cues_sent_ = 0;
   int changes_sent_ = 0;
@@ -1139,6 +1204,7 @@ class BenchRun {
   int command_count_ = 0;
   ProcSample before_joins_;
   ProcSample measure_start_;
+  ProcSample before_attack_;  // --attack: before it started
   // The streams asked for batches.
   bool batches_ = false;
   bool torn_down_ = false;
@@ -1160,7 +1226,12 @@ absl::Status BenchRun::Setup() {
     // stream) would refuse one machine playing thousands of phones: they are
     // lifted on this server only, by its flags.
     spawn.extra_args = {"--joins_per_minute_per_peer=1000000000",
-                        "--stream_messages_per_second=1000000"};
+                        "--stream_messages_per_second=1000000",
+                        "--http_max_connections=0",
+                        "--http_max_connections_per_address=0"};
+    // Under --attack every participant connects from an address of its own,
+    // so the server keeps its limits, as it would on the internet.
+    if (options_.attack != BenchAttack::kOff) spawn.extra_args.clear();
     if (options_.mode == BenchMode::kReports && options_.messages >= 5000) {
       spawn.extra_args.push_back(absl::StrCat("--max_reports_per_participant=",
                                               options_.messages + 100));
@@ -1285,8 +1356,8 @@ absl::Status BenchRun::Joins(Row* row) {
     if (std::string failure = state_->first_join_failure(); !failure.empty()) {
       return JoinFailure(failure);
     }
-    participants_.push_back(
-        std::make_unique<Participant>(state_.get(), i, address_));
+    participants_.push_back(std::make_unique<Participant>(
+        state_.get(), i, address_, ParticipantSource(i)));
     participants_.back()->Join(pollers_->queue(static_cast<size_t>(i)),
                                join_code_, batches_);
   }
@@ -1505,6 +1576,82 @@ void BenchRun::WaitDelivered(absl::Time deadline) {
     }
   }
   WaitCaughtUp(seq, deadline);
+}
+
+std::string BenchRun::ParticipantSource(int i) const {
+  if (options_.attack == BenchAttack::kOff) return "";
+  // 127.1.0.1 onwards: 250 a block, every one of them this machine.
+  const int block = i / 250;
+  return absl::StrFormat("127.%d.%d.%d", 1 + block / 250, block % 250,
+                         i % 250 + 1);
+}
+
+absl::Status BenchRun::StartAttack(Row* row) {
+  AttackOptions attack;
+  attack.attack = options_.attack;
+  attack.size = options_.attack_size > 0 ? options_.attack_size
+                                         : DefaultAttackSize(options_.attack);
+  attack.from = options_.attack_from;
+  attack.reopen = options_.attack_reopen;
+  const size_t colon = address_.rfind(':');
+  attack.host = address_.substr(0, colon);
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(address_.substr(colon + 1), &attack.grpc_port)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--attack needs a host:port server address, not \"", address_, "\""));
+  }
+  if (options_.attack == BenchAttack::kSlowloris) {
+    if (server_ != nullptr) {
+      attack.http_port = WaitForHttpPort(server_->data_dir() + "/circuitd.out",
+                                         absl::Seconds(5));
+    } else {
+      const size_t http_colon = options_.http_address.rfind(':');
+      if (http_colon == std::string::npos ||
+          !absl::SimpleAtoi(options_.http_address.substr(http_colon + 1),
+                            &attack.http_port)) {
+        attack.http_port = 0;
+      }
+    }
+    if (attack.http_port == 0) {
+      return absl::InvalidArgumentError(
+          "--attack=slowloris needs circuitd's HTTP listener "
+          "(--http_address, or --spawn_server)");
+    }
+  }
+  attack.join_code = join_code_;
+  attack.duration = absl::Seconds(options_.messages / options_.rate);
+  attack.server_pid = pid_;
+  row->attack = BenchAttackName(options_.attack);
+  if (attack.size > 0) absl::StrAppend(&row->attack, " ", attack.size);
+  const ProcSample before = SampleProcess(pid_);
+  before_attack_ = before;
+  if (before.ok) {
+    row->rss_before_attack_mb = static_cast<double>(before.rss_kb) / 1024;
+  }
+  attack_ = std::make_unique<Attack>(std::move(attack));
+  attack_->Start();
+  if (!attack_->WaitRampedUp(absl::Seconds(30))) {
+    return absl::DeadlineExceededError(
+        "the attack did not reach full strength in 30 s");
+  }
+  Progress(absl::StrCat("attack ", row->attack, " under way"));
+  return absl::OkStatus();
+}
+
+void BenchRun::StopAttack(Row* row) {
+  if (attack_ == nullptr) return;
+  attack_->Stop();
+  row->attack_tally = attack_->tally();
+  row->attack_summary = row->attack_tally.Summary(
+      options_.attack, options_.attack_size > 0
+                           ? options_.attack_size
+                           : DefaultAttackSize(options_.attack));
+  // What the server still holds once the attacker is gone.
+  absl::SleepFor(2 * kSettle);
+  const ProcSample after = SampleProcess(pid_);
+  if (after.ok) {
+    row->rss_after_attack_mb = static_cast<double>(after.rss_kb) / 1024;
+  }
 }
 
 void BenchRun::Measure(Row* row) {
@@ -1739,11 +1886,20 @@ absl::Status BenchRun::Run(Row* row) {
   if (options_.mode != BenchMode::kJoins && options_.mode != BenchMode::kIdle) {
     if (absl::Status started = StartClass(); !started.ok()) return started;
   }
+  if (options_.attack != BenchAttack::kOff) {
+    if (absl::Status attacked = StartAttack(row); !attacked.ok()) {
+      return attacked;
+    }
+  }
   Measure(row);
-  // RSS after the joins is sampled just before the measured phase.
-  if (before_joins_.ok && measure_start_.ok) {
+  StopAttack(row);
+  // RSS after the joins is sampled just before the measured phase (or the
+  // attack).
+  const ProcSample& joined =
+      attack_ != nullptr ? before_attack_ : measure_start_;
+  if (before_joins_.ok && joined.ok) {
     row->rss_kb_per_participant =
-        static_cast<double>(measure_start_.rss_kb - before_joins_.rss_kb) / n_;
+        static_cast<double>(joined.rss_kb - before_joins_.rss_kb) / n_;
   }
   Figures(row);
   return absl::OkStatus();
@@ -1752,6 +1908,7 @@ absl::Status BenchRun::Run(Row* row) {
 void BenchRun::Teardown() {
   if (torn_down_) return;
   torn_down_ = true;
+  if (attack_ != nullptr) attack_->Stop();
   if (state_ != nullptr) state_->cancelling.store(true);
   if (sse_ != nullptr) sse_->Cancelling();
   // End the class politely: on a shared server its seats are then released
@@ -1821,6 +1978,17 @@ std::string BenchUsageError(const BenchOptions& options) {
   }
   if (options.spawn_server && options.server_pid != 0) {
     return "--server_pid is for a server the bench did not spawn";
+  }
+  if (options.attack != BenchAttack::kOff) {
+    if (options.transport != BenchTransport::kGrpc ||
+        (options.mode != BenchMode::kCues && options.mode != BenchMode::kNext &&
+         options.mode != BenchMode::kClass)) {
+      return "--attack measures a gRPC class: --transport=grpc with "
+             "--mode=cues, next or class";
+    }
+    if (options.attack_size < 0 || options.attack_size > 1000000) {
+      return "--attack_size is 0 (the attack's default) to 1000000";
+    }
   }
   if (options.transport != BenchTransport::kGrpc) {
     if (options.mode == BenchMode::kReports ||

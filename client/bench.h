@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "client/bench_attack.h"
 #include "client/bench_sse.h"
 
 namespace circuit::client {
@@ -83,6 +84,16 @@ struct BenchOptions {
   // Ask for batches (several messages in one response) on every stream,
   // when the contract offers them (`accept_batches`), as an app would.
   bool accept_batches = true;
+
+  // Hostile traffic during the measured phase (client/bench_attack.h), from
+  // `attack_from`; `attack_size` 0 is the attack's default. Any value but
+  // kOff (kNone too, for the baseline) gives each participant an address
+  // of its own (127.1.x.y) and keeps a spawned server's per-address limits.
+  BenchAttack attack = BenchAttack::kOff;
+  int attack_size = 0;
+  std::string attack_from = "127.0.0.2";
+  // idle_tcp and slowloris: reopen what the server closes.
+  bool attack_reopen = true;
 
   // One JSON object per run instead of a markdown table row.
   bool json = false;

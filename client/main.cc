@@ -5,6 +5,7 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,6 +35,19 @@
 #include "client/tui/views.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051", "circuitd's host:port");
+ABSL_FLAG(std::string, tls_ca, "",
+          "connect over TLS, trusting circuitd's certificate when this PEM "
+          "CA signed it (circuitd --tls_cert); without it and --tls: "
+          "plaintext, for a circuitd on loopback");
+ABSL_FLAG(bool, tls, false,
+          "connect over TLS trusting the system's CAs (implied by --tls_ca)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "with TLS: this device's client certificate (PEM), for a circuitd "
+          "with --tls_client_ca; needs --tls_key");
+ABSL_FLAG(std::string, tls_key, "", "with TLS: the key of --tls_cert (PEM)");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "with TLS: the name circuitd's certificate must carry, when it is "
+          "not the host in --address");
 ABSL_FLAG(int, timeout_seconds, 5, "deadline for each call");
 ABSL_FLAG(std::string, key, "",
           "the instructor or kiosk key; default: env CIRCUIT_INSTRUCTOR_KEY or "
@@ -109,6 +123,22 @@ ABSL_FLAG(std::string, transport, "grpc",
 ABSL_FLAG(std::string, http_address, "",
           "bench --transport=sse_* without --spawn_server: circuitd's HTTP "
           "listener, IP:PORT (e.g. 127.0.0.1:8080)");
+ABSL_FLAG(std::string, attack, "",
+          "bench: hostile traffic during the measured phase, from another "
+          "address (--attack_from): joins (join attempts spread over the "
+          "phase), idle_tcp (gRPC connections that never send a byte), "
+          "slowloris (HTTP connections trickling a request), report_flood "
+          "(one participant reporting --attack_size times a second), or none "
+          "(the same set-up without an attack, to compare); every "
+          "participant then connects from an address of its own");
+ABSL_FLAG(int, attack_size, 0,
+          "bench --attack: join attempts, connections, or reports a second "
+          "(0: 10000 joins, 5000 idle_tcp, 1000 slowloris, 1000 report_flood)");
+ABSL_FLAG(std::string, attack_from, "127.0.0.2",
+          "bench --attack: the attacker's source address");
+ABSL_FLAG(bool, attack_reopen, true,
+          "bench --attack=idle_tcp or slowloris: reopen each connection the "
+          "server closes, keeping --attack_size open; false: open each once");
 ABSL_FLAG(std::string, server_flags, "",
           "bench --spawn_server: more circuitd flags, space-separated, e.g. "
           "\"--journal=memory\"");
@@ -133,8 +163,37 @@ struct Subcommand {
 };
 
 // The flags every subcommand reads.
-const char* const kGlobalFlags[] = {"address", "timeout_seconds", "key",
-                                    "data_dir"};
+const char* const kGlobalFlags[] = {
+    "address", "timeout_seconds", "key",     "data_dir",       "tls_ca",
+    "tls",     "tls_cert",        "tls_key", "tls_server_name"};
+
+// TLS from the flags, read once before a subcommand runs; none: plaintext.
+std::optional<ClientTls>& FlagTls() {
+  static auto* const tls = new std::optional<ClientTls>();
+  return *tls;
+}
+
+// Reads the --tls_* flags' files into FlagTls(); the reason when they do not
+// load.
+absl::Status LoadTlsFlags() {
+  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
+  const std::string cert = absl::GetFlag(FLAGS_tls_cert);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string name = absl::GetFlag(FLAGS_tls_server_name);
+  const bool tls = absl::GetFlag(FLAGS_tls) || !ca.empty();
+  if (!tls) {
+    if (!cert.empty() || !key.empty() || !name.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_cert, --tls_key and --tls_server_name need TLS: add "
+          "--tls_ca=CA.pem (or --tls for the system's CAs)");
+    }
+    return absl::OkStatus();
+  }
+  absl::StatusOr<ClientTls> loaded = LoadClientTls(ca, cert, key, name);
+  if (!loaded.ok()) return loaded.status();
+  FlagTls() = std::move(*loaded);
+  return absl::OkStatus();
+}
 
 constexpr char kClassCreateUsage[] =
     "class create CIRCUIT [--title=T] [--json]";
@@ -158,6 +217,7 @@ std::shared_ptr<Connection> Connect() {
   ConnectOptions options;
   options.address = absl::GetFlag(FLAGS_address);
   options.call_timeout = absl::Seconds(absl::GetFlag(FLAGS_timeout_seconds));
+  options.tls = FlagTls();
   return std::make_shared<Connection>(options);
 }
 
@@ -585,7 +645,8 @@ constexpr char kBenchUsage[] =
     "bench [--spawn_server | --server_pid=PID] "
     "[--mode=cues|next|joins|reports|idle|class] "
     "[--transport=grpc|sse_kiosk|sse_participant] [--participants=N,N...] "
-    "[--messages=M] [--rate=R] [--seconds=S] [--json]";
+    "[--messages=M] [--rate=R] [--seconds=S] "
+    "[--attack=none|joins|idle_tcp|slowloris|report_flood] [--json]";
 
 int Bench(const std::vector<char*>& args) {
   if (!args.empty()) return Usage(kBenchUsage);
@@ -597,6 +658,14 @@ int Bench(const std::vector<char*>& args) {
                            &options.transport)) {
     return BadFlag("--transport is grpc, sse_kiosk or sse_participant");
   }
+  if (const std::string attack = absl::GetFlag(FLAGS_attack);
+      !attack.empty() && !ParseBenchAttack(attack, &options.attack)) {
+    return BadFlag(
+        "--attack is none, joins, idle_tcp, slowloris or report_flood");
+  }
+  options.attack_size = absl::GetFlag(FLAGS_attack_size);
+  options.attack_from = absl::GetFlag(FLAGS_attack_from);
+  options.attack_reopen = absl::GetFlag(FLAGS_attack_reopen);
   if (const std::string list = absl::GetFlag(FLAGS_participants);
       !list.empty()) {
     options.participants.clear();
@@ -754,10 +823,18 @@ const std::vector<Subcommand>& Subcommands() {
        "server you run (--address, --key or the usual key discovery), start\n"
        "it with those flags yourself, and pass --server_pid for CPU and RSS.\n"
        "Keep the load tool on the machine it measures in mind: it uses CPU\n"
-       "too (its own column).",
+       "too (its own column).\n"
+       "\n"
+       "--attack=joins|idle_tcp|slowloris|report_flood plays hostile traffic\n"
+       "from --attack_from (127.0.0.2) during the measured phase; every\n"
+       "participant then connects from an address of its own (127.1.x.y)\n"
+       "and a spawned server keeps its per-address limits. --attack=none is\n"
+       "the same set-up without the attack, to compare. The notes say what\n"
+       "the attack did and the server's RSS before, at peak and after.",
        {"spawn_server", "mode", "participants", "messages", "rate", "seconds",
         "joins_in_flight", "threads", "accept_batches", "server_pid",
-        "server_flags", "json"},
+        "server_flags", "attack", "attack_size", "attack_from", "attack_reopen",
+        "json"},
        Bench},
   };
   return *subcommands;
@@ -869,6 +946,9 @@ int main(int argc, char** argv) {
     std::vector<char*> args =
         absl::ParseCommandLine(static_cast<int>(rest.size()), rest.data());
     args.erase(args.begin());  // the program's name
+    if (absl::Status tls = circuit::client::LoadTlsFlags(); !tls.ok()) {
+      return circuit::client::BadFlag(std::string(tls.message()));
+    }
     return s.run(args);
   }
   std::fprintf(stderr, "circuit: unknown subcommand \"%s\"\n\n%s\n", argv[at],

@@ -6,14 +6,18 @@ set -euo pipefail
 packages=(
   # Toolchain.
   build-essential cmake pkg-config clang clang-format
+  # libFuzzer and the sanitizer runtimes of the fuzz build (make fuzz).
+  libclang-rt-14-dev libfuzzer-14-dev
   # gRPC 1.51, protobuf 3.21, Abseil 20220623.
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler libabsl-dev
   # Standard gRPC protos (health) for the foreign-language checks.
   grpc-proto
   # Storage.
   libsqlite3-dev sqlite3
-  # Random tokens and constant-time key checks.
-  libssl-dev
+  # Random tokens and constant-time key checks; signed credentials (JWT).
+  libssl-dev libjwt-dev
+  # The TLS tests make their CA and certificates with the openssl command.
+  openssl
   # The HTTP listener (Boost.Beast) and /metrics (prometheus-cpp; promtool
   # checks the exposition in the tests).
   libboost1.81-dev prometheus-cpp-dev prometheus

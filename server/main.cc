@@ -21,7 +21,9 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/common/clock.h"
+#include "server/common/data_cipher.h"
 #include "server/common/log.h"
+#include "server/journal/sqlite_journal.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
 #include "server/rpc/server.h"
@@ -85,12 +87,62 @@ ABSL_FLAG(std::string, http_static_dir, "",
           "serve the web pages from this directory (server/http/static) "
           "instead of the copies compiled in, to work on them without "
           "rebuilding");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain (leaf first) to serve gRPC and HTTP over "
+          "TLS with; needs --tls_key. Reloaded without a restart when the "
+          "file changes (see --tls_reload_seconds)");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM private key of --tls_cert (unencrypted; keep it mode 0600)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificate(s) that sign studio devices' client "
+          "certificates: a client that presents a certificate must present "
+          "one these signed (the handshake fails otherwise); clients without "
+          "one (phones) are still served");
+ABSL_FLAG(int, tls_reload_seconds, 60,
+          "how often the TLS files are checked; a changed certificate and "
+          "key serve new connections from then on (open ones keep theirs), "
+          "and a pair that does not load is logged and not used");
+ABSL_FLAG(bool, insecure, false,
+          "allow plain text (no TLS) on a non-loopback --listen or "
+          "--http_listen; without TLS every key, token and health report "
+          "crosses the network readable. Logged as a warning");
 ABSL_FLAG(int, stream_threads, 0,
           "threads that poll the streams' completion queues, each owning a "
           "share of the streams (0: one per core)");
 ABSL_FLAG(int, journal_max_batch, 10000,
           "most inputs in one journal commit; 1 commits each on its own "
           "(slower, for comparison)");
+ABSL_FLAG(int, handshake_timeout_seconds, 10,
+          "a gRPC connection that has not completed its handshake (sent "
+          "HTTP/2's preface and settings) within this is closed, so "
+          "connections that never send a byte hold nothing for long");
+ABSL_FLAG(int, max_connection_idle_seconds, 300,
+          "a gRPC connection with no call open for this long is closed "
+          "(GOAWAY; clients reconnect when they next call); an open stream, "
+          "however quiet, keeps its connection; 0: never");
+ABSL_FLAG(int, max_streams_per_connection, 100,
+          "gRPC calls open at once on one connection");
+ABSL_FLAG(int, http_read_timeout_seconds, 15,
+          "an HTTP request's headers and body must arrive within this, or "
+          "the connection is closed (slow clients hold nothing for long)");
+ABSL_FLAG(int, http_max_connections, 10000,
+          "HTTP connections open at once; more are closed when accepted "
+          "(0: no limit)");
+ABSL_FLAG(int, http_max_connections_per_address, 1000,
+          "HTTP connections open at once from one address (a studio's "
+          "phones may share one behind its router); more are closed when "
+          "accepted (0: no limit)");
+ABSL_FLAG(std::string, data_key_file, "",
+          "a file (mode 0600) with the data keys that seal health data in "
+          "the journal: ID:KEY items (KEY: 64 hex digits or base64 of 32 "
+          "bytes), the highest id seals; the CIRCUIT_DATA_KEY environment "
+          "variable, in the same form, comes first; neither: "
+          "<data_dir>/keys/ (created, with a first key, when missing)");
+ABSL_FLAG(bool, rotate_data_key, false,
+          "with circuitd stopped: add a new data key to <data_dir>/keys/ "
+          "(or use the highest given key), seal every health record of the "
+          "journal under it in one transaction, and exit; older keys may be "
+          "deleted afterwards");
 ABSL_FLAG(int, health_retention_days, 30,
           "effort and symptom details of classes that ended more than this "
           "many days ago are removed (reps and attendance stay)");
@@ -132,6 +184,59 @@ absl::StatusOr<std::string> LoadKey(const std::string& flag_value,
   close(fd);
   if (!ok) return absl::UnavailableError(absl::StrCat("cannot write ", path));
   return key;
+}
+
+// --rotate_data_key: seals every health record under a new data key.
+int RotateDataKey(const circuit::ServerOptions& options) {
+  auto fail = [](const char* what, const absl::Status& status) {
+    std::fprintf(stderr, "circuitd: %s%s\n", what,
+                 std::string(status.message()).c_str());
+    return 1;
+  };
+  const circuit::DataKeyOptions sources = circuit::DataKeysFor(options);
+  circuit::SqliteJournalOptions journal_options;
+  journal_options.path = options.data_dir + "/circuit.db";
+  absl::StatusOr<std::shared_ptr<const circuit::KeyRing>> keys =
+      circuit::LoadDataKeys(sources);
+  if (!keys.ok()) return fail("", keys.status());
+  journal_options.keys = *keys;
+  // The journal is opened first, so no key is added while a running
+  // circuitd holds it.
+  auto journal = circuit::SqliteJournal::Open(journal_options);
+  if (!journal.ok()) return fail("", journal.status());
+  if (sources.key_text.empty() && sources.key_file.empty()) {
+    absl::StatusOr<uint32_t> added = circuit::AddDataKey(sources.key_dir);
+    if (!added.ok()) return fail("", added.status());
+    std::printf("added data key %u in %s\n", *added, sources.key_dir.c_str());
+    keys = circuit::LoadDataKeys(sources);
+    if (!keys.ok()) return fail("", keys.status());
+    (*journal)->Close();
+    journal_options.keys = *keys;
+    journal = circuit::SqliteJournal::Open(journal_options);
+    if (!journal.ok()) return fail("", journal.status());
+  }
+  absl::StatusOr<circuit::SqliteJournal::ResealCounts> counts =
+      (*journal)->Reseal();
+  (*journal)->Close();
+  if (!counts.ok()) {
+    return fail("cannot rotate the data key: ", counts.status());
+  }
+  std::printf(
+      "health data of %s sealed under data key %u: %lld records moved from "
+      "older keys, %lld plain records sealed\n",
+      journal_options.path.c_str(), (*keys)->current_id(),
+      static_cast<long long>(counts->resealed),
+      static_cast<long long>(counts->sealed));
+  if (counts->unreadable > 0) {
+    std::fprintf(stderr,
+                 "circuitd: %lld sealed records did not open with the keys "
+                 "given and stay as they were (see the log above); keep "
+                 "their keys\n",
+                 static_cast<long long>(counts->unreadable));
+    return 1;
+  }
+  std::printf("older data keys may now be deleted\n");
+  return 0;
 }
 
 int MakeDirs(const std::string& path) {
@@ -205,9 +310,28 @@ int main(int argc, char** argv) {
   options.listen = absl::GetFlag(FLAGS_listen);
   options.journal = absl::GetFlag(FLAGS_journal);
   options.data_dir = data_dir;
+  options.data_keys.key_file = absl::GetFlag(FLAGS_data_key_file);
+  if (const char* text = std::getenv("CIRCUIT_DATA_KEY"); text != nullptr) {
+    options.data_keys.key_text = text;
+    // Nothing this process starts needs to inherit it.
+    unsetenv("CIRCUIT_DATA_KEY");
+  }
+  if (absl::GetFlag(FLAGS_rotate_data_key)) return RotateDataKey(options);
   options.stream_threads = std::max(0, absl::GetFlag(FLAGS_stream_threads));
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.http_static_dir = absl::GetFlag(FLAGS_http_static_dir);
+  options.tls.cert_path = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_path = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);
+  if (!options.tls.enabled() &&
+      (!options.tls.key_path.empty() || !options.tls.client_ca_path.empty())) {
+    std::fprintf(stderr,
+                 "circuitd: --tls_key and --tls_client_ca need --tls_cert\n");
+    return 1;
+  }
+  options.tls_refresh =
+      absl::Seconds(std::max(1, absl::GetFlag(FLAGS_tls_reload_seconds)));
+  options.insecure = absl::GetFlag(FLAGS_insecure);
   if (const std::string interval = absl::GetFlag(FLAGS_write_interval_ms);
       interval != "auto") {
     int ms = 0;
@@ -222,6 +346,18 @@ int main(int argc, char** argv) {
   }
   options.keepalive_seconds =
       std::max(0, absl::GetFlag(FLAGS_keepalive_seconds));
+  options.handshake_timeout_ms =
+      1000 * std::max(1, absl::GetFlag(FLAGS_handshake_timeout_seconds));
+  options.max_connection_idle_seconds =
+      std::max(0, absl::GetFlag(FLAGS_max_connection_idle_seconds));
+  options.max_streams_per_connection =
+      std::max(1, absl::GetFlag(FLAGS_max_streams_per_connection));
+  options.http_read_timeout = absl::Seconds(
+      std::max(1, absl::GetFlag(FLAGS_http_read_timeout_seconds)));
+  options.http_max_connections = static_cast<size_t>(
+      std::max(0, absl::GetFlag(FLAGS_http_max_connections)));
+  options.http_max_connections_per_address = static_cast<size_t>(
+      std::max(0, absl::GetFlag(FLAGS_http_max_connections_per_address)));
   options.journal_max_batch =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_journal_max_batch)));
   options.registry.health_retention =
@@ -265,15 +401,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
-  std::printf("circuitd listening on %s:%d (%s, data in %s, journal %s)\n",
-              host.c_str(), (*server)->port(), source.c_str(), data_dir.c_str(),
+  const char* transport = options.tls.enabled() ? "TLS, " : "";
+  std::printf("circuitd listening on %s:%d (%s%s, data in %s, journal %s)\n",
+              host.c_str(), (*server)->port(), transport, source.c_str(),
+              data_dir.c_str(),
               options.journal == "sqlite" ? (data_dir + "/circuit.db").c_str()
                                           : options.journal.c_str());
   if ((*server)->http_port() != 0) {
     const std::string http_host =
         options.http_listen.substr(0, options.http_listen.rfind(':'));
-    std::printf("circuitd http on %s:%d (metrics at /metrics)\n",
-                http_host.c_str(), (*server)->http_port());
+    std::printf("circuitd http on %s:%d (%smetrics at /metrics)\n",
+                http_host.c_str(), (*server)->http_port(), transport);
   }
   if (absl::GetFlag(FLAGS_instructor_key).empty() &&
       std::getenv("CIRCUIT_INSTRUCTOR_KEY") == nullptr) {

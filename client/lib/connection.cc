@@ -5,12 +5,26 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "server/common/tls.h"
 
 namespace circuit::client {
+namespace {
+
+// gRPC 1.51 reports a failed TLS handshake as UNAVAILABLE "failed to connect
+// to all addresses", with the handshaker's words after it.
+bool IsTlsHandshakeFailure(const std::string& message) {
+  for (const char* mark : {"andshake", "SSL", "TLS", "ertificate"}) {
+    if (absl::StrContains(message, mark)) return true;
+  }
+  return false;
+}
+
+}  // namespace
 
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& options) {
   grpc::ChannelArguments args;
@@ -28,14 +42,82 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& options) {
   // backoff on top for streams.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
-  return grpc::CreateCustomChannel(options.address,
-                                   grpc::InsecureChannelCredentials(), args);
+  if (!options.tls.has_value()) {
+    return grpc::CreateCustomChannel(options.address,
+                                     grpc::InsecureChannelCredentials(), args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.tls->ca_pem;
+  ssl.pem_private_key = options.tls->key_pem;
+  ssl.pem_cert_chain = options.tls->cert_pem;
+  if (!options.tls->server_name.empty()) {
+    args.SetSslTargetNameOverride(options.tls->server_name);
+  }
+  return grpc::CreateCustomChannel(options.address, grpc::SslCredentials(ssl),
+                                   args);
+}
+
+absl::StatusOr<ClientTls> LoadClientTls(const std::string& ca_path,
+                                        const std::string& cert_path,
+                                        const std::string& key_path,
+                                        const std::string& server_name) {
+  ClientTls tls;
+  tls.server_name = server_name;
+  if (cert_path.empty() != key_path.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key go together (a client certificate and its "
+        "key)");
+  }
+  if (!cert_path.empty()) {
+    // The server's own checks read the same way: a chain, and its key.
+    TlsFiles files;
+    files.cert_path = cert_path;
+    files.key_path = key_path;
+    absl::StatusOr<TlsIdentity> identity = LoadTlsIdentity(files);
+    if (!identity.ok()) return identity.status();
+    tls.cert_pem = std::move(identity->cert_pem);
+    tls.key_pem = std::move(identity->key_pem);
+  }
+  if (!ca_path.empty()) {
+    absl::StatusOr<std::string> ca = LoadPemCertificates("--tls_ca", ca_path);
+    if (!ca.ok()) return ca.status();
+    tls.ca_pem = std::move(*ca);
+  }
+  return tls;
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
+  const std::string& message = status.error_message();
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      IsTlsHandshakeFailure(message)) {
+    const char* why =
+        absl::StrContains(message, "certificate verify failed")
+            ? "circuitd's certificate is not signed by a CA this client "
+              "trusts (--tls_ca), or it has expired"
+        : absl::StrContains(message, "Peer name")
+            ? "circuitd's certificate does not carry the host name in "
+              "--address (--tls_server_name names the one it carries)"
+            : "circuitd refused this client's certificate, or does not "
+              "speak TLS";
+    return absl::UnavailableError(absl::StrCat(
+        "TLS handshake with circuitd failed: ", why, " (gRPC: ", message, ")"));
+  }
+  // A server that ends the connection while it is being set up: in TLS 1.3
+  // a refused client certificate shows this way, and so does a plaintext
+  // client at a TLS port.
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      absl::StrContains(message, "failed to connect to all addresses") &&
+      absl::StrContains(message, "Socket closed")) {
+    return absl::UnavailableError(absl::StrCat(
+        "circuitd closed the connection while it was being set up, as it "
+        "does in the TLS handshake when it refuses this client's certificate "
+        "(--tls_cert not signed by its --tls_client_ca) or when it speaks TLS "
+        "and this client does not (--tls_ca) (gRPC: ",
+        message, ")"));
+  }
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+                      message);
 }
 
 void Authorize(grpc::ClientContext* context, const std::string& secret) {

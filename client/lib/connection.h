@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,35 @@
 
 namespace circuit::client {
 
+// TLS to circuitd (circuitd --tls_cert): whom to trust, and optionally a
+// certificate of this client's own (a studio device's, for a circuitd with
+// --tls_client_ca).
+struct ClientTls {
+  // PEM of the CA(s) that sign circuitd's certificate; empty: the system's
+  // trusted roots.
+  std::string ca_pem;
+  // This client's certificate chain and key (PEM); both or neither.
+  std::string cert_pem;
+  std::string key_pem;
+  // The name circuitd's certificate must carry, when it is not the host of
+  // the address (an IP address the certificate does not list, say).
+  std::string server_name;
+};
+
+// Reads the PEM files for ClientTls (empty paths are left out), and checks
+// that the CA and certificate parse and the key is the certificate's.
+// INVALID_ARGUMENT naming the flag (--tls_ca, --tls_cert, --tls_key) and
+// the file.
+absl::StatusOr<ClientTls> LoadClientTls(const std::string& ca_path,
+                                        const std::string& cert_path,
+                                        const std::string& key_path,
+                                        const std::string& server_name);
+
 struct ConnectOptions {
   // circuitd's host:port.
   std::string address = "127.0.0.1:50051";
+  // TLS; none: plaintext (circuitd on loopback, or one run with --insecure).
+  std::optional<ClientTls> tls;
   // The deadline of each unary call, and of opening a stream.
   absl::Duration call_timeout = absl::Seconds(5);
   // How often an idle connection is pinged; a peer that does not answer
@@ -36,7 +63,10 @@ struct ConnectOptions {
 // A channel to `options.address` with keepalive and reconnect backoff set.
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& options);
 
-// grpc::Status to absl::Status; the codes share numbering.
+// grpc::Status to absl::Status; the codes share numbering. A connection
+// that failed in its TLS handshake (gRPC says only that it could not
+// connect, with the TLS detail at the end) keeps its UNAVAILABLE, with a
+// message that says it is the certificate and what to check.
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // Adds `authorization: Bearer <secret>` when `secret` is not empty.

@@ -568,8 +568,17 @@ absl::Status ClassSession::EraseHealthData(const std::string& participant_id) {
 // --- Replay ------------------------------------------------------------------
 
 EntryOutcome ClassSession::ApplyEntry(const internal::Entry& entry) {
-  const absl::Time at = absl::FromUnixMillis(entry.at_unix_ms());
   EntryOutcome out;
+  // A time outside 1970..9999 is a damaged journal, not a class: holds and
+  // deadlines are sums of times and durations, defined for real times only.
+  constexpr int64_t kLatestEntryMs = 253'402'300'799'999;  // 9999-12-31
+  if (entry.at_unix_ms() < 0 || entry.at_unix_ms() > kLatestEntryMs) {
+    out.status = absl::InvalidArgumentError(
+        absl::StrCat("the journal entry's time (", entry.at_unix_ms(),
+                     " ms) is not between 1970 and 9999"));
+    return out;
+  }
+  const absl::Time at = absl::FromUnixMillis(entry.at_unix_ms());
   switch (entry.input_case()) {
     case internal::Entry::kJoin:
       out.status =

@@ -213,8 +213,9 @@ class ClassSession {
   // Applies one journaled input at entry.at_unix_ms: join: Join; connection:
   // SetConnection; report: Record; command: Apply; tick: Tick; restart:
   // Restart; token: nothing (seats are the registry's). status is the
-  // refusal, if any (INVALID_ARGUMENT for an entry with no input); seq the
-  // report's or command's event seq, 0 otherwise; duplicate as Record's.
+  // refusal, if any (INVALID_ARGUMENT for an entry with no input, or with a
+  // time before 1970 or after 9999: a damaged journal); seq the report's or
+  // command's event seq, 0 otherwise; duplicate as Record's.
   EntryOutcome ApplyEntry(const internal::Entry& entry);
 
   // --- Health data --------------------------------------------------------

@@ -324,44 +324,52 @@ void HttpApi::Clock(const HttpRequest& request, Done done) {
   done(JsonResponse(response));
 }
 
-bool HttpApi::MayWatch(const HttpRequest& request, Done* done) {
+bool HttpApi::Authenticated(const HttpRequest& request, Done* done,
+                            Principal* who) {
   const std::string token = BearerOf(request.authorization);
   if (token.empty()) {
     (*done)(ErrorResponse(
         grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                     "this needs a kiosk credential or the instructor key: "
-                     "Authorization: Bearer <key>")));
+                     "this needs a kiosk credential or an instructor's: "
+                     "Authorization: Bearer <credential>")));
     return false;
   }
-  if (!options_.may_watch || !options_.may_watch(token)) {
-    (*done)(ErrorResponse(grpc::Status(
-        grpc::StatusCode::UNAUTHENTICATED,
-        "that credential opens no class (revoked, or never given)")));
+  if (grpc::Status status = Authenticate(token, options_.keys, who);
+      !status.ok()) {
+    (*done)(ErrorResponse(status));
     return false;
   }
   return true;
 }
 
 void HttpApi::ListClasses(const HttpRequest& request, Done done) {
-  if (!MayWatch(request, &done)) return;
+  Principal who;
+  if (!Authenticated(request, &done, &who)) return;
   const std::optional<std::string> all =
       QueryValue(request.target, "includeEnded");
   v1::ListClassesResponse response;
   for (v1::ClassInfo& info :
        options_.registry->List(all.has_value() && *all == "true")) {
-    *response.add_classes() = std::move(info);
+    if (MayWatchClass(who, info).ok()) {
+      *response.add_classes() = std::move(info);
+    }
   }
   done(JsonResponse(response));
 }
 
 void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
                     Done done) {
-  if (!MayWatch(request, &done)) return;
+  Principal who;
+  if (!Authenticated(request, &done, &who)) return;
   std::shared_ptr<ClassActor> actor = options_.registry->Find(class_id);
   if (actor == nullptr) {
     done(ErrorResponse(grpc::Status(
         grpc::StatusCode::NOT_FOUND,
         absl::StrCat("no class with id ", QuoteForError(class_id)))));
+    return;
+  }
+  if (grpc::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
+    done(ErrorResponse(may));
     return;
   }
   absl::StatusOr<int64_t> last_seq = ResumeFrom(request);
@@ -372,12 +380,10 @@ void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
   std::shared_ptr<EventStream> events = EventStream::Create(
       EventStream::Kind::kWatch, options_.max_queued_per_stream,
       &ProcessStats().open_http_kiosks);
-  if (options_.kiosks != nullptr) {
+  if (options_.keys.kiosks != nullptr && who.role == Principal::Role::kKiosk &&
+      who.subject != "studio-kiosk") {
     // A paired TV's stream ends when the TV is revoked.
-    if (std::optional<std::string> kiosk_id =
-            options_.kiosks->KioskIdOf(BearerOf(request.authorization))) {
-      options_.kiosks->Track(*kiosk_id, events->stream());
-    }
+    options_.keys.kiosks->Track(who.subject, events->stream());
   }
   actor->AttachKiosk(events->stream(), *last_seq);
   HttpResponse response;

@@ -23,6 +23,7 @@
 #include "server/common/rate_limit.h"
 #include "server/http/metrics.h"
 #include "server/http/static_files.h"
+#include "server/live/access.h"
 #include "server/live/class_registry.h"
 #include "server/live/kiosks.h"
 
@@ -86,11 +87,10 @@ struct HttpApiOptions {
   ClassRegistry* registry = nullptr;
   const Clock* clock = nullptr;
   Metrics* metrics = nullptr;
-  // Whether a bearer token may list and watch classes: the studio's kiosk
-  // key, a paired kiosk's credential, or the instructor key.
-  std::function<bool(const std::string& token)> may_watch;
-  // Paired studio TVs; null: pairing is off (503).
-  KioskPairings* kiosks = nullptr;
+  // The credentials that may list and watch classes (each its studio's):
+  // kiosk keys, paired kiosks, accounts, the bootstrap key. keys.kiosks also
+  // serves pairing; null: pairing is off (503).
+  AccessKeys keys;
   // Joins per device, shared with the gRPC service.
   PeerRateLimiter* join_limiter = nullptr;
   // Pairings started per device.
@@ -144,9 +144,9 @@ class HttpApi {
   void GetPairing(const std::string& code, const HttpRequest& request,
                   Done done);
 
-  // False (after answering UNAUTHENTICATED) when the request's bearer token
-  // may not watch.
-  bool MayWatch(const HttpRequest& request, Done* done);
+  // Who the request's bearer token is, into `who`; false (after answering
+  // UNAUTHENTICATED) when it opens nothing.
+  bool Authenticated(const HttpRequest& request, Done* done, Principal* who);
 
   // False (after answering RESOURCE_EXHAUSTED) when the seat reports faster
   // than allowed.

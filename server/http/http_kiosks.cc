@@ -21,7 +21,7 @@ HttpResponse PairingOff() {
 }  // namespace
 
 void HttpApi::StartPairing(const HttpRequest& request, Done done) {
-  if (options_.kiosks == nullptr) {
+  if (options_.keys.kiosks == nullptr) {
     done(PairingOff());
     return;
   }
@@ -33,13 +33,13 @@ void HttpApi::StartPairing(const HttpRequest& request, Done done) {
                      "again in a minute")));
     return;
   }
-  absl::StatusOr<v1::KioskPairing> pairing = options_.kiosks->Start();
+  absl::StatusOr<v1::KioskPairing> pairing = options_.keys.kiosks->Start();
   done(pairing.ok() ? JsonResponse(*pairing) : ErrorResponse(pairing.status()));
 }
 
 void HttpApi::GetPairing(const std::string& code, const HttpRequest& request,
                          Done done) {
-  if (options_.kiosks == nullptr) {
+  if (options_.keys.kiosks == nullptr) {
     done(PairingOff());
     return;
   }
@@ -50,7 +50,8 @@ void HttpApi::GetPairing(const std::string& code, const HttpRequest& request,
         "send the pairing secret: Authorization: Bearer <secret>")));
     return;
   }
-  absl::StatusOr<v1::KioskPairing> pairing = options_.kiosks->Get(code, secret);
+  absl::StatusOr<v1::KioskPairing> pairing =
+      options_.keys.kiosks->Get(code, secret);
   done(pairing.ok() ? JsonResponse(*pairing) : ErrorResponse(pairing.status()));
 }
 

@@ -1,7 +1,9 @@
 #include "server/http/http_server.h"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -12,9 +14,13 @@
 #include "absl/strings/str_cat.h"
 #include "boost/asio/ip/tcp.hpp"
 #include "boost/asio/post.hpp"
+#include "boost/asio/ssl.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/beast/core.hpp"
 #include "boost/beast/http.hpp"
+#include "boost/beast/ssl.hpp"
+#include "server/common/log.h"
+#include "server/common/stats.h"
 
 namespace circuit {
 namespace {
@@ -22,6 +28,7 @@ namespace {
 namespace beast = boost::beast;
 namespace http = boost::beast::http;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 
 // What answers still owed by the API and the server's stopping share; it
@@ -31,6 +38,91 @@ struct Owed {
   int count ABSL_GUARDED_BY(mu) = 0;
   bool stopped ABSL_GUARDED_BY(mu) = false;
 };
+
+// A connection's byte stream: plain TCP, or TLS over it. Both are one type
+// so a connection's state machine is written once; each read and write goes
+// to the layer chosen when the connection was accepted. Timeouts, close and
+// the socket are always the TCP layer's.
+class ByteStream {
+ public:
+  using executor_type = beast::tcp_stream::executor_type;
+
+  // TLS with `tls` (kept alive by the stream: a reload may replace the
+  // server's while this connection still uses it); plain TCP when null.
+  ByteStream(tcp::socket socket, std::shared_ptr<ssl::context> tls)
+      : tcp_(std::move(socket)), context_(std::move(tls)) {
+    if (context_ != nullptr) tls_.emplace(tcp_, *context_);
+  }
+
+  bool tls() const { return tls_.has_value(); }
+  executor_type get_executor() { return tcp_.get_executor(); }
+  tcp::socket& socket() { return tcp_.socket(); }
+  void close() { tcp_.close(); }
+  template <typename Duration>
+  void expires_after(Duration duration) {
+    tcp_.expires_after(duration);
+  }
+  void expires_never() { tcp_.expires_never(); }
+
+  // The server's side of the TLS handshake; only when tls().
+  template <typename Handler>
+  void async_handshake(Handler&& handler) {
+    tls_->async_handshake(ssl::stream_base::server,
+                          std::forward<Handler>(handler));
+  }
+
+  template <typename Buffers, typename Handler>
+  void async_read_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_.has_value()) {
+      tls_->async_read_some(buffers, std::forward<Handler>(handler));
+    } else {
+      tcp_.async_read_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+  template <typename Buffers, typename Handler>
+  void async_write_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_.has_value()) {
+      tls_->async_write_some(buffers, std::forward<Handler>(handler));
+    } else {
+      tcp_.async_write_some(buffers, std::forward<Handler>(handler));
+    }
+  }
+
+ private:
+  beast::tcp_stream tcp_;
+  const std::shared_ptr<ssl::context> context_;
+  std::optional<beast::ssl_stream<beast::tcp_stream&>> tls_;
+};
+
+// A server context serving `identity`: TLS 1.2 or later; with a client CA,
+// a client certificate is asked for and must be signed by it when given,
+// and a client without one is still served.
+absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(
+    const TlsIdentity& identity) {
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
+  beast::error_code ec;
+  context->set_options(ssl::context::default_workarounds |
+                           ssl::context::no_sslv2 | ssl::context::no_sslv3 |
+                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
+                           ssl::context::single_dh_use,
+                       ec);
+  if (!ec) {
+    context->use_certificate_chain(net::buffer(identity.cert_pem), ec);
+  }
+  if (!ec) {
+    context->use_private_key(net::buffer(identity.key_pem), ssl::context::pem,
+                             ec);
+  }
+  if (!ec && !identity.client_ca_pem.empty()) {
+    context->add_certificate_authority(net::buffer(identity.client_ca_pem), ec);
+    if (!ec) context->set_verify_mode(ssl::verify_peer, ec);
+  }
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the TLS certificate does not load: ", ec.message()));
+  }
+  return context;
+}
 
 }  // namespace
 
@@ -52,18 +144,30 @@ class HttpServer::Impl {
   // Every `event_heartbeat`: a comment on each event stream that sent
   // nothing for that long.
   void Heartbeat();
+  // Loads the TLS files into a new context for the connections accepted
+  // from now on; the current one stays when they do not load.
+  absl::Status LoadTls();
+  // Every `tls_refresh`: LoadTls when the files' metadata changed.
+  void WatchTls();
 
   // Declared first: destroyed last, after everything that uses it.
   net::io_context ioc_{1};
   tcp::acceptor acceptor_{ioc_};
   net::steady_timer accept_retry_{ioc_};
   net::steady_timer heartbeat_{ioc_};
+  net::steady_timer tls_refresh_{ioc_};
   const HttpServerOptions options_;
   HttpApi* const api_;
   Metrics* const metrics_;
   const std::shared_ptr<Owed> owed_ = std::make_shared<Owed>();
   // Every open connection; the io thread only.
   std::set<std::shared_ptr<Session>> sessions_;
+  // Open connections by remote address; the io thread only.
+  std::map<std::string, size_t> per_address_;
+  // What new connections are served with (null: plain HTTP), and the files'
+  // metadata when last loaded; before Run(), then the io thread only.
+  std::shared_ptr<ssl::context> tls_context_;
+  std::string tls_signature_;
   std::thread thread_;
   bool shut_down_ = false;  // the caller's thread only
 };
@@ -73,8 +177,28 @@ class HttpServer::Impl {
 // thread; owned by the server's set while open.
 class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
+  Session(tcp::socket socket, Impl* server, std::string address)
+      : stream_(std::move(socket), server->tls_context_),
+        server_(server),
+        address_(std::move(address)) {}
+
+  // Over TLS the handshake comes first, within the read timeout (a client
+  // that stalls in it holds nothing for long); then the first request.
+  void Start() {
+    if (!stream_.tls()) {
+      Read();
+      return;
+    }
+    stream_.expires_after(std::chrono::milliseconds(
+        absl::ToInt64Milliseconds(server_->options_.read_timeout)));
+    stream_.async_handshake([self = shared_from_this()](beast::error_code ec) {
+      if (ec) {  // not TLS, an untrusted client certificate, a timeout
+        self->Close();
+        return;
+      }
+      self->Read();
+    });
+  }
 
   // An event stream that wrote nothing since the last heartbeat gets a
   // comment line: proxies keep the connection, and a client can tell a
@@ -107,7 +231,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
-    server_->sessions_.erase(shared_from_this());
+    if (server_->sessions_.erase(shared_from_this()) > 0) {
+      auto it = server_->per_address_.find(address_);
+      if (it != server_->per_address_.end() && --it->second == 0) {
+        server_->per_address_.erase(it);
+      }
+    }
   }
 
  private:
@@ -345,7 +474,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     absl::AnyInvocable<void()> written;
   };
 
-  beast::tcp_stream stream_;
+  ByteStream stream_;
   beast::flat_buffer buffer_;
   char drain_[4096];
   std::shared_ptr<EventSource> events_;
@@ -355,12 +484,18 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   bool sent_since_heartbeat_ = false;
   std::optional<http::request_parser<http::string_body>> parser_;
   Impl* const server_;
+  const std::string address_;  // the remote IP, for the per-address limit
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool head_ = false;
 };
 
 absl::StatusOr<int> HttpServer::Impl::Listen() {
+  // A certificate that does not load stops the start, before the port is
+  // taken.
+  if (options_.tls.enabled()) {
+    if (absl::Status loaded = LoadTls(); !loaded.ok()) return loaded;
+  }
   const size_t colon = options_.listen.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
@@ -392,7 +527,46 @@ absl::StatusOr<int> HttpServer::Impl::Listen() {
   const int bound = acceptor_.local_endpoint(ec).port();
   Accept();
   Heartbeat();
+  if (options_.tls.enabled()) WatchTls();
   return bound;
+}
+
+absl::Status HttpServer::Impl::LoadTls() {
+  // The metadata before the contents: a change made while they are read
+  // shows as another change next time. A pair that fails is not tried again
+  // until the files change again (one log line, not one a check).
+  tls_signature_ = TlsFilesSignature(options_.tls);
+  absl::StatusOr<TlsIdentity> identity = LoadTlsIdentity(options_.tls);
+  if (!identity.ok()) return identity.status();
+  absl::StatusOr<std::shared_ptr<ssl::context>> context =
+      MakeTlsContext(*identity);
+  if (!context.ok()) return context.status();
+  const bool reload = tls_context_ != nullptr;
+  tls_context_ = std::move(*context);
+  LogInfo("HTTP TLS: %s %s%s", reload ? "reloaded, now serving" : "serving",
+          identity->description,
+          identity->client_ca_pem.empty()
+              ? ""
+              : " (client certificates checked against --tls_client_ca)");
+  return absl::OkStatus();
+}
+
+void HttpServer::Impl::WatchTls() {
+  tls_refresh_.expires_after(std::chrono::milliseconds(
+      std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.tls_refresh))));
+  tls_refresh_.async_wait([this](beast::error_code ec) {
+    if (ec) return;  // cancelled: stopping
+    // A few stat calls; the files are read only when they changed.
+    if (TlsFilesSignature(options_.tls) != tls_signature_) {
+      if (absl::Status loaded = LoadTls(); !loaded.ok()) {
+        LogError(
+            "HTTP TLS: the changed files do not load, so new "
+            "connections keep the certificate in use: %s",
+            std::string(loaded.message()));
+      }
+    }
+    WatchTls();
+  });
 }
 
 void HttpServer::Impl::Heartbeat() {
@@ -418,9 +592,29 @@ void HttpServer::Impl::Accept() {
       });
       return;
     }
-    auto session = std::make_shared<Session>(std::move(socket), this);
+    // Over a connection limit: closed at once, holding nothing.
+    beast::error_code peer_error;
+    std::string address =
+        socket.remote_endpoint(peer_error).address().to_string();
+    const size_t from_address = per_address_[address];
+    if (peer_error ||
+        (options_.max_connections > 0 &&
+         sessions_.size() >= options_.max_connections) ||
+        (options_.max_connections_per_address > 0 &&
+         from_address >= options_.max_connections_per_address)) {
+      if (from_address == 0) per_address_.erase(address);
+      ProcessStats().refused_http_connections.fetch_add(
+          1, std::memory_order_relaxed);
+      beast::error_code ignored;
+      socket.close(ignored);
+      Accept();
+      return;
+    }
+    ++per_address_[address];
+    auto session =
+        std::make_shared<Session>(std::move(socket), this, std::move(address));
     sessions_.insert(session);
-    session->Read();
+    session->Start();
     Accept();
   });
 }
@@ -433,6 +627,7 @@ void HttpServer::Impl::Shutdown(absl::Time deadline) {
     acceptor_.close(ignored);
     accept_retry_.cancel();
     heartbeat_.cancel();
+    tls_refresh_.cancel();
   });
   {
     absl::MutexLock lock(&owed_->mu);

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/tls.h"
 #include "server/http/http_api.h"
 
 namespace circuit {
@@ -24,6 +25,18 @@ struct HttpServerOptions {
   // An event stream that sent nothing for this long gets a comment line
   // (": ping"), so proxies keep it and clients can tell it is alive.
   absl::Duration event_heartbeat = absl::Seconds(15);
+  // Most connections open at once, in all and from one address (a studio's
+  // phones may share one behind its router); a connection over either is
+  // closed as soon as it is accepted, so slow or idle clients cannot take
+  // every descriptor. 0: no limit.
+  size_t max_connections = 10'000;
+  size_t max_connections_per_address = 1'000;
+  // HTTPS with these files; no cert_path: plain HTTP. Every `tls_refresh`
+  // the files' metadata is checked on the io thread; when it changed, the
+  // pair is read and checked again and new connections get it, while a pair
+  // that does not load keeps the one in use (the log says why).
+  TlsFiles tls;
+  absl::Duration tls_refresh = absl::Seconds(60);
 };
 
 // circuitd's HTTP listener: Boost.Beast on one io_context thread, every
@@ -33,7 +46,8 @@ struct HttpServerOptions {
 // are posted back to the connection. Thread-safe.
 class HttpServer {
  public:
-  // Listens and starts serving; an error says what could not be listened on.
+  // Listens and starts serving; an error says what could not be listened on
+  // (UNAVAILABLE), or which TLS file is wrong (INVALID_ARGUMENT).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       const HttpServerOptions& options, HttpApi* api, Metrics* metrics);
   ~HttpServer();  // Shutdown(now) if not done

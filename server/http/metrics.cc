@@ -129,6 +129,10 @@ std::vector<prometheus::MetricFamily> StatsFamilies() {
              static_cast<double>(
                  stats.rate_limited_messages.load(std::memory_order_relaxed)),
              {{"limit", "stream_messages"}});
+  AddCounter(&limited,
+             static_cast<double>(stats.refused_http_connections.load(
+                 std::memory_order_relaxed)),
+             {{"limit", "http_connections"}});
   families.push_back(std::move(limited));
   prometheus::MetricFamily resumes =
       Family("circuit_resumes_total",

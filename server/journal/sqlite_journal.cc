@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "server/common/log.h"
@@ -52,6 +53,11 @@ const char* MigrationFrom(int version) {
         );
         CREATE INDEX entries_by_class ON entries (class_id, id);
       )sql";
+    case 1:
+      // Version 2 seals health data in `entries.body` and
+      // `classes.summary` (KeyRing records); the tables stay as they are. Open
+      // seals a version 1 file's plain rows after this step.
+      return "";
   }
   return nullptr;
 }
@@ -255,6 +261,29 @@ const std::string& ParticipantOf(const internal::Entry& entry) {
   }
 }
 
+// Whether an entry's body is sealed at rest: the reports that are health data,
+// and joins (the check-in's recovery track and weeks postpartum are too).
+bool ShouldSeal(const internal::Entry& entry) {
+  return IsHealthEntry(entry) || entry.has_join();
+}
+
+// What a sealed row is bound to: its kind, class, and (for an entry) row id,
+// length-prefixed so no two identities share a spelling.
+std::string EntryIdentity(absl::string_view class_id, int64_t id) {
+  return absl::StrCat("entry:", class_id.size(), ":", class_id, ":", id);
+}
+std::string SummaryIdentity(absl::string_view class_id) {
+  return absl::StrCat("summary:", class_id.size(), ":", class_id);
+}
+
+absl::string_view ColumnBytes(sqlite3_stmt* stmt, int column) {
+  const void* data = sqlite3_column_blob(stmt, column);
+  const int size = sqlite3_column_bytes(stmt, column);
+  if (data == nullptr) return absl::string_view();
+  return absl::string_view(static_cast<const char*>(data),
+                           static_cast<size_t>(size));
+}
+
 // Reads, never writes, whether the file is a journal this build may write;
 // returns its schema version (0 for a new or empty file).
 absl::StatusOr<int64_t> CheckFile(sqlite3* db, const std::string& path) {
@@ -409,7 +438,33 @@ absl::Status SqliteJournal::Init() {
     return UnreadableFile(path, raw, seq_rc);
   }
   next_created_seq_ = last_seq + 1;
+  int64_t last_entry = 0;
+  if (const int id_rc = QueryInt(
+          raw, "SELECT coalesce(max(id), 0) FROM entries", &last_entry);
+      id_rc != SQLITE_OK) {
+    return UnreadableFile(path, raw, id_rc);
+  }
+  next_entry_id_ = last_entry + 1;
   if (absl::Status status = PrepareStatements(); !status.ok()) return status;
+  // A file from before sealing has its plain health rows sealed now, and
+  // their plain bytes scrubbed from the file and its WAL.
+  if (*version == 1 && options_.keys != nullptr) {
+    ResealCounts counts;
+    absl::Status sealed = absl::OkStatus();
+    if (const int begin_rc = Exec(begin_.get()); begin_rc != SQLITE_OK) {
+      sealed = SqlFailure(raw, begin_rc);
+    } else {
+      sealed = ResealRows(raw, /*rekey=*/false, &counts);
+      const int end_rc = Exec(sealed.ok() ? commit_.get() : rollback_.get());
+      if (sealed.ok() && end_rc != SQLITE_OK) sealed = SqlFailure(raw, end_rc);
+    }
+    if (sealed.ok()) sealed = ScrubFreedBytes();
+    if (!sealed.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot seal the health data of ", path, ": ", sealed.message()));
+    }
+    LogInfo("journal %s: sealed %d plain health records", path, counts.sealed);
+  }
   if (absl::Status status = OpenReader(); !status.ok()) return status;
 
   thread_ = std::thread([this] { Run(); });
@@ -443,7 +498,7 @@ absl::Status SqliteJournal::OpenReader() {
        "ORDER BY created_seq"},
       {&load_class_, "SELECT 1 FROM classes WHERE class_id = ?1"},
       {&load_entries_,
-       "SELECT body FROM entries WHERE class_id = ?1 ORDER BY id"},
+       "SELECT id, body FROM entries WHERE class_id = ?1 ORDER BY id"},
   };
   for (const auto& read : reads) {
     sqlite3_stmt* stmt = nullptr;
@@ -470,8 +525,8 @@ absl::Status SqliteJournal::PrepareStatements() {
        "INSERT INTO classes (class_id, created_seq, record) "
        "VALUES (?1, ?2, ?3)"},
       {&insert_entry_,
-       "INSERT INTO entries (class_id, participant_id, health, body) "
-       "VALUES (?1, ?2, ?3, ?4)"},
+       "INSERT INTO entries (class_id, participant_id, health, body, id) "
+       "VALUES (?1, ?2, ?3, ?4, ?5)"},
       {&end_class_,
        "UPDATE classes SET record = ?2, ended = 1, summary = ?3 "
        "WHERE class_id = ?1"},
@@ -539,6 +594,149 @@ SqliteJournal::Stats SqliteJournal::stats() const {
   return stats_;
 }
 
+int64_t SqliteJournal::unreadable_records() const {
+  absl::MutexLock lock(&mu_);
+  return unreadable_;
+}
+
+absl::StatusOr<std::string> SqliteJournal::SealRow(
+    const std::string& class_id, int64_t id, const std::string& plain) const {
+  if (options_.keys == nullptr) return plain;
+  return options_.keys->Seal(
+      plain, id == 0 ? SummaryIdentity(class_id) : EntryIdentity(class_id, id));
+}
+
+absl::StatusOr<SqliteJournal::ResealCounts> SqliteJournal::Reseal() {
+  if (options_.keys == nullptr) {
+    return absl::FailedPreconditionError(
+        "the journal was opened without data keys");
+  }
+  ResealCounts counts;
+  absl::Status status;
+  absl::Notification done;
+  Op op;
+  op.kind = Op::Kind::kReseal;
+  op.counts = &counts;
+  op.done = [&](absl::Status s) {
+    status = std::move(s);
+    done.Notify();
+  };
+  Enqueue(std::move(op));
+  done.WaitForNotification();
+  if (!status.ok()) return status;
+  return counts;
+}
+
+absl::Status SqliteJournal::ResealRows(sqlite3* db, bool rekey,
+                                       ResealCounts* counts) {
+  const KeyRing& keys = *options_.keys;
+  auto prepare = [db](const char* sql, Stmt* stmt) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
+    stmt->reset(raw);
+    return rc;
+  };
+  // What to write for one stored record, or "" to leave it: a plain one is
+  // sealed when `plain_needs_seal` says so, a sealed one (with rekey) when
+  // it is under an older key.
+  auto reseal =
+      [&](absl::string_view stored, const std::string& identity,
+          const std::string& where,
+          const std::function<bool(absl::string_view)>& plain_needs_seal)
+      -> absl::StatusOr<std::string> {
+    std::string plain;
+    if (KeyRing::IsSealed(stored)) {
+      absl::StatusOr<uint32_t> id = KeyRing::KeyIdOf(stored);
+      if (!rekey || (id.ok() && *id == keys.current_id())) return "";
+      absl::StatusOr<std::string> opened = keys.Open(stored, identity);
+      if (!opened.ok()) {
+        ++counts->unreadable;
+        LogError("journal %s: %s stays as it is: %s", options_.path, where,
+                 opened.status().message());
+        return "";
+      }
+      plain = std::move(*opened);
+      ++counts->resealed;
+    } else {
+      if (!plain_needs_seal(stored)) return "";
+      plain = std::string(stored);
+      ++counts->sealed;
+    }
+    return keys.Seal(plain, identity);
+  };
+
+  Stmt read, write;
+  int rc;
+  if ((rc = prepare("SELECT id, class_id, body FROM entries WHERE id > ?1 "
+                    "ORDER BY id LIMIT 512",
+                    &read)) != SQLITE_OK ||
+      (rc = prepare("UPDATE entries SET body = ?2 WHERE id = ?1", &write)) !=
+          SQLITE_OK) {
+    return SqlFailure(db, rc);
+  }
+  auto entry_needs_seal = [](absl::string_view body) {
+    internal::Entry entry;
+    return entry.ParseFromArray(body.data(), static_cast<int>(body.size())) &&
+           ShouldSeal(entry);
+  };
+  // In chunks, reading before writing: a table is not updated under an open
+  // read of it.
+  for (int64_t after = 0;;) {
+    std::vector<std::pair<int64_t, std::string>> updates;
+    int rows = 0;
+    {
+      ScopedReset reset(read.get());
+      sqlite3_bind_int64(read.get(), 1, after);
+      while ((rc = sqlite3_step(read.get())) == SQLITE_ROW) {
+        ++rows;
+        after = sqlite3_column_int64(read.get(), 0);
+        const std::string class_id = ColumnText(read.get(), 1);
+        absl::StatusOr<std::string> next =
+            reseal(ColumnBytes(read.get(), 2), EntryIdentity(class_id, after),
+                   absl::StrCat("entry ", after, " of class ", class_id),
+                   entry_needs_seal);
+        if (!next.ok()) return next.status();
+        if (!next->empty()) updates.emplace_back(after, std::move(*next));
+      }
+      if (rc != SQLITE_DONE) return SqlFailure(db, rc);
+    }
+    for (const auto& [id, body] : updates) {
+      ScopedReset reset(write.get());
+      sqlite3_bind_int64(write.get(), 1, id);
+      BindBlob(write.get(), 2, body);
+      if ((rc = StepToEnd(write.get())) != SQLITE_OK) return SqlFailure(db, rc);
+    }
+    if (rows == 0) break;
+  }
+
+  if ((rc = prepare("SELECT class_id, summary FROM classes "
+                    "WHERE summary IS NOT NULL",
+                    &read)) != SQLITE_OK ||
+      (rc = prepare("UPDATE classes SET summary = ?2 WHERE class_id = ?1",
+                    &write)) != SQLITE_OK) {
+    return SqlFailure(db, rc);
+  }
+  std::vector<std::pair<std::string, std::string>> updates;
+  while ((rc = sqlite3_step(read.get())) == SQLITE_ROW) {
+    const std::string class_id = ColumnText(read.get(), 0);
+    absl::StatusOr<std::string> next =
+        reseal(ColumnBytes(read.get(), 1), SummaryIdentity(class_id),
+               absl::StrCat("the summary of class ", class_id),
+               [](absl::string_view) { return true; });
+    if (!next.ok()) return next.status();
+    if (!next->empty()) updates.emplace_back(class_id, std::move(*next));
+  }
+  if (rc != SQLITE_DONE) return SqlFailure(db, rc);
+  read.reset();
+  for (const auto& [class_id, summary] : updates) {
+    ScopedReset reset(write.get());
+    BindText(write.get(), 1, class_id);
+    BindBlob(write.get(), 2, summary);
+    if ((rc = StepToEnd(write.get())) != SQLITE_OK) return SqlFailure(db, rc);
+  }
+  return absl::OkStatus();
+}
+
 // --- Writes: queued to the journal thread ----------------------------------
 
 void SqliteJournal::Enqueue(Op op) {
@@ -574,6 +772,7 @@ void SqliteJournal::Append(const std::string& class_id, internal::Entry entry,
   op.class_id = class_id;
   op.participant_id = ParticipantOf(entry);
   op.health = IsHealthEntry(entry);
+  op.seal = ShouldSeal(entry);
   op.body = entry.SerializeAsString();
   op.done = std::move(done);
   Enqueue(std::move(op));
@@ -662,6 +861,7 @@ void SqliteJournal::RunBatch(std::vector<Op>& ops) {
     return;
   }
   const int64_t created_seq_before = next_created_seq_;
+  const int64_t entry_id_before = next_entry_id_;
   const int64_t started_ns = MonotonicNanos();
   const absl::Status failure = Transact(ops);
   ProcessStats().journal_commit_ns.Observe(MonotonicNanos() - started_ns);
@@ -669,6 +869,7 @@ void SqliteJournal::RunBatch(std::vector<Op>& ops) {
       static_cast<int64_t>(ops.size()));
   if (!failure.ok()) {
     next_created_seq_ = created_seq_before;
+    next_entry_id_ = entry_id_before;
     FailBatch(ops, failure);
     return;
   }
@@ -732,7 +933,9 @@ void SqliteJournal::FinishCommitted(std::vector<Op>& ops) {
   for (const Op& op : ops) {
     if (!op.status.ok()) continue;
     if (op.kind == Op::Kind::kAppend) ++appended;
-    if (op.kind == Op::Kind::kErase) erased = true;
+    if (op.kind == Op::Kind::kErase || op.kind == Op::Kind::kReseal) {
+      erased = true;
+    }
   }
   {
     absl::MutexLock lock(&mu_);
@@ -749,7 +952,8 @@ void SqliteJournal::FinishCommitted(std::vector<Op>& ops) {
     LogWarning("journal %s: erased health data may remain on disk: %s",
                options_.path, scrub.message());
     for (Op& op : ops) {
-      if (op.kind == Op::Kind::kErase && op.status.ok()) {
+      if ((op.kind == Op::Kind::kErase || op.kind == Op::Kind::kReseal) &&
+          op.status.ok()) {
         op.status = absl::UnavailableError(absl::StrCat(
             "the health data was deleted but its bytes may remain on disk ",
             "until a retry succeeds: ", scrub.message()));
@@ -792,8 +996,24 @@ absl::Status SqliteJournal::ApplyRead(Op& op) {
   }
   if (rc != SQLITE_ROW) return SqlFailure(db_.get(), rc);
   op.summary.Clear();
+  absl::string_view stored = ColumnBytes(stmt, 1);
+  std::string opened;
+  if (KeyRing::IsSealed(stored)) {
+    absl::StatusOr<std::string> plain =
+        options_.keys != nullptr
+            ? options_.keys->Open(stored, SummaryIdentity(op.class_id))
+            : absl::NotFoundError("sealed, and no data keys were given");
+    if (!plain.ok()) {
+      op.status = absl::DataLossError(
+          absl::StrCat("the stored summary of class ", op.class_id,
+                       " cannot be read: ", plain.status().message()));
+      return absl::OkStatus();
+    }
+    opened = std::move(*plain);
+    stored = opened;
+  }
   op.status =
-      ParseColumn(stmt, 1, &op.summary)
+      op.summary.ParseFromArray(stored.data(), static_cast<int>(stored.size()))
           ? absl::OkStatus()
           : absl::DataLossError(absl::StrCat("the stored summary of class ",
                                              op.class_id, " does not parse"));
@@ -803,6 +1023,9 @@ absl::Status SqliteJournal::ApplyRead(Op& op) {
 absl::Status SqliteJournal::ApplyWrite(Op& op) {
   sqlite3* db = db_.get();
   op.status = absl::OkStatus();
+  if (op.kind == Op::Kind::kReseal) {
+    return ResealRows(db, /*rekey=*/true, op.counts);
+  }
 
   // Whether the class exists and has ended.
   bool found = false, ended = false;
@@ -838,12 +1061,22 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
         op.status = NeverJournaled(op.class_id);
         return absl::OkStatus();
       }
-      stmt = insert_entry_.get();
-      BindText(stmt, 1, op.class_id);
-      if (!op.participant_id.empty()) BindText(stmt, 2, op.participant_id);
-      sqlite3_bind_int(stmt, 3, op.health ? 1 : 0);
-      BindBlob(stmt, 4, op.body);
-      break;
+      {
+        const int64_t id = next_entry_id_++;
+        if (op.seal) {
+          absl::StatusOr<std::string> sealed =
+              SealRow(op.class_id, id, op.body);
+          if (!sealed.ok()) return sealed.status();
+          op.body = std::move(*sealed);
+        }
+        stmt = insert_entry_.get();
+        BindText(stmt, 1, op.class_id);
+        if (!op.participant_id.empty()) BindText(stmt, 2, op.participant_id);
+        sqlite3_bind_int(stmt, 3, op.health ? 1 : 0);
+        BindBlob(stmt, 4, op.body);
+        sqlite3_bind_int64(stmt, 5, id);
+        break;
+      }
 
     case Op::Kind::kEnd: {
       if (!found) {
@@ -866,6 +1099,9 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
         }
       }
       op.info = record.SerializeAsString();
+      absl::StatusOr<std::string> sealed = SealRow(op.class_id, 0, op.body);
+      if (!sealed.ok()) return sealed.status();
+      op.body = std::move(*sealed);
       stmt = end_class_.get();
       BindText(stmt, 1, op.class_id);
       BindBlob(stmt, 2, op.info);
@@ -890,6 +1126,9 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
       if (const int rc = StepToEnd(del); rc != SQLITE_OK) {
         return SqlFailure(db, rc);
       }
+      absl::StatusOr<std::string> sealed = SealRow(op.class_id, 0, op.body);
+      if (!sealed.ok()) return sealed.status();
+      op.body = std::move(*sealed);
       stmt = scrub_summary_.get();
       BindText(stmt, 1, op.class_id);
       BindBlob(stmt, 2, op.body);
@@ -898,6 +1137,7 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
     }
 
     case Op::Kind::kReadSummary:
+    case Op::Kind::kReseal:
       return absl::InternalError("a read was applied as a write");
   }
   ScopedReset reset(stmt);
@@ -971,14 +1211,39 @@ absl::StatusOr<std::vector<internal::Entry>> SqliteJournal::LoadEntries(
   BindText(stmt, 1, class_id);
   std::vector<internal::Entry> entries;
   int rc;
+  int64_t unreadable = 0;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    const int64_t id = sqlite3_column_int64(stmt, 0);
+    absl::string_view body = ColumnBytes(stmt, 1);
+    std::string opened;
+    if (KeyRing::IsSealed(body)) {
+      absl::StatusOr<std::string> plain =
+          options_.keys != nullptr
+              ? options_.keys->Open(body, EntryIdentity(class_id, id))
+              : absl::NotFoundError("sealed, and no data keys were given");
+      if (!plain.ok()) {
+        // One unreadable record must not cost the class the rest of its
+        // log: it is left out of the replay, and said so.
+        ++unreadable;
+        LogError(
+            "journal %s: entry %d of class %s is left out of its replay: %s",
+            options_.path, id, class_id, plain.status().message());
+        continue;
+      }
+      opened = std::move(*plain);
+      body = opened;
+    }
     internal::Entry entry;
-    if (!ParseColumn(stmt, 0, &entry)) {
+    if (!entry.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
       return absl::DataLossError(absl::StrCat(options_.path, ": entry ",
                                               entries.size(), " of class ",
                                               class_id, " does not parse"));
     }
     entries.push_back(std::move(entry));
+  }
+  if (unreadable > 0) {
+    absl::MutexLock count_lock(&mu_);
+    unreadable_ += unreadable;
   }
   if (rc != SQLITE_DONE) return read_failure();
   return entries;

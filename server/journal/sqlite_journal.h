@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/common/data_cipher.h"
 #include "server/journal/journal.h"
 
 struct sqlite3;
@@ -38,6 +39,10 @@ struct SqliteJournalOptions {
   // batch with writes; a non-OK status fails that commit as an I/O error
   // would (rolled back, every write in it answered UNAVAILABLE).
   std::function<absl::Status()> fault_before_commit;
+  // The data keys that seal health data at rest (see SqliteJournal). Null:
+  // nothing is sealed (tests of the journal's other behaviour only; circuitd
+  // always gives keys). Sealed rows of an earlier run still open with them.
+  std::shared_ptr<const KeyRing> keys;
 };
 
 // The embedded Journal: one SQLite database file in WAL mode with
@@ -68,12 +73,26 @@ struct SqliteJournalOptions {
 // retrying it, which is idempotent, scrubs again and answers OK once that
 // completes (Close() tries once more too).
 //
+// Health data is sealed at rest (with options.keys): the body of every entry
+// that carries it (effort and symptom reports, and joins, whose check-in
+// holds the recovery track and weeks postpartum) and every stored summary
+// are written as KeyRing::Seal records, bound to the row they are in (an
+// entry to its class and row id, a summary to its class), so rows cannot be
+// swapped. What says which rows exist (class ids, row ids, participant ids,
+// the health flag, the class record) stays in the clear and queryable. A
+// sealed record that does not open (its key is missing, or it was changed)
+// is reported (an error in the log naming the class, row and key, and
+// unreadable_records()), and left out of LoadEntries, so the rest of its
+// class still replays; ReadSummary answers DATA_LOSS for it.
+//
 // Callbacks run on the journal's thread; they must not block, and must not
 // destroy or Close() the journal.
 class SqliteJournal final : public Journal {
  public:
   // The schema version this build writes; older files are migrated at Open.
-  static constexpr int kSchemaVersion = 1;
+  // Version 2 seals health data; a version 1 file's plain health rows are
+  // sealed when it is migrated (with keys).
+  static constexpr int kSchemaVersion = 2;
 
   // Group commit at work, since Open.
   struct Stats {
@@ -122,6 +141,23 @@ class SqliteJournal final : public Journal {
 
   Stats stats() const;
 
+  // What Reseal did.
+  struct ResealCounts {
+    int64_t resealed = 0;    // sealed records moved to the current key
+    int64_t sealed = 0;      // plain health records sealed
+    int64_t unreadable = 0;  // sealed records that did not open (left as is)
+  };
+  // Seals, in one transaction, every health record under the current key:
+  // sealed ones under an older key are opened and sealed again, plain ones
+  // sealed; then scrubs the freed bytes (as EraseHealthData does), so the
+  // older keys may be deleted once it answers. Records that do not open are
+  // counted, logged, and left as they are. FAILED_PRECONDITION without keys;
+  // UNAVAILABLE as for a write. Blocks; not from a journal callback.
+  absl::StatusOr<ResealCounts> Reseal();
+
+  // Sealed records LoadEntries could not open since Open.
+  int64_t unreadable_records() const;
+
  private:
   struct DbCloser {
     void operator()(sqlite3* db) const;
@@ -134,12 +170,13 @@ class SqliteJournal final : public Journal {
 
   // One queued operation; its inputs are serialized on the caller's thread.
   struct Op {
-    enum class Kind { kCreate, kAppend, kEnd, kReadSummary, kErase };
+    enum class Kind { kCreate, kAppend, kEnd, kReadSummary, kErase, kReseal };
     Kind kind = Kind::kAppend;
     std::string class_id;
     // kAppend: the entry's participant; kErase: whose data (empty: all).
     std::string participant_id;
     bool health = false;  // kAppend: IsHealthEntry
+    bool seal = false;    // kAppend: the body is sealed (ShouldSeal)
     // The serialized record (kCreate), entry (kAppend) or summary (kEnd,
     // kErase).
     std::string body;
@@ -148,7 +185,8 @@ class SqliteJournal final : public Journal {
     absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> read_done;
     // The answer, set on the journal thread.
     absl::Status status;
-    v1::ClassSummary summary;  // kReadSummary, when status is OK
+    v1::ClassSummary summary;        // kReadSummary, when status is OK
+    ResealCounts* counts = nullptr;  // kReseal: where its counts go
     bool is_write() const { return kind != Kind::kReadSummary; }
   };
 
@@ -174,6 +212,13 @@ class SqliteJournal final : public Journal {
   // non-OK result is an SQLite failure that fails the whole batch.
   absl::Status ApplyWrite(Op& op);
   absl::Status ScrubFreedBytes();
+  // Seals `plain` for the entry row `id` of `class_id` (or the summary of
+  // `class_id`, for id 0) when the journal has keys; `plain` otherwise.
+  absl::StatusOr<std::string> SealRow(const std::string& class_id, int64_t id,
+                                      const std::string& plain) const;
+  // Reseal's work on `db` (in its open transaction): plain health rows are
+  // sealed; with `rekey`, sealed rows under older keys too.
+  absl::Status ResealRows(sqlite3* db, bool rekey, ResealCounts* counts);
 
   const SqliteJournalOptions options_;
   int lock_fd_;  // flock'ed <path>.lock; -1 once Close() closed it
@@ -184,6 +229,9 @@ class SqliteJournal final : public Journal {
       insert_entry_, end_class_, read_summary_, delete_health_, scrub_summary_,
       vacuum_, checkpoint_;
   int64_t next_created_seq_ = 1;
+  // The id the next entry row gets: sealed bodies are bound to it, so it is
+  // chosen before the insert.
+  int64_t next_entry_id_ = 1;
   bool scrub_pending_ = false;  // an erase committed, its bytes not yet gone
 
   // The read connection of LoadClasses and LoadEntries.
@@ -198,6 +246,7 @@ class SqliteJournal final : public Journal {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  int64_t unreadable_ ABSL_GUARDED_BY(mu_) = 0;
 
   absl::Mutex close_mu_;  // serializes Close()
   std::thread thread_;

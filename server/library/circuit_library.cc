@@ -70,7 +70,10 @@ class Locator {
     const FieldDescriptor* fd =
         descriptor_->FindFieldByName(std::string(field));
     if (tree_ != nullptr && fd != nullptr) {
-      auto location = tree_->GetLocation(fd, fd->is_repeated() ? index : -1);
+      // A repeated field is located by an element (protobuf aborts on -1):
+      // without one, its first; none at all, the message itself (below).
+      auto location =
+          tree_->GetLocation(fd, fd->is_repeated() ? std::max(index, 0) : -1);
       if (location.line >= 0) {
         line = location.line;
         column = location.column;

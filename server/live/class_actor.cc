@@ -1,6 +1,7 @@
 #include "server/live/class_actor.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -148,8 +149,11 @@ void ClassActor::RegisterSeat(const internal::Entry& entry) {
 
 void ClassActor::NoteParticipantId(const std::string& participant_id) {
   int64_t n = 0;
+  // Ids this actor gave are small; a huge one is a damaged journal's, and
+  // n + 1 (or the ids after it) must not overflow.
+  constexpr int64_t kLargestNoted = std::numeric_limits<int64_t>::max() / 2;
   if (participant_id.size() > 1 && participant_id[0] == 'p' &&
-      absl::SimpleAtoi(participant_id.substr(1), &n)) {
+      absl::SimpleAtoi(participant_id.substr(1), &n) && n < kLargestNoted) {
     next_participant_ = std::max(next_participant_, n + 1);
   }
 }
@@ -159,10 +163,13 @@ void ClassActor::NoteParticipantId(const std::string& participant_id) {
 
 void ClassActor::Replay(const std::vector<internal::Entry>& entries) {
   for (const internal::Entry& entry : entries) {
-    last_at_ms_ = std::max(last_at_ms_, entry.at_unix_ms());
     if (entry.has_join()) NoteParticipantId(entry.join().participant_id());
     engine::EntryOutcome outcome = session_.ApplyEntry(entry);
-    if (outcome.status.ok()) RegisterSeat(entry);
+    if (!outcome.status.ok()) continue;
+    // Only applied entries set the clock's floor: a damaged one's time (say
+    // in the year 292277026) would otherwise become every later entry's.
+    last_at_ms_ = std::max(last_at_ms_, entry.at_unix_ms());
+    RegisterSeat(entry);
   }
   session_.DrainEvents();  // retained for resumes; nobody is subscribed yet
   session_.TakeRosterUpdate();

@@ -130,6 +130,7 @@ void ClassRegistry::AddLocked(std::shared_ptr<ClassActor> actor) {
 
 void ClassRegistry::Create(
     const std::string& circuit_id, const std::string& title,
+    const std::string& studio_id, const std::string& owner_id,
     absl::AnyInvocable<void(absl::StatusOr<v1::ClassInfo>)> done) {
   const v1::Circuit* circuit = library_->FindCircuit(circuit_id);
   if (circuit == nullptr) {
@@ -150,6 +151,8 @@ void ClassRegistry::Create(
   info->set_title(title.empty() ? circuit->name() : title);
   info->set_phase(v1::CLASS_PHASE_LOBBY);
   info->set_created_unix_ms(clock_->NowUnixMs());
+  info->set_studio_id(studio_id);
+  info->set_owner_id(owner_id);
   *record.mutable_circuit() = *circuit;
   for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
     *record.add_exercises() = std::move(e);
@@ -221,6 +224,12 @@ std::optional<v1::ClassInfo> ClassRegistry::FindStored(
   auto it = stored_.find(class_id);
   if (it == stored_.end()) return std::nullopt;
   return it->second.info;
+}
+
+std::optional<v1::ClassInfo> ClassRegistry::Info(
+    const std::string& class_id) const {
+  if (std::shared_ptr<ClassActor> actor = Find(class_id)) return actor->Info();
+  return FindStored(class_id);
 }
 
 absl::StatusOr<ClassRegistry::Seat> ClassRegistry::FindSeat(

@@ -71,6 +71,7 @@ class ClassRegistry {
   // for a title over 80 characters; RESOURCE_EXHAUSTED when max_classes are
   // held and none ended; UNAVAILABLE when it could not be journaled.
   void Create(const std::string& circuit_id, const std::string& title,
+              const std::string& studio_id, const std::string& owner_id,
               absl::AnyInvocable<void(absl::StatusOr<v1::ClassInfo>)> done)
       ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -81,6 +82,9 @@ class ClassRegistry {
       ABSL_LOCKS_EXCLUDED(mu_);
   // The info of an ended class kept only in the journal.
   std::optional<v1::ClassInfo> FindStored(const std::string& class_id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // A class's info, live or stored; nullopt for an unknown class.
+  std::optional<v1::ClassInfo> Info(const std::string& class_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The seat a resume token holds: UNAUTHENTICATED when the token is

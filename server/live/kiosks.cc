@@ -12,6 +12,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/common/files.h"
 #include "server/engine/text.h"
 #include "server/live/class_registry.h"
 #include "server/live/seats.h"
@@ -24,49 +25,6 @@ constexpr size_t kMaxName = 64;
 bool SameHash(const std::string& a, const std::string& b) {
   return a.size() == b.size() &&
          CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-// Writes `bytes` to `path` so that a crash leaves the old file or the new
-// one, whole: a temporary file, flushed, renamed over, and the directory
-// flushed.
-absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::string& bytes) {
-  const std::string temporary = absl::StrCat(path, ".tmp");
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot write ", temporary, ": ", std::strerror(errno)));
-  }
-  size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t n =
-        ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = errno;
-      ::close(fd);
-      return absl::UnavailableError(
-          absl::StrCat("cannot write ", temporary, ": ", std::strerror(error)));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot flush ", temporary, ": ", std::strerror(errno)));
-  }
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot rename ", temporary, ": ", std::strerror(errno)));
-  }
-  const size_t slash = path.rfind('/');
-  const std::string directory =
-      slash == std::string::npos ? "." : path.substr(0, slash);
-  const int dir = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -156,7 +114,8 @@ absl::StatusOr<v1::KioskPairing> KioskPairings::Get(const std::string& code,
 }
 
 absl::StatusOr<v1::Kiosk> KioskPairings::Approve(const std::string& code,
-                                                 const std::string& name) {
+                                                 const std::string& name,
+                                                 const std::string& studio) {
   if (absl::Status name_ok = engine::CheckText("name", name, 0, kMaxName);
       !name_ok.ok()) {
     return name_ok;
@@ -182,6 +141,7 @@ absl::StatusOr<v1::Kiosk> KioskPairings::Approve(const std::string& code,
   kiosk->set_kiosk_id(absl::StrCat("k", next.kiosks_size()));
   kiosk->set_name(name.empty() ? absl::StrCat("TV ", key) : name);
   kiosk->set_paired_unix_ms(absl::ToUnixMillis(now));
+  kiosk->set_studio_id(studio);
   const NewToken token = MakeToken();
   stored->set_token_hash(token.hash);
   if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
@@ -230,20 +190,27 @@ bool KioskPairings::IsKiosk(const std::string& token) const {
   return KioskIdOf(token).has_value();
 }
 
-std::optional<std::string> KioskPairings::KioskIdOf(
+std::optional<v1::Kiosk> KioskPairings::KioskOf(
     const std::string& token) const {
   if (token.empty()) return std::nullopt;
   const std::string hash = Sha256(token);
   absl::MutexLock lock(&mu_);
-  std::optional<std::string> found;
+  std::optional<v1::Kiosk> found;
   // Every entry is compared, in constant time each, whatever matches.
   for (const internal::StoredKiosk& stored : kiosks_.kiosks()) {
     if (SameHash(hash, stored.token_hash()) &&
         stored.kiosk().revoked_unix_ms() == 0) {
-      found = stored.kiosk().kiosk_id();
+      found = stored.kiosk();
     }
   }
   return found;
+}
+
+std::optional<std::string> KioskPairings::KioskIdOf(
+    const std::string& token) const {
+  std::optional<v1::Kiosk> kiosk = KioskOf(token);
+  if (!kiosk.has_value()) return std::nullopt;
+  return kiosk->kiosk_id();
 }
 
 void KioskPairings::Track(const std::string& kiosk_id,

@@ -58,12 +58,14 @@ class KioskPairings {
                                        const std::string& secret)
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The instructor approves a code: a new kiosk, kept before this returns.
+  // The instructor approves a code: a new kiosk of `studio`, kept before
+  // this returns.
   // NOT_FOUND for an unknown or expired code; FAILED_PRECONDITION for one
   // already approved; INVALID_ARGUMENT for a name over 64 characters;
   // UNAVAILABLE when it could not be kept.
   absl::StatusOr<v1::Kiosk> Approve(const std::string& code,
-                                    const std::string& name)
+                                    const std::string& name,
+                                    const std::string& studio)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Every kiosk, revoked ones included, oldest first.
@@ -77,8 +79,11 @@ class KioskPairings {
   // True when `token` is a paired kiosk's credential, not revoked.
   bool IsKiosk(const std::string& token) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The id of the paired kiosk whose credential `token` is, not revoked;
-  // nullopt otherwise.
+  // The paired kiosk whose credential `token` is, not revoked; nullopt
+  // otherwise.
+  std::optional<v1::Kiosk> KioskOf(const std::string& token) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Its id.
   std::optional<std::string> KioskIdOf(const std::string& token) const
       ABSL_LOCKS_EXCLUDED(mu_);
 

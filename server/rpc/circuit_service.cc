@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/common/grpc_status.h"
+#include "server/common/log.h"
 #include "server/common/stats.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
@@ -19,14 +20,12 @@
 namespace circuit {
 namespace {
 
-constexpr size_t kMaxIdLength = 64;
-
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                 const grpc::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
+// Kiosks paired before studios existed belong to the default one.
+std::string KioskStudio(const v1::Kiosk& kiosk) {
+  return kiosk.studio_id().empty() ? kDefaultStudio : kiosk.studio_id();
 }
+
+constexpr size_t kMaxIdLength = 64;
 
 // Parses a request from raw bytes (the streaming RPCs are raw so their
 // responses can be shared bytes).
@@ -229,7 +228,11 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
     Listen(service_, shard());
     CountOpen(&service_->open_instructors_);
     grpc::Status allowed =
-        RequireInstructor(*context(), service_->options_.keys);
+        Authenticate(*context(), service_->options_.keys, &who_);
+    if (allowed.ok() && who_.role == Principal::Role::kKiosk) {
+      allowed = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                             "a kiosk credential cannot run a class");
+    }
     if (!allowed.ok()) {
       Fail(allowed);
       return;
@@ -255,6 +258,10 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
             grpc::StatusCode::NOT_FOUND,
             absl::StrCat("no class with id ",
                          QuoteForError(request.attach().class_id()))));
+      }
+      if (grpc::Status may = MayRunClass(who_, actor_->Info()); !may.ok()) {
+        actor_ = nullptr;
+        return Fail(may);
       }
       if (request.attach().accept_batches()) stream_->AcceptBatches();
       actor_->AttachInstructor(stream_, request.attach().last_seq());
@@ -285,6 +292,7 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
   using StreamingReactor::StreamingReactor;
 
   grpc::ByteBuffer in_;
+  Principal who_;  // set when the call starts
   std::shared_ptr<ClassActor> actor_;
 };
 
@@ -444,8 +452,9 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
     Listen(service_, shard());
     CountOpen(&service_->open_kiosks_);
     CircuitServiceImpl* service = service_;
+    Principal who;
     grpc::Status allowed =
-        RequireInstructorOrKiosk(*context(), service->options_.keys);
+        Authenticate(*context(), service->options_.keys, &who);
     if (!allowed.ok()) {
       Fail(allowed);
       return;
@@ -468,14 +477,16 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
                                      QuoteForError(request.class_id()))));
       return;
     }
+    if (grpc::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
+      Fail(may);
+      return;
+    }
     if (request.accept_batches()) stream_->AcceptBatches();
     if (KioskPairings* kiosks = service->options_.keys.kiosks;
-        kiosks != nullptr) {
+        kiosks != nullptr && who.role == Principal::Role::kKiosk &&
+        who.subject != "studio-kiosk") {
       // A paired TV's stream ends when the TV is revoked.
-      std::optional<std::string> token = BearerToken(*context());
-      std::optional<std::string> kiosk_id =
-          token.has_value() ? kiosks->KioskIdOf(*token) : std::nullopt;
-      if (kiosk_id.has_value()) kiosks->Track(*kiosk_id, stream_);
+      kiosks->Track(who.subject, stream_);
     }
     actor->AttachKiosk(stream_, request.last_seq());
   }
@@ -505,192 +516,498 @@ absl::Duration CircuitServiceImpl::WriteInterval(int64_t now_ns) {
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::ListCircuits(
-    grpc::CallbackServerContext* context, const v1::ListCircuitsRequest*,
-    v1::ListCircuitsResponse* response) {
-  for (const v1::Circuit& c : library_->circuits()) {
-    *response->add_circuits() = c;
-  }
-  for (const v1::Exercise& e : library_->exercises()) {
-    *response->add_exercises() = e;
-  }
-  return Finish(context, grpc::Status::OK);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeListCircuits, context,
+                    request, response);
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::GetCircuit(
-    grpc::CallbackServerContext* context, const v1::GetCircuitRequest* request,
-    v1::GetCircuitResponse* response) {
-  const v1::Circuit* circuit = library_->FindCircuit(request->circuit_id());
-  if (circuit == nullptr) {
-    return Finish(
-        context, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                              absl::StrCat("no circuit with id ",
-                                           QuoteForError(request->circuit_id()),
-                                           "; ListCircuits lists "
-                                           "them")));
-  }
-  *response->mutable_circuit() = *circuit;
-  for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
-    *response->add_exercises() = std::move(e);
-  }
-  return Finish(context, grpc::Status::OK);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeGetCircuit, context,
+                    request, response);
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::CreateClass(
-    grpc::CallbackServerContext* context, const v1::CreateClassRequest* request,
-    v1::CreateClassResponse* response) {
-  grpc::Status allowed = RequireInstructor(*context, options_.keys);
-  if (!allowed.ok()) return Finish(context, allowed);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  // Answered once the class is journaled.
-  registry_->Create(request->circuit_id(), request->title(),
-                    [reactor, response](absl::StatusOr<v1::ClassInfo> info) {
-                      if (!info.ok()) {
-                        reactor->Finish(ToGrpcStatus(info.status()));
-                        return;
-                      }
-                      *response->mutable_class_info() = std::move(*info);
-                      reactor->Finish(grpc::Status::OK);
-                    });
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeCreateClass, context,
+                    request, response);
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::GetClass(
-    grpc::CallbackServerContext* context, const v1::GetClassRequest* request,
-    v1::GetClassResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  DescribeClass(
-      registry_, clock_, *request,
-      [reactor, response](grpc::Status status, v1::GetClassResponse described) {
-        if (status.ok()) *response = std::move(described);
-        reactor->Finish(status);
-      });
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::GetClassSummary(
-    grpc::CallbackServerContext* context,
-    const v1::GetClassSummaryRequest* request, v1::ClassSummary* response) {
-  grpc::Status allowed = RequireInstructor(*context, options_.keys);
-  if (!allowed.ok()) return Finish(context, allowed);
-  return FinishWithSummary(
-      context, request->class_id(),
-      [response](v1::ClassSummary summary) { *response = std::move(summary); });
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::GetWallSummary(
-    grpc::CallbackServerContext* context,
-    const v1::GetWallSummaryRequest* request, v1::WallSummary* response) {
-  grpc::Status allowed = RequireInstructorOrKiosk(*context, options_.keys);
-  if (!allowed.ok()) return Finish(context, allowed);
-  // Only the wall's view of the summary leaves the server.
-  return FinishWithSummary(context, request->class_id(),
-                           [response](v1::ClassSummary summary) {
-                             *response = WallFromSummary(summary);
-                           });
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::FinishWithSummary(
-    grpc::CallbackServerContext* context, const std::string& class_id,
-    absl::AnyInvocable<void(v1::ClassSummary)> fill) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  registry_->Summary(class_id,
-                     [reactor, fill = std::move(fill)](
-                         absl::StatusOr<v1::ClassSummary> summary) mutable {
-                       if (!summary.ok()) {
-                         reactor->Finish(ToGrpcStatus(summary.status()));
-                         return;
-                       }
-                       fill(std::move(*summary));
-                       reactor->Finish(grpc::Status::OK);
-                     });
-  return reactor;
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::EraseHealthData(
-    grpc::CallbackServerContext* context,
-    const v1::EraseHealthDataRequest* request,
-    v1::EraseHealthDataResponse* /*response*/) {
-  grpc::Status allowed = RequireInstructor(*context, options_.keys);
-  if (!allowed.ok()) return Finish(context, allowed);
-  if (request->participant_id().empty()) {
-    return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        "give the participant_id whose health "
-                                        "data to erase"));
-  }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  registry_->EraseHealthData(request->class_id(), request->participant_id(),
-                             [reactor](absl::Status status) {
-                               reactor->Finish(ToGrpcStatus(status));
-                             });
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeGetClass, context, request,
+                    response);
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::ListClasses(
-    grpc::CallbackServerContext* context, const v1::ListClassesRequest* request,
-    v1::ListClassesResponse* response) {
-  grpc::Status allowed = RequireInstructorOrKiosk(*context, options_.keys);
-  if (!allowed.ok()) return Finish(context, allowed);
-  for (v1::ClassInfo& info : registry_->List(request->include_ended())) {
-    *response->add_classes() = std::move(info);
-  }
-  return Finish(context, grpc::Status::OK);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeListClasses, context,
+                    request, response);
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::GetClock(
-    grpc::CallbackServerContext* context, const v1::GetClockRequest* request,
-    v1::GetClockResponse* response) {
-  response->set_client_send_unix_ms(request->client_send_unix_ms());
-  response->set_server_receive_unix_ms(clock_->NowUnixMs());
-  response->set_server_send_unix_ms(clock_->NowUnixMs());
-  return Finish(context, grpc::Status::OK);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeGetClock, context, request,
+                    response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::GetClassSummary(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeGetClassSummary, context,
+                    request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::GetWallSummary(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeGetWallSummary, context,
+                    request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::EraseHealthData(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeEraseHealthData, context,
+                    request, response);
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::ApproveKioskPairing(
-    grpc::CallbackServerContext* context,
-    const v1::ApproveKioskPairingRequest* request, v1::Kiosk* response) {
-  grpc::Status allowed = RequireInstructor(*context, options_.keys);
-  if (!allowed.ok()) return Finish(context, allowed);
-  if (options_.keys.kiosks == nullptr) {
-    return Finish(context, grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                        "kiosk pairing is off"));
-  }
-  absl::StatusOr<v1::Kiosk> kiosk =
-      options_.keys.kiosks->Approve(request->pairing_code(), request->name());
-  if (!kiosk.ok()) return Finish(context, ToGrpcStatus(kiosk.status()));
-  *response = std::move(*kiosk);
-  return Finish(context, grpc::Status::OK);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeApproveKioskPairing,
+                    context, request, response);
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::ListKiosks(
-    grpc::CallbackServerContext* context, const v1::ListKiosksRequest*,
-    v1::ListKiosksResponse* response) {
-  grpc::Status allowed = RequireInstructor(*context, options_.keys);
-  if (!allowed.ok()) return Finish(context, allowed);
-  if (options_.keys.kiosks != nullptr) {
-    for (v1::Kiosk& kiosk : options_.keys.kiosks->List()) {
-      *response->add_kiosks() = std::move(kiosk);
-    }
-  }
-  return Finish(context, grpc::Status::OK);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeListKiosks, context,
+                    request, response);
 }
 
 grpc::ServerUnaryReactor* CircuitServiceImpl::RevokeKiosk(
-    grpc::CallbackServerContext* context, const v1::RevokeKioskRequest* request,
-    v1::Kiosk* response) {
-  grpc::Status allowed = RequireInstructor(*context, options_.keys);
-  if (!allowed.ok()) return Finish(context, allowed);
-  if (options_.keys.kiosks == nullptr) {
-    return Finish(
-        context,
-        grpc::Status(grpc::StatusCode::NOT_FOUND,
-                     absl::StrCat("no kiosk with id ",
-                                  QuoteForError(request->kiosk_id()))));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeRevokeKiosk, context,
+                    request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::AddAccount(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeAddAccount, context,
+                    request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::ListAccounts(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeListAccounts, context,
+                    request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::RevokeAccount(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeRevokeAccount, context,
+                    request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::ReissueAccountCredential(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeReissueAccountCredential,
+                    context, request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::IssueClassCredential(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeIssueClassCredential,
+                    context, request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::RotateSigningKey(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeRotateSigningKey, context,
+                    request, response);
+}
+
+grpc::ServerUnaryReactor* CircuitServiceImpl::RetireSigningKey(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary(this, &CircuitServiceImpl::ServeRetireSigningKey, context,
+                    request, response);
+}
+
+void CircuitServiceImpl::ServeListCircuits(
+    grpc::CallbackServerContext*, const v1::ListCircuitsRequest&,
+    UnaryReply<v1::ListCircuitsResponse> reply) {
+  v1::ListCircuitsResponse response;
+  for (const v1::Circuit& c : library_->circuits()) {
+    *response.add_circuits() = c;
   }
+  for (const v1::Exercise& e : library_->exercises()) {
+    *response.add_exercises() = e;
+  }
+  reply.Ok(response);
+}
+
+void CircuitServiceImpl::ServeGetCircuit(
+    grpc::CallbackServerContext*, const v1::GetCircuitRequest& request,
+    UnaryReply<v1::GetCircuitResponse> reply) {
+  const v1::Circuit* circuit = library_->FindCircuit(request.circuit_id());
+  if (circuit == nullptr) {
+    reply.Fail(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no circuit with id ", QuoteForError(request.circuit_id()),
+                     "; ListCircuits lists them")));
+    return;
+  }
+  v1::GetCircuitResponse response;
+  *response.mutable_circuit() = *circuit;
+  for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
+    *response.add_exercises() = std::move(e);
+  }
+  reply.Ok(response);
+}
+
+void CircuitServiceImpl::ServeCreateClass(
+    grpc::CallbackServerContext* context, const v1::CreateClassRequest& request,
+    UnaryReply<v1::CreateClassResponse> reply) {
+  Principal who;
+  grpc::Status allowed = Authenticate(*context, options_.keys, &who);
+  if (allowed.ok()) allowed = MayCreateClass(who);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  // Answered once the class is journaled.
+  registry_->Create(request.circuit_id(), request.title(), StudioOf(who),
+                    who.subject, [reply](absl::StatusOr<v1::ClassInfo> info) {
+                      if (!info.ok()) {
+                        reply.Fail(ToGrpcStatus(info.status()));
+                        return;
+                      }
+                      v1::CreateClassResponse response;
+                      *response.mutable_class_info() = std::move(*info);
+                      reply.Ok(response);
+                    });
+}
+
+void CircuitServiceImpl::ServeGetClass(grpc::CallbackServerContext*,
+                                       const v1::GetClassRequest& request,
+                                       UnaryReply<v1::GetClassResponse> reply) {
+  DescribeClass(registry_, clock_, request,
+                [reply](grpc::Status status, v1::GetClassResponse described) {
+                  reply.Finish(status, described);
+                });
+}
+
+void CircuitServiceImpl::ServeGetClassSummary(
+    grpc::CallbackServerContext* context,
+    const v1::GetClassSummaryRequest& request,
+    UnaryReply<v1::ClassSummary> reply) {
+  grpc::Status allowed =
+      ClassAccess(*context, request.class_id(), &MayRunClass);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  Summarize(request.class_id(),
+            [reply](grpc::Status status, v1::ClassSummary summary) {
+              reply.Finish(status, summary);
+            });
+}
+
+void CircuitServiceImpl::ServeGetWallSummary(
+    grpc::CallbackServerContext* context,
+    const v1::GetWallSummaryRequest& request,
+    UnaryReply<v1::WallSummary> reply) {
+  grpc::Status allowed =
+      ClassAccess(*context, request.class_id(), &MayWatchClass);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  // Only the wall's view of the summary leaves the server.
+  Summarize(request.class_id(),
+            [reply](grpc::Status status, v1::ClassSummary summary) {
+              if (!status.ok()) return reply.Fail(status);
+              reply.Ok(WallFromSummary(summary));
+            });
+}
+
+void CircuitServiceImpl::Summarize(
+    const std::string& class_id,
+    absl::AnyInvocable<void(grpc::Status, v1::ClassSummary)> done) {
+  registry_->Summary(class_id,
+                     [done = std::move(done)](
+                         absl::StatusOr<v1::ClassSummary> summary) mutable {
+                       if (!summary.ok()) {
+                         done(ToGrpcStatus(summary.status()), {});
+                         return;
+                       }
+                       done(grpc::Status::OK, std::move(*summary));
+                     });
+}
+
+void CircuitServiceImpl::ServeEraseHealthData(
+    grpc::CallbackServerContext* context,
+    const v1::EraseHealthDataRequest& request,
+    UnaryReply<v1::EraseHealthDataResponse> reply) {
+  grpc::Status allowed =
+      ClassAccess(*context, request.class_id(), &MayRunClass);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  if (request.participant_id().empty()) {
+    return reply.Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "give the participant_id whose health "
+                                   "data to erase"));
+  }
+  registry_->EraseHealthData(
+      request.class_id(), request.participant_id(),
+      [reply](absl::Status status) { reply.Finish(ToGrpcStatus(status), {}); });
+}
+
+void CircuitServiceImpl::ServeListClasses(
+    grpc::CallbackServerContext* context, const v1::ListClassesRequest& request,
+    UnaryReply<v1::ListClassesResponse> reply) {
+  Principal who;
+  grpc::Status allowed = Authenticate(*context, options_.keys, &who);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  v1::ListClassesResponse response;
+  for (v1::ClassInfo& info : registry_->List(request.include_ended())) {
+    if (MayWatchClass(who, info).ok()) {
+      *response.add_classes() = std::move(info);
+    }
+  }
+  reply.Ok(response);
+}
+
+void CircuitServiceImpl::ServeGetClock(grpc::CallbackServerContext*,
+                                       const v1::GetClockRequest& request,
+                                       UnaryReply<v1::GetClockResponse> reply) {
+  v1::GetClockResponse response;
+  response.set_client_send_unix_ms(request.client_send_unix_ms());
+  response.set_server_receive_unix_ms(clock_->NowUnixMs());
+  response.set_server_send_unix_ms(clock_->NowUnixMs());
+  reply.Ok(response);
+}
+
+void CircuitServiceImpl::ServeApproveKioskPairing(
+    grpc::CallbackServerContext* context,
+    const v1::ApproveKioskPairingRequest& request,
+    UnaryReply<v1::Kiosk> reply) {
+  Principal who;
+  grpc::Status allowed = Authenticate(*context, options_.keys, &who);
+  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (!allowed.ok()) return reply.Fail(allowed);
+  if (options_.keys.kiosks == nullptr) {
+    return reply.Fail(
+        grpc::Status(grpc::StatusCode::UNAVAILABLE, "kiosk pairing is off"));
+  }
+  absl::StatusOr<v1::Kiosk> kiosk = options_.keys.kiosks->Approve(
+      request.pairing_code(), request.name(), StudioOf(who));
+  if (!kiosk.ok()) return reply.Fail(ToGrpcStatus(kiosk.status()));
+  reply.Ok(*kiosk);
+}
+
+void CircuitServiceImpl::ServeListKiosks(
+    grpc::CallbackServerContext* context, const v1::ListKiosksRequest&,
+    UnaryReply<v1::ListKiosksResponse> reply) {
+  Principal who;
+  grpc::Status allowed = Authenticate(*context, options_.keys, &who);
+  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (!allowed.ok()) return reply.Fail(allowed);
+  v1::ListKiosksResponse response;
+  if (options_.keys.kiosks != nullptr) {
+    for (v1::Kiosk& kiosk : options_.keys.kiosks->List()) {
+      if (MayManageKiosks(who, KioskStudio(kiosk)).ok()) {
+        *response.add_kiosks() = std::move(kiosk);
+      }
+    }
+  }
+  reply.Ok(response);
+}
+
+void CircuitServiceImpl::ServeRevokeKiosk(grpc::CallbackServerContext* context,
+                                          const v1::RevokeKioskRequest& request,
+                                          UnaryReply<v1::Kiosk> reply) {
+  Principal who;
+  grpc::Status allowed = Authenticate(*context, options_.keys, &who);
+  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (!allowed.ok()) return reply.Fail(allowed);
+  const grpc::Status unknown(
+      grpc::StatusCode::NOT_FOUND,
+      absl::StrCat("no kiosk with id ", QuoteForError(request.kiosk_id())));
+  if (options_.keys.kiosks == nullptr) return reply.Fail(unknown);
+  for (const v1::Kiosk& kiosk : options_.keys.kiosks->List()) {
+    if (kiosk.kiosk_id() == request.kiosk_id()) {
+      allowed = MayManageKiosks(who, KioskStudio(kiosk));
+    }
+  }
+  if (!allowed.ok()) return reply.Fail(allowed);
   absl::StatusOr<v1::Kiosk> kiosk =
-      options_.keys.kiosks->Revoke(request->kiosk_id());
-  if (!kiosk.ok()) return Finish(context, ToGrpcStatus(kiosk.status()));
-  *response = std::move(*kiosk);
-  return Finish(context, grpc::Status::OK);
+      options_.keys.kiosks->Revoke(request.kiosk_id());
+  if (!kiosk.ok()) return reply.Fail(ToGrpcStatus(kiosk.status()));
+  reply.Ok(*kiosk);
+}
+
+grpc::Status CircuitServiceImpl::ClassAccess(
+    const grpc::ServerContextBase& context, const std::string& class_id,
+    grpc::Status (*may)(const Principal&, const v1::ClassInfo&),
+    Principal* who_out) {
+  Principal who;
+  grpc::Status allowed = Authenticate(context, options_.keys, &who);
+  if (!allowed.ok()) return allowed;
+  std::optional<v1::ClassInfo> info = registry_->Info(class_id);
+  if (!info.has_value()) {
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no class with id ", QuoteForError(class_id)));
+  }
+  allowed = may(who, *info);
+  if (who_out != nullptr) *who_out = std::move(who);
+  return allowed;
+}
+
+grpc::Status CircuitServiceImpl::AccountsFor(
+    const grpc::ServerContextBase& context, Principal* who) const {
+  grpc::Status allowed = Authenticate(context, options_.keys, who);
+  if (!allowed.ok()) return allowed;
+  if (options_.accounts == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "this server keeps no accounts");
+  }
+  return grpc::Status::OK;
+}
+
+void CircuitServiceImpl::ServeAddAccount(
+    grpc::CallbackServerContext* context, const v1::AddAccountRequest& request,
+    UnaryReply<v1::AccountCredential> reply) {
+  Principal who;
+  grpc::Status allowed = AccountsFor(*context, &who);
+  v1::AddAccountRequest add = request;
+  if (add.studio_id().empty()) add.set_studio_id(StudioOf(who));
+  if (allowed.ok()) allowed = MayManageAccounts(who, add.studio_id());
+  if (!allowed.ok()) return reply.Fail(allowed);
+  absl::StatusOr<v1::AccountCredential> added = options_.accounts->Add(add);
+  if (!added.ok()) return reply.Fail(ToGrpcStatus(added.status()));
+  LogInfo("account %s (%s of studio %s) added by %s",
+          added->account().account_id().c_str(),
+          v1::AccountRole_Name(added->account().role()).c_str(),
+          added->account().studio_id().c_str(), who.subject.c_str());
+  reply.Ok(*added);
+}
+
+void CircuitServiceImpl::ServeListAccounts(
+    grpc::CallbackServerContext* context, const v1::ListAccountsRequest&,
+    UnaryReply<v1::ListAccountsResponse> reply) {
+  Principal who;
+  grpc::Status allowed = AccountsFor(*context, &who);
+  if (allowed.ok()) allowed = MayManageAccounts(who, StudioOf(who));
+  if (!allowed.ok()) return reply.Fail(allowed);
+  v1::ListAccountsResponse response;
+  for (v1::Account& account : options_.accounts->List(who.studio)) {
+    *response.add_accounts() = std::move(account);
+  }
+  reply.Ok(response);
+}
+
+grpc::Status CircuitServiceImpl::ManagedAccount(
+    const grpc::ServerContextBase& context, const std::string& account_id,
+    Principal* who) const {
+  grpc::Status allowed = AccountsFor(context, who);
+  if (!allowed.ok()) return allowed;
+  absl::StatusOr<v1::Account> account = options_.accounts->Find(account_id);
+  if (!account.ok()) {
+    // Another studio's account ids are not confirmed to its admins either.
+    allowed = MayManageAccounts(*who, StudioOf(*who));
+    return allowed.ok() ? ToGrpcStatus(account.status()) : allowed;
+  }
+  return MayManageAccounts(*who, account->studio_id());
+}
+
+void CircuitServiceImpl::ServeRevokeAccount(
+    grpc::CallbackServerContext* context,
+    const v1::RevokeAccountRequest& request, UnaryReply<v1::Account> reply) {
+  Principal who;
+  grpc::Status allowed = ManagedAccount(*context, request.account_id(), &who);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  absl::StatusOr<v1::Account> revoked =
+      options_.accounts->Revoke(request.account_id());
+  if (!revoked.ok()) return reply.Fail(ToGrpcStatus(revoked.status()));
+  LogInfo("account %s revoked by %s", revoked->account_id().c_str(),
+          who.subject.c_str());
+  reply.Ok(*revoked);
+}
+
+void CircuitServiceImpl::ServeReissueAccountCredential(
+    grpc::CallbackServerContext* context,
+    const v1::ReissueAccountCredentialRequest& request,
+    UnaryReply<v1::AccountCredential> reply) {
+  Principal who;
+  grpc::Status allowed = ManagedAccount(*context, request.account_id(), &who);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  absl::StatusOr<v1::AccountCredential> issued = options_.accounts->Reissue(
+      request.account_id(), request.credential_ttl_seconds());
+  if (!issued.ok()) return reply.Fail(ToGrpcStatus(issued.status()));
+  LogInfo("account %s has a new credential, issued by %s",
+          issued->account().account_id().c_str(), who.subject.c_str());
+  reply.Ok(*issued);
+}
+
+void CircuitServiceImpl::ServeIssueClassCredential(
+    grpc::CallbackServerContext* context,
+    const v1::IssueClassCredentialRequest& request,
+    UnaryReply<v1::ClassCredential> reply) {
+  Principal who;
+  grpc::Status allowed =
+      ClassAccess(*context, request.class_id(), &MayRunClass, &who);
+  if (allowed.ok() && who.role == Principal::Role::kClass) {
+    allowed = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                           "a class credential cannot issue another");
+  }
+  if (allowed.ok() && options_.accounts == nullptr) {
+    allowed = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                           "this server issues no class credentials");
+  }
+  if (!allowed.ok()) return reply.Fail(allowed);
+  const std::optional<v1::ClassInfo> info = registry_->Info(request.class_id());
+  absl::StatusOr<v1::ClassCredential> issued =
+      options_.accounts->IssueClassCredential(
+          who, request.class_id(), info.has_value() ? StudioOf(*info) : "",
+          request.ttl_seconds());
+  if (!issued.ok()) return reply.Fail(ToGrpcStatus(issued.status()));
+  reply.Ok(*issued);
+}
+
+void CircuitServiceImpl::ServeRotateSigningKey(
+    grpc::CallbackServerContext* context, const v1::RotateSigningKeyRequest&,
+    UnaryReply<v1::SigningKeys> reply) {
+  Principal who;
+  grpc::Status allowed = AccountsFor(*context, &who);
+  if (allowed.ok()) allowed = MayManageSigningKeys(who);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  absl::StatusOr<v1::SigningKeys> keys = options_.accounts->RotateSigningKey();
+  if (!keys.ok()) return reply.Fail(ToGrpcStatus(keys.status()));
+  LogInfo("signing key rotated: %s signs now",
+          keys->keys(keys->keys_size() - 1).key_id().c_str());
+  reply.Ok(*keys);
+}
+
+void CircuitServiceImpl::ServeRetireSigningKey(
+    grpc::CallbackServerContext* context,
+    const v1::RetireSigningKeyRequest& request,
+    UnaryReply<v1::SigningKeys> reply) {
+  Principal who;
+  grpc::Status allowed = AccountsFor(*context, &who);
+  if (allowed.ok()) allowed = MayManageSigningKeys(who);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  absl::StatusOr<v1::SigningKeys> keys =
+      options_.accounts->RetireSigningKey(request.key_id());
+  if (!keys.ok()) return reply.Fail(ToGrpcStatus(keys.status()));
+  LogInfo("signing key %s retired", request.key_id().c_str());
+  reply.Ok(*keys);
 }
 
 bool CircuitServiceImpl::WaitForStreamsGone(absl::Time deadline) {

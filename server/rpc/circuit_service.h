@@ -11,16 +11,21 @@
 #include "absl/time/time.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "server/common/clock.h"
+#include "server/common/rate_limit.h"
 #include "server/fanout/write_pacer.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
 #include "server/rpc/auth.h"
 #include "server/rpc/cq_call.h"
+#include "server/rpc/unary_call.h"
 
 namespace circuit {
 
 struct ServiceOptions {
   AccessKeys keys;
+  // Accounts and signing keys (keys.accounts is the same, read-only). Null:
+  // the bootstrap and kiosk keys only.
+  Accounts* accounts = nullptr;
   // Joins per peer address: a burst, then a steady rate.
   double joins_per_second_per_peer = 2;
   double join_burst_per_peer = 40;
@@ -38,28 +43,46 @@ struct ServiceOptions {
   WritePacer::Options pacing;
 };
 
-// The three streaming RPCs take raw bytes so that a broadcast is serialized
-// once and the same bytes go to every stream, and run on the completion-queue
-// API (server/rpc/cq_call.h); the unary RPCs on the callback API.
-using CircuitServiceBase = v1::CircuitService::WithCallbackMethod_ListCircuits<
-    v1::CircuitService::WithCallbackMethod_GetCircuit<
-        v1::CircuitService::WithCallbackMethod_CreateClass<
-            v1::CircuitService::WithCallbackMethod_GetClass<
-                v1::CircuitService::WithCallbackMethod_ListClasses<
-                    v1::CircuitService::WithCallbackMethod_GetClock<
-                        v1::CircuitService::WithRawMethod_RunClass<
-                            v1::CircuitService::WithRawMethod_JoinClass<
-                                v1::CircuitService::WithRawMethod_WatchClass<
-                                    v1::CircuitService::WithCallbackMethod_GetClassSummary<
-                                        v1::CircuitService::
-                                            WithCallbackMethod_GetWallSummary<
-                                                v1::CircuitService::WithCallbackMethod_EraseHealthData<
-                                                    v1::CircuitService::WithCallbackMethod_ApproveKioskPairing<
-                                                        v1::CircuitService::
-                                                            WithCallbackMethod_ListKiosks<
-                                                                v1::CircuitService::WithCallbackMethod_RevokeKiosk<
-                                                                    v1::CircuitService::
-                                                                        Service>>>>>>>>>>>>>>>;
+// `Base` with each of `Methods` applied around it, first outermost.
+template <class Base, template <class> class... Methods>
+struct WithMethods {
+  using type = Base;
+};
+template <class Base, template <class> class First,
+          template <class> class... Rest>
+struct WithMethods<Base, First, Rest...> {
+  using type = First<typename WithMethods<Base, Rest...>::type>;
+};
+
+// Every RPC takes raw bytes. The three streaming RPCs, so that a broadcast is
+// serialized once and the same bytes go to every stream; they run on the
+// completion-queue API (server/rpc/cq_call.h). The unary RPCs run on the
+// callback API and parse their requests themselves (ServeUnary), so that a
+// request that does not parse gets INVALID_ARGUMENT and a message.
+using CircuitServiceBase = WithMethods<
+    v1::CircuitService::Service,
+    v1::CircuitService::WithRawCallbackMethod_ListCircuits,
+    v1::CircuitService::WithRawCallbackMethod_GetCircuit,
+    v1::CircuitService::WithRawCallbackMethod_CreateClass,
+    v1::CircuitService::WithRawCallbackMethod_GetClass,
+    v1::CircuitService::WithRawCallbackMethod_ListClasses,
+    v1::CircuitService::WithRawCallbackMethod_GetClock,
+    v1::CircuitService::WithRawMethod_RunClass,
+    v1::CircuitService::WithRawMethod_JoinClass,
+    v1::CircuitService::WithRawMethod_WatchClass,
+    v1::CircuitService::WithRawCallbackMethod_GetClassSummary,
+    v1::CircuitService::WithRawCallbackMethod_GetWallSummary,
+    v1::CircuitService::WithRawCallbackMethod_EraseHealthData,
+    v1::CircuitService::WithRawCallbackMethod_ApproveKioskPairing,
+    v1::CircuitService::WithRawCallbackMethod_ListKiosks,
+    v1::CircuitService::WithRawCallbackMethod_RevokeKiosk,
+    v1::CircuitService::WithRawCallbackMethod_AddAccount,
+    v1::CircuitService::WithRawCallbackMethod_ListAccounts,
+    v1::CircuitService::WithRawCallbackMethod_RevokeAccount,
+    v1::CircuitService::WithRawCallbackMethod_ReissueAccountCredential,
+    v1::CircuitService::WithRawCallbackMethod_IssueClassCredential,
+    v1::CircuitService::WithRawCallbackMethod_RotateSigningKey,
+    v1::CircuitService::WithRawCallbackMethod_RetireSigningKey>::type;
 
 // circuit.v1.CircuitService: a thin adapter from gRPC to the class registry
 // and its class actors. Validates credentials and input shape, converts
@@ -73,52 +96,64 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // New streams are refused with UNAVAILABLE from now on (shutdown).
   void StartDraining() { draining_.store(true); }
 
-  grpc::ServerUnaryReactor* ListCircuits(
-      grpc::CallbackServerContext* context,
-      const v1::ListCircuitsRequest* request,
-      v1::ListCircuitsResponse* response) override;
-  grpc::ServerUnaryReactor* GetCircuit(
-      grpc::CallbackServerContext* context,
-      const v1::GetCircuitRequest* request,
-      v1::GetCircuitResponse* response) override;
-  grpc::ServerUnaryReactor* CreateClass(
-      grpc::CallbackServerContext* context,
-      const v1::CreateClassRequest* request,
-      v1::CreateClassResponse* response) override;
+  // The unary RPCs, raw: each parses its request and calls Serve<Method>.
+  grpc::ServerUnaryReactor* ListCircuits(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetCircuit(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* CreateClass(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetClass(grpc::CallbackServerContext* context,
-                                     const v1::GetClassRequest* request,
-                                     v1::GetClassResponse* response) override;
-  grpc::ServerUnaryReactor* ListClasses(
-      grpc::CallbackServerContext* context,
-      const v1::ListClassesRequest* request,
-      v1::ListClassesResponse* response) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListClasses(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetClock(grpc::CallbackServerContext* context,
-                                     const v1::GetClockRequest* request,
-                                     v1::GetClockResponse* response) override;
-
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* GetClassSummary(
-      grpc::CallbackServerContext* context,
-      const v1::GetClassSummaryRequest* request,
-      v1::ClassSummary* response) override;
-  grpc::ServerUnaryReactor* GetWallSummary(
-      grpc::CallbackServerContext* context,
-      const v1::GetWallSummaryRequest* request,
-      v1::WallSummary* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* GetWallSummary(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* EraseHealthData(
-      grpc::CallbackServerContext* context,
-      const v1::EraseHealthDataRequest* request,
-      v1::EraseHealthDataResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* ApproveKioskPairing(
-      grpc::CallbackServerContext* context,
-      const v1::ApproveKioskPairingRequest* request,
-      v1::Kiosk* response) override;
-  grpc::ServerUnaryReactor* ListKiosks(
-      grpc::CallbackServerContext* context,
-      const v1::ListKiosksRequest* request,
-      v1::ListKiosksResponse* response) override;
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListKiosks(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* RevokeKiosk(grpc::CallbackServerContext* context,
-                                        const v1::RevokeKioskRequest* request,
-                                        v1::Kiosk* response) override;
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* AddAccount(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ListAccounts(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RevokeAccount(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ReissueAccountCredential(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* IssueClassCredential(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RotateSigningKey(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* RetireSigningKey(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+      grpc::ByteBuffer* response) override;
 
   // Joins per device address, shared with the HTTP API.
   PeerRateLimiter* join_limiter() { return &join_limiter_; }
@@ -154,11 +189,86 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // steady clock's reading).
   absl::Duration WriteInterval(int64_t now_ns);
 
-  // Answers with the class's summary, live or stored, turned into the
-  // response by `fill` (NOT_FOUND for an unknown class).
-  grpc::ServerUnaryReactor* FinishWithSummary(
-      grpc::CallbackServerContext* context, const std::string& class_id,
-      absl::AnyInvocable<void(v1::ClassSummary)> fill);
+  // The unary RPCs' handlers (ServeUnary calls them with the parsed
+  // request).
+  void ServeListCircuits(grpc::CallbackServerContext* context,
+                         const v1::ListCircuitsRequest& request,
+                         UnaryReply<v1::ListCircuitsResponse> reply);
+  void ServeGetCircuit(grpc::CallbackServerContext* context,
+                       const v1::GetCircuitRequest& request,
+                       UnaryReply<v1::GetCircuitResponse> reply);
+  void ServeCreateClass(grpc::CallbackServerContext* context,
+                        const v1::CreateClassRequest& request,
+                        UnaryReply<v1::CreateClassResponse> reply);
+  void ServeGetClass(grpc::CallbackServerContext* context,
+                     const v1::GetClassRequest& request,
+                     UnaryReply<v1::GetClassResponse> reply);
+  void ServeListClasses(grpc::CallbackServerContext* context,
+                        const v1::ListClassesRequest& request,
+                        UnaryReply<v1::ListClassesResponse> reply);
+  void ServeGetClock(grpc::CallbackServerContext* context,
+                     const v1::GetClockRequest& request,
+                     UnaryReply<v1::GetClockResponse> reply);
+  void ServeGetClassSummary(grpc::CallbackServerContext* context,
+                            const v1::GetClassSummaryRequest& request,
+                            UnaryReply<v1::ClassSummary> reply);
+  void ServeGetWallSummary(grpc::CallbackServerContext* context,
+                           const v1::GetWallSummaryRequest& request,
+                           UnaryReply<v1::WallSummary> reply);
+  void ServeEraseHealthData(grpc::CallbackServerContext* context,
+                            const v1::EraseHealthDataRequest& request,
+                            UnaryReply<v1::EraseHealthDataResponse> reply);
+  void ServeApproveKioskPairing(grpc::CallbackServerContext* context,
+                                const v1::ApproveKioskPairingRequest& request,
+                                UnaryReply<v1::Kiosk> reply);
+  void ServeListKiosks(grpc::CallbackServerContext* context,
+                       const v1::ListKiosksRequest& request,
+                       UnaryReply<v1::ListKiosksResponse> reply);
+  void ServeRevokeKiosk(grpc::CallbackServerContext* context,
+                        const v1::RevokeKioskRequest& request,
+                        UnaryReply<v1::Kiosk> reply);
+  void ServeAddAccount(grpc::CallbackServerContext* context,
+                       const v1::AddAccountRequest& request,
+                       UnaryReply<v1::AccountCredential> reply);
+  void ServeListAccounts(grpc::CallbackServerContext* context,
+                         const v1::ListAccountsRequest& request,
+                         UnaryReply<v1::ListAccountsResponse> reply);
+  void ServeRevokeAccount(grpc::CallbackServerContext* context,
+                          const v1::RevokeAccountRequest& request,
+                          UnaryReply<v1::Account> reply);
+  void ServeReissueAccountCredential(
+      grpc::CallbackServerContext* context,
+      const v1::ReissueAccountCredentialRequest& request,
+      UnaryReply<v1::AccountCredential> reply);
+  void ServeIssueClassCredential(grpc::CallbackServerContext* context,
+                                 const v1::IssueClassCredentialRequest& request,
+                                 UnaryReply<v1::ClassCredential> reply);
+  void ServeRotateSigningKey(grpc::CallbackServerContext* context,
+                             const v1::RotateSigningKeyRequest& request,
+                             UnaryReply<v1::SigningKeys> reply);
+  void ServeRetireSigningKey(grpc::CallbackServerContext* context,
+                             const v1::RetireSigningKeyRequest& request,
+                             UnaryReply<v1::SigningKeys> reply);
+
+  // Authenticates the call and asks `may` whether the caller may do this to
+  // the class (NOT_FOUND for an unknown class). The caller into `who`.
+  grpc::Status ClassAccess(const grpc::ServerContextBase& context,
+                           const std::string& class_id,
+                           grpc::Status (*may)(const Principal&,
+                                               const v1::ClassInfo&),
+                           Principal* who = nullptr);
+  // Authenticates the call; UNAVAILABLE when the server keeps no accounts.
+  grpc::Status AccountsFor(const grpc::ServerContextBase& context,
+                           Principal* who) const;
+  // AccountsFor, and whether the caller may manage that account.
+  grpc::Status ManagedAccount(const grpc::ServerContextBase& context,
+                              const std::string& account_id,
+                              Principal* who) const;
+
+  // Calls `done` with the class's summary, live or stored (NOT_FOUND for an
+  // unknown class).
+  void Summarize(const std::string& class_id,
+                 absl::AnyInvocable<void(grpc::Status, v1::ClassSummary)> done);
   friend class InstructorReactor;
   friend class ParticipantReactor;
   friend class KioskReactor;

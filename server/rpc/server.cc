@@ -12,17 +12,74 @@
 #include "circuit/v1/service.grpc.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
+#include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
 #include "server/common/log.h"
 #include "server/journal/sqlite_journal.h"
 
 namespace circuit {
 
+DataKeyOptions DataKeysFor(const ServerOptions& options) {
+  DataKeyOptions keys = options.data_keys;
+  if (keys.key_dir.empty() && keys.key_file.empty() && keys.key_text.empty()) {
+    keys.key_dir = options.data_dir + "/keys";
+  }
+  return keys;
+}
+
+namespace {
+
+// Each listener on a non-loopback address needs TLS or --insecure; with
+// --insecure, a warning for each.
+absl::Status CheckPlaintext(const ServerOptions& options) {
+  const bool tls = options.tls.enabled();
+  for (const auto& [flag, listen] :
+       {std::pair<const char*, const std::string*>{"--listen", &options.listen},
+        {"--http_listen", &options.http_listen}}) {
+    if (listen->empty()) continue;  // no HTTP listener
+    if (absl::Status allowed =
+            CheckPlaintextAllowed(flag, *listen, tls, options.insecure);
+        !allowed.ok()) {
+      return allowed;
+    }
+  }
+  for (const std::string* listen : {&options.listen, &options.http_listen}) {
+    if (!tls && !listen->empty() && !IsLoopbackAddress(*listen)) {
+      LogWarning(
+          "--insecure: serving plain text on %s: keys, tokens and health "
+          "reports cross the network unencrypted",
+          *listen);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     const ServerOptions& options, const CircuitLibrary* library,
     const Clock* clock) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+  // Plaintext on the network, and TLS files that do not load, stop the
+  // start before anything is opened.
+  const bool tls = options.tls.enabled();
+  if (absl::Status allowed = CheckPlaintext(options); !allowed.ok()) {
+    return allowed;
+  }
+  std::string tls_description;
+  std::string tls_signature;
+  std::unique_ptr<TlsMirror> tls_mirror;
+  if (tls) {
+    tls_signature = TlsFilesSignature(options.tls);
+    absl::StatusOr<TlsIdentity> identity = LoadTlsIdentity(options.tls);
+    if (!identity.ok()) return identity.status();
+    tls_description = identity->description;
+    absl::StatusOr<std::unique_ptr<TlsMirror>> mirror =
+        TlsMirror::Create(*identity);
+    if (!mirror.ok()) return mirror.status();
+    tls_mirror = std::move(*mirror);
+  }
   std::unique_ptr<CircuitServer> server(new CircuitServer());
   if (options.journal_instance != nullptr) {
     server->journal_ = options.journal_instance;
@@ -33,6 +90,16 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     journal_options.path = options.data_dir + "/circuit.db";
     journal_options.max_batch = std::max<size_t>(1, options.journal_max_batch);
     journal_options.busy_timeout_ms = options.journal_busy_timeout_ms;
+    const DataKeyOptions key_sources = DataKeysFor(options);
+    absl::StatusOr<std::shared_ptr<const KeyRing>> keys =
+        LoadDataKeys(key_sources);
+    if (!keys.ok()) return keys.status();
+    LogInfo("health data sealed under data key %d (from %s)",
+            (*keys)->current_id(),
+            !key_sources.key_text.empty()   ? "CIRCUIT_DATA_KEY"
+            : !key_sources.key_file.empty() ? key_sources.key_file
+                                            : key_sources.key_dir);
+    journal_options.keys = std::move(*keys);
     absl::StatusOr<std::unique_ptr<SqliteJournal>> journal =
         SqliteJournal::Open(journal_options);
     if (!journal.ok()) return journal.status();
@@ -43,10 +110,19 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   }
   // Paired TVs are kept next to the journal's database (and in memory with
   // a memory journal).
+  // So are accounts; their signing keys sit in a directory of their own
+  // (mode 0700).
   KioskPairings::Options kiosk_options;
+  Accounts::Options account_options;
   if (options.journal_instance == nullptr && options.journal == "sqlite") {
     kiosk_options.store_path = options.data_dir + "/kiosks.binpb";
+    account_options.store_path = options.data_dir + "/accounts.binpb";
+    account_options.keys_dir = options.data_dir + "/signing-keys";
   }
+  absl::StatusOr<std::unique_ptr<Accounts>> accounts =
+      Accounts::Open(account_options, clock);
+  if (!accounts.ok()) return accounts.status();
+  server->accounts_ = std::move(*accounts);
   absl::StatusOr<std::unique_ptr<KioskPairings>> kiosks =
       KioskPairings::Open(kiosk_options, clock);
   if (!kiosks.ok()) return kiosks.status();
@@ -65,6 +141,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   }
   ServiceOptions service_options = options.service;
   service_options.keys.kiosks = server->kiosks_.get();
+  service_options.keys.accounts = server->accounts_.get();
+  service_options.accounts = server->accounts_.get();
   service_options.pacing.budget =
       options.write_budget_per_thread * stream_threads;
   server->service_ = std::make_unique<CircuitServiceImpl>(
@@ -73,8 +151,43 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
       std::vector<std::string>{v1::CircuitService::service_full_name()});
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (tls) {
+    // gRPC's watcher thread reads the files every refresh and gives new
+    // connections a changed pair; connections already open keep theirs. It
+    // reads the checked copies (tls_mirror_), which WatchTls updates.
+    server->tls_mirror_ = std::move(tls_mirror);
+    const TlsFiles checked = server->tls_mirror_->files();
+    server->tls_provider_ =
+        std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+            checked.key_path, checked.cert_path, checked.client_ca_path,
+            static_cast<unsigned int>(std::max<int64_t>(
+                1, absl::ToInt64Seconds(options.tls_refresh))));
+    grpc::experimental::TlsServerCredentialsOptions tls_options(
+        server->tls_provider_);
+    tls_options.watch_identity_key_cert_pairs();
+    if (!options.tls.client_ca_path.empty()) {
+      // Asked for, checked when given, not required: phones have none.
+      tls_options.watch_root_certs();
+      tls_options.set_cert_request_type(
+          GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+    }
+    credentials = grpc::experimental::TlsServerCredentials(tls_options);
+    LogInfo("gRPC TLS: serving %s%s", tls_description,
+            options.tls.client_ca_path.empty()
+                ? ""
+                : " (client certificates checked against --tls_client_ca)");
+  }
+  builder.AddListeningPort(options.listen, credentials, &server->port_);
+  if (tls) {
+    server->tls_watcher_ =
+        std::thread([server = server.get(), files = options.tls,
+                     refresh = options.tls_refresh,
+                     signature = std::move(tls_signature)]() mutable {
+          server->WatchTls(std::move(files), refresh, std::move(signature));
+        });
+  }
   builder.RegisterService(server->service_.get());
   builder.RegisterService(server->health_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
@@ -97,6 +210,19 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   // connections whose messages are small.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  // Hostile connections: one that never completes its handshake (never
+  // sends a byte) is closed after the handshake timeout; one that never
+  // opens a call, after the idle time (gRPC counts open calls, so streams
+  // that wait quietly keep theirs); one connection opens a bounded number
+  // of streams.
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             std::max(1, options.handshake_timeout_ms));
+  if (options.max_connection_idle_seconds > 0) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               options.max_connection_idle_seconds * 1000);
+  }
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             std::max(1, options.max_streams_per_connection));
   for (int i = 0; i < stream_threads; ++i) {
     server->shards_.push_back(
         std::make_unique<CqShard>(builder.AddCompletionQueue()));
@@ -128,11 +254,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     api.registry = server->registry_.get();
     api.clock = clock;
     api.metrics = server->metrics_.get();
-    api.may_watch = [keys = service_options.keys](const std::string& token) {
-      const Credential who = IdentifyToken(token, keys);
-      return who == Credential::kKiosk || who == Credential::kInstructor;
-    };
-    api.kiosks = server->kiosks_.get();
+    api.keys = service_options.keys;
     api.join_limiter = server->service_->join_limiter();
     api.reports_per_second = service_options.stream_messages_per_second;
     api.report_burst = service_options.stream_message_burst;
@@ -142,6 +264,12 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     HttpServerOptions http_options;
     http_options.listen = options.http_listen;
     http_options.event_heartbeat = options.http_event_heartbeat;
+    http_options.read_timeout = options.http_read_timeout;
+    http_options.max_connections = options.http_max_connections;
+    http_options.max_connections_per_address =
+        options.http_max_connections_per_address;
+    http_options.tls = options.tls;
+    http_options.tls_refresh = options.tls_refresh;
     absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
         http_options, server->http_api_.get(), server->metrics_.get());
     if (!http.ok()) return http.status();
@@ -150,9 +278,51 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   return server;
 }
 
-CircuitServer::~CircuitServer() { Shutdown(absl::Now()); }
+CircuitServer::~CircuitServer() {
+  Shutdown(absl::Now());
+  StopTlsWatcher();
+}
+
+void CircuitServer::WatchTls(TlsFiles files, absl::Duration refresh,
+                             std::string signature) {
+  refresh = std::max(refresh, absl::Milliseconds(10));
+  while (true) {
+    {
+      absl::MutexLock lock(&tls_mu_);
+      if (tls_mu_.AwaitWithTimeout(absl::Condition(&tls_stopping_), refresh)) {
+        return;
+      }
+    }
+    // A few stat calls; the files are read only when they changed, and a
+    // pair that fails is tried again only when they change again.
+    std::string now = TlsFilesSignature(files);
+    if (now == signature) continue;
+    signature = std::move(now);
+    absl::StatusOr<TlsIdentity> identity = LoadTlsIdentity(files);
+    absl::Status published =
+        identity.ok() ? tls_mirror_->Publish(*identity) : identity.status();
+    if (!published.ok()) {
+      LogError(
+          "gRPC TLS: the changed files do not load, so new connections keep "
+          "the certificate in use: %s",
+          std::string(published.message()));
+      continue;
+    }
+    LogInfo("gRPC TLS: reloaded, new connections get %s",
+            identity->description);
+  }
+}
+
+void CircuitServer::StopTlsWatcher() {
+  {
+    absl::MutexLock lock(&tls_mu_);
+    tls_stopping_ = true;
+  }
+  if (tls_watcher_.joinable()) tls_watcher_.join();
+}
 
 void CircuitServer::Shutdown(absl::Time deadline) {
+  StopTlsWatcher();
   if (server_ == nullptr) return;
   // HTTP first: its answers come from the actors, which stay until below.
   if (http_ != nullptr) http_->Shutdown(deadline);

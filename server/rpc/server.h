@@ -3,17 +3,23 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/server.h"
 #include "server/common/clock.h"
+#include "server/common/data_cipher.h"
+#include "server/common/tls.h"
 #include "server/http/http_api.h"
 #include "server/http/http_server.h"
 #include "server/http/metrics.h"
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
+#include "server/live/accounts.h"
 #include "server/live/class_registry.h"
 #include "server/live/executor.h"
 #include "server/rpc/circuit_service.h"
@@ -35,6 +41,9 @@ struct ServerOptions {
   // How long a commit waits for another process's lock on the database
   // before it fails (and its inputs are answered UNAVAILABLE).
   int journal_busy_timeout_ms = 2000;
+  // The data keys that seal health data in the sqlite journal
+  // (DataKeyOptions); all empty: <data_dir>/keys/.
+  DataKeyOptions data_keys;
   // A journal to use instead (tests); shared with the caller.
   std::shared_ptr<Journal> journal_instance;
   // Threads that run the class actors.
@@ -62,9 +71,44 @@ struct ServerOptions {
   int keepalive_seconds = 30;
   // Messages larger than this are refused.
   int max_message_bytes = 64 * 1024;
+  // Hostile connections (BENCHMARKS.md, "Hostile load"). A connection must
+  // finish its handshake (plaintext: send HTTP/2's preface and settings)
+  // within this, or it is closed: one that connects and sends nothing holds
+  // a descriptor and its buffers only this long (gRPC's default is 120 s).
+  int handshake_timeout_ms = 10'000;
+  // A connection with no call open for this long is told GOAWAY and closed;
+  // a client's channel reconnects when it next calls. An open stream keeps
+  // its connection busy however quiet it is, so a waiting participant, a
+  // kiosk or the console is never cut by this. 0: never.
+  int max_connection_idle_seconds = 300;
+  // Calls open at once on one connection (an app needs one or two; each
+  // open stream holds memory).
+  int max_streams_per_connection = 100;
+  // The HTTP listener's limits on open connections (HttpServerOptions).
+  size_t http_max_connections = 10'000;
+  size_t http_max_connections_per_address = 1'000;
+  // A request's headers and body must arrive within this.
+  absl::Duration http_read_timeout = absl::Seconds(15);
+  // TLS for both listeners (gRPC and HTTP) from these PEM files; no
+  // cert_path: plaintext. With a client CA, clients may present a
+  // certificate, which must then be signed by it.
+  TlsFiles tls;
+  // How often the TLS files are checked for a new certificate. A changed
+  // pair that loads serves new connections on both listeners (gRPC's file
+  // watcher picks up the checked copy within one more period); one that
+  // does not is logged and both keep the pair in use. Whole seconds for
+  // gRPC's watcher (at least 1).
+  absl::Duration tls_refresh = absl::Seconds(60);
+  // Plaintext on a non-loopback address is refused unless this is set
+  // (circuitd --insecure); with it, the start logs a warning per listener.
+  bool insecure = false;
   ServiceOptions service;
   RegistryOptions registry;
 };
+
+// Where the sqlite journal's data keys come from: options.data_keys, or
+// <data_dir>/keys/ when that names no source.
+DataKeyOptions DataKeysFor(const ServerOptions& options);
 
 // A running circuitd: the Circuit service, grpc.health.v1 and server
 // reflection on one port, the class registry and its ticker, and the
@@ -97,9 +141,15 @@ class CircuitServer {
 
  private:
   CircuitServer() = default;
+  // Every `refresh` until stopped: when the files' metadata moved from
+  // `signature`, loads them and publishes them to tls_mirror_, or logs why
+  // not and keeps the pair in use.
+  void WatchTls(TlsFiles files, absl::Duration refresh, std::string signature);
+  void StopTlsWatcher();
 
   std::shared_ptr<Journal> journal_;
   std::unique_ptr<KioskPairings> kiosks_;
+  std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<ClassRegistry> registry_;
   std::unique_ptr<CircuitServiceImpl> service_;
@@ -108,6 +158,16 @@ class CircuitServer {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<HttpApi> http_api_;
   std::unique_ptr<HttpServer> http_;
+  // gRPC's view of the TLS files (its watcher thread), while serving.
+  std::shared_ptr<grpc::experimental::CertificateProviderInterface>
+      tls_provider_;
+  // What gRPC's watcher reads: the operator's files once they loaded, so a
+  // pair that does not (a key that is not the certificate's) never reaches
+  // gRPC. Published by tls_watcher_.
+  std::unique_ptr<TlsMirror> tls_mirror_;
+  absl::Mutex tls_mu_;
+  bool tls_stopping_ ABSL_GUARDED_BY(tls_mu_) = false;
+  std::thread tls_watcher_;
   // Last: destroyed first, so no call outlives the services.
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -246,6 +246,69 @@ TEST(CircuitBenchTest, SseTransportsRefuseModesTheyCannotRun) {
   EXPECT_THAT(result.err, ::testing::HasSubstr("--http_address"));
 }
 
+// --attack: a small attack of each kind from 127.0.0.2 while 20
+// participants (each from an address of its own) get every cue, and the
+// server refuses or cuts the attacker. The spawned server keeps its limits;
+// its timeouts are shortened by --server_flags so they act within the run.
+struct AttackCase {
+  std::string attack;
+  std::vector<std::string> flags;
+  std::string counter;  // in the JSON line, must be above 0
+};
+
+class CircuitBenchAttackTest : public ::testing::TestWithParam<AttackCase> {};
+
+TEST_P(CircuitBenchAttackTest, ClassGetsEveryCueWhileTheAttackerIsStopped) {
+  const AttackCase& attack = GetParam();
+  std::vector<std::string> flags = {"--spawn_server",
+                                    "--participants=20",
+                                    "--mode=cues",
+                                    "--messages=60",
+                                    "--rate=20",
+                                    "--json",
+                                    absl::StrCat("--attack=", attack.attack)};
+  flags.insert(flags.end(), attack.flags.begin(), attack.flags.end());
+  BenchResult result = RunBench(flags);
+  ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
+  std::vector<std::string> lines =
+      absl::StrSplit(result.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u) << result.out;
+  EXPECT_EQ(JsonInt(lines[0], "delivered"), 20 * 60) << lines[0];
+  EXPECT_EQ(JsonInt(lines[0], "streams_cut"), 0) << lines[0];
+  EXPECT_THAT(lines[0], ::testing::HasSubstr(
+                            absl::StrCat("\"attack\": \"", attack.attack)));
+  if (!attack.counter.empty()) {
+    EXPECT_GT(JsonInt(lines[0], attack.counter), 0) << lines[0];
+  }
+  // The slow loris holds nothing another client needs: every GET /healthz
+  // made meanwhile was answered.
+  if (attack.attack == "slowloris") {
+    EXPECT_GT(JsonInt(lines[0], "attack_probes"), 0) << lines[0];
+    EXPECT_EQ(JsonInt(lines[0], "attack_probes_ok"),
+              JsonInt(lines[0], "attack_probes"))
+        << lines[0];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Attacks, CircuitBenchAttackTest,
+    ::testing::Values(
+        AttackCase{"none", {}, ""},
+        AttackCase{"joins", {"--attack_size=500"}, "attack_joins_refused"},
+        AttackCase{"idle_tcp",
+                   {"--attack_size=200",
+                    "--server_flags=--handshake_timeout_seconds=1"},
+                   "attack_closed_by_server"},
+        AttackCase{"slowloris",
+                   {"--attack_size=100",
+                    "--server_flags=--http_read_timeout_seconds=1"},
+                   "attack_closed_by_server"},
+        AttackCase{
+            "report_flood", {"--attack_size=500"}, "attack_streams_cut"}),
+    [](const ::testing::TestParamInfo<AttackCase>& param) {
+      return param.param.attack;
+    });
+
 TEST(CircuitBenchTest, FailsWithAReasonWhenNoServerAnswers) {
   // Port 1 on loopback: nothing listens there.
   BenchResult result = RunBench(

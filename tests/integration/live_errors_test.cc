@@ -4,8 +4,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "tests/integration/live_harness.h"
 
@@ -133,6 +136,49 @@ TEST(LiveErrorsTest, UnknownJoinCodeAndClassAreNotFound) {
   EXPECT_FALSE(dana->participant_id.empty());
   EXPECT_EQ(FreshSnapshot(server, info.class_id()).roster_size(), 1);
   instructor->Close();
+}
+
+// Bytes that are not the method's request message get INVALID_ARGUMENT with
+// a message naming the message type, on every unary RPC, and change nothing.
+TEST(LiveErrorsTest, UnaryRequestThatDoesNotParseIsInvalidArgument) {
+  LiveServer server;
+  v1::ClassInfo info = server.CreateClass("kickback-trio");
+  grpc::GenericStub generic(server.channel());
+  // A length-delimited field 1 that claims 80 bytes and carries 3.
+  grpc::Slice garbage(
+      std::string("\x0a\x50"
+                  "abc"));
+  const grpc::ByteBuffer request(&garbage, 1);
+  for (const char* method :
+       {"ListCircuits", "GetCircuit", "CreateClass", "GetClass", "ListClasses",
+        "GetClock", "GetClassSummary", "GetWallSummary", "EraseHealthData",
+        "ApproveKioskPairing", "ListKiosks", "RevokeKiosk"}) {
+    SCOPED_TRACE(method);
+    std::unique_ptr<grpc::ClientContext> context = Context();
+    grpc::ByteBuffer response;
+    absl::Notification done;
+    grpc::Status status;
+    generic.UnaryCall(
+        context.get(), absl::StrCat("/circuit.v1.CircuitService/", method),
+        grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
+          status = std::move(s);
+          done.Notify();
+        });
+    ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(30)));
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message();
+    EXPECT_THAT(status.error_message(), HasSubstr("does not parse as a"));
+    EXPECT_THAT(status.error_message(), HasSubstr("circuit.v1."));
+  }
+  // Nothing was created; the class is still served.
+  v1::ListClassesResponse classes;
+  grpc::Status status = server.stub()->ListClasses(
+      Context(kInstructorKey).get(), v1::ListClassesRequest(), &classes);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(classes.classes_size(), 1);
+  EXPECT_EQ(classes.classes(0).class_id(), info.class_id());
+  auto dana = server.Join(info.join_code(), "Dana");
+  EXPECT_FALSE(dana->participant_id.empty());
 }
 
 // A name that would repaint the instructor's terminal, or a cue that would

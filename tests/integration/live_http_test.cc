@@ -117,7 +117,7 @@ TEST_F(LiveHttpTest, WatchNeedsAKioskOrInstructorKey) {
   EXPECT_EQ(none.status, 401);
   EXPECT_THAT(none.body, HasSubstr("\"code\":\"UNAUTHENTICATED\""));
   SseReader wrong(port(), target, "not-a-key");
-  EXPECT_TRUE(wrong.WaitFor("opens no class"));
+  EXPECT_TRUE(wrong.WaitFor("not one this server issued"));
   EXPECT_THAT(wrong.text(), HasSubstr("HTTP/1.1 401"));
   SseReader unknown(port(), "/v1/classes/nope:watch", testing::kKioskKey);
   EXPECT_TRUE(unknown.WaitFor("no class with id"));

@@ -2,6 +2,7 @@
 // exactly: the same outcomes, events, snapshots and summaries.
 
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -442,6 +443,42 @@ TEST(ReplayTest, ARestartReplaysIdentically) {
   c.Advance(absl::Seconds(2));
 
   ExpectReplayIsIdentical(c);
+}
+
+// A damaged journal (tests/fuzz/journal_replay_fuzzer) held a drop at a time
+// near the end of int64 milliseconds; its hold (time + 10 minutes) overflowed.
+// Such entries are refused and change nothing.
+TEST(ReplayTest, EntriesDatedBefore1970OrAfter9999AreRefused) {
+  std::unique_ptr<ClassSession> session = NewSession();
+  internal::Entry join;
+  join.set_at_unix_ms(absl::ToUnixMillis(kT0));
+  join.mutable_join()->set_participant_id("p1");
+  join.mutable_join()->mutable_check_in()->set_display_name("Ana");
+  ASSERT_TRUE(session->ApplyEntry(join).status.ok());
+  session->DrainEvents();
+  const std::string before =
+      session->InstructorSnapshot(kT0).SerializeAsString();
+
+  for (const int64_t at :
+       {int64_t{9'223'372'036'854'775'000}, int64_t{253'402'300'800'000},
+        int64_t{-1}, std::numeric_limits<int64_t>::min()}) {
+    internal::Entry drop;
+    drop.set_at_unix_ms(at);
+    drop.mutable_connection()->set_participant_id("p1");
+    drop.mutable_connection()->set_state(v1::CONNECTION_STATE_DROPPED);
+    const EntryOutcome outcome = session->ApplyEntry(drop);
+    EXPECT_EQ(outcome.status.code(), absl::StatusCode::kInvalidArgument) << at;
+    EXPECT_THAT(std::string(outcome.status.message()),
+                ::testing::HasSubstr("between 1970 and 9999"));
+  }
+  EXPECT_TRUE(session->DrainEvents().empty());
+  EXPECT_EQ(session->InstructorSnapshot(kT0).SerializeAsString(), before);
+
+  // The last millisecond of 9999 is still a time.
+  internal::Entry tick;
+  tick.set_at_unix_ms(253'402'300'799'999);
+  tick.mutable_tick();
+  EXPECT_TRUE(session->ApplyEntry(tick).status.ok());
 }
 
 }  // namespace

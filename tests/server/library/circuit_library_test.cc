@@ -84,6 +84,17 @@ TEST(CircuitLibraryTest, LoadsAValidLibrary) {
             2 * 40 + 20 + 2 * 60);
 }
 
+// A circuit without blocks aborted the loader (tests/fuzz/
+// circuit_library_fuzzer): its error pointed at the repeated field `blocks`
+// without an element, which protobuf's ParseInfoTree refuses fatally.
+TEST(CircuitLibraryTest, CircuitWithoutBlocksIsRefusedAtTheCircuit) {
+  auto library = LoadTiny(kCatalog, "id: \"short\"\nname: \"Short\"\n");
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(library.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(library.status().message(),
+            "tiny.textproto:1:1: circuit \"short\" has no blocks");
+}
+
 TEST(CircuitLibraryTest, ExercisesForFollowsLinksTransitively) {
   auto library = LoadTiny(kCatalog, kCircuit);
   ASSERT_TRUE(library.ok()) << library.status();

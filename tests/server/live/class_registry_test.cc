@@ -36,7 +36,7 @@ class ClassRegistryTest : public ::testing::Test {
                                        const std::string& title) {
     absl::Notification done;
     absl::StatusOr<v1::ClassInfo> out;
-    registry_->Create(circuit_id, title,
+    registry_->Create(circuit_id, title, "main", "bootstrap",
                       [&](absl::StatusOr<v1::ClassInfo> info) {
                         out = std::move(info);
                         done.Notify();
@@ -102,6 +102,82 @@ TEST(JoinCodeFromBytesTest, EveryByteInEveryPositionCoversTheAlphabetEvenly) {
 TEST(JoinCodeFromBytesTest, OneCharacterPerByte) {
   EXPECT_EQ(JoinCodeFromBytes(""), "");
   EXPECT_EQ(JoinCodeFromBytes(std::string(9, 'x')).size(), 9u);
+}
+
+// A damaged journal (tests/fuzz/journal_replay_fuzzer) held an entry dated
+// near the end of int64 milliseconds. Recovery leaves it out, and what the
+// class journals next (its restart) carries the server's time, not that one.
+TEST_F(ClassRegistryTest, RecoverLeavesOutEntriesWithDamagedTimes) {
+  absl::StatusOr<v1::ClassInfo> info = Create("kickback-trio", "");
+  ASSERT_TRUE(info.ok()) << info.status();
+  const std::string id = info->class_id();
+  internal::Entry join;
+  join.set_at_unix_ms(clock_.NowUnixMs());
+  join.mutable_join()->set_participant_id("p1");
+  join.mutable_join()->mutable_check_in()->set_display_name("Ana");
+  internal::Entry drop;
+  drop.set_at_unix_ms(9'223'372'036'854'775'000);
+  drop.mutable_connection()->set_participant_id("p1");
+  drop.mutable_connection()->set_state(v1::CONNECTION_STATE_DROPPED);
+  for (internal::Entry* entry : {&join, &drop}) {
+    absl::Status appended = absl::UnknownError("not answered");
+    journal_.Append(id, *entry, [&](absl::Status s) { appended = s; });
+    ASSERT_TRUE(appended.ok()) << appended;
+  }
+  registry_->Close();
+  pool_.WaitIdle();
+
+  clock_.Advance(absl::Minutes(1));
+  ClassRegistry recovered(library_.get(), &journal_, &clock_, &pool_, {});
+  ASSERT_TRUE(recovered.Recover().ok());
+  absl::StatusOr<std::vector<internal::Entry>> entries =
+      journal_.LoadEntries(id);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_TRUE(entries->back().has_restart());
+  EXPECT_EQ(entries->back().at_unix_ms(), clock_.NowUnixMs());
+  ASSERT_NE(recovered.Find(id), nullptr);
+  // Ana's join was replayed; the damaged drop was not (the restart dropped
+  // her, as it drops every connected seat).
+  EXPECT_EQ(recovered.Find(id)->Info().participant_count(), 1);
+  recovered.Close();
+  pool_.WaitIdle();
+}
+
+// A damaged journal held a join with the id "p9223372036854775807"; the
+// next id, one more, overflowed. New seats keep getting small ids.
+TEST_F(ClassRegistryTest, RecoverIgnoresHugeParticipantIdsForTheNextId) {
+  absl::StatusOr<v1::ClassInfo> info = Create("kickback-trio", "");
+  ASSERT_TRUE(info.ok()) << info.status();
+  const std::string id = info->class_id();
+  internal::Entry join;
+  join.set_at_unix_ms(clock_.NowUnixMs());
+  join.mutable_join()->set_participant_id("p9223372036854775807");
+  join.mutable_join()->mutable_check_in()->set_display_name("Ana");
+  absl::Status appended = absl::UnknownError("not answered");
+  journal_.Append(id, join, [&](absl::Status s) { appended = s; });
+  ASSERT_TRUE(appended.ok()) << appended;
+  registry_->Close();
+  pool_.WaitIdle();
+
+  ClassRegistry recovered(library_.get(), &journal_, &clock_, &pool_, {});
+  ASSERT_TRUE(recovered.Recover().ok());
+  ASSERT_NE(recovered.Find(id), nullptr);
+  v1::JoinRequest request;
+  request.mutable_check_in()->set_display_name("Bo");
+  auto stream = std::make_shared<Stream>(16);
+  stream->Attach(&sink_);
+  absl::Notification joined;
+  absl::StatusOr<std::string> participant_id;
+  recovered.Find(id)->Join(stream, request,
+                           [&](absl::StatusOr<std::string> got) {
+                             participant_id = std::move(got);
+                             joined.Notify();
+                           });
+  joined.WaitForNotification();
+  ASSERT_TRUE(participant_id.ok()) << participant_id.status();
+  EXPECT_EQ(*participant_id, "p1");
+  recovered.Close();
+  pool_.WaitIdle();
 }
 
 TEST_F(ClassRegistryTest, JoinCodesAreSixCharactersAndCaseFree) {

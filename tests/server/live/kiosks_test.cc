@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "server/common/clock.h"
+#include "server/live/principal.h"
 
 namespace circuit {
 namespace {
@@ -39,7 +40,8 @@ TEST_F(KioskPairingsTest, AnApprovedTvGetsACredentialKeptAcrossRestarts) {
   EXPECT_EQ(pairing->state(), v1::KIOSK_PAIRING_STATE_PENDING);
   EXPECT_EQ(pairing->pairing_code().size(), 6u);
 
-  auto kiosk = kiosks->Approve(pairing->pairing_code(), "Left wall");
+  auto kiosk =
+      kiosks->Approve(pairing->pairing_code(), "Left wall", kDefaultStudio);
   ASSERT_TRUE(kiosk.ok()) << kiosk.status();
   auto seen = kiosks->Get(pairing->pairing_code(), pairing->pairing_secret());
   ASSERT_TRUE(seen.ok());
@@ -78,7 +80,9 @@ TEST_F(KioskPairingsTest, CodesExpireAndSecretsAreChecked) {
             absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(kiosks->Get("ZZZZZZ", "x").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(kiosks->Approve(pairing->pairing_code(), std::string(65, 'n'))
+  EXPECT_EQ(kiosks
+                ->Approve(pairing->pairing_code(), std::string(65, 'n'),
+                          kDefaultStudio)
                 .status()
                 .code(),
             absl::StatusCode::kInvalidArgument);
@@ -88,7 +92,9 @@ TEST_F(KioskPairingsTest, CodesExpireAndSecretsAreChecked) {
       kiosks->Get(pairing->pairing_code(), pairing->pairing_secret());
   ASSERT_TRUE(expired.ok());
   EXPECT_EQ(expired->state(), v1::KIOSK_PAIRING_STATE_EXPIRED);
-  EXPECT_EQ(kiosks->Approve(pairing->pairing_code(), "").status().code(),
+  EXPECT_EQ(kiosks->Approve(pairing->pairing_code(), "", kDefaultStudio)
+                .status()
+                .code(),
             absl::StatusCode::kNotFound);
   // Long after, it is forgotten.
   clock_.Advance(absl::Minutes(20));

@@ -1,0 +1,544 @@
+// Hostile traffic for `circuit bench --attack`. Each attack runs on threads
+// of its own with blocking I/O (a few threads, or one poll loop over its
+// sockets): it is one hostile device, not a fleet to simulate cheaply.
+#include "client/bench_attack.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "circuit/v1/service.grpc.pb.h"
+#include "client/lib/process_sample.h"
+#include "grpcpp/client_context.h"
+#include "grpcpp/create_channel_posix.h"
+#include "grpcpp/support/channel_arguments.h"
+
+namespace circuit::client {
+
+bool ParseBenchAttack(const std::string& name, BenchAttack* attack) {
+  static const std::pair<const char*, BenchAttack> kAttacks[] = {
+      {"none", BenchAttack::kNone},
+      {"joins", BenchAttack::kJoins},
+      {"idle_tcp", BenchAttack::kIdleTcp},
+      {"slowloris", BenchAttack::kSlowloris},
+      {"report_flood", BenchAttack::kReportFlood},
+  };
+  for (const auto& [attack_name, value] : kAttacks) {
+    if (name == attack_name) {
+      *attack = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* BenchAttackName(BenchAttack attack) {
+  switch (attack) {
+    case BenchAttack::kOff:
+      return "off";
+    case BenchAttack::kNone:
+      return "none";
+    case BenchAttack::kJoins:
+      return "joins";
+    case BenchAttack::kIdleTcp:
+      return "idle_tcp";
+    case BenchAttack::kSlowloris:
+      return "slowloris";
+    case BenchAttack::kReportFlood:
+      return "report_flood";
+  }
+  return "?";
+}
+
+int DefaultAttackSize(BenchAttack attack) {
+  switch (attack) {
+    case BenchAttack::kJoins:
+      return 10'000;
+    case BenchAttack::kIdleTcp:
+      return 5'000;
+    case BenchAttack::kSlowloris:
+    case BenchAttack::kReportFlood:
+      return 1'000;
+    default:
+      return 0;
+  }
+}
+
+int ConnectFrom(const std::string& from, const std::string& host, int port) {
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &to.sin_addr) != 1) {
+    errno = EINVAL;
+    return -1;
+  }
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (!from.empty()) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_port = 0;
+    if (inet_pton(AF_INET, from.c_str(), &local.sin_addr) != 1 ||
+        bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+      const int saved = errno == 0 ? EINVAL : errno;
+      close(fd);
+      errno = saved;
+      return -1;
+    }
+  }
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    const int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  // As gRPC sets on the sockets it opens: without it, small writes wait for
+  // the peer's delayed acks (40 ms).
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+std::shared_ptr<grpc::Channel> ChannelFrom(const std::string& from,
+                                           const std::string& host, int port) {
+  const int fd = ConnectFrom(from, host, port);
+  if (fd < 0) return nullptr;
+  grpc::ChannelArguments args;
+  return grpc::CreateCustomInsecureChannelFromFd(absl::StrCat(host, ":", port),
+                                                 fd, args);
+}
+
+namespace {
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+void SleepUntil(absl::Time due) {
+  const absl::Time now = absl::Now();
+  if (due > now) absl::SleepFor(due - now);
+}
+
+}  // namespace
+
+std::string AttackTally::Summary(BenchAttack attack, int size) const {
+  std::string text;
+  switch (attack) {
+    case BenchAttack::kJoins:
+      text = absl::StrFormat(
+          "%d join attempts: %d joined, %d RESOURCE_EXHAUSTED, %d other",
+          join_attempts, joins_ok, joins_refused, joins_other);
+      if (!first_other.empty()) absl::StrAppend(&text, " (", first_other, ")");
+      break;
+    case BenchAttack::kIdleTcp:
+    case BenchAttack::kSlowloris:
+      text = absl::StrFormat(
+          "%d %s connections: %d opened, %d closed by the server after "
+          "p50 %.1f s (longest %.1f s), at most %d open at once, %d connects "
+          "failed",
+          size, attack == BenchAttack::kIdleTcp ? "idle TCP" : "slow HTTP",
+          opened, closed_by_server, held_p50_s, held_max_s, open_peak,
+          connect_failed);
+      if (attack == BenchAttack::kSlowloris) {
+        absl::StrAppend(
+            &text, absl::StrFormat(
+                       "; another client's GET /healthz: %d/%d ok, p99 %.1f ms",
+                       probes_ok, probes, probe_p99_ms));
+      }
+      break;
+    case BenchAttack::kReportFlood:
+      text = absl::StrFormat(
+          "flooding at %d reports/s: %d sent, %d acked, %d refused by ack, "
+          "%d streams cut by the server, %d resumes",
+          size, reports_sent, reports_acked, reports_refused, streams_cut,
+          resumes);
+      if (!first_cut.empty())
+        absl::StrAppend(&text, " (first: ", first_cut, ")");
+      break;
+    default:
+      return "no attack";
+  }
+  if (server_rss_peak_mb > 0) {
+    absl::StrAppend(&text, absl::StrFormat("; server RSS peak %.1f MB",
+                                           server_rss_peak_mb));
+  }
+  return text;
+}
+
+Attack::Attack(AttackOptions options) : options_(std::move(options)) {}
+
+Attack::~Attack() { Stop(); }
+
+void Attack::Start() {
+  start_ = absl::Now();
+  threads_.emplace_back([this] { RunSampler(); });
+  switch (options_.attack) {
+    case BenchAttack::kJoins: {
+      ramp_needed_ = 0;
+      constexpr int kThreads = 4;
+      for (int i = 0; i < kThreads; ++i) {
+        threads_.emplace_back([this, i] { RunJoins(i); });
+      }
+      break;
+    }
+    case BenchAttack::kIdleTcp:
+      threads_.emplace_back([this] { RunConnections(/*http=*/false); });
+      break;
+    case BenchAttack::kSlowloris:
+      threads_.emplace_back([this] { RunConnections(/*http=*/true); });
+      threads_.emplace_back([this] { RunProbes(); });
+      break;
+    case BenchAttack::kReportFlood:
+      threads_.emplace_back([this] { RunFlood(); });
+      break;
+    default:
+      ramp_needed_ = 0;
+      break;
+  }
+}
+
+void Attack::RampedUp() {
+  absl::MutexLock lock(&mu_);
+  ++ramped_;
+}
+
+bool Attack::WaitRampedUp(absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return ramped_ >= ramp_needed_;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+}
+
+void Attack::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stop_.store(true, std::memory_order_release);
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+AttackTally Attack::tally() {
+  absl::MutexLock lock(&mu_);
+  AttackTally tally = tally_;
+  tally.held_p50_s = Median(held_s_);
+  tally.held_max_s =
+      held_s_.empty() ? 0 : *std::max_element(held_s_.begin(), held_s_.end());
+  if (!probe_ms_.empty()) {
+    std::vector<double> sorted = probe_ms_;
+    std::sort(sorted.begin(), sorted.end());
+    tally.probe_p99_ms =
+        sorted[static_cast<size_t>(0.99 * (sorted.size() - 1))];
+  }
+  return tally;
+}
+
+void Attack::RunSampler() {
+  while (!stopping() && options_.server_pid != 0) {
+    const ProcessSample sample = SampleProcess(options_.server_pid);
+    if (sample.ok) {
+      absl::MutexLock lock(&mu_);
+      tally_.server_rss_peak_mb = std::max(
+          tally_.server_rss_peak_mb, static_cast<double>(sample.rss_kb) / 1024);
+    }
+    absl::SleepFor(absl::Milliseconds(250));
+  }
+}
+
+// Join attempts numbered j = 0..size-1, attempt j due at start + duration *
+// j / size; each thread takes the next number. Every attempt is a stream of
+// its own on the thread's connection, cancelled once answered.
+void Attack::RunJoins(int thread) {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::CircuitService::Stub> stub;
+  while (!stopping()) {
+    const int64_t j = next_join_.fetch_add(1, std::memory_order_relaxed);
+    if (j >= options_.size) return;
+    SleepUntil(start_ + options_.duration * (static_cast<double>(j) /
+                                             std::max(1, options_.size)));
+    if (stub == nullptr) {
+      channel = ChannelFrom(options_.from, options_.host, options_.grpc_port);
+      if (channel == nullptr) {
+        absl::MutexLock lock(&mu_);
+        ++tally_.join_attempts;
+        if (tally_.joins_other++ == 0) {
+          tally_.first_other =
+              absl::StrCat("cannot connect: ", std::strerror(errno));
+        }
+        continue;
+      }
+      stub = v1::CircuitService::NewStub(channel);
+    }
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    auto stream = stub->JoinClass(&context);
+    v1::JoinClassRequest join;
+    join.mutable_join()->set_join_code(options_.join_code);
+    join.mutable_join()->mutable_check_in()->set_display_name(
+        absl::StrCat("Attacker ", thread, "-", j));
+    stream->Write(join);
+    v1::JoinClassResponse response;
+    const bool answered = stream->Read(&response);
+    if (answered) context.TryCancel();
+    const grpc::Status status = stream->Finish();
+    absl::MutexLock lock(&mu_);
+    ++tally_.join_attempts;
+    if (answered) {
+      ++tally_.joins_ok;
+    } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++tally_.joins_refused;
+    } else {
+      if (tally_.joins_other++ == 0) {
+        tally_.first_other = absl::StrCat(static_cast<int>(status.error_code()),
+                                          ": ", status.error_message());
+      }
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        stub.reset();  // the connection is gone: open another
+      }
+    }
+  }
+}
+
+// Idle TCP (gRPC's port, nothing sent) or slow loris (the HTTP port, a
+// request started and then one byte a second): `size` connections, each
+// reopened as soon as the server closes it, as an attacker would.
+void Attack::RunConnections(bool http) {
+  struct Conn {
+    int fd = -1;
+    absl::Time opened;
+    absl::Time next_byte;
+    bool heard = false;  // the server sent something (gRPC: its settings)
+  };
+  const int port = http ? options_.http_port : options_.grpc_port;
+  std::vector<Conn> conns(static_cast<size_t>(std::max(0, options_.size)));
+  static constexpr char kStart[] =
+      "POST /v1/classes:join HTTP/1.1\r\nHost: circuit\r\nX-Slow: ";
+  auto open_one = [&](Conn* conn) {
+    const int fd = ConnectFrom(options_.from, options_.host, port);
+    absl::MutexLock lock(&mu_);
+    if (fd < 0) {
+      ++tally_.connect_failed;
+      return;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    conn->fd = fd;
+    conn->opened = absl::Now();
+    conn->next_byte = conn->opened + options_.trickle_every;
+    conn->heard = false;
+    ++tally_.opened;
+    if (http) send(fd, kStart, sizeof kStart - 1, MSG_NOSIGNAL);
+  };
+  auto closed = [&](Conn* conn, bool by_server) {
+    close(conn->fd);
+    conn->fd = -1;
+    if (!by_server) return;
+    absl::MutexLock lock(&mu_);
+    ++tally_.closed_by_server;
+    held_s_.push_back(absl::ToDoubleSeconds(absl::Now() - conn->opened));
+  };
+  for (Conn& conn : conns) {
+    if (stopping()) break;
+    open_one(&conn);
+  }
+  // gRPC's server speaks first (its settings) once it has taken a
+  // connection in: full strength is when it has taken them all (or 10 s).
+  // HTTP's says nothing; there it is when they are open.
+  bool ramped = http;
+  if (ramped) RampedUp();
+  const absl::Time ramp_deadline = absl::Now() + absl::Seconds(10);
+  std::vector<pollfd> polled;
+  std::vector<Conn*> owners;
+  char sink[4096];
+  while (!stopping()) {
+    polled.clear();
+    owners.clear();
+    for (Conn& conn : conns) {
+      if (conn.fd < 0) continue;
+      polled.push_back({conn.fd, POLLIN | POLLRDHUP, 0});
+      owners.push_back(&conn);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      tally_.open_peak =
+          std::max(tally_.open_peak, static_cast<int64_t>(polled.size()));
+    }
+    poll(polled.data(), polled.size(), 100);
+    for (size_t i = 0; i < polled.size(); ++i) {
+      if (polled[i].revents == 0) continue;
+      Conn* conn = owners[i];
+      // Whatever the server says (its settings, an error answer) is read
+      // and dropped; the end of the stream is the server closing.
+      for (;;) {
+        const ssize_t n = recv(conn->fd, sink, sizeof sink, 0);
+        if (n > 0) {
+          conn->heard = true;
+          continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        closed(conn, /*by_server=*/true);
+        break;
+      }
+    }
+    const absl::Time now = absl::Now();
+    if (!ramped) {
+      ramped = now >= ramp_deadline ||
+               std::all_of(conns.begin(), conns.end(),
+                           [](const Conn& c) { return c.fd < 0 || c.heard; });
+      if (ramped) RampedUp();
+    }
+    int reopened = 0;
+    for (Conn& conn : conns) {
+      if (stopping()) break;
+      if (conn.fd < 0) {
+        // A bounded number a turn, so the loop keeps polling.
+        if (options_.reopen && reopened++ < 500) open_one(&conn);
+        continue;
+      }
+      if (http && conn.next_byte <= now) {
+        conn.next_byte = now + options_.trickle_every;
+        if (send(conn.fd, "a", 1, MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
+          closed(&conn, /*by_server=*/true);
+        }
+      }
+    }
+  }
+  for (Conn& conn : conns) {
+    if (conn.fd >= 0) closed(&conn, /*by_server=*/false);
+  }
+}
+
+// A well-behaved HTTP client from the healthy address while the slow loris
+// holds its connections: is it still served?
+void Attack::RunProbes() {
+  static constexpr char kRequest[] =
+      "GET /healthz HTTP/1.1\r\nHost: circuit\r\nConnection: close\r\n\r\n";
+  while (!stopping()) {
+    absl::SleepFor(absl::Milliseconds(100));
+    const absl::Time start = absl::Now();
+    bool ok = false;
+    const int fd = ConnectFrom("", options_.host, options_.http_port);
+    if (fd >= 0) {
+      timeval timeout{5, 0};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+      std::string answer;
+      if (send(fd, kRequest, sizeof kRequest - 1, MSG_NOSIGNAL) > 0) {
+        char buffer[1024];
+        ssize_t n;
+        while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) {
+          answer.append(buffer, static_cast<size_t>(n));
+        }
+      }
+      ok = answer.rfind("HTTP/1.1 200", 0) == 0;
+      close(fd);
+    }
+    absl::MutexLock lock(&mu_);
+    ++tally_.probes;
+    if (ok) {
+      ++tally_.probes_ok;
+      probe_ms_.push_back(absl::ToDoubleMilliseconds(absl::Now() - start));
+    }
+  }
+}
+
+// One participant reporting `size` times a second on its stream; when the
+// server cuts the stream it resumes its seat at once and goes on.
+void Attack::RunFlood() {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::CircuitService::Stub> stub;
+  std::string token;
+  int64_t k = 0;
+  bool ramped = false;
+  const absl::Duration period = absl::Seconds(1) / std::max(1, options_.size);
+  while (!stopping()) {
+    if (stub == nullptr) {
+      channel = ChannelFrom(options_.from, options_.host, options_.grpc_port);
+      if (channel == nullptr) {
+        absl::SleepFor(absl::Milliseconds(100));
+        continue;
+      }
+      stub = v1::CircuitService::NewStub(channel);
+    }
+    grpc::ClientContext context;
+    v1::JoinClassRequest first;
+    if (token.empty()) {
+      first.mutable_join()->set_join_code(options_.join_code);
+      first.mutable_join()->mutable_check_in()->set_display_name("Flood");
+    } else {
+      context.AddMetadata("authorization", "Bearer " + token);
+      first.mutable_resume();
+      absl::MutexLock lock(&mu_);
+      ++tally_.resumes;
+    }
+    auto stream = stub->JoinClass(&context);
+    std::atomic<bool> read_done{false};
+    std::string new_token;
+    std::thread reader([&] {
+      v1::JoinClassResponse response;
+      while (stream->Read(&response)) {
+        if (response.has_joined()) new_token = response.joined().resume_token();
+        if (response.has_snapshot() && !ramped) {
+          ramped = true;
+          RampedUp();
+        }
+        if (response.has_ack()) {
+          absl::MutexLock lock(&mu_);
+          if (response.ack().code() == 0) {
+            ++tally_.reports_acked;
+          } else {
+            ++tally_.reports_refused;
+          }
+        }
+      }
+      read_done.store(true, std::memory_order_release);
+    });
+    bool writing = stream->Write(first);
+    absl::Time next = absl::Now();
+    while (writing && !stopping() &&
+           !read_done.load(std::memory_order_acquire)) {
+      SleepUntil(next);
+      next += period;
+      // Behind by more than a second (the write blocked): do not burst.
+      if (absl::Now() - next > absl::Seconds(1)) next = absl::Now();
+      v1::JoinClassRequest request;
+      v1::CompletionReport* c = request.mutable_completion();
+      c->set_report_id(absl::StrCat("f", k));
+      c->set_block_index(0);
+      c->set_set(static_cast<int32_t>(1 + (k / 2) % 2));
+      c->set_side(k % 2 == 0 ? v1::SIDE_LEFT : v1::SIDE_RIGHT);
+      c->set_reps(9);
+      ++k;
+      writing = stream->Write(request);
+      if (writing) {
+        absl::MutexLock lock(&mu_);
+        ++tally_.reports_sent;
+      }
+    }
+    if (stopping()) context.TryCancel();
+    reader.join();
+    const grpc::Status status = stream->Finish();
+    if (!new_token.empty()) token = new_token;
+    if (stopping()) break;
+    absl::MutexLock lock(&mu_);
+    if (tally_.streams_cut++ == 0) {
+      tally_.first_cut = absl::StrCat(static_cast<int>(status.error_code()),
+                                      ": ", status.error_message());
+    }
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE) stub.reset();
+  }
+}
+
+}  // namespace circuit::client

@@ -1,0 +1,56 @@
+#ifndef CIRCUIT_SERVER_LIVE_ACCESS_H_
+#define CIRCUIT_SERVER_LIVE_ACCESS_H_
+
+#include <string>
+
+#include "circuit/v1/live.pb.h"
+#include "grpcpp/support/status.h"
+#include "server/live/accounts.h"
+#include "server/live/kiosks.h"
+#include "server/live/principal.h"
+
+namespace circuit {
+
+// The credentials circuitd accepts, and what each opens. Every adapter (gRPC
+// and HTTP) asks here, so the rules are written once.
+struct AccessKeys {
+  // The bootstrap admin: opens everything (empty: none).
+  std::string instructor_key;
+  // The default studio's shared kiosk key (empty: none).
+  std::string kiosk_key;
+  // Paired studio TVs, each with a credential of its own. Null: none.
+  KioskPairings* kiosks = nullptr;
+  // Accounts and class credentials (signed tokens). Null: none.
+  const Accounts* accounts = nullptr;
+};
+
+// Who `token` is, into `who`. UNAUTHENTICATED, saying why, when it is empty
+// or opens nothing.
+grpc::Status Authenticate(const std::string& token, const AccessKeys& keys,
+                          Principal* who);
+
+// The studio `who` acts in (the default studio for the bootstrap key).
+std::string StudioOf(const Principal& who);
+// The class's studio and owner, for classes that predate accounts too.
+std::string StudioOf(const v1::ClassInfo& info);
+std::string OwnerOf(const v1::ClassInfo& info);
+
+// Each is OK, or PERMISSION_DENIED saying what would be allowed.
+// Create a class: an account or the bootstrap key.
+grpc::Status MayCreateClass(const Principal& who);
+// Run, summarize, export or erase a class: its owner, a class credential for
+// it, an admin of its studio, or the bootstrap key.
+grpc::Status MayRunClass(const Principal& who, const v1::ClassInfo& info);
+// Watch it (kiosk view, wall summary) or see it listed: anyone who may run
+// it, and the kiosks and accounts of its studio.
+grpc::Status MayWatchClass(const Principal& who, const v1::ClassInfo& info);
+// Pair, list and revoke the studio's TVs: its accounts, the bootstrap key.
+grpc::Status MayManageKiosks(const Principal& who, const std::string& studio);
+// Add, list, revoke accounts of `studio`: its admins, the bootstrap key.
+grpc::Status MayManageAccounts(const Principal& who, const std::string& studio);
+// Rotate and retire signing keys: the bootstrap key only.
+grpc::Status MayManageSigningKeys(const Principal& who);
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_SERVER_LIVE_ACCESS_H_

@@ -1,0 +1,325 @@
+// Hostile load against a real in-process circuitd (issue 12, item 6): a join
+// flood from one address, connections that never send a byte or never open
+// a call, a slow-loris HTTP client, a participant flooding reports. Each test
+// checks the attacker is refused or cut and that someone else is still
+// served. Time is the injected clock where the limits read it; the
+// connection timeouts are gRPC's and Beast's own, shortened, and waited on
+// as conditions with deadlines.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "grpcpp/create_channel_posix.h"
+#include "gtest/gtest.h"
+#include "server/common/stats.h"
+#include "tests/integration/live_harness.h"
+
+namespace circuit::testing {
+namespace {
+
+// A TCP connection from `from` (any 127/8 address is this machine) to
+// 127.0.0.1:port; -1 on failure.
+int ConnectFrom(const std::string& from, int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  inet_pton(AF_INET, from.c_str(), &local.sin_addr);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    close(fd);
+    return -1;
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+// A gRPC stub whose one connection comes from `from`.
+std::unique_ptr<v1::CircuitService::Stub> StubFrom(const std::string& from,
+                                                   int port) {
+  const int fd = ConnectFrom(from, port);
+  EXPECT_GE(fd, 0) << "cannot connect from " << from;
+  return v1::CircuitService::NewStub(
+      grpc::CreateInsecureChannelFromFd(absl::StrCat("127.0.0.1:", port), fd));
+}
+
+// Reads (and drops) what the server sends until it closes the connection,
+// at most `timeout`; true when it closed.
+bool WaitClosedByServer(int fd, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  char sink[4096];
+  while (absl::Now() < deadline) {
+    pollfd p{fd, POLLIN | POLLRDHUP, 0};
+    const int left = static_cast<int>(std::max<int64_t>(
+        1, absl::ToInt64Milliseconds(deadline - absl::Now())));
+    if (poll(&p, 1, left) <= 0) continue;
+    const ssize_t n = recv(fd, sink, sizeof sink, 0);
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
+bool GotCue(const std::vector<v1::JoinClassResponse>& all,
+            const std::string& text) {
+  for (const auto& m : all) {
+    if (m.has_event() && m.event().has_cue() &&
+        m.event().cue().text() == text) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Joins from `stub` once; the stream's status when it ended without a
+// `joined`, OK when it joined.
+grpc::Status TryJoin(v1::CircuitService::Stub* stub,
+                     const std::string& join_code) {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  auto stream = stub->JoinClass(&context);
+  v1::JoinClassRequest join;
+  join.mutable_join()->set_join_code(join_code);
+  join.mutable_join()->mutable_check_in()->set_display_name("Flood");
+  stream->Write(join);
+  v1::JoinClassResponse response;
+  if (stream->Read(&response)) {
+    context.TryCancel();
+    stream->Finish();
+    return grpc::Status::OK;
+  }
+  return stream->Finish();
+}
+
+TEST(HostileLoadTest, JoinFloodFromOneAddressIsRefusedAndOthersStillJoin) {
+  FakeClock clock;  // frozen: the per-address bucket never refills
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.joins_per_second_per_peer = 2;
+  options.service.join_burst_per_peer = 40;
+  LiveServer server(options, &clock);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto attacker = StubFrom("127.0.0.2", server.server()->port());
+
+  int joined = 0, refused = 0;
+  std::string other;
+  for (int i = 0; i < 10'000; ++i) {
+    const grpc::Status status = TryJoin(attacker.get(), info.join_code());
+    if (status.ok()) {
+      ++joined;
+    } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+               absl::StrContains(status.error_message(), "join attempts")) {
+      ++refused;
+    } else if (other.empty()) {
+      other = absl::StrCat(static_cast<int>(status.error_code()), ": ",
+                           status.error_message());
+    }
+  }
+  EXPECT_EQ(joined, 40);  // the burst
+  EXPECT_EQ(refused, 10'000 - 40);
+  EXPECT_EQ(other, "");
+
+  // Another address (a healthy phone) is not affected.
+  auto healthy = server.Join(info.join_code(), "Dana");
+  EXPECT_FALSE(healthy->participant_id.empty());
+}
+
+TEST(HostileLoadTest, ConnectionThatNeverSendsAByteIsClosedAfterHandshake) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.handshake_timeout_ms = 200;
+  LiveServer server(options);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+
+  std::vector<int> idle;
+  for (int i = 0; i < 20; ++i) {
+    idle.push_back(ConnectFrom("127.0.0.2", server.server()->port()));
+    ASSERT_GE(idle.back(), 0);
+  }
+  for (int fd : idle) {
+    EXPECT_TRUE(WaitClosedByServer(fd, kWait));
+    close(fd);
+  }
+  // A client that does speak is served.
+  auto healthy = server.Join(info.join_code(), "Dana");
+  EXPECT_FALSE(healthy->participant_id.empty());
+}
+
+TEST(HostileLoadTest, ConnectionWithoutCallsIsClosedButQuietStreamsStay) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.max_connection_idle_seconds = 1;
+  LiveServer server(options);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto participant_stub = server.NewStub();
+  auto participant =
+      server.Join(info.join_code(), "Dana", true, participant_stub.get());
+
+  // Twice: a connection that opens no call is closed once idle, and the
+  // quiet participant's connection (as old as either) is not.
+  for (int round = 0; round < 2; ++round) {
+    grpc::ChannelArguments args;
+    args.SetInt("grpc.use_local_subchannel_pool", 1);
+    auto channel = grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", server.server()->port()),
+        grpc::InsecureChannelCredentials(), args);
+    ASSERT_TRUE(
+        channel->WaitForConnected(absl::ToChronoTime(absl::Now() + kWait)));
+    // The server's GOAWAY takes the channel out of READY.
+    EXPECT_TRUE(channel->WaitForStateChange(
+        GRPC_CHANNEL_READY, absl::ToChronoTime(absl::Now() + kWait)));
+  }
+  const std::string text = "Still here?";
+  v1::CommandResult cue =
+      instructor->Send(Cmd([&](auto* c) { c->mutable_cue()->set_text(text); }));
+  ASSERT_EQ(cue.code(), 0) << cue.message();
+  EXPECT_TRUE(participant->in.WaitFor(
+      [&](const std::vector<v1::JoinClassResponse>& all) {
+        return GotCue(all, text);
+      }));
+}
+
+TEST(HostileLoadTest, ReportFloodIsCutAndTheClassKeepsItsCues) {
+  FakeClock clock;  // frozen: the stream's bucket never refills
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.stream_messages_per_second = 20;
+  options.service.stream_message_burst = 60;
+  LiveServer server(options, &clock);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto healthy = server.Join(info.join_code(), "Dana");
+  auto flood_stub = StubFrom("127.0.0.2", server.server()->port());
+  auto flooder =
+      server.Join(info.join_code(), "Flood", false, flood_stub.get());
+  v1::CommandResult start =
+      instructor->Send(Cmd([](auto* c) { c->mutable_start(); }));
+  ASSERT_EQ(start.code(), 0) << start.message();
+
+  int written = 0;
+  for (int i = 0; i < 1'000; ++i) {
+    if (!flooder->stream->Write(
+            Completion(absl::StrCat("f", i), 0, 1, v1::SIDE_LEFT, 9))) {
+      break;
+    }
+    ++written;
+  }
+  const grpc::Status status = flooder->in.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "messages per second"))
+      << status.error_message();
+  int acked = 0;
+  for (const auto& m : flooder->in.messages()) {
+    if (m.has_ack()) ++acked;
+  }
+  // The join took one token of the burst; at most the rest were reports.
+  EXPECT_LE(acked, 59);
+  EXPECT_LT(acked, written);
+
+  const std::string text = "Squeeze at the top";
+  v1::CommandResult cue =
+      instructor->Send(Cmd([&](auto* c) { c->mutable_cue()->set_text(text); }));
+  ASSERT_EQ(cue.code(), 0) << cue.message();
+  EXPECT_TRUE(
+      healthy->in.WaitFor([&](const std::vector<v1::JoinClassResponse>& all) {
+        return GotCue(all, text);
+      }));
+}
+
+// Raw HTTP: connects from `from`, sends `bytes`.
+int OpenHttp(const std::string& from, int port, const std::string& bytes) {
+  const int fd = ConnectFrom(from, port);
+  if (fd >= 0 && !bytes.empty()) {
+    send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  }
+  return fd;
+}
+
+// GET /healthz on a connection of its own from 127.0.0.1; the status line.
+std::string Healthz(int port) {
+  const int fd =
+      OpenHttp("127.0.0.1", port,
+               "GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  if (fd < 0) return "cannot connect";
+  timeval timeout{20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  char buffer[1024];
+  ssize_t n;
+  while ((n = recv(fd, buffer, sizeof buffer, 0)) > 0) {
+    answer.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  return answer.substr(0, answer.find("\r\n"));
+}
+
+TEST(HostileLoadTest, SlowLorisHttpClientIsCutWhileAnotherIsServed) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.http_listen = "127.0.0.1:0";
+  options.http_read_timeout = absl::Milliseconds(300);
+  LiveServer server(options);
+  const int port = server.server()->http_port();
+
+  const int slow = OpenHttp("127.0.0.2", port,
+                            "POST /v1/classes:join HTTP/1.1\r\nHost: t\r\n");
+  ASSERT_GE(slow, 0);
+  // A byte at a time, until the server has had enough.
+  bool cut = false;
+  const absl::Time deadline = absl::Now() + kWait;
+  while (!cut && absl::Now() < deadline) {
+    if (send(slow, "a", 1, MSG_NOSIGNAL) < 0) {
+      cut = true;
+      break;
+    }
+    cut = WaitClosedByServer(slow, absl::Milliseconds(50));
+  }
+  close(slow);
+  EXPECT_TRUE(cut);
+  EXPECT_EQ(Healthz(port), "HTTP/1.1 200 OK");
+}
+
+TEST(HostileLoadTest, HttpConnectionsOverThePerAddressLimitAreClosed) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.http_listen = "127.0.0.1:0";
+  options.http_read_timeout = absl::Seconds(120);
+  options.http_max_connections_per_address = 3;
+  LiveServer server(options);
+  const int port = server.server()->http_port();
+  const uint64_t refused_before =
+      ProcessStats().refused_http_connections.load();
+
+  std::vector<int> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(OpenHttp("127.0.0.2", port, "GET /healthz HTTP/1.1\r\n"));
+    ASSERT_GE(held.back(), 0);
+  }
+  const int over = OpenHttp("127.0.0.2", port, "");
+  ASSERT_GE(over, 0);
+  EXPECT_TRUE(WaitClosedByServer(over, kWait));
+  close(over);
+  EXPECT_EQ(ProcessStats().refused_http_connections.load(), refused_before + 1);
+  // Another address is served meanwhile; the three are still open.
+  EXPECT_EQ(Healthz(port), "HTTP/1.1 200 OK");
+  for (int fd : held) {
+    pollfd p{fd, POLLIN | POLLRDHUP, 0};
+    EXPECT_EQ(poll(&p, 1, 0), 0) << "a connection within the limit was closed";
+    close(fd);
+  }
+}
+
+}  // namespace
+}  // namespace circuit::testing
