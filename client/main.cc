@@ -24,6 +24,7 @@
 #include "absl/types/optional.h"
 #include "client/bench.h"
 #include "client/demo.h"
+#include "client/lib/accounts.h"
 #include "client/lib/atomic_file.h"
 #include "client/lib/connection.h"
 #include "client/lib/history.h"
@@ -50,7 +51,8 @@ ABSL_FLAG(std::string, tls_server_name, "",
           "not the host in --address");
 ABSL_FLAG(int, timeout_seconds, 5, "deadline for each call");
 ABSL_FLAG(std::string, key, "",
-          "the instructor or kiosk key; default: env CIRCUIT_INSTRUCTOR_KEY or "
+          "the instructor or kiosk key, or an account or class credential; "
+          "default: env CIRCUIT_INSTRUCTOR_KEY or "
           "CIRCUIT_KIOSK_KEY, else <data_dir>/instructor.key or kiosk.key");
 ABSL_FLAG(std::string, data_dir, "var",
           "circuitd's data directory, where it keeps generated keys");
@@ -82,6 +84,16 @@ ABSL_FLAG(std::string, output, "",
           "atomically, mode 0600: it holds health data)");
 ABSL_FLAG(std::string, participant, "",
           "class erase: the id of the participant whose health data to erase");
+ABSL_FLAG(std::string, role, "instructor",
+          "admin add: instructor (runs their own classes) or admin (runs "
+          "the studio: its classes, accounts and TVs)");
+ABSL_FLAG(std::string, studio, "",
+          "admin add: the account's studio (default: the caller's, \"main\" "
+          "for the bootstrap key)");
+ABSL_FLAG(int64_t, ttl_seconds, 0,
+          "admin add/reissue: how long the credential works (default 90 "
+          "days, at most 400); class credential: (default 12 hours, at most "
+          "24)");
 ABSL_FLAG(bool, exit_at_end, false,
           "instruct, join, kiosk: exit when the class ends");
 ABSL_FLAG(bool, spawn_server, false,
@@ -205,10 +217,12 @@ constexpr char kClassEraseUsage[] = "class erase CLASS --participant=ID";
 constexpr char kClassWallUsage[] = "class wall CLASS [--json]";
 
 // Every form of `circuit class`, one a line.
+constexpr char kClassCredentialUsage[] =
+    "class credential CLASS [--ttl_seconds=N] [--json]";
 const char* ClassUsage() {
   static const std::string* const usage = new std::string(
       absl::StrJoin({kClassCreateUsage, kClassSummaryUsage, kClassExportUsage,
-                     kClassEraseUsage, kClassWallUsage},
+                     kClassEraseUsage, kClassWallUsage, kClassCredentialUsage},
                     "\n"));
   return usage->c_str();
 }
@@ -429,12 +443,30 @@ int ShowWall(const std::vector<char*>& args) {
   return kExitOk;
 }
 
+int IssueClassCredential(const std::vector<char*>& args) {
+  if (args.size() != 1) return Usage(kClassCredentialUsage);
+  absl::StatusOr<v1::ClassCredential> credential = IssueClassCredential(
+      *Connect(), Key("instructor"), args[0], absl::GetFlag(FLAGS_ttl_seconds));
+  if (!credential.ok()) return Fail(credential.status());
+  if (absl::GetFlag(FLAGS_json)) {
+    PrintJson(*credential);
+  } else {
+    std::printf(
+        "%s\nopens class %s only, until %s; keep it secret (give it as "
+        "--key or CIRCUIT_INSTRUCTOR_KEY)\n",
+        credential->credential().c_str(),
+        SanitizeText(credential->class_id()).c_str(),
+        LocalTime(credential->expires_unix_ms()).c_str());
+  }
+  return kExitOk;
+}
+
 int ClassSubcommand(const std::vector<char*>& args) {
   static const auto* const verbs = new std::vector<
       std::pair<const char*, int (*)(const std::vector<char*>&)>>{
       {"create", CreateClass}, {"summary", ShowSummary},
       {"export", ExportClass}, {"erase", EraseHealth},
-      {"wall", ShowWall},
+      {"wall", ShowWall},      {"credential", IssueClassCredential},
   };
   if (!args.empty()) {
     for (const auto& [verb, run] : *verbs) {
@@ -604,6 +636,119 @@ int Kiosk(const std::vector<char*>& args) {
   return RunKioskScreen(MakeAppOptions(), Key("kiosk"), args[0]);
 }
 
+constexpr char kAdminUsage[] =
+    "admin add NAME [--role=instructor|admin] [--studio=S] [--ttl_seconds=N]\n"
+    "admin list [--json]\n"
+    "admin revoke ACCOUNT\n"
+    "admin reissue ACCOUNT [--ttl_seconds=N]\n"
+    "admin rotate-key\n"
+    "admin retire-key KEY";
+
+// One account as a line of `circuit admin list`.
+std::string AccountLine(const v1::Account& account) {
+  return absl::StrCat(
+      SanitizeText(account.account_id()), "  ",
+      account.role() == v1::ACCOUNT_ROLE_ADMIN ? "admin     " : "instructor",
+      "  studio ", SanitizeText(account.studio_id()), "  ",
+      SanitizeText(account.name()),
+      account.revoked_unix_ms() != 0
+          ? "  (revoked)"
+          : absl::StrCat("  (credential until ",
+                         LocalTime(account.credential_expires_unix_ms()), ")"));
+}
+
+// An account's new credential, shown this once.
+int PrintCredential(const v1::AccountCredential& credential) {
+  if (absl::GetFlag(FLAGS_json)) {
+    PrintJson(credential);
+    return kExitOk;
+  }
+  std::printf(
+      "%s\n%s\ncircuitd keeps only its hash: keep it secret, give it to "
+      "them once (as --key or CIRCUIT_INSTRUCTOR_KEY)\n",
+      AccountLine(credential.account()).c_str(),
+      credential.credential().c_str());
+  return kExitOk;
+}
+
+int PrintSigningKeys(const v1::SigningKeys& keys) {
+  for (const v1::SigningKey& key : keys.keys()) {
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(key);
+    } else {
+      std::printf("%s  since %s%s\n", SanitizeText(key.key_id()).c_str(),
+                  LocalTime(key.created_unix_ms()).c_str(),
+                  key.signing() ? "  (signs new credentials)" : "");
+    }
+  }
+  return kExitOk;
+}
+
+int Admin(const std::vector<char*>& args) {
+  const std::string verb = args.empty() ? "" : args[0];
+  if (verb == "add" && args.size() == 2) {
+    v1::AddAccountRequest add;
+    add.set_name(args[1]);
+    const std::string role = absl::GetFlag(FLAGS_role);
+    if (role == "instructor") {
+      add.set_role(v1::ACCOUNT_ROLE_INSTRUCTOR);
+    } else if (role == "admin") {
+      add.set_role(v1::ACCOUNT_ROLE_ADMIN);
+    } else {
+      return BadFlag("--role is instructor or admin");
+    }
+    add.set_studio_id(absl::GetFlag(FLAGS_studio));
+    add.set_credential_ttl_seconds(absl::GetFlag(FLAGS_ttl_seconds));
+    absl::StatusOr<v1::AccountCredential> credential =
+        AddAccount(*Connect(), Key("instructor"), add);
+    if (!credential.ok()) return Fail(credential.status());
+    return PrintCredential(*credential);
+  }
+  if (verb == "list" && args.size() == 1) {
+    absl::StatusOr<std::vector<v1::Account>> accounts =
+        ListAccounts(*Connect(), Key("instructor"));
+    if (!accounts.ok()) return Fail(accounts.status());
+    for (const v1::Account& account : *accounts) {
+      if (absl::GetFlag(FLAGS_json)) {
+        PrintJson(account);
+      } else {
+        std::printf("%s\n", AccountLine(account).c_str());
+      }
+    }
+    return kExitOk;
+  }
+  if (verb == "revoke" && args.size() == 2) {
+    absl::StatusOr<v1::Account> account =
+        RevokeAccount(*Connect(), Key("instructor"), args[1]);
+    if (!account.ok()) return Fail(account.status());
+    std::printf(
+        "%s\nits credential and the class credentials it issued no longer "
+        "work\n",
+        AccountLine(*account).c_str());
+    return kExitOk;
+  }
+  if (verb == "reissue" && args.size() == 2) {
+    absl::StatusOr<v1::AccountCredential> credential =
+        ReissueAccountCredential(*Connect(), Key("instructor"), args[1],
+                                 absl::GetFlag(FLAGS_ttl_seconds));
+    if (!credential.ok()) return Fail(credential.status());
+    return PrintCredential(*credential);
+  }
+  if (verb == "rotate-key" && args.size() == 1) {
+    absl::StatusOr<v1::SigningKeys> keys =
+        RotateSigningKey(*Connect(), Key("instructor"));
+    if (!keys.ok()) return Fail(keys.status());
+    return PrintSigningKeys(*keys);
+  }
+  if (verb == "retire-key" && args.size() == 2) {
+    absl::StatusOr<v1::SigningKeys> keys =
+        RetireSigningKey(*Connect(), Key("instructor"), args[1]);
+    if (!keys.ok()) return Fail(keys.status());
+    return PrintSigningKeys(*keys);
+  }
+  return Usage(kAdminUsage);
+}
+
 int Demo(const std::vector<char*>& args) {
   if (!args.empty()) {
     return Usage(
@@ -720,7 +865,8 @@ const std::vector<Subcommand>& Subcommands() {
         {"summary CLASS", "a class's record: reps by side, efforts, symptoms"},
         {"export CLASS", "the record as CSV or JSON (--format, --output)"},
         {"erase CLASS", "erase a participant's health data (--participant)"},
-        {"wall CLASS", "the studio wall's summary: names and reps only"}},
+        {"wall CLASS", "the studio wall's summary: names and reps only"},
+        {"credential CLASS", "a credential that opens this class only"}},
        ClassUsage(),
        "create   Creates a class from CIRCUIT, in the lobby; prints its\n"
        "         id and join code. Instructor key.\n"
@@ -740,8 +886,12 @@ const std::vector<Subcommand>& Subcommands() {
        "         nothing. Instructor key.\n"
        "wall     The studio wall's summary: totals, and the names and\n"
        "         reps of those who agreed to be shown; never health data.\n"
-       "         Kiosk key (or the instructor's, with --key).",
-       {"title", "json", "format", "table", "output", "participant"},
+       "         Kiosk key (or the instructor's, with --key).\n"
+       "credential  A credential that opens CLASS only (run, summarize,\n"
+       "         export, erase), for a substitute; at most a day\n"
+       "         (--ttl_seconds). The class's instructor or an admin.",
+       {"title", "json", "format", "table", "output", "participant",
+        "ttl_seconds"},
        ClassSubcommand},
       {"classes",
        {{"", "list classes (--all includes ended ones)"}},
@@ -781,6 +931,25 @@ const std::vector<Subcommand>& Subcommands() {
        "pair, list and revoke need the instructor key.",
        {"plain", "json", "exit_at_end", "name"},
        Kiosk},
+      {"admin",
+       {{"add NAME", "add an instructor or admin account (--role, --studio)"},
+        {"list", "the accounts you administer"},
+        {"revoke ACCOUNT", "revoke an account and what it issued"},
+        {"reissue ACCOUNT", "a new credential; the old one stops working"},
+        {"rotate-key", "sign new credentials with a new key"},
+        {"retire-key KEY", "retire an older signing key"}},
+       kAdminUsage,
+       "Accounts: each instructor has one, and only they (or an admin of\n"
+       "their studio) run, summarize, export or erase the classes they\n"
+       "create. add prints the account's credential once (circuitd keeps\n"
+       "only its hash); they use it as --key or CIRCUIT_INSTRUCTOR_KEY.\n"
+       "An admin manages its studio's accounts; the bootstrap key\n"
+       "(<data_dir>/instructor.key) manages every studio's.\n"
+       "rotate-key, retire-key: credentials are signed; after a rotation\n"
+       "the older key still verifies what it signed until it is retired\n"
+       "(then those credentials stop working: reissue them). Bootstrap key.",
+       {"role", "studio", "ttl_seconds", "json"},
+       Admin},
       {"demo",
        {{"", "a whole simulated class on the kiosk view (--spawn_server)"}},
        "demo [--spawn_server] [--participants=N] [--speed=X] [--circuit=ID]",

@@ -244,7 +244,7 @@ int MakeDirs(const std::string& path) {
   for (size_t i = 0; i <= path.size(); ++i) {
     if (i == path.size() || (path[i] == '/' && i > 0)) {
       partial = path.substr(0, i);
-      if (mkdir(partial.c_str(), 0750) != 0 && errno != EEXIST) return errno;
+      if (mkdir(partial.c_str(), 0700) != 0 && errno != EEXIST) return errno;
     }
   }
   return 0;
@@ -263,6 +263,10 @@ int main(int argc, char** argv) {
       "Usage: circuitd [--listen=HOST:PORT] [--data_dir=DIR] "
       "[--circuits_dir=DIR] [--check]");
   absl::ParseCommandLine(argc, argv);
+  // Everything circuitd writes (the database and its WAL, backups, keys,
+  // accounts) is its own alone: health data and secrets are never readable
+  // by other users of the machine, whatever the operator's umask.
+  umask(077);
   // Debian's Abseil is built without NDEBUG, so every mutex would run
   // deadlock detection (measured: 11% of server CPU in fan-out). The
   // -Wthread-safety build and the sanitizer runs cover lock order instead.
@@ -418,6 +422,9 @@ int main(int argc, char** argv) {
     std::printf("instructor key in %s, kiosk key in %s\n",
                 instructor_key_path.c_str(), kiosk_key_path.c_str());
   }
+  // The keys are read; nothing circuitd starts later inherits them.
+  unsetenv("CIRCUIT_INSTRUCTOR_KEY");
+  unsetenv("CIRCUIT_KIOSK_KEY");
   std::fflush(stdout);
 
   int signal_number = 0;

@@ -132,6 +132,8 @@ class CircuitServer {
   int http_port() const { return http_ == nullptr ? 0 : http_->port(); }
 
   ClassRegistry* registry() { return registry_.get(); }
+  // Paired studio TVs (a TV starts pairing with POST /v1/kioskPairings).
+  KioskPairings* kiosks() { return kiosks_.get(); }
 
   // Drains: health turns NOT_SERVING, new streams are refused, every open
   // stream is told the server is going away and finished once its queue is

@@ -1,6 +1,7 @@
 // The whole log of a real circuitd that ran a class with efforts and
 // symptoms holds no health data and no secret: not the symptom texts, not
-// the instructor or kiosk key, not a resume token, not the data key. Also
+// the instructor or kiosk key, not an account or class credential, not a
+// resume token, not the data key. Also
 // runs `circuitd --rotate_data_key` with the operator's keys and checks the
 // rotated journal still opens under the new key alone.
 
@@ -206,6 +207,52 @@ TEST(CircuitdLogTest, AClassWithSymptomsLeavesNoHealthDataOrSecretInTheLog) {
                   .ok());
   ASSERT_EQ(summary.participants_size(), 2);
   EXPECT_EQ(summary.participants(0).symptoms(0).other_text(), kSymptomTexts[0]);
+
+  // An account and a class credential: used, then reissued; none of them
+  // (nor their signatures) may reach the log either.
+  v1::AddAccountRequest add_account;
+  add_account.set_name("Maya");
+  add_account.set_role(v1::ACCOUNT_ROLE_INSTRUCTOR);
+  v1::AccountCredential maya;
+  ASSERT_TRUE(
+      run.stub->AddAccount(Context(kInstructorKey).get(), add_account, &maya)
+          .ok());
+  v1::CreateClassResponse mayas_class;
+  ASSERT_TRUE(
+      run.stub
+          ->CreateClass(Context(maya.credential()).get(), create, &mayas_class)
+          .ok());
+  v1::IssueClassCredentialRequest issue;
+  issue.set_class_id(mayas_class.class_info().class_id());
+  v1::ClassCredential substitute;
+  ASSERT_TRUE(run.stub
+                  ->IssueClassCredential(Context(maya.credential()).get(),
+                                         issue, &substitute)
+                  .ok());
+  v1::GetClassSummaryRequest get_mayas;
+  get_mayas.set_class_id(issue.class_id());
+  v1::ClassSummary mayas_summary;
+  ASSERT_TRUE(run.stub
+                  ->GetClassSummary(Context(substitute.credential()).get(),
+                                    get_mayas, &mayas_summary)
+                  .ok());
+  v1::ReissueAccountCredentialRequest reissue;
+  reissue.set_account_id(maya.account().account_id());
+  v1::AccountCredential reissued;
+  ASSERT_TRUE(run.stub
+                  ->ReissueAccountCredential(Context(kInstructorKey).get(),
+                                             reissue, &reissued)
+                  .ok());
+  EXPECT_EQ(run.stub
+                ->GetClassSummary(Context(maya.credential()).get(), get_mayas,
+                                  &mayas_summary)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  for (const std::string& token :
+       {maya.credential(), substitute.credential(), reissued.credential()}) {
+    secrets.push_back(token);
+    secrets.push_back(token.substr(token.rfind('.') + 1));
+  }
   command.Clear();
   command.mutable_command()->set_command_id("end");
   command.mutable_command()->mutable_end();

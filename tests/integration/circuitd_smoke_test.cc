@@ -1,11 +1,15 @@
 // Starts the real circuitd binary on port 0 and talks to it over gRPC.
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -101,6 +105,88 @@ TEST_F(CircuitdSmokeTest, ServesTheBuiltInLibrary) {
   status = stub->GetCircuit(Context().get(), get, &circuit);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_THAT(status.error_message(), HasSubstr("no-such-circuit"));
+}
+
+// `circuit ARGS --address=... --data_dir=...` against this circuitd: exit
+// code, stdout and stderr.
+struct CliRun {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+CliRun RunCli(const std::string& address, const std::string& data_dir,
+              std::vector<std::string> args) {
+  args.insert(args.begin(), BinaryPath("circuit"));
+  args.push_back("--address=" + address);
+  args.push_back("--data_dir=" + data_dir);
+  CliRun run;
+  auto process = Subprocess::Start(args);
+  EXPECT_TRUE(process.ok()) << process.status();
+  if (!process.ok()) return run;
+  run.out = process->ReadAll(absl::Now() + kStartTimeout);
+  auto code = process->Wait(absl::Now() + kStartTimeout);
+  EXPECT_TRUE(code.ok()) << code.status();
+  run.code = code.ok() ? *code : -1;
+  run.err = process->stderr_text();
+  return run;
+}
+
+TEST_F(CircuitdSmokeTest, AdminCommandsManageAccountsThatOwnTheirClasses) {
+  const std::string address = absl::StrCat("127.0.0.1:", port_);
+  // The bootstrap key (data_dir/instructor.key) adds an instructor.
+  CliRun add = RunCli(address, data_dir_, {"admin", "add", "Maya"});
+  ASSERT_EQ(add.code, 0) << add.err;
+  EXPECT_THAT(add.out, HasSubstr("a1  instructor  studio main  Maya"));
+  const std::vector<std::string> lines = absl::StrSplit(add.out, '\n');
+  ASSERT_GE(lines.size(), 2u);
+  const std::string maya = lines[1];
+  EXPECT_EQ(std::count(maya.begin(), maya.end(), '.'), 2) << maya;
+
+  CliRun created =
+      RunCli(address, data_dir_,
+             {"class", "create", "kickback-trio", "--key=" + maya, "--json"});
+  ASSERT_EQ(created.code, 0) << created.err;
+  EXPECT_THAT(created.out, HasSubstr("\"owner_id\":\"a1\""));
+
+  CliRun list = RunCli(address, data_dir_, {"admin", "list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_THAT(list.out, HasSubstr("a1  instructor"));
+
+  // An instructor manages no accounts; the message says why.
+  CliRun denied =
+      RunCli(address, data_dir_, {"admin", "add", "Lena", "--key=" + maya});
+  EXPECT_EQ(denied.code, 1);
+  EXPECT_THAT(denied.err, HasSubstr("needs an admin account"));
+  CliRun bad_role =
+      RunCli(address, data_dir_, {"admin", "add", "Lena", "--role=owner"});
+  EXPECT_EQ(bad_role.code, 2);
+
+  CliRun keys = RunCli(address, data_dir_, {"admin", "rotate-key"});
+  ASSERT_EQ(keys.code, 0) << keys.err;
+  EXPECT_THAT(keys.out, HasSubstr("(signs new credentials)"));
+
+  CliRun revoked = RunCli(address, data_dir_, {"admin", "revoke", "a1"});
+  ASSERT_EQ(revoked.code, 0) << revoked.err;
+  EXPECT_THAT(revoked.out, HasSubstr("(revoked)"));
+  CliRun after = RunCli(address, data_dir_,
+                        {"class", "create", "kickback-trio", "--key=" + maya});
+  EXPECT_EQ(after.code, 1);
+  EXPECT_THAT(after.err, HasSubstr("revoked"));
+}
+
+TEST_F(CircuitdSmokeTest, ItsFilesAreReadableByItsUserAlone) {
+  const std::string address = absl::StrCat("127.0.0.1:", port_);
+  ASSERT_EQ(RunCli(address, data_dir_, {"admin", "add", "Maya"}).code, 0);
+  ASSERT_EQ(
+      RunCli(address, data_dir_, {"class", "create", "kickback-trio"}).code, 0);
+  for (const std::string name :
+       {"", "/circuit.db", "/instructor.key", "/kiosk.key", "/accounts.binpb",
+        "/signing-keys", "/signing-keys/signing.binpb"}) {
+    struct stat st;
+    ASSERT_EQ(stat((data_dir_ + name).c_str(), &st), 0) << name;
+    EXPECT_EQ(st.st_mode & 077, 0u) << name << " is open to others";
+  }
 }
 
 TEST_F(CircuitdSmokeTest, SigtermTurnsHealthNotServingAndDrains) {

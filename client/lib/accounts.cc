@@ -1,0 +1,90 @@
+#include "client/lib/accounts.h"
+
+#include <memory>
+
+#include "grpcpp/client_context.h"
+
+namespace circuit::client {
+namespace {
+
+// One unary call of the service: `method` with `request`, as `key`.
+template <typename Request, typename Response, typename Method>
+absl::StatusOr<Response> Call(const Connection& connection,
+                              const std::string& key, Method method,
+                              const Request& request) {
+  std::unique_ptr<grpc::ClientContext> context = connection.NewContext(key);
+  Response response;
+  grpc::Status status =
+      (connection.stub()->*method)(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::AccountCredential> AddAccount(
+    const Connection& connection, const std::string& key,
+    const v1::AddAccountRequest& add) {
+  return Call<v1::AddAccountRequest, v1::AccountCredential>(
+      connection, key, &v1::CircuitService::Stub::AddAccount, add);
+}
+
+absl::StatusOr<std::vector<v1::Account>> ListAccounts(
+    const Connection& connection, const std::string& key) {
+  absl::StatusOr<v1::ListAccountsResponse> response =
+      Call<v1::ListAccountsRequest, v1::ListAccountsResponse>(
+          connection, key, &v1::CircuitService::Stub::ListAccounts,
+          v1::ListAccountsRequest());
+  if (!response.ok()) return response.status();
+  return std::vector<v1::Account>(response->accounts().begin(),
+                                  response->accounts().end());
+}
+
+absl::StatusOr<v1::Account> RevokeAccount(const Connection& connection,
+                                          const std::string& key,
+                                          const std::string& account_id) {
+  v1::RevokeAccountRequest request;
+  request.set_account_id(account_id);
+  return Call<v1::RevokeAccountRequest, v1::Account>(
+      connection, key, &v1::CircuitService::Stub::RevokeAccount, request);
+}
+
+absl::StatusOr<v1::AccountCredential> ReissueAccountCredential(
+    const Connection& connection, const std::string& key,
+    const std::string& account_id, int64_t ttl_seconds) {
+  v1::ReissueAccountCredentialRequest request;
+  request.set_account_id(account_id);
+  request.set_credential_ttl_seconds(ttl_seconds);
+  return Call<v1::ReissueAccountCredentialRequest, v1::AccountCredential>(
+      connection, key, &v1::CircuitService::Stub::ReissueAccountCredential,
+      request);
+}
+
+absl::StatusOr<v1::ClassCredential> IssueClassCredential(
+    const Connection& connection, const std::string& key,
+    const std::string& class_id, int64_t ttl_seconds) {
+  v1::IssueClassCredentialRequest request;
+  request.set_class_id(class_id);
+  request.set_ttl_seconds(ttl_seconds);
+  return Call<v1::IssueClassCredentialRequest, v1::ClassCredential>(
+      connection, key, &v1::CircuitService::Stub::IssueClassCredential,
+      request);
+}
+
+absl::StatusOr<v1::SigningKeys> RotateSigningKey(const Connection& connection,
+                                                 const std::string& key) {
+  return Call<v1::RotateSigningKeyRequest, v1::SigningKeys>(
+      connection, key, &v1::CircuitService::Stub::RotateSigningKey,
+      v1::RotateSigningKeyRequest());
+}
+
+absl::StatusOr<v1::SigningKeys> RetireSigningKey(const Connection& connection,
+                                                 const std::string& key,
+                                                 const std::string& key_id) {
+  v1::RetireSigningKeyRequest request;
+  request.set_key_id(key_id);
+  return Call<v1::RetireSigningKeyRequest, v1::SigningKeys>(
+      connection, key, &v1::CircuitService::Stub::RetireSigningKey, request);
+}
+
+}  // namespace circuit::client
