@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -255,6 +256,9 @@ struct AttackCase {
   std::vector<std::string> flags;
   std::string counter;  // in the JSON line, must be above 0
 };
+
+// How ctest and gtest name a case: by its attack.
+void PrintTo(const AttackCase& c, std::ostream* out) { *out << c.attack; }
 
 class CircuitBenchAttackTest : public ::testing::TestWithParam<AttackCase> {};
 
