@@ -168,6 +168,13 @@ std::string AttackTally::Summary(BenchAttack attack, int size) const {
           resumes);
       if (!first_cut.empty())
         absl::StrAppend(&text, " (first: ", first_cut, ")");
+      if (entries_refused > 0) {
+        absl::StrAppend(
+            &text,
+            absl::StrFormat("; %d joins or resumes refused before an answer",
+                            entries_refused),
+            " (first: ", first_entry_refused, ")");
+      }
       break;
     default:
       return "no attack";
@@ -485,11 +492,13 @@ void Attack::RunFlood() {
     }
     auto stream = stub->JoinClass(&context);
     std::atomic<bool> read_done{false};
+    bool entered = false;  // the join or resume was answered
     std::string new_token;
     std::thread reader([&] {
       v1::JoinClassResponse response;
       while (stream->Read(&response)) {
         if (response.has_joined()) new_token = response.joined().resume_token();
+        if (response.has_joined() || response.has_snapshot()) entered = true;
         if (response.has_snapshot() && !ramped) {
           ramped = true;
           RampedUp();
@@ -533,10 +542,13 @@ void Attack::RunFlood() {
     if (!new_token.empty()) token = new_token;
     if (stopping()) break;
     absl::MutexLock lock(&mu_);
-    if (tally_.streams_cut++ == 0) {
-      tally_.first_cut = absl::StrCat(static_cast<int>(status.error_code()),
-                                      ": ", status.error_message());
+    const std::string said = absl::StrCat(static_cast<int>(status.error_code()),
+                                          ": ", status.error_message());
+    if (!entered && tally_.entries_refused++ == 0) {
+      tally_.first_entry_refused = said;
     }
+    if (entered && tally_.first_cut.empty()) tally_.first_cut = said;
+    ++tally_.streams_cut;
     if (status.error_code() == grpc::StatusCode::UNAVAILABLE) stub.reset();
   }
 }

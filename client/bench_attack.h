@@ -98,6 +98,10 @@ struct AttackTally {
   int64_t streams_cut = 0;      // ended by the server
   std::string first_cut;
   int64_t resumes = 0;
+  // Of the streams cut: joins and resumes refused before they were answered
+  // (the per-address limit), and the first such status.
+  int64_t entries_refused = 0;
+  std::string first_entry_refused;
   // circuitd's highest RSS sampled while attacked (every 250 ms), in MB.
   double server_rss_peak_mb = 0;
 

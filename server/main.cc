@@ -56,9 +56,10 @@ ABSL_FLAG(int, max_queued_per_stream, 512,
           "messages that may wait for a slow reader before it is "
           "disconnected");
 ABSL_FLAG(double, stream_messages_per_second, 20,
-          "messages per second a client may send on one stream (burst 3x)");
+          "messages per second a participant may send, whichever of its "
+          "streams it uses (an instructor: per stream); burst 3x");
 ABSL_FLAG(double, joins_per_minute_per_peer, 120,
-          "join attempts per minute from one address (burst 40)");
+          "join and resume attempts per minute from one address (burst 40)");
 ABSL_FLAG(std::string, journal, "sqlite",
           "where classes are kept: sqlite (<data_dir>/circuit.db; survives "
           "crashes and power loss) or memory (lost at exit; for tests)");

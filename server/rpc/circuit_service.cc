@@ -7,9 +7,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "grpc/support/time.h"
+#include "grpcpp/alarm.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "server/common/grpc_status.h"
 #include "server/common/log.h"
+#include "server/common/rate_limit.h"
 #include "server/common/stats.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
@@ -40,6 +44,12 @@ grpc::Status Draining() {
                       "circuitd is shutting down; reconnect and resume");
 }
 
+// A seat's key among the participants' message budgets.
+std::string SeatKey(const std::string& class_id,
+                    const std::string& participant_id) {
+  return absl::StrCat(class_id, "/", participant_id);
+}
+
 }  // namespace
 
 using BidiResponder =
@@ -58,9 +68,9 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
         service_(service),
         stream_(
             std::make_shared<Stream>(service->options_.max_queued_per_stream)),
-        bucket_(service->options_.stream_messages_per_second,
-                service->options_.stream_message_burst,
-                service->clock_->Now()) {
+        bucket_(std::make_shared<KeyedTokenBuckets::Bucket>(
+            service->options_.stream_messages_per_second,
+            service->options_.stream_message_burst, service->clock_->Now())) {
     stream_->Attach(this);
     service_->calls_alive_.fetch_add(1, std::memory_order_relaxed);
     absl::MutexLock lock(&service_->calls_mu_);
@@ -119,6 +129,8 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   }
   void OnDone() override {
     stream_->OnDone();
+    // Its answer (ok false) releases the reactor.
+    if (first_message_due_) first_message_alarm_.Cancel();
     Release();
   }
   // The server is shutting down: no call came, nothing was subscribed.
@@ -157,16 +169,52 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     stream_->Close(status, /*after_queued=*/false);
   }
 
+  // Ends the stream unless its first message is read within the service's
+  // first-message timeout (a stream that never speaks holds a call, and its
+  // memory, for nothing). Call in OnStarted, on the shard's thread.
+  void AwaitFirstMessage() {
+    const absl::Duration timeout = service_->options_.first_message_timeout;
+    if (timeout == absl::InfiniteDuration()) return;
+    awaiting_first_ = true;
+    first_message_due_ = true;
+    Hold();  // released when the alarm answers, fired or cancelled
+    first_message_alarm_.Set(
+        this->shard()->cq(),
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                     gpr_time_from_micros(absl::ToInt64Microseconds(timeout),
+                                          GPR_TIMESPAN)),
+        &first_message_tag_);
+  }
+
+  // The first read completed (a message, or the client's half-close). On the
+  // shard's thread, in OnReadDone.
+  void FirstMessageCame() {
+    if (!awaiting_first_) return;
+    awaiting_first_ = false;
+    first_message_alarm_.Cancel();
+  }
+
+  // From now on the client's messages are counted in `bucket` (shared with
+  // the other streams of the same sender), and a refusal names `scope`.
+  // Between two reads only.
+  void CountMessagesIn(std::shared_ptr<KeyedTokenBuckets::Bucket> bucket,
+                       const char* scope) {
+    bucket_ = std::move(bucket);
+    rate_scope_ = scope;
+  }
+
   // False (and the stream failed) when the client sends faster than allowed.
   bool WithinRate() {
-    if (bucket_.TryTake(service_->clock_->Now())) return true;
+    if (bucket_->TryTake(service_->clock_->Now())) return true;
     ProcessStats().rate_limited_messages.fetch_add(1,
                                                    std::memory_order_relaxed);
-    Fail(
-        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                     absl::StrCat("more than ",
-                                  service_->options_.stream_messages_per_second,
-                                  " messages per second on one stream")));
+    Fail(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("more than ",
+                     service_->options_.stream_messages_per_second,
+                     " messages per second ", rate_scope_, " (burst ",
+                     service_->options_.stream_message_burst,
+                     "); slow down, then resume")));
     return false;
   }
 
@@ -192,13 +240,47 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
 
   CircuitServiceImpl* const service_;
   const std::shared_ptr<Stream> stream_;
-  TokenBucket bucket_;  // only the reactor's one read at a time touches it
 
  private:
+  // The first-message alarm's answer, on the shard's thread.
+  class FirstMessageDue final : public CqTag {
+   public:
+    explicit FirstMessageDue(StreamingReactor* reactor) : reactor_(reactor) {}
+    void Proceed(bool fired) override { reactor_->OnFirstMessageDue(fired); }
+
+   private:
+    StreamingReactor* const reactor_;
+  };
+
+  void OnFirstMessageDue(bool fired) {
+    first_message_due_ = false;
+    if (fired && awaiting_first_) {
+      awaiting_first_ = false;
+      Fail(grpc::Status(
+          grpc::StatusCode::DEADLINE_EXCEEDED,
+          absl::StrCat(
+              "no first message within ",
+              absl::FormatDuration(service_->options_.first_message_timeout),
+              " of opening the stream")));
+    }
+    Release();
+  }
+
   void MarkFinishing() {
     absl::MutexLock lock(&read_mu_);
     finishing_ = true;
   }
+
+  // Only the reactor's one read at a time touches these: a stream's own
+  // bucket, or (CountMessagesIn) a participant's seat's.
+  std::shared_ptr<KeyedTokenBuckets::Bucket> bucket_;
+  const char* rate_scope_ = "on one stream";
+  // The first-message deadline; these are touched on the shard's thread
+  // only.
+  grpc::Alarm first_message_alarm_;
+  FirstMessageDue first_message_tag_{this};
+  bool awaiting_first_ = false;     // no read has completed yet
+  bool first_message_due_ = false;  // the alarm has not answered yet
 
   // One for gRPC (released in OnDone), one per answer due from an actor.
   std::atomic<int> refs_{1};
@@ -241,10 +323,12 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
       Fail(Draining());
       return;
     }
+    AwaitFirstMessage();
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    FirstMessageCame();
     v1::RunClassRequest request;
     if (!TakeRequest(ok, &in_, &request)) return;
     if (actor_ == nullptr) {
@@ -316,10 +400,12 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       Fail(Draining());
       return;
     }
+    AwaitFirstMessage();
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    FirstMessageCame();
     v1::JoinClassRequest request;
     if (!TakeRequest(ok, &in_, &request)) return;
     if (actor_ == nullptr) {
@@ -355,15 +441,22 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
   grpc::Status Enter(const v1::JoinClassRequest& request) {
     ClassRegistry* registry = service_->registry_;
     std::shared_ptr<ClassActor> actor;
+    // Joins and resumes share one budget per address: a client cut for
+    // sending too fast cannot resume (with a snapshot) as fast as it likes.
+    if ((request.has_join() || request.has_resume()) &&
+        !service_->join_limiter_.Allow(context()->peer(),
+                                       service_->clock_->Now())) {
+      ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          request.has_join()
+                              ? "too many join attempts from this address "
+                                "(joins and resumes count together); try "
+                                "again in a minute"
+                              : "too many resume attempts from this address "
+                                "(joins and resumes count together); try "
+                                "again in a minute");
+    }
     if (request.has_join()) {
-      if (!service_->join_limiter_.Allow(context()->peer(),
-                                         service_->clock_->Now())) {
-        ProcessStats().rate_limited_joins.fetch_add(1,
-                                                    std::memory_order_relaxed);
-        return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                            "too many join attempts from this address; try "
-                            "again in a minute");
-      }
       actor = registry->FindByJoinCode(request.join().join_code());
       if (actor == nullptr) {
         return grpc::Status(
@@ -409,6 +502,11 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
     if (seat.ok()) {
       actor_ = std::move(actor);
       participant_id_ = std::move(*seat);
+      // The seat's budget, not this stream's: resuming does not refill it.
+      CountMessagesIn(service_->seat_buckets_.Get(
+                          SeatKey(actor_->class_id(), participant_id_),
+                          service_->clock_->Now()),
+                      "from one participant, whichever stream it uses");
       ReadNext(&in_);
     } else {
       Fail(ToGrpcStatus(seat.status()));
@@ -507,6 +605,8 @@ CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
       options_(std::move(options)),
       join_limiter_(options_.joins_per_second_per_peer,
                     options_.join_burst_per_peer),
+      seat_buckets_(options_.stream_messages_per_second,
+                    options_.stream_message_burst),
       pacer_(options_.pacing) {}
 
 absl::Duration CircuitServiceImpl::WriteInterval(int64_t now_ns) {

@@ -29,9 +29,16 @@ struct ServiceOptions {
   // Joins per peer address: a burst, then a steady rate.
   double joins_per_second_per_peer = 2;
   double join_burst_per_peer = 40;
-  // Messages a client may send on one stream: a burst, then a steady rate.
+  // Messages a client may send: a burst, then a steady rate. An
+  // instructor's budget is its stream's; a participant's is its seat's,
+  // across every stream and resume of that seat (its join or resume is
+  // counted per address instead, with joins).
   double stream_messages_per_second = 20;
   double stream_message_burst = 60;
+  // A RunClass or JoinClass stream whose first message has not come this
+  // long after it opened is ended with DEADLINE_EXCEEDED (real time, on
+  // gRPC's alarm; InfiniteDuration: never).
+  absl::Duration first_message_timeout = absl::Seconds(10);
   // Messages that may wait behind a stream's write before the reader is
   // judged too slow and disconnected.
   size_t max_queued_per_stream = 512;
@@ -155,7 +162,7 @@ class CircuitServiceImpl final : public CircuitServiceBase {
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
 
-  // Joins per device address, shared with the HTTP API.
+  // Joins (and gRPC resumes) per device address, shared with the HTTP API.
   PeerRateLimiter* join_limiter() { return &join_limiter_; }
 
   // Serves RunClass, JoinClass and WatchClass calls on `shard`, with
@@ -278,6 +285,9 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   const Clock* const clock_;
   const ServiceOptions options_;
   PeerRateLimiter join_limiter_;
+  // Keyed by SeatKey: a participant cut for sending too fast finds its
+  // bucket as it left it when it resumes.
+  KeyedTokenBuckets seat_buckets_;
   // Read by every new stream, set once at shutdown.
   std::atomic<bool> draining_{false};
   // Streaming call objects alive (waiting for a call, or serving one).

@@ -1,10 +1,11 @@
 // Hostile load against a real in-process circuitd (issue 12, item 6): a join
 // flood from one address, connections that never send a byte or never open
-// a call, a slow-loris HTTP client, a participant flooding reports. Each test
+// a call, streams that never send their first message, a slow-loris HTTP
+// client, a participant flooding reports and resuming. Each test
 // checks the attacker is refused or cut and that someone else is still
 // served. Time is the injected clock where the limits read it; the
-// connection timeouts are gRPC's and Beast's own, shortened, and waited on
-// as conditions with deadlines.
+// connection timeouts and the first-message deadline are gRPC's and Beast's
+// own timers, shortened, and waited on as conditions with deadlines.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -22,6 +23,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel_posix.h"
 #include "gtest/gtest.h"
+#include "server/common/rate_limit.h"
 #include "server/common/stats.h"
 #include "tests/integration/live_harness.h"
 
@@ -194,7 +196,7 @@ TEST(HostileLoadTest, ConnectionWithoutCallsIsClosedButQuietStreamsStay) {
 }
 
 TEST(HostileLoadTest, ReportFloodIsCutAndTheClassKeepsItsCues) {
-  FakeClock clock;  // frozen: the stream's bucket never refills
+  FakeClock clock;  // frozen: the seat's bucket never refills
   ServerOptions options = LiveServer::DefaultOptions();
   options.service.stream_messages_per_second = 20;
   options.service.stream_message_burst = 60;
@@ -226,11 +228,208 @@ TEST(HostileLoadTest, ReportFloodIsCutAndTheClassKeepsItsCues) {
   for (const auto& m : flooder->in.messages()) {
     if (m.has_ack()) ++acked;
   }
-  // The join took one token of the burst; at most the rest were reports.
-  EXPECT_LE(acked, 59);
+  // The seat's burst; the join was counted per address instead.
+  EXPECT_LE(acked, 60);
   EXPECT_LT(acked, written);
 
   const std::string text = "Squeeze at the top";
+  v1::CommandResult cue =
+      instructor->Send(Cmd([&](auto* c) { c->mutable_cue()->set_text(text); }));
+  ASSERT_EQ(cue.code(), 0) << cue.message();
+  EXPECT_TRUE(
+      healthy->in.WaitFor([&](const std::vector<v1::JoinClassResponse>& all) {
+        return GotCue(all, text);
+      }));
+}
+
+// Resumes the seat of `token` on a new stream from `stub`.
+std::unique_ptr<ParticipantClient> ResumeFrom(v1::CircuitService::Stub* stub,
+                                              const std::string& token) {
+  auto client = std::make_unique<ParticipantClient>();
+  client->context = Context(token);
+  client->stream = stub->JoinClass(client->context.get());
+  client->resume_token = token;
+  v1::JoinClassRequest resume;
+  resume.mutable_resume();
+  EXPECT_TRUE(client->stream->Write(resume));
+  client->in.Start(client->stream.get());
+  return client;
+}
+
+// The ack of `report_id` among `all`, if any.
+const v1::ReportAck* AckOf(const std::vector<v1::JoinClassResponse>& all,
+                           const std::string& report_id) {
+  for (const auto& m : all) {
+    if (m.has_ack() && m.ack().report_id() == report_id) return &m.ack();
+  }
+  return nullptr;
+}
+
+TEST(HostileLoadTest, ReportBudgetIsPerSeatAndSurvivesAResume) {
+  FakeClock clock;  // frozen until the test moves it
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.stream_messages_per_second = 20;
+  options.service.stream_message_burst = 60;
+  LiveServer server(options, &clock);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto healthy = server.Join(info.join_code(), "Dana");
+  auto flood_stub = StubFrom("127.0.0.2", server.server()->port());
+  auto flooder =
+      server.Join(info.join_code(), "Flood", false, flood_stub.get());
+  v1::CommandResult start =
+      instructor->Send(Cmd([](auto* c) { c->mutable_start(); }));
+  ASSERT_EQ(start.code(), 0) << start.message();
+
+  // One report recorded, then the rest of the seat's burst, and the stream
+  // is cut.
+  v1::ReportAck first =
+      flooder->Report(Completion("f0", 0, 1, v1::SIDE_LEFT, 9), "f0");
+  ASSERT_EQ(first.code(), 0) << first.message();
+  for (int i = 1; i < 100; ++i) {
+    if (!flooder->stream->Write(
+            Completion(absl::StrCat("f", i), 0, 1, v1::SIDE_LEFT, 9))) {
+      break;
+    }
+  }
+  grpc::Status status = flooder->in.WaitDone();
+  ASSERT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+
+  // Resuming at once does not refill the seat's bucket: the resume is
+  // answered, and the first report on the new stream is over the limit and
+  // gets no ack.
+  auto resumed = ResumeFrom(flood_stub.get(), flooder->resume_token);
+  EXPECT_TRUE(
+      resumed->in.WaitFor([](const std::vector<v1::JoinClassResponse>& all) {
+        for (const auto& m : all) {
+          if (m.has_snapshot()) return true;
+        }
+        return false;
+      }))
+      << "the resume was not answered";
+  resumed->stream->Write(Completion("after-resume", 0, 1, v1::SIDE_LEFT, 9));
+  status = resumed->in.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "from one participant"))
+      << status.error_message();
+  EXPECT_EQ(AckOf(resumed->in.messages(), "after-resume"), nullptr);
+
+  // Another seat has its own budget.
+  v1::ReportAck ack =
+      healthy->Report(Completion("d1", 0, 1, v1::SIDE_LEFT, 9), "d1");
+  EXPECT_EQ(ack.code(), 0) << ack.message();
+
+  // A second later the seat has 20 messages again, and what was accepted
+  // before the cut is still recorded (a retry is a duplicate).
+  clock.Advance(absl::Seconds(1));
+  auto later = ResumeFrom(flood_stub.get(), flooder->resume_token);
+  v1::ReportAck retry = later->Report(
+      Completion("after-resume", 0, 1, v1::SIDE_LEFT, 9), "after-resume");
+  EXPECT_EQ(retry.code(), 0) << retry.message();
+  EXPECT_FALSE(retry.duplicate());
+  v1::ReportAck again =
+      later->Report(Completion("f0", 0, 1, v1::SIDE_LEFT, 9), "f0");
+  EXPECT_EQ(again.code(), 0) << again.message();
+  EXPECT_TRUE(again.duplicate());
+}
+
+TEST(HostileLoadTest, SeatBudgetsStayBoundedAndAreNeverLiftedEarly) {
+  KeyedTokenBuckets buckets(/*per_second=*/20, /*burst=*/60);
+  absl::Time now = absl::FromUnixSeconds(1'780'000'000);
+  for (int i = 0; i < 60; ++i) {
+    ASSERT_TRUE(buckets.Get("spent", now)->TryTake(now));
+  }
+  std::shared_ptr<KeyedTokenBuckets::Bucket> held = buckets.Get("held", now);
+  // Seats that come and go (full buckets nobody holds) are forgotten...
+  for (int i = 0; i < 10'000; ++i) buckets.Get(absl::StrCat("seat", i), now);
+  EXPECT_LE(buckets.size(), 1024u);
+  // ...a spent one is not, however many others came, nor one still held.
+  EXPECT_FALSE(buckets.Get("spent", now)->TryTake(now));
+  EXPECT_EQ(buckets.Get("held", now), held);
+  now += absl::Seconds(1);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_TRUE(buckets.Get("spent", now)->TryTake(now)) << i;
+  }
+  EXPECT_FALSE(buckets.Get("spent", now)->TryTake(now));
+}
+
+TEST(HostileLoadTest, ResumesCountWithJoinsPerAddress) {
+  FakeClock clock;  // frozen: the per-address bucket never refills
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.joins_per_second_per_peer = 2;
+  options.service.join_burst_per_peer = 3;
+  LiveServer server(options, &clock);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto stub = StubFrom("127.0.0.2", server.server()->port());
+  auto joined = server.Join(info.join_code(), "Flood", false, stub.get());
+  ASSERT_FALSE(joined->resume_token.empty());
+
+  // The join took one of three; two resumes take the rest.
+  for (int i = 0; i < 2; ++i) {
+    auto resumed = ResumeFrom(stub.get(), joined->resume_token);
+    EXPECT_TRUE(
+        resumed->in.WaitFor([](const std::vector<v1::JoinClassResponse>& all) {
+          for (const auto& m : all) {
+            if (m.has_snapshot()) return true;
+          }
+          return false;
+        }))
+        << "resume " << i
+        << " was refused: " << resumed->in.WaitDone().error_message();
+  }
+  auto refused = ResumeFrom(stub.get(), joined->resume_token);
+  const grpc::Status status = refused->in.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "resume attempts"))
+      << status.error_message();
+  for (const auto& m : refused->in.messages()) EXPECT_FALSE(m.has_snapshot());
+
+  // Another address resumes the same seat (a phone that moved networks).
+  auto elsewhere = server.Resume(joined->resume_token, 0);
+  EXPECT_TRUE(
+      elsewhere->in.WaitFor([](const std::vector<v1::JoinClassResponse>& all) {
+        for (const auto& m : all) {
+          if (m.has_snapshot()) return true;
+        }
+        return false;
+      }));
+}
+
+TEST(HostileLoadTest, StreamsThatNeverSendAFirstMessageAreEnded) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.first_message_timeout = absl::Milliseconds(300);
+  LiveServer server(options);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto healthy = server.Join(info.join_code(), "Dana");
+
+  // A JoinClass and a RunClass stream that open and say nothing.
+  auto stub = StubFrom("127.0.0.2", server.server()->port());
+  grpc::ClientContext join_context;
+  join_context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  auto silent_join = stub->JoinClass(&join_context);
+  auto run_context = Context(kInstructorKey);
+  auto silent_run = stub->RunClass(run_context.get());
+  v1::JoinClassResponse join_response;
+  EXPECT_FALSE(silent_join->Read(&join_response));
+  grpc::Status status = silent_join->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "no first message"))
+      << status.error_message();
+  v1::RunClassResponse run_response;
+  EXPECT_FALSE(silent_run->Read(&run_response));
+  status = silent_run->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "no first message"))
+      << status.error_message();
+
+  // Streams that did speak are older than the timeout and still served.
+  const std::string text = "Breathe out on the way up";
   v1::CommandResult cue =
       instructor->Send(Cmd([&](auto* c) { c->mutable_cue()->set_text(text); }));
   ASSERT_EQ(cue.code(), 0) << cue.message();
