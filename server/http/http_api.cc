@@ -253,8 +253,13 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
     return;
   }
   if (absl::ConsumePrefix(&path, "/v1/classes:byJoinCode/")) {
-    get ? GetClass("", std::string(path), std::move(done))
-        : done(Unimplemented(request));
+    if (!get) return done(Unimplemented(request));
+    if (options_.lookup_limiter != nullptr &&
+        !options_.lookup_limiter->Allow(request.peer, options_.clock->Now())) {
+      return done(ErrorResponse(
+          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kTooManyLookups)));
+    }
+    GetClass("", std::string(path), std::move(done));
     return;
   }
   if (absl::ConsumePrefix(&path, "/v1/classes/")) {

@@ -93,6 +93,8 @@ struct HttpApiOptions {
   AccessKeys keys;
   // Joins per device, shared with the gRPC service.
   PeerRateLimiter* join_limiter = nullptr;
+  // Look-ups by join code per device, shared with the gRPC service.
+  PeerRateLimiter* lookup_limiter = nullptr;
   // Pairings started per device.
   double pairings_per_second_per_peer = 0.2;
   double pairing_burst_per_peer = 10;

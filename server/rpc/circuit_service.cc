@@ -605,6 +605,8 @@ CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
       options_(std::move(options)),
       join_limiter_(options_.joins_per_second_per_peer,
                     options_.join_burst_per_peer),
+      lookup_limiter_(options_.lookups_per_second_per_peer,
+                      options_.lookup_burst_per_peer),
       seat_buckets_(options_.stream_messages_per_second,
                     options_.stream_message_burst),
       pacer_(options_.pacing) {}
@@ -800,9 +802,14 @@ void CircuitServiceImpl::ServeCreateClass(
                     });
 }
 
-void CircuitServiceImpl::ServeGetClass(grpc::CallbackServerContext*,
+void CircuitServiceImpl::ServeGetClass(grpc::CallbackServerContext* context,
                                        const v1::GetClassRequest& request,
                                        UnaryReply<v1::GetClassResponse> reply) {
+  if (request.class_ref_case() == v1::GetClassRequest::kJoinCode &&
+      !lookup_limiter_.Allow(context->peer(), clock_->Now())) {
+    return reply.Fail(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kTooManyLookups));
+  }
   DescribeClass(registry_, clock_, request,
                 [reply](grpc::Status status, v1::GetClassResponse described) {
                   reply.Finish(status, described);

@@ -29,6 +29,11 @@ struct ServiceOptions {
   // Joins per peer address: a burst, then a steady rate.
   double joins_per_second_per_peer = 2;
   double join_burst_per_peer = 40;
+  // Look-ups of a class by join code (GetClass, GET
+  // /v1/classes:byJoinCode/...) per peer address, so nobody finds live codes
+  // by trying them: a burst, then a steady rate.
+  double lookups_per_second_per_peer = 5;
+  double lookup_burst_per_peer = 60;
   // Messages a client may send: a burst, then a steady rate. An
   // instructor's budget is its stream's; a participant's is its seat's,
   // across every stream and resume of that seat (its join or resume is
@@ -164,6 +169,8 @@ class CircuitServiceImpl final : public CircuitServiceBase {
 
   // Joins (and gRPC resumes) per device address, shared with the HTTP API.
   PeerRateLimiter* join_limiter() { return &join_limiter_; }
+  // Look-ups by join code per device address, shared with the HTTP API.
+  PeerRateLimiter* lookup_limiter() { return &lookup_limiter_; }
 
   // Serves RunClass, JoinClass and WatchClass calls on `shard`, with
   // `calls_waiting` of each asked for at a time. Call once per shard, after
@@ -285,6 +292,7 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   const Clock* const clock_;
   const ServiceOptions options_;
   PeerRateLimiter join_limiter_;
+  PeerRateLimiter lookup_limiter_;
   // Keyed by SeatKey: a participant cut for sending too fast finds its
   // bucket as it left it when it resumes.
   KeyedTokenBuckets seat_buckets_;

@@ -288,3 +288,51 @@ TEST_F(LiveHttpTest, MetricsCountClassesAndStreamsAndPassPromtool) {
 
 }  // namespace
 }  // namespace circuit
+
+namespace circuit {
+namespace {
+
+// Look-ups by join code are counted per address, gRPC and HTTP together, so
+// nobody finds live codes by trying them; by id they are not.
+TEST(LiveLookupLimitTest, LookupsByJoinCodeAreLimitedPerAddress) {
+  FakeClock clock;  // frozen: the bucket never refills
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.http_listen = "127.0.0.1:0";
+  options.service.lookup_burst_per_peer = 4;
+  LiveServer server(options, &clock);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  const int port = server.server()->http_port();
+
+  v1::GetClassRequest by_code;
+  by_code.set_join_code(info.join_code());
+  v1::GetClassResponse response;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_TRUE(server.stub()
+                    ->GetClass(testing::Context().get(), by_code, &response)
+                    .ok());
+    EXPECT_EQ(Fetch(port, http::verb::get,
+                    "/v1/classes:byJoinCode/" + info.join_code())
+                  .status,
+              200);
+  }
+  const grpc::Status refused =
+      server.stub()->GetClass(testing::Context().get(), by_code, &response);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("join code"));
+  const Reply refused_http =
+      Fetch(port, http::verb::get, "/v1/classes:byJoinCode/ZZZZZZ");
+  EXPECT_EQ(refused_http.status, 429) << refused_http.body;
+  EXPECT_THAT(refused_http.body, HasSubstr("RESOURCE_EXHAUSTED"));
+
+  v1::GetClassRequest by_id;
+  by_id.set_class_id(info.class_id());
+  EXPECT_TRUE(
+      server.stub()->GetClass(testing::Context().get(), by_id, &response).ok());
+  clock.Advance(absl::Seconds(1));  // 5 a second
+  EXPECT_TRUE(server.stub()
+                  ->GetClass(testing::Context().get(), by_code, &response)
+                  .ok());
+}
+
+}  // namespace
+}  // namespace circuit
