@@ -1,5 +1,6 @@
 #include "server/rpc/circuit_service.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <optional>
@@ -348,6 +349,7 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
         return Fail(may);
       }
       if (request.attach().accept_batches()) stream_->AcceptBatches();
+      service_->TrackCredential(who_, *context(), stream_);
       actor_->AttachInstructor(stream_, request.attach().last_seq());
     } else if (request.has_command()) {
       const v1::InstructorCommand& command = request.command();
@@ -586,6 +588,7 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
       // A paired TV's stream ends when the TV is revoked.
       kiosks->Track(who.subject, stream_);
     }
+    service->TrackCredential(who, *context(), stream_);
     actor->AttachKiosk(stream_, request.last_seq());
   }
 
@@ -1045,6 +1048,7 @@ void CircuitServiceImpl::ServeRevokeAccount(
   if (!revoked.ok()) return reply.Fail(ToGrpcStatus(revoked.status()));
   LogInfo("account %s revoked by %s", revoked->account_id().c_str(),
           who.subject.c_str());
+  EndStreamsOfDeadCredentials();
   reply.Ok(*revoked);
 }
 
@@ -1060,6 +1064,7 @@ void CircuitServiceImpl::ServeReissueAccountCredential(
   if (!issued.ok()) return reply.Fail(ToGrpcStatus(issued.status()));
   LogInfo("account %s has a new credential, issued by %s",
           issued->account().account_id().c_str(), who.subject.c_str());
+  EndStreamsOfDeadCredentials();
   reply.Ok(*issued);
 }
 
@@ -1114,7 +1119,49 @@ void CircuitServiceImpl::ServeRetireSigningKey(
       options_.accounts->RetireSigningKey(request.key_id());
   if (!keys.ok()) return reply.Fail(ToGrpcStatus(keys.status()));
   LogInfo("signing key %s retired", request.key_id().c_str());
+  EndStreamsOfDeadCredentials();
   reply.Ok(*keys);
+}
+
+void CircuitServiceImpl::TrackCredential(const Principal& who,
+                                         const grpc::ServerContextBase& context,
+                                         std::weak_ptr<Stream> stream) {
+  if (who.role != Principal::Role::kAdmin &&
+      who.role != Principal::Role::kInstructor &&
+      who.role != Principal::Role::kClass) {
+    return;  // the bootstrap and kiosk keys are not revoked this way
+  }
+  std::optional<std::string> token = BearerToken(context);
+  if (!token.has_value()) return;
+  absl::MutexLock lock(&credential_streams_mu_);
+  credential_streams_.erase(
+      std::remove_if(credential_streams_.begin(), credential_streams_.end(),
+                     [](const auto& entry) {
+                       std::shared_ptr<Stream> open = entry.second.lock();
+                       return open == nullptr || open->dead();
+                     }),
+      credential_streams_.end());
+  credential_streams_.emplace_back(*std::move(token), std::move(stream));
+}
+
+void CircuitServiceImpl::EndStreamsOfDeadCredentials() {
+  if (options_.accounts == nullptr) return;
+  absl::MutexLock lock(&credential_streams_mu_);
+  for (auto it = credential_streams_.begin();
+       it != credential_streams_.end();) {
+    std::shared_ptr<Stream> open = it->second.lock();
+    if (open != nullptr && !open->dead()) {
+      absl::StatusOr<Principal> still = options_.accounts->Verify(it->first);
+      if (still.ok()) {
+        ++it;
+        continue;
+      }
+      open->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                               std::string(still.status().message())),
+                  /*after_queued=*/false);
+    }
+    it = credential_streams_.erase(it);
+  }
 }
 
 bool CircuitServiceImpl::WaitForStreamsGone(absl::Time deadline) {

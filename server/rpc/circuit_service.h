@@ -3,8 +3,11 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
@@ -12,6 +15,7 @@
 #include "circuit/v1/service.grpc.pb.h"
 #include "server/common/clock.h"
 #include "server/common/rate_limit.h"
+#include "server/fanout/stream.h"
 #include "server/fanout/write_pacer.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
@@ -183,6 +187,15 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // some are left at `deadline`.
   bool WaitForStreamsGone(absl::Time deadline) ABSL_LOCKS_EXCLUDED(calls_mu_);
 
+  // A RunClass or WatchClass stream opened with an account or class
+  // credential (`token`): it ends (UNAUTHENTICATED) once the credential stops
+  // verifying because its account was revoked or reissued or its signing key
+  // retired, not at the stream's next reconnect.
+  void TrackCredential(const Principal& who,
+                       const grpc::ServerContextBase& context,
+                       std::weak_ptr<Stream> stream)
+      ABSL_LOCKS_EXCLUDED(credential_streams_mu_);
+
   // Streams open now, by role (for /metrics).
   struct OpenStreams {
     int64_t instructors = 0;
@@ -300,6 +313,12 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   std::atomic<bool> draining_{false};
   // Streaming call objects alive (waiting for a call, or serving one).
   absl::Mutex calls_mu_;
+  // Ends the tracked streams whose credential no longer verifies.
+  void EndStreamsOfDeadCredentials()
+      ABSL_LOCKS_EXCLUDED(credential_streams_mu_);
+  absl::Mutex credential_streams_mu_;
+  std::vector<std::pair<std::string, std::weak_ptr<Stream>>> credential_streams_
+      ABSL_GUARDED_BY(credential_streams_mu_);
   int calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
   // The same count, for the pacer (read on every write).
   std::atomic<int64_t> calls_alive_{0};

@@ -335,6 +335,60 @@ TEST_F(LiveAccountsTest, AdminsManageTheirStudioAndBootstrapTheSigningKeys) {
   EXPECT_THAT(retired.error_message(), HasSubstr("retired"));
 }
 
+TEST_F(LiveAccountsTest, RevokingOrReissuingEndsTheStreamsAlreadyOpen) {
+  const std::string maya =
+      Add("Maya", v1::ACCOUNT_ROLE_INSTRUCTOR).credential();
+  const std::string lena =
+      Add("Lena", v1::ACCOUNT_ROLE_INSTRUCTOR).credential();
+  v1::ClassInfo mayas;
+  v1::ClassInfo lenas;
+  ASSERT_TRUE(CreateClass(maya, &mayas).ok());
+  ASSERT_TRUE(CreateClass(lena, &lenas).ok());
+
+  // Each console attached (its first message came), plus the bootstrap's.
+  auto open = [&](const std::string& key, const std::string& class_id) {
+    auto client = std::make_unique<InstructorClient>();
+    client->context = Context(key);
+    client->stream = server_.stub()->RunClass(client->context.get());
+    v1::RunClassRequest attach;
+    attach.mutable_attach()->set_class_id(class_id);
+    EXPECT_TRUE(client->stream->Write(attach));
+    client->in.Start(client->stream.get());
+    EXPECT_TRUE(
+        client->in.WaitFor([](const auto& all) { return !all.empty(); }));
+    return client;
+  };
+  auto mayas_console = open(maya, mayas.class_id());
+  auto lenas_console = open(lena, lenas.class_id());
+  auto front_desk = open(kInstructorKey, mayas.class_id());
+
+  v1::RevokeAccountRequest revoke;
+  revoke.set_account_id("a1");
+  v1::Account revoked;
+  ASSERT_TRUE(
+      server_.stub()
+          ->RevokeAccount(Context(kInstructorKey).get(), revoke, &revoked)
+          .ok());
+  const grpc::Status ended = mayas_console->in.WaitDone();
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(ended.error_message(), HasSubstr("revoked"));
+
+  v1::ReissueAccountCredentialRequest reissue;
+  reissue.set_account_id("a2");
+  v1::AccountCredential reissued;
+  ASSERT_TRUE(server_.stub()
+                  ->ReissueAccountCredential(Context(kInstructorKey).get(),
+                                             reissue, &reissued)
+                  .ok());
+  EXPECT_EQ(lenas_console->in.WaitDone().error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  // The bootstrap key's console is still served: a command gets its result.
+  v1::InstructorCommand pause;
+  pause.mutable_start();
+  EXPECT_EQ(front_desk->Send(pause).code(), 0);
+}
+
 TEST(LiveAccountsRestartTest, AccountsAndOwnersSurviveARestart) {
   const std::string dir = ::testing::TempDir() + "/live_accounts_restart";
   std::filesystem::remove_all(dir);
