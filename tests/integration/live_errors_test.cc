@@ -152,7 +152,9 @@ TEST(LiveErrorsTest, UnaryRequestThatDoesNotParseIsInvalidArgument) {
   for (const char* method :
        {"ListCircuits", "GetCircuit", "CreateClass", "GetClass", "ListClasses",
         "GetClock", "GetClassSummary", "GetWallSummary", "EraseHealthData",
-        "ApproveKioskPairing", "ListKiosks", "RevokeKiosk"}) {
+        "ApproveKioskPairing", "ListKiosks", "RevokeKiosk", "AddAccount",
+        "ListAccounts", "RevokeAccount", "ReissueAccountCredential",
+        "IssueClassCredential", "RotateSigningKey", "RetireSigningKey"}) {
     SCOPED_TRACE(method);
     std::unique_ptr<grpc::ClientContext> context = Context();
     grpc::ByteBuffer response;
