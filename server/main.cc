@@ -60,6 +60,10 @@ ABSL_FLAG(double, stream_messages_per_second, 20,
           "streams it uses (an instructor: per stream); burst 3x");
 ABSL_FLAG(double, joins_per_minute_per_peer, 120,
           "join and resume attempts per minute from one address (burst 40)");
+ABSL_FLAG(int, refusal_delay_ms, 1000,
+          "a join or resume refused for coming too fast from its address is "
+          "answered this long after it came, so a client retrying in a loop "
+          "waits instead of costing circuitd (0: at once)");
 ABSL_FLAG(std::string, journal, "sqlite",
           "where classes are kept: sqlite (<data_dir>/circuit.db; survives "
           "crashes and power loss) or memory (lost at exit; for tests)");
@@ -392,6 +396,8 @@ int main(int argc, char** argv) {
       3 * absl::GetFlag(FLAGS_stream_messages_per_second);
   options.service.joins_per_second_per_peer =
       absl::GetFlag(FLAGS_joins_per_minute_per_peer) / 60.0;
+  options.service.refusal_delay =
+      absl::Milliseconds(std::max(0, absl::GetFlag(FLAGS_refusal_delay_ms)));
   options.registry.session.max_reports_per_participant =
       std::max(1, absl::GetFlag(FLAGS_max_reports_per_participant));
   options.registry.session.hold =

@@ -60,6 +60,9 @@ struct ServerStats {
   // Refused by the rate limits.
   std::atomic<uint64_t> rate_limited_joins{0};
   std::atomic<uint64_t> rate_limited_messages{0};
+  // Joins and resumes refused by the rate limit whose answer is still
+  // waiting out the refusal delay.
+  std::atomic<int64_t> delayed_refusals{0};
   // HTTP connections closed on accept: over --http_max_connections or
   // --http_max_connections_per_address.
   std::atomic<uint64_t> refused_http_connections{0};

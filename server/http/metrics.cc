@@ -134,6 +134,16 @@ std::vector<prometheus::MetricFamily> StatsFamilies() {
                  std::memory_order_relaxed)),
              {{"limit", "http_connections"}});
   families.push_back(std::move(limited));
+  prometheus::MetricFamily delayed =
+      Family("circuit_delayed_refusals",
+             "Joins and resumes refused by the per-address rate limit whose "
+             "answer waits out --refusal_delay_ms",
+             prometheus::MetricType::Gauge);
+  prometheus::ClientMetric waiting;
+  waiting.gauge.value = static_cast<double>(
+      stats.delayed_refusals.load(std::memory_order_relaxed));
+  delayed.metric.push_back(std::move(waiting));
+  families.push_back(std::move(delayed));
   prometheus::MetricFamily resumes =
       Family("circuit_resumes_total",
              "Streams resumed from a seq: with the missed events, or with a "

@@ -130,8 +130,9 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   }
   void OnDone() override {
     stream_->OnDone();
-    // Its answer (ok false) releases the reactor.
+    // Their answers (ok false) release the reactor.
     if (first_message_due_) first_message_alarm_.Cancel();
+    if (refusal_due_) refusal_alarm_->Cancel();
     Release();
   }
   // The server is shutting down: no call came, nothing was subscribed.
@@ -170,6 +171,29 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     stream_->Close(status, /*after_queued=*/false);
   }
 
+  // Fails the stream with `status` once the service's refusal delay has
+  // passed: a client that retries as soon as it is refused waits instead of
+  // costing a stream each time. At once when the delay is zero or too many
+  // refusals are waiting already (they hold a call each). On the shard's
+  // thread, with no read started.
+  void FailLater(const grpc::Status& status) {
+    const absl::Duration delay = service_->options_.refusal_delay;
+    if (delay <= absl::ZeroDuration() ||
+        ProcessStats().delayed_refusals.fetch_add(1,
+                                                  std::memory_order_relaxed) >=
+            service_->options_.max_delayed_refusals) {
+      if (delay > absl::ZeroDuration()) {
+        ProcessStats().delayed_refusals.fetch_sub(1, std::memory_order_relaxed);
+      }
+      return Fail(status);
+    }
+    refusal_ = status;
+    refusal_due_ = true;
+    Hold();  // released when the alarm answers, fired or cancelled
+    refusal_alarm_ = std::make_unique<grpc::Alarm>();
+    refusal_alarm_->Set(this->shard()->cq(), GprDeadline(delay), &refusal_tag_);
+  }
+
   // Ends the stream unless its first message is read within the service's
   // first-message timeout (a stream that never speaks holds a call, and its
   // memory, for nothing). Call in OnStarted, on the shard's thread.
@@ -179,12 +203,8 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     awaiting_first_ = true;
     first_message_due_ = true;
     Hold();  // released when the alarm answers, fired or cancelled
-    first_message_alarm_.Set(
-        this->shard()->cq(),
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                     gpr_time_from_micros(absl::ToInt64Microseconds(timeout),
-                                          GPR_TIMESPAN)),
-        &first_message_tag_);
+    first_message_alarm_.Set(this->shard()->cq(), GprDeadline(timeout),
+                             &first_message_tag_);
   }
 
   // The first read completed (a message, or the client's half-close). On the
@@ -267,6 +287,29 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     Release();
   }
 
+  class RefusalDue final : public CqTag {
+   public:
+    explicit RefusalDue(StreamingReactor* reactor) : reactor_(reactor) {}
+    void Proceed(bool fired) override { reactor_->OnRefusalDue(fired); }
+
+   private:
+    StreamingReactor* const reactor_;
+  };
+
+  void OnRefusalDue(bool fired) {
+    refusal_due_ = false;
+    ProcessStats().delayed_refusals.fetch_sub(1, std::memory_order_relaxed);
+    if (fired) Fail(refusal_);
+    Release();
+  }
+
+  // `delay` from now on gRPC's monotonic clock, for an alarm.
+  static gpr_timespec GprDeadline(absl::Duration delay) {
+    return gpr_time_add(
+        gpr_now(GPR_CLOCK_MONOTONIC),
+        gpr_time_from_micros(absl::ToInt64Microseconds(delay), GPR_TIMESPAN));
+  }
+
   void MarkFinishing() {
     absl::MutexLock lock(&read_mu_);
     finishing_ = true;
@@ -282,6 +325,12 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   FirstMessageDue first_message_tag_{this};
   bool awaiting_first_ = false;     // no read has completed yet
   bool first_message_due_ = false;  // the alarm has not answered yet
+  // A refusal waiting out the refusal delay (FailLater); made only then,
+  // since an alarm allocates. On the shard's thread only.
+  std::unique_ptr<grpc::Alarm> refusal_alarm_;
+  RefusalDue refusal_tag_{this};
+  grpc::Status refusal_;
+  bool refusal_due_ = false;  // the alarm has not answered yet
 
   // One for gRPC (released in OnDone), one per answer due from an actor.
   std::atomic<int> refs_{1};
@@ -416,6 +465,9 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
         return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                                  "wait for the answer to join or resume"));
       }
+      if (grpc::Status allowed = EntryAllowed(request); !allowed.ok()) {
+        return FailLater(allowed);
+      }
       grpc::Status status = Enter(request);
       if (!status.ok()) return Fail(status);
       return;  // reading goes on once the actor answers
@@ -438,13 +490,11 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
   }
 
  private:
-  // Starts a join or resume; OK when the actor was asked (its answer
-  // continues in Entered).
-  grpc::Status Enter(const v1::JoinClassRequest& request) {
-    ClassRegistry* registry = service_->registry_;
-    std::shared_ptr<ClassActor> actor;
-    // Joins and resumes share one budget per address: a client cut for
-    // sending too fast cannot resume (with a snapshot) as fast as it likes.
+  // RESOURCE_EXHAUSTED when the join or resume comes too soon after others
+  // from the same address. Joins and resumes share one budget per address: a
+  // client cut for sending too fast cannot resume (with a snapshot) as fast
+  // as it likes.
+  grpc::Status EntryAllowed(const v1::JoinClassRequest& request) {
     if ((request.has_join() || request.has_resume()) &&
         !service_->join_limiter_.Allow(context()->peer(),
                                        service_->clock_->Now())) {
@@ -458,6 +508,14 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
                                 "(joins and resumes count together); try "
                                 "again in a minute");
     }
+    return grpc::Status::OK;
+  }
+
+  // Starts a join or resume; OK when the actor was asked (its answer
+  // continues in Entered).
+  grpc::Status Enter(const v1::JoinClassRequest& request) {
+    ClassRegistry* registry = service_->registry_;
+    std::shared_ptr<ClassActor> actor;
     if (request.has_join()) {
       actor = registry->FindByJoinCode(request.join().join_code());
       if (actor == nullptr) {

@@ -33,6 +33,14 @@ struct ServiceOptions {
   // Joins per peer address: a burst, then a steady rate.
   double joins_per_second_per_peer = 2;
   double join_burst_per_peer = 40;
+  // A join or resume refused for coming too fast from its address is
+  // answered this long after it came (real time, on gRPC's alarm), so a
+  // client that retries at once waits instead of costing circuitd a stream a
+  // few hundred times a second. At most `max_delayed_refusals` wait at once
+  // (ProcessStats().delayed_refusals); beyond that, or with a zero delay, the
+  // refusal is answered at once.
+  absl::Duration refusal_delay = absl::Seconds(1);
+  int max_delayed_refusals = 1'000;
   // Look-ups of a class by join code (GetClass, GET
   // /v1/classes:byJoinCode/...) per peer address, so nobody finds live codes
   // by trying them: a burst, then a steady rate.

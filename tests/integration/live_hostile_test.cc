@@ -114,6 +114,9 @@ TEST(HostileLoadTest, JoinFloodFromOneAddressIsRefusedAndOthersStillJoin) {
   ServerOptions options = LiveServer::DefaultOptions();
   options.service.joins_per_second_per_peer = 2;
   options.service.join_burst_per_peer = 40;
+  // Each refusal answered at once: 10,000 one after the other would
+  // otherwise take as many seconds (that delay has a test of its own).
+  options.service.refusal_delay = absl::ZeroDuration();
   LiveServer server(options, &clock);
   const v1::ClassInfo info = server.CreateClass("kickback-trio");
   auto attacker = StubFrom("127.0.0.2", server.server()->port());
@@ -396,6 +399,67 @@ TEST(HostileLoadTest, ResumesCountWithJoinsPerAddress) {
         }
         return false;
       }));
+}
+
+// Waits until `count` refused joins or resumes are waiting out their delay.
+bool WaitForDelayedRefusals(int64_t count) {
+  const absl::Time deadline = absl::Now() + kWait;
+  while (ProcessStats().delayed_refusals.load() != count) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return true;
+}
+
+TEST(HostileLoadTest, RefusedResumesWaitTheirDelayButOnlySoManyAtOnce) {
+  FakeClock clock;  // frozen: the per-address bucket never refills
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.join_burst_per_peer = 1;
+  // Far longer than the test: no waiting refusal is answered by its alarm.
+  options.service.refusal_delay = absl::Hours(1);
+  options.service.max_delayed_refusals = 2;
+  LiveServer server(options, &clock);
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto stub = StubFrom("127.0.0.2", server.server()->port());
+  auto joined = server.Join(info.join_code(), "Flood", false, stub.get());
+  ASSERT_FALSE(joined->resume_token.empty());  // the address's one entry
+
+  // Two refused resumes wait, unanswered.
+  const int64_t before = ProcessStats().delayed_refusals.load();
+  auto first = ResumeFrom(stub.get(), joined->resume_token);
+  ASSERT_TRUE(WaitForDelayedRefusals(before + 1));
+  auto second = ResumeFrom(stub.get(), joined->resume_token);
+  ASSERT_TRUE(WaitForDelayedRefusals(before + 2));
+
+  // A third finds no room to wait: refused at once, saying why.
+  auto third = ResumeFrom(stub.get(), joined->resume_token);
+  grpc::Status status = third->in.WaitDone();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << status.error_message();
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "resume attempts"))
+      << status.error_message();
+  EXPECT_EQ(first->in.WaitDone(absl::ZeroDuration()).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED)
+      << "a refusal that should wait was answered";
+  EXPECT_EQ(second->in.WaitDone(absl::ZeroDuration()).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED)
+      << "a refusal that should wait was answered";
+
+  // A client that gives up frees its place for the next refusal.
+  first->context->TryCancel();
+  EXPECT_EQ(first->in.WaitDone().error_code(), grpc::StatusCode::CANCELLED);
+  ASSERT_TRUE(WaitForDelayedRefusals(before + 1));
+  auto fourth = ResumeFrom(stub.get(), joined->resume_token);
+  ASSERT_TRUE(WaitForDelayedRefusals(before + 2));
+  for (const auto& m : fourth->in.messages()) EXPECT_FALSE(m.has_snapshot());
+
+  // Meanwhile another address joins, and nothing waits once the clients
+  // are gone.
+  auto healthy = server.Join(info.join_code(), "Dana");
+  EXPECT_FALSE(healthy->participant_id.empty());
+  second.reset();
+  fourth.reset();
+  EXPECT_TRUE(WaitForDelayedRefusals(before));
 }
 
 TEST(HostileLoadTest, StreamsThatNeverSendAFirstMessageAreEnded) {
