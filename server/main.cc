@@ -128,8 +128,10 @@ ABSL_FLAG(int, max_connection_idle_seconds, 300,
 ABSL_FLAG(int, max_streams_per_connection, 100,
           "gRPC calls open at once on one connection");
 ABSL_FLAG(int, http_read_timeout_seconds, 15,
-          "an HTTP request's headers and body must arrive within this, or "
-          "the connection is closed (slow clients hold nothing for long)");
+          "an HTTP request's headers and body must arrive within this (plus "
+          "up to a quarter more at random, so connections opened together "
+          "do not all close together), or the connection is closed (slow "
+          "clients hold nothing for long)");
 ABSL_FLAG(int, http_max_connections, 10000,
           "HTTP connections open at once; more are closed when accepted "
           "(0: no limit)");

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
 #include <utility>
 #include <vector>
@@ -149,6 +150,17 @@ class HttpServer::Impl {
   absl::Status LoadTls();
   // Every `tls_refresh`: LoadTls when the files' metadata changed.
   void WatchTls();
+  // How long a connection has to send a request (or finish its TLS
+  // handshake): options_.read_timeout plus up to a quarter more, at random.
+  // Connections a slow loris opened together then time out spread over a
+  // few seconds, not in one burst of closes (and of its reconnects) that
+  // would stall everything else on the machine. The io thread only.
+  std::chrono::milliseconds ReadTimeout() {
+    const int64_t base = absl::ToInt64Milliseconds(options_.read_timeout);
+    std::uniform_int_distribution<int64_t> extra(
+        0, std::max<int64_t>(0, base / 4));
+    return std::chrono::milliseconds(base + extra(jitter_));
+  }
 
   // Declared first: destroyed last, after everything that uses it.
   net::io_context ioc_{1};
@@ -164,6 +176,7 @@ class HttpServer::Impl {
   std::set<std::shared_ptr<Session>> sessions_;
   // Open connections by remote address; the io thread only.
   std::map<std::string, size_t> per_address_;
+  std::minstd_rand jitter_{std::random_device{}()};  // the io thread only
   // What new connections are served with (null: plain HTTP), and the files'
   // metadata when last loaded; before Run(), then the io thread only.
   std::shared_ptr<ssl::context> tls_context_;
@@ -189,8 +202,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       Read();
       return;
     }
-    stream_.expires_after(std::chrono::milliseconds(
-        absl::ToInt64Milliseconds(server_->options_.read_timeout)));
+    stream_.expires_after(server_->ReadTimeout());
     stream_.async_handshake([self = shared_from_this()](beast::error_code ec) {
       if (ec) {  // not TLS, an untrusted client certificate, a timeout
         self->Close();
@@ -215,8 +227,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(server_->options_.max_body_bytes);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(std::chrono::milliseconds(
-        absl::ToInt64Milliseconds(server_->options_.read_timeout)));
+    stream_.expires_after(server_->ReadTimeout());
     http::async_read(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&Session::OnRead, shared_from_this()));

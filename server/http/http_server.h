@@ -19,8 +19,9 @@ struct HttpServerOptions {
   std::string listen = "127.0.0.1:8080";
   // Larger request bodies are refused (RESOURCE_EXHAUSTED, 429).
   size_t max_body_bytes = 64 * 1024;
-  // A request's headers and body must arrive within this, or the connection
-  // is closed (a client that trickles bytes holds nothing for long).
+  // A request's headers and body must arrive within this, plus up to a
+  // quarter more at random, or the connection is closed (a client that
+  // trickles bytes holds nothing for long).
   absl::Duration read_timeout = absl::Seconds(15);
   // An event stream that sent nothing for this long gets a comment line
   // (": ping"), so proxies keep it and clients can tell it is alive.
