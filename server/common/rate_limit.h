@@ -85,6 +85,10 @@ class KeyedTokenBuckets {
   // Keys with a bucket now (for tests).
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Every key's budget, for refusals that say what it is.
+  double per_second() const { return per_second_; }
+  double burst() const { return burst_; }
+
  private:
   // The table is swept for buckets to forget when it reaches this size, and
   // next at twice what was left: sweeps cost amortized O(1) per Get.
@@ -100,6 +104,13 @@ class KeyedTokenBuckets {
       ABSL_GUARDED_BY(mu_);
   size_t sweep_at_ ABSL_GUARDED_BY(mu_) = kFirstSweep;
 };
+
+// The key of a participant seat's message budget among KeyedTokenBuckets:
+// the gRPC and HTTP adapters share one budget per seat.
+inline std::string SeatBudgetKey(const std::string& class_id,
+                                 const std::string& participant_id) {
+  return class_id + "/" + participant_id;
+}
 
 // "ipv4:10.0.0.5:41234" -> "ipv4:10.0.0.5"; "ipv6:[::1]:5000" -> "ipv6:[::1]".
 std::string PeerAddress(const std::string& peer);

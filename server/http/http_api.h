@@ -98,9 +98,9 @@ struct HttpApiOptions {
   // Pairings started per device.
   double pairings_per_second_per_peer = 0.2;
   double pairing_burst_per_peer = 10;
-  // Reports per seat, as on a gRPC stream.
-  double reports_per_second = 20;
-  double report_burst = 60;
+  // Messages per participant seat, shared with the gRPC service: one budget
+  // whichever transport, or both, a participant uses. Null: no limit.
+  KeyedTokenBuckets* seat_buckets = nullptr;
   // Messages that may wait for a slow event-stream reader (as a gRPC
   // stream's) before it is cut off.
   size_t max_queued_per_stream = 512;
@@ -150,20 +150,14 @@ class HttpApi {
   // UNAUTHENTICATED) when it opens nothing.
   bool Authenticated(const HttpRequest& request, Done* done, Principal* who);
 
-  // False (after answering RESOURCE_EXHAUSTED) when the seat reports faster
-  // than allowed.
+  // False (after answering RESOURCE_EXHAUSTED) when the seat sends faster
+  // than allowed, over HTTP and gRPC together.
   bool ReportWithinRate(const std::string& class_id,
-                        const std::string& participant_id, Done* done)
-      ABSL_LOCKS_EXCLUDED(report_mu_);
+                        const std::string& participant_id, Done* done);
 
   const HttpApiOptions options_;
   const StaticFiles static_files_;
   PeerRateLimiter pairing_limiter_;
-  absl::Mutex report_mu_;
-  // Per seat ("class/participant"): reports over HTTP, as a gRPC stream's
-  // bucket.
-  std::map<std::string, TokenBucket> report_buckets_
-      ABSL_GUARDED_BY(report_mu_);
 };
 
 // The bearer token of an Authorization header value; empty when there is

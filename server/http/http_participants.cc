@@ -135,8 +135,8 @@ void HttpApi::Join(const HttpRequest& request, Done done) {
     ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
     done(ErrorResponse(
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                     "too many join attempts from this address; try again "
-                     "in a minute")));
+                     "too many join attempts from this address (joins and "
+                     "resumes count together); try again in a minute")));
     return;
   }
   std::shared_ptr<ClassActor> actor =
@@ -199,6 +199,17 @@ void HttpApi::Seat(const std::string& class_id,
       done(ErrorResponse(last_seq.status()));
       return;
     }
+    // Opening a seat's events is a resume: it counts with joins per
+    // address, as over gRPC, since each answers with a snapshot.
+    if (options_.join_limiter != nullptr &&
+        !options_.join_limiter->Allow(request.peer, options_.clock->Now())) {
+      ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
+      done(ErrorResponse(grpc::Status(
+          grpc::StatusCode::RESOURCE_EXHAUSTED,
+          "too many resume attempts from this address (joins and resumes "
+          "count together); try again in a minute")));
+      return;
+    }
     std::shared_ptr<EventStream> stream = EventStream::Create(
         EventStream::Kind::kJoin, options_.max_queued_per_stream,
         &ProcessStats().open_http_participants);
@@ -234,25 +245,20 @@ void HttpApi::Seat(const std::string& class_id,
 
 bool HttpApi::ReportWithinRate(const std::string& class_id,
                                const std::string& participant_id, Done* done) {
+  KeyedTokenBuckets* const buckets = options_.seat_buckets;
+  if (buckets == nullptr) return true;
   const absl::Time now = options_.clock->Now();
-  bool allowed;
-  {
-    absl::MutexLock lock(&report_mu_);
-    if (report_buckets_.size() > 100000) report_buckets_.clear();  // bound
-    auto it = report_buckets_
-                  .try_emplace(absl::StrCat(class_id, "/", participant_id),
-                               options_.reports_per_second,
-                               options_.report_burst, now)
-                  .first;
-    allowed = it->second.TryTake(now);
+  if (buckets->Get(SeatBudgetKey(class_id, participant_id), now)
+          ->TryTake(now)) {
+    return true;
   }
-  if (allowed) return true;
   ProcessStats().rate_limited_messages.fetch_add(1, std::memory_order_relaxed);
   (*done)(ErrorResponse(grpc::Status(
       grpc::StatusCode::RESOURCE_EXHAUSTED,
-      absl::StrCat("more than ", options_.reports_per_second,
-                   " reports per second from one seat; send it again in a "
-                   "moment"))));
+      absl::StrCat("more than ", buckets->per_second(),
+                   " messages per second from one participant, gRPC and "
+                   "HTTP together (burst ",
+                   buckets->burst(), "); send it again in a moment"))));
   return false;
 }
 

@@ -45,12 +45,6 @@ grpc::Status Draining() {
                       "circuitd is shutting down; reconnect and resume");
 }
 
-// A seat's key among the participants' message budgets.
-std::string SeatKey(const std::string& class_id,
-                    const std::string& participant_id) {
-  return absl::StrCat(class_id, "/", participant_id);
-}
-
 }  // namespace
 
 using BidiResponder =
@@ -564,9 +558,10 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       participant_id_ = std::move(*seat);
       // The seat's budget, not this stream's: resuming does not refill it.
       CountMessagesIn(service_->seat_buckets_.Get(
-                          SeatKey(actor_->class_id(), participant_id_),
+                          SeatBudgetKey(actor_->class_id(), participant_id_),
                           service_->clock_->Now()),
-                      "from one participant, whichever stream it uses");
+                      "from one participant, whichever stream it uses "
+                      "(gRPC and HTTP together)");
       ReadNext(&in_);
     } else {
       Fail(ToGrpcStatus(seat.status()));

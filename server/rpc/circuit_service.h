@@ -183,6 +183,8 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   PeerRateLimiter* join_limiter() { return &join_limiter_; }
   // Look-ups by join code per device address, shared with the HTTP API.
   PeerRateLimiter* lookup_limiter() { return &lookup_limiter_; }
+  // Messages per participant seat, for the HTTP adapter to share.
+  KeyedTokenBuckets* seat_buckets() { return &seat_buckets_; }
 
   // Serves RunClass, JoinClass and WatchClass calls on `shard`, with
   // `calls_waiting` of each asked for at a time. Call once per shard, after

@@ -257,8 +257,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     api.keys = service_options.keys;
     api.join_limiter = server->service_->join_limiter();
     api.lookup_limiter = server->service_->lookup_limiter();
-    api.reports_per_second = service_options.stream_messages_per_second;
-    api.report_burst = service_options.stream_message_burst;
+    api.seat_buckets = server->service_->seat_buckets();
     api.max_queued_per_stream = service_options.max_queued_per_stream;
     api.static_dir = options.http_static_dir;
     server->http_api_ = std::make_unique<HttpApi>(std::move(api));

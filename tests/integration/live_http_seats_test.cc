@@ -18,6 +18,7 @@ namespace {
 
 namespace http = boost::beast::http;
 using testing::Cmd;
+using testing::Completion;
 using testing::Fetch;
 using ::testing::HasSubstr;
 using testing::LiveServer;
@@ -237,11 +238,80 @@ TEST_F(LiveHttpSeatsTest, ReportsOverTheRateAreRefusedAndOthersGoOn) {
                               "\",\"symptom\":\"SYMPTOM_HIP_PINCH\"}}"));
     if (reply.status == 429) {
       ++refused;
-      EXPECT_THAT(reply.body, HasSubstr("reports per second"));
+      EXPECT_THAT(reply.body, HasSubstr("messages per second"));
     }
   }
   EXPECT_EQ(refused, 1);
   EXPECT_EQ(Fetch(port(), http::verb::get, "/healthz").status, 200);
+}
+
+TEST_F(LiveHttpSeatsTest, ASeatHasOneMessageBudgetOverGrpcAndHttpTogether) {
+  FakeClock clock;  // frozen: the seat's bucket never refills
+  LiveServer server(Options(), &clock);
+  const int http_port = server.server()->http_port();
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  ASSERT_EQ(instructor->Send(Cmd([](auto* c) { c->mutable_start(); })).code(),
+            0);
+  auto grpc_seat = server.Join(info.join_code(), "Ivy");
+  const std::string path =
+      absl::StrCat("/v1/classes/", info.class_id(), "/participants/",
+                   grpc_seat->participant_id, ":report");
+
+  // Half the burst (60) over HTTP...
+  for (int i = 0; i < 30; ++i) {
+    const Reply reply =
+        Fetch(http_port, http::verb::post, path,
+              absl::StrCat("{\"completion\":{\"reportId\":\"h", i,
+                           "\",\"blockIndex\":0,\"set\":1,\"side\":"
+                           "\"SIDE_LEFT\",\"reps\":9}}"),
+              -1, "Bearer " + grpc_seat->resume_token);
+    ASSERT_EQ(reply.status, 200) << i << ": " << reply.body;
+  }
+  // ...and the other half over gRPC, after which the stream is cut.
+  for (int i = 0; i < 30; ++i) {
+    const std::string id = absl::StrCat("g", i);
+    ASSERT_EQ(
+        grpc_seat->Report(Completion(id, 0, 2, v1::SIDE_LEFT, 9), id).code(), 0)
+        << i;
+  }
+  grpc_seat->stream->Write(Completion("over", 0, 2, v1::SIDE_RIGHT, 9));
+  const grpc::Status cut = grpc_seat->in.WaitDone();
+  EXPECT_EQ(cut.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << cut.error_message();
+  EXPECT_THAT(cut.error_message(), HasSubstr("gRPC and HTTP together"));
+  // HTTP finds the same budget spent.
+  const Reply refused = Fetch(
+      http_port, http::verb::post, path,
+      "{\"symptom\":{\"reportId\":\"s\",\"symptom\":\"SYMPTOM_HIP_PINCH\"}}",
+      -1, "Bearer " + grpc_seat->resume_token);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_THAT(refused.body, HasSubstr("gRPC and HTTP together"));
+  instructor->Close();
+}
+
+TEST_F(LiveHttpSeatsTest, OpeningASeatsEventsCountsAsAResumePerAddress) {
+  FakeClock clock;  // frozen: the address's bucket never refills
+  ServerOptions options = Options();
+  options.service.join_burst_per_peer = 2;
+  LiveServer server(options, &clock);
+  const int http_port = server.server()->http_port();
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  SseReader joined(http_port, http::verb::post, "/v1/classes:join", "",
+                   JoinBody(info.join_code(), "Ivy", false));  // one
+  ASSERT_TRUE(joined.WaitFor("\"snapshot\"")) << joined.text();
+  const std::string events =
+      absl::StrCat("/v1/classes/", info.class_id(), "/participants/",
+                   JsonField(joined.text(), "participantId"), ":events");
+  const std::string token = JsonField(joined.text(), "resumeToken");
+  joined.Close();
+
+  SseReader resumed(http_port, events, token);  // two
+  EXPECT_TRUE(resumed.WaitFor("\"snapshot\"")) << resumed.text();
+  SseReader refused(http_port, events, token);
+  EXPECT_TRUE(refused.WaitFor("HTTP/1.1 429")) << refused.text();
+  EXPECT_THAT(refused.text(), HasSubstr("resume attempts"));
+  EXPECT_THAT(refused.text(), Not(HasSubstr("\"snapshot\"")));
 }
 
 TEST_F(LiveHttpSeatsTest, ATvPairsWatchesAndIsRevoked) {
