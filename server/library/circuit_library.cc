@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -474,20 +475,24 @@ std::vector<v1::Exercise> CircuitLibrary::ExercisesFor(
 
 int32_t EstimateCircuitSeconds(const v1::Circuit& circuit,
                                const CircuitLibrary& library) {
-  constexpr int32_t kUntimedWorkSeconds = 60;
-  int32_t total = 0;
+  constexpr int64_t kUntimedWorkSeconds = 60;
+  // In 64 bits, then capped: a circuit file with thousands of hour-long
+  // blocks (each field within its bounds) would overflow 32.
+  int64_t total = 0;
   for (int i = 0; i < circuit.blocks_size(); ++i) {
     const v1::Block& b = circuit.blocks(i);
     const v1::Exercise* e = library.FindExercise(b.exercise_id());
-    int sides = (e != nullptr && e->per_side()) ? 2 : 1;
-    int32_t work =
+    const int64_t sides = (e != nullptr && e->per_side()) ? 2 : 1;
+    const int64_t sets = b.sets();
+    const int64_t work =
         b.work_seconds() > 0 ? b.work_seconds() : kUntimedWorkSeconds;
-    total += b.sets() * sides * work;
-    total += b.sets() * (sides - 1) * b.rest_between_sides_seconds();
-    total += (b.sets() - 1) * b.rest_between_sets_seconds();
+    total += sets * sides * work;
+    total += sets * (sides - 1) * b.rest_between_sides_seconds();
+    total += (sets - 1) * b.rest_between_sets_seconds();
     if (i + 1 < circuit.blocks_size()) total += b.rest_after_seconds();
   }
-  return total;
+  return static_cast<int32_t>(
+      std::min<int64_t>(total, std::numeric_limits<int32_t>::max()));
 }
 
 }  // namespace circuit

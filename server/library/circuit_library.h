@@ -72,7 +72,7 @@ class CircuitLibrary {
 };
 
 // Approximate seconds a class on `circuit` takes: timed intervals at their
-// length, untimed work at 60 seconds per interval.
+// length, untimed work at 60 seconds per interval; at most INT32_MAX.
 int32_t EstimateCircuitSeconds(const v1::Circuit& circuit,
                                const CircuitLibrary& library);
 

@@ -1,8 +1,10 @@
 #include "server/library/circuit_library.h"
 
+#include <limits>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -82,6 +84,23 @@ TEST(CircuitLibraryTest, LoadsAValidLibrary) {
   // sides.
   EXPECT_EQ(library->FindCircuit("tiny")->estimated_seconds(),
             2 * 40 + 20 + 2 * 60);
+}
+
+// Thousands of blocks, each within the loader's bounds, add up to more
+// seconds than an int32 holds: the estimate is capped, not wrapped negative.
+TEST(CircuitLibraryTest, EstimateOfAHugeCircuitIsCappedNotWrapped) {
+  std::string circuit = "id: \"huge\"\nname: \"Huge\"\n";
+  for (int i = 0; i < 8000; ++i) {
+    absl::StrAppend(&circuit, "blocks { id: \"b", i,
+                    "\" exercise_id: \"hip-shift\" sets: 20 "
+                    "work_seconds: 3600 rest_between_sides_seconds: 3600 "
+                    "rest_between_sets_seconds: 3600 rest_after_seconds: 3600 "
+                    "}\n");
+  }
+  auto library = LoadTiny(kCatalog, circuit);
+  ASSERT_TRUE(library.ok()) << library.status();
+  EXPECT_EQ(library->FindCircuit("huge")->estimated_seconds(),
+            std::numeric_limits<int32_t>::max());
 }
 
 // A circuit without blocks aborted the loader (tests/fuzz/
