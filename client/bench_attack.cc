@@ -24,6 +24,7 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel_posix.h"
 #include "grpcpp/support/channel_arguments.h"
+#include "grpcpp/support/client_callback.h"
 
 namespace circuit::client {
 
@@ -194,14 +195,10 @@ void Attack::Start() {
   start_ = absl::Now();
   threads_.emplace_back([this] { RunSampler(); });
   switch (options_.attack) {
-    case BenchAttack::kJoins: {
+    case BenchAttack::kJoins:
       ramp_needed_ = 0;
-      constexpr int kThreads = 4;
-      for (int i = 0; i < kThreads; ++i) {
-        threads_.emplace_back([this, i] { RunJoins(i); });
-      }
+      threads_.emplace_back([this] { RunJoins(); });
       break;
-    }
     case BenchAttack::kIdleTcp:
       threads_.emplace_back([this] { RunConnections(/*http=*/false); });
       break;
@@ -266,58 +263,93 @@ void Attack::RunSampler() {
   }
 }
 
-// Join attempts numbered j = 0..size-1, attempt j due at start + duration *
-// j / size; each thread takes the next number. Every attempt is a stream of
-// its own on the thread's connection, cancelled once answered.
-void Attack::RunJoins(int thread) {
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::CircuitService::Stub> stub;
-  while (!stopping()) {
-    const int64_t j = next_join_.fetch_add(1, std::memory_order_relaxed);
-    if (j >= options_.size) return;
+// One join attempt, on gRPC's callback API so that thousands can wait for
+// their answers at once (circuitd holds a refusal a second before answering
+// it): a stream that sends its join, reads the answer and is cancelled.
+class Attack::JoinAttempt final
+    : public grpc::ClientBidiReactor<v1::JoinClassRequest,
+                                     v1::JoinClassResponse> {
+ public:
+  JoinAttempt(Attack* attack, v1::CircuitService::Stub* stub, int64_t j)
+      : attack_(attack) {
+    context_.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    join_.mutable_join()->set_join_code(attack->options_.join_code);
+    join_.mutable_join()->mutable_check_in()->set_display_name(
+        absl::StrCat("Attacker ", j));
+    stub->async()->JoinClass(&context_, this);
+    StartWrite(&join_);
+    StartRead(&response_);
+    StartCall();
+  }
+
+  void OnReadDone(bool ok) override {
+    answered_ = ok;
+    if (ok) context_.TryCancel();  // joined: leave at once
+  }
+  void OnDone(const grpc::Status& status) override {
+    attack_->JoinAnswered(answered_, status);
+    delete this;
+  }
+
+ private:
+  Attack* const attack_;
+  grpc::ClientContext context_;
+  v1::JoinClassRequest join_;
+  v1::JoinClassResponse response_;
+  bool answered_ = false;
+};
+
+void Attack::JoinAnswered(bool joined, const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  ++tally_.join_attempts;
+  --joins_in_flight_;
+  if (joined) {
+    ++tally_.joins_ok;
+  } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+    ++tally_.joins_refused;
+  } else if (tally_.joins_other++ == 0) {
+    tally_.first_other = absl::StrCat(static_cast<int>(status.error_code()),
+                                      ": ", status.error_message());
+  }
+}
+
+// Join attempts numbered j = 0..size-1, attempt j started at start +
+// duration * j / size whether or not the earlier ones were answered, spread
+// over connections of its own (circuitd allows 100 streams on one).
+void Attack::RunJoins() {
+  constexpr int kConnections = 32;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<v1::CircuitService::Stub>> stubs;
+  for (int i = 0; i < kConnections; ++i) {
+    std::shared_ptr<grpc::Channel> channel =
+        ChannelFrom(options_.from, options_.host, options_.grpc_port);
+    if (channel == nullptr) {
+      absl::MutexLock lock(&mu_);
+      if (tally_.joins_other++ == 0) {
+        tally_.first_other =
+            absl::StrCat("cannot connect: ", std::strerror(errno));
+      }
+      continue;
+    }
+    stubs.push_back(v1::CircuitService::NewStub(channel));
+    channels.push_back(std::move(channel));
+  }
+  for (int64_t j = 0; j < options_.size && !stubs.empty() && !stopping(); ++j) {
     SleepUntil(start_ + options_.duration * (static_cast<double>(j) /
                                              std::max(1, options_.size)));
-    if (stub == nullptr) {
-      channel = ChannelFrom(options_.from, options_.host, options_.grpc_port);
-      if (channel == nullptr) {
-        absl::MutexLock lock(&mu_);
-        ++tally_.join_attempts;
-        if (tally_.joins_other++ == 0) {
-          tally_.first_other =
-              absl::StrCat("cannot connect: ", std::strerror(errno));
-        }
-        continue;
-      }
-      stub = v1::CircuitService::NewStub(channel);
+    {
+      absl::MutexLock lock(&mu_);
+      ++joins_in_flight_;
     }
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-    auto stream = stub->JoinClass(&context);
-    v1::JoinClassRequest join;
-    join.mutable_join()->set_join_code(options_.join_code);
-    join.mutable_join()->mutable_check_in()->set_display_name(
-        absl::StrCat("Attacker ", thread, "-", j));
-    stream->Write(join);
-    v1::JoinClassResponse response;
-    const bool answered = stream->Read(&response);
-    if (answered) context.TryCancel();
-    const grpc::Status status = stream->Finish();
-    absl::MutexLock lock(&mu_);
-    ++tally_.join_attempts;
-    if (answered) {
-      ++tally_.joins_ok;
-    } else if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
-      ++tally_.joins_refused;
-    } else {
-      if (tally_.joins_other++ == 0) {
-        tally_.first_other = absl::StrCat(static_cast<int>(status.error_code()),
-                                          ": ", status.error_message());
-      }
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-        stub.reset();  // the connection is gone: open another
-      }
-    }
+    new JoinAttempt(this, stubs[static_cast<size_t>(j) % stubs.size()].get(),
+                    j);
   }
+  // Every attempt answers within its 10 s deadline; the stubs outlive them.
+  absl::MutexLock lock(&mu_);
+  auto answered = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return joins_in_flight_ == 0;
+  };
+  mu_.Await(absl::Condition(&answered));
 }
 
 // Idle TCP (gRPC's port, nothing sent) or slow loris (the HTTP port, a

@@ -17,6 +17,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "grpcpp/support/status.h"
 
 namespace grpc {
 class Channel;
@@ -129,7 +130,11 @@ class Attack {
   AttackTally tally();
 
  private:
-  void RunJoins(int thread);
+  class JoinAttempt;
+  void RunJoins();
+  // A join attempt's end: `joined` when it was answered with a seat.
+  void JoinAnswered(bool joined, const grpc::Status& status)
+      ABSL_LOCKS_EXCLUDED(mu_);
   void RunConnections(bool http);
   void RunProbes();
   void RunFlood();
@@ -140,8 +145,6 @@ class Attack {
   const AttackOptions options_;
   // Set by Stop; every loop checks it.
   std::atomic<bool> stop_{false};
-  // The next join attempt to start (joins are numbered to pace them).
-  std::atomic<int64_t> next_join_{0};
   absl::Time start_;
   std::vector<std::thread> threads_;
   absl::Mutex mu_;
@@ -149,6 +152,7 @@ class Attack {
   std::vector<double> held_s_ ABSL_GUARDED_BY(mu_);
   std::vector<double> probe_ms_ ABSL_GUARDED_BY(mu_);
   int ramped_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t joins_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int ramp_needed_ = 1;
   bool stopped_ = false;
 };
