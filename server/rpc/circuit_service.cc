@@ -257,11 +257,13 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   const std::shared_ptr<Stream> stream_;
 
  private:
-  // The first-message alarm's answer, on the shard's thread.
-  class FirstMessageDue final : public CqTag {
+  // An alarm's answer, on the shard's thread: `On(fired)`, fired false when
+  // the alarm was cancelled.
+  template <void (StreamingReactor::*On)(bool)>
+  class AlarmDue final : public CqTag {
    public:
-    explicit FirstMessageDue(StreamingReactor* reactor) : reactor_(reactor) {}
-    void Proceed(bool fired) override { reactor_->OnFirstMessageDue(fired); }
+    explicit AlarmDue(StreamingReactor* reactor) : reactor_(reactor) {}
+    void Proceed(bool fired) override { (reactor_->*On)(fired); }
 
    private:
     StreamingReactor* const reactor_;
@@ -280,15 +282,6 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     }
     Release();
   }
-
-  class RefusalDue final : public CqTag {
-   public:
-    explicit RefusalDue(StreamingReactor* reactor) : reactor_(reactor) {}
-    void Proceed(bool fired) override { reactor_->OnRefusalDue(fired); }
-
-   private:
-    StreamingReactor* const reactor_;
-  };
 
   void OnRefusalDue(bool fired) {
     refusal_due_ = false;
@@ -316,13 +309,13 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   // The first-message deadline; these are touched on the shard's thread
   // only.
   grpc::Alarm first_message_alarm_;
-  FirstMessageDue first_message_tag_{this};
+  AlarmDue<&StreamingReactor::OnFirstMessageDue> first_message_tag_{this};
   bool awaiting_first_ = false;     // no read has completed yet
   bool first_message_due_ = false;  // the alarm has not answered yet
   // A refusal waiting out the refusal delay (FailLater); made only then,
   // since an alarm allocates. On the shard's thread only.
   std::unique_ptr<grpc::Alarm> refusal_alarm_;
-  RefusalDue refusal_tag_{this};
+  AlarmDue<&StreamingReactor::OnRefusalDue> refusal_tag_{this};
   grpc::Status refusal_;
   bool refusal_due_ = false;  // the alarm has not answered yet
 
