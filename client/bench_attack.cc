@@ -7,13 +7,14 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -354,37 +355,66 @@ void Attack::RunJoins() {
 
 // Idle TCP (gRPC's port, nothing sent) or slow loris (the HTTP port, a
 // request started and then one byte a second): `size` connections, each
-// reopened as soon as the server closes it, as an attacker would.
+// reopened as soon as the server closes it, as an attacker would. One epoll
+// loop, so the attacker's own CPU (it shares the machine with the class it
+// attacks) grows with what happens on its connections, not with how many
+// it holds.
 void Attack::RunConnections(bool http) {
   struct Conn {
     int fd = -1;
     absl::Time opened;
-    absl::Time next_byte;
-    bool heard = false;  // the server sent something (gRPC: its settings)
+    bool heard = false;      // the server sent something (gRPC: its settings)
+    int64_t generation = 0;  // how many times it was opened
+  };
+  struct Due {
+    absl::Time at;
+    Conn* conn;
+    int64_t generation;  // the opening the byte is for
   };
   const int port = http ? options_.http_port : options_.grpc_port;
   std::vector<Conn> conns(static_cast<size_t>(std::max(0, options_.size)));
+  const int epoll = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll < 0) return;
+  // Slow loris: connections in the order their next byte is due (every
+  // connection's period is the same, so a queue keeps that order).
+  std::deque<Due> trickle;
+  std::vector<Conn*> to_reopen;
+  int64_t open = 0, heard = 0;
   static constexpr char kStart[] =
       "POST /v1/classes:join HTTP/1.1\r\nHost: circuit\r\nX-Slow: ";
   auto open_one = [&](Conn* conn) {
     const int fd = ConnectFrom(options_.from, options_.host, port);
-    absl::MutexLock lock(&mu_);
     if (fd < 0) {
+      absl::MutexLock lock(&mu_);
       ++tally_.connect_failed;
       return;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLRDHUP;
+    event.data.ptr = conn;
+    epoll_ctl(epoll, EPOLL_CTL_ADD, fd, &event);
     conn->fd = fd;
     conn->opened = absl::Now();
-    conn->next_byte = conn->opened + options_.trickle_every;
     conn->heard = false;
+    ++conn->generation;
+    ++open;
+    if (http) {
+      send(fd, kStart, sizeof kStart - 1, MSG_NOSIGNAL);
+      trickle.push_back(
+          {conn->opened + options_.trickle_every, conn, conn->generation});
+    }
+    absl::MutexLock lock(&mu_);
     ++tally_.opened;
-    if (http) send(fd, kStart, sizeof kStart - 1, MSG_NOSIGNAL);
+    tally_.open_peak = std::max(tally_.open_peak, open);
   };
   auto closed = [&](Conn* conn, bool by_server) {
-    close(conn->fd);
+    close(conn->fd);  // also leaves the epoll set
     conn->fd = -1;
+    --open;
+    if (conn->heard) --heard;
     if (!by_server) return;
+    if (options_.reopen) to_reopen.push_back(conn);
     absl::MutexLock lock(&mu_);
     ++tally_.closed_by_server;
     held_s_.push_back(absl::ToDoubleSeconds(absl::Now() - conn->opened));
@@ -399,65 +429,67 @@ void Attack::RunConnections(bool http) {
   bool ramped = http;
   if (ramped) RampedUp();
   const absl::Time ramp_deadline = absl::Now() + absl::Seconds(10);
-  std::vector<pollfd> polled;
-  std::vector<Conn*> owners;
+  std::vector<epoll_event> events(256);
   char sink[4096];
   while (!stopping()) {
-    polled.clear();
-    owners.clear();
-    for (Conn& conn : conns) {
-      if (conn.fd < 0) continue;
-      polled.push_back({conn.fd, POLLIN | POLLRDHUP, 0});
-      owners.push_back(&conn);
+    // Up to 100 ms, or until the next byte is due (rounded up: a wait of
+    // 0 ms would spin until then).
+    int wait_ms = 100;
+    if (!trickle.empty()) {
+      const absl::Duration until = trickle.front().at - absl::Now();
+      wait_ms = static_cast<int>(std::clamp<int64_t>(
+          absl::ToInt64Milliseconds(absl::Ceil(until, absl::Milliseconds(1))),
+          0, 100));
     }
-    {
-      absl::MutexLock lock(&mu_);
-      tally_.open_peak =
-          std::max(tally_.open_peak, static_cast<int64_t>(polled.size()));
-    }
-    poll(polled.data(), polled.size(), 100);
-    for (size_t i = 0; i < polled.size(); ++i) {
-      if (polled[i].revents == 0) continue;
-      Conn* conn = owners[i];
+    const int n = epoll_wait(epoll, events.data(),
+                             static_cast<int>(events.size()), wait_ms);
+    for (int e = 0; e < n; ++e) {
+      Conn* conn = static_cast<Conn*>(events[static_cast<size_t>(e)].data.ptr);
+      if (conn->fd < 0) continue;
       // Whatever the server says (its settings, an error answer) is read
       // and dropped; the end of the stream is the server closing.
       for (;;) {
-        const ssize_t n = recv(conn->fd, sink, sizeof sink, 0);
-        if (n > 0) {
+        const ssize_t got = recv(conn->fd, sink, sizeof sink, 0);
+        if (got > 0) {
+          if (!conn->heard) ++heard;
           conn->heard = true;
           continue;
         }
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
         closed(conn, /*by_server=*/true);
         break;
       }
     }
     const absl::Time now = absl::Now();
-    if (!ramped) {
-      ramped = now >= ramp_deadline ||
-               std::all_of(conns.begin(), conns.end(),
-                           [](const Conn& c) { return c.fd < 0 || c.heard; });
-      if (ramped) RampedUp();
+    if (!ramped && (now >= ramp_deadline || heard >= open)) {
+      ramped = true;
+      RampedUp();
     }
-    int reopened = 0;
-    for (Conn& conn : conns) {
-      if (stopping()) break;
-      if (conn.fd < 0) {
-        // A bounded number a turn, so the loop keeps polling.
-        if (options_.reopen && reopened++ < 500) open_one(&conn);
+    // Slow loris: the next byte on each connection whose time has come (an
+    // entry for a connection since closed, or reopened, drops out here).
+    while (!trickle.empty() && trickle.front().at <= now && !stopping()) {
+      const Due due = trickle.front();
+      trickle.pop_front();
+      Conn* conn = due.conn;
+      if (conn->fd < 0 || conn->generation != due.generation) continue;
+      if (send(conn->fd, "a", 1, MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
+        closed(conn, /*by_server=*/true);
         continue;
       }
-      if (http && conn.next_byte <= now) {
-        conn.next_byte = now + options_.trickle_every;
-        if (send(conn.fd, "a", 1, MSG_NOSIGNAL) < 0 && errno != EAGAIN) {
-          closed(&conn, /*by_server=*/true);
-        }
-      }
+      trickle.push_back({now + options_.trickle_every, conn, due.generation});
+    }
+    // A bounded number a turn, so the loop keeps reading.
+    const size_t reopen = std::min<size_t>(to_reopen.size(), 500);
+    for (size_t r = 0; r < reopen && !stopping(); ++r) {
+      Conn* conn = to_reopen.back();
+      to_reopen.pop_back();
+      open_one(conn);
     }
   }
   for (Conn& conn : conns) {
     if (conn.fd >= 0) closed(&conn, /*by_server=*/false);
   }
+  close(epoll);
 }
 
 // A well-behaved HTTP client from the healthy address while the slow loris
