@@ -121,6 +121,10 @@ ABSL_FLAG(int, handshake_timeout_seconds, 10,
           "a gRPC connection that has not completed its handshake (sent "
           "HTTP/2's preface and settings) within this is closed, so "
           "connections that never send a byte hold nothing for long");
+ABSL_FLAG(int, grpc_timer_nice, 10,
+          "nice value of gRPC's timer threads (connection timeouts, "
+          "keepalive): when thousands of idle connections time out at once, "
+          "tearing them down yields to live classes (0: unchanged)");
 ABSL_FLAG(int, max_connection_idle_seconds, 300,
           "a gRPC connection with no call open for this long is closed "
           "(GOAWAY; clients reconnect when they next call); an open stream, "
@@ -359,6 +363,8 @@ int main(int argc, char** argv) {
       std::max(0, absl::GetFlag(FLAGS_keepalive_seconds));
   options.handshake_timeout_ms =
       1000 * std::max(1, absl::GetFlag(FLAGS_handshake_timeout_seconds));
+  options.grpc_timer_nice =
+      std::clamp(absl::GetFlag(FLAGS_grpc_timer_nice), 0, 19);
   options.max_connection_idle_seconds =
       std::max(0, absl::GetFlag(FLAGS_max_connection_idle_seconds));
   options.max_streams_per_connection =

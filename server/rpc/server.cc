@@ -15,6 +15,7 @@
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
 #include "server/common/log.h"
+#include "server/common/thread_priority.h"
 #include "server/journal/sqlite_journal.h"
 
 namespace circuit {
@@ -231,6 +232,18 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", options.listen));
+  }
+  if (options.grpc_timer_nice != 0) {
+    // Threads they start later start with their creator's nice value.
+    absl::StatusOr<int> niced = NiceThreadsNamed(
+        {"grpc_global_tim", "timer_manager"}, options.grpc_timer_nice);
+    if (niced.ok()) {
+      LogInfo("gRPC's timer threads run at nice %d (%d now)",
+              options.grpc_timer_nice, *niced);
+    } else {
+      LogError("gRPC's timer threads keep their priority: %s",
+               std::string(niced.status().message()));
+    }
   }
   // A few calls of each streaming method are asked for on every shard, so a
   // burst of joins need not wait for each to be asked for again.

@@ -76,6 +76,12 @@ struct ServerOptions {
   // within this, or it is closed: one that connects and sends nothing holds
   // a descriptor and its buffers only this long (gRPC's default is 120 s).
   int handshake_timeout_ms = 10'000;
+  // gRPC's timer threads (handshake and idle timeouts, keepalive, alarms)
+  // run at this nice value, above the class streams' 0: when 5,000 idle
+  // connections time out together, gRPC tears them down on a timer thread
+  // (about half a second of CPU), which then yields to live classes rather
+  // than sharing the cores evenly with them. 0: unchanged.
+  int grpc_timer_nice = 10;
   // A connection with no call open for this long is told GOAWAY and closed;
   // a client's channel reconnects when it next calls. An open stream keeps
   // its connection busy however quiet it is, so a waiting participant, a

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
+#include "server/common/thread_priority.h"
 #include "tests/integration/live_harness.h"
 
 namespace circuit::testing {
@@ -460,6 +461,24 @@ TEST(HostileLoadTest, RefusedResumesWaitTheirDelayButOnlySoManyAtOnce) {
   second.reset();
   fourth.reset();
   EXPECT_TRUE(WaitForDelayedRefusals(before));
+}
+
+TEST(HostileLoadTest, GrpcTimerThreadsRunBelowTheClassStreams) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  ASSERT_EQ(options.grpc_timer_nice, 10);  // circuitd's default
+  LiveServer server(options);
+  // Where gRPC tears down the connections whose handshake timed out.
+  const std::vector<int> timers = NiceOfThreadsNamed("grpc_global_tim");
+  ASSERT_FALSE(timers.empty()) << "no gRPC timer thread found by its name";
+  for (int nice : timers) EXPECT_EQ(nice, 10);
+  // The class streams' threads keep their priority.
+  const std::vector<int> mine = NiceOfThreadsNamed("live_test");
+  ASSERT_FALSE(mine.empty());
+  EXPECT_EQ(*std::min_element(mine.begin(), mine.end()), 0);
+  // And a class is served.
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto healthy = server.Join(info.join_code(), "Dana");
+  EXPECT_FALSE(healthy->participant_id.empty());
 }
 
 TEST(HostileLoadTest, StreamsThatNeverSendAFirstMessageAreEnded) {
