@@ -240,10 +240,12 @@ class ClassSession {
   // The highest seq so far (0 before any event).
   int64_t last_seq() const { return log_.last_seq(); }
 
-  // Retained events with seq > `after_seq`, in order; nullopt when some of
-  // them are no longer retained (the caller sends a snapshot instead).
-  // Pointers stay valid until the next call that changes the session.
-  std::optional<std::vector<const Event*>> EventsAfter(int64_t after_seq) const;
+  // Retained events with seq > `after_seq`, in order, the first `max` of
+  // them; nullopt when some of them are no longer retained (the caller sends
+  // a snapshot instead). Pointers stay valid until the next call that
+  // changes the session.
+  std::optional<std::vector<const Event*>> EventsAfter(
+      int64_t after_seq, size_t max = SIZE_MAX) const;
 
   // --- Reading --------------------------------------------------------------
 

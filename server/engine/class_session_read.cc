@@ -25,8 +25,8 @@ constexpr int kWallSize = 48;
 std::vector<Event> ClassSession::DrainEvents() { return log_.Drain(); }
 
 std::optional<std::vector<const Event*>> ClassSession::EventsAfter(
-    int64_t after_seq) const {
-  return log_.After(after_seq);
+    int64_t after_seq, size_t max) const {
+  return log_.After(after_seq, max);
 }
 
 // --- Participants ------------------------------------------------------------

@@ -26,8 +26,8 @@ std::vector<Event> EventLog::Drain() {
   return out;
 }
 
-std::optional<std::vector<const Event*>> EventLog::After(
-    int64_t after_seq) const {
+std::optional<std::vector<const Event*>> EventLog::After(int64_t after_seq,
+                                                         size_t max) const {
   std::vector<const Event*> out;
   // A client ahead of us (confused, or from another run) has nothing to get.
   if (after_seq >= last_seq_) return out;
@@ -36,8 +36,11 @@ std::optional<std::vector<const Event*>> EventLog::After(
   auto first = std::upper_bound(
       retained_.begin(), retained_.end(), after_seq,
       [](int64_t seq, const Event& e) { return seq < e.event.seq(); });
-  out.reserve(static_cast<size_t>(std::distance(first, retained_.end())));
-  for (auto it = first; it != retained_.end(); ++it) out.push_back(&*it);
+  out.reserve(std::min(
+      max, static_cast<size_t>(std::distance(first, retained_.end()))));
+  for (auto it = first; it != retained_.end() && out.size() < max; ++it) {
+    out.push_back(&*it);
+  }
   return out;
 }
 

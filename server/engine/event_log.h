@@ -57,11 +57,13 @@ class EventLog {
   // Events appended since the last call, in seq order.
   std::vector<Event> Drain();
 
-  // Retained events with seq > `after_seq`, in order; nullopt when some of
-  // them were forgotten for retention (the caller sends a snapshot instead).
-  // Events taken out by RemoveIf are skipped, not missed: a stream's seqs may
-  // skip anyway. A seq at or beyond last_seq() gets an empty list.
-  std::optional<std::vector<const Event*>> After(int64_t after_seq) const;
+  // Retained events with seq > `after_seq`, in order, the first `max` of
+  // them; nullopt when some of them were forgotten for retention (the caller
+  // sends a snapshot instead). Events taken out by RemoveIf are skipped, not
+  // missed: a stream's seqs may skip anyway. A seq at or beyond last_seq()
+  // gets an empty list.
+  std::optional<std::vector<const Event*>> After(int64_t after_seq,
+                                                 size_t max = SIZE_MAX) const;
 
   // Every retained event, oldest first.
   const std::deque<Event>& retained() const { return retained_; }

@@ -33,11 +33,21 @@ bool Visible(const engine::Event& event, Role role,
 // Not thread-safe: the class's actor calls it from its strand only.
 class Broadcaster {
  public:
-  void AddInstructor(std::shared_ptr<Stream> stream);
-  void AddKiosk(std::shared_ptr<Stream> stream);
+  // A stream added with `live` false is still catching up (its class actor
+  // feeds it the missed events from a cursor): it gets nothing this class
+  // sends to its role until GoLive, so a live event can never overtake, or
+  // repeat, one that is still to be replayed. It is closed and pruned like
+  // any other.
+  void AddInstructor(std::shared_ptr<Stream> stream, bool live = true);
+  void AddKiosk(std::shared_ptr<Stream> stream, bool live = true);
   // Makes `stream` the participant's; returns the stream it replaces, if any.
   std::shared_ptr<Stream> SetParticipant(const std::string& participant_id,
-                                         std::shared_ptr<Stream> stream);
+                                         std::shared_ptr<Stream> stream,
+                                         bool live = true);
+  // `stream`, added for `role` (and `participant_id`) with `live` false, now
+  // gets what its role gets.
+  void GoLive(const Stream* stream, Role role,
+              const std::string& participant_id);
   // Forgets the participant's stream if it is `stream` (any stream when
   // null); returns it, or null when it was not there.
   std::shared_ptr<Stream> RemoveParticipant(const std::string& participant_id,
@@ -79,9 +89,16 @@ class Broadcaster {
   }
 
  private:
-  std::vector<std::shared_ptr<Stream>> instructors_;
-  std::vector<std::shared_ptr<Stream>> kiosks_;
-  absl::flat_hash_map<std::string, std::shared_ptr<Stream>> participants_;
+  struct Member {
+    std::shared_ptr<Stream> stream;
+    bool live = true;  // false while it catches up
+  };
+  static void SendTo(const std::vector<Member>& members,
+                     const grpc::ByteBuffer& bytes, Delivery delivery);
+
+  std::vector<Member> instructors_;
+  std::vector<Member> kiosks_;
+  absl::flat_hash_map<std::string, Member> participants_;
 };
 
 }  // namespace circuit

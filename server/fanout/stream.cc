@@ -96,15 +96,38 @@ void Stream::Flush() {
 }
 
 void Stream::OnWriteDone(bool ok) {
-  absl::MutexLock lock(&mu_);
-  writing_ = false;
-  in_flight_.Clear();
-  if (!ok) {
-    FinishLocked(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream is broken"));
-    return;
+  absl::AnyInvocable<void()> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    in_flight_.Clear();
+    if (!ok) {
+      FinishLocked(
+          grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream is broken"));
+      return;
+    }
+    WriteNextLocked();
+    ready = TakeReadyLocked();
   }
-  WriteNextLocked();
+  if (ready) ready();
+}
+
+void Stream::WhenQueueAtMost(size_t at_most, absl::AnyInvocable<void()> ready) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || closing_) return;
+    ready_at_most_ = at_most;
+    ready_ = std::move(ready);
+    ready = TakeReadyLocked();
+  }
+  if (ready) ready();
+}
+
+absl::AnyInvocable<void()> Stream::TakeReadyLocked() {
+  if (!ready_ || finished_ || closing_ || queue_.size() > ready_at_most_) {
+    return nullptr;
+  }
+  return std::move(ready_);
 }
 
 void Stream::OnDone() {
@@ -113,6 +136,7 @@ void Stream::OnDone() {
   finished_ = true;
   finish_pending_ = false;
   queue_.Clear();
+  ready_ = nullptr;
 }
 
 bool Stream::dead() const {
@@ -164,6 +188,7 @@ void Stream::FinishLocked(const grpc::Status& status, bool abort) {
   if (finished_) return;
   finished_ = true;
   queue_.Clear();
+  ready_ = nullptr;
   if (sink_ != nullptr) {
     if (abort) {
       sink_->AbortStream(status);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
@@ -49,7 +50,8 @@ class StreamSink {
 class Stream {
  public:
   // At most `max_queued` messages may wait behind the one being written.
-  explicit Stream(size_t max_queued) : queue_(max_queued) {}
+  explicit Stream(size_t max_queued)
+      : max_queued_(max_queued), queue_(max_queued) {}
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -77,6 +79,18 @@ class Stream {
   // counts.
   void Close(const grpc::Status& status, bool after_queued)
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Runs `ready` once, when no more than `at_most` messages wait (at once
+  // if that is already so), so a sender can feed a long replay a slice at a
+  // time as the reader takes it instead of queueing it whole. Dropped
+  // without running once the stream is finishing or done. Replaces an
+  // earlier `ready` that has not run. `ready` runs with no lock held, on the
+  // thread that completed a write (or the caller's); it must not block.
+  void WhenQueueAtMost(size_t at_most, absl::AnyInvocable<void()> ready)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // How many messages may wait behind the write in flight.
+  size_t max_queued() const { return max_queued_; }
 
   // The sink's deferred write (StreamSink::DeferWrite) may start now.
   void Flush() ABSL_LOCKS_EXCLUDED(mu_);
@@ -109,6 +123,12 @@ class Stream {
   void FinishLocked(const grpc::Status& status, bool abort = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The `ready` of WhenQueueAtMost, taken out when it is due (to be run
+  // once the lock is released).
+  absl::AnyInvocable<void()> TakeReadyLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const size_t max_queued_;
   mutable absl::Mutex mu_;
   StreamSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
   OutboundQueue queue_ ABSL_GUARDED_BY(mu_);
@@ -116,6 +136,8 @@ class Stream {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool batches_ ABSL_GUARDED_BY(mu_) = false;
   bool flush_pending_ ABSL_GUARDED_BY(mu_) = false;  // the sink deferred
+  size_t ready_at_most_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::AnyInvocable<void()> ready_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;  // Close(after_queued) pending
   grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish called or done

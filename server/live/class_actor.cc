@@ -202,17 +202,16 @@ void ClassActor::AttachInstructor(std::shared_ptr<Stream> stream,
                                   int64_t last_seq) {
   strand_->Post([self = shared_from_this(), stream = std::move(stream),
                  last_seq]() mutable {
-    self->CatchUp(stream.get(), Role::kInstructor, "", last_seq,
-                  /*resume=*/false);
-    self->broadcaster_.AddInstructor(std::move(stream));
+    self->Attach(std::move(stream), Role::kInstructor, "", last_seq,
+                 /*resume=*/false);
   });
 }
 
 void ClassActor::AttachKiosk(std::shared_ptr<Stream> stream, int64_t last_seq) {
   strand_->Post([self = shared_from_this(), stream = std::move(stream),
                  last_seq]() mutable {
-    self->CatchUp(stream.get(), Role::kKiosk, "", last_seq, /*resume=*/false);
-    self->broadcaster_.AddKiosk(std::move(stream));
+    self->Attach(std::move(stream), Role::kKiosk, "", last_seq,
+                 /*resume=*/false);
   });
 }
 
@@ -269,7 +268,8 @@ void ClassActor::NewSeat(std::shared_ptr<Stream> stream,
              return;
            }
            SendJoined(stream.get(), participant_id, token);
-           Subscribe(participant_id, std::move(stream), 0, /*resume=*/false);
+           Attach(std::move(stream), Role::kParticipant, participant_id, 0,
+                  /*resume=*/false);
            done(participant_id);
          });
 }
@@ -335,7 +335,8 @@ void ClassActor::ResumeOnStrand(std::shared_ptr<Stream> stream,
     // Still connected on another stream (or its drop is not recorded yet):
     // the seat just moves to this stream.
     drops_to_retry_.erase(participant_id);
-    Subscribe(participant_id, std::move(stream), last_seq, resume);
+    Attach(std::move(stream), Role::kParticipant, participant_id, last_seq,
+           resume);
     done(participant_id);
     return;
   }
@@ -349,23 +350,10 @@ void ClassActor::ResumeOnStrand(std::shared_ptr<Stream> stream,
              done(outcome.status);
              return;
            }
-           Subscribe(participant_id, std::move(stream), last_seq, resume);
+           Attach(std::move(stream), Role::kParticipant, participant_id,
+                  last_seq, resume);
            done(participant_id);
          });
-}
-
-void ClassActor::Subscribe(const std::string& participant_id,
-                           std::shared_ptr<Stream> stream, int64_t last_seq,
-                           bool resume) {
-  CatchUp(stream.get(), Role::kParticipant, participant_id, last_seq, resume);
-  std::shared_ptr<Stream> old =
-      broadcaster_.SetParticipant(participant_id, std::move(stream));
-  if (old != nullptr) {
-    old->Close(grpc::Status(grpc::StatusCode::ABORTED,
-                            "superseded by a newer stream for this "
-                            "participant"),
-               /*after_queued=*/false);
-  }
 }
 
 void ClassActor::Command(const v1::InstructorCommand& command,
@@ -527,6 +515,13 @@ void ClassActor::TickOnStrand(int64_t tick, const ProgressPace& pace) {
   }
   if (!end_recorded_) RecordEndIfNeeded();
   broadcaster_.Prune();
+  for (auto it = replays_.begin(); it != replays_.end();) {
+    if (it->second.stream->dead()) {
+      replays_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
 
   const int64_t now_ms = absl::ToUnixMillis(now);
   std::optional<v1::RosterUpdate> roster = session_.TakeRosterUpdate();
@@ -596,38 +591,116 @@ void ClassActor::Close() {
 // --- Catching up
 // ---------------------------------------------------------------
 
-void ClassActor::CatchUp(Stream* stream, Role role,
-                         const std::string& participant_id, int64_t last_seq,
-                         bool resume) {
+void ClassActor::Attach(std::shared_ptr<Stream> stream, Role role,
+                        const std::string& participant_id, int64_t last_seq,
+                        bool resume) {
+  // The client has seen nothing, asks for a seq this class never issued, or
+  // missed events that are no longer kept: it gets a snapshot and is live.
+  bool replay = false;
   if (last_seq <= 0) {
     // A resume that has seen nothing still had a view to replace.
     if (resume) {
       ProcessStats().resumes_with_snapshot.fetch_add(1,
                                                      std::memory_order_relaxed);
     }
-    SendSnapshot(stream, role, participant_id,
+    SendSnapshot(stream.get(), role, participant_id,
                  resume ? v1::SNAPSHOT_REASON_MISSED_EVENTS
                         : v1::SNAPSHOT_REASON_INITIAL);
-    return;
-  }
-  std::optional<std::vector<const engine::Event*>> missed;
-  if (last_seq <= session_.last_seq()) missed = session_.EventsAfter(last_seq);
-  if (!missed.has_value()) {
-    // Too old, or a seq this class never issued.
+  } else if (last_seq > session_.last_seq() ||
+             !session_.EventsAfter(last_seq, 1).has_value()) {
     ProcessStats().resumes_with_snapshot.fetch_add(1,
                                                    std::memory_order_relaxed);
-    SendSnapshot(stream, role, participant_id,
+    SendSnapshot(stream.get(), role, participant_id,
                  v1::SNAPSHOT_REASON_MISSED_EVENTS);
+  } else {
+    ProcessStats().resumes_with_events.fetch_add(1, std::memory_order_relaxed);
+    replay = true;
+  }
+  const uint64_t replay_id = next_replay_id_++;
+  if (replay) {
+    replays_.emplace(replay_id,
+                     ReplayCursor{stream, role, participant_id, last_seq});
+  }
+  switch (role) {
+    case Role::kInstructor:
+      broadcaster_.AddInstructor(std::move(stream), /*live=*/!replay);
+      break;
+    case Role::kKiosk:
+      broadcaster_.AddKiosk(std::move(stream), /*live=*/!replay);
+      break;
+    case Role::kParticipant: {
+      std::shared_ptr<Stream> old = broadcaster_.SetParticipant(
+          participant_id, std::move(stream), /*live=*/!replay);
+      if (old != nullptr) {
+        old->Close(grpc::Status(grpc::StatusCode::ABORTED,
+                                "superseded by a newer stream for this "
+                                "participant"),
+                   /*after_queued=*/false);
+      }
+      break;
+    }
+  }
+  if (replay) FeedReplay(replay_id);
+}
+
+void ClassActor::FeedReplay(uint64_t replay_id) {
+  auto it = replays_.find(replay_id);
+  if (it == replays_.end()) return;
+  ReplayCursor& replay = it->second;
+  if (replay.stream->dead()) {
+    replays_.erase(it);
     return;
   }
-  ProcessStats().resumes_with_events.fetch_add(1, std::memory_order_relaxed);
-  const absl::Time now = clock_->Now();
-  const int64_t now_ms = absl::ToUnixMillis(now);
-  Broadcaster::SendVisible(*missed, role, participant_id, stream, now_ms);
-  if (role == Role::kInstructor) {
+  // A quarter of the queue a slice, the next once an eighth is left: the
+  // rest is room for what the stream gets meanwhile (acks, command results)
+  // and, once caught up, for the roster, progress and live events.
+  const size_t slice = std::max<size_t>(1, replay.stream->max_queued() / 4);
+  const int64_t now_ms = clock_->NowUnixMs();
+  size_t sent = 0;
+  while (sent < slice && replay.after_seq < session_.last_seq()) {
+    std::optional<std::vector<const engine::Event*>> events =
+        session_.EventsAfter(replay.after_seq, slice);
+    if (!events.has_value()) {
+      // The class moved on by more than it keeps while this reader caught
+      // up: what it still misses is gone, so it starts again from now.
+      ProcessStats().resumes_with_snapshot.fetch_add(1,
+                                                     std::memory_order_relaxed);
+      SendSnapshot(replay.stream.get(), replay.role, replay.participant_id,
+                   v1::SNAPSHOT_REASON_MISSED_EVENTS);
+      broadcaster_.GoLive(replay.stream.get(), replay.role,
+                          replay.participant_id);
+      replays_.erase(it);
+      return;
+    }
+    if (events->empty()) break;  // the rest was erased (health data)
+    for (const engine::Event* e : *events) {
+      replay.after_seq = e->event.seq();
+      if (Visible(*e, replay.role, replay.participant_id)) {
+        replay.stream->Send(EncodeEvent(e->event, now_ms), Delivery::kReliable);
+        if (++sent == slice) break;
+      }
+    }
+  }
+  if (sent < slice || replay.after_seq >= session_.last_seq()) {
+    FinishReplay(replay);
+    replays_.erase(it);
+    return;
+  }
+  replay.stream->WhenQueueAtMost(slice / 2, [weak = weak_from_this(),
+                                             replay_id] {
+    if (std::shared_ptr<ClassActor> self = weak.lock()) {
+      self->strand_->Post([self, replay_id] { self->FeedReplay(replay_id); });
+    }
+  });
+}
+
+void ClassActor::FinishReplay(const ReplayCursor& replay) {
+  Stream* stream = replay.stream.get();
+  if (replay.role == Role::kInstructor) {
+    const absl::Time now = clock_->Now();
     v1::InstructorSnapshot full = session_.InstructorSnapshot(now);
     v1::RunClassResponse response;
-    response.set_server_time_unix_ms(now_ms);
+    response.set_server_time_unix_ms(absl::ToUnixMillis(now));
     *response.mutable_roster()->mutable_changed() =
         std::move(*full.mutable_roster());
     *response.mutable_roster()->mutable_aggregates() =
@@ -635,6 +708,7 @@ void ClassActor::CatchUp(Stream* stream, Role role,
     stream->Send(ToByteBuffer(response), Delivery::kReliable);
   }
   SendProgress(stream);
+  broadcaster_.GoLive(stream, replay.role, replay.participant_id);
 }
 
 void ClassActor::SendSnapshot(Stream* stream, Role role,

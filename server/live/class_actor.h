@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -163,14 +164,28 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   void RegisterSeat(const internal::Entry& entry);
   void NoteParticipantId(const std::string& participant_id);
 
-  void CatchUp(Stream* stream, Role role, const std::string& participant_id,
-               int64_t last_seq, bool resume);
+  // Subscribes `stream` for `role`: a snapshot when `last_seq` is 0 or its
+  // missed events are no longer kept (MISSED_EVENTS when `resume` or when
+  // they were, else INITIAL); else the missed events, replayed from a cursor
+  // a slice at a time as the stream takes them (FeedReplay). A participant's
+  // earlier stream is finished with ABORTED.
+  void Attach(std::shared_ptr<Stream> stream, Role role,
+              const std::string& participant_id, int64_t last_seq, bool resume);
+  // Sends a replay's next slice: up to a quarter of the stream's queue of the
+  // events after its cursor that its role may see, then waits until the stream
+  // has written most of them (Stream::WhenQueueAtMost). Once the cursor reaches
+  // the log's end, FinishReplay; if the log forgot events the cursor still
+  // needed (a reader slower than the class's retention), a MISSED_EVENTS
+  // snapshot instead.
+  void FeedReplay(uint64_t replay_id);
+  // The stream has every event: the instructor's whole roster, progress,
+  // then it gets what its role gets (Broadcaster::GoLive).
+  struct ReplayCursor;
+  void FinishReplay(const ReplayCursor& replay);
   void SendSnapshot(Stream* stream, Role role,
                     const std::string& participant_id,
                     v1::SnapshotReason reason);
   void SendProgress(Stream* stream);
-  void Subscribe(const std::string& participant_id,
-                 std::shared_ptr<Stream> stream, int64_t last_seq, bool resume);
   void NewSeat(std::shared_ptr<Stream> stream, const v1::JoinRequest& request,
                std::string join_hash, SeatDone done);
   void RetakeSeat(std::shared_ptr<Stream> stream,
@@ -208,6 +223,17 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   bool end_recorded_ = false;  // EndClass written (or being written)
   bool closed_ = false;        // no more journal writes
   absl::flat_hash_set<std::string> drops_to_retry_;
+  // Streams still being fed the events they missed (a resume), by id: the
+  // stream is in broadcaster_, not live yet, and gets the log from
+  // `after_seq` on, so no live event can overtake or repeat a replayed one.
+  struct ReplayCursor {
+    std::shared_ptr<Stream> stream;
+    Role role;
+    std::string participant_id;
+    int64_t after_seq;  // the last seq sent, or passed over as not visible
+  };
+  absl::flat_hash_map<uint64_t, ReplayCursor> replays_;
+  uint64_t next_replay_id_ = 1;
 
   // Set by Tick, cleared by the strand: at most one tick waits at a time,
   // however slow the strand.

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -119,6 +120,7 @@ TEST(LiveFanoutTest, ReaderThatNeverReadsIsDroppedAndHoldsUpNoOne) {
     grpc::ClientReaderWriter<v1::JoinClassRequest, v1::JoinClassResponse>*
         stream;
     ~CancelFirst() {
+      if (context == nullptr) return;  // finished already
       context->TryCancel();
       grpc::Status ignored = stream->Finish();
       (void)ignored;
@@ -174,6 +176,96 @@ TEST(LiveFanoutTest, ReaderThatNeverReadsIsDroppedAndHoldsUpNoOne) {
       absl::Seconds(10)))
       << "the never-reading participant was not dropped";
   EXPECT_EQ(StreamCount(*actor), 3u);
+
+  // When it reads again it gets what was in flight, then the end: the
+  // RESOURCE_EXHAUSTED that explains it, or (the status could not pass its
+  // stalled window) the server's cancel; proto/README.md tells apps to
+  // resume on each, as the client library does.
+  v1::JoinClassResponse read;
+  int buffered = 0;
+  while (sleepy->Read(&read)) ++buffered;
+  const grpc::Status cut = sleepy->Finish();
+  EXPECT_THAT(cut.error_code(),
+              ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               grpc::StatusCode::CANCELLED))
+      << cut.error_code() << " " << cut.error_message() << " after " << buffered
+      << " messages";
+  cancel_first.context = nullptr;
+  instructor->Close();
+}
+
+// A phone, a console or a TV that was away while the class went on comes
+// back with more missed events than its stream may queue (but fewer than
+// the class keeps): each catches up on every one, in order, with no
+// snapshot, while the class goes on, instead of being cut for falling
+// behind before it has read anything.
+TEST(LiveFanoutTest, AResumeWithMoreMissedEventsThanAQueueHoldsCatchesUp) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.max_queued_per_stream = 16;
+  options.service.stream_messages_per_second = 100000;
+  options.service.stream_message_burst = 100000;
+  LiveServer server(options);
+  v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto phone = server.Join(info.join_code(), "Away");
+  ASSERT_EQ(instructor->Send(Cmd([](auto* c) { c->mutable_start(); })).code(),
+            0);
+  ASSERT_TRUE(phone->in.WaitFor([](const ParticipantMessages& all) {
+    for (const auto& m : all) {
+      if (m.has_event() && m.event().has_state()) return true;
+    }
+    return false;
+  }));
+  const int64_t last_seq = phone->LastSeq();
+  phone->context->TryCancel();  // the phone loses Wi-Fi
+  phone->in.WaitDone();
+
+  constexpr int kMissed = 100;  // six queues' worth
+  for (int i = 0; i < kMissed; ++i) {
+    ASSERT_EQ(instructor
+                  ->Send(Cmd([&](auto* c) {
+                    c->mutable_cue()->set_text(absl::StrCat("missed-", i));
+                  }))
+                  .code(),
+              0);
+  }
+  auto console = server.Instruct(info.class_id(), last_seq);
+  auto tv = server.Watch(info.class_id(), last_seq);
+  auto back = server.Resume(phone->resume_token, last_seq);
+  // The class goes on while they catch up.
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(instructor
+                  ->Send(Cmd([&](auto* c) {
+                    c->mutable_cue()->set_text(absl::StrCat("live-", i));
+                  }))
+                  .code(),
+              0);
+  }
+
+  auto expect_caught_up = [&](auto& in, const char* who) {
+    using Messages = std::decay_t<decltype(in.messages())>;
+    EXPECT_TRUE(in.WaitFor([&](const Messages& all) {
+      return CountCues(all, "live-") == 10;
+    })) << who
+        << " got " << CountCues(in.messages(), "missed-") << " missed cues and "
+        << CountCues(in.messages(), "live-") << " live ones";
+    std::vector<std::string> cues;
+    int64_t previous = last_seq;
+    for (const auto& m : in.messages()) {
+      EXPECT_FALSE(m.has_snapshot()) << who << " got a snapshot";
+      if (!m.has_event()) continue;
+      EXPECT_GT(m.event().seq(), previous) << who << ": out of order";
+      previous = m.event().seq();
+      if (m.event().has_cue()) cues.push_back(m.event().cue().text());
+    }
+    ASSERT_EQ(cues.size(), static_cast<size_t>(kMissed + 10)) << who;
+    EXPECT_EQ(cues[0], "missed-0") << who;
+    EXPECT_EQ(cues[kMissed - 1], absl::StrCat("missed-", kMissed - 1)) << who;
+    EXPECT_EQ(cues[kMissed], "live-0") << who;
+  };
+  expect_caught_up(console->in, "the console");
+  expect_caught_up(tv->in, "the TV");
+  expect_caught_up(back->in, "the phone");
   instructor->Close();
 }
 

@@ -276,11 +276,13 @@ class LiveServer {
     return client;
   }
 
-  std::unique_ptr<KioskClient> Watch(const std::string& class_id) {
+  std::unique_ptr<KioskClient> Watch(const std::string& class_id,
+                                     int64_t last_seq = 0) {
     auto client = std::make_unique<KioskClient>();
     client->context = Context(kKioskKey);
     v1::WatchClassRequest request;
     request.set_class_id(class_id);
+    request.set_last_seq(last_seq);
     client->stream = stub_->WatchClass(client->context.get(), request);
     client->in.Start(client->stream.get());
     return client;

@@ -222,6 +222,56 @@ TEST_F(LiveHttpSeatsTest, ASeatResumesFromTheLastEventIdAndLeaves) {
   EXPECT_TRUE(after.WaitFor("HTTP/1.1 4")) << after.text();
 }
 
+// A phone whose page was asleep while more happened than its stream may
+// queue resumes from its Last-Event-ID and gets every event, in order, with
+// no snapshot (the replay is fed as the connection takes it).
+TEST_F(LiveHttpSeatsTest, AResumeWithMoreMissedEventsThanAQueueHoldsCatchesUp) {
+  ServerOptions options = Options();
+  options.service.max_queued_per_stream = 16;
+  // The console sends a hundred cues at once.
+  options.service.stream_messages_per_second = 100000;
+  options.service.stream_message_burst = 100000;
+  LiveServer server(options);
+  const int http_port = server.server()->http_port();
+  const v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  auto joined = std::make_unique<SseReader>(
+      http_port, http::verb::post, "/v1/classes:join", "",
+      JoinBody(info.join_code(), "Mae", true));
+  ASSERT_TRUE(joined->WaitFor("\"snapshot\"")) << joined->text();
+  const std::string participant = JsonField(joined->text(), "participantId");
+  const std::string token = JsonField(joined->text(), "resumeToken");
+  const std::string seq = JsonField(joined->text(), "seq");
+  ASSERT_FALSE(seq.empty());
+  joined->Close();  // the phone locks
+
+  constexpr int kMissed = 100;
+  for (int i = 0; i < kMissed; ++i) {
+    ASSERT_EQ(instructor
+                  ->Send(Cmd([&](auto* c) {
+                    c->mutable_cue()->set_text(absl::StrCat("missed ", i, "."));
+                  }))
+                  .code(),
+              0);
+  }
+  SseReader resumed(http_port,
+                    absl::StrCat("/v1/classes/", info.class_id(),
+                                 "/participants/", participant, ":events"),
+                    token, seq);
+  const std::string last = absl::StrCat("missed ", kMissed - 1, ".");
+  ASSERT_TRUE(resumed.WaitFor(last)) << resumed.text();
+  const std::string text = resumed.text();
+  EXPECT_THAT(text, Not(HasSubstr("\"snapshot\"")));
+  EXPECT_THAT(text, Not(HasSubstr("RESOURCE_EXHAUSTED")));
+  size_t at = 0;
+  for (int i = 0; i < kMissed; ++i) {
+    const size_t found = text.find(absl::StrCat("missed ", i, "."), at);
+    ASSERT_NE(found, std::string::npos) << "cue " << i << " missing or late";
+    at = found;
+  }
+  instructor->Close();
+}
+
 TEST_F(LiveHttpSeatsTest, ReportsOverTheRateAreRefusedAndOthersGoOn) {
   const v1::ClassInfo info = server_.CreateClass("kickback-trio");
   SseReader joined(port(), http::verb::post, "/v1/classes:join", "",

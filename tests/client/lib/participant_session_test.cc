@@ -4,6 +4,7 @@
 // on demand: lose a Joined, or answer "not recorded, retry later".
 
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -54,6 +55,14 @@ class ScriptedJoinService final : public v1::CircuitService::Service {
     joined.mutable_joined()->set_participant_id("p-1");
     joined.mutable_joined()->set_resume_token("resume-token");
     if (!stream->Write(joined)) return grpc::Status::OK;
+    {
+      absl::MutexLock lock(&mu_);
+      if (cut_after_joined_.has_value()) {
+        grpc::Status cut = std::move(*cut_after_joined_);
+        cut_after_joined_.reset();
+        return cut;
+      }
+    }
     int batch_size = 0;
     {
       absl::MutexLock lock(&mu_);
@@ -92,6 +101,12 @@ class ScriptedJoinService final : public v1::CircuitService::Service {
     batch_acks_ = count;
   }
 
+  // The next stream ends with `status` right after its Joined.
+  void CutAfterJoined(grpc::Status status) {
+    absl::MutexLock lock(&mu_);
+    cut_after_joined_ = std::move(status);
+  }
+
   void LoseJoined(int count) {
     absl::MutexLock lock(&mu_);
     lose_joined_ = count;
@@ -118,6 +133,7 @@ class ScriptedJoinService final : public v1::CircuitService::Service {
   absl::Mutex mu_;
   int lose_joined_ ABSL_GUARDED_BY(mu_) = 0;
   int batch_acks_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<grpc::Status> cut_after_joined_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> unavailable_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::JoinClassRequest> firsts_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> received_ ABSL_GUARDED_BY(mu_);
@@ -260,6 +276,29 @@ TEST_F(ParticipantSessionTest, ResumesWithoutAJoinIdOnceJoined) {
   EXPECT_TRUE(firsts[1].has_resume());
   EXPECT_TRUE(firsts[1].resume().accept_batches());
 }
+
+// What a phone that read too slowly sees when circuitd cuts its stream:
+// RESOURCE_EXHAUSTED when the status gets through; when its connection had
+// stalled, the transport's CANCELLED (the server's cancel) or UNAVAILABLE
+// (the connection closed). Each means "resume", never "give up".
+class SlowReaderCutTest
+    : public ParticipantSessionTest,
+      public ::testing::WithParamInterface<grpc::StatusCode> {};
+
+TEST_P(SlowReaderCutTest, ResumesAfterTheCut) {
+  service_.CutAfterJoined(grpc::Status(GetParam(), "cut"));
+  ParticipantSession& session = StartSession();
+  const std::vector<v1::JoinClassRequest> firsts = service_.WaitForFirsts(2);
+  ASSERT_EQ(firsts.size(), 2u);
+  EXPECT_TRUE(firsts[0].has_join());
+  EXPECT_TRUE(firsts[1].has_resume());
+  EXPECT_TRUE(session.WaitForLink(LinkState::kLive, kWait));
+}
+
+INSTANTIATE_TEST_SUITE_P(Cuts, SlowReaderCutTest,
+                         ::testing::Values(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                           grpc::StatusCode::CANCELLED,
+                                           grpc::StatusCode::UNAVAILABLE));
 
 TEST_F(ParticipantSessionTest, SubmitResendsReportsLastAckedUnavailableFirst) {
   ParticipantSession& session = StartSession();

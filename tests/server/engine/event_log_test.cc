@@ -51,6 +51,10 @@ TEST(EventLogTest, AfterGivesRetainedEventsOrNulloptWhenSomeWereForgotten) {
   EXPECT_THAT(Seqs(*log.After(4)), ElementsAre(5));
   EXPECT_THAT(*log.After(5), IsEmpty());
   EXPECT_THAT(*log.After(99), IsEmpty());
+  // A cursor reads it a slice at a time.
+  EXPECT_THAT(Seqs(*log.After(2, 2)), ElementsAre(3, 4));
+  EXPECT_THAT(Seqs(*log.After(4, 2)), ElementsAre(5));
+  EXPECT_FALSE(log.After(1, 2).has_value());
 }
 
 TEST(EventLogTest, RemovedEventsAreSkippedNotMissed) {

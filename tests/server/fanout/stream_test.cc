@@ -158,5 +158,42 @@ TEST(StreamTest, ClosingAfterTheQueueIsNeverDeferredAndFinishesOnce) {
   EXPECT_EQ(sink.finished->error_code(), grpc::StatusCode::UNAVAILABLE);
 }
 
+// A replay is fed a slice at a time: the sender hears once, with no lock
+// held, when the queue is short again; never after the stream ends.
+TEST(StreamTest, WhenQueueAtMostRunsOnceTheQueueIsShortAndNeverAfterTheEnd) {
+  Stream stream(16);
+  HeldSink sink(&stream);
+  stream.Attach(&sink);
+  for (int i = 1; i <= 5; ++i) {
+    stream.Send(ToByteBuffer(Ack(i)), Delivery::kReliable);
+  }
+  ASSERT_EQ(stream.queued(), 4u);  // one in flight
+  int ready = 0;
+  stream.WhenQueueAtMost(2, [&] {
+    ++ready;
+    // No lock held: the stream may be used from here.
+    stream.Send(ToByteBuffer(Ack(100)), Delivery::kReliable);
+  });
+  EXPECT_EQ(ready, 0);
+  sink.Complete();  // 3 queued
+  EXPECT_EQ(ready, 0);
+  sink.Complete();  // 2 queued: due, and it queued one more
+  EXPECT_EQ(ready, 1);
+  EXPECT_EQ(stream.queued(), 3u);
+  sink.Complete();
+  EXPECT_EQ(ready, 1);  // once
+
+  // Already short enough: at once.
+  stream.WhenQueueAtMost(8, [&] { ++ready; });
+  EXPECT_EQ(ready, 2);
+
+  // A stream that ends drops what waits for it.
+  stream.WhenQueueAtMost(0, [&] { ++ready; });
+  stream.Close(grpc::Status::OK, /*after_queued=*/false);
+  sink.Complete();
+  EXPECT_EQ(ready, 2);
+  EXPECT_EQ(stream.max_queued(), 16u);
+}
+
 }  // namespace
 }  // namespace circuit
