@@ -1,159 +1,38 @@
 #include "server/journal/sqlite_journal.h"
 
-#include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/file.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <system_error>
 #include <utility>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/notification.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "server/common/log.h"
-#include "server/common/stats.h"
 
 namespace circuit {
 namespace {
 
-// Marks the file as a Circuit journal (PRAGMA application_id): "Circ".
-constexpr int64_t kApplicationId = 0x43697263;
-
-// The statements that upgrade a schema of `version` to `version + 1`; null
-// for a version this build cannot upgrade from. Version 0 is an empty file.
-const char* MigrationFrom(int version) {
-  switch (version) {
-    case 0:
-      // Entries keep their order by id (rowids grow among stored rows, which
-      // is all the order needs: no AUTOINCREMENT). `health` and
-      // `participant_id` let EraseHealthData delete without parsing bodies.
-      return R"sql(
-        CREATE TABLE classes (
-          class_id TEXT PRIMARY KEY,
-          created_seq INTEGER NOT NULL,
-          record BLOB NOT NULL,
-          ended INTEGER NOT NULL DEFAULT 0,
-          summary BLOB,
-          health_purged INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE TABLE entries (
-          id INTEGER PRIMARY KEY,
-          class_id TEXT NOT NULL REFERENCES classes (class_id),
-          participant_id TEXT,
-          health INTEGER NOT NULL,
-          body BLOB NOT NULL
-        );
-        CREATE INDEX entries_by_class ON entries (class_id, id);
-      )sql";
-    case 1:
-      // Version 2 seals health data in `entries.body` and
-      // `classes.summary` (KeyRing records); the tables stay as they are. Open
-      // seals a version 1 file's plain rows after this step.
-      return "";
-  }
-  return nullptr;
-}
-
-std::string ErrnoMessage(int err) {
-  return std::error_code(err, std::generic_category()).message();
-}
-
-// The pid written in a lock file, or "unknown".
-std::string ReadPid(int fd) {
-  char buf[32];
-  ssize_t n = pread(fd, buf, sizeof(buf), 0);
-  if (n <= 0) return "unknown";
-  std::string pid(absl::StripAsciiWhitespace(
-      absl::string_view(buf, static_cast<size_t>(n))));
-  return pid.empty() ? "unknown" : pid;
-}
-
-// Takes the exclusive lock on `<path>.lock` and writes our pid into it.
-// Returns its descriptor, which holds the lock until closed.
-absl::StatusOr<int> LockDataFile(const std::string& path) {
-  const std::string lock_path = path + ".lock";
-  const int fd = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot open ", lock_path, ": ", ErrnoMessage(errno)));
-  }
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const int err = errno;
-    const std::string holder = ReadPid(fd);
-    close(fd);
-    if (err == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("another circuitd is using ", path, " (pid ", holder,
-                       "); stop it first or use another --data_dir"));
-    }
-    return absl::UnavailableError(
-        absl::StrCat("cannot lock ", lock_path, ": ", ErrnoMessage(err)));
-  }
-  const std::string pid = absl::StrCat(getpid(), "\n");
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid.data(), pid.size(), 0) !=
-                                   static_cast<ssize_t>(pid.size())) {
-    const int err = errno;
-    close(fd);
-    return absl::UnavailableError(
-        absl::StrCat("cannot write ", lock_path, ": ", ErrnoMessage(err)));
-  }
-  return fd;
-}
-
-// Resets a statement and clears its bindings when it goes out of scope.
-class ScopedReset {
- public:
-  explicit ScopedReset(sqlite3_stmt* stmt) : stmt_(stmt) {}
-  ~ScopedReset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  ScopedReset(const ScopedReset&) = delete;
-  ScopedReset& operator=(const ScopedReset&) = delete;
-
- private:
-  sqlite3_stmt* const stmt_;
-};
-
-// Binds the bytes of `s`, which must outlive the statement's next reset.
-int BindText(sqlite3_stmt* stmt, int index, const std::string& s) {
-  return sqlite3_bind_text64(stmt, index, s.data(), s.size(), SQLITE_STATIC,
-                             SQLITE_UTF8);
-}
-int BindBlob(sqlite3_stmt* stmt, int index, const std::string& s) {
-  return sqlite3_bind_blob64(stmt, index, s.data(), s.size(), SQLITE_STATIC);
-}
-
-// Steps a statement to its end, ignoring rows; SQLITE_OK when it got there.
-// The caller resets it.
-int StepToEnd(sqlite3_stmt* stmt) {
-  int rc;
-  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-  }
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-// Runs a statement without bindings to its end and resets it.
-int Exec(sqlite3_stmt* stmt) {
-  ScopedReset reset(stmt);
-  return StepToEnd(stmt);
-}
-
-// Parses a blob column into `message`.
-bool ParseColumn(sqlite3_stmt* stmt, int column,
-                 google::protobuf::MessageLite* message) {
-  const void* data = sqlite3_column_blob(stmt, column);
-  const int size = sqlite3_column_bytes(stmt, column);
-  return message->ParseFromArray(data, size);
-}
+using journal_internal::BindBlob;
+using journal_internal::BindText;
+using journal_internal::ColumnBytes;
+using journal_internal::ColumnText;
+using journal_internal::DataFileLock;
+using journal_internal::EntryIdentity;
+using journal_internal::Exec;
+using journal_internal::OpenSealed;
+using journal_internal::ParseColumn;
+using journal_internal::PrepareAll;
+using journal_internal::QueryInt;
+using journal_internal::ResealRows;
+using journal_internal::ScopedReset;
+using journal_internal::SealRow;
+using journal_internal::ShouldSeal;
+using journal_internal::SqlFailure;
+using journal_internal::StepToEnd;
+using journal_internal::SummaryIdentity;
+using journal_internal::UnreadableFile;
 
 // Parses only the `info` field of a stored ClassRecord, skipping its circuit
 // and exercises (most of its bytes) without parsing them.
@@ -182,67 +61,6 @@ bool ParseInfoOnly(sqlite3_stmt* stmt, int column, v1::ClassInfo* info) {
   return in.ConsumedEntireMessage();
 }
 
-std::string ColumnText(sqlite3_stmt* stmt, int column) {
-  const unsigned char* text = sqlite3_column_text(stmt, column);
-  const int size = sqlite3_column_bytes(stmt, column);
-  if (text == nullptr) return "";
-  return std::string(reinterpret_cast<const char*>(text),
-                     static_cast<size_t>(size));
-}
-
-// Runs one statement, collecting the first column of each row as text.
-// Returns the SQLite result code.
-int QueryRows(sqlite3* db, const char* sql, std::vector<std::string>* rows) {
-  sqlite3_stmt* raw = nullptr;
-  int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
-  if (rc != SQLITE_OK) return rc;
-  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-    rows->push_back(ColumnText(raw, 0));
-  }
-  sqlite3_finalize(raw);
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-// Runs one statement that yields one integer.
-int QueryInt(sqlite3* db, const char* sql, int64_t* value) {
-  std::vector<std::string> rows;
-  const int rc = QueryRows(db, sql, &rows);
-  if (rc != SQLITE_OK) return rc;
-  if (rows.empty() || !absl::SimpleAtoi(rows[0], value)) return SQLITE_ERROR;
-  return SQLITE_OK;
-}
-
-// The answer at Open for a file SQLite could not read.
-absl::Status UnreadableFile(const std::string& path, sqlite3* db, int rc) {
-  const int primary = rc & 0xff;
-  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-    return absl::DataLossError(absl::StrCat(
-        path,
-        " is not a readable journal; it was left as it is: SQLite says \"",
-        sqlite3_errmsg(db), "\". Restore it from a backup, or move it away"));
-  }
-  return absl::UnavailableError(
-      absl::StrCat("cannot read ", path, ": ", sqlite3_errmsg(db)));
-}
-
-// Why an SQLite call failed, in words for the writers of a failed batch.
-absl::Status SqlFailure(sqlite3* db, int rc) {
-  switch (rc & 0xff) {
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-      return absl::UnavailableError(
-          "database is locked by another process; retry");
-    case SQLITE_FULL:
-      return absl::UnavailableError(
-          "database or disk is full; retry once space is freed");
-    case SQLITE_IOERR:
-      return absl::UnavailableError(
-          absl::StrCat("disk I/O error (", sqlite3_errmsg(db), "); retry"));
-    default:
-      return absl::InternalError(sqlite3_errmsg(db));
-  }
-}
-
 // The participant an entry is about, or "".
 const std::string& ParticipantOf(const internal::Entry& entry) {
   switch (entry.input_case()) {
@@ -261,119 +79,6 @@ const std::string& ParticipantOf(const internal::Entry& entry) {
   }
 }
 
-// Whether an entry's body is sealed at rest: the reports that are health data,
-// and joins (the check-in's recovery track and weeks postpartum are too).
-bool ShouldSeal(const internal::Entry& entry) {
-  return IsHealthEntry(entry) || entry.has_join();
-}
-
-// What a sealed row is bound to: its kind, class, and (for an entry) row id,
-// length-prefixed so no two identities share a spelling.
-std::string EntryIdentity(absl::string_view class_id, int64_t id) {
-  return absl::StrCat("entry:", class_id.size(), ":", class_id, ":", id);
-}
-std::string SummaryIdentity(absl::string_view class_id) {
-  return absl::StrCat("summary:", class_id.size(), ":", class_id);
-}
-
-absl::string_view ColumnBytes(sqlite3_stmt* stmt, int column) {
-  const void* data = sqlite3_column_blob(stmt, column);
-  const int size = sqlite3_column_bytes(stmt, column);
-  if (data == nullptr) return absl::string_view();
-  return absl::string_view(static_cast<const char*>(data),
-                           static_cast<size_t>(size));
-}
-
-// Reads, never writes, whether the file is a journal this build may write;
-// returns its schema version (0 for a new or empty file).
-absl::StatusOr<int64_t> CheckFile(sqlite3* db, const std::string& path) {
-  int64_t version = 0, application_id = 0, objects = 0;
-  int rc;
-  if ((rc = QueryInt(db, "PRAGMA user_version", &version)) != SQLITE_OK ||
-      (rc = QueryInt(db, "PRAGMA application_id", &application_id)) !=
-          SQLITE_OK ||
-      (rc = QueryInt(db, "SELECT count(*) FROM sqlite_schema", &objects)) !=
-          SQLITE_OK) {
-    return UnreadableFile(path, db, rc);
-  }
-  if (version == 0 && objects == 0) return 0;
-  if (application_id != kApplicationId) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, " is an SQLite database but not a Circuit journal ",
-        "(application_id ", application_id, "); use another --data_dir"));
-  }
-  if (version > SqliteJournal::kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, " has journal schema version ", version,
-        ", newer than this circuitd's (", SqliteJournal::kSchemaVersion,
-        "); run the newer circuitd that wrote it, or use another --data_dir"));
-  }
-  std::vector<std::string> problems;
-  if ((rc = QueryRows(db, "PRAGMA quick_check(5)", &problems)) != SQLITE_OK) {
-    return UnreadableFile(path, db, rc);
-  }
-  if (problems.size() != 1 || problems[0] != "ok") {
-    return absl::DataLossError(absl::StrCat(
-        path, " is corrupt; it was left as it is: SQLite quick_check says \"",
-        absl::StrJoin(problems, "; "),
-        "\". Restore it from a backup, or move it away"));
-  }
-  return version;
-}
-
-// The connection's settings: WAL, durable commits, zeroed deletes.
-absl::Status Configure(sqlite3* db, const std::string& path,
-                       int64_t max_page_count) {
-  std::vector<std::string> mode;
-  int rc = QueryRows(db, "PRAGMA journal_mode=WAL", &mode);
-  if (rc != SQLITE_OK) return UnreadableFile(path, db, rc);
-  if (mode.empty() || mode[0] != "wal") {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot use write-ahead logging on ", path, " (mode ",
-                     mode.empty() ? "unknown" : mode[0], ")"));
-  }
-  std::string settings =
-      "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; "
-      "PRAGMA foreign_keys=ON;";
-  if (max_page_count > 0) {
-    absl::StrAppend(&settings, "PRAGMA max_page_count=", max_page_count, ";");
-  }
-  if ((rc = sqlite3_exec(db, settings.c_str(), nullptr, nullptr, nullptr)) !=
-      SQLITE_OK) {
-    return UnreadableFile(path, db, rc);
-  }
-  return absl::OkStatus();
-}
-
-// Upgrades the schema from `version` to kSchemaVersion in one transaction.
-absl::Status Migrate(sqlite3* db, const std::string& path, int64_t version) {
-  if (version == SqliteJournal::kSchemaVersion) return absl::OkStatus();
-  std::string migration = "BEGIN IMMEDIATE;";
-  for (int64_t v = version; v < SqliteJournal::kSchemaVersion; ++v) {
-    const char* step = MigrationFrom(static_cast<int>(v));
-    if (step == nullptr) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, " has journal schema version ", version,
-                       ", which this circuitd cannot upgrade"));
-    }
-    migration += step;
-  }
-  absl::StrAppend(&migration, "PRAGMA application_id=", kApplicationId,
-                  "; PRAGMA user_version=", SqliteJournal::kSchemaVersion,
-                  "; COMMIT;");
-  if (sqlite3_exec(db, migration.c_str(), nullptr, nullptr, nullptr) !=
-      SQLITE_OK) {
-    absl::Status status = absl::UnavailableError(
-        absl::StrCat("cannot upgrade ", path, " from schema version ", version,
-                     ": ", sqlite3_errmsg(db)));
-    if (!sqlite3_get_autocommit(db)) {
-      sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-    return status;
-  }
-  return absl::OkStatus();
-}
-
 absl::Status NeverJournaled(const std::string& class_id) {
   return absl::NotFoundError(
       absl::StrCat("class ", class_id, " was never journaled"));
@@ -381,28 +86,25 @@ absl::Status NeverJournaled(const std::string& class_id) {
 
 }  // namespace
 
-void SqliteJournal::DbCloser::operator()(sqlite3* db) const {
-  sqlite3_close_v2(db);
-}
-
-void SqliteJournal::StmtFinalizer::operator()(sqlite3_stmt* stmt) const {
-  sqlite3_finalize(stmt);
-}
-
 absl::StatusOr<std::unique_ptr<SqliteJournal>> SqliteJournal::Open(
     const SqliteJournalOptions& options) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError("the journal needs a file path");
   }
-  absl::StatusOr<int> lock_fd = LockDataFile(options.path);
-  if (!lock_fd.ok()) return lock_fd.status();
-  std::unique_ptr<SqliteJournal> journal(new SqliteJournal(options, *lock_fd));
+  absl::StatusOr<DataFileLock> lock = DataFileLock::Acquire(options.path);
+  if (!lock.ok()) return lock.status();
+  std::unique_ptr<SqliteJournal> journal(
+      new SqliteJournal(options, *std::move(lock)));
   if (absl::Status status = journal->Init(); !status.ok()) return status;
   return journal;
 }
 
-SqliteJournal::SqliteJournal(const SqliteJournalOptions& options, int lock_fd)
-    : options_(options), lock_fd_(lock_fd) {}
+SqliteJournal::SqliteJournal(const SqliteJournalOptions& options,
+                             DataFileLock lock)
+    : options_(options),
+      lock_(std::move(lock)),
+      commits_({options.path, options.max_batch, options.fault_before_commit},
+               this) {}
 
 SqliteJournal::~SqliteJournal() { Close(); }
 
@@ -422,15 +124,9 @@ absl::Status SqliteJournal::Init() {
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, options_.busy_timeout_ms);
 
-  absl::StatusOr<int64_t> version = CheckFile(raw, path);
+  absl::StatusOr<int64_t> version =
+      journal_internal::PrepareSchema(raw, path, options_.max_page_count);
   if (!version.ok()) return version.status();
-  if (absl::Status status = Configure(raw, path, options_.max_page_count);
-      !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = Migrate(raw, path, *version); !status.ok()) {
-    return status;
-  }
   int64_t last_seq = 0;
   if (const int seq_rc = QueryInt(
           raw, "SELECT coalesce(max(created_seq), 0) FROM classes", &last_seq);
@@ -446,19 +142,14 @@ absl::Status SqliteJournal::Init() {
   }
   next_entry_id_ = last_entry + 1;
   if (absl::Status status = PrepareStatements(); !status.ok()) return status;
+  if (absl::Status status = commits_.Prepare(raw); !status.ok()) return status;
   // A file from before sealing has its plain health rows sealed now, and
   // their plain bytes scrubbed from the file and its WAL.
   if (*version == 1 && options_.keys != nullptr) {
     ResealCounts counts;
-    absl::Status sealed = absl::OkStatus();
-    if (const int begin_rc = Exec(begin_.get()); begin_rc != SQLITE_OK) {
-      sealed = SqlFailure(raw, begin_rc);
-    } else {
-      sealed = ResealRows(raw, /*rekey=*/false, &counts);
-      const int end_rc = Exec(sealed.ok() ? commit_.get() : rollback_.get());
-      if (sealed.ok() && end_rc != SQLITE_OK) sealed = SqlFailure(raw, end_rc);
-    }
-    if (sealed.ok()) sealed = ScrubFreedBytes();
+    const absl::Status sealed = commits_.RunAlone([&] {
+      return ResealRows(raw, *options_.keys, path, /*rekey=*/false, &counts);
+    });
     if (!sealed.ok()) {
       return absl::UnavailableError(absl::StrCat(
           "cannot seal the health data of ", path, ": ", sealed.message()));
@@ -467,7 +158,7 @@ absl::Status SqliteJournal::Init() {
   }
   if (absl::Status status = OpenReader(); !status.ok()) return status;
 
-  thread_ = std::thread([this] { Run(); });
+  commits_.Start();
   return absl::OkStatus();
 }
 
@@ -489,84 +180,52 @@ absl::Status SqliteJournal::OpenReader() {
                          nullptr)) != SQLITE_OK) {
     return UnreadableFile(path, raw, rc);
   }
-  struct {
-    Stmt* stmt;
-    const char* sql;
-  } const reads[] = {
-      {&load_classes_,
-       "SELECT class_id, record, health_purged, ended FROM classes "
-       "ORDER BY created_seq"},
-      {&load_class_, "SELECT 1 FROM classes WHERE class_id = ?1"},
-      {&load_entries_,
-       "SELECT id, body FROM entries WHERE class_id = ?1 ORDER BY id"},
-  };
-  for (const auto& read : reads) {
-    sqlite3_stmt* stmt = nullptr;
-    if ((rc = sqlite3_prepare_v3(raw, read.sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                 &stmt, nullptr)) != SQLITE_OK) {
-      return UnreadableFile(path, raw, rc);
-    }
-    read.stmt->reset(stmt);
+  if ((rc = PrepareAll(
+           raw,
+           {
+               {&load_classes_,
+                "SELECT class_id, record, health_purged, ended FROM classes "
+                "ORDER BY created_seq"},
+               {&load_class_, "SELECT 1 FROM classes WHERE class_id = ?1"},
+               {&load_entries_,
+                "SELECT id, body FROM entries WHERE class_id = ?1 ORDER BY id"},
+           })) != SQLITE_OK) {
+    return UnreadableFile(path, raw, rc);
   }
   return absl::OkStatus();
 }
 
 absl::Status SqliteJournal::PrepareStatements() {
-  struct {
-    Stmt* stmt;
-    const char* sql;
-  } const statements[] = {
-      {&begin_, "BEGIN IMMEDIATE"},
-      {&commit_, "COMMIT"},
-      {&rollback_, "ROLLBACK"},
-      {&class_ended_, "SELECT ended FROM classes WHERE class_id = ?1"},
-      {&read_record_, "SELECT record FROM classes WHERE class_id = ?1"},
-      {&insert_class_,
-       "INSERT INTO classes (class_id, created_seq, record) "
-       "VALUES (?1, ?2, ?3)"},
-      {&insert_entry_,
-       "INSERT INTO entries (class_id, participant_id, health, body, id) "
-       "VALUES (?1, ?2, ?3, ?4, ?5)"},
-      {&end_class_,
-       "UPDATE classes SET record = ?2, ended = 1, summary = ?3 "
-       "WHERE class_id = ?1"},
-      {&read_summary_,
-       "SELECT ended, summary FROM classes WHERE class_id = ?1"},
-      {&delete_health_,
-       "DELETE FROM entries WHERE class_id = ?1 AND health = 1 "
-       "AND (?2 = '' OR participant_id = ?2)"},
-      {&scrub_summary_,
-       "UPDATE classes SET summary = ?2, health_purged = (health_purged OR ?3) "
-       "WHERE class_id = ?1"},
-      {&vacuum_, "VACUUM"},
-      {&checkpoint_, "PRAGMA wal_checkpoint(TRUNCATE)"},
-  };
-  for (const auto& s : statements) {
-    sqlite3_stmt* stmt = nullptr;
-    const int rc = sqlite3_prepare_v3(
-        db_.get(), s.sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
-    if (rc != SQLITE_OK) return UnreadableFile(options_.path, db_.get(), rc);
-    s.stmt->reset(stmt);
-  }
+  const int rc = PrepareAll(
+      db_.get(),
+      {
+          {&class_ended_, "SELECT ended FROM classes WHERE class_id = ?1"},
+          {&read_record_, "SELECT record FROM classes WHERE class_id = ?1"},
+          {&insert_class_,
+           "INSERT INTO classes (class_id, created_seq, record) "
+           "VALUES (?1, ?2, ?3)"},
+          {&insert_entry_,
+           "INSERT INTO entries (class_id, participant_id, health, body, id) "
+           "VALUES (?1, ?2, ?3, ?4, ?5)"},
+          {&end_class_,
+           "UPDATE classes SET record = ?2, ended = 1, summary = ?3 "
+           "WHERE class_id = ?1"},
+          {&read_summary_,
+           "SELECT ended, summary FROM classes WHERE class_id = ?1"},
+          {&delete_health_,
+           "DELETE FROM entries WHERE class_id = ?1 AND health = 1 "
+           "AND (?2 = '' OR participant_id = ?2)"},
+          {&scrub_summary_,
+           "UPDATE classes SET summary = ?2, "
+           "health_purged = (health_purged OR ?3) WHERE class_id = ?1"},
+      });
+  if (rc != SQLITE_OK) return UnreadableFile(options_.path, db_.get(), rc);
   return absl::OkStatus();
 }
 
 void SqliteJournal::Close() {
   absl::MutexLock close_lock(&close_mu_);
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    if (!thread_.joinable()) closed_ = true;
-  }
-  if (thread_.joinable()) thread_.join();
-  // The journal thread is gone; its connection is ours now.
-  if (scrub_pending_ && db_ != nullptr) {
-    if (absl::Status scrub = ScrubFreedBytes(); !scrub.ok()) {
-      LogWarning("journal %s: erased health data may remain on disk: %s",
-                 options_.path, scrub.message());
-    }
-    scrub_pending_ = false;
-  }
+  commits_.Stop();
   // Statements go before their connections; the writer closes last, so it
   // checkpoints the WAL and removes it.
   {
@@ -577,34 +236,17 @@ void SqliteJournal::Close() {
     read_db_.reset();
   }
   for (Stmt* stmt :
-       {&begin_, &commit_, &rollback_, &class_ended_, &read_record_,
-        &insert_class_, &insert_entry_, &end_class_, &read_summary_,
-        &delete_health_, &scrub_summary_, &vacuum_, &checkpoint_}) {
+       {&class_ended_, &read_record_, &insert_class_, &insert_entry_,
+        &end_class_, &read_summary_, &delete_health_, &scrub_summary_}) {
     stmt->reset();
   }
   db_.reset();
-  if (lock_fd_ >= 0) {
-    close(lock_fd_);
-    lock_fd_ = -1;
-  }
+  lock_.Release();
 }
 
-SqliteJournal::Stats SqliteJournal::stats() const {
-  absl::MutexLock lock(&mu_);
-  return stats_;
-}
+SqliteJournal::Stats SqliteJournal::stats() const { return commits_.stats(); }
 
-int64_t SqliteJournal::unreadable_records() const {
-  absl::MutexLock lock(&mu_);
-  return unreadable_;
-}
-
-absl::StatusOr<std::string> SqliteJournal::SealRow(
-    const std::string& class_id, int64_t id, const std::string& plain) const {
-  if (options_.keys == nullptr) return plain;
-  return options_.keys->Seal(
-      plain, id == 0 ? SummaryIdentity(class_id) : EntryIdentity(class_id, id));
-}
+int64_t SqliteJournal::unreadable_records() const { return unreadable_.load(); }
 
 absl::StatusOr<SqliteJournal::ResealCounts> SqliteJournal::Reseal() {
   if (options_.keys == nullptr) {
@@ -621,139 +263,13 @@ absl::StatusOr<SqliteJournal::ResealCounts> SqliteJournal::Reseal() {
     status = std::move(s);
     done.Notify();
   };
-  Enqueue(std::move(op));
+  commits_.Enqueue(std::move(op));
   done.WaitForNotification();
   if (!status.ok()) return status;
   return counts;
 }
 
-absl::Status SqliteJournal::ResealRows(sqlite3* db, bool rekey,
-                                       ResealCounts* counts) {
-  const KeyRing& keys = *options_.keys;
-  auto prepare = [db](const char* sql, Stmt* stmt) {
-    sqlite3_stmt* raw = nullptr;
-    const int rc = sqlite3_prepare_v2(db, sql, -1, &raw, nullptr);
-    stmt->reset(raw);
-    return rc;
-  };
-  // What to write for one stored record, or "" to leave it: a plain one is
-  // sealed when `plain_needs_seal` says so, a sealed one (with rekey) when
-  // it is under an older key.
-  auto reseal =
-      [&](absl::string_view stored, const std::string& identity,
-          const std::string& where,
-          const std::function<bool(absl::string_view)>& plain_needs_seal)
-      -> absl::StatusOr<std::string> {
-    std::string plain;
-    if (KeyRing::IsSealed(stored)) {
-      absl::StatusOr<uint32_t> id = KeyRing::KeyIdOf(stored);
-      if (!rekey || (id.ok() && *id == keys.current_id())) return "";
-      absl::StatusOr<std::string> opened = keys.Open(stored, identity);
-      if (!opened.ok()) {
-        ++counts->unreadable;
-        LogError("journal %s: %s stays as it is: %s", options_.path, where,
-                 opened.status().message());
-        return "";
-      }
-      plain = std::move(*opened);
-      ++counts->resealed;
-    } else {
-      if (!plain_needs_seal(stored)) return "";
-      plain = std::string(stored);
-      ++counts->sealed;
-    }
-    return keys.Seal(plain, identity);
-  };
-
-  Stmt read, write;
-  int rc;
-  if ((rc = prepare("SELECT id, class_id, body FROM entries WHERE id > ?1 "
-                    "ORDER BY id LIMIT 512",
-                    &read)) != SQLITE_OK ||
-      (rc = prepare("UPDATE entries SET body = ?2 WHERE id = ?1", &write)) !=
-          SQLITE_OK) {
-    return SqlFailure(db, rc);
-  }
-  auto entry_needs_seal = [](absl::string_view body) {
-    internal::Entry entry;
-    return entry.ParseFromArray(body.data(), static_cast<int>(body.size())) &&
-           ShouldSeal(entry);
-  };
-  // In chunks, reading before writing: a table is not updated under an open
-  // read of it.
-  for (int64_t after = 0;;) {
-    std::vector<std::pair<int64_t, std::string>> updates;
-    int rows = 0;
-    {
-      ScopedReset reset(read.get());
-      sqlite3_bind_int64(read.get(), 1, after);
-      while ((rc = sqlite3_step(read.get())) == SQLITE_ROW) {
-        ++rows;
-        after = sqlite3_column_int64(read.get(), 0);
-        const std::string class_id = ColumnText(read.get(), 1);
-        absl::StatusOr<std::string> next =
-            reseal(ColumnBytes(read.get(), 2), EntryIdentity(class_id, after),
-                   absl::StrCat("entry ", after, " of class ", class_id),
-                   entry_needs_seal);
-        if (!next.ok()) return next.status();
-        if (!next->empty()) updates.emplace_back(after, std::move(*next));
-      }
-      if (rc != SQLITE_DONE) return SqlFailure(db, rc);
-    }
-    for (const auto& [id, body] : updates) {
-      ScopedReset reset(write.get());
-      sqlite3_bind_int64(write.get(), 1, id);
-      BindBlob(write.get(), 2, body);
-      if ((rc = StepToEnd(write.get())) != SQLITE_OK) return SqlFailure(db, rc);
-    }
-    if (rows == 0) break;
-  }
-
-  if ((rc = prepare("SELECT class_id, summary FROM classes "
-                    "WHERE summary IS NOT NULL",
-                    &read)) != SQLITE_OK ||
-      (rc = prepare("UPDATE classes SET summary = ?2 WHERE class_id = ?1",
-                    &write)) != SQLITE_OK) {
-    return SqlFailure(db, rc);
-  }
-  std::vector<std::pair<std::string, std::string>> updates;
-  while ((rc = sqlite3_step(read.get())) == SQLITE_ROW) {
-    const std::string class_id = ColumnText(read.get(), 0);
-    absl::StatusOr<std::string> next =
-        reseal(ColumnBytes(read.get(), 1), SummaryIdentity(class_id),
-               absl::StrCat("the summary of class ", class_id),
-               [](absl::string_view) { return true; });
-    if (!next.ok()) return next.status();
-    if (!next->empty()) updates.emplace_back(class_id, std::move(*next));
-  }
-  if (rc != SQLITE_DONE) return SqlFailure(db, rc);
-  read.reset();
-  for (const auto& [class_id, summary] : updates) {
-    ScopedReset reset(write.get());
-    BindText(write.get(), 1, class_id);
-    BindBlob(write.get(), 2, summary);
-    if ((rc = StepToEnd(write.get())) != SQLITE_OK) return SqlFailure(db, rc);
-  }
-  return absl::OkStatus();
-}
-
 // --- Writes: queued to the journal thread ----------------------------------
-
-void SqliteJournal::Enqueue(Op op) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!closed_) {
-      queue_.push_back(std::move(op));
-      return;
-    }
-  }
-  const absl::Status closed = absl::UnavailableError("the journal is closed");
-  if (op.is_write()) {
-    op.done(closed);
-  } else {
-    op.read_done(closed);
-  }
-}
 
 void SqliteJournal::CreateClass(const internal::ClassRecord& record,
                                 JournalDone done) {
@@ -762,7 +278,7 @@ void SqliteJournal::CreateClass(const internal::ClassRecord& record,
   op.class_id = record.info().class_id();
   op.body = record.SerializeAsString();
   op.done = std::move(done);
-  Enqueue(std::move(op));
+  commits_.Enqueue(std::move(op));
 }
 
 void SqliteJournal::Append(const std::string& class_id, internal::Entry entry,
@@ -775,7 +291,7 @@ void SqliteJournal::Append(const std::string& class_id, internal::Entry entry,
   op.seal = ShouldSeal(entry);
   op.body = entry.SerializeAsString();
   op.done = std::move(done);
-  Enqueue(std::move(op));
+  commits_.Enqueue(std::move(op));
 }
 
 void SqliteJournal::EndClass(const v1::ClassSummary& summary,
@@ -786,7 +302,7 @@ void SqliteJournal::EndClass(const v1::ClassSummary& summary,
   op.info = summary.class_info().SerializeAsString();
   op.body = summary.SerializeAsString();
   op.done = std::move(done);
-  Enqueue(std::move(op));
+  commits_.Enqueue(std::move(op));
 }
 
 void SqliteJournal::ReadSummary(
@@ -796,7 +312,7 @@ void SqliteJournal::ReadSummary(
   op.kind = Op::Kind::kReadSummary;
   op.class_id = class_id;
   op.read_done = std::move(done);
-  Enqueue(std::move(op));
+  commits_.Enqueue(std::move(op));
 }
 
 void SqliteJournal::EraseHealthData(const v1::ClassSummary& scrubbed,
@@ -808,179 +324,19 @@ void SqliteJournal::EraseHealthData(const v1::ClassSummary& scrubbed,
   op.participant_id = participant_id;
   op.body = scrubbed.SerializeAsString();
   op.done = std::move(done);
-  Enqueue(std::move(op));
+  commits_.Enqueue(std::move(op));
 }
 
-// --- The journal thread -----------------------------------------------------
+// --- The ops, on the journal thread -----------------------------------------
 
-bool SqliteJournal::HasWorkOrStopping() const {
-  return !queue_.empty() || stopping_;
+void SqliteJournal::BatchBegins() {
+  batch_created_seq_ = next_created_seq_;
+  batch_entry_id_ = next_entry_id_;
 }
 
-void SqliteJournal::Run() {
-  const size_t max_batch = std::max<size_t>(1, options_.max_batch);
-  for (;;) {
-    std::vector<Op> ops;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(this, &SqliteJournal::HasWorkOrStopping));
-      if (queue_.empty()) {
-        closed_ = true;  // stopping, and everything queued is answered
-        return;
-      }
-      const size_t n = std::min(queue_.size(), max_batch);
-      ops.reserve(n);
-      for (size_t i = 0; i < n; ++i) {
-        ops.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
-    RunBatch(ops);
-    for (Op& op : ops) {
-      if (op.is_write()) {
-        op.done(std::move(op.status));
-      } else if (op.status.ok()) {
-        op.read_done(std::move(op.summary));
-      } else {
-        op.read_done(std::move(op.status));
-      }
-    }
-  }
-}
-
-void SqliteJournal::RunBatch(std::vector<Op>& ops) {
-  const bool any_write = std::any_of(
-      ops.begin(), ops.end(), [](const Op& op) { return op.is_write(); });
-  if (!any_write) {
-    for (Op& op : ops) {
-      if (absl::Status failure = ApplyRead(op); !failure.ok()) {
-        op.status = absl::UnavailableError(
-            absl::StrCat("the journal could not read: ", failure.message()));
-      }
-    }
-    return;
-  }
-  const int64_t created_seq_before = next_created_seq_;
-  const int64_t entry_id_before = next_entry_id_;
-  const int64_t started_ns = MonotonicNanos();
-  const absl::Status failure = Transact(ops);
-  ProcessStats().journal_commit_ns.Observe(MonotonicNanos() - started_ns);
-  ProcessStats().journal_batch_entries.Observe(
-      static_cast<int64_t>(ops.size()));
-  if (!failure.ok()) {
-    next_created_seq_ = created_seq_before;
-    next_entry_id_ = entry_id_before;
-    FailBatch(ops, failure);
-    return;
-  }
-  FinishCommitted(ops);
-}
-
-absl::Status SqliteJournal::Transact(std::vector<Op>& ops) {
-  sqlite3* db = db_.get();
-  if (const int rc = Exec(begin_.get()); rc != SQLITE_OK) {
-    return SqlFailure(db, rc);
-  }
-  for (Op& op : ops) {
-    absl::Status failure = op.is_write() ? ApplyWrite(op) : ApplyRead(op);
-    if (!failure.ok()) return failure;
-    // SQLite rolls back by itself on some errors; what follows must not run
-    // outside the transaction.
-    if (sqlite3_get_autocommit(db)) {
-      return absl::InternalError("the transaction was rolled back");
-    }
-  }
-  if (options_.fault_before_commit) {
-    if (absl::Status fault = options_.fault_before_commit(); !fault.ok()) {
-      return fault;
-    }
-  }
-  if (const int rc = Exec(commit_.get()); rc != SQLITE_OK) {
-    return SqlFailure(db, rc);
-  }
-  return absl::OkStatus();
-}
-
-void SqliteJournal::FailBatch(std::vector<Op>& ops,
-                              const absl::Status& failure) {
-  sqlite3* db = db_.get();
-  if (!sqlite3_get_autocommit(db)) {
-    if (const int rc = Exec(rollback_.get()); rc != SQLITE_OK) {
-      LogError("journal %s: rollback failed: %s", options_.path,
-               sqlite3_errmsg(db));
-    }
-  }
-  LogError("journal %s: a commit of %d operations failed: %s", options_.path,
-           ops.size(), failure.message());
-  const absl::Status answer = absl::UnavailableError(
-      absl::StrCat("the journal could not commit: ", failure.message()));
-  for (Op& op : ops) {
-    if (op.is_write()) {
-      op.status = answer;
-    } else if (absl::Status read = ApplyRead(op); !read.ok()) {
-      op.status = answer;  // reads see what is committed, or fail alike
-    }
-  }
-  absl::MutexLock lock(&mu_);
-  ++stats_.failed_commits;
-  stats_.largest_batch =
-      std::max(stats_.largest_batch, static_cast<int64_t>(ops.size()));
-}
-
-void SqliteJournal::FinishCommitted(std::vector<Op>& ops) {
-  int64_t appended = 0;
-  bool erased = false;
-  for (const Op& op : ops) {
-    if (!op.status.ok()) continue;
-    if (op.kind == Op::Kind::kAppend) ++appended;
-    if (op.kind == Op::Kind::kErase || op.kind == Op::Kind::kReseal) {
-      erased = true;
-    }
-  }
-  {
-    absl::MutexLock lock(&mu_);
-    ++stats_.commits;
-    stats_.entries += appended;
-    stats_.largest_batch =
-        std::max(stats_.largest_batch, static_cast<int64_t>(ops.size()));
-  }
-  if (!erased) return;
-  if (absl::Status scrub = ScrubFreedBytes(); scrub.ok()) {
-    scrub_pending_ = false;
-  } else {
-    scrub_pending_ = true;
-    LogWarning("journal %s: erased health data may remain on disk: %s",
-               options_.path, scrub.message());
-    for (Op& op : ops) {
-      if ((op.kind == Op::Kind::kErase || op.kind == Op::Kind::kReseal) &&
-          op.status.ok()) {
-        op.status = absl::UnavailableError(absl::StrCat(
-            "the health data was deleted but its bytes may remain on disk ",
-            "until a retry succeeds: ", scrub.message()));
-      }
-    }
-  }
-}
-
-absl::Status SqliteJournal::ScrubFreedBytes() {
-  // secure_delete zeroes what a delete frees, but a b-tree rebalance leaves
-  // stale copies of cells it moved in the unused middle of a page (SQLite's
-  // rebuildPage does not clear it), so copies of health data moved earlier
-  // can survive the delete: VACUUM rewrites every page from the live rows.
-  // It writes to the WAL; the checkpoint then copies the pages over the
-  // file, shrinks it, and truncates the WAL, which held the old pages too.
-  if (const int rc = Exec(vacuum_.get()); rc != SQLITE_OK) {
-    return SqlFailure(db_.get(), rc);
-  }
-  sqlite3_stmt* stmt = checkpoint_.get();
-  ScopedReset reset(stmt);
-  const int rc = sqlite3_step(stmt);
-  if (rc != SQLITE_ROW) return SqlFailure(db_.get(), rc);
-  if (sqlite3_column_int(stmt, 0) != 0) {
-    return absl::UnavailableError(
-        "another process is reading the database; retry");
-  }
-  return absl::OkStatus();
+void SqliteJournal::BatchFailed() {
+  next_created_seq_ = batch_created_seq_;
+  next_entry_id_ = batch_entry_id_;
 }
 
 absl::Status SqliteJournal::ApplyRead(Op& op) {
@@ -1000,9 +356,7 @@ absl::Status SqliteJournal::ApplyRead(Op& op) {
   std::string opened;
   if (KeyRing::IsSealed(stored)) {
     absl::StatusOr<std::string> plain =
-        options_.keys != nullptr
-            ? options_.keys->Open(stored, SummaryIdentity(op.class_id))
-            : absl::NotFoundError("sealed, and no data keys were given");
+        OpenSealed(options_.keys.get(), stored, SummaryIdentity(op.class_id));
     if (!plain.ok()) {
       op.status = absl::DataLossError(
           absl::StrCat("the stored summary of class ", op.class_id,
@@ -1024,7 +378,8 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
   sqlite3* db = db_.get();
   op.status = absl::OkStatus();
   if (op.kind == Op::Kind::kReseal) {
-    return ResealRows(db, /*rekey=*/true, op.counts);
+    return ResealRows(db, *options_.keys, options_.path, /*rekey=*/true,
+                      op.counts);
   }
 
   // Whether the class exists and has ended.
@@ -1065,7 +420,7 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
         const int64_t id = next_entry_id_++;
         if (op.seal) {
           absl::StatusOr<std::string> sealed =
-              SealRow(op.class_id, id, op.body);
+              SealRow(options_.keys.get(), op.class_id, id, op.body);
           if (!sealed.ok()) return sealed.status();
           op.body = std::move(*sealed);
         }
@@ -1099,7 +454,8 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
         }
       }
       op.info = record.SerializeAsString();
-      absl::StatusOr<std::string> sealed = SealRow(op.class_id, 0, op.body);
+      absl::StatusOr<std::string> sealed =
+          SealRow(options_.keys.get(), op.class_id, 0, op.body);
       if (!sealed.ok()) return sealed.status();
       op.body = std::move(*sealed);
       stmt = end_class_.get();
@@ -1126,7 +482,8 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
       if (const int rc = StepToEnd(del); rc != SQLITE_OK) {
         return SqlFailure(db, rc);
       }
-      absl::StatusOr<std::string> sealed = SealRow(op.class_id, 0, op.body);
+      absl::StatusOr<std::string> sealed =
+          SealRow(options_.keys.get(), op.class_id, 0, op.body);
       if (!sealed.ok()) return sealed.status();
       op.body = std::move(*sealed);
       stmt = scrub_summary_.get();
@@ -1218,9 +575,7 @@ absl::StatusOr<std::vector<internal::Entry>> SqliteJournal::LoadEntries(
     std::string opened;
     if (KeyRing::IsSealed(body)) {
       absl::StatusOr<std::string> plain =
-          options_.keys != nullptr
-              ? options_.keys->Open(body, EntryIdentity(class_id, id))
-              : absl::NotFoundError("sealed, and no data keys were given");
+          OpenSealed(options_.keys.get(), body, EntryIdentity(class_id, id));
       if (!plain.ok()) {
         // One unreadable record must not cost the class the rest of its
         // log: it is left out of the replay, and said so.
@@ -1241,10 +596,7 @@ absl::StatusOr<std::vector<internal::Entry>> SqliteJournal::LoadEntries(
     }
     entries.push_back(std::move(entry));
   }
-  if (unreadable > 0) {
-    absl::MutexLock count_lock(&mu_);
-    unreadable_ += unreadable;
-  }
+  if (unreadable > 0) unreadable_ += unreadable;
   if (rc != SQLITE_DONE) return read_failure();
   return entries;
 }

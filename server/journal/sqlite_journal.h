@@ -1,13 +1,12 @@
 #ifndef CIRCUIT_SERVER_JOURNAL_SQLITE_JOURNAL_H_
 #define CIRCUIT_SERVER_JOURNAL_SQLITE_JOURNAL_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -16,10 +15,12 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/data_cipher.h"
+#include "server/journal/group_commit.h"
 #include "server/journal/journal.h"
-
-struct sqlite3;
-struct sqlite3_stmt;
+#include "server/journal/sealing.h"
+#include "server/journal/sqlite_db.h"
+#include "server/journal/sqlite_lock.h"
+#include "server/journal/sqlite_schema.h"
 
 namespace circuit {
 
@@ -87,20 +88,20 @@ struct SqliteJournalOptions {
 //
 // Callbacks run on the journal's thread; they must not block, and must not
 // destroy or Close() the journal.
-class SqliteJournal final : public Journal {
+//
+// Its parts, one job a file: sqlite_lock (the data file's lock),
+// sqlite_schema (the file's checks, settings and migrations at Open),
+// sealing (health data at rest), group_commit (the journal's thread and its
+// transactions), sqlite_db (the calls into SQLite they share); this class
+// keeps the ops: what each write and read does to the tables.
+class SqliteJournal final : public Journal,
+                            private journal_internal::BatchApplier {
  public:
-  // The schema version this build writes; older files are migrated at Open.
-  // Version 2 seals health data; a version 1 file's plain health rows are
-  // sealed when it is migrated (with keys).
-  static constexpr int kSchemaVersion = 2;
+  // The schema version this build writes (see sqlite_schema.h).
+  static constexpr int kSchemaVersion = journal_internal::kJournalSchemaVersion;
 
   // Group commit at work, since Open.
-  struct Stats {
-    int64_t commits = 0;         // transactions committed
-    int64_t failed_commits = 0;  // transactions rolled back by a failure
-    int64_t entries = 0;         // entries appended in committed transactions
-    int64_t largest_batch = 0;   // most operations taken into one transaction
-  };
+  using Stats = journal_internal::GroupCommitStats;
 
   // Opens (or creates) the journal at options.path and starts its thread.
   //   FAILED_PRECONDITION  another process (or SqliteJournal) has the file
@@ -142,11 +143,7 @@ class SqliteJournal final : public Journal {
   Stats stats() const;
 
   // What Reseal did.
-  struct ResealCounts {
-    int64_t resealed = 0;    // sealed records moved to the current key
-    int64_t sealed = 0;      // plain health records sealed
-    int64_t unreadable = 0;  // sealed records that did not open (left as is)
-  };
+  using ResealCounts = journal_internal::ResealCounts;
   // Seals, in one transaction, every health record under the current key:
   // sealed ones under an older key are opened and sealed again, plain ones
   // sealed; then scrubs the freed bytes (as EraseHealthData does), so the
@@ -159,80 +156,36 @@ class SqliteJournal final : public Journal {
   int64_t unreadable_records() const;
 
  private:
-  struct DbCloser {
-    void operator()(sqlite3* db) const;
-  };
-  struct StmtFinalizer {
-    void operator()(sqlite3_stmt* stmt) const;
-  };
-  using Db = std::unique_ptr<sqlite3, DbCloser>;
-  using Stmt = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+  using Db = journal_internal::Db;
+  using Stmt = journal_internal::Stmt;
+  using Op = journal_internal::JournalOp;
 
-  // One queued operation; its inputs are serialized on the caller's thread.
-  struct Op {
-    enum class Kind { kCreate, kAppend, kEnd, kReadSummary, kErase, kReseal };
-    Kind kind = Kind::kAppend;
-    std::string class_id;
-    // kAppend: the entry's participant; kErase: whose data (empty: all).
-    std::string participant_id;
-    bool health = false;  // kAppend: IsHealthEntry
-    bool seal = false;    // kAppend: the body is sealed (ShouldSeal)
-    // The serialized record (kCreate), entry (kAppend) or summary (kEnd,
-    // kErase).
-    std::string body;
-    std::string info;  // kEnd: the serialized final ClassInfo
-    JournalDone done;  // every kind but kReadSummary
-    absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> read_done;
-    // The answer, set on the journal thread.
-    absl::Status status;
-    v1::ClassSummary summary;        // kReadSummary, when status is OK
-    ResealCounts* counts = nullptr;  // kReseal: where its counts go
-    bool is_write() const { return kind != Kind::kReadSummary; }
-  };
-
-  SqliteJournal(const SqliteJournalOptions& options, int lock_fd);
+  SqliteJournal(const SqliteJournalOptions& options,
+                journal_internal::DataFileLock lock);
   absl::Status Init();
   absl::Status OpenReader();
   absl::Status PrepareStatements();
-  void Enqueue(Op op);
-  bool HasWorkOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Run();
-  // Runs `ops` in one transaction, setting each one's answer.
-  void RunBatch(std::vector<Op>& ops);
-  // Begins, applies `ops`, commits; returns why the batch failed, if it did.
-  absl::Status Transact(std::vector<Op>& ops);
-  // Rolls back and answers every write of `ops` UNAVAILABLE.
-  void FailBatch(std::vector<Op>& ops, const absl::Status& failure);
-  // Counts the commit, and scrubs what its erases freed.
-  void FinishCommitted(std::vector<Op>& ops);
-  // Reads a summary, setting the read's answer; a non-OK result is an
-  // SQLite failure.
-  absl::Status ApplyRead(Op& op);
-  // Applies one write in the open transaction, setting its own answer; a
-  // non-OK result is an SQLite failure that fails the whole batch.
-  absl::Status ApplyWrite(Op& op);
-  absl::Status ScrubFreedBytes();
-  // Seals `plain` for the entry row `id` of `class_id` (or the summary of
-  // `class_id`, for id 0) when the journal has keys; `plain` otherwise.
-  absl::StatusOr<std::string> SealRow(const std::string& class_id, int64_t id,
-                                      const std::string& plain) const;
-  // Reseal's work on `db` (in its open transaction): plain health rows are
-  // sealed; with `rekey`, sealed rows under older keys too.
-  absl::Status ResealRows(sqlite3* db, bool rekey, ResealCounts* counts);
+
+  // BatchApplier: the ops, on the journal's thread.
+  absl::Status ApplyRead(Op& op) override;
+  absl::Status ApplyWrite(Op& op) override;
+  void BatchBegins() override;
+  void BatchFailed() override;
 
   const SqliteJournalOptions options_;
-  int lock_fd_;  // flock'ed <path>.lock; -1 once Close() closed it
+  journal_internal::DataFileLock lock_;
 
   // Touched only by the journal thread once it runs (Open before that).
   Db db_;
-  Stmt begin_, commit_, rollback_, class_ended_, read_record_, insert_class_,
-      insert_entry_, end_class_, read_summary_, delete_health_, scrub_summary_,
-      vacuum_, checkpoint_;
+  Stmt class_ended_, read_record_, insert_class_, insert_entry_, end_class_,
+      read_summary_, delete_health_, scrub_summary_;
   int64_t next_created_seq_ = 1;
   // The id the next entry row gets: sealed bodies are bound to it, so it is
   // chosen before the insert.
   int64_t next_entry_id_ = 1;
-  bool scrub_pending_ = false;  // an erase committed, its bytes not yet gone
+  // Both of the above when the current batch began.
+  int64_t batch_created_seq_ = 1;
+  int64_t batch_entry_id_ = 1;
 
   // The read connection of LoadClasses and LoadEntries.
   absl::Mutex read_mu_;
@@ -241,15 +194,10 @@ class SqliteJournal final : public Journal {
   Stmt load_class_ ABSL_GUARDED_BY(read_mu_);
   Stmt load_entries_ ABSL_GUARDED_BY(read_mu_);
 
-  mutable absl::Mutex mu_;
-  std::deque<Op> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-  Stats stats_ ABSL_GUARDED_BY(mu_);
-  int64_t unreadable_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<int64_t> unreadable_{0};
 
   absl::Mutex close_mu_;  // serializes Close()
-  std::thread thread_;
+  journal_internal::GroupCommit commits_;
 };
 
 }  // namespace circuit

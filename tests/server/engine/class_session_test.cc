@@ -9,10 +9,21 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/class_commands.h"
 
 namespace circuit::engine {
 namespace {
 
+using ::circuit::testing::AdjustTimeCommand;
+using ::circuit::testing::CannedCueCommand;
+using ::circuit::testing::CueCommand;
+using ::circuit::testing::DecideCommand;
+using ::circuit::testing::EndCommand;
+using ::circuit::testing::NextCommand;
+using ::circuit::testing::PauseCommand;
+using ::circuit::testing::PreviousCommand;
+using ::circuit::testing::ResumeCommand;
+using ::circuit::testing::StartCommand;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -143,59 +154,6 @@ const absl::Time kT0 = absl::FromUnixSeconds(1'780'000'000);
 
 int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
 
-v1::InstructorCommand Start() {
-  v1::InstructorCommand c;
-  c.mutable_start();
-  return c;
-}
-v1::InstructorCommand Pause() {
-  v1::InstructorCommand c;
-  c.mutable_pause();
-  return c;
-}
-v1::InstructorCommand Resume() {
-  v1::InstructorCommand c;
-  c.mutable_resume();
-  return c;
-}
-v1::InstructorCommand Next() {
-  v1::InstructorCommand c;
-  c.mutable_next();
-  return c;
-}
-v1::InstructorCommand Previous() {
-  v1::InstructorCommand c;
-  c.mutable_previous();
-  return c;
-}
-v1::InstructorCommand End() {
-  v1::InstructorCommand c;
-  c.mutable_end();
-  return c;
-}
-v1::InstructorCommand Adjust(int64_t delta_ms) {
-  v1::InstructorCommand c;
-  c.mutable_adjust_time()->set_delta_ms(delta_ms);
-  return c;
-}
-v1::InstructorCommand CueText(const std::string& text) {
-  v1::InstructorCommand c;
-  c.mutable_cue()->set_text(text);
-  return c;
-}
-v1::InstructorCommand CannedCue(int index) {
-  v1::InstructorCommand c;
-  c.mutable_cue()->set_canned_cue_index(index);
-  return c;
-}
-v1::InstructorCommand Decide(const std::string& id,
-                             v1::SuggestionDecision decision) {
-  v1::InstructorCommand c;
-  c.mutable_decide_suggestion()->set_suggestion_id(id);
-  c.mutable_decide_suggestion()->set_decision(decision);
-  return c;
-}
-
 v1::CompletionReport Completion(const std::string& id, int block, int set,
                                 v1::Side side, int reps) {
   v1::CompletionReport r;
@@ -289,7 +247,7 @@ class ClassSessionTest : public ::testing::Test {
 
   // Moves the class to interval `index` with `next` commands.
   void GoTo(int index) {
-    while (session_->State(now_).current().index() < index) Do(Next());
+    while (session_->State(now_).current().index() < index) Do(NextCommand());
     ASSERT_EQ(session_->State(now_).current().index(), index);
   }
 
@@ -446,7 +404,7 @@ TEST_F(ClassSessionTest, LobbyShowsTheFirstIntervalAsNext) {
 
 TEST_F(ClassSessionTest, WholeKickbackTrioRunsToTheEndByTickAlone) {
   Make(EmbeddedLibrary(), "kickback-trio");
-  Do(Start());
+  Do(StartCommand());
   std::vector<int> visited = {session_->State(now_).current().index()};
   int state_events = 0;
   for (const Event& e : Drain()) state_events += e.event.has_state();
@@ -476,7 +434,7 @@ TEST_F(ClassSessionTest, WholeKickbackTrioRunsToTheEndByTickAlone) {
 
 TEST_F(ClassSessionTest, LateTickCountsEachIntervalFromTheOldDeadline) {
   Make(EmbeddedLibrary(), "kickback-trio");
-  Do(Start());
+  Do(StartCommand());
   Drain();
   now_ = kT0 + absl::Seconds(50);
   session_->Tick(now_);
@@ -494,9 +452,9 @@ TEST_F(ClassSessionTest, LateTickCountsEachIntervalFromTheOldDeadline) {
 }
 
 TEST_F(ClassSessionTest, PauseFreezesTheTimerAndResumeSetsANewDeadline) {
-  Do(Start());
+  Do(StartCommand());
   now_ += absl::Seconds(10);
-  Do(Pause());
+  Do(PauseCommand());
   v1::ClassState paused = session_->State(now_);
   EXPECT_EQ(paused.phase(), v1::CLASS_PHASE_PAUSED);
   EXPECT_EQ(paused.timer().remaining_ms(), 20000);
@@ -509,7 +467,7 @@ TEST_F(ClassSessionTest, PauseFreezesTheTimerAndResumeSetsANewDeadline) {
   EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 20000);
   EXPECT_EQ(session_->State(now_).current().index(), 0);
 
-  Do(Resume());
+  Do(ResumeCommand());
   v1::ClassState resumed = session_->State(now_);
   EXPECT_TRUE(resumed.timer().running());
   EXPECT_EQ(resumed.timer().deadline_unix_ms(), Ms(now_ + absl::Seconds(20)));
@@ -521,45 +479,49 @@ TEST_F(ClassSessionTest, PauseFreezesTheTimerAndResumeSetsANewDeadline) {
 }
 
 TEST_F(ClassSessionTest, AdjustTimeMovesTheDeadlineAndKeepsOneSecond) {
-  Do(Start());
-  Do(Adjust(10000));
+  Do(StartCommand());
+  Do(AdjustTimeCommand(10000));
   EXPECT_EQ(session_->State(now_).timer().deadline_unix_ms(),
             Ms(kT0 + absl::Seconds(40)));
-  Do(Adjust(-600000));
+  Do(AdjustTimeCommand(-600000));
   EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 1000);
-  Do(Pause());
-  Do(Adjust(5000));
+  Do(PauseCommand());
+  Do(AdjustTimeCommand(5000));
   EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 6000);
-  Do(Adjust(-10000));
+  Do(AdjustTimeCommand(-10000));
   EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 1000);
 }
 
 TEST_F(ClassSessionTest, AdjustTimeRejectionsChangeNothing) {
-  EXPECT_EQ(Code(Adjust(5000)), absl::StatusCode::kFailedPrecondition);
-  Do(Start());
+  EXPECT_EQ(Code(AdjustTimeCommand(5000)),
+            absl::StatusCode::kFailedPrecondition);
+  Do(StartCommand());
   const std::string before = Fingerprint();
-  EXPECT_EQ(Code(Adjust(0)), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Code(Adjust(600001)), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Code(Adjust(-600001)), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Code(AdjustTimeCommand(0)), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Code(AdjustTimeCommand(600001)),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Code(AdjustTimeCommand(-600001)),
+            absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Fingerprint(), before);
   GoTo(4);  // untimed thrust
-  EXPECT_EQ(Code(Adjust(5000)), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Code(AdjustTimeCommand(5000)),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST_F(ClassSessionTest, NextAndPreviousStartAFreshTimerNow) {
-  EXPECT_EQ(Code(Next()), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Code(Previous()), absl::StatusCode::kFailedPrecondition);
-  Do(Start());
-  EXPECT_EQ(Code(Previous()), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Code(NextCommand()), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Code(PreviousCommand()), absl::StatusCode::kFailedPrecondition);
+  Do(StartCommand());
+  EXPECT_EQ(Code(PreviousCommand()), absl::StatusCode::kFailedPrecondition);
   now_ += absl::Seconds(7);
-  Do(Next());
+  Do(NextCommand());
   v1::ClassState state = session_->State(now_);
   EXPECT_EQ(state.current().index(), 1);
   EXPECT_EQ(state.timer().started_unix_ms(), Ms(now_));
   EXPECT_EQ(state.timer().deadline_unix_ms(), Ms(now_ + absl::Seconds(10)));
   EXPECT_EQ(state.next().index(), 2);
   now_ += absl::Seconds(3);
-  const int64_t seq = Do(Previous());
+  const int64_t seq = Do(PreviousCommand());
   EXPECT_EQ(seq, session_->last_seq());
   state = session_->State(now_);
   EXPECT_EQ(state.current().index(), 0);
@@ -567,9 +529,9 @@ TEST_F(ClassSessionTest, NextAndPreviousStartAFreshTimerNow) {
 }
 
 TEST_F(ClassSessionTest, NextWhilePausedStaysPausedWithAFullTimer) {
-  Do(Start());
-  Do(Pause());
-  Do(Next());
+  Do(StartCommand());
+  Do(PauseCommand());
+  Do(NextCommand());
   v1::ClassState state = session_->State(now_);
   EXPECT_EQ(state.phase(), v1::CLASS_PHASE_PAUSED);
   EXPECT_EQ(state.current().index(), 1);
@@ -577,10 +539,10 @@ TEST_F(ClassSessionTest, NextWhilePausedStaysPausedWithAFullTimer) {
 }
 
 TEST_F(ClassSessionTest, NextPastTheLastIntervalEndsTheClass) {
-  Do(Start());
+  Do(StartCommand());
   GoTo(9);
   EXPECT_FALSE(session_->State(now_).has_next());
-  Do(Next());
+  Do(NextCommand());
   EXPECT_EQ(session_->phase(), v1::CLASS_PHASE_ENDED);
   EXPECT_EQ(session_->info().phase(), v1::CLASS_PHASE_ENDED);
   EXPECT_EQ(session_->info().ended_unix_ms(), Ms(now_));
@@ -588,19 +550,20 @@ TEST_F(ClassSessionTest, NextPastTheLastIntervalEndsTheClass) {
 }
 
 TEST_F(ClassSessionTest, CommandsOnlyApplyInTheirPhases) {
-  EXPECT_EQ(Code(Pause()), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Code(Resume()), absl::StatusCode::kFailedPrecondition);
-  Do(Start());
-  EXPECT_EQ(Code(Start()), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(Code(Resume()), absl::StatusCode::kFailedPrecondition);
-  Do(Pause());
-  EXPECT_EQ(Code(Pause()), absl::StatusCode::kFailedPrecondition);
-  Do(Resume());
-  Do(End());
+  EXPECT_EQ(Code(PauseCommand()), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Code(ResumeCommand()), absl::StatusCode::kFailedPrecondition);
+  Do(StartCommand());
+  EXPECT_EQ(Code(StartCommand()), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(Code(ResumeCommand()), absl::StatusCode::kFailedPrecondition);
+  Do(PauseCommand());
+  EXPECT_EQ(Code(PauseCommand()), absl::StatusCode::kFailedPrecondition);
+  Do(ResumeCommand());
+  Do(EndCommand());
   const std::string before = Fingerprint();
   for (const v1::InstructorCommand& c :
-       {Start(), Pause(), Resume(), Next(), Previous(), Adjust(1000), End(),
-        CueText("hello"), CannedCue(0)}) {
+       {StartCommand(), PauseCommand(), ResumeCommand(), NextCommand(),
+        PreviousCommand(), AdjustTimeCommand(1000), EndCommand(),
+        CueCommand("hello"), CannedCueCommand(0)}) {
     EXPECT_EQ(Code(c), absl::StatusCode::kFailedPrecondition)
         << c.DebugString();
   }
@@ -609,20 +572,20 @@ TEST_F(ClassSessionTest, CommandsOnlyApplyInTheirPhases) {
 }
 
 TEST_F(ClassSessionTest, EndFromTheLobbyEndsTheClass) {
-  const int64_t seq = Do(End());
+  const int64_t seq = Do(EndCommand());
   EXPECT_EQ(seq, 1);
   EXPECT_EQ(session_->phase(), v1::CLASS_PHASE_ENDED);
   EXPECT_EQ(session_->info().ended_unix_ms(), Ms(now_));
 }
 
 TEST_F(ClassSessionTest, EveryStateChangeEmitsOnePublicStateEvent) {
-  Do(Start());
-  Do(Pause());
-  Do(Resume());
-  Do(Adjust(1000));
-  Do(Next());
-  Do(Previous());
-  Do(End());
+  Do(StartCommand());
+  Do(PauseCommand());
+  Do(ResumeCommand());
+  Do(AdjustTimeCommand(1000));
+  Do(NextCommand());
+  Do(PreviousCommand());
+  Do(EndCommand());
   std::vector<Event> events = Drain();
   ASSERT_THAT(events, SizeIs(7));
   for (size_t i = 0; i < events.size(); ++i) {
@@ -635,7 +598,7 @@ TEST_F(ClassSessionTest, EveryStateChangeEmitsOnePublicStateEvent) {
 }
 
 TEST_F(ClassSessionTest, InstructorIntervalStaysWithItsTimerAtZero) {
-  Do(Start());
+  Do(StartCommand());
   GoTo(4);  // untimed thrust
   Drain();
   now_ += absl::Minutes(30);
@@ -653,7 +616,7 @@ TEST_F(ClassSessionTest, InstructorIntervalStaysWithItsTimerAtZero) {
   EXPECT_EQ(state.current().index(), 7);
   EXPECT_EQ(state.timer().remaining_ms(), 0);
   EXPECT_TRUE(state.timer().running());
-  Do(Next());  // the 5 s rest advances by itself
+  Do(NextCommand());  // the 5 s rest advances by itself
   now_ += absl::Seconds(5);
   session_->Tick(now_);
   EXPECT_EQ(session_->State(now_).current().index(), 9);
@@ -674,41 +637,41 @@ TEST_F(ClassSessionTest, TickDueSaysExactlyWhenTickChangesSomething) {
       {"lobby", [] {}, absl::Hours(1)},
       {"lobby with a participant", [this] { Join("p1", "Ana"); },
        absl::Hours(1)},
-      {"before the deadline", [this] { Do(Start()); },
+      {"before the deadline", [this] { Do(StartCommand()); },
        absl::Milliseconds(29999)},
-      {"at the deadline", [this] { Do(Start()); }, absl::Seconds(30)},
-      {"long after", [this] { Do(Start()); }, absl::Seconds(5000)},
+      {"at the deadline", [this] { Do(StartCommand()); }, absl::Seconds(30)},
+      {"long after", [this] { Do(StartCommand()); }, absl::Seconds(5000)},
       {"paused",
        [this] {
-         Do(Start());
-         Do(Pause());
+         Do(StartCommand());
+         Do(PauseCommand());
        },
        absl::Hours(1)},
       {"untimed",
        [this] {
-         Do(Start());
+         Do(StartCommand());
          GoTo(4);
        },
        absl::Hours(1)},
       {"timed but waits for the instructor",
        [this] {
-         Do(Start());
+         Do(StartCommand());
          GoTo(7);
        },
        absl::Hours(1)},
-      {"ended", [this] { Do(End()); }, absl::Hours(1)},
+      {"ended", [this] { Do(EndCommand()); }, absl::Hours(1)},
       {"hold not run out", drop, absl::Minutes(10) - absl::Milliseconds(1)},
       {"hold ran out", drop, absl::Minutes(10)},
       {"hold ran out after the end",
        [&] {
          drop();
-         Do(End());
+         Do(EndCommand());
        },
        absl::Minutes(10)},
       {"deadline and hold",
        [&] {
          drop();
-         Do(Start());
+         Do(StartCommand());
        },
        absl::Minutes(10)},
       {"hold cancelled by a reconnection",
@@ -751,8 +714,8 @@ TEST_F(ClassSessionTest, TickDueSaysExactlyWhenTickChangesSomething) {
 }
 
 TEST_F(ClassSessionTest, CuesAreSentToEveryScreenAndKeptForSnapshots) {
-  EXPECT_EQ(Code(CannedCue(0)), absl::StatusCode::kFailedPrecondition);
-  const int64_t seq = Do(CueText("  Breathe out as you lift  "));
+  EXPECT_EQ(Code(CannedCueCommand(0)), absl::StatusCode::kFailedPrecondition);
+  const int64_t seq = Do(CueCommand("  Breathe out as you lift  "));
   std::vector<Event> events = Drain();
   ASSERT_THAT(events, SizeIs(1));
   EXPECT_EQ(events[0].event.seq(), seq);
@@ -760,28 +723,28 @@ TEST_F(ClassSessionTest, CuesAreSentToEveryScreenAndKeptForSnapshots) {
   EXPECT_EQ(events[0].event.cue().text(), "Breathe out as you lift");
   EXPECT_EQ(events[0].event.cue().exercise_id(), "");
 
-  Do(Start());
+  Do(StartCommand());
   GoTo(7);  // curtsy
-  Do(CannedCue(1));
+  Do(CannedCueCommand(1));
   v1::Cue canned = Drain().back().event.cue();
   EXPECT_EQ(canned.text(), "Keep the pelvis level.");
   EXPECT_EQ(canned.exercise_id(), "curtsy");
   EXPECT_EQ(canned.sent_unix_ms(), Ms(now_));
 
   const std::string before = Fingerprint();
-  absl::Status status = session_->Apply(CannedCue(2), now_).status();
+  absl::Status status = session_->Apply(CannedCueCommand(2), now_).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), HasSubstr("has 2 cues"));
-  EXPECT_EQ(Code(CannedCue(-1)), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Code(CueText("   ")), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(Code(CueText(std::string(281, 'x'))),
+  EXPECT_EQ(Code(CannedCueCommand(-1)), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Code(CueCommand("   ")), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Code(CueCommand(std::string(281, 'x'))),
             absl::StatusCode::kInvalidArgument);
   v1::InstructorCommand empty_cue;
   empty_cue.mutable_cue();
   EXPECT_EQ(Code(empty_cue), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Fingerprint(), before);
 
-  for (int i = 0; i < 12; ++i) Do(CueText(absl::StrCat("cue ", i)));
+  for (int i = 0; i < 12; ++i) Do(CueCommand(absl::StrCat("cue ", i)));
   v1::KioskSnapshot kiosk = session_->KioskSnapshot(now_);
   ASSERT_EQ(kiosk.recent_cues_size(), 10);
   EXPECT_EQ(kiosk.recent_cues(0).text(), "cue 2");
@@ -846,7 +809,7 @@ TEST_F(ClassSessionTest, JoinIsRefusedWhenFullOrEnded) {
   EXPECT_EQ(session_->Join("p2", check_in, now_).code(),
             absl::StatusCode::kResourceExhausted);
   Make(TestLibrary(), "test");
-  Do(End());
+  Do(EndCommand());
   EXPECT_EQ(session_->Join("p2", check_in, now_).code(),
             absl::StatusCode::kFailedPrecondition);
 }
@@ -867,9 +830,8 @@ TEST_F(ClassSessionTest, ConnectionIsKnownForEveryCheckedInParticipant) {
 TEST_F(ClassSessionTest, DropsAfterTheEndRaiseNoAlert) {
   Make(TestLibrary(), "test", SessionOptions());
   Join("p1", "Ana");
-  v1::InstructorCommand end;
+  v1::InstructorCommand end = EndCommand();
   end.set_command_id("end");
-  end.mutable_end();
   ASSERT_TRUE(session_->Apply(end, now_).ok());
   Drain();
   ASSERT_TRUE(
@@ -882,8 +844,8 @@ TEST_F(ClassSessionTest, DropsAfterTheEndRaiseNoAlert) {
 TEST_F(ClassSessionTest, ADropAfterTheEndIsALeaveWithNoSeatHeld) {
   Join("p1", "Ana");
   Join("p2", "Bo");
-  Do(Start());
-  Do(End());
+  Do(StartCommand());
+  Do(EndCommand());
   Drain();
   ASSERT_TRUE(
       session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
@@ -978,7 +940,7 @@ TEST_F(ClassSessionTest, RestartPausesAtTheIntervalWithItsFullTimeAndSaysSo) {
   Join("p1", "Ana");
   Join("p2", "Bo");
   Join("p3", "Cy");
-  Do(Start());
+  Do(StartCommand());
   now_ += absl::Seconds(12);
   ASSERT_TRUE(
       session_->SetConnection("p2", v1::CONNECTION_STATE_DROPPED, now_).ok());
@@ -1024,15 +986,15 @@ TEST_F(ClassSessionTest, RestartPausesAtTheIntervalWithItsFullTimeAndSaysSo) {
   // The instructor resumes; the interval has its whole 30 s again.
   ASSERT_TRUE(
       session_->SetConnection("p1", v1::CONNECTION_STATE_CONNECTED, now_).ok());
-  Do(Resume());
+  Do(ResumeCommand());
   EXPECT_EQ(session_->State(now_).timer().deadline_unix_ms(),
             Ms(now_ + absl::Seconds(30)));
 }
 
 TEST_F(ClassSessionTest, RestartOfAPausedClassGivesTheIntervalItsFullTime) {
-  Do(Start());
+  Do(StartCommand());
   now_ += absl::Seconds(20);
-  Do(Pause());
+  Do(PauseCommand());
   EXPECT_EQ(session_->State(now_).timer().remaining_ms(), 10000);
   session_->Restart(now_);
   EXPECT_EQ(session_->phase(), v1::CLASS_PHASE_PAUSED);
@@ -1056,8 +1018,8 @@ TEST_F(ClassSessionTest, RestartInTheLobbyOnlyDropsTheConnected) {
 
 TEST_F(ClassSessionTest, RestartOfAnEndedClassChangesNothing) {
   Join("p1", "Ana");
-  Do(Start());
-  Do(End());
+  Do(StartCommand());
+  Do(EndCommand());
   Drain();
   const std::string before = Fingerprint();
   session_->Restart(now_ + absl::Minutes(1));
@@ -1076,7 +1038,7 @@ TEST_F(ClassSessionTest, BadCompletionsGetTheirStatusAndChangeNothing) {
   // In the lobby nothing has been reached.
   EXPECT_EQ(code(Completion("r", 0, 1, v1::SIDE_BOTH, 10)).code(),
             absl::StatusCode::kFailedPrecondition);
-  Do(Start());
+  Do(StartCommand());
   session_->TakeRosterUpdate();
   session_->TakeProgressChanged();
   const std::string before = Fingerprint();
@@ -1131,7 +1093,7 @@ TEST_F(ClassSessionTest, BadCompletionsGetTheirStatusAndChangeNothing) {
   GoTo(4);
   EXPECT_TRUE(code(Completion("r1", 1, 2, v1::SIDE_BOTH, 10)).ok());
   EXPECT_TRUE(code(Completion("r2", 0, 1, v1::SIDE_BOTH, 10)).ok());
-  Do(End());
+  Do(EndCommand());
   s = code(Completion("r3", 0, 2, v1::SIDE_BOTH, 10));
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(s.message(), "the class has ended");
@@ -1152,7 +1114,7 @@ TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
   EXPECT_EQ(Fingerprint(), before);
   EXPECT_EQ(symptom(Symptom("s0", 0, v1::SYMPTOM_LOW_BACK_PAIN)),
             absl::StatusCode::kOk);
-  Do(Start());
+  Do(StartCommand());
   const std::string started = Fingerprint();
   EXPECT_EQ(effort(Effort("e", 0, v1::EFFORT_FEEL_UNSPECIFIED, 11)),
             absl::StatusCode::kInvalidArgument);
@@ -1180,7 +1142,7 @@ TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
       Report("p9", Effort("e", 0, v1::EFFORT_FEEL_TOO_EASY)).status().code(),
       absl::StatusCode::kNotFound);
   EXPECT_EQ(Fingerprint(), started);
-  Do(End());
+  Do(EndCommand());
   EXPECT_EQ(effort(Effort("e", 0, v1::EFFORT_FEEL_JUST_RIGHT)),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(symptom(Symptom("s", 0, v1::SYMPTOM_LEAKING)),
@@ -1189,7 +1151,7 @@ TEST_F(ClassSessionTest, BadEffortAndSymptomReportsChangeNothing) {
 
 TEST_F(ClassSessionTest, AnInputWithoutAKindIsNotAReport) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   internal::ReportInput empty;
   empty.set_participant_id("p1");
   absl::Status s = Report(empty).status();  // CheckReport agrees (Report)
@@ -1201,7 +1163,7 @@ TEST_F(ClassSessionTest, AnInputWithoutAKindIsNotAReport) {
 
 TEST_F(ClassSessionTest, CheckReportGivesTheFirstResultOfAKnownIdOnly) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   const internal::ReportInput report =
       Input("p1", Completion("r1", 0, 1, v1::SIDE_BOTH, 10));
   std::optional<ReportResult> duplicate;
@@ -1221,7 +1183,7 @@ TEST_F(ClassSessionTest, TooManyReportsAreRefused) {
   options.max_reports_per_participant = 2;
   Make(TestLibrary(), "test", options);
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   Complete("p1", "r2", 0, 2, v1::SIDE_BOTH, 10);
   const std::string before = Fingerprint();
@@ -1237,7 +1199,7 @@ TEST_F(ClassSessionTest, TooManyReportsAreRefused) {
 
 TEST_F(ClassSessionTest, DuplicateReportIsAckedWithItsSeqAndCountedOnce) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   Drain();
   session_->TakeRosterUpdate();
   session_->TakeProgressChanged();
@@ -1263,7 +1225,7 @@ TEST_F(ClassSessionTest, DuplicateReportIsAckedWithItsSeqAndCountedOnce) {
 
 TEST_F(ClassSessionTest, CompletionUnderAnotherIdCorrectsTheSet) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 9);
   ReportResult corrected = Complete("p1", "r2", 0, 1, v1::SIDE_BOTH, 12);
   EXPECT_FALSE(corrected.duplicate);
@@ -1278,11 +1240,11 @@ TEST_F(ClassSessionTest, CompletionUnderAnotherIdCorrectsTheSet) {
 
 TEST_F(ClassSessionTest, RetryAfterTheClassEndedIsStillAcknowledged) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   ReportResult first = Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   auto effort = Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT));
   ASSERT_TRUE(effort.ok());
-  Do(End());
+  Do(EndCommand());
   Drain();
   ReportResult again = Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   EXPECT_TRUE(again.duplicate);
@@ -1300,7 +1262,7 @@ TEST_F(ClassSessionTest, RetryAfterTheClassEndedIsStillAcknowledged) {
 TEST_F(ClassSessionTest, HipPinchSuggestsTheDrillOfTheNextInternalRotation) {
   Join("p1", "Ana");
   Join("p2", "Bo");
-  Do(Start());
+  Do(StartCommand());
   Drain();
   auto result = Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH));
   ASSERT_TRUE(result.ok());
@@ -1335,7 +1297,7 @@ TEST_F(ClassSessionTest, HipPinchSuggestsTheDrillOfTheNextInternalRotation) {
 TEST_F(ClassSessionTest, HipPinchFallsBackToTheDrillOfTheReportedBlock) {
   Make(TestLibrary(), "no-ir");
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   Drain();
   ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH)).ok());
   std::vector<v1::Suggestion> suggestions = Suggestions(Drain());
@@ -1347,7 +1309,7 @@ TEST_F(ClassSessionTest, HipPinchFallsBackToTheDrillOfTheReportedBlock) {
 TEST_F(ClassSessionTest, HipPinchWithNoDrillAnywhereOnlyAlerts) {
   Make(TestLibrary(), "plain");
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   Drain();
   ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_HIP_PINCH)).ok());
   std::vector<Event> events = Drain();
@@ -1357,7 +1319,7 @@ TEST_F(ClassSessionTest, HipPinchWithNoDrillAnywhereOnlyAlerts) {
 
 TEST_F(ClassSessionTest, TooHardSuggestsTheRegressionAndTwiceInARowAlerts) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   GoTo(4);  // thrust, whose regression is the bridge
   Drain();
   ASSERT_TRUE(Report("p1", Effort("e1", 1, v1::EFFORT_FEEL_TOO_HARD)).ok());
@@ -1390,7 +1352,7 @@ TEST_F(ClassSessionTest, TooHardSuggestsTheRegressionAndTwiceInARowAlerts) {
 
 TEST_F(ClassSessionTest, TooHardWithoutARegressionSuggestsNothing) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   Drain();
   ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD)).ok());
   EXPECT_THAT(Suggestions(Drain()), IsEmpty());
@@ -1398,7 +1360,7 @@ TEST_F(ClassSessionTest, TooHardWithoutARegressionSuggestsNothing) {
 
 TEST_F(ClassSessionTest, RepsUnderTheRangeTwiceSuggestsTheRegression) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   GoTo(5);  // thrust set 2
   Drain();
   Complete("p1", "r1", 1, 1, v1::SIDE_BOTH, 5);
@@ -1417,7 +1379,7 @@ TEST_F(ClassSessionTest, TooEasyWithEveryRepDoneSuggestsTheProgression) {
   Join("p1", "Ana");
   Join("p2", "Bo");
   Join("p3", "Cy");
-  Do(Start());
+  Do(StartCommand());
   GoTo(9);  // curtsy, target 6 to 8
   Complete("p1", "a", 2, 1, v1::SIDE_LEFT, 8);
   Complete("p1", "b", 2, 1, v1::SIDE_RIGHT, 9);
@@ -1438,7 +1400,7 @@ TEST_F(ClassSessionTest, TooEasyWithEveryRepDoneSuggestsTheProgression) {
 
 TEST_F(ClassSessionTest, LeakingHeavinessAndDomingRaisePriorityAndLowerLoad) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   Drain();
   int n = 0;
   for (v1::Symptom symptom : {v1::SYMPTOM_LEAKING, v1::SYMPTOM_PELVIC_HEAVINESS,
@@ -1457,8 +1419,8 @@ TEST_F(ClassSessionTest, LeakingHeavinessAndDomingRaisePriorityAndLowerLoad) {
       EXPECT_EQ(suggestions[0].suggested_exercise_id(), "");
       EXPECT_EQ(suggestions[0].exercise_id(), "bridge");
       EXPECT_THAT(suggestions[0].reason(), HasSubstr("coach"));
-      Do(Decide(suggestions[0].suggestion_id(),
-                v1::SUGGESTION_DECISION_DISMISSED));
+      Do(DecideCommand(suggestions[0].suggestion_id(),
+                       v1::SUGGESTION_DECISION_DISMISSED));
       Drain();
     } else {
       // Once decided, the same suggestion may come again.
@@ -1473,7 +1435,7 @@ TEST_F(ClassSessionTest, LeakingHeavinessAndDomingRaisePriorityAndLowerLoad) {
 
 TEST_F(ClassSessionTest, OtherSymptomsOnlyWarnTheInstructor) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   Drain();
   ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_LOW_BACK_PAIN)).ok());
   ASSERT_TRUE(
@@ -1491,21 +1453,21 @@ TEST_F(ClassSessionTest, OtherSymptomsOnlyWarnTheInstructor) {
 TEST_F(ClassSessionTest, DecidingASuggestionSendsItAgainToThatParticipant) {
   Join("p1", "Ana");
   Join("p2", "Bo");
-  Do(Start());
+  Do(StartCommand());
   ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
   Drain();
   const std::string before = Fingerprint();
-  EXPECT_EQ(Code(Decide("s9", v1::SUGGESTION_DECISION_ACCEPTED)),
+  EXPECT_EQ(Code(DecideCommand("s9", v1::SUGGESTION_DECISION_ACCEPTED)),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(Code(Decide("x1", v1::SUGGESTION_DECISION_ACCEPTED)),
+  EXPECT_EQ(Code(DecideCommand("x1", v1::SUGGESTION_DECISION_ACCEPTED)),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(Code(Decide("s01", v1::SUGGESTION_DECISION_ACCEPTED)),
+  EXPECT_EQ(Code(DecideCommand("s01", v1::SUGGESTION_DECISION_ACCEPTED)),
             absl::StatusCode::kNotFound);
-  EXPECT_EQ(Code(Decide("s1", v1::SUGGESTION_DECISION_UNSPECIFIED)),
+  EXPECT_EQ(Code(DecideCommand("s1", v1::SUGGESTION_DECISION_UNSPECIFIED)),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Fingerprint(), before);
 
-  const int64_t seq = Do(Decide("s1", v1::SUGGESTION_DECISION_ACCEPTED));
+  const int64_t seq = Do(DecideCommand("s1", v1::SUGGESTION_DECISION_ACCEPTED));
   std::vector<Event> events = Drain();
   ASSERT_THAT(events, SizeIs(1));
   EXPECT_EQ(events[0].event.seq(), seq);
@@ -1528,7 +1490,7 @@ TEST_F(ClassSessionTest, DecidingASuggestionSendsItAgainToThatParticipant) {
 TEST_F(ClassSessionTest, SummaryHoldsEverySetEffortSymptomSuggestionAndAlert) {
   Join("p1", "Ana");
   Join("p2", "Bo", /*show_name=*/false);
-  Do(Start());
+  Do(StartCommand());
   GoTo(9);  // curtsy right
   Complete("p1", "c", 2, 1, v1::SIDE_RIGHT, 7);
   Complete("p1", "b", 0, 2, v1::SIDE_BOTH, 8);
@@ -1542,7 +1504,7 @@ TEST_F(ClassSessionTest, SummaryHoldsEverySetEffortSymptomSuggestionAndAlert) {
   ASSERT_TRUE(Report("p1", Effort("e2", 2, v1::EFFORT_FEEL_TOO_HARD)).ok());
   ASSERT_TRUE(
       Report("p1", Symptom("s1", 2, v1::SYMPTOM_OTHER, "  sore wrist ")).ok());
-  Do(Decide("s1", v1::SUGGESTION_DECISION_ACCEPTED));
+  Do(DecideCommand("s1", v1::SUGGESTION_DECISION_ACCEPTED));
   ASSERT_TRUE(
       session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
 
@@ -1615,7 +1577,7 @@ TEST_F(ClassSessionTest, SummaryHoldsEverySetEffortSymptomSuggestionAndAlert) {
 TEST_F(ClassSessionTest, SummaryKeepsEveryAlertNotOnlyTheLatest200) {
   Join("p1", "Ana");
   Join("p2", "Bo");
-  Do(Start());
+  Do(StartCommand());
   ASSERT_TRUE(
       Report("p1", Symptom("first", 0, v1::SYMPTOM_LOW_BACK_PAIN)).ok());
   for (int i = 0; i < 205; ++i) {
@@ -1640,7 +1602,7 @@ TEST_F(ClassSessionTest, WallSummaryShowsOnlyConsentingNamesAndNoHealthData) {
   Join("p2", "Hidden", /*show_name=*/false);
   Join("p3", "Cy");
   Join("p4", "Dee");
-  Do(Start());
+  Do(StartCommand());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   Complete("p2", "r1", 0, 1, v1::SIDE_BOTH, 12);
   Complete("p3", "r1", 0, 1, v1::SIDE_BOTH, 11);
@@ -1650,7 +1612,7 @@ TEST_F(ClassSessionTest, WallSummaryShowsOnlyConsentingNamesAndNoHealthData) {
   ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
   ASSERT_TRUE(
       session_->SetConnection("p3", v1::CONNECTION_STATE_LEFT, now_).ok());
-  Do(End());
+  Do(EndCommand());
   // The instructor's summary does carry it (so the checks below can fail).
   EXPECT_THAT(session_->Summary(now_).DebugString(), HasSubstr("zzsecretzz"));
 
@@ -1679,13 +1641,13 @@ TEST_F(ClassSessionTest, WallSummaryShowsOnlyConsentingNamesAndNoHealthData) {
 
 TEST_F(ClassSessionTest, EraseHealthDataNeedsAnEndedClassAndAKnownParticipant) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
   const std::string before = Fingerprint();
   EXPECT_EQ(session_->EraseHealthData("p1").code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(Fingerprint(), before);
-  Do(End());
+  Do(EndCommand());
   EXPECT_EQ(session_->EraseHealthData("p9").code(),
             absl::StatusCode::kNotFound);
   EXPECT_TRUE(session_->EraseHealthData("p1").ok());
@@ -1695,7 +1657,7 @@ TEST_F(ClassSessionTest, EraseHealthDataNeedsAnEndedClassAndAKnownParticipant) {
 TEST_F(ClassSessionTest, EraseHealthDataRemovesItFromMemoryAndTheEventLog) {
   Join("p1", "Ana");
   Join("p2", "Bo");
-  Do(Start());
+  Do(StartCommand());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   Complete("p2", "r1", 0, 1, v1::SIDE_BOTH, 11);
   ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
@@ -1709,7 +1671,7 @@ TEST_F(ClassSessionTest, EraseHealthDataRemovesItFromMemoryAndTheEventLog) {
       Report("p2", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT, 5)).ok());
   ASSERT_TRUE(
       session_->SetConnection("p1", v1::CONNECTION_STATE_DROPPED, now_).ok());
-  Do(End());
+  Do(EndCommand());
   Drain();
   v1::ClassSummary summary = session_->Summary(now_);
   // Too hard twice in a row, two symptoms, the drop.
@@ -1786,19 +1748,19 @@ TEST_F(ClassSessionTest, EraseHealthDataRemovesItFromMemoryAndTheEventLog) {
   EXPECT_EQ(p2_health, 2);
 
   // p1's suggestion ids are gone; p2's still take a decision.
-  EXPECT_EQ(Code(Decide("s1", v1::SUGGESTION_DECISION_ACCEPTED)),
+  EXPECT_EQ(Code(DecideCommand("s1", v1::SUGGESTION_DECISION_ACCEPTED)),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(p2_suggestion, "s2");
-  Do(Decide(p2_suggestion, v1::SUGGESTION_DECISION_ACCEPTED));
+  Do(DecideCommand(p2_suggestion, v1::SUGGESTION_DECISION_ACCEPTED));
 }
 
 TEST_F(ClassSessionTest, EraseHealthDataOfEveryoneLeavesNoRatingBehind) {
   Join("p1", "Ana");
   Join("p2", "Bo");
-  Do(Start());
+  Do(StartCommand());
   ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_EASY, 2)).ok());
   ASSERT_TRUE(Report("p2", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
-  Do(End());
+  Do(EndCommand());
   ASSERT_TRUE(session_->EraseHealthData("").ok());
   const v1::ClassSummary summary = session_->Summary(now_);
   for (const v1::ParticipantSummary& p : summary.participants()) {
@@ -1822,9 +1784,9 @@ TEST_F(ClassSessionTest, EraseHealthDataOfEveryoneLeavesNoRatingBehind) {
 
 TEST_F(ClassSessionTest, ResumeInsideRetentionReturnsTheMissedEvents) {
   Join("p1", "Ana");
-  Do(Start());
-  Do(CueText("one"));
-  Do(CueText("two"));
+  Do(StartCommand());
+  Do(CueCommand("one"));
+  Do(CueCommand("two"));
   ASSERT_EQ(session_->last_seq(), 4);
   auto missed = session_->EventsAfter(2);
   ASSERT_TRUE(missed.has_value());
@@ -1842,7 +1804,7 @@ TEST_F(ClassSessionTest, ResumeBeyondRetentionReturnsNullopt) {
   SessionOptions options;
   options.retention_events = 3;
   Make(TestLibrary(), "test", options);
-  for (int i = 0; i < 6; ++i) Do(CueText(absl::StrCat("cue ", i)));
+  for (int i = 0; i < 6; ++i) Do(CueCommand(absl::StrCat("cue ", i)));
   EXPECT_FALSE(session_->EventsAfter(0).has_value());
   EXPECT_FALSE(session_->EventsAfter(2).has_value());
   auto kept = session_->EventsAfter(3);
@@ -1860,7 +1822,7 @@ TEST_F(ClassSessionTest, SameInputsGiveTheSameEvents) {
     Make(TestLibrary(), "test");
     Join("p1", "Ana");
     Join("p2", "Bo");
-    Do(Start());
+    Do(StartCommand());
     Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 4);
     EXPECT_TRUE(Report("p2", Symptom("s", 0, v1::SYMPTOM_HIP_PINCH)).ok());
     EXPECT_TRUE(
@@ -1950,7 +1912,7 @@ TEST_F(ClassSessionTest, RosterUpdateListsOnlyChangedEntries) {
   EXPECT_EQ(update->aggregates().connected_count(), 3);
   EXPECT_FALSE(session_->TakeRosterUpdate().has_value());
 
-  Do(Start());
+  Do(StartCommand());
   EXPECT_FALSE(session_->TakeRosterUpdate().has_value());
   Complete("p2", "r1", 0, 1, v1::SIDE_BOTH, 10);
   update = session_->TakeRosterUpdate();
@@ -1971,7 +1933,7 @@ TEST_F(ClassSessionTest, RosterUpdateListsOnlyChangedEntries) {
   EXPECT_EQ(update->changed(1).connection(), v1::CONNECTION_STATE_DROPPED);
 
   // Moving on clears p2's done_current: only p2 changes.
-  Do(Next());
+  Do(NextCommand());
   update = session_->TakeRosterUpdate();
   ASSERT_TRUE(update.has_value());
   ASSERT_EQ(update->changed_size(), 1);
@@ -1982,7 +1944,7 @@ TEST_F(ClassSessionTest, RosterUpdateListsOnlyChangedEntries) {
 
 TEST_F(ClassSessionTest, RosterShowsProgressPerBlockAndSide) {
   Join("p1", "Ana");
-  Do(Start());
+  Do(StartCommand());
   GoTo(9);
   Complete("p1", "a", 0, 1, v1::SIDE_BOTH, 12);
   Complete("p1", "b", 0, 2, v1::SIDE_BOTH, 8);  // under 10
@@ -2012,7 +1974,7 @@ TEST_F(ClassSessionTest, RosterShowsProgressPerBlockAndSide) {
 
 TEST_F(ClassSessionTest, AggregatesCountDoneShareMedianAndFeel) {
   for (int i = 1; i <= 5; ++i) Join(absl::StrCat("p", i), "N");
-  Do(Start());
+  Do(StartCommand());
   Complete("p1", "r", 0, 1, v1::SIDE_BOTH, 10);
   Complete("p2", "r", 0, 1, v1::SIDE_BOTH, 10);
   ASSERT_TRUE(
@@ -2059,17 +2021,17 @@ TEST_F(ClassSessionTest, AggregatesCountDoneShareMedianAndFeel) {
 TEST_F(ClassSessionTest, DoneCurrentFollowsTheCurrentWorkInterval) {
   Join("p1", "Ana");
   Join("p2", "Bo");
-  Do(Start());
+  Do(StartCommand());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   EXPECT_EQ(session_->Progress().done_current_count(), 1);
   EXPECT_DOUBLE_EQ(session_->Progress().done_current_share(), 0.5);
-  Do(Next());  // rest: nobody is done with a rest
+  Do(NextCommand());  // rest: nobody is done with a rest
   EXPECT_EQ(session_->Progress().done_current_count(), 0);
   Complete("p2", "r1", 0, 2, v1::SIDE_BOTH, 10);  // ahead, within the block
-  Do(Next());                                     // set 2
+  Do(NextCommand());                              // set 2
   EXPECT_EQ(session_->Progress().done_current_count(), 1);
-  Do(Previous());
-  Do(Previous());  // back to set 1
+  Do(PreviousCommand());
+  Do(PreviousCommand());  // back to set 1
   EXPECT_EQ(session_->Progress().done_current_count(), 1);
   EXPECT_TRUE(session_->Progress().wall(1).done_current());  // Ana
 }
@@ -2079,7 +2041,7 @@ TEST_F(ClassSessionTest, WallShowsConsentingNamesLatestFirstAtMost48) {
   Join("p2", "Hidden", /*show_name=*/false);
   Join("p3", "Cy");
   Join("p4", "Dee");
-  Do(Start());
+  Do(StartCommand());
   Complete("p3", "r", 0, 1, v1::SIDE_BOTH, 10);
   Complete("p2", "r", 0, 1, v1::SIDE_BOTH, 11);
   Complete("p1", "r", 0, 1, v1::SIDE_BOTH, 12);
@@ -2105,7 +2067,7 @@ TEST_F(ClassSessionTest, WallShowsConsentingNamesLatestFirstAtMost48) {
 TEST_F(ClassSessionTest, KioskSeesNoHealthData) {
   Join("p1", "Ana");
   Join("p2", "Hidden", /*show_name=*/false);
-  Do(Start());
+  Do(StartCommand());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_TOO_HARD, 9)).ok());
   ASSERT_TRUE(
@@ -2140,7 +2102,7 @@ TEST_F(ClassSessionTest, ProgressChangesOnJoinsCompletionsAndIntervals) {
   Join("p1", "Ana");
   EXPECT_TRUE(session_->TakeProgressChanged());
   EXPECT_FALSE(session_->TakeProgressChanged());
-  Do(Start());
+  Do(StartCommand());
   EXPECT_TRUE(session_->TakeProgressChanged());
   ASSERT_TRUE(Report("p1", Effort("e1", 0, v1::EFFORT_FEEL_JUST_RIGHT)).ok());
   EXPECT_FALSE(session_->TakeProgressChanged());  // effort is not progress
@@ -2156,7 +2118,7 @@ TEST_F(ClassSessionTest, ProgressChangesOnJoinsCompletionsAndIntervals) {
 TEST_F(ClassSessionTest, SnapshotsCarryWhatEachRoleMaySee) {
   Join("p1", "Ana");
   Join("p2", "Bo");
-  Do(Start());
+  Do(StartCommand());
   Complete("p1", "r1", 0, 1, v1::SIDE_BOTH, 10);
   ASSERT_TRUE(Report("p1", Symptom("s1", 0, v1::SYMPTOM_LEAKING)).ok());
   now_ += absl::Seconds(5);

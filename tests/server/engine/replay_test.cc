@@ -14,9 +14,20 @@
 #include "google/protobuf/message.h"
 #include "gtest/gtest.h"
 #include "server/engine/class_session.h"
+#include "tests/testing/class_commands.h"
 
 namespace circuit::engine {
 namespace {
+
+using ::circuit::testing::AdjustTimeCommand;
+using ::circuit::testing::CannedCueCommand;
+using ::circuit::testing::CueCommand;
+using ::circuit::testing::DecideCommand;
+using ::circuit::testing::NextCommand;
+using ::circuit::testing::PauseCommand;
+using ::circuit::testing::PreviousCommand;
+using ::circuit::testing::ResumeCommand;
+using ::circuit::testing::StartCommand;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'780'000'000);
 const std::vector<std::string> kParticipants = {"p1", "p2", "p3", "p4"};
@@ -202,54 +213,6 @@ class JournalingCaller {
   int commands_ = 0;
 };
 
-v1::InstructorCommand Start() {
-  v1::InstructorCommand c;
-  c.mutable_start();
-  return c;
-}
-v1::InstructorCommand Pause() {
-  v1::InstructorCommand c;
-  c.mutable_pause();
-  return c;
-}
-v1::InstructorCommand Resume() {
-  v1::InstructorCommand c;
-  c.mutable_resume();
-  return c;
-}
-v1::InstructorCommand Next() {
-  v1::InstructorCommand c;
-  c.mutable_next();
-  return c;
-}
-v1::InstructorCommand Previous() {
-  v1::InstructorCommand c;
-  c.mutable_previous();
-  return c;
-}
-v1::InstructorCommand Adjust(int64_t delta_ms) {
-  v1::InstructorCommand c;
-  c.mutable_adjust_time()->set_delta_ms(delta_ms);
-  return c;
-}
-v1::InstructorCommand CueText(const std::string& text) {
-  v1::InstructorCommand c;
-  c.mutable_cue()->set_text(text);
-  return c;
-}
-v1::InstructorCommand CannedCue(int index) {
-  v1::InstructorCommand c;
-  c.mutable_cue()->set_canned_cue_index(index);
-  return c;
-}
-v1::InstructorCommand Decide(const std::string& id,
-                             v1::SuggestionDecision decision) {
-  v1::InstructorCommand c;
-  c.mutable_decide_suggestion()->set_suggestion_id(id);
-  c.mutable_decide_suggestion()->set_decision(decision);
-  return c;
-}
-
 // Replays `caller`'s entries into a fresh session, checking each entry's
 // outcome, events and instructor snapshot against the original's as it goes,
 // then everything a reader can see at the end.
@@ -335,14 +298,14 @@ TEST(ReplayTest, AWholeClassReplaysToTheSameEventsStateAndSummary) {
   EXPECT_EQ(c.Complete("p1", "a-0", 0, 1, v1::SIDE_LEFT, 9).status.code(),
             absl::StatusCode::kFailedPrecondition);  // in the lobby
   c.Advance(absl::Seconds(10));
-  ASSERT_TRUE(c.Command(Start()).status.ok());
+  ASSERT_TRUE(c.Command(StartCommand()).status.ok());
 
   // Block 0, set 1, left side.
   c.Advance(absl::Seconds(20));
   ASSERT_TRUE(c.Complete("p1", "a-1", 0, 1, v1::SIDE_LEFT, 9).status.ok());
   ASSERT_TRUE(c.Complete("p2", "b-1", 0, 1, v1::SIDE_LEFT, 6).status.ok());
   ASSERT_TRUE(c.Complete("p3", "c-1", 0, 1, v1::SIDE_LEFT, 10).status.ok());
-  ASSERT_TRUE(c.Command(CueText("Squeeze at the top")).status.ok());
+  ASSERT_TRUE(c.Command(CueCommand("Squeeze at the top")).status.ok());
 
   // Through the 15 s rest by ticks, into the right side.
   c.Advance(absl::Seconds(45));
@@ -358,32 +321,32 @@ TEST(ReplayTest, AWholeClassReplaysToTheSameEventsStateAndSummary) {
   ASSERT_TRUE(
       c.Effort("p1", "a-e2", 0, v1::EFFORT_FEEL_UNSPECIFIED, 9).status.ok());
 
-  ASSERT_TRUE(c.Command(Pause()).status.ok());
+  ASSERT_TRUE(c.Command(PauseCommand()).status.ok());
   c.Advance(absl::Seconds(30));
-  ASSERT_TRUE(c.Command(Resume()).status.ok());
+  ASSERT_TRUE(c.Command(ResumeCommand()).status.ok());
   ASSERT_TRUE(c.Connection("p3", v1::CONNECTION_STATE_CONNECTED).status.ok());
-  ASSERT_TRUE(
-      c.Command(Decide("s2", v1::SUGGESTION_DECISION_ACCEPTED)).status.ok());
-  ASSERT_TRUE(c.Command(Adjust(10000)).status.ok());
+  ASSERT_TRUE(c.Command(DecideCommand("s2", v1::SUGGESTION_DECISION_ACCEPTED))
+                  .status.ok());
+  ASSERT_TRUE(c.Command(AdjustTimeCommand(10000)).status.ok());
   ASSERT_TRUE(c.Connection("p4", v1::CONNECTION_STATE_DROPPED).status.ok());
-  ASSERT_TRUE(c.Command(Next()).status.ok());
+  ASSERT_TRUE(c.Command(NextCommand()).status.ok());
   ASSERT_TRUE(c.Symptom("p2", "b-s1", 0, v1::SYMPTOM_HIP_PINCH).status.ok());
   ASSERT_TRUE(c.Symptom("p1", "a-s1", 0, v1::SYMPTOM_LEAKING).status.ok());
   EXPECT_TRUE(c.Complete("p1", "a-1", 0, 1, v1::SIDE_LEFT, 9).duplicate);
   EXPECT_EQ(c.Complete("p1", "a-bad", 0, 1, v1::SIDE_LEFT, 150).status.code(),
             absl::StatusCode::kInvalidArgument);
   ASSERT_TRUE(c.Token("p2").status.ok());
-  ASSERT_TRUE(c.Command(CannedCue(0)).status.ok());
+  ASSERT_TRUE(c.Command(CannedCueCommand(0)).status.ok());
 
   // p4 never comes back: their hold runs out on a tick.
   c.Advance(absl::Minutes(3));
   ASSERT_EQ(c.session().Connection("p4"), v1::CONNECTION_STATE_LEFT);
-  ASSERT_TRUE(
-      c.Command(Decide("s1", v1::SUGGESTION_DECISION_DISMISSED)).status.ok());
-  EXPECT_EQ(
-      c.Command(Decide("s99", v1::SUGGESTION_DECISION_ACCEPTED)).status.code(),
-      absl::StatusCode::kNotFound);
-  ASSERT_TRUE(c.Command(Previous()).status.ok());
+  ASSERT_TRUE(c.Command(DecideCommand("s1", v1::SUGGESTION_DECISION_DISMISSED))
+                  .status.ok());
+  EXPECT_EQ(c.Command(DecideCommand("s99", v1::SUGGESTION_DECISION_ACCEPTED))
+                .status.code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_TRUE(c.Command(PreviousCommand()).status.ok());
   const int32_t block = c.session().State(c.now()).current().block_index();
   ASSERT_TRUE(c.Complete("p3", "c-3", block, 2, v1::SIDE_LEFT, 7).status.ok());
 
@@ -393,8 +356,8 @@ TEST(ReplayTest, AWholeClassReplaysToTheSameEventsStateAndSummary) {
   ASSERT_TRUE(c.Connection("p1", v1::CONNECTION_STATE_DROPPED).status.ok());
   EXPECT_EQ(c.Complete("p2", "b-9", 0, 2, v1::SIDE_LEFT, 9).status.code(),
             absl::StatusCode::kFailedPrecondition);
-  ASSERT_TRUE(
-      c.Command(Decide("s3", v1::SUGGESTION_DECISION_ACCEPTED)).status.ok());
+  ASSERT_TRUE(c.Command(DecideCommand("s3", v1::SUGGESTION_DECISION_ACCEPTED))
+                  .status.ok());
   c.Advance(absl::Seconds(1));
 
   // The class went the way the test means it to, so the replay covers it.
@@ -418,7 +381,7 @@ TEST(ReplayTest, ARestartReplaysIdentically) {
   ASSERT_TRUE(c.Join("p1", "Ana", true).status.ok());
   ASSERT_TRUE(c.Join("p2", "Bo", false).status.ok());
   ASSERT_TRUE(c.Join("p3", "Cy", true).status.ok());
-  ASSERT_TRUE(c.Command(Start()).status.ok());
+  ASSERT_TRUE(c.Command(StartCommand()).status.ok());
   c.Advance(absl::Seconds(20));
   ASSERT_TRUE(c.Complete("p1", "a-1", 0, 1, v1::SIDE_LEFT, 9).status.ok());
   ASSERT_TRUE(c.Connection("p2", v1::CONNECTION_STATE_DROPPED).status.ok());
@@ -432,13 +395,13 @@ TEST(ReplayTest, ARestartReplaysIdentically) {
   ASSERT_EQ(c.session().Connection("p1"), v1::CONNECTION_STATE_DROPPED);
   c.Advance(absl::Seconds(30));
   ASSERT_TRUE(c.Connection("p1", v1::CONNECTION_STATE_CONNECTED).status.ok());
-  ASSERT_TRUE(c.Command(Resume()).status.ok());
+  ASSERT_TRUE(c.Command(ResumeCommand()).status.ok());
   c.Advance(absl::Minutes(3));  // p2's and p3's holds run out
   ASSERT_EQ(c.session().Connection("p2"), v1::CONNECTION_STATE_LEFT);
   ASSERT_EQ(c.session().Connection("p3"), v1::CONNECTION_STATE_LEFT);
   ASSERT_TRUE(c.Complete("p1", "a-2", 0, 1, v1::SIDE_RIGHT, 10).status.ok());
   // A second restart, of a paused class.
-  ASSERT_TRUE(c.Command(Pause()).status.ok());
+  ASSERT_TRUE(c.Command(PauseCommand()).status.ok());
   ASSERT_TRUE(c.Restart().status.ok());
   c.Advance(absl::Seconds(2));
 

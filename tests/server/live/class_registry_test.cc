@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/common/log.h"
+#include "tests/testing/class_commands.h"
 
 namespace circuit {
 namespace {
@@ -47,9 +48,8 @@ class ClassRegistryTest : public ::testing::Test {
 
   // Ends a class and waits until its info says so.
   void End(const std::string& class_id) {
-    v1::InstructorCommand end;
+    v1::InstructorCommand end = ::circuit::testing::EndCommand();
     end.set_command_id("end");
-    end.mutable_end();
     auto reply = std::make_shared<Stream>(16);
     reply->Attach(&sink_);
     registry_->Find(class_id)->Command(end, reply);
