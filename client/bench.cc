@@ -49,7 +49,7 @@
 #include "client/bench_sse.h"
 #include "client/lib/connection.h"
 #include "client/lib/process_sample.h"
-#include "client/spawned_server.h"
+#include "client/lib/spawner.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
@@ -1184,7 +1184,7 @@ class BenchRun {
 
   const BenchOptions& options_;
   const int n_;
-  std::unique_ptr<SpawnedServer> server_;
+  std::unique_ptr<spawn::SpawnedServer> server_;
   std::string address_;
   std::string key_;
   pid_t pid_ = 0;
@@ -1219,9 +1219,8 @@ void BenchRun::Progress(const std::string& text) const {
 
 absl::Status BenchRun::Setup() {
   if (options_.spawn_server) {
-    SpawnOptions spawn;
+    spawn::SpawnedServer::Options spawn;
     spawn.prefix = "circuit-bench";
-    spawn.remove_data_dir = true;
     // The per-address limits (joins a minute, messages a second on one
     // stream) would refuse one machine playing thousands of phones: they are
     // lifted on this server only, by its flags.
@@ -1239,7 +1238,7 @@ absl::Status BenchRun::Setup() {
     spawn.extra_args.insert(spawn.extra_args.end(),
                             options_.server_flags.begin(),
                             options_.server_flags.end());
-    server_ = std::make_unique<SpawnedServer>(spawn);
+    server_ = std::make_unique<spawn::SpawnedServer>(spawn);
     if (absl::Status started = server_->Start(); !started.ok()) {
       return started;
     }
@@ -1295,8 +1294,7 @@ absl::Status BenchRun::SetupSse(const std::string& class_id, int max_cues) {
   std::string http = options_.http_address;
   sse.key = options_.kiosk_key.empty() ? key_ : options_.kiosk_key;
   if (server_ != nullptr) {
-    const int port = WaitForHttpPort(server_->data_dir() + "/circuitd.out",
-                                     absl::Seconds(5));
+    const int port = server_->http_port();
     if (port == 0) {
       return absl::UnavailableError(
           "the spawned circuitd did not say where it listens for HTTP");
@@ -1602,8 +1600,7 @@ absl::Status BenchRun::StartAttack(Row* row) {
   }
   if (options_.attack == BenchAttack::kSlowloris) {
     if (server_ != nullptr) {
-      attack.http_port = WaitForHttpPort(server_->data_dir() + "/circuitd.out",
-                                         absl::Seconds(5));
+      attack.http_port = server_->http_port();
     } else {
       const size_t http_colon = options_.http_address.rfind(':');
       if (http_colon == std::string::npos ||

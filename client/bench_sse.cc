@@ -17,7 +17,6 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -63,28 +62,6 @@ const char* BenchTransportName(BenchTransport transport) {
       return "sse_participant";
   }
   return "?";
-}
-
-int WaitForHttpPort(const std::string& out_path, absl::Duration timeout) {
-  constexpr absl::string_view kPrefix = "circuitd http on ";
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    std::ifstream in(out_path);
-    std::string line;
-    while (std::getline(in, line)) {
-      absl::string_view rest = line;
-      if (!absl::ConsumePrefix(&rest, kPrefix)) continue;
-      rest = rest.substr(0, rest.find(' '));
-      const size_t colon = rest.rfind(':');
-      int port = 0;
-      if (colon != absl::string_view::npos &&
-          absl::SimpleAtoi(rest.substr(colon + 1), &port) && port > 0) {
-        return port;
-      }
-    }
-    if (absl::Now() >= deadline) return 0;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
 }
 
 namespace {

@@ -37,10 +37,6 @@ enum class BenchTransport {
 bool ParseBenchTransport(const std::string& name, BenchTransport* transport);
 const char* BenchTransportName(BenchTransport transport);
 
-// "circuitd http on HOST:PORT" in a spawned circuitd's stdout (the file
-// `out_path`): the port, once printed, waiting at most `timeout`; 0 if not.
-int WaitForHttpPort(const std::string& out_path, absl::Duration timeout);
-
 struct SseFleetOptions {
   BenchTransport transport = BenchTransport::kSseKiosk;
   // circuitd's HTTP listener: an IP address and a port.
