@@ -22,7 +22,6 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "absl/types/optional.h"
-#include "client/bench.h"
 #include "client/demo.h"
 #include "client/lib/accounts.h"
 #include "client/lib/atomic_file.h"
@@ -97,63 +96,14 @@ ABSL_FLAG(int64_t, ttl_seconds, 0,
 ABSL_FLAG(bool, exit_at_end, false,
           "instruct, join, kiosk: exit when the class ends");
 ABSL_FLAG(bool, spawn_server, false,
-          "demo, bench: start a circuitd of its own on a free port (bench: "
-          "one per run, with the per-address limits lifted by its flags)");
+          "demo: start a circuitd of its own on a free port (it and its "
+          "temporary data directory go when the demo does)");
 ABSL_FLAG(std::string, participants, "",
-          "demo: simulated participants, 1 to 200 (default 12); bench: a "
-          "comma list, one run each, e.g. 2000,5000 (default 200)");
+          "demo: simulated participants, 1 to 200 (default 12)");
 ABSL_FLAG(double, speed, 10,
           "demo: how many times faster than real time the class runs");
 ABSL_FLAG(std::string, circuit, "kickback-trio", "demo: the circuit to run");
 ABSL_FLAG(uint64_t, seed, 1, "demo: seed of the participants' choices");
-ABSL_FLAG(std::string, mode, "cues",
-          "bench: cues, next, joins, reports, idle or class");
-ABSL_FLAG(int, messages, 100,
-          "bench: per participant, the cues (cues) or interval changes "
-          "(next) it receives, or the reports it sends (reports)");
-ABSL_FLAG(double, rate, 20,
-          "bench: per second, the instructor's cues or nexts (cues, next), "
-          "or each participant's reports (reports)");
-ABSL_FLAG(int, seconds, 60, "bench: how long idle and class runs last");
-ABSL_FLAG(int, joins_in_flight, 64,
-          "bench: joins started and not yet answered, at most");
-ABSL_FLAG(int, threads, 2,
-          "bench: completion-queue threads serving every participant");
-ABSL_FLAG(int, server_pid, 0,
-          "bench without --spawn_server: circuitd's process id, to read its "
-          "CPU and RSS from /proc");
-ABSL_FLAG(bool, accept_batches, true,
-          "bench: every stream asks for batches (several messages in one "
-          "response) when the contract has them; false: one at a time");
-ABSL_FLAG(std::string, transport, "grpc",
-          "bench: how the simulated clients connect: grpc (participants' "
-          "JoinClass streams), sse_kiosk (kiosks: GET /v1/classes/ID:watch "
-          "server-sent events) or sse_participant (participants: POST "
-          "/v1/classes:join server-sent events); SSE: one HTTP connection "
-          "per client, the instructor still on gRPC, modes cues, next, joins "
-          "and idle");
-ABSL_FLAG(std::string, http_address, "",
-          "bench --transport=sse_* without --spawn_server: circuitd's HTTP "
-          "listener, IP:PORT (e.g. 127.0.0.1:8080)");
-ABSL_FLAG(std::string, attack, "",
-          "bench: hostile traffic during the measured phase, from another "
-          "address (--attack_from): joins (join attempts spread over the "
-          "phase), idle_tcp (gRPC connections that never send a byte), "
-          "slowloris (HTTP connections trickling a request), report_flood "
-          "(one participant reporting --attack_size times a second), or none "
-          "(the same set-up without an attack, to compare); every "
-          "participant then connects from an address of its own");
-ABSL_FLAG(int, attack_size, 0,
-          "bench --attack: join attempts, connections, or reports a second "
-          "(0: 10000 joins, 5000 idle_tcp, 1000 slowloris, 1000 report_flood)");
-ABSL_FLAG(std::string, attack_from, "127.0.0.2",
-          "bench --attack: the attacker's source address");
-ABSL_FLAG(bool, attack_reopen, true,
-          "bench --attack=idle_tcp or slowloris: reopen each connection the "
-          "server closes, keeping --attack_size open; false: open each once");
-ABSL_FLAG(std::string, server_flags, "",
-          "bench --spawn_server: more circuitd flags, space-separated, e.g. "
-          "\"--journal=memory\"");
 
 namespace circuit::client {
 namespace {
@@ -786,65 +736,6 @@ int Demo(const std::vector<char*>& args) {
   return RunDemo(app, demo);
 }
 
-constexpr char kBenchUsage[] =
-    "bench [--spawn_server | --server_pid=PID] "
-    "[--mode=cues|next|joins|reports|idle|class] "
-    "[--transport=grpc|sse_kiosk|sse_participant] [--participants=N,N...] "
-    "[--messages=M] [--rate=R] [--seconds=S] "
-    "[--attack=none|joins|idle_tcp|slowloris|report_flood] [--json]";
-
-int Bench(const std::vector<char*>& args) {
-  if (!args.empty()) return Usage(kBenchUsage);
-  BenchOptions options;
-  if (!ParseBenchMode(absl::GetFlag(FLAGS_mode), &options.mode)) {
-    return BadFlag("--mode is cues, next, joins, reports, idle or class");
-  }
-  if (!ParseBenchTransport(absl::GetFlag(FLAGS_transport),
-                           &options.transport)) {
-    return BadFlag("--transport is grpc, sse_kiosk or sse_participant");
-  }
-  if (const std::string attack = absl::GetFlag(FLAGS_attack);
-      !attack.empty() && !ParseBenchAttack(attack, &options.attack)) {
-    return BadFlag(
-        "--attack is none, joins, idle_tcp, slowloris or report_flood");
-  }
-  options.attack_size = absl::GetFlag(FLAGS_attack_size);
-  options.attack_from = absl::GetFlag(FLAGS_attack_from);
-  options.attack_reopen = absl::GetFlag(FLAGS_attack_reopen);
-  if (const std::string list = absl::GetFlag(FLAGS_participants);
-      !list.empty()) {
-    options.participants.clear();
-    for (absl::string_view item : absl::StrSplit(list, ',')) {
-      int n = 0;
-      if (!absl::SimpleAtoi(item, &n)) {
-        return BadFlag("--participants is a comma list of numbers");
-      }
-      options.participants.push_back(n);
-    }
-  }
-  options.messages = absl::GetFlag(FLAGS_messages);
-  options.rate = absl::GetFlag(FLAGS_rate);
-  options.seconds = absl::GetFlag(FLAGS_seconds);
-  options.joins_in_flight = absl::GetFlag(FLAGS_joins_in_flight);
-  options.threads = absl::GetFlag(FLAGS_threads);
-  options.spawn_server = absl::GetFlag(FLAGS_spawn_server);
-  options.server_flags =
-      absl::StrSplit(absl::GetFlag(FLAGS_server_flags), ' ', absl::SkipEmpty());
-  options.json = absl::GetFlag(FLAGS_json);
-  options.accept_batches = absl::GetFlag(FLAGS_accept_batches);
-  if (!options.spawn_server) {
-    options.address = absl::GetFlag(FLAGS_address);
-    options.instructor_key = Key("instructor");
-    options.server_pid = absl::GetFlag(FLAGS_server_pid);
-    options.http_address = absl::GetFlag(FLAGS_http_address);
-    options.kiosk_key = Key("kiosk", /*use_flag=*/false);
-  } else if (!options.server_flags.empty() &&
-             !absl::StartsWith(options.server_flags[0], "--")) {
-    return BadFlag("--server_flags are circuitd flags, e.g. --journal=memory");
-  }
-  return RunBench(options);
-}
-
 const std::vector<Subcommand>& Subcommands() {
   static const auto* const subcommands = new std::vector<Subcommand>{
       {"circuits",
@@ -956,55 +847,6 @@ const std::vector<Subcommand>& Subcommands() {
        "Runs a whole simulated class and shows it on the kiosk view.",
        {"spawn_server", "participants", "speed", "circuit", "seed"},
        Demo},
-      {"bench",
-       {{"", "the load tool: size a machine for N participants"}},
-       kBenchUsage,
-       "Simulates a room: N participants, each on a TCP connection of its\n"
-       "own, join one kickback-trio class (at most --joins_in_flight joins\n"
-       "at a time); the instructor starts it; then, by --mode:\n"
-       "  cues     --messages cues at --rate a second, each 64 bytes with its\n"
-       "           send time; every participant's receipt is timed\n"
-       "  next     --messages interval changes (next; previous near the end\n"
-       "           of the plan) at --rate a second, timed the same way\n"
-       "  joins    the joins only: per-join latency, joins a second, server\n"
-       "           CPU per join\n"
-       "  reports  each participant sends --messages completion reports at\n"
-       "           --rate a second; ack latency from when each was due\n"
-       "  idle     nothing for --seconds (class in the lobby): server CPU\n"
-       "  class    a real class for --seconds: a cue every 5 s, a next every\n"
-       "           45 s, every participant reporting a set every 45 s\n"
-       "           (spread), the server's own progress and timer\n"
-       "Prints one markdown table row per entry of --participants (header\n"
-       "once), or one JSON object with --json: delivered/expected, latency\n"
-       "p50/p90/p99/max, drain (last send to last delivery), kept up (all\n"
-       "delivered and drain <= 0.5 s), server CPU per delivered message, RSS\n"
-       "per participant ((RSS after joins - before) / N), server RSS, and the\n"
-       "load tool's own CPU; notes hold joins, split figures and errors.\n"
-       "\n"
-       "--spawn_server starts a fresh circuitd next to this binary for each\n"
-       "run (127.0.0.1, a free port, a temporary data directory, new keys)\n"
-       "and reads its CPU and RSS from /proc. circuitd limits joins a minute\n"
-       "and messages a second per client address, and here one address plays\n"
-       "every phone: the spawned server is started with\n"
-       "--joins_per_minute_per_peer and --stream_messages_per_second raised\n"
-       "(and --max_reports_per_participant when --messages needs it). That\n"
-       "is the only way through: the limits have no exemption, so against a\n"
-       "server you run (--address, --key or the usual key discovery), start\n"
-       "it with those flags yourself, and pass --server_pid for CPU and RSS.\n"
-       "Keep the load tool on the machine it measures in mind: it uses CPU\n"
-       "too (its own column).\n"
-       "\n"
-       "--attack=joins|idle_tcp|slowloris|report_flood plays hostile traffic\n"
-       "from --attack_from (127.0.0.2) during the measured phase; every\n"
-       "participant then connects from an address of its own (127.1.x.y)\n"
-       "and a spawned server keeps its per-address limits. --attack=none is\n"
-       "the same set-up without the attack, to compare. The notes say what\n"
-       "the attack did and the server's RSS before, at peak and after.",
-       {"spawn_server", "mode", "participants", "messages", "rate", "seconds",
-        "joins_in_flight", "threads", "accept_batches", "server_pid",
-        "server_flags", "attack", "attack_size", "attack_from", "attack_reopen",
-        "json"},
-       Bench},
   };
   return *subcommands;
 }

@@ -1,5 +1,5 @@
-// `circuit bench` over circuitd's HTTP event streams. How it measures, as
-// the gRPC transport (client/bench.cc) does:
+// `circuit-bench` over circuitd's HTTP event streams. How it measures, as
+// the gRPC transport (bench/load/run.cc) does:
 // - Every client is its own TCP connection (a socket of its own) to
 //   circuitd's HTTP listener, with one request and one open response.
 // - The connections are spread over --threads io_contexts, one thread each;
@@ -11,7 +11,7 @@
 //   The JSON is protobuf's canonical mapping, fields in number order, no
 //   whitespace; a cue's text cannot hold an unescaped quote, so the scan
 //   cannot be fooled by one.
-#include "client/bench_sse.h"
+#include "bench/load/sse.h"
 
 #include <algorithm>
 #include <array>
@@ -37,7 +37,7 @@
 #include "boost/asio/write.hpp"
 #include "server/common/json.h"
 
-namespace circuit::client {
+namespace circuit::bench {
 
 bool ParseBenchTransport(const std::string& name, BenchTransport* transport) {
   if (name == "grpc") {
@@ -648,4 +648,4 @@ void SseFleet::Close() {
   clients_.clear();
 }
 
-}  // namespace circuit::client
+}  // namespace circuit::bench
