@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "client/spawned_server.h"
+#include "client/lib/spawner.h"
 
 namespace circuit::client {
 namespace {
@@ -188,11 +188,11 @@ int RunDemo(const AppOptions& app, const DemoOptions& demo) {
   std::shared_ptr<Connection> connection = app.connection;
   std::string instructor_key = demo.instructor_key;
   std::string kiosk_key = demo.kiosk_key;
-  std::unique_ptr<SpawnedServer> server;
+  std::unique_ptr<spawn::SpawnedServer> server;
   if (demo.spawn_server) {
-    SpawnOptions spawn;
+    spawn::SpawnedServer::Options spawn;
     spawn.prefix = "circuit-demo";
-    server = std::make_unique<SpawnedServer>(spawn);
+    server = std::make_unique<spawn::SpawnedServer>(spawn);
     if (absl::Status started = server->Start(); !started.ok()) {
       std::fprintf(stderr, "circuit: %s\n",
                    std::string(started.message()).c_str());

@@ -1,10 +1,17 @@
-// `circuit bench` end to end: the real binary runs small loads against a
+// `circuit-bench` end to end: the real binary runs small loads against a
 // circuitd of its own (or one the test started) and reports that every
 // message was delivered. Nothing here asserts a duration: the figures are
 // the tool's output, not the test's.
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -33,7 +40,7 @@ struct BenchResult {
 };
 
 BenchResult RunBench(const std::vector<std::string>& flags) {
-  std::vector<std::string> argv = {BinaryPath("circuit"), "bench"};
+  std::vector<std::string> argv = {BinaryPath("circuit-bench")};
   argv.insert(argv.end(), flags.begin(), flags.end());
   BenchResult result;
   auto bench = Subprocess::Start(argv);
@@ -313,12 +320,94 @@ INSTANTIATE_TEST_SUITE_P(
       return param.param.attack;
     });
 
+TEST(CircuitBenchTest, HelpListsItsFlags) {
+  BenchResult result = RunBench({"--help"});
+  EXPECT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out, ::testing::HasSubstr("usage: circuit-bench"));
+  for (const char* flag : {"--spawn_server", "--mode", "--participants",
+                           "--transport", "--attack", "--server_flags"}) {
+    EXPECT_THAT(result.out, ::testing::HasSubstr(flag));
+  }
+}
+
 TEST(CircuitBenchTest, FailsWithAReasonWhenNoServerAnswers) {
   // Port 1 on loopback: nothing listens there.
   BenchResult result = RunBench(
       {"--address=127.0.0.1:1", "--key=k", "--participants=2", "--mode=joins"});
   EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
-  EXPECT_THAT(result.err, ::testing::HasSubstr("circuit: bench joins N=2:"));
+  EXPECT_THAT(result.err, ::testing::HasSubstr("circuit-bench: joins N=2:"));
+}
+
+int MillisUntil(absl::Time deadline) {
+  return static_cast<int>(std::max<int64_t>(
+      0, absl::ToInt64Milliseconds(deadline - absl::Now()) + 1));
+}
+
+// "circuit-bench: MODE N=2: circuitd pid PID in DIR": PID and DIR.
+bool ParseSpawned(absl::string_view line, int* pid, std::string* dir) {
+  const size_t at = line.find(": circuitd pid ");
+  if (!absl::StartsWith(line, "circuit-bench: ") || at == line.npos) {
+    return false;
+  }
+  std::vector<std::string> words = absl::StrSplit(line.substr(at + 15), ' ');
+  if (words.size() != 3 || words[1] != "in") return false;
+  *dir = words[2];
+  return absl::SimpleAtoi(words[0], pid);
+}
+
+// The process's name, from /proc ("" once it is gone).
+std::string ProcessName(int pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/comm"));
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+TEST(CircuitBenchTest, ItsCircuitdAndDataDieWithIt) {
+  // kill -9 of the bench: nothing of its runs may stay behind. Its stderr
+  // is joined to stdout to read where its circuitd runs.
+  auto bench = Subprocess::Start(
+      {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>&1", BinaryPath("circuit-bench"),
+       "--spawn_server", "--mode=idle", "--participants=2", "--seconds=600"});
+  ASSERT_TRUE(bench.ok()) << bench.status();
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  int pid = 0;
+  std::string dir;
+  std::string said;
+  while (pid == 0) {
+    absl::StatusOr<std::string> line = bench->ReadLine(deadline);
+    ASSERT_TRUE(line.ok()) << line.status() << said;
+    absl::StrAppend(&said, *line, "\n");
+    ParseSpawned(*line, &pid, &dir);
+  }
+  // It is up: the bench printed that line once circuitd listened.
+  ASSERT_EQ(ProcessName(pid), "circuitd") << said;
+  ASSERT_TRUE(std::filesystem::exists(dir + "/data")) << dir;
+  // Told when circuitd exits and when its directory is deleted.
+  const int exited = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  ASSERT_GE(exited, 0);
+  const int deleted = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  ASSERT_GE(deleted, 0);
+  ASSERT_GE(inotify_add_watch(deleted, dir.c_str(), IN_DELETE_SELF), 0);
+
+  bench->Signal(SIGKILL);
+  absl::StatusOr<int> rc = bench->Wait(deadline);
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_EQ(*rc, 128 + SIGKILL);
+
+  pollfd gone{exited, POLLIN, 0};
+  EXPECT_EQ(poll(&gone, 1, MillisUntil(deadline)), 1)
+      << "circuitd " << pid << " outlived the bench";
+  while (std::filesystem::exists(dir) && absl::Now() < deadline) {
+    pollfd event{deleted, POLLIN, 0};
+    poll(&event, 1, MillisUntil(deadline));
+    char events[4096];
+    while (read(deleted, events, sizeof events) > 0) {
+    }
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir)) << dir << " outlived the bench";
+  close(exited);
+  close(deleted);
 }
 
 }  // namespace

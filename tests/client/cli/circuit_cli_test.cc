@@ -380,5 +380,17 @@ TEST_F(CircuitCliTest, AnUnknownClassFormIsAUsageError) {
   EXPECT_THAT(run.err, HasSubstr("circuit class summary CLASS"));
 }
 
+TEST_F(CircuitCliTest, TheLoadToolIsNotPartOfTheCli) {
+  // It is circuit-bench, a binary of its own.
+  Result help = Circuit({"--help"});
+  EXPECT_EQ(help.code, 0);
+  EXPECT_THAT(help.out, HasSubstr("demo"));
+  EXPECT_THAT(help.out, Not(HasSubstr("bench")));
+  Result bench = Circuit({"bench", "--spawn_server"});
+  EXPECT_EQ(bench.code, 2);
+  EXPECT_THAT(bench.err, HasSubstr("unknown subcommand \"bench\""));
+  EXPECT_TRUE(service_.Calls().empty());
+}
+
 }  // namespace
 }  // namespace circuit

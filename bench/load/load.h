@@ -1,7 +1,7 @@
-#ifndef CIRCUIT_CLIENT_BENCH_H_
-#define CIRCUIT_CLIENT_BENCH_H_
+#ifndef CIRCUIT_BENCH_LOAD_LOAD_H_
+#define CIRCUIT_BENCH_LOAD_LOAD_H_
 
-// `circuit bench`: the operator's load tool. Simulated participants, each on
+// `circuit-bench`: the operator's load tool. Simulated participants, each on
 // a TCP connection of its own, join one class of the kickback trio and the
 // tool measures what a real room costs circuitd: how fast a cue or an
 // interval change reaches everyone, how fast joins and reports are
@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "client/bench_attack.h"
-#include "client/bench_sse.h"
+#include "bench/load/attack.h"
+#include "bench/load/sse.h"
 
-namespace circuit::client {
+namespace circuit::bench {
 
 // What one run does after the participants have joined.
 enum class BenchMode {
@@ -48,7 +48,7 @@ struct BenchOptions {
   BenchMode mode = BenchMode::kCues;
   // How the simulated clients reach circuitd: gRPC participants, or
   // server-sent events over HTTP as kiosks or participants (each its own
-  // connection; client/bench_sse.h). The instructor always uses gRPC. The
+  // connection; bench/load/sse.h). The instructor always uses gRPC. The
   // SSE transports run cues, next, joins and idle.
   BenchTransport transport = BenchTransport::kGrpc;
   // One run per entry, each with that many participants.
@@ -85,7 +85,7 @@ struct BenchOptions {
   // when the contract offers them (`accept_batches`), as an app would.
   bool accept_batches = true;
 
-  // Hostile traffic during the measured phase (client/bench_attack.h), from
+  // Hostile traffic during the measured phase (bench/load/attack.h), from
   // `attack_from`; `attack_size` 0 is the attack's default. Any value but
   // kOff (kNone too, for the baseline) gives each participant an address
   // of its own (127.1.x.y) and keeps a spawned server's per-address limits.
@@ -113,6 +113,6 @@ std::string BenchUsageError(const BenchOptions& options);
 // the reason on stderr; 2 for a usage error.
 int RunBench(const BenchOptions& options);
 
-}  // namespace circuit::client
+}  // namespace circuit::bench
 
-#endif  // CIRCUIT_CLIENT_BENCH_H_
+#endif  // CIRCUIT_BENCH_LOAD_LOAD_H_

@@ -1,7 +1,7 @@
-#ifndef CIRCUIT_CLIENT_BENCH_SSE_H_
-#define CIRCUIT_CLIENT_BENCH_SSE_H_
+#ifndef CIRCUIT_BENCH_LOAD_SSE_H_
+#define CIRCUIT_BENCH_LOAD_SSE_H_
 
-// `circuit bench --transport=sse_kiosk|sse_participant`: the simulated
+// `circuit-bench --transport=sse_kiosk|sse_participant`: the simulated
 // screens and phones speak circuitd's HTTP API instead of gRPC. Each one is a
 // TCP connection of its own to circuitd's HTTP listener (never shared, as
 // each TV or browser has its own) carrying one server-sent event stream:
@@ -21,7 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 
-namespace circuit::client {
+namespace circuit::bench {
 
 // How the simulated clients reach circuitd. The instructor always uses gRPC.
 enum class BenchTransport {
@@ -36,10 +36,6 @@ enum class BenchTransport {
 // "grpc", "sse_kiosk", "sse_participant"; false for an unknown name.
 bool ParseBenchTransport(const std::string& name, BenchTransport* transport);
 const char* BenchTransportName(BenchTransport transport);
-
-// "circuitd http on HOST:PORT" in a spawned circuitd's stdout (the file
-// `out_path`): the port, once printed, waiting at most `timeout`; 0 if not.
-int WaitForHttpPort(const std::string& out_path, absl::Duration timeout);
 
 struct SseFleetOptions {
   BenchTransport transport = BenchTransport::kSseKiosk;
@@ -148,6 +144,6 @@ class SseFleet {
   bool closed_ = false;
 };
 
-}  // namespace circuit::client
+}  // namespace circuit::bench
 
-#endif  // CIRCUIT_CLIENT_BENCH_SSE_H_
+#endif  // CIRCUIT_BENCH_LOAD_SSE_H_

@@ -1,7 +1,7 @@
-// Hostile traffic for `circuit bench --attack`. Each attack runs on threads
+// Hostile traffic for `circuit-bench --attack`. Each attack runs on threads
 // of its own with blocking I/O (a few threads, or one poll loop over its
 // sockets): it is one hostile device, not a fleet to simulate cheaply.
-#include "client/bench_attack.h"
+#include "bench/load/attack.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -27,7 +27,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "grpcpp/support/client_callback.h"
 
-namespace circuit::client {
+namespace circuit::bench {
 
 bool ParseBenchAttack(const std::string& name, BenchAttack* attack) {
   static const std::pair<const char*, BenchAttack> kAttacks[] = {
@@ -254,7 +254,8 @@ AttackTally Attack::tally() {
 
 void Attack::RunSampler() {
   while (!stopping() && options_.server_pid != 0) {
-    const ProcessSample sample = SampleProcess(options_.server_pid);
+    const client::ProcessSample sample =
+        client::SampleProcess(options_.server_pid);
     if (sample.ok) {
       absl::MutexLock lock(&mu_);
       tally_.server_rss_peak_mb = std::max(
@@ -617,4 +618,4 @@ void Attack::RunFlood() {
   }
 }
 
-}  // namespace circuit::client
+}  // namespace circuit::bench

@@ -1,5 +1,5 @@
-// `circuit bench` over circuitd's HTTP event streams. How it measures, as
-// the gRPC transport (client/bench.cc) does:
+// `circuit-bench` over circuitd's HTTP event streams. How it measures, as
+// the gRPC transport (bench/load/run.cc) does:
 // - Every client is its own TCP connection (a socket of its own) to
 //   circuitd's HTTP listener, with one request and one open response.
 // - The connections are spread over --threads io_contexts, one thread each;
@@ -11,13 +11,12 @@
 //   The JSON is protobuf's canonical mapping, fields in number order, no
 //   whitespace; a cue's text cannot hold an unescaped quote, so the scan
 //   cannot be fooled by one.
-#include "client/bench_sse.h"
+#include "bench/load/sse.h"
 
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -38,7 +37,7 @@
 #include "boost/asio/write.hpp"
 #include "server/common/json.h"
 
-namespace circuit::client {
+namespace circuit::bench {
 
 bool ParseBenchTransport(const std::string& name, BenchTransport* transport) {
   if (name == "grpc") {
@@ -63,28 +62,6 @@ const char* BenchTransportName(BenchTransport transport) {
       return "sse_participant";
   }
   return "?";
-}
-
-int WaitForHttpPort(const std::string& out_path, absl::Duration timeout) {
-  constexpr absl::string_view kPrefix = "circuitd http on ";
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    std::ifstream in(out_path);
-    std::string line;
-    while (std::getline(in, line)) {
-      absl::string_view rest = line;
-      if (!absl::ConsumePrefix(&rest, kPrefix)) continue;
-      rest = rest.substr(0, rest.find(' '));
-      const size_t colon = rest.rfind(':');
-      int port = 0;
-      if (colon != absl::string_view::npos &&
-          absl::SimpleAtoi(rest.substr(colon + 1), &port) && port > 0) {
-        return port;
-      }
-    }
-    if (absl::Now() >= deadline) return 0;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
 }
 
 namespace {
@@ -671,4 +648,4 @@ void SseFleet::Close() {
   clients_.clear();
 }
 
-}  // namespace circuit::client
+}  // namespace circuit::bench

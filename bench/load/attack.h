@@ -1,7 +1,7 @@
-#ifndef CIRCUIT_CLIENT_BENCH_ATTACK_H_
-#define CIRCUIT_CLIENT_BENCH_ATTACK_H_
+#ifndef CIRCUIT_BENCH_LOAD_ATTACK_H_
+#define CIRCUIT_BENCH_LOAD_ATTACK_H_
 
-// `circuit bench --attack=...`: hostile traffic played against circuitd while
+// `circuit-bench --attack=...`: hostile traffic played against circuitd while
 // a healthy class is measured, from a loopback address of its own (the
 // healthy participants each have theirs), so circuitd's per-address limits
 // treat it as the one device it is.
@@ -23,7 +23,7 @@ namespace grpc {
 class Channel;
 }  // namespace grpc
 
-namespace circuit::client {
+namespace circuit::bench {
 
 enum class BenchAttack {
   kOff,          // no --attack: the bench's usual set-up
@@ -157,6 +157,6 @@ class Attack {
   bool stopped_ = false;
 };
 
-}  // namespace circuit::client
+}  // namespace circuit::bench
 
-#endif  // CIRCUIT_CLIENT_BENCH_ATTACK_H_
+#endif  // CIRCUIT_BENCH_LOAD_ATTACK_H_

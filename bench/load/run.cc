@@ -1,4 +1,4 @@
-// `circuit bench`. How it measures:
+// circuit-bench: the runs. How it measures:
 // - Every participant has a grpc::Channel of its own (a local subchannel
 //   pool, so its own TCP connection); their streams run on the raw
 //   completion-queue API, served by --threads polling threads, one queue
@@ -10,8 +10,6 @@
 // - circuitd's CPU (utime + stime) and RSS come from /proc/PID before and
 //   after the measured phase; the tool's own CPU from getrusage.
 // - Every wait has a deadline, and the end of a run cancels every stream.
-#include "client/bench.h"
-
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -44,12 +42,16 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "bench/load/attack.h"
+#include "bench/load/cq_client.h"
+#include "bench/load/load.h"
+#include "bench/load/participants.h"
+#include "bench/load/report.h"
+#include "bench/load/sse.h"
 #include "circuit/v1/service.grpc.pb.h"
-#include "client/bench_attack.h"
-#include "client/bench_sse.h"
 #include "client/lib/connection.h"
 #include "client/lib/process_sample.h"
-#include "client/spawned_server.h"
+#include "client/lib/spawner.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/channel.h"
@@ -61,7 +63,7 @@
 #include "grpcpp/support/channel_arguments.h"
 #include "server/common/json.h"
 
-namespace circuit::client {
+namespace circuit::bench {
 
 bool ParseBenchMode(const std::string& name, BenchMode* mode) {
   static const std::pair<const char*, BenchMode> kModes[] = {
@@ -77,16 +79,9 @@ bool ParseBenchMode(const std::string& name, BenchMode* mode) {
   }
   return false;
 }
-
 namespace {
 
-// Microseconds since the Unix epoch on CLOCK_REALTIME: the cue's send stamp
-// and every receipt are read from this one clock, in this one process.
-using Micros = int64_t;
-Micros NowMicros() { return absl::GetCurrentTimeNanos() / 1000; }
-
 constexpr char kCircuitId[] = "kickback-trio";
-constexpr char kCuePrefix[] = "bench cue ";
 constexpr size_t kCueTextBytes = 64;
 // After the joins (and the start), before the measured phase: the server's
 // coalesced roster and progress ticks settle.
@@ -103,7 +98,6 @@ constexpr Micros kClassCueEvery = 5'000'000;
 constexpr Micros kClassFirstNext = 10'000'000;
 constexpr Micros kClassNextEvery = 45'000'000;
 constexpr Micros kClassReportEvery = 45'000'000;
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
 const char* ModeName(BenchMode mode) {
   switch (mode) {
@@ -126,7 +120,8 @@ const char* ModeName(BenchMode mode) {
 // ---------------------------------------------------------------------------
 // /proc and rusage.
 
-using ProcSample = ProcessSample;  // client/lib/process_sample.h
+using client::SampleProcess;
+using ProcSample = client::ProcessSample;  // client/lib/process_sample.h
 
 double SelfCpuSeconds() {
   struct rusage usage {};
@@ -153,978 +148,6 @@ uint64_t RaiseFileLimit() {
 // Descriptors besides one per participant: the instructor, the unary
 // channel, gRPC's own, the standard ones.
 constexpr uint64_t kSpareFiles = 64;
-
-// The value at quantile q (0..1) of sorted values: values[floor(q * (n-1))],
-// as the Colyseus and bare gRPC load tools compute it.
-int64_t Quantile(const std::vector<int64_t>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  return sorted[static_cast<size_t>(q *
-                                    static_cast<double>(sorted.size() - 1))];
-}
-
-std::string StatusText(const grpc::Status& status) {
-  static const char* const kCodes[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  const int code = static_cast<int>(status.error_code());
-  std::string name =
-      code >= 0 && code <= 16 ? kCodes[code] : absl::StrCat("code ", code);
-  if (status.error_message().empty()) return name;
-  return absl::StrCat(name, ": ", status.error_message());
-}
-
-// ---------------------------------------------------------------------------
-// Completion queues: every stream's operations complete on one of a few
-// queues, each drained by one thread, so thousands of participants need no
-// thread each. All of one stream's completions run on its queue's thread,
-// one at a time.
-
-class Tagged {
- public:
-  // One operation of this object completed; on a poller thread.
-  virtual void Proceed(int op, bool ok) = 0;
-
- protected:
-  ~Tagged() = default;
-};
-
-struct Tag {
-  Tagged* target;
-  int op;
-};
-
-class Pollers {
- public:
-  explicit Pollers(int threads) {
-    for (int i = 0; i < threads; ++i) {
-      queues_.push_back(std::make_unique<grpc::CompletionQueue>());
-    }
-    for (auto& queue : queues_) {
-      grpc::CompletionQueue* cq = queue.get();
-      threads_.emplace_back([cq] {
-        void* tag = nullptr;
-        bool ok = false;
-        while (cq->Next(&tag, &ok)) {
-          Tag* t = static_cast<Tag*>(tag);
-          t->target->Proceed(t->op, ok);
-        }
-      });
-    }
-  }
-  Pollers(const Pollers&) = delete;
-  Pollers& operator=(const Pollers&) = delete;
-  ~Pollers() { Stop(); }
-
-  size_t size() const { return queues_.size(); }
-  grpc::CompletionQueue* queue(size_t i) {
-    return queues_[i % queues_.size()].get();
-  }
-
-  // Shuts the queues down and joins their threads: every operation started
-  // on them must have completed or be about to (streams ended or cancelled).
-  void Stop() {
-    if (stopped_) return;
-    stopped_ = true;
-    for (auto& queue : queues_) queue->Shutdown();
-    for (auto& thread : threads_) thread.join();
-  }
-
- private:
-  std::vector<std::unique_ptr<grpc::CompletionQueue>> queues_;
-  std::vector<std::thread> threads_;
-  bool stopped_ = false;
-};
-
-// A channel of its own: its own TCP connection, as each phone has (channels
-// in one process otherwise share subchannels and so connections).
-// With `source` (an IP): over a connection from that address, as a device
-// of its own would connect (circuitd's limits are per address); such a
-// channel does not reconnect.
-std::shared_ptr<grpc::Channel> OwnChannel(const std::string& address, int salt,
-                                          const std::string& source = "") {
-  if (!source.empty()) {
-    const size_t colon = address.rfind(':');
-    int port = 0;
-    if (colon != std::string::npos &&
-        absl::SimpleAtoi(address.substr(colon + 1), &port)) {
-      std::shared_ptr<grpc::Channel> channel =
-          ChannelFrom(source, address.substr(0, colon), port);
-      // A failed connection: a channel that fails its calls, so the join
-      // fails as any other would.
-      if (channel != nullptr) return channel;
-    }
-  }
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetInt("circuit.bench.connection", salt);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-// One bidirectional stream on the completion-queue API: one read always in
-// flight, writes queued and sent one at a time. Send and Cancel may be
-// called from any thread; OnResponse and OnEnded run on the stream's poller
-// thread. The object must outlive its poller threads (Pollers::Stop).
-template <typename Request, typename Response>
-class BidiStream : public Tagged {
- public:
-  using Rpc = grpc::ClientAsyncReaderWriter<Request, Response>;
-
-  BidiStream(const std::string& address, int salt,
-             const std::string& source = "")
-      : channel_(OwnChannel(address, salt, source)),
-        stub_(v1::CircuitService::NewStub(channel_)) {}
-  BidiStream(const BidiStream&) = delete;
-  BidiStream& operator=(const BidiStream&) = delete;
-  virtual ~BidiStream() = default;
-
-  // Starts the call on `cq`; `first` is its first message. Call once.
-  void Open(grpc::CompletionQueue* cq, Request first) {
-    {
-      absl::MutexLock lock(&mu_);
-      outbox_.push_back(std::move(first));
-    }
-    rpc_ = Prepare(stub_.get(), &context_, cq);
-    rpc_->StartCall(&tags_[kStart]);
-  }
-
-  // Queues `request`; false when the stream can no longer write.
-  bool Send(Request request) {
-    absl::MutexLock lock(&mu_);
-    if (write_closed_) return false;
-    outbox_.push_back(std::move(request));
-    if (started_ && !writing_) WriteNextLocked();
-    return true;
-  }
-
-  void Cancel() { context_.TryCancel(); }
-
-  // True once every operation has completed; status() is then final.
-  bool ended() const { return ended_.load(std::memory_order_acquire); }
-  const grpc::Status& status() const { return status_; }
-
- protected:
-  virtual std::unique_ptr<Rpc> Prepare(v1::CircuitService::Stub* stub,
-                                       grpc::ClientContext* context,
-                                       grpc::CompletionQueue* cq) = 0;
-  virtual void OnResponse(const Response& response) = 0;
-  // Each read, with the number of messages it carried, before them.
-  virtual void OnRead(int messages) { (void)messages; }
-  virtual void OnEnded() {}
-
-  // Metadata may be added before Open.
-  grpc::ClientContext context_;
-
- private:
-  enum Op { kStart, kRead, kWrite, kFinish };
-
-  void Proceed(int op, bool ok) override {
-    switch (op) {
-      case kStart:
-        if (!ok) return Finish();
-        {
-          absl::MutexLock lock(&mu_);
-          started_ = true;
-          if (!writing_) WriteNextLocked();
-        }
-        rpc_->Read(&in_, &tags_[kRead]);
-        return;
-      case kRead:
-        if (!ok) return Finish();
-        HandleRead();
-        rpc_->Read(&in_, &tags_[kRead]);
-        return;
-      case kWrite: {
-        bool now_ended = false;
-        {
-          absl::MutexLock lock(&mu_);
-          writing_ = false;
-          if (ok) {
-            WriteNextLocked();
-          } else {
-            write_closed_ = true;
-            outbox_.clear();
-          }
-          now_ended = EndedLocked();
-        }
-        if (now_ended) End();
-        return;
-      }
-      case kFinish: {
-        bool now_ended = false;
-        {
-          absl::MutexLock lock(&mu_);
-          finished_ = true;
-          now_ended = EndedLocked();
-        }
-        if (now_ended) End();
-        return;
-      }
-      default:
-        return;
-    }
-  }
-
-  // One read: one response, or each of a batch's in order, as if each had
-  // arrived alone.
-  void HandleRead() {
-    const int size = in_.batch_size();
-    OnRead(std::max(1, size));
-    if (size == 0) {
-      OnResponse(in_);
-      return;
-    }
-    for (const Response& one : in_.batch()) OnResponse(one);
-  }
-
-  // The stream is over (its read failed): collect the status.
-  void Finish() {
-    {
-      absl::MutexLock lock(&mu_);
-      write_closed_ = true;
-      outbox_.clear();
-    }
-    rpc_->Finish(&status_, &tags_[kFinish]);
-  }
-
-  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (outbox_.empty() || write_closed_) return;
-    out_ = std::move(outbox_.front());
-    outbox_.pop_front();
-    writing_ = true;
-    rpc_->Write(out_, &tags_[kWrite]);
-  }
-
-  // True once, when the status is in and no write is in flight.
-  bool EndedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!finished_ || writing_ || end_reported_) return false;
-    end_reported_ = true;
-    return true;
-  }
-
-  void End() {
-    OnEnded();
-    ended_.store(true, std::memory_order_release);
-  }
-
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<v1::CircuitService::Stub> stub_;
-  std::unique_ptr<Rpc> rpc_;
-  Tag tags_[4] = {
-      {this, kStart}, {this, kRead}, {this, kWrite}, {this, kFinish}};
-  Response in_;  // the poller thread's only
-  grpc::Status status_;
-  std::atomic<bool> ended_{false};
-
-  absl::Mutex mu_;
-  std::deque<Request> outbox_ ABSL_GUARDED_BY(mu_);
-  Request out_ ABSL_GUARDED_BY(mu_);
-  bool started_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_closed_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool end_reported_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// ---------------------------------------------------------------------------
-// The instructor.
-
-class InstructorStream final
-    : public BidiStream<v1::RunClassRequest, v1::RunClassResponse> {
- public:
-  InstructorStream(const std::string& address, const std::string& key)
-      : BidiStream(address, -1) {
-    Authorize(&context_, key);
-  }
-
-  void Attach(grpc::CompletionQueue* cq, const std::string& class_id,
-              bool batches) {
-    v1::RunClassRequest attach;
-    attach.mutable_attach()->set_class_id(class_id);
-    attach.mutable_attach()->set_accept_batches(batches);
-    Open(cq, std::move(attach));
-  }
-
-  // Waits for the snapshot; false when the stream ended or at `timeout`.
-  bool WaitAttached(absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return attached_ || over_;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&settled), timeout);
-    return attached_;
-  }
-
-  // Queues `command` with `id`; false when the stream cannot write.
-  bool Command(const std::string& id, v1::InstructorCommand command) {
-    command.set_command_id(id);
-    v1::RunClassRequest request;
-    *request.mutable_command() = std::move(command);
-    return Send(std::move(request));
-  }
-
-  // The result of command `id`, or nothing by `deadline` (or when the stream
-  // ended first).
-  std::optional<v1::CommandResult> WaitResult(const std::string& id,
-                                              absl::Time deadline) {
-    absl::MutexLock lock(&mu_);
-    auto settled = [this, &id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return over_ || results_.count(id) > 0;
-    };
-    mu_.AwaitWithDeadline(absl::Condition(&settled), deadline);
-    auto it = results_.find(id);
-    if (it == results_.end()) return std::nullopt;
-    return it->second;
-  }
-
-  std::map<std::string, v1::CommandResult> Results() {
-    absl::MutexLock lock(&mu_);
-    return results_;
-  }
-  int interval_count() {
-    absl::MutexLock lock(&mu_);
-    return interval_count_;
-  }
-  // The current interval as last seen on this stream.
-  int current_index() {
-    absl::MutexLock lock(&mu_);
-    return current_index_;
-  }
-  // The seqs of every state event this stream saw.
-  std::vector<int64_t> state_seqs() {
-    absl::MutexLock lock(&mu_);
-    return state_seqs_;
-  }
-
- private:
-  std::unique_ptr<Rpc> Prepare(v1::CircuitService::Stub* stub,
-                               grpc::ClientContext* context,
-                               grpc::CompletionQueue* cq) override {
-    return stub->PrepareAsyncRunClass(context, cq);
-  }
-
-  void OnResponse(const v1::RunClassResponse& response) override {
-    if (response.has_snapshot()) {
-      absl::MutexLock lock(&mu_);
-      attached_ = true;
-      interval_count_ = response.snapshot().state().interval_count();
-      current_index_ = response.snapshot().state().current().index();
-    } else if (response.has_event() && response.event().has_state()) {
-      absl::MutexLock lock(&mu_);
-      current_index_ = response.event().state().current().index();
-      state_seqs_.push_back(response.event().seq());
-    } else if (response.has_command_result()) {
-      absl::MutexLock lock(&mu_);
-      results_[response.command_result().command_id()] =
-          response.command_result();
-    }
-  }
-
-  void OnEnded() override {
-    absl::MutexLock lock(&mu_);
-    over_ = true;
-  }
-
-  absl::Mutex mu_;
-  bool attached_ ABSL_GUARDED_BY(mu_) = false;
-  bool over_ ABSL_GUARDED_BY(mu_) = false;
-  int interval_count_ ABSL_GUARDED_BY(mu_) = 0;
-  int current_index_ ABSL_GUARDED_BY(mu_) = 0;
-  std::vector<int64_t> state_seqs_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, v1::CommandResult> results_ ABSL_GUARDED_BY(mu_);
-};
-
-// ---------------------------------------------------------------------------
-// What the participants measured, one shard per poller thread (so the
-// locks are taken by one poller and, at the end, the main thread).
-
-struct Change {
-  int64_t seq;
-  Micros received;
-};
-
-struct Shard {
-  absl::Mutex mu;
-  CueReceipts cues ABSL_GUARDED_BY(mu);
-  // Every state event each participant received.
-  std::vector<Change> changes ABSL_GUARDED_BY(mu);
-  std::vector<int64_t> ack_latency_us ABSL_GUARDED_BY(mu);
-  Micros last_ack_received ABSL_GUARDED_BY(mu) = 0;
-  int64_t refused ABSL_GUARDED_BY(mu) = 0;
-  std::string first_refusal ABSL_GUARDED_BY(mu);
-  // Reads on participant streams, and the messages they carried.
-  std::atomic<int64_t> reads{0};
-  std::atomic<int64_t> messages{0};
-};
-
-// What every participant of a run shares.
-class RunState {
- public:
-  RunState(int participants, int shards, int max_cues)
-      : participants_(participants), max_cues_(max_cues) {
-    for (int i = 0; i < shards; ++i) {
-      shards_.push_back(std::make_unique<Shard>());
-    }
-  }
-
-  int participants() const { return participants_; }
-  int max_cues() const { return max_cues_; }
-  Shard& shard(size_t i) { return *shards_[i % shards_.size()]; }
-  size_t shard_count() const { return shards_.size(); }
-
-  // When reports are due: report k of participant i at
-  // reports_start + (k + i / N) * report_period.
-  void SetReportSchedule(Micros start, Micros period) {
-    report_period_.store(period, std::memory_order_relaxed);
-    reports_start_.store(start, std::memory_order_release);
-  }
-  Micros ReportDue(int participant, int64_t k) const {
-    const Micros start = reports_start_.load(std::memory_order_acquire);
-    const Micros period = report_period_.load(std::memory_order_relaxed);
-    return start + k * period + participant * period / participants_;
-  }
-
-  // A join was started / answered (snapshot) or failed.
-  void JoinStarted() {
-    absl::MutexLock lock(&join_mu_);
-    ++in_flight_;
-  }
-  void JoinSettled(int participant, bool ok, const grpc::Status& status) {
-    absl::MutexLock lock(&join_mu_);
-    --in_flight_;
-    if (ok) {
-      ++joined_;
-      return;
-    }
-    if (failed_++ == 0) {
-      first_failure_ = absl::StrCat("participant ", participant,
-                                    " could not join: ", StatusText(status));
-    }
-  }
-  // Waits until fewer than `limit` joins are in flight (or one failed), at
-  // most `timeout`; false at the timeout.
-  bool WaitJoinSlot(int limit, absl::Duration timeout) {
-    absl::MutexLock lock(&join_mu_);
-    auto free = [this, limit]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(join_mu_) {
-      return in_flight_ < limit || failed_ > 0;
-    };
-    return join_mu_.AwaitWithTimeout(absl::Condition(&free), timeout);
-  }
-  // Waits until no join is in flight, at most `timeout`.
-  bool WaitJoinsSettled(absl::Duration timeout) {
-    absl::MutexLock lock(&join_mu_);
-    auto settled = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(join_mu_) {
-      return in_flight_ == 0 || failed_ > 0;
-    };
-    return join_mu_.AwaitWithTimeout(absl::Condition(&settled), timeout);
-  }
-  int joined() {
-    absl::MutexLock lock(&join_mu_);
-    return joined_;
-  }
-  std::string first_join_failure() {
-    absl::MutexLock lock(&join_mu_);
-    return first_failure_;
-  }
-
-  // A joined participant's stream ended before the tool cancelled it.
-  void StreamCut(const grpc::Status& status) {
-    absl::MutexLock lock(&join_mu_);
-    if (cut_++ == 0) first_cut_ = StatusText(status);
-  }
-  int cut() {
-    absl::MutexLock lock(&join_mu_);
-    return cut_;
-  }
-  std::string first_cut() {
-    absl::MutexLock lock(&join_mu_);
-    return first_cut_;
-  }
-
-  // Reads and messages on participant streams so far.
-  std::pair<int64_t, int64_t> ReadsAndMessages() {
-    int64_t reads = 0, messages = 0;
-    for (auto& shard : shards_) {
-      reads += shard->reads.load(std::memory_order_relaxed);
-      messages += shard->messages.load(std::memory_order_relaxed);
-    }
-    return {reads, messages};
-  }
-
-  // Set before the tool cancels every stream at the end of a run.
-  std::atomic<bool> cancelling{false};
-
- private:
-  const int participants_;
-  const int max_cues_;
-  std::vector<std::unique_ptr<Shard>> shards_;
-  std::atomic<Micros> reports_start_{0};
-  std::atomic<Micros> report_period_{1};
-
-  absl::Mutex join_mu_;
-  int in_flight_ ABSL_GUARDED_BY(join_mu_) = 0;
-  int joined_ ABSL_GUARDED_BY(join_mu_) = 0;
-  int failed_ ABSL_GUARDED_BY(join_mu_) = 0;
-  std::string first_failure_ ABSL_GUARDED_BY(join_mu_);
-  int cut_ ABSL_GUARDED_BY(join_mu_) = 0;
-  std::string first_cut_ ABSL_GUARDED_BY(join_mu_);
-};
-
-// One simulated participant: joins with the code, then times what arrives.
-class Participant final
-    : public BidiStream<v1::JoinClassRequest, v1::JoinClassResponse> {
- public:
-  Participant(RunState* run, int index, const std::string& address,
-              const std::string& source)
-      : BidiStream(address, index, source),
-        run_(run),
-        index_(index),
-        shard_(&run->shard(static_cast<size_t>(index))),
-        cue_seen_(static_cast<size_t>(run->max_cues()), false) {}
-
-  void Join(grpc::CompletionQueue* cq, const std::string& join_code,
-            bool batches) {
-    v1::JoinClassRequest join;
-    join.mutable_join()->set_join_code(join_code);
-    join.mutable_join()->set_accept_batches(batches);
-    join.mutable_join()->mutable_check_in()->set_display_name(
-        absl::StrCat("Bench ", index_));
-    join_started_ = NowMicros();
-    run_->JoinStarted();
-    Open(cq, std::move(join));
-  }
-
-  // Sends completion report number k (block 0, alternating sides and sets).
-  void Report(int64_t k) {
-    v1::JoinClassRequest request;
-    v1::CompletionReport* c = request.mutable_completion();
-    c->set_report_id(absl::StrCat("r", k));
-    c->set_block_index(0);
-    c->set_set(static_cast<int32_t>(1 + (k / 2) % 2));
-    c->set_side(k % 2 == 0 ? v1::SIDE_LEFT : v1::SIDE_RIGHT);
-    c->set_reps(static_cast<int32_t>(8 + k % 3));
-    sent_.fetch_add(1, std::memory_order_relaxed);
-    if (!Send(std::move(request))) {
-      sent_.fetch_sub(1, std::memory_order_relaxed);
-    }
-  }
-
-  // Has seen every event up to `seq` and an answer to every report sent, or
-  // will see nothing more.
-  bool CaughtUp(int64_t seq) const {
-    return ended() || (last_seq_.load(std::memory_order_acquire) >= seq &&
-                       answered_.load(std::memory_order_acquire) >=
-                           sent_.load(std::memory_order_relaxed));
-  }
-
-  bool joined() const { return joined_.load(std::memory_order_acquire); }
-  // From opening the stream to its snapshot; valid once joined().
-  Micros join_latency() const {
-    return joined_at_.load(std::memory_order_relaxed) - join_started_;
-  }
-  Micros joined_at() const {
-    return joined_at_.load(std::memory_order_relaxed);
-  }
-
- private:
-  std::unique_ptr<Rpc> Prepare(v1::CircuitService::Stub* stub,
-                               grpc::ClientContext* context,
-                               grpc::CompletionQueue* cq) override {
-    return stub->PrepareAsyncJoinClass(context, cq);
-  }
-
-  void OnResponse(const v1::JoinClassResponse& response) override {
-    const Micros now = NowMicros();
-    switch (response.kind_case()) {
-      case v1::JoinClassResponse::kSnapshot:
-        NoteSeq(response.snapshot().seq());
-        if (!joined()) {
-          joined_at_.store(now, std::memory_order_relaxed);
-          joined_.store(true, std::memory_order_release);
-          run_->JoinSettled(index_, true, grpc::Status::OK);
-        }
-        return;
-      case v1::JoinClassResponse::kEvent: {
-        const v1::ClassEvent& event = response.event();
-        if (event.has_cue()) {
-          RecordCue(event.cue().text(), now);
-        } else if (event.has_state()) {
-          absl::MutexLock lock(&shard_->mu);
-          shard_->changes.push_back({event.seq(), now});
-        }
-        NoteSeq(event.seq());
-        return;
-      }
-      case v1::JoinClassResponse::kAck:
-        RecordAck(response.ack(), now);
-        answered_.fetch_add(1, std::memory_order_release);
-        return;
-      default:
-        return;
-    }
-  }
-
-  void OnRead(int messages) override {
-    shard_->reads.fetch_add(1, std::memory_order_relaxed);
-    shard_->messages.fetch_add(messages, std::memory_order_relaxed);
-  }
-
-  void OnEnded() override {
-    if (!joined()) {
-      run_->JoinSettled(index_, false, status());
-    } else if (!run_->cancelling.load()) {
-      run_->StreamCut(status());
-    }
-  }
-
-  void NoteSeq(int64_t seq) {
-    if (seq > last_seq_.load(std::memory_order_relaxed)) {
-      last_seq_.store(seq, std::memory_order_release);
-    }
-  }
-
-  // "bench cue NNNNNN at MICROS us ...": the send stamp in the text.
-  void RecordCue(const std::string& text, Micros now) {
-    absl::string_view rest = text;
-    if (!absl::ConsumePrefix(&rest, kCuePrefix)) return;
-    std::vector<absl::string_view> parts = absl::StrSplit(rest, ' ');
-    int index = -1;
-    Micros sent = 0;
-    if (parts.size() < 3 || !absl::SimpleAtoi(parts[0], &index) ||
-        !absl::SimpleAtoi(parts[2], &sent)) {
-      return;
-    }
-    absl::MutexLock lock(&shard_->mu);
-    shard_->cues.Record(&cue_seen_, index, sent, now);
-  }
-
-  // Ack latency runs from when the report was due (not when it was
-  // written), so a server that falls behind shows it in full.
-  void RecordAck(const v1::ReportAck& ack, Micros now) {
-    absl::string_view id = ack.report_id();
-    int64_t k = -1;
-    if (!absl::ConsumePrefix(&id, "r") || !absl::SimpleAtoi(id, &k) || k < 0) {
-      return;
-    }
-    absl::MutexLock lock(&shard_->mu);
-    if (ack.code() != 0) {
-      if (shard_->refused++ == 0) {
-        shard_->first_refusal =
-            absl::StrCat("code ", ack.code(), ": ", ack.message());
-      }
-      return;
-    }
-    shard_->ack_latency_us.push_back(now - run_->ReportDue(index_, k));
-    shard_->last_ack_received = std::max(shard_->last_ack_received, now);
-  }
-
-  RunState* const run_;
-  const int index_;
-  Shard* const shard_;
-  Micros join_started_ = 0;
-  std::atomic<bool> joined_{false};
-  std::atomic<Micros> joined_at_{0};
-  std::atomic<int64_t> last_seq_{0};
-  std::atomic<int64_t> sent_{0};
-  std::atomic<int64_t> answered_{0};
-  // Which cues arrived; the poller thread's (under shard_->mu).
-  std::vector<bool> cue_seen_;
-};
-
-// ---------------------------------------------------------------------------
-// One run's figures.
-
-struct Row {
-  std::string mode;
-  std::string transport = "grpc";
-  int participants = 0;
-  std::string messages = "-";
-  std::string rate = "-";
-  // Timed deliveries (cues, interval changes, acks, joins).
-  int64_t delivered = 0;
-  int64_t expected = 0;
-  bool has_deliveries = true;
-  std::vector<int64_t> latency_us;  // sorted
-  double drain_s = kNan;
-  bool kept_up = false;
-  double server_cpu_us_per_message = kNan;
-  double rss_kb_per_participant = kNan;
-  double server_rss_mb = kNan;
-  double load_cpu_s = 0;
-  double measured_s = 0;
-  double server_cpu_s = kNan;
-  double server_cpu_percent = kNan;
-  // Joins.
-  double join_s = 0;
-  std::vector<int64_t> join_latency_us;  // sorted
-  double server_cpu_ms_per_join = kNan;
-  // Streams.
-  std::string instructor = "up";
-  bool batches = false;
-  // Participant stream reads and the messages they carried, measured phase.
-  int64_t reads = 0;
-  int64_t read_messages = 0;
-  int cut = 0;
-  std::string first_cut;
-  int commands_refused = 0;
-  std::string first_command_refusal;
-  int64_t cue_duplicates = 0;
-  // Split figures (class mode; the others where they apply).
-  std::vector<int64_t> cue_latency_us;     // sorted
-  std::vector<int64_t> change_latency_us;  // sorted
-  double next_reach99_ms = kNan;
-  double next_reach100_ms = kNan;
-  int nexts_timed = 0;
-  int auto_advances = 0;
-  std::vector<int64_t> ack_latency_us;  // sorted
-  int64_t acks_expected = 0;
-  int64_t refused = 0;
-  std::string first_refusal;
-  // --attack: which, and what it did; circuitd's RSS before it, at its
-  // peak and after it stopped.
-  std::string attack;
-  std::string attack_summary;
-  AttackTally attack_tally;
-  double rss_before_attack_mb = kNan;
-  double rss_after_attack_mb = kNan;
-};
-
-std::string Number(double value, int decimals = 1) {
-  if (std::isnan(value)) return "-";
-  return absl::StrFormat("%.*f", decimals, value);
-}
-
-std::string Ms(int64_t us) { return absl::StrFormat("%.1f", us / 1000.0); }
-
-std::string JsonNumber(double value) {
-  if (std::isnan(value) || std::isinf(value)) return "null";
-  return absl::StrFormat("%.3f", value);
-}
-
-// A number when `text` is one, else a string.
-std::string JsonNumberOrString(const std::string& text) {
-  double value = 0;
-  return absl::SimpleAtod(text, &value) ? text : JsonString(text);
-}
-
-// The notes column: joins, split figures, and anything that went wrong.
-std::string Notes(const Row& row) {
-  std::vector<std::string> notes;
-  if (row.transport != "grpc") {
-    notes.push_back(absl::StrFormat(
-        "transport %s: one HTTP connection each, %d events in %d reads",
-        row.transport, row.read_messages, row.reads));
-  }
-  if (row.mode == "joins") {
-    notes.push_back(absl::StrFormat(
-        "%.0f joins/s, server %s ms CPU each",
-        row.join_s > 0 ? static_cast<double>(row.participants) / row.join_s
-                       : 0.0,
-        Number(row.server_cpu_ms_per_join, 2)));
-  } else if (!row.join_latency_us.empty()) {
-    notes.push_back(absl::StrFormat(
-        "joins %.1f s (%.0f/s, p50 %s ms, p99 %s ms, server %s ms CPU each)",
-        row.join_s,
-        row.join_s > 0 ? static_cast<double>(row.participants) / row.join_s
-                       : 0.0,
-        Ms(Quantile(row.join_latency_us, 0.5)),
-        Ms(Quantile(row.join_latency_us, 0.99)),
-        Number(row.server_cpu_ms_per_join, 2)));
-  }
-  if (!std::isnan(row.server_cpu_percent)) {
-    notes.push_back(absl::StrFormat(
-        "server CPU %.2f s in %.1f s: %s%% of a core", row.server_cpu_s,
-        row.measured_s, Number(row.server_cpu_percent, 2)));
-  }
-  if (!row.cue_latency_us.empty() && !row.change_latency_us.empty()) {
-    notes.push_back(absl::StrFormat(
-        "cue p50 %s p99 %s ms; interval change p50 %s p99 %s ms",
-        Ms(Quantile(row.cue_latency_us, 0.5)),
-        Ms(Quantile(row.cue_latency_us, 0.99)),
-        Ms(Quantile(row.change_latency_us, 0.5)),
-        Ms(Quantile(row.change_latency_us, 0.99))));
-  }
-  if (row.nexts_timed > 0) {
-    notes.push_back(absl::StrFormat(
-        "slowest of %d nexts reached 99%% in %s ms, 100%% in %s ms",
-        row.nexts_timed, Number(row.next_reach99_ms),
-        Number(row.next_reach100_ms)));
-  }
-  if (row.auto_advances > 0) {
-    notes.push_back(
-        absl::StrFormat("%d timer advances (untimed)", row.auto_advances));
-  }
-  if (row.acks_expected > 0 && row.mode == "class") {
-    notes.push_back(absl::StrFormat(
-        "acks %d/%d, p50 %s p99 %s ms",
-        static_cast<int64_t>(row.ack_latency_us.size()), row.acks_expected,
-        Ms(Quantile(row.ack_latency_us, 0.5)),
-        Ms(Quantile(row.ack_latency_us, 0.99))));
-  }
-  if (row.refused > 0) {
-    notes.push_back(absl::StrFormat("%d reports refused (first: %s)",
-                                    row.refused, row.first_refusal));
-  }
-  if (row.commands_refused > 0) {
-    notes.push_back(absl::StrFormat("%d commands refused (first: %s)",
-                                    row.commands_refused,
-                                    row.first_command_refusal));
-  }
-  if (row.cue_duplicates > 0) {
-    notes.push_back(absl::StrFormat("%d cues twice", row.cue_duplicates));
-  }
-  if (row.cut > 0) {
-    notes.push_back(absl::StrFormat("%d participant streams cut (first: %s)",
-                                    row.cut, row.first_cut));
-  }
-  if (row.batches && row.reads > 0) {
-    notes.push_back(absl::StrFormat(
-        "streams accept batches: participants got %d messages in %d reads",
-        row.read_messages, row.reads));
-  }
-  notes.push_back(absl::StrCat("instructor stream ", row.instructor));
-  if (!row.attack.empty()) {
-    notes.push_back(absl::StrFormat(
-        "attack %s: %s; server RSS %s MB before, %s MB peak, %s MB after",
-        row.attack, row.attack_summary, Number(row.rss_before_attack_mb),
-        Number(row.attack_tally.server_rss_peak_mb),
-        Number(row.rss_after_attack_mb)));
-  }
-  std::string text = absl::StrJoin(notes, "; ");
-  absl::StrReplaceAll({{"|", "/"}}, &text);
-  return text;
-}
-
-void PrintHeader() {
-  std::printf(
-      "| mode | N | messages | rate/s | delivered/expected | p50 ms | p90 ms | "
-      "p99 ms | max ms | drain s | kept up | server CPU/msg us | "
-      "RSS/participant KB | server RSS MB | load tool CPU s | notes |\n"
-      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-}
-
-void PrintRow(const Row& row) {
-  const bool timed = row.has_deliveries && !row.latency_us.empty();
-  std::printf(
-      "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s "
-      "| %.2f | %s |\n",
-      row.mode.c_str(), row.participants, row.messages.c_str(),
-      row.rate.c_str(),
-      row.has_deliveries
-          ? absl::StrCat(row.delivered, "/", row.expected).c_str()
-          : "-",
-      timed ? Ms(Quantile(row.latency_us, 0.5)).c_str() : "-",
-      timed ? Ms(Quantile(row.latency_us, 0.9)).c_str() : "-",
-      timed ? Ms(Quantile(row.latency_us, 0.99)).c_str() : "-",
-      timed ? Ms(row.latency_us.back()).c_str() : "-",
-      Number(row.drain_s, 2).c_str(), row.kept_up ? "yes" : "no",
-      Number(row.server_cpu_us_per_message).c_str(),
-      Number(row.rss_kb_per_participant).c_str(),
-      Number(row.server_rss_mb).c_str(), row.load_cpu_s, Notes(row).c_str());
-  std::fflush(stdout);
-}
-
-void PrintJson(const Row& row) {
-  auto quantile_ms = [](const std::vector<int64_t>& sorted, double q) {
-    return sorted.empty() ? kNan
-                          : static_cast<double>(Quantile(sorted, q)) / 1000.0;
-  };
-  std::vector<std::pair<std::string, std::string>> fields = {
-      {"mode", JsonString(row.mode)},
-      {"transport", JsonString(row.transport)},
-      {"participants", absl::StrCat(row.participants)},
-      {"messages", JsonNumberOrString(row.messages)},
-      {"rate", JsonNumberOrString(row.rate)},
-      {"delivered", row.has_deliveries ? absl::StrCat(row.delivered) : "null"},
-      {"expected", row.has_deliveries ? absl::StrCat(row.expected) : "null"},
-      {"p50_ms", JsonNumber(quantile_ms(row.latency_us, 0.5))},
-      {"p90_ms", JsonNumber(quantile_ms(row.latency_us, 0.9))},
-      {"p99_ms", JsonNumber(quantile_ms(row.latency_us, 0.99))},
-      {"max_ms", JsonNumber(quantile_ms(row.latency_us, 1.0))},
-      {"drain_s", JsonNumber(row.drain_s)},
-      {"kept_up", row.kept_up ? "true" : "false"},
-      {"server_cpu_us_per_message", JsonNumber(row.server_cpu_us_per_message)},
-      {"rss_kb_per_participant", JsonNumber(row.rss_kb_per_participant)},
-      {"server_rss_mb", JsonNumber(row.server_rss_mb)},
-      {"load_cpu_s", JsonNumber(row.load_cpu_s)},
-      {"measured_s", JsonNumber(row.measured_s)},
-      {"server_cpu_s", JsonNumber(row.server_cpu_s)},
-      {"server_cpu_percent", JsonNumber(row.server_cpu_percent)},
-      {"join_s", JsonNumber(row.join_s)},
-      {"join_p50_ms", JsonNumber(quantile_ms(row.join_latency_us, 0.5))},
-      {"join_p99_ms", JsonNumber(quantile_ms(row.join_latency_us, 0.99))},
-      {"server_cpu_ms_per_join", JsonNumber(row.server_cpu_ms_per_join)},
-      {"cue_p50_ms", JsonNumber(quantile_ms(row.cue_latency_us, 0.5))},
-      {"cue_p99_ms", JsonNumber(quantile_ms(row.cue_latency_us, 0.99))},
-      {"change_p50_ms", JsonNumber(quantile_ms(row.change_latency_us, 0.5))},
-      {"change_p99_ms", JsonNumber(quantile_ms(row.change_latency_us, 0.99))},
-      {"next_reach99_ms", JsonNumber(row.next_reach99_ms)},
-      {"next_reach100_ms", JsonNumber(row.next_reach100_ms)},
-      {"timer_advances", absl::StrCat(row.auto_advances)},
-      {"acks", absl::StrCat(row.ack_latency_us.size())},
-      {"acks_expected", absl::StrCat(row.acks_expected)},
-      {"ack_p50_ms", JsonNumber(quantile_ms(row.ack_latency_us, 0.5))},
-      {"ack_p99_ms", JsonNumber(quantile_ms(row.ack_latency_us, 0.99))},
-      {"reports_refused", absl::StrCat(row.refused)},
-      {"commands_refused", absl::StrCat(row.commands_refused)},
-      {"streams_cut", absl::StrCat(row.cut)},
-      {"first_cut", JsonString(row.first_cut)},
-      {"instructor", JsonString(row.instructor)},
-      {"batches", row.batches ? "true" : "false"},
-      {"participant_reads", absl::StrCat(row.reads)},
-      {"participant_messages", absl::StrCat(row.read_messages)},
-  };
-  if (!row.attack.empty()) {
-    const AttackTally& a = row.attack_tally;
-    const std::vector<std::pair<std::string, std::string>> attack = {
-        {"attack", JsonString(row.attack)},
-        {"attack_summary", JsonString(row.attack_summary)},
-        {"rss_before_attack_mb", JsonNumber(row.rss_before_attack_mb)},
-        {"rss_peak_attack_mb", JsonNumber(a.server_rss_peak_mb)},
-        {"rss_after_attack_mb", JsonNumber(row.rss_after_attack_mb)},
-        {"attack_join_attempts", absl::StrCat(a.join_attempts)},
-        {"attack_joins_ok", absl::StrCat(a.joins_ok)},
-        {"attack_joins_refused", absl::StrCat(a.joins_refused)},
-        {"attack_joins_other", absl::StrCat(a.joins_other)},
-        {"attack_opened", absl::StrCat(a.opened)},
-        {"attack_closed_by_server", absl::StrCat(a.closed_by_server)},
-        {"attack_open_peak", absl::StrCat(a.open_peak)},
-        {"attack_held_p50_s", JsonNumber(a.held_p50_s)},
-        {"attack_held_max_s", JsonNumber(a.held_max_s)},
-        {"attack_probes", absl::StrCat(a.probes)},
-        {"attack_probes_ok", absl::StrCat(a.probes_ok)},
-        {"attack_reports_sent", absl::StrCat(a.reports_sent)},
-        {"attack_reports_acked", absl::StrCat(a.reports_acked)},
-        {"attack_reports_refused", absl::StrCat(a.reports_refused)},
-        {"attack_streams_cut", absl::StrCat(a.streams_cut)},
-        {"attack_resumes", absl::StrCat(a.resumes)},
-    };
-    fields.insert(fields.end(), attack.begin(), attack.end());
-  }
-  std::string line = "{";
-  for (size_t i = 0; i < fields.size(); ++i) {
-    absl::StrAppend(&line, i ? ", " : "", "\"", fields[i].first,
-                    "\": ", fields[i].second);
-  }
-  std::printf("%s}\n", line.c_str());
-  std::fflush(stdout);
-}
 
 // ---------------------------------------------------------------------------
 // The runs.
@@ -1184,7 +207,7 @@ class BenchRun {
 
   const BenchOptions& options_;
   const int n_;
-  std::unique_ptr<SpawnedServer> server_;
+  std::unique_ptr<spawn::SpawnedServer> server_;
   std::string address_;
   std::string key_;
   pid_t pid_ = 0;
@@ -1212,16 +235,15 @@ class BenchRun {
 
 void BenchRun::Progress(const std::string& text) const {
   if (isatty(STDERR_FILENO)) {
-    std::fprintf(stderr, "circuit bench: %s N=%d: %s\n",
+    std::fprintf(stderr, "circuit-bench: %s N=%d: %s\n",
                  ModeName(options_.mode), n_, text.c_str());
   }
 }
 
 absl::Status BenchRun::Setup() {
   if (options_.spawn_server) {
-    SpawnOptions spawn;
+    spawn::SpawnedServer::Options spawn;
     spawn.prefix = "circuit-bench";
-    spawn.remove_data_dir = true;
     // The per-address limits (joins a minute, messages a second on one
     // stream) would refuse one machine playing thousands of phones: they are
     // lifted on this server only, by its flags.
@@ -1239,25 +261,30 @@ absl::Status BenchRun::Setup() {
     spawn.extra_args.insert(spawn.extra_args.end(),
                             options_.server_flags.begin(),
                             options_.server_flags.end());
-    server_ = std::make_unique<SpawnedServer>(spawn);
+    server_ = std::make_unique<spawn::SpawnedServer>(spawn);
     if (absl::Status started = server_->Start(); !started.ok()) {
       return started;
     }
     address_ = server_->address();
     key_ = server_->instructor_key();
     pid_ = server_->pid();
+    // Where to look while it runs (gone with the run, or with this process
+    // however it ends).
+    std::fprintf(stderr, "circuit-bench: %s N=%d: circuitd pid %d in %s\n",
+                 ModeName(options_.mode), n_, static_cast<int>(pid_),
+                 server_->directory().c_str());
   } else {
     address_ = options_.address;
     key_ = options_.instructor_key;
     pid_ = options_.server_pid;
   }
 
-  ConnectOptions connect;
+  client::ConnectOptions connect;
   connect.address = address_;
   connect.call_timeout = absl::Seconds(10);
-  Connection connection(connect);
+  client::Connection connection(connect);
   absl::StatusOr<v1::ClassInfo> info =
-      connection.CreateClass(key_, kCircuitId, "circuit bench");
+      connection.CreateClass(key_, kCircuitId, "circuit-bench");
   if (!info.ok()) {
     return absl::Status(info.status().code(),
                         absl::StrCat("cannot create a class at ", address_,
@@ -1295,8 +322,7 @@ absl::Status BenchRun::SetupSse(const std::string& class_id, int max_cues) {
   std::string http = options_.http_address;
   sse.key = options_.kiosk_key.empty() ? key_ : options_.kiosk_key;
   if (server_ != nullptr) {
-    const int port = WaitForHttpPort(server_->data_dir() + "/circuitd.out",
-                                     absl::Seconds(5));
+    const int port = server_->http_port();
     if (port == 0) {
       return absl::UnavailableError(
           "the spawned circuitd did not say where it listens for HTTP");
@@ -1602,8 +628,7 @@ absl::Status BenchRun::StartAttack(Row* row) {
   }
   if (options_.attack == BenchAttack::kSlowloris) {
     if (server_ != nullptr) {
-      attack.http_port = WaitForHttpPort(server_->data_dir() + "/circuitd.out",
-                                         absl::Seconds(5));
+      attack.http_port = server_->http_port();
     } else {
       const size_t http_colon = options_.http_address.rfind(':');
       if (http_colon == std::string::npos ||
@@ -1933,7 +958,7 @@ void BenchRun::Teardown() {
   while (!all_ended()) {
     if (absl::Now() >= deadline) {
       std::fprintf(stderr,
-                   "circuit bench: streams did not end after being cancelled; "
+                   "circuit-bench: streams did not end after being cancelled; "
                    "giving up\n");
       std::fflush(stdout);
       std::_Exit(1);
@@ -2006,7 +1031,7 @@ std::string BenchUsageError(const BenchOptions& options) {
 
 int RunBench(const BenchOptions& options) {
   if (std::string error = BenchUsageError(options); !error.empty()) {
-    std::fprintf(stderr, "circuit: %s\n", error.c_str());
+    std::fprintf(stderr, "circuit-bench: %s\n", error.c_str());
     return 2;
   }
   // Debian's Abseil is built without NDEBUG: every absl::Mutex (gRPC's
@@ -2016,16 +1041,16 @@ int RunBench(const BenchOptions& options) {
   const int most = *std::max_element(options.participants.begin(),
                                      options.participants.end());
   if (files > 0 && static_cast<uint64_t>(most) + kSpareFiles > files) {
-    std::fprintf(stderr,
-                 "circuit: %d participants need about %d open files, and the "
-                 "limit is %d (raise the hard limit: ulimit -Hn)\n",
-                 most, most + static_cast<int>(kSpareFiles),
-                 static_cast<int>(files));
+    std::fprintf(
+        stderr,
+        "circuit-bench: %d participants need about %d open files, and the "
+        "limit is %d (raise the hard limit: ulimit -Hn)\n",
+        most, most + static_cast<int>(kSpareFiles), static_cast<int>(files));
     return 1;
   }
   if (!options.spawn_server && options.server_pid != 0 &&
       !SampleProcess(options.server_pid).ok) {
-    std::fprintf(stderr, "circuit: cannot read /proc/%d/stat\n",
+    std::fprintf(stderr, "circuit-bench: cannot read /proc/%d/stat\n",
                  static_cast<int>(options.server_pid));
     return 1;
   }
@@ -2039,7 +1064,7 @@ int RunBench(const BenchOptions& options) {
     }
     if (!status.ok()) {
       std::fprintf(
-          stderr, "circuit: bench %s%s N=%d: %s\n", ModeName(options.mode),
+          stderr, "circuit-bench: %s%s N=%d: %s\n", ModeName(options.mode),
           options.transport == BenchTransport::kGrpc
               ? ""
               : absl::StrCat(" (", BenchTransportName(options.transport), ")")
@@ -2058,4 +1083,4 @@ int RunBench(const BenchOptions& options) {
   return 0;
 }
 
-}  // namespace circuit::client
+}  // namespace circuit::bench
