@@ -19,13 +19,13 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/status.h"
+#include "server/auth/access.h"
+#include "server/auth/kiosks.h"
 #include "server/common/clock.h"
 #include "server/common/rate_limit.h"
 #include "server/http/metrics.h"
 #include "server/http/static_files.h"
-#include "server/live/access.h"
 #include "server/live/class_registry.h"
-#include "server/live/kiosks.h"
 
 namespace circuit {
 

@@ -380,9 +380,9 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
             absl::StrCat("no class with id ",
                          QuoteForError(request.attach().class_id()))));
       }
-      if (grpc::Status may = MayRunClass(who_, actor_->Info()); !may.ok()) {
+      if (absl::Status may = MayRunClass(who_, actor_->Info()); !may.ok()) {
         actor_ = nullptr;
-        return Fail(may);
+        return Fail(ToGrpcStatus(may));
       }
       if (request.attach().accept_batches()) stream_->AcceptBatches();
       service_->TrackCredential(who_, *context(), stream_);
@@ -623,8 +623,8 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
                                      QuoteForError(request.class_id()))));
       return;
     }
-    if (grpc::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
-      Fail(may);
+    if (absl::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
+      Fail(ToGrpcStatus(may));
       return;
     }
     if (request.accept_batches()) stream_->AcceptBatches();
@@ -836,7 +836,7 @@ void CircuitServiceImpl::ServeCreateClass(
     UnaryReply<v1::CreateClassResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = MayCreateClass(who);
+  if (allowed.ok()) allowed = ToGrpcStatus(MayCreateClass(who));
   if (!allowed.ok()) return reply.Fail(allowed);
   // Answered once the class is journaled.
   registry_->Create(request.circuit_id(), request.title(), StudioOf(who),
@@ -955,7 +955,7 @@ void CircuitServiceImpl::ServeApproveKioskPairing(
     UnaryReply<v1::Kiosk> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
   if (options_.keys.kiosks == nullptr) {
     return reply.Fail(
@@ -972,7 +972,7 @@ void CircuitServiceImpl::ServeListKiosks(
     UnaryReply<v1::ListKiosksResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
   v1::ListKiosksResponse response;
   if (options_.keys.kiosks != nullptr) {
@@ -990,7 +990,7 @@ void CircuitServiceImpl::ServeRevokeKiosk(grpc::CallbackServerContext* context,
                                           UnaryReply<v1::Kiosk> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
   const grpc::Status unknown(
       grpc::StatusCode::NOT_FOUND,
@@ -998,7 +998,7 @@ void CircuitServiceImpl::ServeRevokeKiosk(grpc::CallbackServerContext* context,
   if (options_.keys.kiosks == nullptr) return reply.Fail(unknown);
   for (const v1::Kiosk& kiosk : options_.keys.kiosks->List()) {
     if (kiosk.kiosk_id() == request.kiosk_id()) {
-      allowed = MayManageKiosks(who, KioskStudio(kiosk));
+      allowed = ToGrpcStatus(MayManageKiosks(who, KioskStudio(kiosk)));
     }
   }
   if (!allowed.ok()) return reply.Fail(allowed);
@@ -1010,7 +1010,7 @@ void CircuitServiceImpl::ServeRevokeKiosk(grpc::CallbackServerContext* context,
 
 grpc::Status CircuitServiceImpl::ClassAccess(
     const grpc::ServerContextBase& context, const std::string& class_id,
-    grpc::Status (*may)(const Principal&, const v1::ClassInfo&),
+    absl::Status (*may)(const Principal&, const v1::ClassInfo&),
     Principal* who_out) {
   Principal who;
   grpc::Status allowed = Authenticate(context, options_.keys, &who);
@@ -1021,7 +1021,7 @@ grpc::Status CircuitServiceImpl::ClassAccess(
         grpc::StatusCode::NOT_FOUND,
         absl::StrCat("no class with id ", QuoteForError(class_id)));
   }
-  allowed = may(who, *info);
+  allowed = ToGrpcStatus(may(who, *info));
   if (who_out != nullptr) *who_out = std::move(who);
   return allowed;
 }
@@ -1044,7 +1044,8 @@ void CircuitServiceImpl::ServeAddAccount(
   grpc::Status allowed = AccountsFor(*context, &who);
   v1::AddAccountRequest add = request;
   if (add.studio_id().empty()) add.set_studio_id(StudioOf(who));
-  if (allowed.ok()) allowed = MayManageAccounts(who, add.studio_id());
+  if (allowed.ok())
+    allowed = ToGrpcStatus(MayManageAccounts(who, add.studio_id()));
   if (!allowed.ok()) return reply.Fail(allowed);
   absl::StatusOr<v1::AccountCredential> added = options_.accounts->Add(add);
   if (!added.ok()) return reply.Fail(ToGrpcStatus(added.status()));
@@ -1060,7 +1061,8 @@ void CircuitServiceImpl::ServeListAccounts(
     UnaryReply<v1::ListAccountsResponse> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
-  if (allowed.ok()) allowed = MayManageAccounts(who, StudioOf(who));
+  if (allowed.ok())
+    allowed = ToGrpcStatus(MayManageAccounts(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
   v1::ListAccountsResponse response;
   for (v1::Account& account : options_.accounts->List(who.studio)) {
@@ -1077,10 +1079,10 @@ grpc::Status CircuitServiceImpl::ManagedAccount(
   absl::StatusOr<v1::Account> account = options_.accounts->Find(account_id);
   if (!account.ok()) {
     // Another studio's account ids are not confirmed to its admins either.
-    allowed = MayManageAccounts(*who, StudioOf(*who));
+    allowed = ToGrpcStatus(MayManageAccounts(*who, StudioOf(*who)));
     return allowed.ok() ? ToGrpcStatus(account.status()) : allowed;
   }
-  return MayManageAccounts(*who, account->studio_id());
+  return ToGrpcStatus(MayManageAccounts(*who, account->studio_id()));
 }
 
 void CircuitServiceImpl::ServeRevokeAccount(
@@ -1144,7 +1146,7 @@ void CircuitServiceImpl::ServeRotateSigningKey(
     UnaryReply<v1::SigningKeys> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
-  if (allowed.ok()) allowed = MayManageSigningKeys(who);
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageSigningKeys(who));
   if (!allowed.ok()) return reply.Fail(allowed);
   absl::StatusOr<v1::SigningKeys> keys = options_.accounts->RotateSigningKey();
   if (!keys.ok()) return reply.Fail(ToGrpcStatus(keys.status()));
@@ -1159,7 +1161,7 @@ void CircuitServiceImpl::ServeRetireSigningKey(
     UnaryReply<v1::SigningKeys> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
-  if (allowed.ok()) allowed = MayManageSigningKeys(who);
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageSigningKeys(who));
   if (!allowed.ok()) return reply.Fail(allowed);
   absl::StatusOr<v1::SigningKeys> keys =
       options_.accounts->RetireSigningKey(request.key_id());

@@ -291,7 +291,7 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // the class (NOT_FOUND for an unknown class). The caller into `who`.
   grpc::Status ClassAccess(const grpc::ServerContextBase& context,
                            const std::string& class_id,
-                           grpc::Status (*may)(const Principal&,
+                           absl::Status (*may)(const Principal&,
                                                const v1::ClassInfo&),
                            Principal* who = nullptr);
   // Authenticates the call; UNAVAILABLE when the server keeps no accounts.
