@@ -483,8 +483,8 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
   // as it likes.
   grpc::Status EntryAllowed(const v1::JoinClassRequest& request) {
     if ((request.has_join() || request.has_resume()) &&
-        !service_->join_limiter_.Allow(context()->peer(),
-                                       service_->clock_->Now())) {
+        !service_->limits_->joins()->Allow(context()->peer(),
+                                           service_->clock_->Now())) {
       ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           request.has_join()
@@ -550,7 +550,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       actor_ = std::move(actor);
       participant_id_ = std::move(*seat);
       // The seat's budget, not this stream's: resuming does not refill it.
-      CountMessagesIn(service_->seat_buckets_.Get(
+      CountMessagesIn(service_->limits_->seat_messages()->Get(
                           SeatBudgetKey(actor_->class_id(), participant_id_),
                           service_->clock_->Now()),
                       "from one participant, whichever stream it uses "
@@ -646,18 +646,13 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
 
 CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
                                        ClassRegistry* registry,
-                                       const Clock* clock,
+                                       const Clock* clock, SharedLimits* limits,
                                        ServiceOptions options)
     : library_(library),
       registry_(registry),
       clock_(clock),
+      limits_(limits),
       options_(std::move(options)),
-      join_limiter_(options_.joins_per_second_per_peer,
-                    options_.join_burst_per_peer),
-      lookup_limiter_(options_.lookups_per_second_per_peer,
-                      options_.lookup_burst_per_peer),
-      seat_buckets_(options_.stream_messages_per_second,
-                    options_.stream_message_burst),
       pacer_(options_.pacing) {}
 
 absl::Duration CircuitServiceImpl::WriteInterval(int64_t now_ns) {
@@ -855,7 +850,7 @@ void CircuitServiceImpl::ServeGetClass(grpc::CallbackServerContext* context,
                                        const v1::GetClassRequest& request,
                                        UnaryReply<v1::GetClassResponse> reply) {
   if (request.class_ref_case() == v1::GetClassRequest::kJoinCode &&
-      !lookup_limiter_.Allow(context->peer(), clock_->Now())) {
+      !limits_->lookups()->Allow(context->peer(), clock_->Now())) {
     return reply.Fail(
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kTooManyLookups));
   }
