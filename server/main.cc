@@ -20,13 +20,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "server/app/server.h"
 #include "server/common/clock.h"
 #include "server/common/data_cipher.h"
 #include "server/common/log.h"
 #include "server/journal/sqlite_journal.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
-#include "server/rpc/server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "host:port to serve on; port 0 picks a free port, printed at start");

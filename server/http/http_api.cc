@@ -339,7 +339,7 @@ bool HttpApi::Authenticated(const HttpRequest& request, Done* done,
                      "Authorization: Bearer <credential>")));
     return false;
   }
-  if (grpc::Status status = Authenticate(token, options_.keys, who);
+  if (absl::Status status = Authenticate(token, options_.keys, who);
       !status.ok()) {
     (*done)(ErrorResponse(status));
     return false;
@@ -373,7 +373,7 @@ void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
         absl::StrCat("no class with id ", QuoteForError(class_id)))));
     return;
   }
-  if (grpc::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
+  if (absl::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
     done(ErrorResponse(may));
     return;
   }

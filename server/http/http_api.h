@@ -19,13 +19,14 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/message.h"
 #include "grpcpp/support/status.h"
+#include "server/auth/access.h"
+#include "server/auth/kiosks.h"
 #include "server/common/clock.h"
 #include "server/common/rate_limit.h"
 #include "server/http/metrics.h"
 #include "server/http/static_files.h"
-#include "server/live/access.h"
 #include "server/live/class_registry.h"
-#include "server/live/kiosks.h"
+#include "server/live/limits.h"
 
 namespace circuit {
 
@@ -91,15 +92,17 @@ struct HttpApiOptions {
   // kiosk keys, paired kiosks, accounts, the bootstrap key. keys.kiosks also
   // serves pairing; null: pairing is off (503).
   AccessKeys keys;
-  // Joins per device, shared with the gRPC service.
+  // Joins per device, shared with the gRPC door (SharedLimits::joins()).
   PeerRateLimiter* join_limiter = nullptr;
-  // Look-ups by join code per device, shared with the gRPC service.
+  // Look-ups by join code per device, shared with the gRPC door
+  // (SharedLimits::lookups()).
   PeerRateLimiter* lookup_limiter = nullptr;
   // Pairings started per device.
   double pairings_per_second_per_peer = 0.2;
   double pairing_burst_per_peer = 10;
-  // Messages per participant seat, shared with the gRPC service: one budget
-  // whichever transport, or both, a participant uses. Null: no limit.
+  // Messages per participant seat, shared with the gRPC door
+  // (SharedLimits::seat_messages()): one budget whichever transport, or
+  // both, a participant uses. Null: no limit.
   KeyedTokenBuckets* seat_buckets = nullptr;
   // Messages that may wait for a slow event-stream reader (as a gRPC
   // stream's) before it is cut off.

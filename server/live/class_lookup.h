@@ -21,12 +21,6 @@ void DescribeClass(
     const v1::GetClassRequest& request,
     absl::AnyInvocable<void(grpc::Status, v1::GetClassResponse)> done);
 
-// Why a look-up by join code was refused (RESOURCE_EXHAUSTED): the caller's
-// address looked up too many codes too fast.
-inline constexpr char kTooManyLookups[] =
-    "too many class look-ups by join code from this address; try again in a "
-    "minute";
-
 // Moves the report a participant sent (a completion, effort or symptom) into
 // `report`, as `participant_id`'s, as every adapter hands it to the class
 // actor. False, and `report` untouched, for any other kind of message.

@@ -1,12 +1,9 @@
 #include "server/live/class_registry.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/engine/summary.h"
@@ -15,37 +12,9 @@
 namespace circuit {
 namespace {
 
-constexpr char kJoinCodeAlphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 constexpr size_t kMaxTitle = 80;
 
-std::string RandomBytes(int n) {
-  std::string out(static_cast<size_t>(n), '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), n) != 1) {
-    // OpenSSL's generator does not fail on a working Linux system; a server
-    // that cannot make secrets must not run.
-    LogError("RAND_bytes failed");
-    std::abort();
-  }
-  return out;
-}
-
 }  // namespace
-
-std::string JoinCodeFromBytes(absl::string_view random) {
-  std::string code;
-  code.reserve(random.size());
-  for (char c : random) {
-    // 32 symbols: the low five bits pick one without bias.
-    code.push_back(kJoinCodeAlphabet[static_cast<unsigned char>(c) & 31]);
-  }
-  return code;
-}
-
-std::string NewJoinCode() { return JoinCodeFromBytes(RandomBytes(6)); }
-
-std::string RandomHex(int bytes) {
-  return absl::BytesToHexString(RandomBytes(bytes));
-}
 
 ClassRegistry::ClassRegistry(const CircuitLibrary* library, Journal* journal,
                              const Clock* clock, Executor* pool,

@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/common/clock.h"
+#include "server/common/secrets.h"
 #include "server/engine/class_session.h"
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
@@ -167,18 +168,6 @@ class ClassRegistry {
   std::thread ticker_ ABSL_GUARDED_BY(ticker_mu_);
   int64_t ticks_ = 0;  // only the ticker thread (or a test) touches it
 };
-
-// Six characters from an alphabet without 0, O, 1 and I, easy to read
-// aloud. Cryptographically random: JoinCodeFromBytes of six random bytes.
-std::string NewJoinCode();
-
-// The join code for `random`: one character per byte, from the 32 symbols
-// 2-9 and A-Z without I and O, picked by the byte's low five bits, so each
-// symbol is equally likely when the bytes are uniformly random. Pure.
-std::string JoinCodeFromBytes(absl::string_view random);
-
-// `bytes` random bytes, hex encoded. Cryptographically random.
-std::string RandomHex(int bytes);
 
 }  // namespace circuit
 

@@ -1,24 +1,6 @@
 #include "server/live/seats.h"
 
-#include <openssl/sha.h>
-
-#include "server/live/class_registry.h"
-
 namespace circuit {
-
-std::string Sha256(absl::string_view text) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(),
-         digest);
-  return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
-}
-
-NewToken MakeToken() {
-  NewToken t;
-  t.token = RandomHex(24);
-  t.hash = Sha256(t.token);
-  return t;
-}
 
 void SeatTable::Add(const std::string& token_hash, const std::string& join_hash,
                     const SeatRef& seat) {

@@ -10,19 +10,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "server/common/secrets.h"
 
 namespace circuit {
-
-// SHA-256 of `text`, as 32 raw bytes. Secrets (resume tokens, client join
-// ids) are kept and journaled only as their hashes.
-std::string Sha256(absl::string_view text);
-
-// A fresh resume token and its hash.
-struct NewToken {
-  std::string token;  // 48 hex characters, cryptographically random
-  std::string hash;   // Sha256(token)
-};
-NewToken MakeToken();
 
 // Where a seat is.
 struct SeatRef {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "server/common/grpc_status.h"
 
 namespace circuit {
 namespace {
@@ -26,7 +27,8 @@ std::optional<std::string> BearerToken(const grpc::ServerContextBase& context) {
 
 grpc::Status Authenticate(const grpc::ServerContextBase& context,
                           const AccessKeys& keys, Principal* who) {
-  return Authenticate(BearerToken(context).value_or(""), keys, who);
+  return ToGrpcStatus(
+      Authenticate(BearerToken(context).value_or(""), keys, who));
 }
 
 }  // namespace circuit

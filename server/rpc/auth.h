@@ -6,7 +6,7 @@
 
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/status.h"
-#include "server/live/access.h"
+#include "server/auth/access.h"
 
 namespace circuit {
 
@@ -14,7 +14,7 @@ namespace circuit {
 // nullopt when absent or malformed.
 std::optional<std::string> BearerToken(const grpc::ServerContextBase& context);
 
-// Who the call's credential is, into `who` (server/live/access.h).
+// Who the call's credential is, into `who` (server/auth/access.h).
 // UNAUTHENTICATED, saying why, when there is none or it opens nothing.
 grpc::Status Authenticate(const grpc::ServerContextBase& context,
                           const AccessKeys& keys, Principal* who);

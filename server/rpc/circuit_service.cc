@@ -380,9 +380,9 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
             absl::StrCat("no class with id ",
                          QuoteForError(request.attach().class_id()))));
       }
-      if (grpc::Status may = MayRunClass(who_, actor_->Info()); !may.ok()) {
+      if (absl::Status may = MayRunClass(who_, actor_->Info()); !may.ok()) {
         actor_ = nullptr;
-        return Fail(may);
+        return Fail(ToGrpcStatus(may));
       }
       if (request.attach().accept_batches()) stream_->AcceptBatches();
       service_->TrackCredential(who_, *context(), stream_);
@@ -483,8 +483,8 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
   // as it likes.
   grpc::Status EntryAllowed(const v1::JoinClassRequest& request) {
     if ((request.has_join() || request.has_resume()) &&
-        !service_->join_limiter_.Allow(context()->peer(),
-                                       service_->clock_->Now())) {
+        !service_->limits_->joins()->Allow(context()->peer(),
+                                           service_->clock_->Now())) {
       ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           request.has_join()
@@ -550,7 +550,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       actor_ = std::move(actor);
       participant_id_ = std::move(*seat);
       // The seat's budget, not this stream's: resuming does not refill it.
-      CountMessagesIn(service_->seat_buckets_.Get(
+      CountMessagesIn(service_->limits_->seat_messages()->Get(
                           SeatBudgetKey(actor_->class_id(), participant_id_),
                           service_->clock_->Now()),
                       "from one participant, whichever stream it uses "
@@ -623,8 +623,8 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
                                      QuoteForError(request.class_id()))));
       return;
     }
-    if (grpc::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
-      Fail(may);
+    if (absl::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
+      Fail(ToGrpcStatus(may));
       return;
     }
     if (request.accept_batches()) stream_->AcceptBatches();
@@ -646,18 +646,13 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
 
 CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
                                        ClassRegistry* registry,
-                                       const Clock* clock,
+                                       const Clock* clock, SharedLimits* limits,
                                        ServiceOptions options)
     : library_(library),
       registry_(registry),
       clock_(clock),
+      limits_(limits),
       options_(std::move(options)),
-      join_limiter_(options_.joins_per_second_per_peer,
-                    options_.join_burst_per_peer),
-      lookup_limiter_(options_.lookups_per_second_per_peer,
-                      options_.lookup_burst_per_peer),
-      seat_buckets_(options_.stream_messages_per_second,
-                    options_.stream_message_burst),
       pacer_(options_.pacing) {}
 
 absl::Duration CircuitServiceImpl::WriteInterval(int64_t now_ns) {
@@ -836,7 +831,7 @@ void CircuitServiceImpl::ServeCreateClass(
     UnaryReply<v1::CreateClassResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = MayCreateClass(who);
+  if (allowed.ok()) allowed = ToGrpcStatus(MayCreateClass(who));
   if (!allowed.ok()) return reply.Fail(allowed);
   // Answered once the class is journaled.
   registry_->Create(request.circuit_id(), request.title(), StudioOf(who),
@@ -855,7 +850,7 @@ void CircuitServiceImpl::ServeGetClass(grpc::CallbackServerContext* context,
                                        const v1::GetClassRequest& request,
                                        UnaryReply<v1::GetClassResponse> reply) {
   if (request.class_ref_case() == v1::GetClassRequest::kJoinCode &&
-      !lookup_limiter_.Allow(context->peer(), clock_->Now())) {
+      !limits_->lookups()->Allow(context->peer(), clock_->Now())) {
     return reply.Fail(
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kTooManyLookups));
   }
@@ -955,7 +950,7 @@ void CircuitServiceImpl::ServeApproveKioskPairing(
     UnaryReply<v1::Kiosk> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
   if (options_.keys.kiosks == nullptr) {
     return reply.Fail(
@@ -972,7 +967,7 @@ void CircuitServiceImpl::ServeListKiosks(
     UnaryReply<v1::ListKiosksResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
   v1::ListKiosksResponse response;
   if (options_.keys.kiosks != nullptr) {
@@ -990,7 +985,7 @@ void CircuitServiceImpl::ServeRevokeKiosk(grpc::CallbackServerContext* context,
                                           UnaryReply<v1::Kiosk> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = MayManageKiosks(who, StudioOf(who));
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
   const grpc::Status unknown(
       grpc::StatusCode::NOT_FOUND,
@@ -998,7 +993,7 @@ void CircuitServiceImpl::ServeRevokeKiosk(grpc::CallbackServerContext* context,
   if (options_.keys.kiosks == nullptr) return reply.Fail(unknown);
   for (const v1::Kiosk& kiosk : options_.keys.kiosks->List()) {
     if (kiosk.kiosk_id() == request.kiosk_id()) {
-      allowed = MayManageKiosks(who, KioskStudio(kiosk));
+      allowed = ToGrpcStatus(MayManageKiosks(who, KioskStudio(kiosk)));
     }
   }
   if (!allowed.ok()) return reply.Fail(allowed);
@@ -1010,7 +1005,7 @@ void CircuitServiceImpl::ServeRevokeKiosk(grpc::CallbackServerContext* context,
 
 grpc::Status CircuitServiceImpl::ClassAccess(
     const grpc::ServerContextBase& context, const std::string& class_id,
-    grpc::Status (*may)(const Principal&, const v1::ClassInfo&),
+    absl::Status (*may)(const Principal&, const v1::ClassInfo&),
     Principal* who_out) {
   Principal who;
   grpc::Status allowed = Authenticate(context, options_.keys, &who);
@@ -1021,7 +1016,7 @@ grpc::Status CircuitServiceImpl::ClassAccess(
         grpc::StatusCode::NOT_FOUND,
         absl::StrCat("no class with id ", QuoteForError(class_id)));
   }
-  allowed = may(who, *info);
+  allowed = ToGrpcStatus(may(who, *info));
   if (who_out != nullptr) *who_out = std::move(who);
   return allowed;
 }
@@ -1044,7 +1039,8 @@ void CircuitServiceImpl::ServeAddAccount(
   grpc::Status allowed = AccountsFor(*context, &who);
   v1::AddAccountRequest add = request;
   if (add.studio_id().empty()) add.set_studio_id(StudioOf(who));
-  if (allowed.ok()) allowed = MayManageAccounts(who, add.studio_id());
+  if (allowed.ok())
+    allowed = ToGrpcStatus(MayManageAccounts(who, add.studio_id()));
   if (!allowed.ok()) return reply.Fail(allowed);
   absl::StatusOr<v1::AccountCredential> added = options_.accounts->Add(add);
   if (!added.ok()) return reply.Fail(ToGrpcStatus(added.status()));
@@ -1060,7 +1056,8 @@ void CircuitServiceImpl::ServeListAccounts(
     UnaryReply<v1::ListAccountsResponse> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
-  if (allowed.ok()) allowed = MayManageAccounts(who, StudioOf(who));
+  if (allowed.ok())
+    allowed = ToGrpcStatus(MayManageAccounts(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
   v1::ListAccountsResponse response;
   for (v1::Account& account : options_.accounts->List(who.studio)) {
@@ -1077,10 +1074,10 @@ grpc::Status CircuitServiceImpl::ManagedAccount(
   absl::StatusOr<v1::Account> account = options_.accounts->Find(account_id);
   if (!account.ok()) {
     // Another studio's account ids are not confirmed to its admins either.
-    allowed = MayManageAccounts(*who, StudioOf(*who));
+    allowed = ToGrpcStatus(MayManageAccounts(*who, StudioOf(*who)));
     return allowed.ok() ? ToGrpcStatus(account.status()) : allowed;
   }
-  return MayManageAccounts(*who, account->studio_id());
+  return ToGrpcStatus(MayManageAccounts(*who, account->studio_id()));
 }
 
 void CircuitServiceImpl::ServeRevokeAccount(
@@ -1144,7 +1141,7 @@ void CircuitServiceImpl::ServeRotateSigningKey(
     UnaryReply<v1::SigningKeys> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
-  if (allowed.ok()) allowed = MayManageSigningKeys(who);
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageSigningKeys(who));
   if (!allowed.ok()) return reply.Fail(allowed);
   absl::StatusOr<v1::SigningKeys> keys = options_.accounts->RotateSigningKey();
   if (!keys.ok()) return reply.Fail(ToGrpcStatus(keys.status()));
@@ -1159,7 +1156,7 @@ void CircuitServiceImpl::ServeRetireSigningKey(
     UnaryReply<v1::SigningKeys> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
-  if (allowed.ok()) allowed = MayManageSigningKeys(who);
+  if (allowed.ok()) allowed = ToGrpcStatus(MayManageSigningKeys(who));
   if (!allowed.ok()) return reply.Fail(allowed);
   absl::StatusOr<v1::SigningKeys> keys =
       options_.accounts->RetireSigningKey(request.key_id());

@@ -19,6 +19,7 @@
 #include "server/fanout/write_pacer.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
+#include "server/live/limits.h"
 #include "server/rpc/auth.h"
 #include "server/rpc/cq_call.h"
 #include "server/rpc/unary_call.h"
@@ -30,6 +31,8 @@ struct ServiceOptions {
   // Accounts and signing keys (keys.accounts is the same, read-only). Null:
   // the bootstrap and kiosk keys only.
   Accounts* accounts = nullptr;
+  // The rates of the limits shared with the HTTP door (SharedLimits, built
+  // from these by server/app/ and handed to both).
   // Joins per peer address: a burst, then a steady rate.
   double joins_per_second_per_peer = 2;
   double join_burst_per_peer = 40;
@@ -113,9 +116,11 @@ using CircuitServiceBase = WithMethods<
 // statuses, and runs the stream reactors. No handler blocks. Thread-safe.
 class CircuitServiceImpl final : public CircuitServiceBase {
  public:
-  // Everything passed in must outlive the service.
+  // Everything passed in must outlive the service. `limits` are shared with
+  // the HTTP door.
   CircuitServiceImpl(const CircuitLibrary* library, ClassRegistry* registry,
-                     const Clock* clock, ServiceOptions options);
+                     const Clock* clock, SharedLimits* limits,
+                     ServiceOptions options);
 
   // New streams are refused with UNAVAILABLE from now on (shutdown).
   void StartDraining() { draining_.store(true); }
@@ -178,13 +183,6 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   grpc::ServerUnaryReactor* RetireSigningKey(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
       grpc::ByteBuffer* response) override;
-
-  // Joins (and gRPC resumes) per device address, shared with the HTTP API.
-  PeerRateLimiter* join_limiter() { return &join_limiter_; }
-  // Look-ups by join code per device address, shared with the HTTP API.
-  PeerRateLimiter* lookup_limiter() { return &lookup_limiter_; }
-  // Messages per participant seat, for the HTTP adapter to share.
-  KeyedTokenBuckets* seat_buckets() { return &seat_buckets_; }
 
   // Serves RunClass, JoinClass and WatchClass calls on `shard`, with
   // `calls_waiting` of each asked for at a time. Call once per shard, after
@@ -291,7 +289,7 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // the class (NOT_FOUND for an unknown class). The caller into `who`.
   grpc::Status ClassAccess(const grpc::ServerContextBase& context,
                            const std::string& class_id,
-                           grpc::Status (*may)(const Principal&,
+                           absl::Status (*may)(const Principal&,
                                                const v1::ClassInfo&),
                            Principal* who = nullptr);
   // Authenticates the call; UNAVAILABLE when the server keeps no accounts.
@@ -313,12 +311,10 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   const CircuitLibrary* const library_;
   ClassRegistry* const registry_;
   const Clock* const clock_;
+  // Joins and resumes per address, look-ups by join code, and each seat's
+  // message budget: counted with the HTTP door's.
+  SharedLimits* const limits_;
   const ServiceOptions options_;
-  PeerRateLimiter join_limiter_;
-  PeerRateLimiter lookup_limiter_;
-  // Keyed by SeatKey: a participant cut for sending too fast finds its
-  // bucket as it left it when it resumes.
-  KeyedTokenBuckets seat_buckets_;
   // Read by every new stream, set once at shutdown.
   std::atomic<bool> draining_{false};
   // Streaming call objects alive (waiting for a call, or serving one).

@@ -17,9 +17,9 @@
 #include "client/lib/connection.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/app/server.h"
 #include "server/common/log.h"
 #include "server/library/circuit_library.h"
-#include "server/rpc/server.h"
 #include "tests/testing/tcp_proxy.h"
 
 namespace circuit::client {

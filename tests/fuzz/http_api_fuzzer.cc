@@ -37,6 +37,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/auth/kiosks.h"
 #include "server/common/clock.h"
 #include "server/common/log.h"
 #include "server/common/rate_limit.h"
@@ -46,7 +47,6 @@
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
 #include "server/live/executor.h"
-#include "server/live/kiosks.h"
 #include "tests/fuzz/fuzz_input.h"
 
 namespace circuit::fuzz {

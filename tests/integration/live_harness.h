@@ -21,9 +21,9 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
+#include "server/app/server.h"
 #include "server/common/log.h"
 #include "server/library/circuit_library.h"
-#include "server/rpc/server.h"
 
 namespace circuit::testing {
 

@@ -34,9 +34,9 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/app/server.h"
 #include "server/common/log.h"
 #include "server/library/circuit_library.h"
-#include "server/rpc/server.h"
 #include "tests/testing/subprocess.h"
 
 namespace circuit {

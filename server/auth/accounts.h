@@ -1,5 +1,5 @@
-#ifndef CIRCUIT_SERVER_LIVE_ACCOUNTS_H_
-#define CIRCUIT_SERVER_LIVE_ACCOUNTS_H_
+#ifndef CIRCUIT_SERVER_AUTH_ACCOUNTS_H_
+#define CIRCUIT_SERVER_AUTH_ACCOUNTS_H_
 
 #include <memory>
 #include <string>
@@ -11,8 +11,8 @@
 #include "absl/time/time.h"
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
+#include "server/auth/principal.h"
 #include "server/common/clock.h"
-#include "server/live/principal.h"
 
 namespace circuit {
 
@@ -114,4 +114,4 @@ class Accounts {
 
 }  // namespace circuit
 
-#endif  // CIRCUIT_SERVER_LIVE_ACCOUNTS_H_
+#endif  // CIRCUIT_SERVER_AUTH_ACCOUNTS_H_

@@ -1,4 +1,4 @@
-#include "server/rpc/server.h"
+#include "server/app/server.h"
 
 #include <algorithm>
 #include <limits>
@@ -140,6 +140,15 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     stream_threads =
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   }
+  // The limits both doors count against, from the gRPC service's rates.
+  LimitOptions limits;
+  limits.joins_per_second = options.service.joins_per_second_per_peer;
+  limits.join_burst = options.service.join_burst_per_peer;
+  limits.lookups_per_second = options.service.lookups_per_second_per_peer;
+  limits.lookup_burst = options.service.lookup_burst_per_peer;
+  limits.seat_messages_per_second = options.service.stream_messages_per_second;
+  limits.seat_message_burst = options.service.stream_message_burst;
+  server->limits_ = std::make_unique<SharedLimits>(limits);
   ServiceOptions service_options = options.service;
   service_options.keys.kiosks = server->kiosks_.get();
   service_options.keys.accounts = server->accounts_.get();
@@ -147,7 +156,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   service_options.pacing.budget =
       options.write_budget_per_thread * stream_threads;
   server->service_ = std::make_unique<CircuitServiceImpl>(
-      library, server->registry_.get(), clock, service_options);
+      library, server->registry_.get(), clock, server->limits_.get(),
+      service_options);
   server->health_ = std::make_unique<HealthService>(
       std::vector<std::string>{v1::CircuitService::service_full_name()});
 
@@ -268,9 +278,9 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     api.clock = clock;
     api.metrics = server->metrics_.get();
     api.keys = service_options.keys;
-    api.join_limiter = server->service_->join_limiter();
-    api.lookup_limiter = server->service_->lookup_limiter();
-    api.seat_buckets = server->service_->seat_buckets();
+    api.join_limiter = server->limits_->joins();
+    api.lookup_limiter = server->limits_->lookups();
+    api.seat_buckets = server->limits_->seat_messages();
     api.max_queued_per_stream = service_options.max_queued_per_stream;
     api.static_dir = options.http_static_dir;
     server->http_api_ = std::make_unique<HttpApi>(std::move(api));

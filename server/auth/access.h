@@ -1,18 +1,19 @@
-#ifndef CIRCUIT_SERVER_LIVE_ACCESS_H_
-#define CIRCUIT_SERVER_LIVE_ACCESS_H_
+#ifndef CIRCUIT_SERVER_AUTH_ACCESS_H_
+#define CIRCUIT_SERVER_AUTH_ACCESS_H_
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "circuit/v1/live.pb.h"
-#include "grpcpp/support/status.h"
-#include "server/live/accounts.h"
-#include "server/live/kiosks.h"
-#include "server/live/principal.h"
+#include "server/auth/accounts.h"
+#include "server/auth/kiosks.h"
+#include "server/auth/principal.h"
 
 namespace circuit {
 
 // The credentials circuitd accepts, and what each opens. Every adapter (gRPC
-// and HTTP) asks here, so the rules are written once.
+// and HTTP) asks here, so the rules are written once; each turns the
+// absl::Status into its own transport's status.
 struct AccessKeys {
   // The bootstrap admin: opens everything (empty: none).
   std::string instructor_key;
@@ -26,7 +27,7 @@ struct AccessKeys {
 
 // Who `token` is, into `who`. UNAUTHENTICATED, saying why, when it is empty
 // or opens nothing.
-grpc::Status Authenticate(const std::string& token, const AccessKeys& keys,
+absl::Status Authenticate(const std::string& token, const AccessKeys& keys,
                           Principal* who);
 
 // The studio `who` acts in (the default studio for the bootstrap key).
@@ -37,20 +38,20 @@ std::string OwnerOf(const v1::ClassInfo& info);
 
 // Each is OK, or PERMISSION_DENIED saying what would be allowed.
 // Create a class: an account or the bootstrap key.
-grpc::Status MayCreateClass(const Principal& who);
+absl::Status MayCreateClass(const Principal& who);
 // Run, summarize, export or erase a class: its owner, a class credential for
 // it, an admin of its studio, or the bootstrap key.
-grpc::Status MayRunClass(const Principal& who, const v1::ClassInfo& info);
+absl::Status MayRunClass(const Principal& who, const v1::ClassInfo& info);
 // Watch it (kiosk view, wall summary) or see it listed: anyone who may run
 // it, and the kiosks and accounts of its studio.
-grpc::Status MayWatchClass(const Principal& who, const v1::ClassInfo& info);
+absl::Status MayWatchClass(const Principal& who, const v1::ClassInfo& info);
 // Pair, list and revoke the studio's TVs: its accounts, the bootstrap key.
-grpc::Status MayManageKiosks(const Principal& who, const std::string& studio);
+absl::Status MayManageKiosks(const Principal& who, const std::string& studio);
 // Add, list, revoke accounts of `studio`: its admins, the bootstrap key.
-grpc::Status MayManageAccounts(const Principal& who, const std::string& studio);
+absl::Status MayManageAccounts(const Principal& who, const std::string& studio);
 // Rotate and retire signing keys: the bootstrap key only.
-grpc::Status MayManageSigningKeys(const Principal& who);
+absl::Status MayManageSigningKeys(const Principal& who);
 
 }  // namespace circuit
 
-#endif  // CIRCUIT_SERVER_LIVE_ACCESS_H_
+#endif  // CIRCUIT_SERVER_AUTH_ACCESS_H_

@@ -1,13 +1,11 @@
-#include "server/live/accounts.h"
+#include "server/auth/accounts.h"
 
 #include <jwt.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
-#include <openssl/rand.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <optional>
 #include <utility>
 
@@ -17,8 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/common/files.h"
+#include "server/common/secrets.h"
 #include "server/engine/text.h"
-#include "server/live/seats.h"
 
 namespace circuit {
 namespace {
@@ -29,15 +27,6 @@ constexpr size_t kSigningKeyBytes = 32;
 constexpr char kRoleAdmin[] = "admin";
 constexpr char kRoleInstructor[] = "instructor";
 constexpr char kRoleClass[] = "class";
-
-std::string RandomBytes(size_t n) {
-  std::string bytes(n, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()),
-                 static_cast<int>(n)) != 1) {
-    std::abort();  // no randomness: nothing safe can be issued
-  }
-  return bytes;
-}
 
 bool ValidStudioId(const std::string& id) {
   if (id.empty() || id.size() > 32) return false;

@@ -1,4 +1,4 @@
-#include "server/live/accounts.h"
+#include "server/auth/accounts.h"
 
 #include <sys/stat.h>
 
@@ -12,9 +12,8 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/auth/principal.h"
 #include "server/common/clock.h"
-#include "server/live/access.h"
-#include "server/live/principal.h"
 
 namespace circuit {
 namespace {
@@ -260,124 +259,6 @@ TEST_F(AccountsTest, AClassCredentialLastsAtMostADay) {
   EXPECT_EQ(who->class_id, "c1");
   clock_.Advance(absl::Hours(24));
   EXPECT_FALSE(accounts->Verify(day->credential()).ok());
-}
-
-// What each kind of caller may do with a class (server/live/access.h).
-class AccessTest : public ::testing::Test {
- protected:
-  static Principal Who(Principal::Role role, const std::string& subject,
-                       const std::string& studio,
-                       const std::string& class_id = "") {
-    Principal who;
-    who.role = role;
-    who.subject = subject;
-    who.studio = studio;
-    who.class_id = class_id;
-    return who;
-  }
-  static v1::ClassInfo Class(const std::string& id, const std::string& studio,
-                             const std::string& owner) {
-    v1::ClassInfo info;
-    info.set_class_id(id);
-    info.set_studio_id(studio);
-    info.set_owner_id(owner);
-    return info;
-  }
-};
-
-TEST_F(AccessTest, OnlyTheOwnerTheStudiosAdminsOrTheClassCredentialRunAClass) {
-  using Role = Principal::Role;
-  const v1::ClassInfo maya_class = Class("c1", "north", "a1");
-  EXPECT_TRUE(
-      MayRunClass(Who(Role::kInstructor, "a1", "north"), maya_class).ok());
-  EXPECT_TRUE(MayRunClass(Who(Role::kAdmin, "a3", "north"), maya_class).ok());
-  EXPECT_TRUE(
-      MayRunClass(Who(Role::kBootstrap, "bootstrap", ""), maya_class).ok());
-  EXPECT_TRUE(
-      MayRunClass(Who(Role::kClass, "a1", "north", "c1"), maya_class).ok());
-
-  const grpc::Status other_instructor =
-      MayRunClass(Who(Role::kInstructor, "a2", "north"), maya_class);
-  EXPECT_EQ(other_instructor.error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_FALSE(other_instructor.error_message().empty());
-  EXPECT_FALSE(MayRunClass(Who(Role::kAdmin, "a4", "south"), maya_class).ok());
-  EXPECT_FALSE(
-      MayRunClass(Who(Role::kClass, "a1", "north", "c2"), maya_class).ok());
-  EXPECT_FALSE(MayRunClass(Who(Role::kKiosk, "k1", "north"), maya_class).ok());
-  EXPECT_FALSE(MayRunClass(Who(Role::kNone, "", ""), maya_class).ok());
-}
-
-TEST_F(AccessTest, KiosksWatchOnlyTheirStudiosClasses) {
-  using Role = Principal::Role;
-  const v1::ClassInfo north = Class("c1", "north", "a1");
-  EXPECT_TRUE(MayWatchClass(Who(Role::kKiosk, "k1", "north"), north).ok());
-  EXPECT_TRUE(MayWatchClass(Who(Role::kInstructor, "a2", "north"), north).ok());
-  EXPECT_FALSE(MayWatchClass(Who(Role::kKiosk, "k2", "south"), north).ok());
-  EXPECT_FALSE(
-      MayWatchClass(Who(Role::kClass, "a1", "north", "c9"), north).ok());
-  // A class from before accounts belongs to the default studio.
-  const v1::ClassInfo old = Class("c0", "", "");
-  EXPECT_TRUE(
-      MayWatchClass(Who(Role::kKiosk, "studio-kiosk", kDefaultStudio), old)
-          .ok());
-  EXPECT_FALSE(MayWatchClass(Who(Role::kKiosk, "k2", "south"), old).ok());
-  EXPECT_FALSE(MayCreateClass(Who(Role::kKiosk, "k1", "north")).ok());
-  EXPECT_FALSE(MayCreateClass(Who(Role::kClass, "a1", "north", "c1")).ok());
-  EXPECT_TRUE(MayCreateClass(Who(Role::kInstructor, "a1", "north")).ok());
-}
-
-TEST_F(AccessTest, OnlyAdminsManageTheirStudioAndOnlyBootstrapTheKeys) {
-  using Role = Principal::Role;
-  EXPECT_TRUE(
-      MayManageAccounts(Who(Role::kAdmin, "a3", "north"), "north").ok());
-  EXPECT_FALSE(
-      MayManageAccounts(Who(Role::kAdmin, "a3", "north"), "south").ok());
-  EXPECT_FALSE(
-      MayManageAccounts(Who(Role::kInstructor, "a1", "north"), "north").ok());
-  EXPECT_TRUE(
-      MayManageAccounts(Who(Role::kBootstrap, "bootstrap", ""), "south").ok());
-  EXPECT_FALSE(MayManageSigningKeys(Who(Role::kAdmin, "a3", "north")).ok());
-  EXPECT_TRUE(
-      MayManageSigningKeys(Who(Role::kBootstrap, "bootstrap", "")).ok());
-  EXPECT_FALSE(MayManageKiosks(Who(Role::kKiosk, "k1", "north"), "north").ok());
-  EXPECT_FALSE(
-      MayManageKiosks(Who(Role::kInstructor, "a1", "north"), "south").ok());
-}
-
-TEST_F(AccessTest, AuthenticateTellsKeysFromCredentialsAndSaysWhyItRefuses) {
-  FakeClock clock;
-  auto accounts = Accounts::Open({}, &clock);
-  ASSERT_TRUE(accounts.ok());
-  v1::AddAccountRequest add;
-  add.set_name("Maya");
-  add.set_role(v1::ACCOUNT_ROLE_INSTRUCTOR);
-  add.set_studio_id("north");
-  auto maya = (*accounts)->Add(add);
-  ASSERT_TRUE(maya.ok());
-  AccessKeys keys;
-  keys.instructor_key = "boot-key";
-  keys.kiosk_key = "kiosk-key";
-  keys.accounts = accounts->get();
-
-  Principal who;
-  ASSERT_TRUE(Authenticate("boot-key", keys, &who).ok());
-  EXPECT_EQ(who.role, Principal::Role::kBootstrap);
-  ASSERT_TRUE(Authenticate("kiosk-key", keys, &who).ok());
-  EXPECT_EQ(who.role, Principal::Role::kKiosk);
-  EXPECT_EQ(who.studio, kDefaultStudio);
-  ASSERT_TRUE(Authenticate(maya->credential(), keys, &who).ok());
-  EXPECT_EQ(who.role, Principal::Role::kInstructor);
-  EXPECT_EQ(who.studio, "north");
-
-  const grpc::Status none = Authenticate("", keys, &who);
-  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_FALSE(none.error_message().empty());
-  const grpc::Status wrong = Authenticate("boot-kez", keys, &who);
-  EXPECT_EQ(wrong.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  clock.Advance(absl::Hours(24 * 91));
-  const grpc::Status expired = Authenticate(maya->credential(), keys, &who);
-  EXPECT_EQ(expired.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_THAT(expired.error_message(), HasSubstr("expired"));
 }
 
 }  // namespace

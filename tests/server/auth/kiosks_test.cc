@@ -1,4 +1,4 @@
-#include "server/live/kiosks.h"
+#include "server/auth/kiosks.h"
 
 #include <cstdio>
 #include <fstream>
@@ -7,8 +7,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "server/auth/principal.h"
 #include "server/common/clock.h"
-#include "server/live/principal.h"
 
 namespace circuit {
 namespace {

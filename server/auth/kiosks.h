@@ -1,5 +1,5 @@
-#ifndef CIRCUIT_SERVER_LIVE_KIOSKS_H_
-#define CIRCUIT_SERVER_LIVE_KIOSKS_H_
+#ifndef CIRCUIT_SERVER_AUTH_KIOSKS_H_
+#define CIRCUIT_SERVER_AUTH_KIOSKS_H_
 
 #include <cstddef>
 #include <map>
@@ -124,4 +124,4 @@ class KioskPairings {
 
 }  // namespace circuit
 
-#endif  // CIRCUIT_SERVER_LIVE_KIOSKS_H_
+#endif  // CIRCUIT_SERVER_AUTH_KIOSKS_H_

@@ -1,5 +1,5 @@
-#ifndef CIRCUIT_SERVER_RPC_SERVER_H_
-#define CIRCUIT_SERVER_RPC_SERVER_H_
+#ifndef CIRCUIT_SERVER_APP_SERVER_H_
+#define CIRCUIT_SERVER_APP_SERVER_H_
 
 #include <memory>
 #include <string>
@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/server.h"
+#include "server/auth/accounts.h"
 #include "server/common/clock.h"
 #include "server/common/data_cipher.h"
 #include "server/common/tls.h"
@@ -19,9 +20,9 @@
 #include "server/http/metrics.h"
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
-#include "server/live/accounts.h"
 #include "server/live/class_registry.h"
 #include "server/live/executor.h"
+#include "server/live/limits.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/cq_call.h"
 #include "server/rpc/health_service.h"
@@ -116,9 +117,12 @@ struct ServerOptions {
 // <data_dir>/keys/ when that names no source.
 DataKeyOptions DataKeysFor(const ServerOptions& options);
 
-// A running circuitd: the Circuit service, grpc.health.v1 and server
-// reflection on one port, the class registry and its ticker, and the
-// journal. Thread-safe.
+// A running circuitd, and its composition root: it builds the journal,
+// accounts and kiosk pairings, the class registry and its ticker, the limits
+// both doors share, the metrics, and the two doors: the Circuit service,
+// grpc.health.v1 and server reflection on one port (server/rpc/), and the
+// HTTP listener (server/http/). The doors are siblings: each gets what it
+// needs from here and neither includes the other. Thread-safe.
 class CircuitServer {
  public:
   // Opens the journal, rebuilds every stored class, then starts serving.
@@ -160,6 +164,8 @@ class CircuitServer {
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<ClassRegistry> registry_;
+  // Joins, look-ups and seats' message budgets, counted over both doors.
+  std::unique_ptr<SharedLimits> limits_;
   std::unique_ptr<CircuitServiceImpl> service_;
   std::unique_ptr<HealthService> health_;
   std::vector<std::unique_ptr<CqShard>> shards_;
@@ -183,4 +189,4 @@ class CircuitServer {
 
 }  // namespace circuit
 
-#endif  // CIRCUIT_SERVER_RPC_SERVER_H_
+#endif  // CIRCUIT_SERVER_APP_SERVER_H_

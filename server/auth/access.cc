@@ -1,4 +1,4 @@
-#include "server/live/access.h"
+#include "server/auth/access.h"
 
 #include <openssl/crypto.h>
 
@@ -16,8 +16,8 @@ bool SameSecret(const std::string& given, const std::string& expected) {
   return CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
 }
 
-grpc::Status Denied(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, message);
+absl::Status Denied(const std::string& message) {
+  return absl::PermissionDeniedError(message);
 }
 
 bool IsAccount(const Principal& who) {
@@ -26,33 +26,31 @@ bool IsAccount(const Principal& who) {
 
 }  // namespace
 
-grpc::Status Authenticate(const std::string& token, const AccessKeys& keys,
+absl::Status Authenticate(const std::string& token, const AccessKeys& keys,
                           Principal* who) {
   *who = Principal();
   if (token.empty()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "send a credential as `authorization: Bearer "
-                        "<credential>` metadata");
+    return absl::UnauthenticatedError(
+        "send a credential as `authorization: Bearer <credential>` metadata");
   }
   if (SameSecret(token, keys.instructor_key)) {
     who->role = Role::kBootstrap;
     who->subject = "bootstrap";
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
   if (SameSecret(token, keys.kiosk_key)) {
     who->role = Role::kKiosk;
     who->subject = "studio-kiosk";
     who->studio = kDefaultStudio;
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
   if (keys.accounts != nullptr && Accounts::LooksLikeCredential(token)) {
     absl::StatusOr<Principal> verified = keys.accounts->Verify(token);
     if (!verified.ok()) {
-      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                          std::string(verified.status().message()));
+      return absl::UnauthenticatedError(verified.status().message());
     }
     *who = *std::move(verified);
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
   if (keys.kiosks != nullptr) {
     if (std::optional<v1::Kiosk> kiosk = keys.kiosks->KioskOf(token)) {
@@ -60,12 +58,11 @@ grpc::Status Authenticate(const std::string& token, const AccessKeys& keys,
       who->subject = kiosk->kiosk_id();
       who->studio =
           kiosk->studio_id().empty() ? kDefaultStudio : kiosk->studio_id();
-      return grpc::Status::OK;
+      return absl::OkStatus();
     }
   }
-  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                      "the credential is not one this server issued, or it "
-                      "was revoked");
+  return absl::UnauthenticatedError(
+      "the credential is not one this server issued, or it was revoked");
 }
 
 std::string StudioOf(const Principal& who) {
@@ -80,8 +77,8 @@ std::string OwnerOf(const v1::ClassInfo& info) {
   return info.owner_id().empty() ? "bootstrap" : info.owner_id();
 }
 
-grpc::Status MayCreateClass(const Principal& who) {
-  if (who.role == Role::kBootstrap || IsAccount(who)) return grpc::Status::OK;
+absl::Status MayCreateClass(const Principal& who) {
+  if (who.role == Role::kBootstrap || IsAccount(who)) return absl::OkStatus();
   if (who.role == Role::kClass) {
     return Denied(absl::StrCat("a class credential opens class ", who.class_id,
                                " only; creating classes needs an account"));
@@ -89,20 +86,20 @@ grpc::Status MayCreateClass(const Principal& who) {
   return Denied("a kiosk credential cannot do this; it needs an account");
 }
 
-grpc::Status MayRunClass(const Principal& who, const v1::ClassInfo& info) {
+absl::Status MayRunClass(const Principal& who, const v1::ClassInfo& info) {
   switch (who.role) {
     case Role::kBootstrap:
-      return grpc::Status::OK;
+      return absl::OkStatus();
     case Role::kAdmin:
-      if (who.studio == StudioOf(info)) return grpc::Status::OK;
+      if (who.studio == StudioOf(info)) return absl::OkStatus();
       break;
     case Role::kInstructor:
       if (who.studio == StudioOf(info) && who.subject == OwnerOf(info)) {
-        return grpc::Status::OK;
+        return absl::OkStatus();
       }
       break;
     case Role::kClass:
-      if (who.class_id == info.class_id()) return grpc::Status::OK;
+      if (who.class_id == info.class_id()) return absl::OkStatus();
       return Denied(
           absl::StrCat("this credential opens class ", who.class_id, " only"));
     case Role::kKiosk:
@@ -118,29 +115,29 @@ grpc::Status MayRunClass(const Principal& who, const v1::ClassInfo& info) {
                              "admin of that studio may do this"));
 }
 
-grpc::Status MayWatchClass(const Principal& who, const v1::ClassInfo& info) {
+absl::Status MayWatchClass(const Principal& who, const v1::ClassInfo& info) {
   if (who.role == Role::kKiosk || IsAccount(who)) {
-    if (who.studio == StudioOf(info)) return grpc::Status::OK;
+    if (who.studio == StudioOf(info)) return absl::OkStatus();
     return Denied(
         absl::StrCat("class ", info.class_id(), " belongs to another studio"));
   }
   return MayRunClass(who, info);
 }
 
-grpc::Status MayManageKiosks(const Principal& who, const std::string& studio) {
-  if (who.role == Role::kBootstrap) return grpc::Status::OK;
-  if (IsAccount(who) && who.studio == studio) return grpc::Status::OK;
+absl::Status MayManageKiosks(const Principal& who, const std::string& studio) {
+  if (who.role == Role::kBootstrap) return absl::OkStatus();
+  if (IsAccount(who) && who.studio == studio) return absl::OkStatus();
   if (IsAccount(who)) {
     return Denied("that TV belongs to another studio");
   }
   return Denied("pairing and revoking TVs needs an account of the studio");
 }
 
-grpc::Status MayManageAccounts(const Principal& who,
+absl::Status MayManageAccounts(const Principal& who,
                                const std::string& studio) {
-  if (who.role == Role::kBootstrap) return grpc::Status::OK;
+  if (who.role == Role::kBootstrap) return absl::OkStatus();
   if (who.role == Role::kAdmin && who.studio == studio) {
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
   if (who.role == Role::kAdmin) {
     return Denied(absl::StrCat("an admin of studio ", who.studio,
@@ -151,8 +148,8 @@ grpc::Status MayManageAccounts(const Principal& who,
       "managing accounts needs an admin account or the bootstrap key");
 }
 
-grpc::Status MayManageSigningKeys(const Principal& who) {
-  if (who.role == Role::kBootstrap) return grpc::Status::OK;
+absl::Status MayManageSigningKeys(const Principal& who) {
+  if (who.role == Role::kBootstrap) return absl::OkStatus();
   return Denied("rotating signing keys needs circuitd's bootstrap key");
 }
 

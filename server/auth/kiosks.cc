@@ -1,4 +1,4 @@
-#include "server/live/kiosks.h"
+#include "server/auth/kiosks.h"
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -13,9 +13,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/files.h"
+#include "server/common/secrets.h"
 #include "server/engine/text.h"
-#include "server/live/class_registry.h"
-#include "server/live/seats.h"
 
 namespace circuit {
 namespace {

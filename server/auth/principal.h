@@ -1,5 +1,5 @@
-#ifndef CIRCUIT_SERVER_LIVE_PRINCIPAL_H_
-#define CIRCUIT_SERVER_LIVE_PRINCIPAL_H_
+#ifndef CIRCUIT_SERVER_AUTH_PRINCIPAL_H_
+#define CIRCUIT_SERVER_AUTH_PRINCIPAL_H_
 
 #include <string>
 
@@ -30,4 +30,4 @@ struct Principal {
 
 }  // namespace circuit
 
-#endif  // CIRCUIT_SERVER_LIVE_PRINCIPAL_H_
+#endif  // CIRCUIT_SERVER_AUTH_PRINCIPAL_H_
