@@ -215,7 +215,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10'000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  // Per-message costs that buy nothing here (measured with `circuit bench`,
+  // Per-message costs that buy nothing here (measured with `circuit-bench`,
   // BENCHMARKS.md): channelz's per-socket counters, and the bandwidth-delay
   // probe's PINGs (and their acks), a write each on thousands of
   // connections whose messages are small.
