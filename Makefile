@@ -12,7 +12,7 @@ DATA_DIR    ?= $(CURDIR)/var
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run demo test contract-snapshot bench clang-check fuzz asan tsan format clean
+.PHONY: all deps configure build run demo test contract-snapshot bench clang-check fuzz asan format clean
 
 all: build
 
@@ -81,19 +81,17 @@ fuzz: deps
 	cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target fuzzers
 	tests/fuzz/run_fuzzers.sh $(FUZZ_BUILD_DIR) $(FUZZ_SECONDS) $(FUZZ_PARALLEL)
 
-# The suite under AddressSanitizer + UBSan, or ThreadSanitizer.
+# The suite under AddressSanitizer + UBSan. There is no ThreadSanitizer
+# target: Debian's Abseil and gRPC are not built with it, so it reports every
+# absl::Mutex handoff as a race; the clang build's -Wthread-safety
+# (clang-check) is the race check (README, "Tests").
 asan: deps
 	cmake -S . -B $(BUILD_DIR)-asan -DCMAKE_BUILD_TYPE=Debug -DCIRCUIT_ASAN=ON
 	cmake --build $(BUILD_DIR)-asan -j $(JOBS)
 	cd $(BUILD_DIR)-asan && ctest --output-on-failure -j $(JOBS)
 
-tsan: deps
-	cmake -S . -B $(BUILD_DIR)-tsan -DCMAKE_BUILD_TYPE=Debug -DCIRCUIT_TSAN=ON
-	cmake --build $(BUILD_DIR)-tsan -j $(JOBS)
-	cd $(BUILD_DIR)-tsan && ctest --output-on-failure -j $(JOBS)
-
 format:
 	@git ls-files '*.cc' '*.h' | xargs -r clang-format -i
 
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR)-clang $(BUILD_DIR)-asan $(BUILD_DIR)-tsan
+	rm -rf $(BUILD_DIR) $(BUILD_DIR)-clang $(BUILD_DIR)-asan

@@ -15,6 +15,21 @@
 
 namespace circuit {
 
+// The suites both listeners offer. gRPC 1.51 takes its suites only from the
+// environment (GRPC_SSL_CIPHER_SUITES) and by default offers these, so the
+// HTTP listener is set to the same: on TLS 1.2, ECDHE key exchange only
+// (forward secrecy; no static RSA, no finite-field DHE) with AES-GCM only
+// (AEAD; no CBC, which LUCKY13 attacks), for ECDSA and RSA certificates. No
+// ChaCha20-Poly1305 on TLS 1.2, as gRPC's list has none.
+inline constexpr char kTls12Ciphers[] =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384";
+// TLS 1.3's (all AEAD, and forward secret by the protocol): OpenSSL's default
+// three, which gRPC keeps.
+inline constexpr char kTls13CipherSuites[] =
+    "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+    "TLS_CHACHA20_POLY1305_SHA256";
+
 // Where a listener's certificate comes from (PEM files). Empty cert_path:
 // no TLS.
 struct TlsFiles {

@@ -1,5 +1,8 @@
 #include "server/http/http_server.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <algorithm>
 #include <chrono>
 #include <deque>
@@ -95,18 +98,34 @@ class ByteStream {
   std::optional<beast::ssl_stream<beast::tcp_stream&>> tls_;
 };
 
-// A server context serving `identity`: TLS 1.2 or later; with a client CA,
-// a client certificate is asked for and must be signed by it when given,
-// and a client without one is still served.
+// Over TLS every answer tells browsers to come back to this host only over
+// TLS for a year (HSTS), so a phone that once loaded the page over https
+// cannot be talked down to plain http by someone on the studio's Wi-Fi. Not
+// includeSubDomains: the certificate names circuitd's host, and the
+// studio's other hosts may not serve TLS. Never over plain HTTP, where it
+// would mean nothing.
+constexpr char kHsts[] = "max-age=31536000";
+
+// A server context serving `identity`: the gRPC listener's versions and
+// suites (TLS 1.2 with ECDHE and AES-GCM, or TLS 1.3; server/common/tls.h),
+// where OpenSSL's defaults would also take static RSA and CBC; with a
+// client CA, a client certificate is asked for and must be signed by it
+// when given, and a client without one is still served.
 absl::StatusOr<std::shared_ptr<ssl::context>> MakeTlsContext(
     const TlsIdentity& identity) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls_server);
   beast::error_code ec;
-  context->set_options(ssl::context::default_workarounds |
-                           ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                           ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 |
-                           ssl::context::single_dh_use,
-                       ec);
+  context->set_options(
+      ssl::context::default_workarounds | ssl::context::single_dh_use, ec);
+  SSL_CTX* native = context->native_handle();
+  if (!ec && (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1 ||
+              SSL_CTX_set_cipher_list(native, kTls12Ciphers) != 1 ||
+              SSL_CTX_set_ciphersuites(native, kTls13CipherSuites) != 1)) {
+    ERR_clear_error();
+    return absl::InternalError(
+        "this OpenSSL does not take the TLS versions and suites circuitd "
+        "serves (TLS 1.2 with ECDHE and AES-GCM, or TLS 1.3)");
+  }
   if (!ec) {
     context->use_certificate_chain(net::buffer(identity.cert_pem), ec);
   }
@@ -341,6 +360,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     response->set(http::field::content_type, answer.content_type);
     response->set(http::field::cache_control, "no-store");
     response->set("X-Content-Type-Options", "nosniff");
+    if (stream_.tls()) {
+      response->set(http::field::strict_transport_security, kHsts);
+    }
     for (auto& [name, value] : answer.headers) response->set(name, value);
     const size_t length = answer.body.size();
     if (!head_) response->body() = std::move(answer.body);
@@ -428,6 +450,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     header->set(http::field::content_type, "text/event-stream");
     header->set(http::field::cache_control, "no-store");
     header->set("X-Content-Type-Options", "nosniff");
+    if (stream_.tls()) {
+      header->set(http::field::strict_transport_security, kHsts);
+    }
     header->keep_alive(false);  // the body ends when the connection does
     auto serializer =
         std::make_shared<http::response_serializer<http::empty_body>>(*header);

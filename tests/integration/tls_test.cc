@@ -1,26 +1,37 @@
 // TLS on both listeners: certificates made with the openssl command at test
 // time (no keys in the repository), a class over TLS, HTTPS, a client that
-// trusts the wrong CA, a certificate swapped under a running circuitd, and
-// plaintext on the network refused.
+// trusts the wrong CA, a certificate swapped under a running circuitd, the
+// versions and suites both listeners accept (the same on both), HSTS over
+// HTTPS, and plaintext on the network refused.
 
 #include "server/common/tls.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <ostream>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "boost/asio/connect.hpp"
@@ -70,8 +81,16 @@ void OpenSsl(const std::vector<std::string>& args) {
                       << process->stderr_text();
 }
 
+// A certificate's key: which TLS 1.2 suites can use it (ECDSA or RSA
+// authentication; only RSA allows static RSA key exchange).
+enum class KeyType { kEc, kRsa };
+
+void PrintTo(KeyType key_type, std::ostream* out) {
+  *out << (key_type == KeyType::kRsa ? "RSA" : "P-256");
+}
+
 // A CA (DIR/NAME.pem, DIR/NAME.key) and certificates it signs, each for
-// localhost and 127.0.0.1, on a fresh P-256 key.
+// localhost and 127.0.0.1, on a fresh key (P-256 unless told RSA).
 class Pki {
  public:
   Pki(std::string dir, std::string name)
@@ -90,11 +109,18 @@ class Pki {
   // into key_path: written beside them, then renamed over them, as an
   // operator (or certbot) replaces a pair.
   void Issue(const std::string& common_name, int serial,
-             const std::string& cert_path, const std::string& key_path) {
+             const std::string& cert_path, const std::string& key_path,
+             KeyType key_type = KeyType::kEc) {
     const std::string stem = absl::StrCat(dir_, "/", common_name, "-", serial);
-    OpenSsl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", stem + ".key", "-out", stem + ".csr", "-subj",
-             "/CN=" + common_name});
+    std::vector<std::string> new_key = {"-newkey", "ec", "-pkeyopt",
+                                        "ec_paramgen_curve:prime256v1"};
+    if (key_type == KeyType::kRsa) new_key = {"-newkey", "rsa:2048"};
+    std::vector<std::string> request = {"req"};
+    request.insert(request.end(), new_key.begin(), new_key.end());
+    request.insert(request.end(),
+                   {"-nodes", "-keyout", stem + ".key", "-out", stem + ".csr",
+                    "-subj", "/CN=" + common_name});
+    OpenSsl(request);
     OpenSsl({"x509", "-req", "-in", stem + ".csr", "-CA", ca_pem(), "-CAkey",
              ca_key(), "-set_serial", absl::StrCat(serial), "-days", "2",
              "-extfile", dir_ + "/san.ext", "-out", stem + ".pem"});
@@ -409,6 +435,453 @@ TEST_F(TlsTest, APairThatDoesNotLoadKeepsTheCertificateInUse) {
   EXPECT_EQ(HttpsGet(server_->http_port(), server_ca_->ca_pem(), "/v1/clock")
                 .server_cn,
             "circuitd-1");
+}
+
+// What both doors accept, probed as a TLS scanner (testssl.sh) probes them:
+// one handshake at a time, each client limited with OpenSSL's C API to one
+// range of versions and one list of suites, so a test says exactly what the
+// ClientHello offered.
+
+struct SslCtxFree {
+  void operator()(SSL_CTX* context) const { SSL_CTX_free(context); }
+};
+struct SslFree {
+  void operator()(SSL* ssl) const { SSL_free(ssl); }
+};
+
+// What a probe's ClientHello offers.
+struct Offer {
+  int min_version = TLS1_2_VERSION;
+  int max_version = TLS1_3_VERSION;
+  // TLS 1.2 and older suites (SSL_CTX_set_cipher_list); empty: OpenSSL's.
+  std::string ciphers;
+  // TLS 1.3 suites (SSL_CTX_set_ciphersuites); empty: OpenSSL's.
+  std::string ciphersuites;
+  // ALPN "h2", as gRPC clients ask.
+  bool h2 = false;
+  // Sent once the handshake is done; the answer's head is read.
+  std::string request;
+};
+
+struct Probe {
+  // A ClientHello left the client, so a failed handshake is the server's
+  // refusal, not the client finding nothing it may offer.
+  bool hello_sent = false;
+  // The ClientHello's legacy_version field: 0x0301 for a TLS 1.0 client,
+  // 0x0302 for 1.1, 0x0303 for 1.2 and 1.3.
+  int hello_version = 0;
+  bool handshake_ok = false;
+  std::string error;    // OpenSSL's, when the handshake failed
+  std::string version;  // negotiated: "TLSv1.2", "TLSv1.3"
+  std::string cipher;   // negotiated, OpenSSL's name
+  std::string head;     // the answer's status line and headers
+};
+
+void NoteClientHello(int write_p, int /*version*/, int content_type,
+                     const void* buf, size_t len, SSL* /*ssl*/, void* arg) {
+  const auto* bytes = static_cast<const unsigned char*>(buf);
+  if (write_p != 1 || content_type != SSL3_RT_HANDSHAKE || len < 6 ||
+      bytes[0] != SSL3_MT_CLIENT_HELLO) {
+    return;
+  }
+  auto* probe = static_cast<Probe*>(arg);
+  probe->hello_sent = true;
+  probe->hello_version = (bytes[4] << 8) | bytes[5];
+}
+
+std::string TakeSslErrors() {
+  std::string errors;
+  while (const unsigned long code = ERR_get_error()) {
+    char text[256];
+    ERR_error_string_n(code, text, sizeof text);
+    absl::StrAppend(&errors, errors.empty() ? "" : "; ", text);
+  }
+  return errors.empty() ? "the connection closed" : errors;
+}
+
+// A TCP connection to 127.0.0.1:`port`, each read and write limited to 20 s
+// (a server that stops answering fails the test, not hangs it); -1 when it
+// cannot be made.
+int ConnectLoopback(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  const timeval limit{20, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&address),
+              sizeof address) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Reads until the end of an HTTP answer's head (or the connection's); the
+// head without its blank line.
+template <typename ReadFn>
+std::string ReadHead(ReadFn read) {
+  std::string text;
+  char buffer[4096];
+  while (text.find("\r\n\r\n") == std::string::npos) {
+    const int n = read(buffer, static_cast<int>(sizeof buffer));
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  return text.substr(0, text.find("\r\n\r\n"));
+}
+
+// One handshake with `offer` against 127.0.0.1:`port`; the certificate is
+// not checked (what is accepted is the question here, not whose it is).
+Probe TlsProbe(int port, const Offer& offer) {
+  Probe probe;
+  std::unique_ptr<SSL_CTX, SslCtxFree> context(
+      SSL_CTX_new(TLS_client_method()));
+  // Security level 0: the client may offer what OpenSSL 3 no longer offers
+  // by default (TLS 1.0 and 1.1, SHA-1, static RSA), as a scanner does, so
+  // what is refused is the server's doing.
+  SSL_CTX_set_security_level(context.get(), 0);
+  EXPECT_EQ(SSL_CTX_set_min_proto_version(context.get(), offer.min_version), 1);
+  EXPECT_EQ(SSL_CTX_set_max_proto_version(context.get(), offer.max_version), 1);
+  if (!offer.ciphers.empty()) {
+    EXPECT_EQ(SSL_CTX_set_cipher_list(context.get(), offer.ciphers.c_str()), 1)
+        << offer.ciphers;
+  }
+  if (!offer.ciphersuites.empty()) {
+    EXPECT_EQ(
+        SSL_CTX_set_ciphersuites(context.get(), offer.ciphersuites.c_str()), 1)
+        << offer.ciphersuites;
+  }
+  if (offer.h2) {
+    static constexpr unsigned char kH2[] = {2, 'h', '2'};
+    EXPECT_EQ(SSL_CTX_set_alpn_protos(context.get(), kH2, sizeof kH2), 0);
+  }
+  SSL_CTX_set_verify(context.get(), SSL_VERIFY_NONE, nullptr);
+  std::unique_ptr<SSL, SslFree> ssl(SSL_new(context.get()));
+  SSL_set_msg_callback(ssl.get(), NoteClientHello);
+  SSL_set_msg_callback_arg(ssl.get(), &probe);
+  const int fd = ConnectLoopback(port);
+  if (fd < 0) {
+    probe.error = absl::StrCat("connect: ", std::strerror(errno));
+    return probe;
+  }
+  SSL_set_fd(ssl.get(), fd);
+  ERR_clear_error();
+  if (SSL_connect(ssl.get()) == 1) {
+    probe.handshake_ok = true;
+    probe.version = SSL_get_version(ssl.get());
+    probe.cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(ssl.get()));
+    if (!offer.request.empty()) {
+      EXPECT_EQ(SSL_write(ssl.get(), offer.request.data(),
+                          static_cast<int>(offer.request.size())),
+                static_cast<int>(offer.request.size()));
+      probe.head = ReadHead([&ssl](char* buffer, int size) {
+        return SSL_read(ssl.get(), buffer, size);
+      });
+    }
+    SSL_shutdown(ssl.get());
+  } else {
+    probe.error = TakeSslErrors();
+  }
+  ERR_clear_error();
+  ssl.reset();
+  close(fd);
+  return probe;
+}
+
+// The head of the answer to `request` over plain TCP.
+std::string PlainHead(int port, const std::string& request) {
+  const int fd = ConnectLoopback(port);
+  EXPECT_GE(fd, 0) << std::strerror(errno);
+  if (fd < 0) return "";
+  EXPECT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::string head = ReadHead([fd](char* buffer, int size) {
+    return static_cast<int>(recv(fd, buffer, static_cast<size_t>(size), 0));
+  });
+  close(fd);
+  return head;
+}
+
+std::string Get(const std::string& target, const std::string& bearer = "") {
+  return absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: localhost\r\n",
+                      bearer.empty() ? "" : "Authorization: Bearer ", bearer,
+                      bearer.empty() ? "" : "\r\n",
+                      "Connection: close\r\n\r\n");
+}
+
+// Every TLS 1.2 (and older) suite this OpenSSL knows, by name.
+std::vector<std::string> EveryTls12Suite() {
+  std::unique_ptr<SSL_CTX, SslCtxFree> context(
+      SSL_CTX_new(TLS_client_method()));
+  EXPECT_EQ(
+      SSL_CTX_set_cipher_list(context.get(), "ALL:COMPLEMENTOFALL:@SECLEVEL=0"),
+      1);
+  std::vector<std::string> names;
+  STACK_OF(SSL_CIPHER)* suites = SSL_CTX_get_ciphers(context.get());
+  for (int i = 0; i < sk_SSL_CIPHER_num(suites); ++i) {
+    const SSL_CIPHER* suite = sk_SSL_CIPHER_value(suites, i);
+    if (absl::string_view(SSL_CIPHER_get_version(suite)) == "TLSv1.3") {
+      continue;
+    }
+    names.push_back(SSL_CIPHER_get_name(suite));
+  }
+  return names;
+}
+
+// Both doors of an in-process circuitd over TLS, on 127.0.0.1 port 0.
+class TlsDoorsTest : public ::testing::Test {
+ protected:
+  struct Door {
+    const char* name;
+    int port;
+    bool grpc;
+  };
+
+  void SetUp() override {
+    SetLogQuiet(true);
+    // A probe's write to a connection the server already closed then fails
+    // instead of ending the test binary.
+    std::signal(SIGPIPE, SIG_IGN);
+    dir_ = MakeTempDir();
+    ca_ = std::make_unique<Pki>(dir_, "ca");
+    auto library = CircuitLibrary::LoadEmbedded();
+    ASSERT_TRUE(library.ok()) << library.status();
+    library_ = std::make_unique<CircuitLibrary>(std::move(*library));
+  }
+
+  // A circuitd; over TLS with a certificate on a `key_type` key unless
+  // `plaintext`.
+  std::unique_ptr<CircuitServer> StartServer(KeyType key_type,
+                                             bool plaintext = false) {
+    ServerOptions options;
+    options.listen = "127.0.0.1:0";
+    options.http_listen = "127.0.0.1:0";
+    options.service.keys.instructor_key = kInstructorKey;
+    options.service.keys.kiosk_key = kKioskKey;
+    if (!plaintext) {
+      const std::string cert = dir_ + "/circuitd.pem";
+      const std::string key = dir_ + "/circuitd.key";
+      ca_->Issue("circuitd", 1, cert, key, key_type);
+      options.tls.cert_path = cert;
+      options.tls.key_path = key;
+    }
+    auto server = CircuitServer::Start(options, library_.get(), Clock::Real());
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? std::move(*server) : nullptr;
+  }
+
+  static std::vector<Door> Doors(const CircuitServer& server) {
+    return {{"gRPC", server.port(), true}, {"HTTP", server.http_port(), false}};
+  }
+
+  std::string dir_;
+  std::unique_ptr<Pki> ca_;
+  std::unique_ptr<CircuitLibrary> library_;
+};
+
+class TlsSuitesTest : public TlsDoorsTest,
+                      public ::testing::WithParamInterface<KeyType> {
+ protected:
+  void SetUp() override {
+    TlsDoorsTest::SetUp();
+    server_ = StartServer(GetParam());
+    ASSERT_NE(server_, nullptr);
+  }
+
+  // The TLS 1.2 suites both doors accept with this certificate: ECDHE key
+  // exchange (forward secrecy) and AES-GCM, the certificate's signature
+  // kind; the same list as gRPC 1.51's own.
+  std::set<std::string> Tls12Accepted() const {
+    if (GetParam() == KeyType::kRsa) {
+      return {"ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384"};
+    }
+    return {"ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384"};
+  }
+
+  std::unique_ptr<CircuitServer> server_;
+};
+
+TEST_P(TlsSuitesTest, BothDoorsAcceptEcdheWithAesGcmOnTls12AndTls13) {
+  for (const Door& door : Doors(*server_)) {
+    SCOPED_TRACE(door.name);
+    Offer tls12;
+    tls12.max_version = TLS1_2_VERSION;
+    tls12.ciphers = "ECDHE+AESGCM";
+    tls12.h2 = door.grpc;
+    if (!door.grpc) tls12.request = Get("/healthz");
+    Probe probe = TlsProbe(door.port, tls12);
+    ASSERT_TRUE(probe.handshake_ok) << probe.error;
+    EXPECT_EQ(probe.version, "TLSv1.2");
+    EXPECT_THAT(Tls12Accepted(), ::testing::Contains(probe.cipher));
+    if (!door.grpc) {
+      EXPECT_THAT(probe.head, HasSubstr("HTTP/1.1 200"));
+    }
+
+    Offer tls13;
+    tls13.min_version = TLS1_3_VERSION;
+    tls13.h2 = door.grpc;
+    if (!door.grpc) tls13.request = Get("/healthz");
+    probe = TlsProbe(door.port, tls13);
+    ASSERT_TRUE(probe.handshake_ok) << probe.error;
+    EXPECT_EQ(probe.version, "TLSv1.3");
+    if (!door.grpc) {
+      EXPECT_THAT(probe.head, HasSubstr("HTTP/1.1 200"));
+    }
+  }
+}
+
+TEST_P(TlsSuitesTest, BothDoorsRefuseStaticRsaCbcAndFiniteFieldDhe) {
+  for (const Door& door : Doors(*server_)) {
+    for (const char* suite :
+         {// Static RSA key exchange: no forward secrecy.
+          "AES256-GCM-SHA384", "AES128-GCM-SHA256", "AES128-SHA",
+          "AES256-SHA256",
+          // CBC (LUCKY13), with ECDHE.
+          "ECDHE-RSA-AES128-SHA", "ECDHE-RSA-AES256-SHA384",
+          "ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA384",
+          // Finite-field Diffie-Hellman.
+          "DHE-RSA-AES128-GCM-SHA256"}) {
+      SCOPED_TRACE(absl::StrCat(door.name, " ", suite));
+      Offer offer;
+      offer.max_version = TLS1_2_VERSION;
+      offer.ciphers = suite;
+      offer.h2 = door.grpc;
+      const Probe probe = TlsProbe(door.port, offer);
+      EXPECT_TRUE(probe.hello_sent) << probe.error;
+      EXPECT_FALSE(probe.handshake_ok) << probe.cipher;
+    }
+  }
+}
+
+TEST_P(TlsSuitesTest, BothDoorsRefuseTls10AndTls11) {
+  for (const Door& door : Doors(*server_)) {
+    for (const int version : {TLS1_VERSION, TLS1_1_VERSION}) {
+      SCOPED_TRACE(absl::StrCat(door.name, " ", absl::Hex(version)));
+      Offer offer;
+      offer.min_version = version;
+      offer.max_version = version;
+      offer.ciphers = "ALL:@SECLEVEL=0";
+      offer.h2 = door.grpc;
+      const Probe probe = TlsProbe(door.port, offer);
+      EXPECT_TRUE(probe.hello_sent) << probe.error;
+      EXPECT_EQ(probe.hello_version, version);
+      EXPECT_FALSE(probe.handshake_ok) << probe.version;
+    }
+  }
+}
+
+// As a scanner sweeps: every suite this OpenSSL knows, one per handshake.
+TEST_P(TlsSuitesTest, BothDoorsAcceptTheSameSuitesAndNoOthers) {
+  const std::vector<std::string> every_tls12 = EveryTls12Suite();
+  const std::vector<std::string> every_tls13 = {
+      "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+      "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_CCM_SHA256",
+      "TLS_AES_128_CCM_8_SHA256"};
+  const std::set<std::string> tls13_accepted = {"TLS_AES_128_GCM_SHA256",
+                                                "TLS_AES_256_GCM_SHA384",
+                                                "TLS_CHACHA20_POLY1305_SHA256"};
+  for (const Door& door : Doors(*server_)) {
+    SCOPED_TRACE(door.name);
+    std::set<std::string> accepted;
+    int offered = 0;
+    for (const std::string& suite : every_tls12) {
+      Offer offer;
+      offer.max_version = TLS1_2_VERSION;
+      offer.ciphers = suite;
+      offer.h2 = door.grpc;
+      const Probe probe = TlsProbe(door.port, offer);
+      // PSK and SRP suites are not offered by a client without a PSK or
+      // SRP secret; every other one is.
+      if (probe.hello_sent) ++offered;
+      if (probe.handshake_ok) {
+        EXPECT_EQ(probe.cipher, suite);
+        accepted.insert(suite);
+      }
+    }
+    EXPECT_EQ(accepted, Tls12Accepted());
+    // The sweep offered most of what OpenSSL has, not one suite.
+    EXPECT_GT(offered, 40);
+
+    accepted.clear();
+    for (const std::string& suite : every_tls13) {
+      Offer offer;
+      offer.min_version = TLS1_3_VERSION;
+      offer.ciphersuites = suite;
+      offer.h2 = door.grpc;
+      const Probe probe = TlsProbe(door.port, offer);
+      EXPECT_TRUE(probe.hello_sent) << suite << ": " << probe.error;
+      if (probe.handshake_ok) {
+        EXPECT_EQ(probe.cipher, suite);
+        accepted.insert(suite);
+      }
+    }
+    EXPECT_EQ(accepted, tls13_accepted);
+  }
+}
+
+std::string KeyName(const ::testing::TestParamInfo<KeyType>& key) {
+  return key.param == KeyType::kRsa ? "Rsa" : "Ec";
+}
+
+INSTANTIATE_TEST_SUITE_P(Keys, TlsSuitesTest,
+                         ::testing::Values(KeyType::kEc, KeyType::kRsa),
+                         KeyName);
+
+TEST_F(TlsDoorsTest, EveryHttpsAnswerCarriesHstsAndNoPlainAnswerDoes) {
+  constexpr char kHsts[] = "\r\nStrict-Transport-Security: max-age=31536000";
+  std::unique_ptr<CircuitServer> tls = StartServer(KeyType::kEc);
+  ASSERT_NE(tls, nullptr);
+  std::unique_ptr<CircuitServer> plain =
+      StartServer(KeyType::kEc, /*plaintext=*/true);
+  ASSERT_NE(plain, nullptr);
+
+  // A class on each, for an event stream (a TV's watch).
+  auto tls_client = client::LoadClientTls(ca_->ca_pem(), "", "", "");
+  ASSERT_TRUE(tls_client.ok()) << tls_client.status();
+  client::ConnectOptions tls_options;
+  tls_options.address = absl::StrCat("127.0.0.1:", tls->port());
+  tls_options.tls = *tls_client;
+  auto tls_class = client::Connection(tls_options)
+                       .CreateClass(kInstructorKey, "kickback-trio", "");
+  ASSERT_TRUE(tls_class.ok()) << tls_class.status();
+  client::ConnectOptions plain_options;
+  plain_options.address = absl::StrCat("127.0.0.1:", plain->port());
+  auto plain_class = client::Connection(plain_options)
+                         .CreateClass(kInstructorKey, "kickback-trio", "");
+  ASSERT_TRUE(plain_class.ok()) << plain_class.status();
+
+  struct Ask {
+    std::string request;
+    std::string status;
+  };
+  auto asks = [](const std::string& class_id) {
+    return std::vector<Ask>{
+        {Get("/healthz"), "HTTP/1.1 200"},
+        {Get("/no-such-page"), "HTTP/1.1 404"},
+        {Get("/v1/classes/" + class_id), "HTTP/1.1 200"},
+        {"NOT HTTP\r\n\r\n", "HTTP/1.1 400"},
+        {Get(absl::StrCat("/v1/classes/", class_id, ":watch"), kKioskKey),
+         "HTTP/1.1 200"}};
+  };
+  for (const Ask& ask : asks(tls_class->class_id())) {
+    SCOPED_TRACE(ask.request);
+    Offer offer;
+    offer.request = ask.request;
+    const Probe probe = TlsProbe(tls->http_port(), offer);
+    ASSERT_TRUE(probe.handshake_ok) << probe.error;
+    EXPECT_THAT(probe.head, ::testing::StartsWith(ask.status));
+    EXPECT_THAT(probe.head, HasSubstr(kHsts));
+  }
+  for (const Ask& ask : asks(plain_class->class_id())) {
+    SCOPED_TRACE(ask.request);
+    const std::string head = PlainHead(plain->http_port(), ask.request);
+    EXPECT_THAT(head, ::testing::StartsWith(ask.status));
+    EXPECT_THAT(head, ::testing::Not(HasSubstr("Strict-Transport-Security")));
+  }
 }
 
 TEST(TlsFilesTest, AKeyThatIsNotTheCertificatesIsRefused) {
