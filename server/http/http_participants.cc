@@ -11,8 +11,8 @@
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "grpcpp/support/proto_buffer_reader.h"
 #include "server/common/stats.h"
+#include "server/fanout/wire.h"
 #include "server/http/event_stream.h"
 #include "server/http/http_api.h"
 #include "server/live/class_lookup.h"
@@ -37,63 +37,38 @@ absl::Status ParseJson(const std::string& body,
 }
 
 // Where a class actor's answer to one report goes: the ReportAck, as the
-// HTTP answer. The actor holds the reply Stream (which points here) until it
-// has written the ack; an ack that never comes (the server stopping) is
-// answered UNAVAILABLE.
-class AckReply final : public StreamSink {
+// HTTP answer. The actor holds this until it answers; an answer that never
+// comes (the server stopping drops the task) is answered UNAVAILABLE when
+// the actor lets go of it.
+class AckReply {
  public:
-  explicit AckReply(absl::AnyInvocable<void(HttpResponse)> done)
-      : stream_(/*max_queued=*/4), done_(std::move(done)) {}
-  ~AckReply() override {
-    Answer(ErrorResponse(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                      "the report was not answered (the "
-                                      "server is stopping); send it again")));
-  }
-
-  // The stream to pass the actor, sharing this object's lifetime.
-  static std::shared_ptr<Stream> Create(
-      absl::AnyInvocable<void(HttpResponse)> done) {
-    auto reply = std::make_shared<AckReply>(std::move(done));
-    reply->stream_.Attach(reply.get());
-    return std::shared_ptr<Stream>(reply, &reply->stream_);
-  }
-
-  void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
-    grpc::ByteBuffer copy = *bytes;
-    grpc::ProtoBufferReader reader(&copy);
-    v1::JoinClassResponse response;
-    if (!response.ParseFromZeroCopyStream(&reader) || !response.has_ack()) {
-      return;  // nothing but the ack is sent to a report's reply
-    }
-    const v1::ReportAck& ack = response.ack();
-    if (ack.code() == 0) {
-      Answer(JsonResponse(ack));
-    } else {
-      Answer(ErrorResponse(grpc::Status(
-          static_cast<grpc::StatusCode>(ack.code()), ack.message())));
+  AckReply(std::string report_id, absl::AnyInvocable<void(HttpResponse)> done)
+      : report_id_(std::move(report_id)), done_(std::move(done)) {}
+  AckReply(AckReply&& other)
+      : report_id_(std::move(other.report_id_)),
+        done_(std::exchange(other.done_, nullptr)) {}
+  AckReply& operator=(AckReply&&) = delete;
+  ~AckReply() {
+    if (done_) {
+      done_(ErrorResponse(
+          absl::UnavailableError("the report was not answered (the server is "
+                                 "stopping); send it again")));
     }
   }
-  void FinishStream(const grpc::Status& status) override {
-    if (!status.ok()) Answer(ErrorResponse(status));
-  }
-  void AbortStream(const grpc::Status& status) override {
-    FinishStream(status);
+
+  void operator()(absl::StatusOr<engine::ReportResult> outcome) {
+    absl::AnyInvocable<void(HttpResponse)> done = std::move(done_);
+    done_ = nullptr;
+    if (!outcome.ok()) {
+      done(ErrorResponse(outcome.status()));
+      return;
+    }
+    done(JsonResponse(ReportAckFor(report_id_, outcome)));
   }
 
  private:
-  void Answer(HttpResponse response) {
-    absl::AnyInvocable<void(HttpResponse)> done;
-    {
-      absl::MutexLock lock(&mu_);
-      done = std::move(done_);
-      done_ = nullptr;
-    }
-    if (done) done(std::move(response));
-  }
-
-  Stream stream_;
-  absl::Mutex mu_;
-  absl::AnyInvocable<void(HttpResponse)> done_ ABSL_GUARDED_BY(mu_);
+  std::string report_id_;
+  absl::AnyInvocable<void(HttpResponse)> done_;
 };
 
 // The actor's answer to a join or resume on `events`: the event stream, or
@@ -240,7 +215,9 @@ void HttpApi::Seat(const std::string& class_id,
     return;
   }
   if (!ReportWithinRate(class_id, participant_id, &done)) return;
-  seat->actor->Report(std::move(report), AckReply::Create(std::move(done)));
+  std::string id = ReportIdOf(report);  // before the report moves
+  seat->actor->Report(std::move(report),
+                      AckReply(std::move(id), std::move(done)));
 }
 
 bool HttpApi::ReportWithinRate(const std::string& class_id,

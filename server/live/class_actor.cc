@@ -357,82 +357,58 @@ void ClassActor::ResumeOnStrand(std::shared_ptr<Stream> stream,
 }
 
 void ClassActor::Command(const v1::InstructorCommand& command,
-                         std::shared_ptr<Stream> reply_to) {
+                         CommandDone done) {
   strand_->Post([self = shared_from_this(), command,
-                 reply_to = std::move(reply_to)]() mutable {
+                 done = std::move(done)]() mutable {
     internal::Entry entry;
     *entry.mutable_command() = command;
     ClassActor* actor = self.get();
-    actor->Commit(std::move(entry), [self, command_id = command.command_id(),
-                                     reply_to = std::move(reply_to)](
-                                        const engine::EntryOutcome& outcome) {
-      v1::RunClassResponse response;
-      v1::CommandResult* result = response.mutable_command_result();
-      result->set_command_id(command_id);
-      if (outcome.status.ok()) {
-        result->set_seq(outcome.seq);
-      } else {
-        result->set_code(static_cast<int>(outcome.status.code()));
-        result->set_message(std::string(outcome.status.message()));
-      }
-      ProcessStats().CountCommand(static_cast<int>(outcome.status.code()));
-      response.set_server_time_unix_ms(self->clock_->NowUnixMs());
-      reply_to->Send(ToByteBuffer(response), Delivery::kReliable);
-    });
+    actor->Commit(
+        std::move(entry),
+        [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+          ProcessStats().CountCommand(static_cast<int>(outcome.status.code()));
+          if (outcome.status.ok()) {
+            done(outcome.seq);
+          } else {
+            done(outcome.status);
+          }
+        });
   });
 }
 
-void ClassActor::Report(internal::ReportInput report,
-                        std::shared_ptr<Stream> reply_to) {
+void ClassActor::Report(internal::ReportInput report, ReportDone done) {
   const int64_t received_ns = MonotonicNanos();
   strand_->Post([self = shared_from_this(), report = std::move(report),
-                 reply_to = std::move(reply_to), received_ns]() mutable {
-    std::string report_id;
-    switch (report.kind_case()) {
-      case internal::ReportInput::kCompletion:
-        report_id = report.completion().report_id();
-        break;
-      case internal::ReportInput::kEffort:
-        report_id = report.effort().report_id();
-        break;
-      case internal::ReportInput::kSymptom:
-        report_id = report.symptom().report_id();
-        break;
-      case internal::ReportInput::KIND_NOT_SET:
-        break;
-    }
-    auto send_ack = [self, report_id, reply_to,
-                     received_ns](const engine::EntryOutcome& outcome) {
-      ProcessStats().CountReport(static_cast<int>(outcome.status.code()));
+                 done = std::move(done), received_ns]() mutable {
+    auto answer = [received_ns, done = std::move(done)](
+                      absl::StatusOr<engine::ReportResult> outcome) mutable {
+      ProcessStats().CountReport(static_cast<int>(outcome.status().code()));
       ProcessStats().ack_latency_ns.Observe(MonotonicNanos() - received_ns);
-      v1::JoinClassResponse response;
-      v1::ReportAck* ack = response.mutable_ack();
-      ack->set_report_id(report_id);
-      if (outcome.status.ok()) {
-        ack->set_seq(outcome.seq);
-        ack->set_duplicate(outcome.duplicate);
-      } else {
-        ack->set_code(static_cast<int>(outcome.status.code()));
-        ack->set_message(std::string(outcome.status.message()));
-      }
-      response.set_server_time_unix_ms(self->clock_->NowUnixMs());
-      reply_to->Send(ToByteBuffer(response), Delivery::kReliable);
+      done(std::move(outcome));
     };
     // Refusals and retries of what is recorded are answered at once, from
     // durable state; only what the session would accept is journaled.
     std::optional<engine::ReportResult> duplicate;
     absl::Status check = self->session_.CheckReport(report, &duplicate);
     if (!check.ok()) {
-      send_ack(engine::EntryOutcome{check});
+      answer(check);
       return;
     }
     if (duplicate.has_value()) {
-      send_ack(engine::EntryOutcome{absl::OkStatus(), duplicate->seq, true});
+      answer(engine::ReportResult{duplicate->seq, /*duplicate=*/true});
       return;
     }
     internal::Entry entry;
     *entry.mutable_report() = std::move(report);
-    self->Commit(std::move(entry), send_ack);
+    self->Commit(
+        std::move(entry), [answer = std::move(answer)](
+                              const engine::EntryOutcome& outcome) mutable {
+          if (outcome.status.ok()) {
+            answer(engine::ReportResult{outcome.seq, outcome.duplicate});
+          } else {
+            answer(outcome.status);
+          }
+        });
   });
 }
 

@@ -97,12 +97,24 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   void Resume(std::shared_ptr<Stream> stream, const std::string& participant_id,
               int64_t last_seq, SeatDone done);
 
-  // Applies an instructor command; the CommandResult goes to `reply_to`.
-  void Command(const v1::InstructorCommand& command,
-               std::shared_ptr<Stream> reply_to);
+  // What became of a command: the seq of the event that recorded it, or the
+  // refusal (the session's codes; UNAVAILABLE when it could not be
+  // recorded, and then nothing changed).
+  using CommandDone = absl::AnyInvocable<void(absl::StatusOr<int64_t>)>;
+  // What became of a report: the seq of the event that recorded it (the
+  // first time, for a retried id: `duplicate`), or the refusal, as above.
+  using ReportDone =
+      absl::AnyInvocable<void(absl::StatusOr<engine::ReportResult>)>;
 
-  // Records a report; the ReportAck goes to `reply_to`.
-  void Report(internal::ReportInput report, std::shared_ptr<Stream> reply_to);
+  // Applies an instructor command. `done` runs on the actor's strand, once
+  // the command is durable or refused, so whatever the adapter sends from it
+  // is ordered with the class's events; it needs no stream (a test, or
+  // another node forwarding the command, calls it alike).
+  void Command(const v1::InstructorCommand& command, CommandDone done);
+
+  // Records a report; `done` as for Command. Refusals and retries of what is
+  // recorded are answered at once, from durable state.
+  void Report(internal::ReportInput report, ReportDone done);
 
   // The participant leaves for good; their stream is finished with OK.
   void Leave(const std::string& participant_id);

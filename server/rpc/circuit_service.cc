@@ -391,16 +391,23 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
       const v1::InstructorCommand& command = request.command();
       if (command.command_id().empty() ||
           command.command_id().size() > kMaxIdLength) {
-        v1::RunClassResponse response;
-        v1::CommandResult* result = response.mutable_command_result();
-        result->set_command_id(command.command_id().substr(0, kMaxIdLength));
-        result->set_code(grpc::StatusCode::INVALID_ARGUMENT);
-        result->set_message("command_id must be 1 to 64 characters");
-        response.set_server_time_unix_ms(service_->clock_->NowUnixMs());
-        stream_->Send(ToByteBuffer(response), Delivery::kReliable);
+        stream_->Send(
+            EncodeCommandResult(
+                CommandResultFor(command.command_id().substr(0, kMaxIdLength),
+                                 absl::InvalidArgumentError(
+                                     "command_id must be 1 to 64 characters")),
+                service_->clock_->NowUnixMs()),
+            Delivery::kReliable);
       } else {
-        // The result comes on the stream once the command is journaled.
-        actor_->Command(command, stream_);
+        // The result comes on the stream once the command is journaled (on
+        // the actor's strand, so in order with the class's events).
+        actor_->Command(
+            command, [stream = stream_, clock = service_->clock_,
+                      id = command.command_id()](absl::StatusOr<int64_t> seq) {
+              stream->Send(EncodeCommandResult(CommandResultFor(id, seq),
+                                               clock->NowUnixMs()),
+                           Delivery::kReliable);
+            });
       }
     } else {
       return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -472,7 +479,15 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
     }
     // The ack comes on the stream once the report is journaled; the next
     // report may be read meanwhile.
-    actor_->Report(std::move(report), stream_);
+    std::string id = ReportIdOf(report);  // before the report moves
+    actor_->Report(
+        std::move(report),
+        [stream = stream_, clock = service_->clock_,
+         id = std::move(id)](absl::StatusOr<engine::ReportResult> outcome) {
+          stream->Send(
+              EncodeReportAck(ReportAckFor(id, outcome), clock->NowUnixMs()),
+              Delivery::kReliable);
+        });
     ReadNext(&in_);
   }
 

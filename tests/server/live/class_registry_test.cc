@@ -50,10 +50,11 @@ class ClassRegistryTest : public ::testing::Test {
   void End(const std::string& class_id) {
     v1::InstructorCommand end = ::circuit::testing::EndCommand();
     end.set_command_id("end");
-    auto reply = std::make_shared<Stream>(16);
-    reply->Attach(&sink_);
-    registry_->Find(class_id)->Command(end, reply);
+    absl::StatusOr<int64_t> ended = absl::UnknownError("no answer");
+    registry_->Find(class_id)->Command(
+        end, [&](absl::StatusOr<int64_t> seq) { ended = seq; });
     pool_.WaitIdle();
+    ASSERT_TRUE(ended.ok()) << ended.status();
     ASSERT_EQ(registry_->Find(class_id)->Info().phase(), v1::CLASS_PHASE_ENDED);
   }
 
