@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "bench/load/load.h"
+#include "client/lib/connection.h"
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "without --spawn_server: circuitd's host:port");
@@ -173,16 +174,9 @@ int BadFlag(const std::string& reason) {
 // only), the environment, then the file circuitd generated in its data
 // directory.
 std::string Key(const std::string& role) {
-  if (role == "instructor" && !absl::GetFlag(FLAGS_key).empty()) {
-    return absl::GetFlag(FLAGS_key);
-  }
-  std::string env_name =
-      role == "kiosk" ? "CIRCUIT_KIOSK_KEY" : "CIRCUIT_INSTRUCTOR_KEY";
-  if (const char* env = std::getenv(env_name.c_str()); env && *env) return env;
-  std::ifstream in(absl::GetFlag(FLAGS_data_dir) + "/" + role + ".key");
-  std::string key;
-  std::getline(in, key);
-  return key;
+  return client::FindKey(role,
+                         role == "instructor" ? absl::GetFlag(FLAGS_key) : "",
+                         absl::GetFlag(FLAGS_data_dir));
 }
 
 int Bench(const std::vector<char*>& args) {

@@ -126,16 +126,8 @@ void PrintJson(const google::protobuf::Message& message) {
 // The key for `role` ("instructor" or "kiosk"): the flag, the environment,
 // then the file circuitd generated in its data directory.
 std::string Key(const std::string& role, bool use_flag) {
-  if (use_flag && !absl::GetFlag(FLAGS_key).empty()) {
-    return absl::GetFlag(FLAGS_key);
-  }
-  std::string env_name =
-      role == "kiosk" ? "CIRCUIT_KIOSK_KEY" : "CIRCUIT_INSTRUCTOR_KEY";
-  if (const char* env = std::getenv(env_name.c_str()); env && *env) return env;
-  std::ifstream in(absl::GetFlag(FLAGS_data_dir) + "/" + role + ".key");
-  std::string key;
-  std::getline(in, key);
-  return key;
+  return client::FindKey(role, use_flag ? absl::GetFlag(FLAGS_key) : "",
+                         absl::GetFlag(FLAGS_data_dir));
 }
 
 AppOptions MakeAppOptions() {

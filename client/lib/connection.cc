@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -226,6 +228,18 @@ absl::StatusOr<ClockSample> Connection::EstimateClockOffset(int samples) const {
     if (!best.ok() || sample->delay_ms < best->delay_ms) best = sample;
   }
   return best;
+}
+
+std::string FindKey(const std::string& role, const std::string& given,
+                    const std::string& data_dir) {
+  if (!given.empty()) return given;
+  const std::string env_name =
+      role == "kiosk" ? "CIRCUIT_KIOSK_KEY" : "CIRCUIT_INSTRUCTOR_KEY";
+  if (const char* env = std::getenv(env_name.c_str()); env && *env) return env;
+  std::ifstream in(data_dir + "/" + role + ".key");
+  std::string key;
+  std::getline(in, key);
+  return key;
 }
 
 }  // namespace circuit::client

@@ -122,6 +122,13 @@ class Connection {
 // Join codes are six characters from the alphabet without 0, O, 1 and I.
 bool LooksLikeJoinCode(const std::string& ref);
 
+// The key for `role` ("instructor" or "kiosk") as circuitd's own tools find
+// it: `given` (a flag) when not empty, else CIRCUIT_INSTRUCTOR_KEY or
+// CIRCUIT_KIOSK_KEY, else the file circuitd generated, <data_dir>/<role>.key;
+// empty when none is found.
+std::string FindKey(const std::string& role, const std::string& given,
+                    const std::string& data_dir);
+
 }  // namespace circuit::client
 
 #endif  // CIRCUIT_CLIENT_LIB_CONNECTION_H_

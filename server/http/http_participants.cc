@@ -12,6 +12,7 @@
 #include "circuit/v1/service.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/common/stats.h"
+#include "server/engine/report_validation.h"
 #include "server/fanout/wire.h"
 #include "server/http/event_stream.h"
 #include "server/http/http_api.h"
@@ -215,7 +216,7 @@ void HttpApi::Seat(const std::string& class_id,
     return;
   }
   if (!ReportWithinRate(class_id, participant_id, &done)) return;
-  std::string id = ReportIdOf(report);  // before the report moves
+  std::string id = engine::ReportId(report);  // before the report moves
   seat->actor->Report(std::move(report),
                       AckReply(std::move(id), std::move(done)));
 }

@@ -87,18 +87,4 @@ bool TakeReport(v1::JoinClassRequest* request,
   return true;
 }
 
-const std::string& ReportIdOf(const internal::ReportInput& report) {
-  switch (report.kind_case()) {
-    case internal::ReportInput::kCompletion:
-      return report.completion().report_id();
-    case internal::ReportInput::kEffort:
-      return report.effort().report_id();
-    case internal::ReportInput::kSymptom:
-      return report.symptom().report_id();
-    case internal::ReportInput::KIND_NOT_SET:
-      break;
-  }
-  return report.completion().report_id();  // the empty default
-}
-
 }  // namespace circuit

@@ -28,9 +28,6 @@ bool TakeReport(v1::JoinClassRequest* request,
                 const std::string& participant_id,
                 internal::ReportInput* report);
 
-// The client's id of a report (its ack names it); empty for none.
-const std::string& ReportIdOf(const internal::ReportInput& report);
-
 // `text` quoted for an error message, cut at 64 characters.
 std::string QuoteForError(const std::string& text);
 

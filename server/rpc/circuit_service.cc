@@ -16,6 +16,7 @@
 #include "server/common/log.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
+#include "server/engine/report_validation.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
 #include "server/live/class_lookup.h"
@@ -479,7 +480,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
     }
     // The ack comes on the stream once the report is journaled; the next
     // report may be read meanwhile.
-    std::string id = ReportIdOf(report);  // before the report moves
+    std::string id = engine::ReportId(report);  // before the report moves
     actor_->Report(
         std::move(report),
         [stream = stream_, clock = service_->clock_,
