@@ -1,0 +1,184 @@
+// The class methods of CircuitServiceImpl: circuits, classes, summaries,
+// the clock and erasing health data.
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/common/grpc_status.h"
+#include "server/live/class_lookup.h"
+#include "server/live/summary.h"
+#include "server/rpc/circuit_service.h"
+
+namespace circuit {
+
+void CircuitServiceImpl::ServeListCircuits(
+    grpc::CallbackServerContext*, const v1::ListCircuitsRequest&,
+    UnaryReply<v1::ListCircuitsResponse> reply) {
+  v1::ListCircuitsResponse response;
+  for (const v1::Circuit& c : library_->circuits()) {
+    *response.add_circuits() = c;
+  }
+  for (const v1::Exercise& e : library_->exercises()) {
+    *response.add_exercises() = e;
+  }
+  reply.Ok(response);
+}
+
+void CircuitServiceImpl::ServeGetCircuit(
+    grpc::CallbackServerContext*, const v1::GetCircuitRequest& request,
+    UnaryReply<v1::GetCircuitResponse> reply) {
+  const v1::Circuit* circuit = library_->FindCircuit(request.circuit_id());
+  if (circuit == nullptr) {
+    reply.Fail(grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no circuit with id ", QuoteForError(request.circuit_id()),
+                     "; ListCircuits lists them")));
+    return;
+  }
+  v1::GetCircuitResponse response;
+  *response.mutable_circuit() = *circuit;
+  for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
+    *response.add_exercises() = std::move(e);
+  }
+  reply.Ok(response);
+}
+
+void CircuitServiceImpl::ServeCreateClass(
+    grpc::CallbackServerContext* context, const v1::CreateClassRequest& request,
+    UnaryReply<v1::CreateClassResponse> reply) {
+  Principal who;
+  grpc::Status allowed = Authenticate(*context, options_.keys, &who);
+  if (allowed.ok()) allowed = ToGrpcStatus(MayCreateClass(who));
+  if (!allowed.ok()) return reply.Fail(allowed);
+  // Answered once the class is journaled.
+  registry_->Create(request.circuit_id(), request.title(), StudioOf(who),
+                    who.subject, [reply](absl::StatusOr<v1::ClassInfo> info) {
+                      if (!info.ok()) {
+                        reply.Fail(ToGrpcStatus(info.status()));
+                        return;
+                      }
+                      v1::CreateClassResponse response;
+                      *response.mutable_class_info() = std::move(*info);
+                      reply.Ok(response);
+                    });
+}
+
+void CircuitServiceImpl::ServeGetClass(grpc::CallbackServerContext* context,
+                                       const v1::GetClassRequest& request,
+                                       UnaryReply<v1::GetClassResponse> reply) {
+  if (request.class_ref_case() == v1::GetClassRequest::kJoinCode &&
+      !limits_->lookups()->Allow(context->peer(), clock_->Now())) {
+    return reply.Fail(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kTooManyLookups));
+  }
+  DescribeClass(registry_, clock_, request,
+                [reply](grpc::Status status, v1::GetClassResponse described) {
+                  reply.Finish(status, described);
+                });
+}
+
+void CircuitServiceImpl::ServeGetClassSummary(
+    grpc::CallbackServerContext* context,
+    const v1::GetClassSummaryRequest& request,
+    UnaryReply<v1::ClassSummary> reply) {
+  grpc::Status allowed =
+      ClassAccess(*context, request.class_id(), &MayRunClass);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  Summarize(request.class_id(),
+            [reply](grpc::Status status, v1::ClassSummary summary) {
+              reply.Finish(status, summary);
+            });
+}
+
+void CircuitServiceImpl::ServeGetWallSummary(
+    grpc::CallbackServerContext* context,
+    const v1::GetWallSummaryRequest& request,
+    UnaryReply<v1::WallSummary> reply) {
+  grpc::Status allowed =
+      ClassAccess(*context, request.class_id(), &MayWatchClass);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  // Only the wall's view of the summary leaves the server.
+  Summarize(request.class_id(),
+            [reply](grpc::Status status, v1::ClassSummary summary) {
+              if (!status.ok()) return reply.Fail(status);
+              reply.Ok(WallFromSummary(summary));
+            });
+}
+
+void CircuitServiceImpl::Summarize(
+    const std::string& class_id,
+    absl::AnyInvocable<void(grpc::Status, v1::ClassSummary)> done) {
+  registry_->Summary(class_id,
+                     [done = std::move(done)](
+                         absl::StatusOr<v1::ClassSummary> summary) mutable {
+                       if (!summary.ok()) {
+                         done(ToGrpcStatus(summary.status()), {});
+                         return;
+                       }
+                       done(grpc::Status::OK, std::move(*summary));
+                     });
+}
+
+void CircuitServiceImpl::ServeEraseHealthData(
+    grpc::CallbackServerContext* context,
+    const v1::EraseHealthDataRequest& request,
+    UnaryReply<v1::EraseHealthDataResponse> reply) {
+  grpc::Status allowed =
+      ClassAccess(*context, request.class_id(), &MayRunClass);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  if (request.participant_id().empty()) {
+    return reply.Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   "give the participant_id whose health "
+                                   "data to erase"));
+  }
+  registry_->EraseHealthData(
+      request.class_id(), request.participant_id(),
+      [reply](absl::Status status) { reply.Finish(ToGrpcStatus(status), {}); });
+}
+
+void CircuitServiceImpl::ServeListClasses(
+    grpc::CallbackServerContext* context, const v1::ListClassesRequest& request,
+    UnaryReply<v1::ListClassesResponse> reply) {
+  Principal who;
+  grpc::Status allowed = Authenticate(*context, options_.keys, &who);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  v1::ListClassesResponse response;
+  for (v1::ClassInfo& info : registry_->List(request.include_ended())) {
+    if (MayWatchClass(who, info).ok()) {
+      *response.add_classes() = std::move(info);
+    }
+  }
+  reply.Ok(response);
+}
+
+void CircuitServiceImpl::ServeGetClock(grpc::CallbackServerContext*,
+                                       const v1::GetClockRequest& request,
+                                       UnaryReply<v1::GetClockResponse> reply) {
+  v1::GetClockResponse response;
+  response.set_client_send_unix_ms(request.client_send_unix_ms());
+  response.set_server_receive_unix_ms(clock_->NowUnixMs());
+  response.set_server_send_unix_ms(clock_->NowUnixMs());
+  reply.Ok(response);
+}
+
+grpc::Status CircuitServiceImpl::ClassAccess(
+    const grpc::ServerContextBase& context, const std::string& class_id,
+    absl::Status (*may)(const Principal&, const v1::ClassInfo&),
+    Principal* who_out) {
+  Principal who;
+  grpc::Status allowed = Authenticate(context, options_.keys, &who);
+  if (!allowed.ok()) return allowed;
+  std::optional<v1::ClassInfo> info = registry_->Info(class_id);
+  if (!info.has_value()) {
+    return grpc::Status(
+        grpc::StatusCode::NOT_FOUND,
+        absl::StrCat("no class with id ", QuoteForError(class_id)));
+  }
+  allowed = ToGrpcStatus(may(who, *info));
+  if (who_out != nullptr) *who_out = std::move(who);
+  return allowed;
+}
+
+}  // namespace circuit

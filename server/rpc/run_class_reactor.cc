@@ -1,0 +1,120 @@
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/grpc_status.h"
+#include "server/common/rate_limit.h"
+#include "server/common/stats.h"
+#include "server/fanout/stream.h"
+#include "server/fanout/wire.h"
+#include "server/live/class_lookup.h"
+#include "server/rpc/circuit_service.h"
+#include "server/rpc/stream_reactors.h"
+#include "server/rpc/streaming_reactor.h"
+
+namespace circuit {
+
+using rpc_internal::Draining;
+using rpc_internal::kMaxIdLength;
+
+// RunClass: attach, then commands.
+class InstructorReactor : public StreamingReactor<BidiResponder> {
+ public:
+  // Waits for the next RunClass call on `shard`.
+  static void Listen(CircuitServiceImpl* service, CqShard* shard) {
+    (new InstructorReactor(service, shard))
+        ->CqStreamCall::Listen(
+            [service](grpc::ServerContext* context, BidiResponder* responder,
+                      grpc::ServerCompletionQueue* cq, void* tag) {
+              service->RequestRunClass(context, responder, cq, cq, tag);
+            });
+  }
+
+  void OnStarted() override {
+    Listen(service_, shard());
+    CountOpen(&service_->open_instructors_);
+    grpc::Status allowed =
+        Authenticate(*context(), service_->options_.keys, &who_);
+    if (allowed.ok() && who_.role == Principal::Role::kKiosk) {
+      allowed = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                             "a kiosk credential cannot run a class");
+    }
+    if (!allowed.ok()) {
+      Fail(allowed);
+      return;
+    }
+    if (service_->draining_.load()) {
+      Fail(Draining());
+      return;
+    }
+    AwaitFirstMessage();
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    FirstMessageCame();
+    v1::RunClassRequest request;
+    if (!TakeRequest(ok, &in_, &request)) return;
+    if (actor_ == nullptr) {
+      if (!request.has_attach()) {
+        return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                 "the first message must be `attach`"));
+      }
+      actor_ = service_->registry_->Find(request.attach().class_id());
+      if (actor_ == nullptr) {
+        return Fail(grpc::Status(
+            grpc::StatusCode::NOT_FOUND,
+            absl::StrCat("no class with id ",
+                         QuoteForError(request.attach().class_id()))));
+      }
+      if (absl::Status may = MayRunClass(who_, actor_->Info()); !may.ok()) {
+        actor_ = nullptr;
+        return Fail(ToGrpcStatus(may));
+      }
+      if (request.attach().accept_batches()) stream_->AcceptBatches();
+      service_->TrackCredential(who_, *context(), stream_);
+      actor_->AttachInstructor(stream_, request.attach().last_seq());
+    } else if (request.has_command()) {
+      const v1::InstructorCommand& command = request.command();
+      if (command.command_id().empty() ||
+          command.command_id().size() > kMaxIdLength) {
+        stream_->Send(
+            EncodeCommandResult(
+                CommandResultFor(command.command_id().substr(0, kMaxIdLength),
+                                 absl::InvalidArgumentError(
+                                     "command_id must be 1 to 64 characters")),
+                service_->clock_->NowUnixMs()),
+            Delivery::kReliable);
+      } else {
+        // The result comes on the stream once the command is journaled (on
+        // the actor's strand, so in order with the class's events).
+        actor_->Command(
+            command, [stream = stream_, clock = service_->clock_,
+                      id = command.command_id()](absl::StatusOr<int64_t> seq) {
+              stream->Send(EncodeCommandResult(CommandResultFor(id, seq),
+                                               clock->NowUnixMs()),
+                           Delivery::kReliable);
+            });
+      }
+    } else {
+      return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                               "this stream is already attached; send "
+                               "commands"));
+    }
+    StartRead(&in_);
+  }
+
+ private:
+  using StreamingReactor::StreamingReactor;
+
+  grpc::ByteBuffer in_;
+  Principal who_;  // set when the call starts
+  std::shared_ptr<ClassActor> actor_;
+};
+
+void ListenForRunClass(CircuitServiceImpl* service, CqShard* shard) {
+  InstructorReactor::Listen(service, shard);
+}
+
+}  // namespace circuit
