@@ -112,8 +112,9 @@ ABSL_FLAG(bool, insecure, false,
           "--http_listen; without TLS every key, token and health report "
           "crosses the network readable. Logged as a warning");
 ABSL_FLAG(int, stream_threads, 0,
-          "threads that poll the streams' completion queues, each owning a "
-          "share of the streams (0: one per core)");
+          "threads that poll gRPC's completion queues: each owns a share of "
+          "the calls and runs the class actors whose work it starts (0: one "
+          "per core)");
 ABSL_FLAG(int, journal_max_batch, 10000,
           "most inputs in one journal commit; 1 commits each on its own "
           "(slower, for comparison)");

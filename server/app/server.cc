@@ -128,17 +128,25 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
       KioskPairings::Open(kiosk_options, clock);
   if (!kiosks.ok()) return kiosks.status();
   server->kiosks_ = std::move(*kiosks);
-  server->pool_ = std::make_unique<ThreadPool>(options.actor_threads);
-  server->registry_ =
-      std::make_unique<ClassRegistry>(library, server->journal_.get(), clock,
-                                      server->pool_.get(), options.registry);
-  if (absl::Status recovered = server->registry_->Recover(); !recovered.ok()) {
-    return recovered;
-  }
+  // One thread model: the completion-queue shards run every RPC and the
+  // class actors. They start polling now, before the server is built, since
+  // recovering the stored classes runs their actors.
+  grpc::ServerBuilder builder;
   int stream_threads = options.stream_threads;
   if (stream_threads <= 0) {
     stream_threads =
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  }
+  server->shards_ = std::make_unique<CqShards>();
+  for (int i = 0; i < stream_threads; ++i) {
+    server->shards_->Add(builder.AddCompletionQueue());
+  }
+  server->shards_->Start();
+  server->registry_ =
+      std::make_unique<ClassRegistry>(library, server->journal_.get(), clock,
+                                      server->shards_.get(), options.registry);
+  if (absl::Status recovered = server->registry_->Recover(); !recovered.ok()) {
+    return recovered;
   }
   // The limits both doors count against, from the gRPC service's rates.
   LimitOptions limits;
@@ -161,7 +169,6 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   server->health_ = std::make_unique<HealthService>(
       std::vector<std::string>{v1::CircuitService::service_full_name()});
 
-  grpc::ServerBuilder builder;
   std::shared_ptr<grpc::ServerCredentials> credentials =
       grpc::InsecureServerCredentials();
   if (tls) {
@@ -234,10 +241,6 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   }
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              std::max(1, options.max_streams_per_connection));
-  for (int i = 0; i < stream_threads; ++i) {
-    server->shards_.push_back(
-        std::make_unique<CqShard>(builder.AddCompletionQueue()));
-  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(
@@ -258,9 +261,9 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   // A few calls of each streaming method are asked for on every shard, so a
   // burst of joins need not wait for each to be asked for again.
   constexpr int kCallsWaiting = 8;
-  for (auto& shard : server->shards_) {
-    server->service_->ServeStreamsOn(shard.get(), kCallsWaiting);
-    shard->Start();
+  for (const auto& shard : server->shards_->shards()) {
+    server->service_->ServeOn(shard.get(), kCallsWaiting);
+    server->health_->ServeOn(shard.get());
   }
   // Health answers for the whole server ("") and for the service by name;
   // draining turns both NOT_SERVING and ends the watches.
@@ -346,27 +349,30 @@ void CircuitServer::StopTlsWatcher() {
 
 void CircuitServer::Shutdown(absl::Time deadline) {
   StopTlsWatcher();
-  if (server_ == nullptr) return;
+  if (shut_down_) return;
+  shut_down_ = true;
   // HTTP first: its answers come from the actors, which stay until below.
   if (http_ != nullptr) http_->Shutdown(deadline);
-  health_->Shutdown();
-  service_->StartDraining();
-  registry_->GoAway("the server is shutting down");
-  server_->Shutdown(absl::ToChronoTime(deadline));
-  server_->Wait();
-  // Every call is over or cancelled. The shards run what is left of the
-  // streams (and the actors their last answers) until no stream call object
-  // is left; only then may the queues shut down, since a late answer may
-  // still start a read or a write.
-  if (!service_->WaitForStreamsGone(absl::Now() + absl::Seconds(10))) {
-    LogError("streams still open 10 s after the server shut down");
+  if (server_ != nullptr) {
+    health_->Shutdown();
+    service_->StartDraining();
+    registry_->GoAway("the server is shutting down");
+    server_->Shutdown(absl::ToChronoTime(deadline));
+    server_->Wait();
+    // Every call is over or cancelled. The shards run what is left of the
+    // calls (and the actors their last answers) until no call object is
+    // left, those that never got a call included.
+    const absl::Time calls_deadline = absl::Now() + absl::Seconds(10);
+    if (!service_->WaitForCallsGone(calls_deadline) ||
+        !health_->WaitForCallsGone(calls_deadline)) {
+      LogError("calls still open 10 s after the server shut down");
+    }
   }
-  for (auto& shard : shards_) shard->Shutdown();
-  server_.reset();
-  registry_->StopTicker();
-  // What is committed is applied; nothing new is journaled.
-  registry_->Close();
-  pool_->WaitIdle();
+  if (registry_ != nullptr) {
+    registry_->StopTicker();
+    // What is committed is applied; nothing new is journaled.
+    registry_->Close();
+  }
   const Stream::Totals fanout = Stream::totals();
   LogInfo("streams: %llu messages in %llu writes",
           static_cast<unsigned long long>(fanout.messages),
@@ -377,8 +383,17 @@ void CircuitServer::Shutdown(absl::Time deadline) {
             stats.entries, stats.commits, stats.largest_batch,
             stats.failed_commits);
   }
-  journal_.reset();  // finishes its writes; their answers run on the pool
-  pool_.reset();
+  // Finishes its writes; their answers run on the shards.
+  journal_.reset();
+  if (shards_ != nullptr) {
+    // The actors' last tasks run; only then may the queues shut down, since
+    // a late answer may still start a read, a write or a finish.
+    if (!shards_->WaitIdle(absl::Now() + absl::Seconds(10))) {
+      LogError("class actors still busy 10 s after the journal closed");
+    }
+    shards_->Shutdown();
+  }
+  server_.reset();
 }
 
 }  // namespace circuit

@@ -21,7 +21,6 @@
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
-#include "server/live/executor.h"
 #include "server/live/limits.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/cq_call.h"
@@ -47,10 +46,8 @@ struct ServerOptions {
   DataKeyOptions data_keys;
   // A journal to use instead (tests); shared with the caller.
   std::shared_ptr<Journal> journal_instance;
-  // Threads that run the class actors.
-  int actor_threads = 2;
-  // Completion queues, each with the one thread that polls it, for the
-  // streaming RPCs; 0: one per core.
+  // Completion queues, each with the one thread that polls it: every RPC
+  // and every class actor runs on them; 0: one per core.
   int stream_threads = 0;
   // The HTTP listener (pages, JSON API, /metrics); empty: none.
   std::string http_listen;
@@ -148,7 +145,9 @@ class CircuitServer {
   // Drains: health turns NOT_SERVING, new streams are refused, every open
   // stream is told the server is going away and finished once its queue is
   // written; whatever is still open at `deadline` is cancelled. Then the
-  // actors finish what is committed and the journal closes. Idempotent.
+  // actors finish what is committed, the journal closes, and once the
+  // actors' last answers have run, the shards stop. Idempotent; not
+  // concurrently with itself.
   void Shutdown(absl::Time deadline);
 
  private:
@@ -162,13 +161,14 @@ class CircuitServer {
   std::shared_ptr<Journal> journal_;
   std::unique_ptr<KioskPairings> kiosks_;
   std::unique_ptr<Accounts> accounts_;
-  std::unique_ptr<ThreadPool> pool_;
+  // The completion-queue shards: every RPC, and the class actors (their
+  // Executor). Before registry_, so that it outlives the actors.
+  std::unique_ptr<CqShards> shards_;
   std::unique_ptr<ClassRegistry> registry_;
   // Joins, look-ups and seats' message budgets, counted over both doors.
   std::unique_ptr<SharedLimits> limits_;
   std::unique_ptr<CircuitServiceImpl> service_;
   std::unique_ptr<HealthService> health_;
-  std::vector<std::unique_ptr<CqShard>> shards_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<HttpApi> http_api_;
   std::unique_ptr<HttpServer> http_;
@@ -182,6 +182,7 @@ class CircuitServer {
   absl::Mutex tls_mu_;
   bool tls_stopping_ ABSL_GUARDED_BY(tls_mu_) = false;
   std::thread tls_watcher_;
+  bool shut_down_ = false;
   // Last: destroyed first, so no call outlives the services.
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -59,7 +59,7 @@ ClassActor::ClassActor(const internal::ClassRecord& record,
       clock_(deps.clock),
       seats_(deps.seats),
       hold_ms_(absl::ToInt64Milliseconds(deps.session.hold)),
-      strand_(Strand::Create(deps.pool)),
+      strand_(Strand::Create(deps.executor)),
       session_(record.info(), library_.circuits().front(), &library_,
                deps.session),
       info_(session_.info()) {}

@@ -30,7 +30,8 @@ namespace circuit {
 struct ActorDeps {
   Journal* journal = nullptr;
   const Clock* clock = nullptr;
-  Executor* pool = nullptr;  // the threads strands run on
+  // The threads strands run on (circuitd: the completion-queue shards).
+  Executor* executor = nullptr;
   SeatTable* seats = nullptr;
   engine::SessionOptions session;
 };

@@ -17,12 +17,12 @@ constexpr size_t kMaxTitle = 80;
 }  // namespace
 
 ClassRegistry::ClassRegistry(const CircuitLibrary* library, Journal* journal,
-                             const Clock* clock, Executor* pool,
+                             const Clock* clock, Executor* executor,
                              RegistryOptions options)
     : library_(library),
       journal_(journal),
       clock_(clock),
-      pool_(pool),
+      executor_(executor),
       options_(std::move(options)) {}
 
 ClassRegistry::~ClassRegistry() { StopTicker(); }
@@ -31,7 +31,7 @@ ActorDeps ClassRegistry::Deps() {
   ActorDeps deps;
   deps.journal = journal_;
   deps.clock = clock_;
-  deps.pool = pool_;
+  deps.executor = executor_;
   deps.seats = &seats_;
   deps.session = options_.session;
   return deps;

@@ -55,10 +55,11 @@ struct RegistryOptions {
 // timers and coalesced updates. Thread-safe.
 class ClassRegistry {
  public:
-  // Everything passed in must outlive the registry; `pool` runs the class
-  // actors' strands.
+  // Everything passed in must outlive the registry; `executor` runs the
+  // class actors' strands.
   ClassRegistry(const CircuitLibrary* library, Journal* journal,
-                const Clock* clock, Executor* pool, RegistryOptions options);
+                const Clock* clock, Executor* executor,
+                RegistryOptions options);
   ~ClassRegistry();
 
   // Rebuilds every stored class from the journal before serving: classes
@@ -142,7 +143,7 @@ class ClassRegistry {
   const CircuitLibrary* const library_;
   Journal* const journal_;
   const Clock* const clock_;
-  Executor* const pool_;
+  Executor* const executor_;
   const RegistryOptions options_;
   SeatTable seats_;
 

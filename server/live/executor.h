@@ -16,8 +16,9 @@ namespace circuit {
 using Task = absl::AnyInvocable<void()>;
 
 // Runs tasks. The seam between the class actors and the threads they run on:
-// today a small ThreadPool; a completion-queue server could run them on its
-// polling threads instead. Implementations are thread-safe.
+// in circuitd the completion-queue shards (server/rpc/cq_call.h, CqShards);
+// in tests a ThreadPool or a manual executor. Implementations are
+// thread-safe.
 class Executor {
  public:
   virtual ~Executor() = default;

@@ -21,8 +21,7 @@ std::string KioskStudio(const v1::Kiosk& kiosk) {
 }  // namespace
 
 void CircuitServiceImpl::ServeApproveKioskPairing(
-    grpc::CallbackServerContext* context,
-    const v1::ApproveKioskPairingRequest& request,
+    grpc::ServerContext* context, const v1::ApproveKioskPairingRequest& request,
     UnaryReply<v1::Kiosk> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
@@ -39,7 +38,7 @@ void CircuitServiceImpl::ServeApproveKioskPairing(
 }
 
 void CircuitServiceImpl::ServeListKiosks(
-    grpc::CallbackServerContext* context, const v1::ListKiosksRequest&,
+    grpc::ServerContext* context, const v1::ListKiosksRequest&,
     UnaryReply<v1::ListKiosksResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
@@ -56,7 +55,7 @@ void CircuitServiceImpl::ServeListKiosks(
   reply.Ok(response);
 }
 
-void CircuitServiceImpl::ServeRevokeKiosk(grpc::CallbackServerContext* context,
+void CircuitServiceImpl::ServeRevokeKiosk(grpc::ServerContext* context,
                                           const v1::RevokeKioskRequest& request,
                                           UnaryReply<v1::Kiosk> reply) {
   Principal who;
@@ -91,7 +90,7 @@ grpc::Status CircuitServiceImpl::AccountsFor(
 }
 
 void CircuitServiceImpl::ServeAddAccount(
-    grpc::CallbackServerContext* context, const v1::AddAccountRequest& request,
+    grpc::ServerContext* context, const v1::AddAccountRequest& request,
     UnaryReply<v1::AccountCredential> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
@@ -110,7 +109,7 @@ void CircuitServiceImpl::ServeAddAccount(
 }
 
 void CircuitServiceImpl::ServeListAccounts(
-    grpc::CallbackServerContext* context, const v1::ListAccountsRequest&,
+    grpc::ServerContext* context, const v1::ListAccountsRequest&,
     UnaryReply<v1::ListAccountsResponse> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
@@ -139,8 +138,8 @@ grpc::Status CircuitServiceImpl::ManagedAccount(
 }
 
 void CircuitServiceImpl::ServeRevokeAccount(
-    grpc::CallbackServerContext* context,
-    const v1::RevokeAccountRequest& request, UnaryReply<v1::Account> reply) {
+    grpc::ServerContext* context, const v1::RevokeAccountRequest& request,
+    UnaryReply<v1::Account> reply) {
   Principal who;
   grpc::Status allowed = ManagedAccount(*context, request.account_id(), &who);
   if (!allowed.ok()) return reply.Fail(allowed);
@@ -154,7 +153,7 @@ void CircuitServiceImpl::ServeRevokeAccount(
 }
 
 void CircuitServiceImpl::ServeReissueAccountCredential(
-    grpc::CallbackServerContext* context,
+    grpc::ServerContext* context,
     const v1::ReissueAccountCredentialRequest& request,
     UnaryReply<v1::AccountCredential> reply) {
   Principal who;
@@ -170,7 +169,7 @@ void CircuitServiceImpl::ServeReissueAccountCredential(
 }
 
 void CircuitServiceImpl::ServeIssueClassCredential(
-    grpc::CallbackServerContext* context,
+    grpc::ServerContext* context,
     const v1::IssueClassCredentialRequest& request,
     UnaryReply<v1::ClassCredential> reply) {
   Principal who;
@@ -195,7 +194,7 @@ void CircuitServiceImpl::ServeIssueClassCredential(
 }
 
 void CircuitServiceImpl::ServeRotateSigningKey(
-    grpc::CallbackServerContext* context, const v1::RotateSigningKeyRequest&,
+    grpc::ServerContext* context, const v1::RotateSigningKeyRequest&,
     UnaryReply<v1::SigningKeys> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);
@@ -209,8 +208,7 @@ void CircuitServiceImpl::ServeRotateSigningKey(
 }
 
 void CircuitServiceImpl::ServeRetireSigningKey(
-    grpc::CallbackServerContext* context,
-    const v1::RetireSigningKeyRequest& request,
+    grpc::ServerContext* context, const v1::RetireSigningKeyRequest& request,
     UnaryReply<v1::SigningKeys> reply) {
   Principal who;
   grpc::Status allowed = AccountsFor(*context, &who);

@@ -1,7 +1,7 @@
 #include "server/rpc/circuit_service.h"
 
-// The service's construction, the unary methods' registration and the
-// bookkeeping of open streams. The stream reactors are in
+// The service's construction, the unary methods' table and the bookkeeping
+// of open calls. The stream reactors are in
 // *_class_reactor.cc, the class methods in class_handlers.cc, the admin
 // methods in admin_handlers.cc.
 
@@ -26,145 +26,53 @@ CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
       clock_(clock),
       limits_(limits),
       options_(std::move(options)),
-      pacer_(options_.pacing) {}
+      pacer_(options_.pacing) {
+  auto add = [this](UnaryMethod method) {
+    unary_methods_.push_back(std::move(method));
+  };
+  using Self = CircuitServiceImpl;
+  add(ServeRaw(this, &Self::RequestListCircuits, &Self::ServeListCircuits,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestGetCircuit, &Self::ServeGetCircuit,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestCreateClass, &Self::ServeCreateClass,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestGetClass, &Self::ServeGetClass, &calls_));
+  add(ServeRaw(this, &Self::RequestListClasses, &Self::ServeListClasses,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestGetClock, &Self::ServeGetClock, &calls_));
+  add(ServeRaw(this, &Self::RequestGetClassSummary, &Self::ServeGetClassSummary,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestGetWallSummary, &Self::ServeGetWallSummary,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestEraseHealthData, &Self::ServeEraseHealthData,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestApproveKioskPairing,
+               &Self::ServeApproveKioskPairing, &calls_));
+  add(ServeRaw(this, &Self::RequestListKiosks, &Self::ServeListKiosks,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestRevokeKiosk, &Self::ServeRevokeKiosk,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestAddAccount, &Self::ServeAddAccount,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestListAccounts, &Self::ServeListAccounts,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestRevokeAccount, &Self::ServeRevokeAccount,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestReissueAccountCredential,
+               &Self::ServeReissueAccountCredential, &calls_));
+  add(ServeRaw(this, &Self::RequestIssueClassCredential,
+               &Self::ServeIssueClassCredential, &calls_));
+  add(ServeRaw(this, &Self::RequestRotateSigningKey,
+               &Self::ServeRotateSigningKey, &calls_));
+  add(ServeRaw(this, &Self::RequestRetireSigningKey,
+               &Self::ServeRetireSigningKey, &calls_));
+}
 
 absl::Duration CircuitServiceImpl::WriteInterval(int64_t now_ns) {
   if (options_.write_interval.has_value()) return *options_.write_interval;
   return pacer_.Interval(now_ns, Stream::totals().messages,
                          calls_alive_.load(std::memory_order_relaxed));
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::ListCircuits(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeListCircuits, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::GetCircuit(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeGetCircuit, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::CreateClass(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeCreateClass, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::GetClass(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeGetClass, context, request,
-                    response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::ListClasses(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeListClasses, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::GetClock(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeGetClock, context, request,
-                    response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::GetClassSummary(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeGetClassSummary, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::GetWallSummary(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeGetWallSummary, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::EraseHealthData(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeEraseHealthData, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::ApproveKioskPairing(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeApproveKioskPairing,
-                    context, request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::ListKiosks(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeListKiosks, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::RevokeKiosk(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeRevokeKiosk, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::AddAccount(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeAddAccount, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::ListAccounts(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeListAccounts, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::RevokeAccount(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeRevokeAccount, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::ReissueAccountCredential(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeReissueAccountCredential,
-                    context, request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::IssueClassCredential(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeIssueClassCredential,
-                    context, request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::RotateSigningKey(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeRotateSigningKey, context,
-                    request, response);
-}
-
-grpc::ServerUnaryReactor* CircuitServiceImpl::RetireSigningKey(
-    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-    grpc::ByteBuffer* response) {
-  return ServeUnary(this, &CircuitServiceImpl::ServeRetireSigningKey, context,
-                    request, response);
 }
 
 void CircuitServiceImpl::TrackCredential(const Principal& who,
@@ -208,19 +116,18 @@ void CircuitServiceImpl::EndStreamsOfDeadCredentials() {
   }
 }
 
-bool CircuitServiceImpl::WaitForStreamsGone(absl::Time deadline) {
-  absl::MutexLock lock(&calls_mu_);
-  auto gone = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(calls_mu_) {
-    return calls_ == 0;
-  };
-  return calls_mu_.AwaitWithDeadline(absl::Condition(&gone), deadline);
+bool CircuitServiceImpl::WaitForCallsGone(absl::Time deadline) {
+  return calls_.WaitZeroUntil(deadline);
 }
 
-void CircuitServiceImpl::ServeStreamsOn(CqShard* shard, int calls_waiting) {
+void CircuitServiceImpl::ServeOn(CqShard* shard, int calls_waiting) {
   for (int i = 0; i < calls_waiting; ++i) {
     ListenForRunClass(this, shard);
     ListenForJoinClass(this, shard);
     ListenForWatchClass(this, shard);
+  }
+  for (const UnaryMethod& method : unary_methods_) {
+    CqUnaryCall::Listen(&method, shard);
   }
 }
 

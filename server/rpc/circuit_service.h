@@ -81,35 +81,35 @@ struct WithMethods<Base, First, Rest...> {
   using type = First<typename WithMethods<Base, Rest...>::type>;
 };
 
-// Every RPC takes raw bytes. The three streaming RPCs, so that a broadcast is
-// serialized once and the same bytes go to every stream; they run on the
-// completion-queue API (server/rpc/cq_call.h). The unary RPCs run on the
-// callback API and parse their requests themselves (ServeUnary), so that a
-// request that does not parse gets INVALID_ARGUMENT and a message.
-using CircuitServiceBase = WithMethods<
-    v1::CircuitService::Service,
-    v1::CircuitService::WithRawCallbackMethod_ListCircuits,
-    v1::CircuitService::WithRawCallbackMethod_GetCircuit,
-    v1::CircuitService::WithRawCallbackMethod_CreateClass,
-    v1::CircuitService::WithRawCallbackMethod_GetClass,
-    v1::CircuitService::WithRawCallbackMethod_ListClasses,
-    v1::CircuitService::WithRawCallbackMethod_GetClock,
-    v1::CircuitService::WithRawMethod_RunClass,
-    v1::CircuitService::WithRawMethod_JoinClass,
-    v1::CircuitService::WithRawMethod_WatchClass,
-    v1::CircuitService::WithRawCallbackMethod_GetClassSummary,
-    v1::CircuitService::WithRawCallbackMethod_GetWallSummary,
-    v1::CircuitService::WithRawCallbackMethod_EraseHealthData,
-    v1::CircuitService::WithRawCallbackMethod_ApproveKioskPairing,
-    v1::CircuitService::WithRawCallbackMethod_ListKiosks,
-    v1::CircuitService::WithRawCallbackMethod_RevokeKiosk,
-    v1::CircuitService::WithRawCallbackMethod_AddAccount,
-    v1::CircuitService::WithRawCallbackMethod_ListAccounts,
-    v1::CircuitService::WithRawCallbackMethod_RevokeAccount,
-    v1::CircuitService::WithRawCallbackMethod_ReissueAccountCredential,
-    v1::CircuitService::WithRawCallbackMethod_IssueClassCredential,
-    v1::CircuitService::WithRawCallbackMethod_RotateSigningKey,
-    v1::CircuitService::WithRawCallbackMethod_RetireSigningKey>::type;
+// Every RPC takes raw bytes and runs on the completion-queue shards
+// (server/rpc/cq_call.h). The streaming RPCs, so that a broadcast is
+// serialized once and the same bytes go to every stream; the unary RPCs parse
+// their requests themselves (server/rpc/unary_call.h), so that a request
+// that does not parse gets INVALID_ARGUMENT and a message.
+using CircuitServiceBase =
+    WithMethods<v1::CircuitService::Service,
+                v1::CircuitService::WithRawMethod_ListCircuits,
+                v1::CircuitService::WithRawMethod_GetCircuit,
+                v1::CircuitService::WithRawMethod_CreateClass,
+                v1::CircuitService::WithRawMethod_GetClass,
+                v1::CircuitService::WithRawMethod_ListClasses,
+                v1::CircuitService::WithRawMethod_GetClock,
+                v1::CircuitService::WithRawMethod_RunClass,
+                v1::CircuitService::WithRawMethod_JoinClass,
+                v1::CircuitService::WithRawMethod_WatchClass,
+                v1::CircuitService::WithRawMethod_GetClassSummary,
+                v1::CircuitService::WithRawMethod_GetWallSummary,
+                v1::CircuitService::WithRawMethod_EraseHealthData,
+                v1::CircuitService::WithRawMethod_ApproveKioskPairing,
+                v1::CircuitService::WithRawMethod_ListKiosks,
+                v1::CircuitService::WithRawMethod_RevokeKiosk,
+                v1::CircuitService::WithRawMethod_AddAccount,
+                v1::CircuitService::WithRawMethod_ListAccounts,
+                v1::CircuitService::WithRawMethod_RevokeAccount,
+                v1::CircuitService::WithRawMethod_ReissueAccountCredential,
+                v1::CircuitService::WithRawMethod_IssueClassCredential,
+                v1::CircuitService::WithRawMethod_RotateSigningKey,
+                v1::CircuitService::WithRawMethod_RetireSigningKey>::type;
 
 // circuit.v1.CircuitService: a thin adapter from gRPC to the class registry
 // and its class actors. Validates credentials and input shape, converts
@@ -125,75 +125,17 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // New streams are refused with UNAVAILABLE from now on (shutdown).
   void StartDraining() { draining_.store(true); }
 
-  // The unary RPCs, raw: each parses its request and calls Serve<Method>.
-  grpc::ServerUnaryReactor* ListCircuits(grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer* request,
-                                         grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetCircuit(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* CreateClass(grpc::CallbackServerContext* context,
-                                        const grpc::ByteBuffer* request,
-                                        grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetClass(grpc::CallbackServerContext* context,
-                                     const grpc::ByteBuffer* request,
-                                     grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ListClasses(grpc::CallbackServerContext* context,
-                                        const grpc::ByteBuffer* request,
-                                        grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetClock(grpc::CallbackServerContext* context,
-                                     const grpc::ByteBuffer* request,
-                                     grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetClassSummary(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* GetWallSummary(grpc::CallbackServerContext* context,
-                                           const grpc::ByteBuffer* request,
-                                           grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* EraseHealthData(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ApproveKioskPairing(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ListKiosks(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* RevokeKiosk(grpc::CallbackServerContext* context,
-                                        const grpc::ByteBuffer* request,
-                                        grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* AddAccount(grpc::CallbackServerContext* context,
-                                       const grpc::ByteBuffer* request,
-                                       grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ListAccounts(grpc::CallbackServerContext* context,
-                                         const grpc::ByteBuffer* request,
-                                         grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* RevokeAccount(grpc::CallbackServerContext* context,
-                                          const grpc::ByteBuffer* request,
-                                          grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* ReissueAccountCredential(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* IssueClassCredential(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* RotateSigningKey(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
-  grpc::ServerUnaryReactor* RetireSigningKey(
-      grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
-      grpc::ByteBuffer* response) override;
-
-  // Serves RunClass, JoinClass and WatchClass calls on `shard`, with
-  // `calls_waiting` of each asked for at a time. Call once per shard, after
-  // the server started and before the shard's thread does.
-  void ServeStreamsOn(CqShard* shard, int calls_waiting);
+  // Serves every method on `shard`: `calls_waiting` calls of each
+  // streaming method asked for at a time, and one of each unary method (each
+  // call that arrives asks for the next). Call once per shard, once the
+  // server is built.
+  void ServeOn(CqShard* shard, int calls_waiting);
 
   // Once the server has shut down (every call is over or cancelled): waits
-  // until every streaming call object is gone, those that never got a call
-  // and those whose last answer from a class actor was still due. False when
-  // some are left at `deadline`.
-  bool WaitForStreamsGone(absl::Time deadline) ABSL_LOCKS_EXCLUDED(calls_mu_);
+  // until every call object is gone, those that never got a call and those
+  // whose last answer from a class actor was still due. False when some are
+  // left at `deadline`.
+  bool WaitForCallsGone(absl::Time deadline);
 
   // A RunClass or WatchClass stream opened with an account or class
   // credential (`token`): it ends (UNAUTHENTICATED) once the credential stops
@@ -224,64 +166,64 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // steady clock's reading).
   absl::Duration WriteInterval(int64_t now_ns);
 
-  // The unary RPCs' handlers (ServeUnary calls them with the parsed
-  // request).
-  void ServeListCircuits(grpc::CallbackServerContext* context,
+  // The unary RPCs' handlers, called on a shard's thread with the parsed
+  // request; each answers through `reply`, now or later from any thread.
+  void ServeListCircuits(grpc::ServerContext* context,
                          const v1::ListCircuitsRequest& request,
                          UnaryReply<v1::ListCircuitsResponse> reply);
-  void ServeGetCircuit(grpc::CallbackServerContext* context,
+  void ServeGetCircuit(grpc::ServerContext* context,
                        const v1::GetCircuitRequest& request,
                        UnaryReply<v1::GetCircuitResponse> reply);
-  void ServeCreateClass(grpc::CallbackServerContext* context,
+  void ServeCreateClass(grpc::ServerContext* context,
                         const v1::CreateClassRequest& request,
                         UnaryReply<v1::CreateClassResponse> reply);
-  void ServeGetClass(grpc::CallbackServerContext* context,
+  void ServeGetClass(grpc::ServerContext* context,
                      const v1::GetClassRequest& request,
                      UnaryReply<v1::GetClassResponse> reply);
-  void ServeListClasses(grpc::CallbackServerContext* context,
+  void ServeListClasses(grpc::ServerContext* context,
                         const v1::ListClassesRequest& request,
                         UnaryReply<v1::ListClassesResponse> reply);
-  void ServeGetClock(grpc::CallbackServerContext* context,
+  void ServeGetClock(grpc::ServerContext* context,
                      const v1::GetClockRequest& request,
                      UnaryReply<v1::GetClockResponse> reply);
-  void ServeGetClassSummary(grpc::CallbackServerContext* context,
+  void ServeGetClassSummary(grpc::ServerContext* context,
                             const v1::GetClassSummaryRequest& request,
                             UnaryReply<v1::ClassSummary> reply);
-  void ServeGetWallSummary(grpc::CallbackServerContext* context,
+  void ServeGetWallSummary(grpc::ServerContext* context,
                            const v1::GetWallSummaryRequest& request,
                            UnaryReply<v1::WallSummary> reply);
-  void ServeEraseHealthData(grpc::CallbackServerContext* context,
+  void ServeEraseHealthData(grpc::ServerContext* context,
                             const v1::EraseHealthDataRequest& request,
                             UnaryReply<v1::EraseHealthDataResponse> reply);
-  void ServeApproveKioskPairing(grpc::CallbackServerContext* context,
+  void ServeApproveKioskPairing(grpc::ServerContext* context,
                                 const v1::ApproveKioskPairingRequest& request,
                                 UnaryReply<v1::Kiosk> reply);
-  void ServeListKiosks(grpc::CallbackServerContext* context,
+  void ServeListKiosks(grpc::ServerContext* context,
                        const v1::ListKiosksRequest& request,
                        UnaryReply<v1::ListKiosksResponse> reply);
-  void ServeRevokeKiosk(grpc::CallbackServerContext* context,
+  void ServeRevokeKiosk(grpc::ServerContext* context,
                         const v1::RevokeKioskRequest& request,
                         UnaryReply<v1::Kiosk> reply);
-  void ServeAddAccount(grpc::CallbackServerContext* context,
+  void ServeAddAccount(grpc::ServerContext* context,
                        const v1::AddAccountRequest& request,
                        UnaryReply<v1::AccountCredential> reply);
-  void ServeListAccounts(grpc::CallbackServerContext* context,
+  void ServeListAccounts(grpc::ServerContext* context,
                          const v1::ListAccountsRequest& request,
                          UnaryReply<v1::ListAccountsResponse> reply);
-  void ServeRevokeAccount(grpc::CallbackServerContext* context,
+  void ServeRevokeAccount(grpc::ServerContext* context,
                           const v1::RevokeAccountRequest& request,
                           UnaryReply<v1::Account> reply);
   void ServeReissueAccountCredential(
-      grpc::CallbackServerContext* context,
+      grpc::ServerContext* context,
       const v1::ReissueAccountCredentialRequest& request,
       UnaryReply<v1::AccountCredential> reply);
-  void ServeIssueClassCredential(grpc::CallbackServerContext* context,
+  void ServeIssueClassCredential(grpc::ServerContext* context,
                                  const v1::IssueClassCredentialRequest& request,
                                  UnaryReply<v1::ClassCredential> reply);
-  void ServeRotateSigningKey(grpc::CallbackServerContext* context,
+  void ServeRotateSigningKey(grpc::ServerContext* context,
                              const v1::RotateSigningKeyRequest& request,
                              UnaryReply<v1::SigningKeys> reply);
-  void ServeRetireSigningKey(grpc::CallbackServerContext* context,
+  void ServeRetireSigningKey(grpc::ServerContext* context,
                              const v1::RetireSigningKeyRequest& request,
                              UnaryReply<v1::SigningKeys> reply);
 
@@ -317,16 +259,18 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   const ServiceOptions options_;
   // Read by every new stream, set once at shutdown.
   std::atomic<bool> draining_{false};
-  // Streaming call objects alive (waiting for a call, or serving one).
-  absl::Mutex calls_mu_;
+  // Call objects alive, streaming and unary (waiting for a call, or serving
+  // one).
+  Outstanding calls_;
+  // The unary methods, served on every shard.
+  std::vector<UnaryMethod> unary_methods_;
   // Ends the tracked streams whose credential no longer verifies.
   void EndStreamsOfDeadCredentials()
       ABSL_LOCKS_EXCLUDED(credential_streams_mu_);
   absl::Mutex credential_streams_mu_;
   std::vector<std::pair<std::string, std::weak_ptr<Stream>>> credential_streams_
       ABSL_GUARDED_BY(credential_streams_mu_);
-  int calls_ ABSL_GUARDED_BY(calls_mu_) = 0;
-  // The same count, for the pacer (read on every write).
+  // Streaming call objects alive, for the pacer (read on every write).
   std::atomic<int64_t> calls_alive_{0};
   std::atomic<int64_t> open_instructors_{0};
   std::atomic<int64_t> open_participants_{0};

@@ -14,7 +14,7 @@
 namespace circuit {
 
 void CircuitServiceImpl::ServeListCircuits(
-    grpc::CallbackServerContext*, const v1::ListCircuitsRequest&,
+    grpc::ServerContext*, const v1::ListCircuitsRequest&,
     UnaryReply<v1::ListCircuitsResponse> reply) {
   v1::ListCircuitsResponse response;
   for (const v1::Circuit& c : library_->circuits()) {
@@ -27,7 +27,7 @@ void CircuitServiceImpl::ServeListCircuits(
 }
 
 void CircuitServiceImpl::ServeGetCircuit(
-    grpc::CallbackServerContext*, const v1::GetCircuitRequest& request,
+    grpc::ServerContext*, const v1::GetCircuitRequest& request,
     UnaryReply<v1::GetCircuitResponse> reply) {
   const v1::Circuit* circuit = library_->FindCircuit(request.circuit_id());
   if (circuit == nullptr) {
@@ -46,7 +46,7 @@ void CircuitServiceImpl::ServeGetCircuit(
 }
 
 void CircuitServiceImpl::ServeCreateClass(
-    grpc::CallbackServerContext* context, const v1::CreateClassRequest& request,
+    grpc::ServerContext* context, const v1::CreateClassRequest& request,
     UnaryReply<v1::CreateClassResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
@@ -65,7 +65,7 @@ void CircuitServiceImpl::ServeCreateClass(
                     });
 }
 
-void CircuitServiceImpl::ServeGetClass(grpc::CallbackServerContext* context,
+void CircuitServiceImpl::ServeGetClass(grpc::ServerContext* context,
                                        const v1::GetClassRequest& request,
                                        UnaryReply<v1::GetClassResponse> reply) {
   if (request.class_ref_case() == v1::GetClassRequest::kJoinCode &&
@@ -80,8 +80,7 @@ void CircuitServiceImpl::ServeGetClass(grpc::CallbackServerContext* context,
 }
 
 void CircuitServiceImpl::ServeGetClassSummary(
-    grpc::CallbackServerContext* context,
-    const v1::GetClassSummaryRequest& request,
+    grpc::ServerContext* context, const v1::GetClassSummaryRequest& request,
     UnaryReply<v1::ClassSummary> reply) {
   grpc::Status allowed =
       ClassAccess(*context, request.class_id(), &MayRunClass);
@@ -93,8 +92,7 @@ void CircuitServiceImpl::ServeGetClassSummary(
 }
 
 void CircuitServiceImpl::ServeGetWallSummary(
-    grpc::CallbackServerContext* context,
-    const v1::GetWallSummaryRequest& request,
+    grpc::ServerContext* context, const v1::GetWallSummaryRequest& request,
     UnaryReply<v1::WallSummary> reply) {
   grpc::Status allowed =
       ClassAccess(*context, request.class_id(), &MayWatchClass);
@@ -122,8 +120,7 @@ void CircuitServiceImpl::Summarize(
 }
 
 void CircuitServiceImpl::ServeEraseHealthData(
-    grpc::CallbackServerContext* context,
-    const v1::EraseHealthDataRequest& request,
+    grpc::ServerContext* context, const v1::EraseHealthDataRequest& request,
     UnaryReply<v1::EraseHealthDataResponse> reply) {
   grpc::Status allowed =
       ClassAccess(*context, request.class_id(), &MayRunClass);
@@ -139,7 +136,7 @@ void CircuitServiceImpl::ServeEraseHealthData(
 }
 
 void CircuitServiceImpl::ServeListClasses(
-    grpc::CallbackServerContext* context, const v1::ListClassesRequest& request,
+    grpc::ServerContext* context, const v1::ListClassesRequest& request,
     UnaryReply<v1::ListClassesResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
@@ -153,7 +150,7 @@ void CircuitServiceImpl::ServeListClasses(
   reply.Ok(response);
 }
 
-void CircuitServiceImpl::ServeGetClock(grpc::CallbackServerContext*,
+void CircuitServiceImpl::ServeGetClock(grpc::ServerContext*,
                                        const v1::GetClockRequest& request,
                                        UnaryReply<v1::GetClockResponse> reply) {
   v1::GetClockResponse response;

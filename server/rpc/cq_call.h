@@ -1,15 +1,19 @@
 #ifndef CIRCUIT_SERVER_RPC_CQ_CALL_H_
 #define CIRCUIT_SERVER_RPC_CQ_CALL_H_
 
-// The streaming RPCs on gRPC's completion-queue API: one polling thread per
-// shard, and every write of a stream started on its shard's thread.
+// circuitd's one thread model: gRPC's completion-queue API, one polling
+// thread per shard. Every RPC (streams, unary calls, health) runs on the
+// shards, every write of a stream is started on its shard's thread, and the
+// class actors run on the same threads (CqShards is their Executor), so a
+// report read on a shard is checked by its class on that shard.
 //
-// Why not the callback API (which the unary RPCs still use): measured on
-// this 2-core machine, a bare fan-out server on the completion-queue API with
-// one polling thread spends about 45% less CPU per delivered message, and the
-// callback API starts a write on whatever thread calls StartWrite, so a class
-// actor broadcasting to thousands of streams made every socket write itself.
-// Here a broadcast only queues bytes and kicks the shards; each shard's thread
+// Why not gRPC's callback API: measured on this 2-core machine, a bare
+// fan-out server on the completion-queue API with one polling thread spends
+// about 45% less CPU per delivered message; the callback API's poller thread
+// took 30-44% of circuitd's samples and handed every read to another thread;
+// and it starts a write on whatever thread calls StartWrite, so a class actor
+// broadcasting to thousands of streams made every socket write itself. Here a
+// broadcast only queues bytes and kicks the shards; each shard's thread
 // writes its own streams.
 
 #include <atomic>
@@ -27,6 +31,7 @@
 #include "grpcpp/support/async_stream.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/status.h"
+#include "server/live/executor.h"
 
 namespace circuit {
 
@@ -40,8 +45,25 @@ class CqTag {
   ~CqTag() = default;
 };
 
-// One ServerCompletionQueue and the thread that polls it. Thread-safe.
-class CqShard {
+// Things begun and not yet over: tasks posted to a set of shards and not
+// run yet (CqShards::WaitIdle), or call objects alive. Thread-safe.
+class Outstanding {
+ public:
+  void Add() ABSL_LOCKS_EXCLUDED(mu_);
+  void Done(int64_t n = 1) ABSL_LOCKS_EXCLUDED(mu_);
+  // Returns once everything added is done, including what those added.
+  void WaitZero() ABSL_LOCKS_EXCLUDED(mu_);
+  // WaitZero, but false when some are left at `deadline`.
+  bool WaitZeroUntil(absl::Time deadline) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  absl::Mutex mu_;
+  int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// One ServerCompletionQueue and the thread that polls it; an Executor whose
+// tasks run on that thread. Thread-safe.
+class CqShard final : public Executor {
  public:
   // Something that asks to run on the shard's thread.
   class Kickable {
@@ -54,11 +76,14 @@ class CqShard {
     ~Kickable() = default;
   };
 
-  explicit CqShard(std::unique_ptr<grpc::ServerCompletionQueue> cq);
+  // `tasks` (may be null) counts the tasks posted here and not yet run;
+  // it must outlive the shard.
+  explicit CqShard(std::unique_ptr<grpc::ServerCompletionQueue> cq,
+                   Outstanding* tasks = nullptr);
   CqShard(const CqShard&) = delete;
   CqShard& operator=(const CqShard&) = delete;
   // Shuts the queue down if Shutdown was not called.
-  ~CqShard();
+  ~CqShard() override;
 
   grpc::ServerCompletionQueue* cq() { return cq_.get(); }
 
@@ -77,8 +102,16 @@ class CqShard {
   void KickAfter(Kickable* target, absl::Duration delay)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Runs `task` on the shard's thread soon, with the kicks of the same
+  // wake-up; tasks posted from one thread run in the order posted. Never
+  // inline. Tasks posted after Shutdown are dropped (destroyed unrun).
+  void Post(Task task) override ABSL_LOCKS_EXCLUDED(mu_);
+
   // True on this shard's polling thread.
   bool OnThread() const;
+  // The shard whose thread this is, or null.
+  static CqShard* Current();
+  Outstanding* tasks() const { return tasks_; }
 
   // Once the server has shut down (grpc::Server::Shutdown returned): shuts
   // the queue down and returns when every event left in it has run.
@@ -98,18 +131,63 @@ class CqShard {
   void Poll();
   void RunKicks() ABSL_LOCKS_EXCLUDED(mu_);
   void RunDelayedKicks() ABSL_LOCKS_EXCLUDED(mu_);
+  // Sets the wake-up alarm unless one is due.
+  void WakeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  Outstanding* const tasks_;
   std::thread thread_;
   Wake wake_{this, false};
   Wake delayed_wake_{this, true};
   absl::Mutex mu_;
   std::vector<Kickable*> kicked_ ABSL_GUARDED_BY(mu_);
+  std::vector<Task> posted_ ABSL_GUARDED_BY(mu_);
   // The alarm that wakes the thread for kicks; set while one is due.
   std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
   std::vector<Kickable*> delayed_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<grpc::Alarm> delayed_alarm_ ABSL_GUARDED_BY(mu_);
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// A server's shards, and the Executor the class actors run on: a task posted
+// from one of these shards' threads runs on that shard, so a class that
+// answers a read or a write does it on the thread that owns the stream,
+// without a hop; a task posted from any other thread (the journal's, the
+// ticker's, the HTTP door's) goes to the shards in turn. Thread-safe once
+// started.
+class CqShards final : public Executor {
+ public:
+  CqShards() = default;
+  CqShards(const CqShards&) = delete;
+  CqShards& operator=(const CqShards&) = delete;
+  ~CqShards() override { Shutdown(); }
+
+  // Before Start: a shard polling `cq`.
+  void Add(std::unique_ptr<grpc::ServerCompletionQueue> cq);
+  const std::vector<std::unique_ptr<CqShard>>& shards() const {
+    return shards_;
+  }
+
+  // Starts every shard's thread. Tasks may be posted from then on; a
+  // server's calls may be asked for before or after (grpc::Server must be
+  // built by the time the first is).
+  void Start();
+
+  void Post(Task task) override;
+
+  // Returns true once no task posted here is left to run (those that tasks
+  // post included); false if some are left at `deadline`. For shutdown: once
+  // nothing outside the shards posts any more.
+  bool WaitIdle(absl::Time deadline) { return tasks_.WaitZeroUntil(deadline); }
+
+  // Once the server has shut down and WaitIdle returned: shuts every shard
+  // down. Idempotent.
+  void Shutdown();
+
+ private:
+  Outstanding tasks_;
+  std::vector<std::unique_ptr<CqShard>> shards_;
+  std::atomic<size_t> next_{0};
 };
 
 // The server side of one streaming call on a CqShard, with the shape of

@@ -3,6 +3,8 @@
 #include <optional>
 #include <utility>
 
+#include "server/fanout/wire.h"
+
 namespace circuit {
 
 using grpc::health::v1::HealthCheckRequest;
@@ -12,10 +14,21 @@ using grpc::health::v1::HealthCheckResponse;
 // written (only the latest matters); finished after the last write when the
 // service shuts down.
 class HealthService::Watcher
-    : public grpc::ServerWriteReactor<HealthCheckResponse> {
+    : public CqStreamCall<grpc::ServerAsyncWriter<grpc::ByteBuffer>> {
  public:
-  Watcher(HealthService* service, std::string name)
-      : service_(service), name_(std::move(name)) {}
+  // Waits for the next Watch call on `shard`.
+  static void Listen(HealthService* service, CqShard* shard) {
+    auto* watcher = new Watcher(service, shard);
+    watcher->CqStreamCall::Listen(
+        [service, watcher](grpc::ServerContext* context,
+                           grpc::ServerAsyncWriter<grpc::ByteBuffer>* responder,
+                           grpc::ServerCompletionQueue* cq, void* tag) {
+          service->RequestWatch(context, &watcher->request_bytes_, responder,
+                                cq, cq, tag);
+        });
+  }
+
+  const std::string& name() const { return name_; }
 
   // Sends `status` when it differs from the last one sent; finishes the
   // stream after it when `last`. Called with the service's mutex held.
@@ -34,11 +47,27 @@ class HealthService::Watcher
     Pump();
   }
 
+ protected:
+  void OnStarted() override {
+    Listen(service_, shard());
+    HealthCheckRequest request;
+    grpc::ProtoBufferReader reader(&request_bytes_);
+    if (request_bytes_.Valid() && !request.ParseFromZeroCopyStream(&reader)) {
+      absl::MutexLock lock(&mu_);
+      FinishOnce(grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          "the request does not parse as a grpc.health.v1.HealthCheckRequest"));
+      return;
+    }
+    name_ = request.service().substr(0, 200);
+    service_->AddWatcher(this);
+  }
+
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
-      // The client is gone: OnCancel or OnDone follows; finish once.
+      // The client is gone: OnCancel follows; finish once.
       FinishOnce(grpc::Status::CANCELLED);
       return;
     }
@@ -56,6 +85,12 @@ class HealthService::Watcher
   }
 
  private:
+  Watcher(HealthService* service, CqShard* shard)
+      : CqStreamCall(shard), service_(service) {
+    service_->calls_.Add();
+  }
+  ~Watcher() override { service_->calls_.Done(); }
+
   // Starts the next write, or finishes when nothing is left and the service
   // is shutting down.
   void Pump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -63,9 +98,11 @@ class HealthService::Watcher
     if (pending_.has_value()) {
       sent_ = *pending_;
       pending_.reset();
-      response_.set_status(sent_);
+      HealthCheckResponse response;
+      response.set_status(sent_);
+      bytes_ = ToByteBuffer(response);
       writing_ = true;
-      StartWrite(&response_);
+      StartWrite(&bytes_);
       return;
     }
     if (finish_after_) FinishOnce(grpc::Status::OK);
@@ -79,9 +116,12 @@ class HealthService::Watcher
   }
 
   HealthService* const service_;
-  const std::string name_;
+  grpc::ByteBuffer request_bytes_;
+  // Set in OnStarted, before the watcher is shared.
+  std::string name_;
   absl::Mutex mu_;
-  HealthCheckResponse response_ ABSL_GUARDED_BY(mu_);
+  // The write in flight.
+  grpc::ByteBuffer bytes_ ABSL_GUARDED_BY(mu_);
   // The status of the last write started, in flight or done; UNKNOWN,
   // which StatusOf never returns, before the first.
   ServingStatus sent_ ABSL_GUARDED_BY(mu_) = HealthCheckResponse::UNKNOWN;
@@ -89,11 +129,11 @@ class HealthService::Watcher
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_after_ ABSL_GUARDED_BY(mu_) = false;
   bool done_writing_ ABSL_GUARDED_BY(mu_) = false;
-
-  friend class HealthService;
 };
 
-HealthService::HealthService(const std::vector<std::string>& services) {
+HealthService::HealthService(const std::vector<std::string>& services)
+    : check_(ServeRaw(this, &HealthService::RequestCheck,
+                      &HealthService::ServeCheck, &calls_)) {
   absl::MutexLock lock(&mu_);
   status_[""] = HealthCheckResponse::NOT_SERVING;
   for (const std::string& name : services) {
@@ -101,11 +141,9 @@ HealthService::HealthService(const std::vector<std::string>& services) {
   }
 }
 
-HealthService::~HealthService() {
-  // The server is shut down before this: every watch has ended or is being
-  // cancelled; wait for their OnDone so none outlives the service.
-  absl::MutexLock lock(&mu_);
-  while (!watchers_.empty()) no_watchers_.Wait(&mu_);
+void HealthService::ServeOn(CqShard* shard) {
+  CqUnaryCall::Listen(&check_, shard);
+  Watcher::Listen(this, shard);
 }
 
 HealthService::ServingStatus HealthService::StatusOf(
@@ -123,7 +161,7 @@ void HealthService::SetServing(bool serving) {
                      : HealthCheckResponse::NOT_SERVING;
   }
   for (Watcher* watcher : watchers_) {
-    watcher->Update(StatusOf(watcher->name_), /*last=*/false);
+    watcher->Update(StatusOf(watcher->name()), /*last=*/false);
   }
 }
 
@@ -134,42 +172,39 @@ void HealthService::Shutdown() {
     status = HealthCheckResponse::NOT_SERVING;
   }
   for (Watcher* watcher : watchers_) {
-    watcher->Update(StatusOf(watcher->name_), /*last=*/true);
+    watcher->Update(StatusOf(watcher->name()), /*last=*/true);
   }
+}
+
+void HealthService::AddWatcher(Watcher* watcher) {
+  absl::MutexLock lock(&mu_);
+  watchers_.insert(watcher);
+  // An unknown name is answered SERVICE_UNKNOWN and watched: it may appear.
+  watcher->Update(StatusOf(watcher->name()), /*last=*/shut_down_);
 }
 
 void HealthService::Forget(Watcher* watcher) {
   absl::MutexLock lock(&mu_);
   watchers_.erase(watcher);
-  if (watchers_.empty()) no_watchers_.SignalAll();
 }
 
-grpc::ServerUnaryReactor* HealthService::Check(
-    grpc::CallbackServerContext* context, const HealthCheckRequest* request,
-    HealthCheckResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::MutexLock lock(&mu_);
-  const ServingStatus status = StatusOf(request->service());
-  if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 "no health status for service \"" +
-                                     request->service().substr(0, 200) + "\""));
-    return reactor;
+void HealthService::ServeCheck(grpc::ServerContext* /*context*/,
+                               const HealthCheckRequest& request,
+                               UnaryReply<HealthCheckResponse> reply) {
+  ServingStatus status;
+  {
+    absl::MutexLock lock(&mu_);
+    status = StatusOf(request.service());
   }
-  response->set_status(status);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
-}
-
-grpc::ServerWriteReactor<HealthCheckResponse>* HealthService::Watch(
-    grpc::CallbackServerContext* /*context*/,
-    const HealthCheckRequest* request) {
-  auto* watcher = new Watcher(this, request->service().substr(0, 200));
-  absl::MutexLock lock(&mu_);
-  watchers_.insert(watcher);
-  // An unknown name is answered SERVICE_UNKNOWN and watched: it may appear.
-  watcher->Update(StatusOf(watcher->name_), /*last=*/shut_down_);
-  return watcher;
+  if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
+    reply.Fail(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                            "no health status for service \"" +
+                                request.service().substr(0, 200) + "\""));
+    return;
+  }
+  HealthCheckResponse response;
+  response.set_status(status);
+  reply.Ok(response);
 }
 
 }  // namespace circuit

@@ -70,16 +70,14 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
             service->options_.stream_message_burst, service->clock_->Now())) {
     stream_->Attach(this);
     service_->calls_alive_.fetch_add(1, std::memory_order_relaxed);
-    absl::MutexLock lock(&service_->calls_mu_);
-    ++service_->calls_;
+    service_->calls_.Add();
   }
   ~StreamingReactor() override {
     if (open_count_ != nullptr) {
       open_count_->fetch_sub(1, std::memory_order_relaxed);
     }
     service_->calls_alive_.fetch_sub(1, std::memory_order_relaxed);
-    absl::MutexLock lock(&service_->calls_mu_);
-    --service_->calls_;
+    service_->calls_.Done();
   }
 
   void StartWriteBytes(const grpc::ByteBuffer* bytes) override {

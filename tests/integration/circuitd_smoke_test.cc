@@ -1,8 +1,10 @@
 // Starts the real circuitd binary on port 0 and talks to it over gRPC.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
 #include <set>
 #include <string>
@@ -64,6 +66,43 @@ TEST_F(CircuitdSmokeTest, HealthIsServing) {
   grpc::Status status = health->Check(Context().get(), request, &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+// The names of the threads of process `pid`.
+std::vector<std::string> ThreadNames(pid_t pid) {
+  std::vector<std::string> names;
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return names;
+  while (dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream comm(tasks + "/" + entry->d_name + "/comm");
+    std::string name;
+    if (std::getline(comm, name)) names.push_back(name);
+  }
+  closedir(dir);
+  return names;
+}
+
+// One thread model: every call, unary ones and health included, runs on the
+// completion-queue shards, so circuitd has no callback-API poller (gRPC
+// names those threads "nexting_thread" and starts them as soon as a server
+// registers a callback method, whether or not one is called).
+TEST_F(CircuitdSmokeTest, ServesUnaryCallsAndHealthWithoutACallbackPoller) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::health::v1::HealthCheckResponse serving;
+  ASSERT_TRUE(health
+                  ->Check(Context().get(),
+                          grpc::health::v1::HealthCheckRequest(), &serving)
+                  .ok());
+  auto stub = v1::CircuitService::NewStub(channel_);
+  v1::ListCircuitsResponse circuits;
+  ASSERT_TRUE(
+      stub->ListCircuits(Context().get(), v1::ListCircuitsRequest(), &circuits)
+          .ok());
+  const std::vector<std::string> names = ThreadNames(process_->pid());
+  ASSERT_THAT(names, Contains("circuitd"));
+  EXPECT_THAT(names, ::testing::Not(Contains("nexting_thread")));
 }
 
 TEST_F(CircuitdSmokeTest, ReflectionListsTheCircuitService) {

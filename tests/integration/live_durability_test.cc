@@ -3,13 +3,16 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -168,6 +171,75 @@ TEST_F(LiveDurabilityTest, RestartKeepsSeatsReportsAndPausesTheClass) {
   ASSERT_NE(entry, nullptr);
   EXPECT_EQ(entry->progress().total_reps(), 17);
   EXPECT_EQ(entry->connection(), v1::CONNECTION_STATE_CONNECTED);
+}
+
+// A drain while reports and unary calls are in flight: every unary call is
+// answered (or ends UNAVAILABLE or CANCELLED), nothing hangs the shutdown
+// (the class actors' last answers land before the shards stop), and every
+// report that was acked is still recorded after the restart.
+TEST_F(LiveDurabilityTest, ADrainWithCallsInFlightAnswersThemAndKeepsEveryAck) {
+  v1::ClassInfo info = StartedClass();
+  auto dana = server_.Join(info.join_code(), "Dana");
+  const std::string token = dana->resume_token;
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> answered{0};
+  std::vector<grpc::StatusCode> unexpected;
+  std::thread caller([&] {
+    v1::GetClassRequest request;
+    request.set_class_id(info.class_id());
+    while (!stop.load()) {
+      v1::GetClassResponse response;
+      grpc::Status status = server_.stub()->GetClass(
+          Context(kInstructorKey).get(), request, &response);
+      if (status.ok()) {
+        answered.fetch_add(1);
+      } else if (status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+                 status.error_code() != grpc::StatusCode::CANCELLED) {
+        unexpected.push_back(status.error_code());
+      }
+    }
+  });
+  // Reports sent without waiting for their acks, then the drain.
+  constexpr int kReports = 30;
+  for (int i = 0; i < kReports; ++i) {
+    const std::string id = absl::StrCat("r", i);
+    dana->stream->Write(Completion(id, 0, 1 + i % 2,
+                                   i % 4 < 2 ? v1::SIDE_LEFT : v1::SIDE_RIGHT,
+                                   8 + i % 3));
+  }
+  ASSERT_TRUE(dana->in.WaitFor([](const auto& all) {
+    for (const auto& m : all) {
+      if (m.has_ack()) return true;
+    }
+    return false;
+  }));
+  server_.server()->Shutdown(absl::Now() + absl::Seconds(5));
+  stop.store(true);
+  caller.join();
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_THAT(unexpected, ::testing::IsEmpty());
+  dana->in.WaitDone();
+  std::vector<v1::ReportAck> acked;
+  for (const auto& m : dana->in.messages()) {
+    if (m.has_ack() && m.ack().code() == 0) acked.push_back(m.ack());
+  }
+  ASSERT_FALSE(acked.empty());
+  instructor_.reset();
+  dana.reset();
+
+  server_.Restart();
+  auto resumed = server_.Resume(token, 0);
+  for (const v1::ReportAck& ack : acked) {
+    const int i = std::stoi(ack.report_id().substr(1));
+    v1::ReportAck again = resumed->Report(
+        Completion(ack.report_id(), 0, 1 + i % 2,
+                   i % 4 < 2 ? v1::SIDE_LEFT : v1::SIDE_RIGHT, 8 + i % 3),
+        ack.report_id());
+    EXPECT_EQ(again.code(), 0) << again.message();
+    EXPECT_TRUE(again.duplicate()) << ack.report_id() << " was acked and lost";
+    EXPECT_EQ(again.seq(), ack.seq());
+  }
 }
 
 TEST_F(LiveDurabilityTest, EndedClassesStayListedAndSummarized) {

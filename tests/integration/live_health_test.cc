@@ -3,9 +3,13 @@
 
 #include <memory>
 #include <string>
+#include <thread>
+#include <utility>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "tests/integration/live_harness.h"
 
@@ -42,6 +46,30 @@ TEST_F(LiveHealthTest, ChecksTheServerAndTheServiceByName) {
   grpc::Status unknown = Check("circuit.v1.Nope", &response);
   EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_NE(unknown.error_message().find("circuit.v1.Nope"), std::string::npos);
+}
+
+TEST_F(LiveHealthTest, ACheckThatDoesNotParseIsRefusedSayingSo) {
+  grpc::GenericStub generic(server_.channel());
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+  // Field 1 (service) as a varint: not a HealthCheckRequest.
+  const char garbage[] = {0x08, static_cast<char>(0xff)};
+  grpc::Slice slice(garbage, sizeof(garbage));
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  absl::Notification done;
+  generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
+                    grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(kWait));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("grpc.health.v1.HealthCheckRequest"),
+            std::string::npos)
+      << status.error_message();
 }
 
 TEST_F(LiveHealthTest, WatchersSeeDrainingAndTheirStreamsEnd) {

@@ -145,7 +145,7 @@ class ClassActorTest : public ::testing::Test {
     ActorDeps deps;
     deps.journal = &journal_;
     deps.clock = &clock_;
-    deps.pool = &executor_;
+    deps.executor = &executor_;
     deps.seats = &seats_;
     deps.session.retention_events = kRetention;
     absl::StatusOr<std::shared_ptr<ClassActor>> actor =

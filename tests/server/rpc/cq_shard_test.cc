@@ -81,5 +81,63 @@ TEST(CqShardTest, KicksFromAnyThreadRunOnTheShardsThreadInOrder) {
   EXPECT_EQ(order.size(), counters.size());
 }
 
+// The executor the class actors run on: a task posted from a shard's thread
+// stays on that shard; from another thread, the shards take turns; WaitIdle
+// counts the tasks that tasks post.
+TEST(CqShardsTest, TasksStayOnTheShardThatPostsThemAndWaitIdleSeesNested) {
+  grpc::ServerBuilder builder;
+  CqShards shards;
+  shards.Add(builder.AddCompletionQueue());
+  shards.Add(builder.AddCompletionQueue());
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  shards.Start();
+
+  absl::Mutex mu;
+  // For each first-level task: the shard it ran on, and the shards its
+  // nested tasks ran on.
+  std::vector<CqShard*> first(8, nullptr);
+  std::vector<CqShard*> nested(8, nullptr);
+  std::vector<CqShard*> deepest(8, nullptr);
+  for (int i = 0; i < 8; ++i) {
+    shards.Post([&, i] {
+      {
+        absl::MutexLock lock(&mu);
+        first[i] = CqShard::Current();
+      }
+      shards.Post([&, i] {
+        {
+          absl::MutexLock lock(&mu);
+          nested[i] = CqShard::Current();
+        }
+        shards.Post([&, i] {
+          absl::MutexLock lock(&mu);
+          deepest[i] = CqShard::Current();
+        });
+      });
+    });
+  }
+  ASSERT_TRUE(shards.WaitIdle(absl::Now() + absl::Seconds(30)));
+  absl::MutexLock lock(&mu);
+  int on_first_shard = 0;
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_NE(first[i], nullptr);
+    // Every task ran, the nested ones before WaitIdle returned.
+    EXPECT_EQ(nested[i], first[i]);
+    EXPECT_EQ(deepest[i], first[i]);
+    if (first[i] == shards.shards()[0].get()) ++on_first_shard;
+  }
+  // Posted from this thread, they took turns.
+  EXPECT_EQ(on_first_shard, 4);
+
+  server->Shutdown();
+  shards.Shutdown();
+  // After Shutdown, tasks are dropped, not run, and not counted.
+  bool ran = false;
+  shards.Post([&ran] { ran = true; });
+  EXPECT_TRUE(shards.WaitIdle(absl::Now()));
+  EXPECT_FALSE(ran);
+}
+
 }  // namespace
 }  // namespace circuit
