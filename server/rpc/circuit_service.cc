@@ -200,8 +200,7 @@ void CircuitServiceImpl::EndStreamsOfDeadCredentials() {
         ++it;
         continue;
       }
-      open->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                               std::string(still.status().message())),
+      open->Close(absl::UnauthenticatedError(still.status().message()),
                   /*after_queued=*/false);
     }
     it = credential_streams_.erase(it);

@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/common/grpc_status.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
 #include "server/engine/report_validation.h"
@@ -49,13 +48,13 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
     if (actor_ == nullptr) {
       if (entering_) {
         // A second message before the join or resume was answered.
-        return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                 "wait for the answer to join or resume"));
+        return Fail(absl::FailedPreconditionError(
+            "wait for the answer to join or resume"));
       }
-      if (grpc::Status allowed = EntryAllowed(request); !allowed.ok()) {
+      if (absl::Status allowed = EntryAllowed(request); !allowed.ok()) {
         return FailLater(allowed);
       }
-      grpc::Status status = Enter(request);
+      absl::Status status = Enter(request);
       if (!status.ok()) return Fail(status);
       return;  // reading goes on once the actor answers
     }
@@ -66,9 +65,8 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
     }
     internal::ReportInput report;
     if (!TakeReport(&request, participant_id_, &report)) {
-      return Fail(
-          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                       "already in the class on this stream; send reports"));
+      return Fail(absl::FailedPreconditionError(
+          "already in the class on this stream; send reports"));
     }
     // The ack comes on the stream once the report is journaled; the next
     // report may be read meanwhile.
@@ -89,33 +87,31 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
   // from the same address. Joins and resumes share one budget per address: a
   // client cut for sending too fast cannot resume (with a snapshot) as fast
   // as it likes.
-  grpc::Status EntryAllowed(const v1::JoinClassRequest& request) {
+  absl::Status EntryAllowed(const v1::JoinClassRequest& request) {
     if ((request.has_join() || request.has_resume()) &&
         !service_->limits_->joins()->Allow(context()->peer(),
                                            service_->clock_->Now())) {
       ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          request.has_join()
-                              ? "too many join attempts from this address "
-                                "(joins and resumes count together); try "
-                                "again in a minute"
-                              : "too many resume attempts from this address "
-                                "(joins and resumes count together); try "
-                                "again in a minute");
+      return absl::ResourceExhaustedError(
+          request.has_join() ? "too many join attempts from this address "
+                               "(joins and resumes count together); try "
+                               "again in a minute"
+                             : "too many resume attempts from this address "
+                               "(joins and resumes count together); try "
+                               "again in a minute");
     }
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
 
   // Starts a join or resume; OK when the actor was asked (its answer
   // continues in Entered).
-  grpc::Status Enter(const v1::JoinClassRequest& request) {
+  absl::Status Enter(const v1::JoinClassRequest& request) {
     ClassRegistry* registry = service_->registry_;
     std::shared_ptr<ClassActor> actor;
     if (request.has_join()) {
       actor = registry->FindByJoinCode(request.join().join_code());
       if (actor == nullptr) {
-        return grpc::Status(
-            grpc::StatusCode::NOT_FOUND,
+        return absl::NotFoundError(
             absl::StrCat("no class with join code ",
                          QuoteForError(request.join().join_code())));
       }
@@ -126,17 +122,17 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
                   [this, actor](absl::StatusOr<std::string> seat) {
                     Entered(actor, std::move(seat));
                   });
-      return grpc::Status::OK;
+      return absl::OkStatus();
     }
     if (request.has_resume()) {
       std::optional<std::string> token = BearerToken(*context());
       if (!token.has_value()) {
-        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                            "send the resume token as `authorization: "
-                            "Bearer <token>` metadata");
+        return absl::UnauthenticatedError(
+            "send the resume token as `authorization: Bearer <token>` "
+            "metadata");
       }
       absl::StatusOr<ClassRegistry::Seat> seat = registry->FindSeat(*token);
-      if (!seat.ok()) return ToGrpcStatus(seat.status());
+      if (!seat.ok()) return seat.status();
       entering_ = true;
       if (request.resume().accept_batches()) stream_->AcceptBatches();
       Hold();
@@ -145,10 +141,10 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
           [this, actor = seat->actor](absl::StatusOr<std::string> resumed) {
             Entered(actor, std::move(resumed));
           });
-      return grpc::Status::OK;
+      return absl::OkStatus();
     }
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "the first message must be `join` or `resume`");
+    return absl::FailedPreconditionError(
+        "the first message must be `join` or `resume`");
   }
 
   // The actor's answer to a join or resume (on its strand).
@@ -165,7 +161,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
                       "(gRPC and HTTP together)");
       ReadNext(&in_);
     } else {
-      Fail(ToGrpcStatus(seat.status()));
+      Fail(seat.status());
     }
     Release();
   }

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -42,9 +43,9 @@ bool Parse(grpc::ByteBuffer* bytes, Message* message) {
   return message->ParseFromZeroCopyStream(&reader);
 }
 
-inline grpc::Status Draining() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      "circuitd is shutting down; reconnect and resume");
+inline absl::Status Draining() {
+  return absl::UnavailableError(
+      "circuitd is shutting down; reconnect and resume");
 }
 
 }  // namespace rpc_internal
@@ -109,20 +110,21 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     return true;
   }
   void OnFlush() override { stream_->Flush(); }
-  void FinishStream(const grpc::Status& status) override {
+  // The stream's status becomes the call's here, at gRPC.
+  void FinishStream(const absl::Status& status) override {
     MarkFinishing();
-    this->Finish(status);
+    this->Finish(ToGrpcStatus(status));
   }
-  void AbortStream(const grpc::Status& status) override {
+  void AbortStream(const absl::Status& status) override {
     MarkFinishing();
-    this->Finish(status);
+    this->Finish(ToGrpcStatus(status));
     // A client whose receive window is closed never takes the status; the
     // cancel frees the call (OnDone runs) instead of holding it forever.
     this->context()->TryCancel();
   }
   void OnWriteDone(bool ok) override { stream_->OnWriteDone(ok); }
   void OnCancel() override {
-    stream_->Close(grpc::Status::CANCELLED, /*after_queued=*/false);
+    stream_->Close(absl::CancelledError(), /*after_queued=*/false);
   }
   void OnDone() override {
     stream_->OnDone();
@@ -163,7 +165,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     if (!finishing_) this->StartRead(into);
   }
 
-  void Fail(const grpc::Status& status) {
+  void Fail(const absl::Status& status) {
     stream_->Close(status, /*after_queued=*/false);
   }
 
@@ -172,7 +174,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   // costing a stream each time. At once when the delay is zero or too many
   // refusals are waiting already (they hold a call each). On the shard's
   // thread, with no read started.
-  void FailLater(const grpc::Status& status) {
+  void FailLater(const absl::Status& status) {
     const absl::Duration delay = service_->options_.refusal_delay;
     if (delay <= absl::ZeroDuration() ||
         ProcessStats().delayed_refusals.fetch_add(1,
@@ -225,13 +227,10 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     if (bucket_->TryTake(service_->clock_->Now())) return true;
     ProcessStats().rate_limited_messages.fetch_add(1,
                                                    std::memory_order_relaxed);
-    Fail(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("more than ",
-                     service_->options_.stream_messages_per_second,
-                     " messages per second ", rate_scope_, " (burst ",
-                     service_->options_.stream_message_burst,
-                     "); slow down, then resume")));
+    Fail(absl::ResourceExhaustedError(absl::StrCat(
+        "more than ", service_->options_.stream_messages_per_second,
+        " messages per second ", rate_scope_, " (burst ",
+        service_->options_.stream_message_burst, "); slow down, then resume")));
     return false;
   }
 
@@ -242,14 +241,13 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   template <typename Request>
   bool TakeRequest(bool ok, grpc::ByteBuffer* bytes, Request* request) {
     if (!ok) {
-      stream_->Close(grpc::Status::OK, /*after_queued=*/true);
+      stream_->Close(absl::OkStatus(), /*after_queued=*/true);
       return false;
     }
     if (!WithinRate()) return false;
     if (!rpc_internal::Parse(bytes, request)) {
-      Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("the message is not a ",
-                                     Request::descriptor()->name())));
+      Fail(absl::InvalidArgumentError(absl::StrCat(
+          "the message is not a ", Request::descriptor()->name())));
       return false;
     }
     return true;
@@ -275,12 +273,10 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     first_message_due_ = false;
     if (fired && awaiting_first_) {
       awaiting_first_ = false;
-      Fail(grpc::Status(
-          grpc::StatusCode::DEADLINE_EXCEEDED,
-          absl::StrCat(
-              "no first message within ",
-              absl::FormatDuration(service_->options_.first_message_timeout),
-              " of opening the stream")));
+      Fail(absl::DeadlineExceededError(absl::StrCat(
+          "no first message within ",
+          absl::FormatDuration(service_->options_.first_message_timeout),
+          " of opening the stream")));
     }
     Release();
   }
@@ -318,7 +314,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   // since an alarm allocates. On the shard's thread only.
   std::unique_ptr<grpc::Alarm> refusal_alarm_;
   AlarmDue<&StreamingReactor::OnRefusalDue> refusal_tag_{this};
-  grpc::Status refusal_;
+  absl::Status refusal_;
   bool refusal_due_ = false;  // the alarm has not answered yet
 
   // One for gRPC (released in OnDone), one per answer due from an actor.
