@@ -13,6 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "server/common/grpc_status.h"
 #include "server/common/json.h"
+#include "server/common/quote.h"
 #include "server/common/stats.h"
 #include "server/http/event_stream.h"
 #include "server/live/class_lookup.h"
@@ -406,7 +407,7 @@ void HttpApi::GetClass(const std::string& class_id,
   }
   DescribeClass(
       options_.registry, options_.clock, request,
-      [done = std::move(done)](grpc::Status status,
+      [done = std::move(done)](absl::Status status,
                                v1::GetClassResponse response) mutable {
         done(status.ok() ? JsonResponse(response) : ErrorResponse(status));
       });

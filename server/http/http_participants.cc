@@ -11,12 +11,13 @@
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/common/quote.h"
 #include "server/common/stats.h"
+#include "server/engine/report_input.h"
 #include "server/engine/report_validation.h"
 #include "server/fanout/wire.h"
 #include "server/http/event_stream.h"
 #include "server/http/http_api.h"
-#include "server/live/class_lookup.h"
 
 namespace circuit {
 namespace {
@@ -208,7 +209,7 @@ void HttpApi::Seat(const std::string& class_id,
     return;
   }
   internal::ReportInput report;
-  if (!TakeReport(&body, participant_id, &report)) {
+  if (!engine::TakeReport(&body, participant_id, &report)) {
     done(ErrorResponse(
         grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                      "a report is {\"completion\": ...}, {\"effort\": ...} or "

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/grpc_status.h"
 #include "server/common/log.h"
-#include "server/live/class_lookup.h"
+#include "server/common/quote.h"
 #include "server/rpc/circuit_service.h"
 
 namespace circuit {

@@ -3,12 +3,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/quote.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
+#include "server/engine/report_input.h"
 #include "server/engine/report_validation.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
-#include "server/live/class_lookup.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/stream_reactors.h"
 #include "server/rpc/streaming_reactor.h"
@@ -64,7 +65,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       return;
     }
     internal::ReportInput report;
-    if (!TakeReport(&request, participant_id_, &report)) {
+    if (!engine::TakeReport(&request, participant_id_, &report)) {
       return Fail(absl::FailedPreconditionError(
           "already in the class on this stream; send reports"));
     }

@@ -4,11 +4,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/auth/access.h"
+#include "server/common/quote.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
-#include "server/live/class_lookup.h"
 #include "server/rpc/auth.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/stream_reactors.h"
