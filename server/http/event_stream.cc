@@ -233,7 +233,7 @@ void EventStream::StartWriteBytes(const grpc::ByteBuffer* bytes) {
 void EventStream::FinishStream(const absl::Status& status) {
   SendOrKeep(
       absl::StrCat("event: end\ndata: {\"code\":\"",
-                   StatusCodeName(static_cast<grpc::StatusCode>(status.code())),
+                   StatusCodeName(status.code()),
                    "\",\"message\":", JsonString(status.message()), "}\n\n"),
       [] {}, /*end=*/true);
 }

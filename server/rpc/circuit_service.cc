@@ -10,9 +10,9 @@
 #include <utility>
 
 #include "absl/time/time.h"
-#include "server/common/grpc_status.h"
 #include "server/fanout/stream.h"
 #include "server/live/class_lookup.h"
+#include "server/rpc/grpc_status.h"
 #include "server/rpc/stream_reactors.h"
 
 namespace circuit {

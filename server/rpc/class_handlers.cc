@@ -6,11 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "server/common/grpc_status.h"
 #include "server/common/quote.h"
 #include "server/live/class_lookup.h"
 #include "server/live/summary.h"
 #include "server/rpc/circuit_service.h"
+#include "server/rpc/grpc_status.h"
 
 namespace circuit {
 

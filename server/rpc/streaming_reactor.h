@@ -21,7 +21,6 @@
 #include "grpc/support/time.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/support/proto_buffer_reader.h"
-#include "server/common/grpc_status.h"
 #include "server/common/log.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
@@ -29,6 +28,7 @@
 #include "server/fanout/wire.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/cq_call.h"
+#include "server/rpc/grpc_status.h"
 
 namespace circuit {
 namespace rpc_internal {
