@@ -16,34 +16,16 @@
 
 namespace circuit {
 
-using rpc_internal::Draining;
-
 // JoinClass: join or resume, then reports.
 class ParticipantReactor : public StreamingReactor<BidiResponder> {
  public:
-  // Waits for the next JoinClass call on `shard`.
-  static void Listen(CircuitServiceImpl* service, CqShard* shard) {
-    (new ParticipantReactor(service, shard))
-        ->CqStreamCall::Listen(
-            [service](grpc::ServerContext* context, BidiResponder* responder,
-                      grpc::ServerCompletionQueue* cq, void* tag) {
-              service->RequestJoinClass(context, responder, cq, cq, tag);
-            });
-  }
-
   void OnStarted() override {
-    Listen(service_, shard());
+    ListenForJoinClass(service_, shard());
     CountOpen(&service_->open_participants_);
-    if (service_->draining_.load()) {
-      Fail(Draining());
-      return;
-    }
-    AwaitFirstMessage();
-    StartRead(&in_);
+    StartReading(&in_);
   }
 
   void OnReadDone(bool ok) override {
-    FirstMessageCame();
     v1::JoinClassRequest request;
     if (!TakeRequest(ok, &in_, &request)) return;
     if (actor_ == nullptr) {
@@ -185,7 +167,8 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
 };
 
 void ListenForJoinClass(CircuitServiceImpl* service, CqShard* shard) {
-  ParticipantReactor::Listen(service, shard);
+  ListenForBidi<ParticipantReactor>(service, shard,
+                                    &CircuitServiceImpl::RequestJoinClass);
 }
 
 }  // namespace circuit

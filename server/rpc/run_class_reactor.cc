@@ -16,24 +16,13 @@
 
 namespace circuit {
 
-using rpc_internal::Draining;
 using rpc_internal::kMaxIdLength;
 
 // RunClass: attach, then commands.
 class InstructorReactor : public StreamingReactor<BidiResponder> {
  public:
-  // Waits for the next RunClass call on `shard`.
-  static void Listen(CircuitServiceImpl* service, CqShard* shard) {
-    (new InstructorReactor(service, shard))
-        ->CqStreamCall::Listen(
-            [service](grpc::ServerContext* context, BidiResponder* responder,
-                      grpc::ServerCompletionQueue* cq, void* tag) {
-              service->RequestRunClass(context, responder, cq, cq, tag);
-            });
-  }
-
   void OnStarted() override {
-    Listen(service_, shard());
+    ListenForRunClass(service_, shard());
     CountOpen(&service_->open_instructors_);
     absl::Status allowed = Authenticate(BearerToken(*context()).value_or(""),
                                         service_->options_.keys, &who_);
@@ -45,16 +34,10 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
       Fail(allowed);
       return;
     }
-    if (service_->draining_.load()) {
-      Fail(Draining());
-      return;
-    }
-    AwaitFirstMessage();
-    StartRead(&in_);
+    StartReading(&in_);
   }
 
   void OnReadDone(bool ok) override {
-    FirstMessageCame();
     v1::RunClassRequest request;
     if (!TakeRequest(ok, &in_, &request)) return;
     if (actor_ == nullptr) {
@@ -112,7 +95,8 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
 };
 
 void ListenForRunClass(CircuitServiceImpl* service, CqShard* shard) {
-  InstructorReactor::Listen(service, shard);
+  ListenForBidi<InstructorReactor>(service, shard,
+                                   &CircuitServiceImpl::RequestRunClass);
 }
 
 }  // namespace circuit

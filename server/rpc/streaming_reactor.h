@@ -54,6 +54,21 @@ using BidiResponder =
     grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>;
 using WriteResponder = grpc::ServerAsyncWriter<grpc::ByteBuffer>;
 
+// Waits for the next call of a bidirectional stream method on `shard` with a
+// new `Reactor` (whose OnStarted listens again the same way); `request` is
+// the service's generated RequestX for that method.
+template <class Reactor, class Request>
+void ListenForBidi(CircuitServiceImpl* service, CqShard* shard,
+                   Request request) {
+  (new Reactor(service, shard))
+      ->CqStreamCall<BidiResponder>::Listen(
+          [service, request](grpc::ServerContext* context,
+                             BidiResponder* responder,
+                             grpc::ServerCompletionQueue* cq, void* tag) {
+            (service->*request)(context, responder, cq, cq, tag);
+          });
+}
+
 // The write side every streaming call shares: a Stream queue in front of
 // StartWrite, Finish exactly once, and the clean-up gRPC requires (Finish on
 // cancel, delete on done). Created waiting for a call on a shard; OnStarted
@@ -192,6 +207,18 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     refusal_alarm_->Set(this->shard()->cq(), GprDeadline(delay), &refusal_tag_);
   }
 
+  // The end of a bidirectional stream's OnStarted, once the call is let in:
+  // refused with UNAVAILABLE while the server drains, else the first read
+  // starts, into `into`.
+  void StartReading(grpc::ByteBuffer* into) {
+    if (service_->draining_.load()) {
+      Fail(rpc_internal::Draining());
+      return;
+    }
+    AwaitFirstMessage();
+    this->StartRead(into);
+  }
+
   // Ends the stream unless its first message is read within the service's
   // first-message timeout (a stream that never speaks holds a call, and its
   // memory, for nothing). Call in OnStarted, on the shard's thread.
@@ -206,7 +233,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   }
 
   // The first read completed (a message, or the client's half-close). On the
-  // shard's thread, in OnReadDone.
+  // shard's thread, in OnReadDone (TakeRequest).
   void FirstMessageCame() {
     if (!awaiting_first_) return;
     awaiting_first_ = false;
@@ -237,9 +264,10 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   // The start of every OnReadDone: the client's half-close finishes the
   // stream once what is queued is written; a message over the rate, or one
   // that is not a `Request`, fails it. True when `request` holds the next
-  // message from `bytes`.
+  // message from `bytes`. Either way the first message, if awaited, came.
   template <typename Request>
   bool TakeRequest(bool ok, grpc::ByteBuffer* bytes, Request* request) {
+    FirstMessageCame();
     if (!ok) {
       stream_->Close(absl::OkStatus(), /*after_queued=*/true);
       return false;
