@@ -174,9 +174,9 @@ absl::StatusOr<v1::Kiosk> KioskPairings::Revoke(const std::string& kiosk_id) {
     auto [first, last] = streams_.equal_range(kiosk_id);
     for (auto it = first; it != last; ++it) {
       if (std::shared_ptr<Stream> open = it->second.lock()) {
-        open->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                 "this kiosk was revoked; pair it again"),
-                    /*after_queued=*/false);
+        open->Close(
+            absl::UnauthenticatedError("this kiosk was revoked; pair it again"),
+            /*after_queued=*/false);
       }
     }
     streams_.erase(first, last);

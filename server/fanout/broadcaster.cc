@@ -149,7 +149,7 @@ void Broadcaster::SendProgressToStaff(const grpc::ByteBuffer& bytes) {
 }
 
 void Broadcaster::CloseAll(const grpc::ByteBuffer& bytes,
-                           const grpc::Status& status) {
+                           const absl::Status& status) {
   // Catching up or not: a stream that is told the server is going away
   // resumes from the last seq it got.
   auto close = [&](const Member& m) {

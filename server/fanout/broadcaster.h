@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/engine/class_session.h"
 #include "server/fanout/stream.h"
@@ -77,7 +78,7 @@ class Broadcaster {
   size_t participant_count() const { return participants_.size(); }
   // Sends `bytes` to every stream, then finishes each with `status` once
   // its queue is written.
-  void CloseAll(const grpc::ByteBuffer& bytes, const grpc::Status& status);
+  void CloseAll(const grpc::ByteBuffer& bytes, const absl::Status& status);
 
   // Forgets instructor and kiosk streams that are done. (Participants leave
   // through RemoveParticipant, which also records the connection change.)

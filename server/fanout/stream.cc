@@ -67,17 +67,16 @@ void Stream::Send(const grpc::ByteBuffer& bytes, Delivery delivery) {
   if (!queue_.Push(bytes, delivery)) {
     ProcessStats().slow_reader_disconnects.fetch_add(1,
                                                      std::memory_order_relaxed);
-    FinishLocked(
-        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+    FinishLocked(absl::ResourceExhaustedError(
                      "this client fell too far behind reading the class; "
                      "reconnect and resume with the last seq it has"),
-        /*abort=*/true);
+                 /*abort=*/true);
     return;
   }
   WriteNextLocked();
 }
 
-void Stream::Close(const grpc::Status& status, bool after_queued) {
+void Stream::Close(const absl::Status& status, bool after_queued) {
   absl::MutexLock lock(&mu_);
   if (finished_ || closing_) return;
   if (!after_queued) {
@@ -102,8 +101,7 @@ void Stream::OnWriteDone(bool ok) {
     writing_ = false;
     in_flight_.Clear();
     if (!ok) {
-      FinishLocked(
-          grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream is broken"));
+      FinishLocked(absl::UnavailableError("the stream is broken"));
       return;
     }
     WriteNextLocked();
@@ -184,7 +182,7 @@ void Stream::WriteNextLocked() {
   sink_->StartWriteBytes(&in_flight_);
 }
 
-void Stream::FinishLocked(const grpc::Status& status, bool abort) {
+void Stream::FinishLocked(const absl::Status& status, bool abort) {
   if (finished_) return;
   finished_ = true;
   queue_.Clear();

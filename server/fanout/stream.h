@@ -7,9 +7,9 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/byte_buffer.h"
-#include "grpcpp/support/status.h"
 #include "server/fanout/outbound_queue.h"
 
 namespace circuit {
@@ -24,8 +24,9 @@ class StreamSink {
   // Starts writing `bytes`, which stay valid until the sink's write completes
   // and it calls Stream::OnWriteDone.
   virtual void StartWriteBytes(const grpc::ByteBuffer* bytes) = 0;
-  // Ends the stream with `status`. Called once.
-  virtual void FinishStream(const grpc::Status& status) = 0;
+  // Ends the stream with `status`, which the sink puts in its protocol's
+  // terms (a gRPC status, an SSE `end` event). Called once.
+  virtual void FinishStream(const absl::Status& status) = 0;
   // Asked, with the Stream's lock held, before a batching stream starts a
   // write: true when the sink would rather the write waited (its last one
   // was too recent, or it takes what to write on its own thread), in which
@@ -36,7 +37,7 @@ class StreamSink {
   // (delivered if the client ever reads again), then cancel the call so its
   // buffers and reactor are freed even if it never does. Called once,
   // instead of FinishStream.
-  virtual void AbortStream(const grpc::Status& status) = 0;
+  virtual void AbortStream(const absl::Status& status) = 0;
 };
 
 // The server's side of one client stream, as the fan-out sees it: a bounded
@@ -77,7 +78,7 @@ class Stream {
   // Finishes the stream with `status`: after what is queued is written when
   // `after_queued`, else now (the queue is discarded). Only the first Close
   // counts.
-  void Close(const grpc::Status& status, bool after_queued)
+  void Close(const absl::Status& status, bool after_queued)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs `ready` once, when no more than `at_most` messages wait (at once
@@ -120,7 +121,7 @@ class Stream {
  private:
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `abort`: the client stopped reading (see StreamSink::AbortStream).
-  void FinishLocked(const grpc::Status& status, bool abort = false)
+  void FinishLocked(const absl::Status& status, bool abort = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The `ready` of WhenQueueAtMost, taken out when it is due (to be run
@@ -139,7 +140,7 @@ class Stream {
   size_t ready_at_most_ ABSL_GUARDED_BY(mu_) = 0;
   absl::AnyInvocable<void()> ready_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;  // Close(after_queued) pending
-  grpc::Status close_status_ ABSL_GUARDED_BY(mu_);
+  absl::Status close_status_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish called or done
   // Finished before Attach: FinishStream is owed to the sink.
   bool finish_pending_ ABSL_GUARDED_BY(mu_) = false;

@@ -187,7 +187,7 @@ void EventStream::Stop() {
     kept_end_.reset();
     on_stop = std::move(on_stop_);
   }
-  stream_->Close(grpc::Status::CANCELLED, /*after_queued=*/false);
+  stream_->Close(absl::CancelledError(), /*after_queued=*/false);
   stream_->OnDone();  // no Stream calls into this after it returns
   if (on_stop) on_stop();
   if (started && open_count_ != nullptr) {
@@ -230,15 +230,15 @@ void EventStream::StartWriteBytes(const grpc::ByteBuffer* bytes) {
       /*end=*/false);
 }
 
-void EventStream::FinishStream(const grpc::Status& status) {
+void EventStream::FinishStream(const absl::Status& status) {
   SendOrKeep(
-      absl::StrCat(
-          "event: end\ndata: {\"code\":\"", StatusCodeName(status.error_code()),
-          "\",\"message\":", JsonString(status.error_message()), "}\n\n"),
+      absl::StrCat("event: end\ndata: {\"code\":\"",
+                   StatusCodeName(status.code()),
+                   "\",\"message\":", JsonString(status.message()), "}\n\n"),
       [] {}, /*end=*/true);
 }
 
-void EventStream::AbortStream(const grpc::Status& status) {
+void EventStream::AbortStream(const absl::Status& status) {
   FinishStream(status);
 }
 

@@ -9,6 +9,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/support/byte_buffer.h"
 #include "server/fanout/stream.h"
@@ -60,9 +61,9 @@ class EventStream final : public EventSource,
   // StreamSink (the Stream calls these with its lock held).
   void StartWriteBytes(const grpc::ByteBuffer* bytes) override
       ABSL_LOCKS_EXCLUDED(mu_);
-  void FinishStream(const grpc::Status& status) override
+  void FinishStream(const absl::Status& status) override
       ABSL_LOCKS_EXCLUDED(mu_);
-  void AbortStream(const grpc::Status& status) override
+  void AbortStream(const absl::Status& status) override
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // One message as text/event-stream lines.

@@ -11,8 +11,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
-#include "server/common/grpc_status.h"
 #include "server/common/json.h"
+#include "server/common/quote.h"
 #include "server/common/stats.h"
 #include "server/http/event_stream.h"
 #include "server/live/class_lookup.h"
@@ -29,14 +29,12 @@ constexpr char kPagePolicy[] =
     "form-action 'self'; frame-ancestors 'none'";
 
 HttpResponse Unimplemented(const HttpRequest& request) {
-  return ErrorResponse(grpc::Status(
-      grpc::StatusCode::UNIMPLEMENTED,
+  return ErrorResponse(absl::UnimplementedError(
       absl::StrCat(request.method, " is not served on this path")));
 }
 
 HttpResponse NoSuchPath(absl::string_view path) {
-  return ErrorResponse(grpc::Status(
-      grpc::StatusCode::NOT_FOUND,
+  return ErrorResponse(absl::NotFoundError(
       absl::StrCat("no such path ", QuoteForError(std::string(path)))));
 }
 
@@ -55,97 +53,93 @@ HttpResponse JsonResponse(const google::protobuf::Message& message) {
   const auto printed = google::protobuf::util::MessageToJsonString(
       message, &response.body, options);
   if (!printed.ok()) {
-    return ErrorResponse(grpc::Status(grpc::StatusCode::INTERNAL,
-                                      "the answer could not be written as "
-                                      "JSON"));
+    return ErrorResponse(
+        absl::InternalError("the answer could not be written as "
+                            "JSON"));
   }
   return response;
 }
 
-const char* StatusCodeName(grpc::StatusCode code) {
+const char* StatusCodeName(absl::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK:
+    case absl::StatusCode::kOk:
       return "OK";
-    case grpc::StatusCode::CANCELLED:
+    case absl::StatusCode::kCancelled:
       return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
+    case absl::StatusCode::kUnknown:
       return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
+    case absl::StatusCode::kInvalidArgument:
       return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case absl::StatusCode::kDeadlineExceeded:
       return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
+    case absl::StatusCode::kNotFound:
       return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
+    case absl::StatusCode::kAlreadyExists:
       return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
+    case absl::StatusCode::kPermissionDenied:
       return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case absl::StatusCode::kResourceExhausted:
       return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
+    case absl::StatusCode::kFailedPrecondition:
       return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
+    case absl::StatusCode::kAborted:
       return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
+    case absl::StatusCode::kOutOfRange:
       return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
+    case absl::StatusCode::kUnimplemented:
       return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
+    case absl::StatusCode::kInternal:
       return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
+    case absl::StatusCode::kUnavailable:
       return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
+    case absl::StatusCode::kDataLoss:
       return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED:
+    case absl::StatusCode::kUnauthenticated:
       return "UNAUTHENTICATED";
     default:
       return "UNKNOWN";
   }
 }
 
-int HttpStatusFor(grpc::StatusCode code) {
+int HttpStatusFor(absl::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK:
+    case absl::StatusCode::kOk:
       return 200;
-    case grpc::StatusCode::CANCELLED:
+    case absl::StatusCode::kCancelled:
       return 499;
-    case grpc::StatusCode::INVALID_ARGUMENT:
-    case grpc::StatusCode::FAILED_PRECONDITION:
-    case grpc::StatusCode::OUT_OF_RANGE:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
       return 400;
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case absl::StatusCode::kDeadlineExceeded:
       return 504;
-    case grpc::StatusCode::NOT_FOUND:
+    case absl::StatusCode::kNotFound:
       return 404;
-    case grpc::StatusCode::ALREADY_EXISTS:
-    case grpc::StatusCode::ABORTED:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
       return 409;
-    case grpc::StatusCode::PERMISSION_DENIED:
+    case absl::StatusCode::kPermissionDenied:
       return 403;
-    case grpc::StatusCode::UNAUTHENTICATED:
+    case absl::StatusCode::kUnauthenticated:
       return 401;
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+    case absl::StatusCode::kResourceExhausted:
       return 429;
-    case grpc::StatusCode::UNIMPLEMENTED:
+    case absl::StatusCode::kUnimplemented:
       return 501;
-    case grpc::StatusCode::UNAVAILABLE:
+    case absl::StatusCode::kUnavailable:
       return 503;
     default:
       return 500;
   }
 }
 
-HttpResponse ErrorResponse(const grpc::Status& status) {
-  HttpResponse response;
-  response.status = HttpStatusFor(status.error_code());
-  response.body =
-      absl::StrCat("{\"code\":\"", StatusCodeName(status.error_code()),
-                   "\",\"message\":", JsonString(status.error_message()), "}");
-  return response;
-}
-
 HttpResponse ErrorResponse(const absl::Status& status) {
-  return ErrorResponse(ToGrpcStatus(status));
+  HttpResponse response;
+  response.status = HttpStatusFor(status.code());
+  response.body =
+      absl::StrCat("{\"code\":\"", StatusCodeName(status.code()),
+                   "\",\"message\":", JsonString(status.message()), "}");
+  return response;
 }
 
 std::string BearerOf(const std::string& authorization) {
@@ -191,8 +185,7 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
   const bool get = request.method == "GET" || request.method == "HEAD";
   if (path == "/healthz") {
     if (!get) {
-      done(ErrorResponse(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                      "/healthz answers GET")));
+      done(ErrorResponse(absl::UnimplementedError("/healthz answers GET")));
       return;
     }
     HttpResponse response;
@@ -203,8 +196,7 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
   }
   if (path == "/metrics") {
     if (!get) {
-      done(ErrorResponse(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                                      "/metrics answers GET")));
+      done(ErrorResponse(absl::UnimplementedError("/metrics answers GET")));
       return;
     }
     HttpResponse response;
@@ -256,8 +248,7 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
     if (!get) return done(Unimplemented(request));
     if (options_.lookup_limiter != nullptr &&
         !options_.lookup_limiter->Allow(request.peer, options_.clock->Now())) {
-      return done(ErrorResponse(
-          grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kTooManyLookups)));
+      return done(ErrorResponse(absl::ResourceExhaustedError(kTooManyLookups)));
     }
     GetClass("", std::string(path), std::move(done));
     return;
@@ -318,9 +309,9 @@ void HttpApi::Clock(const HttpRequest& request, Done done) {
   if (sent.has_value()) {
     int64_t t0 = 0;
     if (!absl::SimpleAtoi(*sent, &t0)) {
-      done(ErrorResponse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                      "clientSendUnixMs is a number of "
-                                      "milliseconds")));
+      done(ErrorResponse(
+          absl::InvalidArgumentError("clientSendUnixMs is a number of "
+                                     "milliseconds")));
       return;
     }
     response.set_client_send_unix_ms(t0);
@@ -333,10 +324,9 @@ bool HttpApi::Authenticated(const HttpRequest& request, Done* done,
                             Principal* who) {
   const std::string token = BearerOf(request.authorization);
   if (token.empty()) {
-    (*done)(ErrorResponse(
-        grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                     "this needs a kiosk credential or an instructor's: "
-                     "Authorization: Bearer <credential>")));
+    (*done)(ErrorResponse(absl::UnauthenticatedError(
+        "this needs a kiosk credential or an instructor's: "
+        "Authorization: Bearer <credential>")));
     return false;
   }
   if (absl::Status status = Authenticate(token, options_.keys, who);
@@ -368,8 +358,7 @@ void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
   if (!Authenticated(request, &done, &who)) return;
   std::shared_ptr<ClassActor> actor = options_.registry->Find(class_id);
   if (actor == nullptr) {
-    done(ErrorResponse(grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
+    done(ErrorResponse(absl::NotFoundError(
         absl::StrCat("no class with id ", QuoteForError(class_id)))));
     return;
   }
@@ -406,7 +395,7 @@ void HttpApi::GetClass(const std::string& class_id,
   }
   DescribeClass(
       options_.registry, options_.clock, request,
-      [done = std::move(done)](grpc::Status status,
+      [done = std::move(done)](absl::Status status,
                                v1::GetClassResponse response) mutable {
         done(status.ok() ? JsonResponse(response) : ErrorResponse(status));
       });

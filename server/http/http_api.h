@@ -18,7 +18,6 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/message.h"
-#include "grpcpp/support/status.h"
 #include "server/auth/access.h"
 #include "server/auth/kiosks.h"
 #include "server/common/clock.h"
@@ -74,14 +73,16 @@ struct HttpResponse {
   std::shared_ptr<EventSource> events;
 };
 
-// A gRPC status as an HTTP answer, the way grpc-gateway maps it: the status
-// code grpc-gateway gives that code, and a JSON body
-// {"code": "NOT_FOUND", "message": "..."} with the gRPC code's name.
-HttpResponse ErrorResponse(const grpc::Status& status);
+// A status as an HTTP answer, the way grpc-gateway maps it: the status code
+// grpc-gateway gives that code, and a JSON body
+// {"code": "NOT_FOUND", "message": "..."} with the code's gRPC name.
+HttpResponse ErrorResponse(const absl::Status& status);
 // The HTTP status grpc-gateway maps `code` to.
-int HttpStatusFor(grpc::StatusCode code);
-// "NOT_FOUND", "INVALID_ARGUMENT", ...
-const char* StatusCodeName(grpc::StatusCode code);
+int HttpStatusFor(absl::StatusCode code);
+// The code's canonical gRPC name: "NOT_FOUND", "RESOURCE_EXHAUSTED", ...
+// (absl::StatusCodeToString spells some of them differently, and clients
+// match on these).
+const char* StatusCodeName(absl::StatusCode code);
 
 // What the HTTP API works with. Everything must outlive the HttpApi.
 struct HttpApiOptions {
@@ -178,9 +179,6 @@ absl::StatusOr<int64_t> ResumeFrom(const HttpRequest& request);
 
 // A JSON answer: `message` in canonical JSON.
 HttpResponse JsonResponse(const google::protobuf::Message& message);
-
-// An absl::Status as an HTTP answer (as ErrorResponse).
-HttpResponse ErrorResponse(const absl::Status& status);
 
 }  // namespace circuit
 

@@ -13,9 +13,9 @@ namespace circuit {
 namespace {
 
 HttpResponse PairingOff() {
-  return ErrorResponse(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                    "kiosk pairing is not available on this "
-                                    "server"));
+  return ErrorResponse(
+      absl::UnavailableError("kiosk pairing is not available on this "
+                             "server"));
 }
 
 }  // namespace
@@ -27,10 +27,9 @@ void HttpApi::StartPairing(const HttpRequest& request, Done done) {
   }
   if (!pairing_limiter_.Allow(request.peer, options_.clock->Now())) {
     ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
-    done(ErrorResponse(
-        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                     "too many pairings started from this address; try "
-                     "again in a minute")));
+    done(ErrorResponse(absl::ResourceExhaustedError(
+        "too many pairings started from this address; try "
+        "again in a minute")));
     return;
   }
   absl::StatusOr<v1::KioskPairing> pairing = options_.keys.kiosks->Start();
@@ -45,8 +44,7 @@ void HttpApi::GetPairing(const std::string& code, const HttpRequest& request,
   }
   const std::string secret = BearerOf(request.authorization);
   if (secret.empty()) {
-    done(ErrorResponse(grpc::Status(
-        grpc::StatusCode::UNAUTHENTICATED,
+    done(ErrorResponse(absl::UnauthenticatedError(
         "send the pairing secret: Authorization: Bearer <secret>")));
     return;
   }

@@ -11,12 +11,13 @@
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/common/quote.h"
 #include "server/common/stats.h"
+#include "server/engine/report_input.h"
 #include "server/engine/report_validation.h"
 #include "server/fanout/wire.h"
 #include "server/http/event_stream.h"
 #include "server/http/http_api.h"
-#include "server/live/class_lookup.h"
 
 namespace circuit {
 namespace {
@@ -109,19 +110,16 @@ void HttpApi::Join(const HttpRequest& request, Done done) {
   if (options_.join_limiter != nullptr &&
       !options_.join_limiter->Allow(request.peer, options_.clock->Now())) {
     ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
-    done(ErrorResponse(
-        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                     "too many join attempts from this address (joins and "
-                     "resumes count together); try again in a minute")));
+    done(ErrorResponse(absl::ResourceExhaustedError(
+        "too many join attempts from this address (joins and "
+        "resumes count together); try again in a minute")));
     return;
   }
   std::shared_ptr<ClassActor> actor =
       options_.registry->FindByJoinCode(join.join_code());
   if (actor == nullptr) {
-    done(ErrorResponse(
-        grpc::Status(grpc::StatusCode::NOT_FOUND,
-                     absl::StrCat("no class with join code ",
-                                  QuoteForError(join.join_code())))));
+    done(ErrorResponse(absl::NotFoundError(absl::StrCat(
+        "no class with join code ", QuoteForError(join.join_code())))));
     return;
   }
   join.set_accept_batches(false);  // one event per message
@@ -138,23 +136,20 @@ void HttpApi::Seat(const std::string& class_id,
                    const HttpRequest& request, Done done) {
   const bool events = action == "events";
   if (!events && action != "report" && action != "leave") {
-    done(ErrorResponse(grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
+    done(ErrorResponse(absl::NotFoundError(
         absl::StrCat("no such path ", QuoteForError(request.target),
                      ": a seat has :events, :report and :leave"))));
     return;
   }
   const bool get = request.method == "GET";
   if (events != get || (!get && request.method != "POST")) {
-    done(ErrorResponse(grpc::Status(
-        grpc::StatusCode::UNIMPLEMENTED,
+    done(ErrorResponse(absl::UnimplementedError(
         absl::StrCat(":", action, " answers ", events ? "GET" : "POST"))));
     return;
   }
   const std::string token = BearerOf(request.authorization);
   if (token.empty()) {
-    done(ErrorResponse(grpc::Status(
-        grpc::StatusCode::UNAUTHENTICATED,
+    done(ErrorResponse(absl::UnauthenticatedError(
         "send the seat's resume token: Authorization: Bearer <token>")));
     return;
   }
@@ -165,8 +160,8 @@ void HttpApi::Seat(const std::string& class_id,
   }
   if (seat->actor->class_id() != class_id ||
       seat->participant_id != participant_id) {
-    done(ErrorResponse(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                                    "that resume token holds another seat")));
+    done(ErrorResponse(
+        absl::PermissionDeniedError("that resume token holds another seat")));
     return;
   }
   if (events) {
@@ -180,8 +175,7 @@ void HttpApi::Seat(const std::string& class_id,
     if (options_.join_limiter != nullptr &&
         !options_.join_limiter->Allow(request.peer, options_.clock->Now())) {
       ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
-      done(ErrorResponse(grpc::Status(
-          grpc::StatusCode::RESOURCE_EXHAUSTED,
+      done(ErrorResponse(absl::ResourceExhaustedError(
           "too many resume attempts from this address (joins and resumes "
           "count together); try again in a minute")));
       return;
@@ -208,11 +202,10 @@ void HttpApi::Seat(const std::string& class_id,
     return;
   }
   internal::ReportInput report;
-  if (!TakeReport(&body, participant_id, &report)) {
-    done(ErrorResponse(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                     "a report is {\"completion\": ...}, {\"effort\": ...} or "
-                     "{\"symptom\": ...}")));
+  if (!engine::TakeReport(&body, participant_id, &report)) {
+    done(ErrorResponse(absl::InvalidArgumentError(
+        "a report is {\"completion\": ...}, {\"effort\": ...} or "
+        "{\"symptom\": ...}")));
     return;
   }
   if (!ReportWithinRate(class_id, participant_id, &done)) return;
@@ -231,8 +224,7 @@ bool HttpApi::ReportWithinRate(const std::string& class_id,
     return true;
   }
   ProcessStats().rate_limited_messages.fetch_add(1, std::memory_order_relaxed);
-  (*done)(ErrorResponse(grpc::Status(
-      grpc::StatusCode::RESOURCE_EXHAUSTED,
+  (*done)(ErrorResponse(absl::ResourceExhaustedError(
       absl::StrCat("more than ", buckets->per_second(),
                    " messages per second from one participant, gRPC and "
                    "HTTP together (burst ",

@@ -272,17 +272,15 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  private:
   void OnRead(beast::error_code ec, std::size_t /*bytes*/) {
     if (ec == http::error::body_limit) {
-      Reply(ErrorResponse(grpc::Status(
-                grpc::StatusCode::RESOURCE_EXHAUSTED,
+      Reply(ErrorResponse(absl::ResourceExhaustedError(
                 absl::StrCat("the request body is over ",
                              server_->options_.max_body_bytes, " bytes"))),
             /*keep_alive=*/false);
       return;
     }
     if (ec == http::error::header_limit) {
-      Reply(ErrorResponse(
-                grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                             "the request headers are over 16384 bytes")),
+      Reply(ErrorResponse(absl::ResourceExhaustedError(
+                "the request headers are over 16384 bytes")),
             /*keep_alive=*/false);
       return;
     }
@@ -291,10 +289,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
             http::make_error_code(http::error::bad_target).category() &&
         ec != http::error::end_of_stream &&
         ec != http::error::partial_message) {
-      Reply(ErrorResponse(
-                grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                             absl::StrCat("the request is not valid HTTP/1.1: ",
-                                          ec.message()))),
+      Reply(ErrorResponse(absl::InvalidArgumentError(absl::StrCat(
+                "the request is not valid HTTP/1.1: ", ec.message()))),
             /*keep_alive=*/false);
       return;
     }

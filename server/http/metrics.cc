@@ -59,7 +59,7 @@ prometheus::MetricFamily ByCode(
         counts[static_cast<size_t>(code)].load(std::memory_order_relaxed);
     if (code != 0 && count == 0) continue;
     AddCounter(&family, static_cast<double>(count),
-               {{"code", StatusCodeName(static_cast<grpc::StatusCode>(code))}});
+               {{"code", StatusCodeName(static_cast<absl::StatusCode>(code))}});
   }
   return family;
 }

@@ -31,11 +31,6 @@ absl::Status SeatReleased() {
       "than the hold); join again with the class's join code");
 }
 
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<ClassActor>> ClassActor::Create(
@@ -423,9 +418,7 @@ void ClassActor::Leave(const std::string& participant_id) {
                     std::shared_ptr<Stream> stream =
                         self->broadcaster_.RemoveParticipant(participant_id);
                     if (stream == nullptr) return;
-                    stream->Close(outcome.status.ok() ? grpc::Status::OK
-                                                      : ToGrpc(outcome.status),
-                                  /*after_queued=*/true);
+                    stream->Close(outcome.status, /*after_queued=*/true);
                     // A leave that could not be recorded still ends this
                     // stream: the seat is then held as after a drop.
                     if (!outcome.status.ok()) self->Drop(participant_id);
@@ -554,9 +547,8 @@ void ClassActor::GoAway(const std::string& reason) {
     going_away.set_reconnect_after_ms(1000);
     self->broadcaster_.CloseAll(
         EncodeGoingAway(going_away, self->clock_->NowUnixMs()),
-        grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                     absl::StrCat("circuitd is going away: ", reason,
-                                  "; reconnect and resume")));
+        absl::UnavailableError(absl::StrCat("circuitd is going away: ", reason,
+                                            "; reconnect and resume")));
   });
 }
 
@@ -608,9 +600,8 @@ void ClassActor::Attach(std::shared_ptr<Stream> stream, Role role,
       std::shared_ptr<Stream> old = broadcaster_.SetParticipant(
           participant_id, std::move(stream), /*live=*/!replay);
       if (old != nullptr) {
-        old->Close(grpc::Status(grpc::StatusCode::ABORTED,
-                                "superseded by a newer stream for this "
-                                "participant"),
+        old->Close(absl::AbortedError(
+                       "superseded by a newer stream for this participant"),
                    /*after_queued=*/false);
       }
       break;

@@ -5,19 +5,14 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/quote.h"
 
 namespace circuit {
-
-std::string QuoteForError(const std::string& text) {
-  constexpr size_t kMax = 64;
-  return absl::StrCat("\"", text.substr(0, kMax),
-                      text.size() > kMax ? "..." : "", "\"");
-}
 
 void DescribeClass(
     ClassRegistry* registry, const Clock* clock,
     const v1::GetClassRequest& request,
-    absl::AnyInvocable<void(grpc::Status, v1::GetClassResponse)> done) {
+    absl::AnyInvocable<void(absl::Status, v1::GetClassResponse)> done) {
   std::shared_ptr<ClassActor> actor;
   switch (request.class_ref_case()) {
     case v1::GetClassRequest::kClassId:
@@ -26,9 +21,8 @@ void DescribeClass(
         std::optional<v1::ClassInfo> stored =
             registry->FindStored(request.class_id());
         if (!stored.has_value()) {
-          done(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                            absl::StrCat("no class with id ",
-                                         QuoteForError(request.class_id()))),
+          done(absl::NotFoundError(absl::StrCat(
+                   "no class with id ", QuoteForError(request.class_id()))),
                {});
           return;
         }
@@ -41,50 +35,28 @@ void DescribeClass(
         response.mutable_state()->set_ended_unix_ms(stored->ended_unix_ms());
         *response.mutable_class_info() = std::move(*stored);
         response.set_server_time_unix_ms(clock->NowUnixMs());
-        done(grpc::Status::OK, std::move(response));
+        done(absl::OkStatus(), std::move(response));
         return;
       }
       break;
     case v1::GetClassRequest::kJoinCode:
       actor = registry->FindByJoinCode(request.join_code());
       if (actor == nullptr) {
-        done(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                          absl::StrCat("no class with join code ",
-                                       QuoteForError(request.join_code()))),
+        done(absl::NotFoundError(
+                 absl::StrCat("no class with join code ",
+                              QuoteForError(request.join_code()))),
              {});
         return;
       }
       break;
     default:
-      done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "give class_id or join_code"),
-           {});
+      done(absl::InvalidArgumentError("give class_id or join_code"), {});
       return;
   }
   actor->Describe(
       [done = std::move(done)](v1::GetClassResponse described) mutable {
-        done(grpc::Status::OK, std::move(described));
+        done(absl::OkStatus(), std::move(described));
       });
-}
-
-bool TakeReport(v1::JoinClassRequest* request,
-                const std::string& participant_id,
-                internal::ReportInput* report) {
-  switch (request->kind_case()) {
-    case v1::JoinClassRequest::kCompletion:
-      *report->mutable_completion() = std::move(*request->mutable_completion());
-      break;
-    case v1::JoinClassRequest::kEffort:
-      *report->mutable_effort() = std::move(*request->mutable_effort());
-      break;
-    case v1::JoinClassRequest::kSymptom:
-      *report->mutable_symptom() = std::move(*request->mutable_symptom());
-      break;
-    default:
-      return false;
-  }
-  report->set_participant_id(participant_id);
-  return true;
 }
 
 }  // namespace circuit

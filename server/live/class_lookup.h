@@ -1,12 +1,9 @@
 #ifndef CIRCUIT_SERVER_LIVE_CLASS_LOOKUP_H_
 #define CIRCUIT_SERVER_LIVE_CLASS_LOOKUP_H_
 
-#include <string>
-
 #include "absl/functional/any_invocable.h"
-#include "circuit/internal/journal.pb.h"
+#include "absl/status/status.h"
 #include "circuit/v1/service.pb.h"
-#include "grpcpp/support/status.h"
 #include "server/common/clock.h"
 #include "server/live/class_registry.h"
 
@@ -19,17 +16,7 @@ namespace circuit {
 void DescribeClass(
     ClassRegistry* registry, const Clock* clock,
     const v1::GetClassRequest& request,
-    absl::AnyInvocable<void(grpc::Status, v1::GetClassResponse)> done);
-
-// Moves the report a participant sent (a completion, effort or symptom) into
-// `report`, as `participant_id`'s, as every adapter hands it to the class
-// actor. False, and `report` untouched, for any other kind of message.
-bool TakeReport(v1::JoinClassRequest* request,
-                const std::string& participant_id,
-                internal::ReportInput* report);
-
-// `text` quoted for an error message, cut at 64 characters.
-std::string QuoteForError(const std::string& text);
+    absl::AnyInvocable<void(absl::Status, v1::GetClassResponse)> done);
 
 }  // namespace circuit
 

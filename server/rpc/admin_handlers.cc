@@ -5,10 +5,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/common/grpc_status.h"
 #include "server/common/log.h"
-#include "server/live/class_lookup.h"
+#include "server/common/quote.h"
 #include "server/rpc/circuit_service.h"
+#include "server/rpc/grpc_status.h"
 
 namespace circuit {
 namespace {

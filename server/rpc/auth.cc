@@ -2,7 +2,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
-#include "server/common/grpc_status.h"
+#include "server/rpc/grpc_status.h"
 
 namespace circuit {
 namespace {

@@ -10,9 +10,9 @@
 #include <utility>
 
 #include "absl/time/time.h"
-#include "server/common/grpc_status.h"
 #include "server/fanout/stream.h"
 #include "server/live/class_lookup.h"
+#include "server/rpc/grpc_status.h"
 #include "server/rpc/stream_reactors.h"
 
 namespace circuit {
@@ -108,8 +108,7 @@ void CircuitServiceImpl::EndStreamsOfDeadCredentials() {
         ++it;
         continue;
       }
-      open->Close(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                               std::string(still.status().message())),
+      open->Close(absl::UnauthenticatedError(still.status().message()),
                   /*after_queued=*/false);
     }
     it = credential_streams_.erase(it);

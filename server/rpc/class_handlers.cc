@@ -6,10 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "server/common/grpc_status.h"
+#include "server/common/quote.h"
 #include "server/live/class_lookup.h"
 #include "server/live/summary.h"
 #include "server/rpc/circuit_service.h"
+#include "server/rpc/grpc_status.h"
 
 namespace circuit {
 
@@ -74,8 +75,8 @@ void CircuitServiceImpl::ServeGetClass(grpc::ServerContext* context,
         grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kTooManyLookups));
   }
   DescribeClass(registry_, clock_, request,
-                [reply](grpc::Status status, v1::GetClassResponse described) {
-                  reply.Finish(status, described);
+                [reply](absl::Status status, v1::GetClassResponse described) {
+                  reply.Finish(ToGrpcStatus(status), described);
                 });
 }
 

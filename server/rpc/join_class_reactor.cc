@@ -3,59 +3,41 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/common/grpc_status.h"
+#include "server/common/quote.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
+#include "server/engine/report_input.h"
 #include "server/engine/report_validation.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
-#include "server/live/class_lookup.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/stream_reactors.h"
 #include "server/rpc/streaming_reactor.h"
 
 namespace circuit {
 
-using rpc_internal::Draining;
-
 // JoinClass: join or resume, then reports.
 class ParticipantReactor : public StreamingReactor<BidiResponder> {
  public:
-  // Waits for the next JoinClass call on `shard`.
-  static void Listen(CircuitServiceImpl* service, CqShard* shard) {
-    (new ParticipantReactor(service, shard))
-        ->CqStreamCall::Listen(
-            [service](grpc::ServerContext* context, BidiResponder* responder,
-                      grpc::ServerCompletionQueue* cq, void* tag) {
-              service->RequestJoinClass(context, responder, cq, cq, tag);
-            });
-  }
-
   void OnStarted() override {
-    Listen(service_, shard());
+    ListenForJoinClass(service_, shard());
     CountOpen(&service_->open_participants_);
-    if (service_->draining_.load()) {
-      Fail(Draining());
-      return;
-    }
-    AwaitFirstMessage();
-    StartRead(&in_);
+    StartReading(&in_);
   }
 
   void OnReadDone(bool ok) override {
-    FirstMessageCame();
     v1::JoinClassRequest request;
     if (!TakeRequest(ok, &in_, &request)) return;
     if (actor_ == nullptr) {
       if (entering_) {
         // A second message before the join or resume was answered.
-        return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                 "wait for the answer to join or resume"));
+        return Fail(absl::FailedPreconditionError(
+            "wait for the answer to join or resume"));
       }
-      if (grpc::Status allowed = EntryAllowed(request); !allowed.ok()) {
+      if (absl::Status allowed = EntryAllowed(request); !allowed.ok()) {
         return FailLater(allowed);
       }
-      grpc::Status status = Enter(request);
+      absl::Status status = Enter(request);
       if (!status.ok()) return Fail(status);
       return;  // reading goes on once the actor answers
     }
@@ -65,10 +47,9 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
       return;
     }
     internal::ReportInput report;
-    if (!TakeReport(&request, participant_id_, &report)) {
-      return Fail(
-          grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                       "already in the class on this stream; send reports"));
+    if (!engine::TakeReport(&request, participant_id_, &report)) {
+      return Fail(absl::FailedPreconditionError(
+          "already in the class on this stream; send reports"));
     }
     // The ack comes on the stream once the report is journaled; the next
     // report may be read meanwhile.
@@ -89,33 +70,31 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
   // from the same address. Joins and resumes share one budget per address: a
   // client cut for sending too fast cannot resume (with a snapshot) as fast
   // as it likes.
-  grpc::Status EntryAllowed(const v1::JoinClassRequest& request) {
+  absl::Status EntryAllowed(const v1::JoinClassRequest& request) {
     if ((request.has_join() || request.has_resume()) &&
         !service_->limits_->joins()->Allow(context()->peer(),
                                            service_->clock_->Now())) {
       ProcessStats().rate_limited_joins.fetch_add(1, std::memory_order_relaxed);
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          request.has_join()
-                              ? "too many join attempts from this address "
-                                "(joins and resumes count together); try "
-                                "again in a minute"
-                              : "too many resume attempts from this address "
-                                "(joins and resumes count together); try "
-                                "again in a minute");
+      return absl::ResourceExhaustedError(
+          request.has_join() ? "too many join attempts from this address "
+                               "(joins and resumes count together); try "
+                               "again in a minute"
+                             : "too many resume attempts from this address "
+                               "(joins and resumes count together); try "
+                               "again in a minute");
     }
-    return grpc::Status::OK;
+    return absl::OkStatus();
   }
 
   // Starts a join or resume; OK when the actor was asked (its answer
   // continues in Entered).
-  grpc::Status Enter(const v1::JoinClassRequest& request) {
+  absl::Status Enter(const v1::JoinClassRequest& request) {
     ClassRegistry* registry = service_->registry_;
     std::shared_ptr<ClassActor> actor;
     if (request.has_join()) {
       actor = registry->FindByJoinCode(request.join().join_code());
       if (actor == nullptr) {
-        return grpc::Status(
-            grpc::StatusCode::NOT_FOUND,
+        return absl::NotFoundError(
             absl::StrCat("no class with join code ",
                          QuoteForError(request.join().join_code())));
       }
@@ -126,17 +105,17 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
                   [this, actor](absl::StatusOr<std::string> seat) {
                     Entered(actor, std::move(seat));
                   });
-      return grpc::Status::OK;
+      return absl::OkStatus();
     }
     if (request.has_resume()) {
       std::optional<std::string> token = BearerToken(*context());
       if (!token.has_value()) {
-        return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                            "send the resume token as `authorization: "
-                            "Bearer <token>` metadata");
+        return absl::UnauthenticatedError(
+            "send the resume token as `authorization: Bearer <token>` "
+            "metadata");
       }
       absl::StatusOr<ClassRegistry::Seat> seat = registry->FindSeat(*token);
-      if (!seat.ok()) return ToGrpcStatus(seat.status());
+      if (!seat.ok()) return seat.status();
       entering_ = true;
       if (request.resume().accept_batches()) stream_->AcceptBatches();
       Hold();
@@ -145,10 +124,10 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
           [this, actor = seat->actor](absl::StatusOr<std::string> resumed) {
             Entered(actor, std::move(resumed));
           });
-      return grpc::Status::OK;
+      return absl::OkStatus();
     }
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "the first message must be `join` or `resume`");
+    return absl::FailedPreconditionError(
+        "the first message must be `join` or `resume`");
   }
 
   // The actor's answer to a join or resume (on its strand).
@@ -165,7 +144,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
                       "(gRPC and HTTP together)");
       ReadNext(&in_);
     } else {
-      Fail(ToGrpcStatus(seat.status()));
+      Fail(seat.status());
     }
     Release();
   }
@@ -188,7 +167,8 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
 };
 
 void ListenForJoinClass(CircuitServiceImpl* service, CqShard* shard) {
-  ParticipantReactor::Listen(service, shard);
+  ListenForBidi<ParticipantReactor>(service, shard,
+                                    &CircuitServiceImpl::RequestJoinClass);
 }
 
 }  // namespace circuit

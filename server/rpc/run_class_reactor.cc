@@ -3,74 +3,56 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/common/grpc_status.h"
+#include "server/auth/access.h"
+#include "server/common/quote.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
-#include "server/live/class_lookup.h"
+#include "server/rpc/auth.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/stream_reactors.h"
 #include "server/rpc/streaming_reactor.h"
 
 namespace circuit {
 
-using rpc_internal::Draining;
 using rpc_internal::kMaxIdLength;
 
 // RunClass: attach, then commands.
 class InstructorReactor : public StreamingReactor<BidiResponder> {
  public:
-  // Waits for the next RunClass call on `shard`.
-  static void Listen(CircuitServiceImpl* service, CqShard* shard) {
-    (new InstructorReactor(service, shard))
-        ->CqStreamCall::Listen(
-            [service](grpc::ServerContext* context, BidiResponder* responder,
-                      grpc::ServerCompletionQueue* cq, void* tag) {
-              service->RequestRunClass(context, responder, cq, cq, tag);
-            });
-  }
-
   void OnStarted() override {
-    Listen(service_, shard());
+    ListenForRunClass(service_, shard());
     CountOpen(&service_->open_instructors_);
-    grpc::Status allowed =
-        Authenticate(*context(), service_->options_.keys, &who_);
+    absl::Status allowed = Authenticate(BearerToken(*context()).value_or(""),
+                                        service_->options_.keys, &who_);
     if (allowed.ok() && who_.role == Principal::Role::kKiosk) {
-      allowed = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                             "a kiosk credential cannot run a class");
+      allowed =
+          absl::PermissionDeniedError("a kiosk credential cannot run a class");
     }
     if (!allowed.ok()) {
       Fail(allowed);
       return;
     }
-    if (service_->draining_.load()) {
-      Fail(Draining());
-      return;
-    }
-    AwaitFirstMessage();
-    StartRead(&in_);
+    StartReading(&in_);
   }
 
   void OnReadDone(bool ok) override {
-    FirstMessageCame();
     v1::RunClassRequest request;
     if (!TakeRequest(ok, &in_, &request)) return;
     if (actor_ == nullptr) {
       if (!request.has_attach()) {
-        return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                 "the first message must be `attach`"));
+        return Fail(absl::FailedPreconditionError(
+            "the first message must be `attach`"));
       }
       actor_ = service_->registry_->Find(request.attach().class_id());
       if (actor_ == nullptr) {
-        return Fail(grpc::Status(
-            grpc::StatusCode::NOT_FOUND,
-            absl::StrCat("no class with id ",
-                         QuoteForError(request.attach().class_id()))));
+        return Fail(absl::NotFoundError(absl::StrCat(
+            "no class with id ", QuoteForError(request.attach().class_id()))));
       }
       if (absl::Status may = MayRunClass(who_, actor_->Info()); !may.ok()) {
         actor_ = nullptr;
-        return Fail(ToGrpcStatus(may));
+        return Fail(may);
       }
       if (request.attach().accept_batches()) stream_->AcceptBatches();
       service_->TrackCredential(who_, *context(), stream_);
@@ -98,9 +80,8 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
             });
       }
     } else {
-      return Fail(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                               "this stream is already attached; send "
-                               "commands"));
+      return Fail(absl::FailedPreconditionError(
+          "this stream is already attached; send commands"));
     }
     StartRead(&in_);
   }
@@ -114,7 +95,8 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
 };
 
 void ListenForRunClass(CircuitServiceImpl* service, CqShard* shard) {
-  InstructorReactor::Listen(service, shard);
+  ListenForBidi<InstructorReactor>(service, shard,
+                                   &CircuitServiceImpl::RequestRunClass);
 }
 
 }  // namespace circuit

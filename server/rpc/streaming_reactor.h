@@ -14,13 +14,13 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpc/support/time.h"
 #include "grpcpp/alarm.h"
 #include "grpcpp/support/proto_buffer_reader.h"
-#include "server/common/grpc_status.h"
 #include "server/common/log.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
@@ -28,6 +28,7 @@
 #include "server/fanout/wire.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/cq_call.h"
+#include "server/rpc/grpc_status.h"
 
 namespace circuit {
 namespace rpc_internal {
@@ -42,9 +43,9 @@ bool Parse(grpc::ByteBuffer* bytes, Message* message) {
   return message->ParseFromZeroCopyStream(&reader);
 }
 
-inline grpc::Status Draining() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      "circuitd is shutting down; reconnect and resume");
+inline absl::Status Draining() {
+  return absl::UnavailableError(
+      "circuitd is shutting down; reconnect and resume");
 }
 
 }  // namespace rpc_internal
@@ -52,6 +53,21 @@ inline grpc::Status Draining() {
 using BidiResponder =
     grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>;
 using WriteResponder = grpc::ServerAsyncWriter<grpc::ByteBuffer>;
+
+// Waits for the next call of a bidirectional stream method on `shard` with a
+// new `Reactor` (whose OnStarted listens again the same way); `request` is
+// the service's generated RequestX for that method.
+template <class Reactor, class Request>
+void ListenForBidi(CircuitServiceImpl* service, CqShard* shard,
+                   Request request) {
+  (new Reactor(service, shard))
+      ->CqStreamCall<BidiResponder>::Listen(
+          [service, request](grpc::ServerContext* context,
+                             BidiResponder* responder,
+                             grpc::ServerCompletionQueue* cq, void* tag) {
+            (service->*request)(context, responder, cq, cq, tag);
+          });
+}
 
 // The write side every streaming call shares: a Stream queue in front of
 // StartWrite, Finish exactly once, and the clean-up gRPC requires (Finish on
@@ -107,20 +123,21 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     return true;
   }
   void OnFlush() override { stream_->Flush(); }
-  void FinishStream(const grpc::Status& status) override {
+  // The stream's status becomes the call's here, at gRPC.
+  void FinishStream(const absl::Status& status) override {
     MarkFinishing();
-    this->Finish(status);
+    this->Finish(ToGrpcStatus(status));
   }
-  void AbortStream(const grpc::Status& status) override {
+  void AbortStream(const absl::Status& status) override {
     MarkFinishing();
-    this->Finish(status);
+    this->Finish(ToGrpcStatus(status));
     // A client whose receive window is closed never takes the status; the
     // cancel frees the call (OnDone runs) instead of holding it forever.
     this->context()->TryCancel();
   }
   void OnWriteDone(bool ok) override { stream_->OnWriteDone(ok); }
   void OnCancel() override {
-    stream_->Close(grpc::Status::CANCELLED, /*after_queued=*/false);
+    stream_->Close(absl::CancelledError(), /*after_queued=*/false);
   }
   void OnDone() override {
     stream_->OnDone();
@@ -161,7 +178,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     if (!finishing_) this->StartRead(into);
   }
 
-  void Fail(const grpc::Status& status) {
+  void Fail(const absl::Status& status) {
     stream_->Close(status, /*after_queued=*/false);
   }
 
@@ -170,7 +187,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   // costing a stream each time. At once when the delay is zero or too many
   // refusals are waiting already (they hold a call each). On the shard's
   // thread, with no read started.
-  void FailLater(const grpc::Status& status) {
+  void FailLater(const absl::Status& status) {
     const absl::Duration delay = service_->options_.refusal_delay;
     if (delay <= absl::ZeroDuration() ||
         ProcessStats().delayed_refusals.fetch_add(1,
@@ -188,6 +205,18 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     refusal_alarm_->Set(this->shard()->cq(), GprDeadline(delay), &refusal_tag_);
   }
 
+  // The end of a bidirectional stream's OnStarted, once the call is let in:
+  // refused with UNAVAILABLE while the server drains, else the first read
+  // starts, into `into`.
+  void StartReading(grpc::ByteBuffer* into) {
+    if (service_->draining_.load()) {
+      Fail(rpc_internal::Draining());
+      return;
+    }
+    AwaitFirstMessage();
+    this->StartRead(into);
+  }
+
   // Ends the stream unless its first message is read within the service's
   // first-message timeout (a stream that never speaks holds a call, and its
   // memory, for nothing). Call in OnStarted, on the shard's thread.
@@ -202,7 +231,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   }
 
   // The first read completed (a message, or the client's half-close). On the
-  // shard's thread, in OnReadDone.
+  // shard's thread, in OnReadDone (TakeRequest).
   void FirstMessageCame() {
     if (!awaiting_first_) return;
     awaiting_first_ = false;
@@ -223,31 +252,28 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     if (bucket_->TryTake(service_->clock_->Now())) return true;
     ProcessStats().rate_limited_messages.fetch_add(1,
                                                    std::memory_order_relaxed);
-    Fail(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("more than ",
-                     service_->options_.stream_messages_per_second,
-                     " messages per second ", rate_scope_, " (burst ",
-                     service_->options_.stream_message_burst,
-                     "); slow down, then resume")));
+    Fail(absl::ResourceExhaustedError(absl::StrCat(
+        "more than ", service_->options_.stream_messages_per_second,
+        " messages per second ", rate_scope_, " (burst ",
+        service_->options_.stream_message_burst, "); slow down, then resume")));
     return false;
   }
 
   // The start of every OnReadDone: the client's half-close finishes the
   // stream once what is queued is written; a message over the rate, or one
   // that is not a `Request`, fails it. True when `request` holds the next
-  // message from `bytes`.
+  // message from `bytes`. Either way the first message, if awaited, came.
   template <typename Request>
   bool TakeRequest(bool ok, grpc::ByteBuffer* bytes, Request* request) {
+    FirstMessageCame();
     if (!ok) {
-      stream_->Close(grpc::Status::OK, /*after_queued=*/true);
+      stream_->Close(absl::OkStatus(), /*after_queued=*/true);
       return false;
     }
     if (!WithinRate()) return false;
     if (!rpc_internal::Parse(bytes, request)) {
-      Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("the message is not a ",
-                                     Request::descriptor()->name())));
+      Fail(absl::InvalidArgumentError(absl::StrCat(
+          "the message is not a ", Request::descriptor()->name())));
       return false;
     }
     return true;
@@ -273,12 +299,10 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
     first_message_due_ = false;
     if (fired && awaiting_first_) {
       awaiting_first_ = false;
-      Fail(grpc::Status(
-          grpc::StatusCode::DEADLINE_EXCEEDED,
-          absl::StrCat(
-              "no first message within ",
-              absl::FormatDuration(service_->options_.first_message_timeout),
-              " of opening the stream")));
+      Fail(absl::DeadlineExceededError(absl::StrCat(
+          "no first message within ",
+          absl::FormatDuration(service_->options_.first_message_timeout),
+          " of opening the stream")));
     }
     Release();
   }
@@ -316,7 +340,7 @@ class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
   // since an alarm allocates. On the shard's thread only.
   std::unique_ptr<grpc::Alarm> refusal_alarm_;
   AlarmDue<&StreamingReactor::OnRefusalDue> refusal_tag_{this};
-  grpc::Status refusal_;
+  absl::Status refusal_;
   bool refusal_due_ = false;  // the alarm has not answered yet
 
   // One for gRPC (released in OnDone), one per answer due from an actor.

@@ -3,12 +3,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "server/common/grpc_status.h"
+#include "server/auth/access.h"
+#include "server/common/quote.h"
 #include "server/common/rate_limit.h"
 #include "server/common/stats.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
-#include "server/live/class_lookup.h"
+#include "server/rpc/auth.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/stream_reactors.h"
 #include "server/rpc/streaming_reactor.h"
@@ -38,8 +39,8 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
     CountOpen(&service_->open_kiosks_);
     CircuitServiceImpl* service = service_;
     Principal who;
-    grpc::Status allowed =
-        Authenticate(*context(), service->options_.keys, &who);
+    absl::Status allowed = Authenticate(BearerToken(*context()).value_or(""),
+                                        service->options_.keys, &who);
     if (!allowed.ok()) {
       Fail(allowed);
       return;
@@ -50,20 +51,19 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
     }
     v1::WatchClassRequest request;
     if (!Parse(&request_bytes_, &request)) {
-      Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the message is not a WatchClassRequest"));
+      Fail(
+          absl::InvalidArgumentError("the message is not a WatchClassRequest"));
       return;
     }
     std::shared_ptr<ClassActor> actor =
         service->registry_->Find(request.class_id());
     if (actor == nullptr) {
-      Fail(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("no class with id ",
-                                     QuoteForError(request.class_id()))));
+      Fail(absl::NotFoundError(absl::StrCat(
+          "no class with id ", QuoteForError(request.class_id()))));
       return;
     }
     if (absl::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
-      Fail(ToGrpcStatus(may));
+      Fail(may);
       return;
     }
     if (request.accept_batches()) stream_->AcceptBatches();

@@ -199,37 +199,52 @@ TEST(HostileLoadTest, ConnectionWithoutCallsIsClosedButQuietStreamsStay) {
       }));
 }
 
-TEST(HostileLoadTest, ReportFloodIsCutAndTheClassKeepsItsCues) {
-  FakeClock clock;  // frozen: the seat's bucket never refills
-  ServerOptions options = LiveServer::DefaultOptions();
-  options.service.stream_messages_per_second = 20;
-  options.service.stream_message_burst = 60;
-  LiveServer server(options, &clock);
-  const v1::ClassInfo info = server.CreateClass("kickback-trio");
-  auto instructor = server.Instruct(info.class_id());
-  auto healthy = server.Join(info.join_code(), "Dana");
-  auto flood_stub = StubFrom("127.0.0.2", server.server()->port());
-  auto flooder =
-      server.Join(info.join_code(), "Flood", false, flood_stub.get());
-  v1::CommandResult start =
-      instructor->Send(Cmd([](auto* c) { c->mutable_start(); }));
-  ASSERT_EQ(start.code(), 0) << start.message();
+// A started class on a server whose seats may send 60 messages at once and
+// 20 a second after that, with two participants: Dana, and Flood, who joins
+// from an address of its own (127.0.0.2) to flood it with reports. The clock
+// is frozen until the test moves it, so no bucket refills meanwhile.
+class ReportFloodTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ServerOptions options = LiveServer::DefaultOptions();
+    options.service.stream_messages_per_second = 20;
+    options.service.stream_message_burst = 60;
+    server_ = std::make_unique<LiveServer>(options, &clock_);
+    const v1::ClassInfo info = server_->CreateClass("kickback-trio");
+    instructor_ = server_->Instruct(info.class_id());
+    healthy_ = server_->Join(info.join_code(), "Dana");
+    flood_stub_ = StubFrom("127.0.0.2", server_->server()->port());
+    flooder_ =
+        server_->Join(info.join_code(), "Flood", false, flood_stub_.get());
+    v1::CommandResult start =
+        instructor_->Send(Cmd([](auto* c) { c->mutable_start(); }));
+    ASSERT_EQ(start.code(), 0) << start.message();
+  }
 
+  FakeClock clock_;
+  std::unique_ptr<LiveServer> server_;
+  std::unique_ptr<InstructorClient> instructor_;
+  std::unique_ptr<ParticipantClient> healthy_;
+  std::unique_ptr<v1::CircuitService::Stub> flood_stub_;
+  std::unique_ptr<ParticipantClient> flooder_;
+};
+
+TEST_F(ReportFloodTest, ReportFloodIsCutAndTheClassKeepsItsCues) {
   int written = 0;
   for (int i = 0; i < 1'000; ++i) {
-    if (!flooder->stream->Write(
+    if (!flooder_->stream->Write(
             Completion(absl::StrCat("f", i), 0, 1, v1::SIDE_LEFT, 9))) {
       break;
     }
     ++written;
   }
-  const grpc::Status status = flooder->in.WaitDone();
+  const grpc::Status status = flooder_->in.WaitDone();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << status.error_message();
   EXPECT_TRUE(absl::StrContains(status.error_message(), "messages per second"))
       << status.error_message();
   int acked = 0;
-  for (const auto& m : flooder->in.messages()) {
+  for (const auto& m : flooder_->in.messages()) {
     if (m.has_ack()) ++acked;
   }
   // The seat's burst; the join was counted per address instead.
@@ -237,11 +252,11 @@ TEST(HostileLoadTest, ReportFloodIsCutAndTheClassKeepsItsCues) {
   EXPECT_LT(acked, written);
 
   const std::string text = "Squeeze at the top";
-  v1::CommandResult cue =
-      instructor->Send(Cmd([&](auto* c) { c->mutable_cue()->set_text(text); }));
+  v1::CommandResult cue = instructor_->Send(
+      Cmd([&](auto* c) { c->mutable_cue()->set_text(text); }));
   ASSERT_EQ(cue.code(), 0) << cue.message();
   EXPECT_TRUE(
-      healthy->in.WaitFor([&](const std::vector<v1::JoinClassResponse>& all) {
+      healthy_->in.WaitFor([&](const std::vector<v1::JoinClassResponse>& all) {
         return GotCue(all, text);
       }));
 }
@@ -269,41 +284,26 @@ const v1::ReportAck* AckOf(const std::vector<v1::JoinClassResponse>& all,
   return nullptr;
 }
 
-TEST(HostileLoadTest, ReportBudgetIsPerSeatAndSurvivesAResume) {
-  FakeClock clock;  // frozen until the test moves it
-  ServerOptions options = LiveServer::DefaultOptions();
-  options.service.stream_messages_per_second = 20;
-  options.service.stream_message_burst = 60;
-  LiveServer server(options, &clock);
-  const v1::ClassInfo info = server.CreateClass("kickback-trio");
-  auto instructor = server.Instruct(info.class_id());
-  auto healthy = server.Join(info.join_code(), "Dana");
-  auto flood_stub = StubFrom("127.0.0.2", server.server()->port());
-  auto flooder =
-      server.Join(info.join_code(), "Flood", false, flood_stub.get());
-  v1::CommandResult start =
-      instructor->Send(Cmd([](auto* c) { c->mutable_start(); }));
-  ASSERT_EQ(start.code(), 0) << start.message();
-
+TEST_F(ReportFloodTest, ReportBudgetIsPerSeatAndSurvivesAResume) {
   // One report recorded, then the rest of the seat's burst, and the stream
   // is cut.
   v1::ReportAck first =
-      flooder->Report(Completion("f0", 0, 1, v1::SIDE_LEFT, 9), "f0");
+      flooder_->Report(Completion("f0", 0, 1, v1::SIDE_LEFT, 9), "f0");
   ASSERT_EQ(first.code(), 0) << first.message();
   for (int i = 1; i < 100; ++i) {
-    if (!flooder->stream->Write(
+    if (!flooder_->stream->Write(
             Completion(absl::StrCat("f", i), 0, 1, v1::SIDE_LEFT, 9))) {
       break;
     }
   }
-  grpc::Status status = flooder->in.WaitDone();
+  grpc::Status status = flooder_->in.WaitDone();
   ASSERT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << status.error_message();
 
   // Resuming at once does not refill the seat's bucket: the resume is
   // answered, and the first report on the new stream is over the limit and
   // gets no ack.
-  auto resumed = ResumeFrom(flood_stub.get(), flooder->resume_token);
+  auto resumed = ResumeFrom(flood_stub_.get(), flooder_->resume_token);
   EXPECT_TRUE(
       resumed->in.WaitFor([](const std::vector<v1::JoinClassResponse>& all) {
         for (const auto& m : all) {
@@ -322,13 +322,13 @@ TEST(HostileLoadTest, ReportBudgetIsPerSeatAndSurvivesAResume) {
 
   // Another seat has its own budget.
   v1::ReportAck ack =
-      healthy->Report(Completion("d1", 0, 1, v1::SIDE_LEFT, 9), "d1");
+      healthy_->Report(Completion("d1", 0, 1, v1::SIDE_LEFT, 9), "d1");
   EXPECT_EQ(ack.code(), 0) << ack.message();
 
   // A second later the seat has 20 messages again, and what was accepted
   // before the cut is still recorded (a retry is a duplicate).
-  clock.Advance(absl::Seconds(1));
-  auto later = ResumeFrom(flood_stub.get(), flooder->resume_token);
+  clock_.Advance(absl::Seconds(1));
+  auto later = ResumeFrom(flood_stub_.get(), flooder_->resume_token);
   v1::ReportAck retry = later->Report(
       Completion("after-resume", 0, 1, v1::SIDE_LEFT, 9), "after-resume");
   EXPECT_EQ(retry.code(), 0) << retry.message();

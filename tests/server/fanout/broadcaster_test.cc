@@ -19,8 +19,8 @@ class RecordingSink : public StreamSink {
     written_.push_back(*bytes);
     pending_ = true;
   }
-  void FinishStream(const grpc::Status& status) override { status_ = status; }
-  void AbortStream(const grpc::Status& status) override { status_ = status; }
+  void FinishStream(const absl::Status& status) override { status_ = status; }
+  void AbortStream(const absl::Status& status) override { status_ = status; }
 
   // Completes the write in flight (outside the Stream's lock), repeatedly.
   void Flush() {
@@ -54,7 +54,7 @@ class RecordingSink : public StreamSink {
   Stream* stream_;
   std::vector<grpc::ByteBuffer> written_;
   bool pending_ = false;
-  grpc::Status status_;
+  absl::Status status_;
 };
 
 struct Subscriber {

@@ -23,14 +23,14 @@ class HeldSink final : public StreamSink {
     ++deferred;
     return true;
   }
-  void FinishStream(const grpc::Status& status) override { finished = status; }
+  void FinishStream(const absl::Status& status) override { finished = status; }
   int defer = 0;
   int deferred = 0;
-  std::optional<grpc::Status> finished;
+  std::optional<absl::Status> finished;
   void StartWriteBytes(const grpc::ByteBuffer* bytes) override {
     written_.push_back(*bytes);
   }
-  void AbortStream(const grpc::Status&) override {}
+  void AbortStream(const absl::Status&) override {}
 
   void Complete() { stream_->OnWriteDone(true); }
   const std::vector<grpc::ByteBuffer>& written() const { return written_; }
@@ -146,7 +146,7 @@ TEST(StreamTest, ClosingAfterTheQueueIsNeverDeferredAndFinishesOnce) {
   stream.AcceptBatches();
   sink.defer = 100;
   stream.Send(ToByteBuffer(Ack(1)), Delivery::kReliable);  // deferred
-  stream.Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "going away"),
+  stream.Close(absl::UnavailableError("going away"),
                /*after_queued=*/true);
   EXPECT_TRUE(sink.written().empty());
   stream.Flush();  // the closing stream writes what it has, not deferring
@@ -155,7 +155,7 @@ TEST(StreamTest, ClosingAfterTheQueueIsNeverDeferredAndFinishesOnce) {
   EXPECT_FALSE(sink.finished.has_value());
   sink.Complete();
   ASSERT_TRUE(sink.finished.has_value());
-  EXPECT_EQ(sink.finished->error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(sink.finished->code(), absl::StatusCode::kUnavailable);
 }
 
 // A replay is fed a slice at a time: the sender hears once, with no lock
@@ -189,7 +189,7 @@ TEST(StreamTest, WhenQueueAtMostRunsOnceTheQueueIsShortAndNeverAfterTheEnd) {
 
   // A stream that ends drops what waits for it.
   stream.WhenQueueAtMost(0, [&] { ++ready; });
-  stream.Close(grpc::Status::OK, /*after_queued=*/false);
+  stream.Close(absl::OkStatus(), /*after_queued=*/false);
   sink.Complete();
   EXPECT_EQ(ready, 2);
   EXPECT_EQ(stream.max_queued(), 16u);

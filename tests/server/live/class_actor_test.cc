@@ -61,11 +61,11 @@ class ScriptedReader : public StreamSink {
     }
     in_flight_ = std::move(message);
   }
-  void FinishStream(const grpc::Status& status) override {
+  void FinishStream(const absl::Status& status) override {
     finished_ = true;
     status_ = status;
   }
-  void AbortStream(const grpc::Status& status) override {
+  void AbortStream(const absl::Status& status) override {
     FinishStream(status);
   }
 
@@ -91,14 +91,14 @@ class ScriptedReader : public StreamSink {
   }
 
   bool finished() const { return finished_; }
-  const grpc::Status& status() const { return status_; }
+  const absl::Status& status() const { return status_; }
 
  private:
   std::shared_ptr<Stream> stream_;
   std::optional<std::string> in_flight_;
   std::vector<std::string> written_;
   bool finished_ = false;
-  grpc::Status status_;
+  absl::Status status_;
 };
 
 // The seqs of the events among `messages`, and of the snapshots' reasons.
@@ -220,7 +220,7 @@ class ResumeGapTest : public ClassActorTest,
 template <typename Response>
 void ExpectCaughtUp(const ScriptedReader& resumed,
                     const std::vector<int64_t>& want, bool expect_snapshot) {
-  ASSERT_FALSE(resumed.finished()) << resumed.status().error_message();
+  ASSERT_FALSE(resumed.finished()) << resumed.status().message();
   const std::vector<Response> got = resumed.Messages<Response>();
   if (expect_snapshot) {
     ASSERT_FALSE(got.empty());
@@ -284,7 +284,7 @@ TEST_P(ResumeGapTest, EveryRoleCatchesUpWhateverTheGapWithinRetention) {
   ExpectCaughtUp<v1::JoinClassResponse>(phone2, want, snapshot);
   // The superseded phone stream was told why.
   EXPECT_TRUE(phone.finished());
-  EXPECT_EQ(phone.status().error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_EQ(phone.status().code(), absl::StatusCode::kAborted);
   // Caught up, the instructor has the whole roster again.
   bool roster = false;
   for (const auto& m : instructor2.Messages<v1::RunClassResponse>()) {
@@ -322,7 +322,7 @@ TEST_F(ClassActorTest, AReplayOvertakenByRetentionEndsInAMissedEventsSnapshot) {
   Cue(200);  // live again after the snapshot
   Pump({&instructor, &slow});
 
-  ASSERT_FALSE(slow.finished()) << slow.status().error_message();
+  ASSERT_FALSE(slow.finished()) << slow.status().message();
   const auto got = slow.Messages<v1::RunClassResponse>();
   EXPECT_EQ(SnapshotReasons(got),
             std::vector<v1::SnapshotReason>{v1::SNAPSHOT_REASON_MISSED_EVENTS});
@@ -364,9 +364,8 @@ TEST_F(ClassActorTest, AReaderThatStopsReadingIsCutSayingWhyAndResumes) {
   for (int i = 0; i < static_cast<int>(kQueue) + 4; ++i) Cue(i);
   Pump({&instructor});
   ASSERT_TRUE(stalled.finished());
-  EXPECT_EQ(stalled.status().error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(stalled.status().error_message(), HasSubstr("resume"));
+  EXPECT_EQ(stalled.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(stalled.status().message(), HasSubstr("resume"));
 
   // It resumes from the last seq it read (none of the cues) and gets them
   // all, then the live ones.

@@ -16,8 +16,8 @@ namespace {
 class NullSink : public StreamSink {
  public:
   void StartWriteBytes(const grpc::ByteBuffer*) override {}
-  void FinishStream(const grpc::Status&) override {}
-  void AbortStream(const grpc::Status&) override {}
+  void FinishStream(const absl::Status&) override {}
+  void AbortStream(const absl::Status&) override {}
 };
 
 class ClassRegistryTest : public ::testing::Test {

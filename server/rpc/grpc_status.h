@@ -1,5 +1,5 @@
-#ifndef CIRCUIT_SERVER_COMMON_GRPC_STATUS_H_
-#define CIRCUIT_SERVER_COMMON_GRPC_STATUS_H_
+#ifndef CIRCUIT_SERVER_RPC_GRPC_STATUS_H_
+#define CIRCUIT_SERVER_RPC_GRPC_STATUS_H_
 
 #include <grpcpp/support/status.h>
 
@@ -17,4 +17,4 @@ inline grpc::Status ToGrpcStatus(const absl::Status& status) {
 
 }  // namespace circuit
 
-#endif  // CIRCUIT_SERVER_COMMON_GRPC_STATUS_H_
+#endif  // CIRCUIT_SERVER_RPC_GRPC_STATUS_H_
