@@ -453,10 +453,15 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     auto serializer =
         std::make_shared<http::response_serializer<http::empty_body>>(*header);
     stream_.expires_never();
+    // The header is a write in flight too: a heartbeat due before it is
+    // written must not start a second write on the stream (Beast allows one
+    // at a time; the ping could land before the header).
+    writing_chunk_ = true;
     http::async_write_header(
         stream_, *serializer,
         [self = shared_from_this(), header, serializer](beast::error_code ec,
                                                         std::size_t) {
+          self->writing_chunk_ = false;
           if (ec || self->events_ == nullptr) {
             self->Close();
             return;
