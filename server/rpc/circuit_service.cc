@@ -11,7 +11,6 @@
 
 #include "absl/time/time.h"
 #include "server/fanout/stream.h"
-#include "server/live/class_lookup.h"
 #include "server/rpc/grpc_status.h"
 #include "server/rpc/stream_reactors.h"
 
