@@ -10,7 +10,6 @@
 #include "absl/synchronization/mutex.h"
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "server/common/quote.h"
 #include "server/common/stats.h"
 #include "server/engine/report_input.h"
@@ -21,57 +20,6 @@
 
 namespace circuit {
 namespace {
-
-// Parses `body` as `message` in canonical JSON; INVALID_ARGUMENT saying what
-// was wrong otherwise.
-absl::Status ParseJson(const std::string& body,
-                       google::protobuf::Message* message) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto parsed =
-      google::protobuf::util::JsonStringToMessage(body, message, options);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the body is not a ", message->GetDescriptor()->name(),
-                     " in JSON: ", std::string(parsed.message())));
-  }
-  return absl::OkStatus();
-}
-
-// Where a class actor's answer to one report goes: the ReportAck, as the
-// HTTP answer. The actor holds this until it answers; an answer that never
-// comes (the server stopping drops the task) is answered UNAVAILABLE when
-// the actor lets go of it.
-class AckReply {
- public:
-  AckReply(std::string report_id, absl::AnyInvocable<void(HttpResponse)> done)
-      : report_id_(std::move(report_id)), done_(std::move(done)) {}
-  AckReply(AckReply&& other)
-      : report_id_(std::move(other.report_id_)),
-        done_(std::exchange(other.done_, nullptr)) {}
-  AckReply& operator=(AckReply&&) = delete;
-  ~AckReply() {
-    if (done_) {
-      done_(ErrorResponse(
-          absl::UnavailableError("the report was not answered (the server is "
-                                 "stopping); send it again")));
-    }
-  }
-
-  void operator()(absl::StatusOr<engine::ReportResult> outcome) {
-    absl::AnyInvocable<void(HttpResponse)> done = std::move(done_);
-    done_ = nullptr;
-    if (!outcome.ok()) {
-      done(ErrorResponse(outcome.status()));
-      return;
-    }
-    done(JsonResponse(ReportAckFor(report_id_, outcome)));
-  }
-
- private:
-  std::string report_id_;
-  absl::AnyInvocable<void(HttpResponse)> done_;
-};
 
 // The actor's answer to a join or resume on `events`: the event stream, or
 // the refusal.
@@ -210,8 +158,17 @@ void HttpApi::Seat(const std::string& class_id,
   }
   if (!ReportWithinRate(class_id, participant_id, &done)) return;
   std::string id = engine::ReportId(report);  // before the report moves
-  seat->actor->Report(std::move(report),
-                      AckReply(std::move(id), std::move(done)));
+  seat->actor->Report(
+      std::move(report),
+      ActorAnswer<absl::StatusOr<engine::ReportResult>>(
+          "the report was not answered (the server is stopping); send it "
+          "again",
+          [id = std::move(id)](
+              const absl::StatusOr<engine::ReportResult>& outcome) {
+            return outcome.ok() ? JsonResponse(ReportAckFor(id, outcome))
+                                : ErrorResponse(outcome.status());
+          },
+          std::move(done)));
 }
 
 bool HttpApi::ReportWithinRate(const std::string& class_id,
