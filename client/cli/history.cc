@@ -56,9 +56,8 @@ int ExportClass(const std::vector<char*>& args) {
   absl::StatusOr<v1::ClassSummary> summary =
       GetClassSummary(*Connect(), Key("instructor"), args[0]);
   if (!summary.ok()) return Fail(summary.status());
-  const std::string contents = format == "csv"
-                                   ? SummaryCsv(*summary, *table)
-                                   : absl::StrCat(SummaryJson(*summary), "\n");
+  const std::string contents =
+      SummaryExport(*summary, format == "json", *table);
   const std::string output = absl::GetFlag(FLAGS_output);
   if (output.empty()) {
     std::fwrite(contents.data(), 1, contents.size(), stdout);

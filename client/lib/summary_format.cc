@@ -519,4 +519,10 @@ std::string MessageJson(const google::protobuf::Message& message) {
   return json;
 }
 
+std::string SummaryExport(const v1::ClassSummary& summary, bool json,
+                          CsvTable table) {
+  return json ? absl::StrCat(SummaryJson(summary), "\n")
+              : SummaryCsv(summary, table);
+}
+
 }  // namespace circuit::client

@@ -4,6 +4,9 @@
 // A class's record (ClassSummary) and the studio wall's summary as text for
 // a terminal, as CSV tables for spreadsheets and as canonical JSON. Pure
 // functions of the message: no I/O, no clock. Safe to call from any thread.
+// A library of its own (circuit::summary_format, no gRPC): the CLI and the
+// server's HTTP export both link it, so an export is the same bytes either
+// way.
 //
 // Names, cues and free text in a summary come from other people: the text
 // forms strip control characters so nothing can move the cursor, and the
@@ -96,6 +99,11 @@ std::string SummaryJson(const v1::ClassSummary& summary);
 
 // Any message the same way; "{}" if it cannot be converted.
 std::string MessageJson(const google::protobuf::Message& message);
+
+// What `circuit class export` writes, and the server's :export answers, byte
+// for byte: `json` is SummaryJson and a newline; else SummaryCsv of `table`.
+std::string SummaryExport(const v1::ClassSummary& summary, bool json,
+                          CsvTable table = CsvTable::kSets);
 
 }  // namespace circuit::client
 

@@ -300,6 +300,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   if (!options.http_listen.empty()) {
     HttpApiOptions api;
     api.registry = server->registry_.get();
+    api.library = library;
     api.clock = clock;
     api.metrics = server->metrics_.get();
     api.keys = service_options.keys;

@@ -18,13 +18,9 @@ namespace circuit {
 namespace {
 
 // The message's seq, when it has one (an event's or a snapshot's); else 0.
-int64_t SeqOf(const v1::WatchClassResponse& response) {
-  if (response.has_event()) return response.event().seq();
-  if (response.has_snapshot()) return response.snapshot().seq();
-  return 0;
-}
-
-int64_t SeqOf(const v1::JoinClassResponse& response) {
+// Every stream's response has both.
+template <typename Response>
+int64_t SeqOf(const Response& response) {
   if (response.has_event()) return response.event().seq();
   if (response.has_snapshot()) return response.snapshot().seq();
   return 0;
@@ -47,6 +43,19 @@ std::string EncodeAs(absl::string_view message) {
   return chunk;
 }
 
+// `message` (a response of `kind`'s type) as its event text.
+std::string EncodeKind(EventStream::Kind kind, absl::string_view message) {
+  switch (kind) {
+    case EventStream::Kind::kWatch:
+      return EncodeAs<v1::WatchClassResponse>(message);
+    case EventStream::Kind::kJoin:
+      return EncodeAs<v1::JoinClassResponse>(message);
+    case EventStream::Kind::kRun:
+      return EncodeAs<v1::RunClassResponse>(message);
+  }
+  return EncodeAs<v1::JoinClassResponse>(message);
+}
+
 // The event text of recent messages, by their bytes: a broadcast reaches
 // every stream as the same bytes, so it is turned into JSON once, not once
 // per connection. Found by hash, confirmed byte for byte. Thread-safe.
@@ -64,10 +73,7 @@ class EncodedEvents {
         }
       }
     }
-    auto text = std::make_shared<const std::string>(
-        kind == EventStream::Kind::kWatch
-            ? EncodeAs<v1::WatchClassResponse>(message)
-            : EncodeAs<v1::JoinClassResponse>(message));
+    auto text = std::make_shared<const std::string>(EncodeKind(kind, message));
     absl::MutexLock lock(&mu_);
     Entry& entry = entries_[next_];
     next_ = (next_ + 1) % entries_.size();

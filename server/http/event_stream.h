@@ -17,11 +17,12 @@
 
 namespace circuit {
 
-// A class stream (a kiosk's WatchClass or a participant's JoinClass) over
-// HTTP: the same Stream the gRPC reactors use, subscribed to the class actor
-// the same way (the same snapshot, events, progress and privacy filter),
-// each message sent as one server-sent event whose data is the response in
-// canonical JSON and whose id is its seq (an event's, or a snapshot's).
+// A class stream (a kiosk's WatchClass, a participant's JoinClass or the
+// instructor console's RunClass) over HTTP: the same Stream the gRPC reactors
+// use, subscribed to the class actor the same way (the same snapshot, events,
+// progress and privacy filter), each message sent as one server-sent event
+// whose data is the response in canonical JSON and whose id is its seq (an
+// event's, or a snapshot's).
 //
 // The Stream exists from construction, so the actor can be asked (a join,
 // a resume) before the HTTP answer is chosen: what it writes meanwhile waits
@@ -34,7 +35,7 @@ class EventStream final : public EventSource,
                           public std::enable_shared_from_this<EventStream> {
  public:
   // Which response message the stream's bytes are.
-  enum class Kind { kWatch, kJoin };
+  enum class Kind { kWatch, kJoin, kRun };
 
   // `open_count` (may be null) counts the stream while it is started.
   static std::shared_ptr<EventStream> Create(Kind kind, size_t max_queued,

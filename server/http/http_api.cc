@@ -38,6 +38,11 @@ HttpResponse NoSuchPath(absl::string_view path) {
       absl::StrCat("no such path ", QuoteForError(std::string(path)))));
 }
 
+// True when `id` is one path segment (not empty, no '/').
+bool OneSegment(absl::string_view id) {
+  return !id.empty() && !absl::StrContains(id, '/');
+}
+
 // The path of `target`, without its query.
 absl::string_view PathOf(absl::string_view target) {
   const size_t query = target.find('?');
@@ -57,6 +62,26 @@ HttpResponse JsonResponse(const google::protobuf::Message& message) {
         absl::InternalError("the answer could not be written as "
                             "JSON"));
   }
+  return response;
+}
+
+absl::Status ParseJson(const std::string& body,
+                       google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(body, message, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the body is not a ", message->GetDescriptor()->name(),
+                     " in JSON: ", std::string(parsed.message())));
+  }
+  return absl::OkStatus();
+}
+
+HttpResponse EventsResponse(std::shared_ptr<EventSource> events) {
+  HttpResponse response;
+  response.events = std::move(events);
   return response;
 }
 
@@ -142,20 +167,6 @@ HttpResponse ErrorResponse(const absl::Status& status) {
   return response;
 }
 
-absl::Status ParseJsonBody(const std::string& body,
-                           google::protobuf::Message* message) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto parsed =
-      google::protobuf::util::JsonStringToMessage(body, message, options);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the body is not a ", message->GetDescriptor()->name(),
-                     " in JSON: ", std::string(parsed.message())));
-  }
-  return absl::OkStatus();
-}
-
 std::string BearerOf(const std::string& authorization) {
   absl::string_view token = authorization;
   if (!absl::ConsumePrefix(&token, "Bearer ")) return "";
@@ -227,6 +238,10 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
     get ? Page("kiosk.html", std::move(done)) : done(Unimplemented(request));
     return;
   }
+  if (path == "/console") {
+    get ? Page("console.html", std::move(done)) : done(Unimplemented(request));
+    return;
+  }
   if (absl::ConsumePrefix(&path, "/static/")) {
     get ? Page(path, std::move(done)) : done(Unimplemented(request));
     return;
@@ -236,7 +251,41 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
     return;
   }
   if (path == "/v1/classes") {
-    get ? ListClasses(request, std::move(done)) : done(Unimplemented(request));
+    if (get) {
+      ListClasses(request, std::move(done));
+    } else if (request.method == "POST") {
+      CreateClass(request, std::move(done));
+    } else {
+      done(Unimplemented(request));
+    }
+    return;
+  }
+  if (path == "/v1/circuits") {
+    get ? ListCircuits(std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (absl::ConsumePrefix(&path, "/v1/circuits/")) {
+    if (!OneSegment(path)) return done(NoSuchPath(request.target));
+    get ? GetCircuit(std::string(path), std::move(done))
+        : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/kiosks") {
+    get ? ListKiosks(request, std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/kiosks:approve") {
+    request.method == "POST" ? ApproveKiosk(request, std::move(done))
+                             : done(Unimplemented(request));
+    return;
+  }
+  if (absl::ConsumePrefix(&path, "/v1/kiosks/")) {
+    if (!absl::ConsumeSuffix(&path, ":revoke") || !OneSegment(path)) {
+      return done(NoSuchPath(request.target));
+    }
+    request.method == "POST"
+        ? RevokeKiosk(std::string(path), request, std::move(done))
+        : done(Unimplemented(request));
     return;
   }
   if (path == "/v1/classes:join") {
@@ -293,12 +342,37 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
     if (parts.size() == 3 && parts[1] == "participants" && !parts[0].empty()) {
       const size_t colon = parts[2].rfind(':');
       if (colon != absl::string_view::npos && colon > 0) {
+        const absl::string_view action = parts[2].substr(colon + 1);
+        if (action == "eraseHealthData") {
+          request.method == "POST"
+              ? EraseHealthData(std::string(parts[0]),
+                                std::string(parts[2].substr(0, colon)), request,
+                                std::move(done))
+              : done(Unimplemented(request));
+          return;
+        }
         Seat(std::string(parts[0]), std::string(parts[2].substr(0, colon)),
-             parts[2].substr(colon + 1), request, std::move(done));
+             action, request, std::move(done));
         return;
       }
     }
+    if (parts.size() == 2 && parts[1] == "summary" && !parts[0].empty()) {
+      get ? Summary(std::string(parts[0]), request, std::move(done))
+          : done(Unimplemented(request));
+      return;
+    }
+    if (absl::ConsumeSuffix(&path, ":command")) {
+      // The class id, and only POST serves it.
+      if (!OneSegment(path)) return done(NoSuchPath(request.target));
+      request.method == "POST"
+          ? Command(std::string(path), request, std::move(done))
+          : done(Unimplemented(request));
+      return;
+    }
     const bool watch = absl::ConsumeSuffix(&path, ":watch");
+    const bool run = !watch && absl::ConsumeSuffix(&path, ":run");
+    const bool exported =
+        !watch && !run && absl::ConsumeSuffix(&path, ":export");
     // `path` is now the class id: one segment, and only GET serves it.
     if (path.empty() || absl::StrContains(path, '/')) {
       done(NoSuchPath(request.target));
@@ -310,6 +384,10 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
     }
     if (watch) {
       Watch(std::string(path), request, std::move(done));
+    } else if (run) {
+      Run(std::string(path), request, std::move(done));
+    } else if (exported) {
+      Export(std::string(path), request, std::move(done));
     } else {
       GetClass(std::string(path), "", std::move(done));
     }
@@ -371,6 +449,24 @@ bool HttpApi::Authenticated(const HttpRequest& request, Done* done,
   return true;
 }
 
+std::shared_ptr<ClassActor> HttpApi::LiveClass(
+    const std::string& class_id, const HttpRequest& request,
+    absl::Status (*may)(const Principal&, const v1::ClassInfo&), Done* done,
+    Principal* who) {
+  if (!Authenticated(request, done, who)) return nullptr;
+  std::shared_ptr<ClassActor> actor = options_.registry->Find(class_id);
+  if (actor == nullptr) {
+    (*done)(ErrorResponse(absl::NotFoundError(
+        absl::StrCat("no class with id ", QuoteForError(class_id)))));
+    return nullptr;
+  }
+  if (absl::Status allowed = may(*who, actor->Info()); !allowed.ok()) {
+    (*done)(ErrorResponse(allowed));
+    return nullptr;
+  }
+  return actor;
+}
+
 void HttpApi::ListClasses(const HttpRequest& request, Done done) {
   Principal who;
   if (!Authenticated(request, &done, &who)) return;
@@ -389,17 +485,9 @@ void HttpApi::ListClasses(const HttpRequest& request, Done done) {
 void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
                     Done done) {
   Principal who;
-  if (!Authenticated(request, &done, &who)) return;
-  std::shared_ptr<ClassActor> actor = options_.registry->Find(class_id);
-  if (actor == nullptr) {
-    done(ErrorResponse(absl::NotFoundError(
-        absl::StrCat("no class with id ", QuoteForError(class_id)))));
-    return;
-  }
-  if (absl::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {
-    done(ErrorResponse(may));
-    return;
-  }
+  std::shared_ptr<ClassActor> actor =
+      LiveClass(class_id, request, &MayWatchClass, &done, &who);
+  if (actor == nullptr) return;
   absl::StatusOr<int64_t> last_seq = ResumeFrom(request);
   if (!last_seq.ok()) {
     done(ErrorResponse(last_seq.status()));
@@ -420,9 +508,7 @@ void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
                                        events->stream());
   }
   actor->AttachKiosk(events->stream(), *last_seq);
-  HttpResponse response;
-  response.events = std::move(events);
-  done(std::move(response));
+  done(EventsResponse(std::move(events)));
 }
 
 void HttpApi::GetClass(const std::string& class_id,

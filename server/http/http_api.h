@@ -26,6 +26,7 @@
 #include "server/common/rate_limit.h"
 #include "server/http/metrics.h"
 #include "server/http/static_files.h"
+#include "server/library/circuit_library.h"
 #include "server/live/class_registry.h"
 #include "server/live/limits.h"
 
@@ -89,6 +90,9 @@ const char* StatusCodeName(absl::StatusCode code);
 // What the HTTP API works with. Everything must outlive the HttpApi.
 struct HttpApiOptions {
   ClassRegistry* registry = nullptr;
+  // The circuits classes are made of (GET /v1/circuits). Null: those calls
+  // answer UNAVAILABLE.
+  const CircuitLibrary* library = nullptr;
   const Clock* clock = nullptr;
   Metrics* metrics = nullptr;
   // The credentials that may list and watch classes (each its studio's):
@@ -159,6 +163,29 @@ class HttpApi {
   void GetPairing(const std::string& code, const HttpRequest& request,
                   Done done);
 
+  // http_instructor.cc: the instructor's console.
+  void ListCircuits(Done done);
+  void GetCircuit(const std::string& circuit_id, Done done);
+  void CreateClass(const HttpRequest& request, Done done);
+  void Run(const std::string& class_id, const HttpRequest& request, Done done);
+  void Command(const std::string& class_id, const HttpRequest& request,
+               Done done);
+  void Summary(const std::string& class_id, const HttpRequest& request,
+               Done done);
+  void Export(const std::string& class_id, const HttpRequest& request,
+              Done done);
+  void EraseHealthData(const std::string& class_id,
+                       const std::string& participant_id,
+                       const HttpRequest& request, Done done);
+  void ListKiosks(const HttpRequest& request, Done done);
+  void ApproveKiosk(const HttpRequest& request, Done done);
+  void RevokeKiosk(const std::string& kiosk_id, const HttpRequest& request,
+                   Done done);
+  // True when the request's credential may run `class_id` (live or
+  // stored); false after answering why not.
+  bool MayRun(const std::string& class_id, const HttpRequest& request,
+              Done* done);
+
   // http_sign_in.cc
   void SignIn(const HttpRequest& request, Done done);
   void WhoAmI(const HttpRequest& request, Done done);
@@ -168,6 +195,14 @@ class HttpApi {
   // Who the request's bearer token is, into `who`; false (after answering
   // UNAUTHENTICATED) when it opens nothing.
   bool Authenticated(const HttpRequest& request, Done* done, Principal* who);
+
+  // The live class `class_id` when the request's credential (who it is,
+  // into `who`) may use it under `may`; null after answering
+  // UNAUTHENTICATED, NOT_FOUND or why not.
+  std::shared_ptr<ClassActor> LiveClass(
+      const std::string& class_id, const HttpRequest& request,
+      absl::Status (*may)(const Principal&, const v1::ClassInfo&), Done* done,
+      Principal* who);
 
   // False (after answering RESOURCE_EXHAUSTED) when the seat sends faster
   // than allowed, over HTTP and gRPC together.
@@ -192,13 +227,51 @@ std::optional<std::string> QueryValue(absl::string_view target,
 // else ?last_seq=, else 0. INVALID_ARGUMENT when not a number.
 absl::StatusOr<int64_t> ResumeFrom(const HttpRequest& request);
 
-// Parses a request `body` as `message` in canonical JSON; INVALID_ARGUMENT
-// naming the message type and what was wrong otherwise.
-absl::Status ParseJsonBody(const std::string& body,
-                           google::protobuf::Message* message);
-
 // A JSON answer: `message` in canonical JSON.
 HttpResponse JsonResponse(const google::protobuf::Message& message);
+
+// An answer that stays open and carries `events`.
+HttpResponse EventsResponse(std::shared_ptr<EventSource> events);
+
+// Parses `body` as `message` in canonical JSON (unknown fields refused);
+// INVALID_ARGUMENT naming the message type and what was wrong otherwise.
+absl::Status ParseJson(const std::string& body,
+                       google::protobuf::Message* message);
+
+// Where a class actor's answer to one request (a report, a command) goes:
+// `answer` turns the actor's outcome into the HTTP answer. The actor holds
+// this until it answers; an answer that never comes (the server stopping
+// drops the task) is answered UNAVAILABLE, saying `unanswered`, when the
+// actor lets go of it.
+template <typename Outcome>
+class ActorAnswer {
+ public:
+  using Answer = absl::AnyInvocable<HttpResponse(const Outcome&)>;
+  ActorAnswer(std::string unanswered, Answer answer,
+              absl::AnyInvocable<void(HttpResponse)> done)
+      : unanswered_(std::move(unanswered)),
+        answer_(std::move(answer)),
+        done_(std::move(done)) {}
+  ActorAnswer(ActorAnswer&& other)
+      : unanswered_(std::move(other.unanswered_)),
+        answer_(std::move(other.answer_)),
+        done_(std::exchange(other.done_, nullptr)) {}
+  ActorAnswer& operator=(ActorAnswer&&) = delete;
+  ~ActorAnswer() {
+    if (done_) done_(ErrorResponse(absl::UnavailableError(unanswered_)));
+  }
+
+  void operator()(Outcome outcome) {
+    absl::AnyInvocable<void(HttpResponse)> done = std::move(done_);
+    done_ = nullptr;
+    done(answer_(outcome));
+  }
+
+ private:
+  std::string unanswered_;
+  Answer answer_;
+  absl::AnyInvocable<void(HttpResponse)> done_;
+};
 
 }  // namespace circuit
 

@@ -21,41 +21,6 @@
 namespace circuit {
 namespace {
 
-// Where a class actor's answer to one report goes: the ReportAck, as the
-// HTTP answer. The actor holds this until it answers; an answer that never
-// comes (the server stopping drops the task) is answered UNAVAILABLE when
-// the actor lets go of it.
-class AckReply {
- public:
-  AckReply(std::string report_id, absl::AnyInvocable<void(HttpResponse)> done)
-      : report_id_(std::move(report_id)), done_(std::move(done)) {}
-  AckReply(AckReply&& other)
-      : report_id_(std::move(other.report_id_)),
-        done_(std::exchange(other.done_, nullptr)) {}
-  AckReply& operator=(AckReply&&) = delete;
-  ~AckReply() {
-    if (done_) {
-      done_(ErrorResponse(
-          absl::UnavailableError("the report was not answered (the server is "
-                                 "stopping); send it again")));
-    }
-  }
-
-  void operator()(absl::StatusOr<engine::ReportResult> outcome) {
-    absl::AnyInvocable<void(HttpResponse)> done = std::move(done_);
-    done_ = nullptr;
-    if (!outcome.ok()) {
-      done(ErrorResponse(outcome.status()));
-      return;
-    }
-    done(JsonResponse(ReportAckFor(report_id_, outcome)));
-  }
-
- private:
-  std::string report_id_;
-  absl::AnyInvocable<void(HttpResponse)> done_;
-};
-
 // The actor's answer to a join or resume on `events`: the event stream, or
 // the refusal.
 ClassActor::SeatDone AnswerWithStream(
@@ -86,7 +51,7 @@ ClassActor::SeatDone AnswerWithStream(
 
 void HttpApi::Join(const HttpRequest& request, Done done) {
   v1::JoinRequest join;
-  if (absl::Status parsed = ParseJsonBody(request.body, &join); !parsed.ok()) {
+  if (absl::Status parsed = ParseJson(request.body, &join); !parsed.ok()) {
     done(ErrorResponse(parsed));
     return;
   }
@@ -180,7 +145,7 @@ void HttpApi::Seat(const std::string& class_id,
     return;
   }
   v1::JoinClassRequest body;
-  if (absl::Status parsed = ParseJsonBody(request.body, &body); !parsed.ok()) {
+  if (absl::Status parsed = ParseJson(request.body, &body); !parsed.ok()) {
     done(ErrorResponse(parsed));
     return;
   }
@@ -193,8 +158,17 @@ void HttpApi::Seat(const std::string& class_id,
   }
   if (!ReportWithinRate(class_id, participant_id, &done)) return;
   std::string id = engine::ReportId(report);  // before the report moves
-  seat->actor->Report(std::move(report),
-                      AckReply(std::move(id), std::move(done)));
+  seat->actor->Report(
+      std::move(report),
+      ActorAnswer<absl::StatusOr<engine::ReportResult>>(
+          "the report was not answered (the server is stopping); send it "
+          "again",
+          [id = std::move(id)](
+              const absl::StatusOr<engine::ReportResult>& outcome) {
+            return outcome.ok() ? JsonResponse(ReportAckFor(id, outcome))
+                                : ErrorResponse(outcome.status());
+          },
+          std::move(done)));
 }
 
 bool HttpApi::ReportWithinRate(const std::string& class_id,

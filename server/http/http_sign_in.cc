@@ -25,8 +25,7 @@ void HttpApi::SignIn(const HttpRequest& request, Done done) {
   if (options_.sign_ins == nullptr) return done(NoSignIn());
   v1::SignInRequest sign_in;
   if (!request.body.empty()) {
-    if (absl::Status parsed = ParseJsonBody(request.body, &sign_in);
-        !parsed.ok()) {
+    if (absl::Status parsed = ParseJson(request.body, &sign_in); !parsed.ok()) {
       return done(ErrorResponse(parsed));
     }
   }
@@ -55,8 +54,7 @@ void HttpApi::IssueSignInCode(const std::string& account_id,
   if (options_.sign_ins == nullptr) return done(NoSignIn());
   v1::IssueSignInCodeRequest issue;
   if (!request.body.empty()) {
-    if (absl::Status parsed = ParseJsonBody(request.body, &issue);
-        !parsed.ok()) {
+    if (absl::Status parsed = ParseJson(request.body, &issue); !parsed.ok()) {
       return done(ErrorResponse(parsed));
     }
   }

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/auth/kiosk_admin.h"
 #include "server/common/log.h"
 #include "server/common/quote.h"
 #include "server/rpc/auth.h"
@@ -12,28 +13,15 @@
 #include "server/rpc/grpc_status.h"
 
 namespace circuit {
-namespace {
-
-// Kiosks paired before studios existed belong to the default one.
-std::string KioskStudio(const v1::Kiosk& kiosk) {
-  return kiosk.studio_id().empty() ? kDefaultStudio : kiosk.studio_id();
-}
-
-}  // namespace
 
 void CircuitServiceImpl::ServeApproveKioskPairing(
     grpc::ServerContext* context, const v1::ApproveKioskPairingRequest& request,
     UnaryReply<v1::Kiosk> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
-  if (options_.keys.kiosks == nullptr) {
-    return reply.Fail(
-        grpc::Status(grpc::StatusCode::UNAVAILABLE, "kiosk pairing is off"));
-  }
-  absl::StatusOr<v1::Kiosk> kiosk = options_.keys.kiosks->Approve(
-      request.pairing_code(), request.name(), StudioOf(who));
+  absl::StatusOr<v1::Kiosk> kiosk =
+      ApproveKioskAs(options_.keys.kiosks, who, request);
   if (!kiosk.ok()) return reply.Fail(ToGrpcStatus(kiosk.status()));
   reply.Ok(*kiosk);
 }
@@ -43,17 +31,11 @@ void CircuitServiceImpl::ServeListKiosks(
     UnaryReply<v1::ListKiosksResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
   if (!allowed.ok()) return reply.Fail(allowed);
-  v1::ListKiosksResponse response;
-  if (options_.keys.kiosks != nullptr) {
-    for (v1::Kiosk& kiosk : options_.keys.kiosks->List()) {
-      if (MayManageKiosks(who, KioskStudio(kiosk)).ok()) {
-        *response.add_kiosks() = std::move(kiosk);
-      }
-    }
-  }
-  reply.Ok(response);
+  absl::StatusOr<v1::ListKiosksResponse> kiosks =
+      ListKiosksAs(options_.keys.kiosks, who);
+  if (!kiosks.ok()) return reply.Fail(ToGrpcStatus(kiosks.status()));
+  reply.Ok(*kiosks);
 }
 
 void CircuitServiceImpl::ServeRevokeKiosk(grpc::ServerContext* context,
@@ -61,20 +43,9 @@ void CircuitServiceImpl::ServeRevokeKiosk(grpc::ServerContext* context,
                                           UnaryReply<v1::Kiosk> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = ToGrpcStatus(MayManageKiosks(who, StudioOf(who)));
-  if (!allowed.ok()) return reply.Fail(allowed);
-  const grpc::Status unknown(
-      grpc::StatusCode::NOT_FOUND,
-      absl::StrCat("no kiosk with id ", QuoteForError(request.kiosk_id())));
-  if (options_.keys.kiosks == nullptr) return reply.Fail(unknown);
-  for (const v1::Kiosk& kiosk : options_.keys.kiosks->List()) {
-    if (kiosk.kiosk_id() == request.kiosk_id()) {
-      allowed = ToGrpcStatus(MayManageKiosks(who, KioskStudio(kiosk)));
-    }
-  }
   if (!allowed.ok()) return reply.Fail(allowed);
   absl::StatusOr<v1::Kiosk> kiosk =
-      options_.keys.kiosks->Revoke(request.kiosk_id());
+      RevokeKioskAs(options_.keys.kiosks, who, request.kiosk_id());
   if (!kiosk.ok()) return reply.Fail(ToGrpcStatus(kiosk.status()));
   reply.Ok(*kiosk);
 }

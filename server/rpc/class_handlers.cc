@@ -4,9 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
-#include "server/common/quote.h"
+#include "server/live/class_access.h"
 #include "server/live/class_lookup.h"
 #include "server/live/summary.h"
 #include "server/rpc/circuit_service.h"
@@ -17,33 +15,16 @@ namespace circuit {
 void CircuitServiceImpl::ServeListCircuits(
     grpc::ServerContext*, const v1::ListCircuitsRequest&,
     UnaryReply<v1::ListCircuitsResponse> reply) {
-  v1::ListCircuitsResponse response;
-  for (const v1::Circuit& c : library_->circuits()) {
-    *response.add_circuits() = c;
-  }
-  for (const v1::Exercise& e : library_->exercises()) {
-    *response.add_exercises() = e;
-  }
-  reply.Ok(response);
+  reply.Ok(circuit::ListCircuits(*library_));
 }
 
 void CircuitServiceImpl::ServeGetCircuit(
     grpc::ServerContext*, const v1::GetCircuitRequest& request,
     UnaryReply<v1::GetCircuitResponse> reply) {
-  const v1::Circuit* circuit = library_->FindCircuit(request.circuit_id());
-  if (circuit == nullptr) {
-    reply.Fail(grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
-        absl::StrCat("no circuit with id ", QuoteForError(request.circuit_id()),
-                     "; ListCircuits lists them")));
-    return;
-  }
-  v1::GetCircuitResponse response;
-  *response.mutable_circuit() = *circuit;
-  for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
-    *response.add_exercises() = std::move(e);
-  }
-  reply.Ok(response);
+  absl::StatusOr<v1::GetCircuitResponse> circuit =
+      circuit::GetCircuit(*library_, request.circuit_id());
+  if (!circuit.ok()) return reply.Fail(ToGrpcStatus(circuit.status()));
+  reply.Ok(*circuit);
 }
 
 void CircuitServiceImpl::ServeCreateClass(
@@ -51,19 +32,16 @@ void CircuitServiceImpl::ServeCreateClass(
     UnaryReply<v1::CreateClassResponse> reply) {
   Principal who;
   grpc::Status allowed = Authenticate(*context, options_.keys, &who);
-  if (allowed.ok()) allowed = ToGrpcStatus(MayCreateClass(who));
   if (!allowed.ok()) return reply.Fail(allowed);
   // Answered once the class is journaled.
-  registry_->Create(request.circuit_id(), request.title(), StudioOf(who),
-                    who.subject, [reply](absl::StatusOr<v1::ClassInfo> info) {
-                      if (!info.ok()) {
-                        reply.Fail(ToGrpcStatus(info.status()));
-                        return;
-                      }
-                      v1::CreateClassResponse response;
-                      *response.mutable_class_info() = std::move(*info);
-                      reply.Ok(response);
-                    });
+  CreateClassAs(registry_, who, request,
+                [reply](absl::StatusOr<v1::CreateClassResponse> created) {
+                  if (!created.ok()) {
+                    reply.Fail(ToGrpcStatus(created.status()));
+                    return;
+                  }
+                  reply.Ok(*created);
+                });
 }
 
 void CircuitServiceImpl::ServeGetClass(grpc::ServerContext* context,
@@ -126,14 +104,9 @@ void CircuitServiceImpl::ServeEraseHealthData(
   grpc::Status allowed =
       ClassAccess(*context, request.class_id(), &MayRunClass);
   if (!allowed.ok()) return reply.Fail(allowed);
-  if (request.participant_id().empty()) {
-    return reply.Fail(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                   "give the participant_id whose health "
-                                   "data to erase"));
-  }
-  registry_->EraseHealthData(
-      request.class_id(), request.participant_id(),
-      [reply](absl::Status status) { reply.Finish(ToGrpcStatus(status), {}); });
+  EraseHealthDataOf(registry_, request, [reply](absl::Status status) {
+    reply.Finish(ToGrpcStatus(status), {});
+  });
 }
 
 void CircuitServiceImpl::ServeListClasses(
@@ -168,13 +141,7 @@ grpc::Status CircuitServiceImpl::ClassAccess(
   Principal who;
   grpc::Status allowed = Authenticate(context, options_.keys, &who);
   if (!allowed.ok()) return allowed;
-  std::optional<v1::ClassInfo> info = registry_->Info(class_id);
-  if (!info.has_value()) {
-    return grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
-        absl::StrCat("no class with id ", QuoteForError(class_id)));
-  }
-  allowed = ToGrpcStatus(may(who, *info));
+  allowed = ToGrpcStatus(AccessClass(*registry_, who, class_id, may).status());
   if (who_out != nullptr) *who_out = std::move(who);
   return allowed;
 }

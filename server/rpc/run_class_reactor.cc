@@ -9,14 +9,13 @@
 #include "server/common/stats.h"
 #include "server/fanout/stream.h"
 #include "server/fanout/wire.h"
+#include "server/live/class_access.h"
 #include "server/rpc/auth.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/stream_reactors.h"
 #include "server/rpc/streaming_reactor.h"
 
 namespace circuit {
-
-using rpc_internal::kMaxIdLength;
 
 // RunClass: attach, then commands.
 class InstructorReactor : public StreamingReactor<BidiResponder> {
@@ -59,14 +58,12 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
       actor_->AttachInstructor(stream_, request.attach().last_seq());
     } else if (request.has_command()) {
       const v1::InstructorCommand& command = request.command();
-      if (command.command_id().empty() ||
-          command.command_id().size() > kMaxIdLength) {
+      if (absl::Status checked = CheckCommandId(command); !checked.ok()) {
         stream_->Send(
-            EncodeCommandResult(
-                CommandResultFor(command.command_id().substr(0, kMaxIdLength),
-                                 absl::InvalidArgumentError(
-                                     "command_id must be 1 to 64 characters")),
-                service_->clock_->NowUnixMs()),
+            EncodeCommandResult(CommandResultFor(command.command_id().substr(
+                                                     0, kMaxCommandIdLength),
+                                                 checked),
+                                service_->clock_->NowUnixMs()),
             Delivery::kReliable);
       } else {
         // The result comes on the stream once the command is journaled (on

@@ -177,6 +177,21 @@ TEST(CircuitBenchTest, EveryReportIsAcked) {
   EXPECT_EQ(rows[0][4], "100/100");
 }
 
+TEST(CircuitBenchTest, ConsolesOverEitherDoorStayAttachedThroughAReportsRun) {
+  for (const std::string transport : {"grpc", "sse"}) {
+    BenchResult result =
+        RunBench({"--spawn_server", "--participants=10", "--mode=reports",
+                  "--messages=3", "--rate=5", "--consoles=2",
+                  "--console_transport=" + transport, "--json"});
+    ASSERT_EQ(result.exit_code, 0) << transport << result.out << result.err;
+    EXPECT_EQ(JsonInt(result.out, "consoles"), 2) << result.out;
+    EXPECT_THAT(result.out, ::testing::HasSubstr("\"console_transport\": \"" +
+                                                 transport + "\""));
+    EXPECT_THAT(result.out, ::testing::HasSubstr("\"instructor\": \"up\""));
+    EXPECT_EQ(JsonInt(result.out, "delivered"), 30) << result.out;
+  }
+}
+
 TEST(CircuitBenchTest, IntervalChangesReachEveryParticipantAsJson) {
   BenchResult result =
       RunBench({"--spawn_server", "--participants=20", "--mode=next",
@@ -231,9 +246,10 @@ TEST(CircuitBenchTest, RunsAgainstAServerItDidNotStart) {
 }
 
 TEST(CircuitBenchTest, RefusesNonsenseFlags) {
-  for (const char* flag : {"--mode=nonsense", "--participants=0",
-                           "--participants=2,x", "--messages=0", "--rate=0",
-                           "--joins_in_flight=0", "--transport=nonsense"}) {
+  for (const char* flag :
+       {"--mode=nonsense", "--participants=0", "--participants=2,x",
+        "--messages=0", "--rate=0", "--joins_in_flight=0",
+        "--transport=nonsense", "--console_transport=nonsense"}) {
     BenchResult result = RunBench({"--spawn_server", flag});
     EXPECT_EQ(result.exit_code, 2) << flag << result.out << result.err;
     EXPECT_EQ(result.out, "") << flag;

@@ -25,7 +25,17 @@ struct Reply {
   std::string content_type;
   std::string body;
   std::string content_security_policy;
+  std::string content_disposition;
 };
+
+// The string value of JSON field `name` in `text` (its first occurrence).
+inline std::string JsonField(const std::string& text, const std::string& name) {
+  const std::string key = "\"" + name + "\":\"";
+  const size_t at = text.find(key);
+  if (at == std::string::npos) return "";
+  const size_t start = at + key.size();
+  return text.substr(start, text.find('"', start) - start);
+}
 
 // One request on a connection of its own. `content_length`, when set, is
 // sent instead of the body's length (and the body is not sent).
@@ -58,7 +68,8 @@ inline Reply Fetch(int port, http::verb method, const std::string& target,
   EXPECT_FALSE(ec) << target << ": " << ec.message();
   return {static_cast<int>(response.result_int()),
           std::string(response[http::field::content_type]), response.body(),
-          std::string(response["Content-Security-Policy"])};
+          std::string(response["Content-Security-Policy"]),
+          std::string(response[http::field::content_disposition])};
 }
 
 // Raw bytes, and whatever comes back until the server closes.

@@ -231,6 +231,13 @@ class LiveServer {
     return options;
   }
 
+  // DefaultOptions with the HTTP listener on too, on port 0.
+  static ServerOptions HttpOptions() {
+    ServerOptions options = DefaultOptions();
+    options.http_listen = "127.0.0.1:0";
+    return options;
+  }
+
   static ServerOptions DefaultOptions() {
     ServerOptions options;
     options.listen = "127.0.0.1:0";

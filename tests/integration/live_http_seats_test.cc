@@ -21,19 +21,11 @@ using testing::Cmd;
 using testing::Completion;
 using testing::Fetch;
 using ::testing::HasSubstr;
+using testing::JsonField;
 using testing::LiveServer;
 using ::testing::Not;
 using testing::Reply;
 using testing::SseReader;
-
-// The string value of JSON field `name` in `text` (its first occurrence).
-std::string JsonField(const std::string& text, const std::string& name) {
-  const std::string key = "\"" + name + "\":\"";
-  const size_t at = text.find(key);
-  if (at == std::string::npos) return "";
-  const size_t start = at + key.size();
-  return text.substr(start, text.find('"', start) - start);
-}
 
 std::string JoinBody(const std::string& code, const std::string& name,
                      bool show_name) {

@@ -216,6 +216,10 @@ TEST_F(LiveHttpSignInTest, RevokeEndsTheConsoleCredentialAndItsOpenStreams) {
                   "/v1/classes/" + created.class_info().class_id() + ":watch",
                   console);
   ASSERT_TRUE(watch.WaitFor("\"snapshot\""));
+  SseReader run(port(),
+                "/v1/classes/" + created.class_info().class_id() + ":run",
+                console);
+  ASSERT_TRUE(run.WaitFor("\"snapshot\""));
 
   v1::RevokeAccountRequest revoke;
   revoke.set_account_id(maya.account().account_id());
@@ -226,6 +230,9 @@ TEST_F(LiveHttpSignInTest, RevokeEndsTheConsoleCredentialAndItsOpenStreams) {
           .ok());
   ASSERT_TRUE(watch.WaitFor("event: end"));
   EXPECT_TRUE(watch.WaitFor("UNAUTHENTICATED"));
+  // The console's own stream too: the page shows "signed out".
+  ASSERT_TRUE(run.WaitFor("event: end"));
+  EXPECT_TRUE(run.WaitFor("UNAUTHENTICATED"));
 
   const Reply me =
       Fetch(port(), http::verb::get, "/v1/me", "", -1, Bearer(console));

@@ -472,6 +472,16 @@ TEST(SummaryJsonTest, ParsesBackToTheSameSummary) {
       << json;
 }
 
+TEST(SummaryExportTest, IsTheJsonLineOrTheCsvTable) {
+  const v1::ClassSummary summary = MakeSummary();
+  EXPECT_EQ(SummaryExport(summary, /*json=*/true), SummaryJson(summary) + "\n");
+  EXPECT_EQ(SummaryExport(summary, /*json=*/false), SummaryCsv(summary));
+  EXPECT_EQ(SummaryExport(summary, /*json=*/false, CsvTable::kSymptoms),
+            SummaryCsv(summary, CsvTable::kSymptoms));
+  EXPECT_NE(SummaryExport(summary, /*json=*/false, CsvTable::kSymptoms),
+            SummaryExport(summary, /*json=*/false, CsvTable::kSets));
+}
+
 TEST(SummaryJsonTest, UsesTheProtoFieldNamesOnOneLine) {
   const std::string json = SummaryJson(MakeSummary());
   EXPECT_THAT(json, HasSubstr("\"participant_id\":\"p-1\""));
