@@ -214,6 +214,12 @@ TEST_F(LiveDurabilityTest, ADrainWithCallsInFlightAnswersThemAndKeepsEveryAck) {
     }
     return false;
   }));
+  // The unary calls are flowing before the drain begins (on a loaded
+  // machine the caller's first call can take a while).
+  const absl::Time flowing = absl::Now() + absl::Seconds(20);
+  while (answered.load() == 0 && absl::Now() < flowing) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
   server_.server()->Shutdown(absl::Now() + absl::Seconds(5));
   stop.store(true);
   caller.join();
