@@ -268,15 +268,14 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
 
   // Signing in by the link: the fragment leaves the address bar, the
   // credential stays on the device.
-  ASSERT_NO_FATAL_FAILURE(
-      StartScript(kStubSignInCode, account_.credential()));
+  ASSERT_NO_FATAL_FAILURE(StartScript(kStubSignInCode, account_.credential()));
   absl::StatusOr<std::string> signed_in = lines_->Await("signed-in ");
   ASSERT_TRUE(signed_in.ok()) << signed_in.status();
   EXPECT_EQ(*signed_in, "0 1") << "fragment left, credential stored";
 
   // A class from the library, created by the account.
-  const std::vector<std::string> created = Words(Ask(
-      absl::StrCat("create ", kCircuit, " ", kTitle), "created "));
+  const std::vector<std::string> created =
+      Words(Ask(absl::StrCat("create ", kCircuit, " ", kTitle), "created "));
   ASSERT_EQ(created.size(), 2u);
   const std::string class_id = created[0];
   absl::StatusOr<v1::ClassInfo> info = FindClass(class_id);
@@ -288,8 +287,7 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
   EXPECT_EQ(info->phase(), v1::CLASS_PHASE_LOBBY);
 
   // The studio TV, paired from the console.
-  const std::string kiosk_id =
-      Ask(absl::StrCat("pair-tv ", kTvName), "tv ");
+  const std::string kiosk_id = Ask(absl::StrCat("pair-tv ", kTvName), "tv ");
   auto kiosks = client::ListKiosks(*connection_, kBootstrapKey);
   ASSERT_TRUE(kiosks.ok()) << kiosks.status();
   ASSERT_EQ(kiosks->size(), 1u);

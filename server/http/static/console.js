@@ -113,6 +113,7 @@ let classesTimer = null;
 let tvsTimer = null;
 let circuits = null;     // ListCircuitsResponse, once loaded
 let chosenCircuit = null;
+let tvsAllowed = true;   // false once the server says this credential may not manage TVs
 
 // --- Small helpers ----------------------------------------------------------------
 
@@ -148,6 +149,18 @@ function el(tag, className, text) {
   if (className) node.className = className;
   if (text !== undefined) node.textContent = text;
   return node;
+}
+
+/**
+ * True when `data` differs from what `list` was last drawn from: lists with
+ * buttons are redrawn only then, so a tap never lands on a button that a
+ * roster update (ten a second) has just replaced.
+ */
+function changedSince(list, data) {
+  const key = JSON.stringify(data);
+  if (list.dataset.drawnFrom === key) return false;
+  list.dataset.drawnFrom = key;
+  return true;
 }
 
 function button(text, className, onClick) {
@@ -196,7 +209,7 @@ function showView(name) {
   for (const v of ['signin', 'signedout', 'classes', 'run', 'summary']) {
     $(`${v}-view`).hidden = v !== name;
   }
-  $('tv-view').hidden = !(name === 'classes' || name === 'run');
+  $('tv-view').hidden = !tvsAllowed || !(name === 'classes' || name === 'run');
   const signedIn = !['signin', 'signedout', 'starting'].includes(name);
   $('sign-out').hidden = !signedIn;
   $('nav').hidden = !signedIn || name === 'classes';
@@ -244,6 +257,7 @@ function showSignIn(errorText) {
 /** Forgets the credential and shows the signed-out screen. */
 function signOut(reason) {
   credential = null;
+  tvsAllowed = true;
   me = null;
   store(CREDENTIAL_KEY, null);
   showView('signedout');
@@ -457,10 +471,17 @@ async function loadTvs() {
     answer = await api('/v1/kiosks');
   } catch (error) {
     if (error instanceof SignedOut) return;
+    if (error instanceof ApiError && error.code === 'PERMISSION_DENIED') {
+      // A class credential, say: TVs are not its business.
+      tvsAllowed = false;
+      $('tv-view').hidden = true;
+      return;
+    }
     showError('tv-error', `TVs: ${messageOf(error)}`);
     return;
   }
   const live = (answer.kiosks || []).filter((k) => !Number(k.revokedUnixMs || 0));
+  if (!changedSince($('tv-list'), live)) return;
   $('tv-list').replaceChildren(...live.map((k) => {
     const li = el('li');
     li.dataset.kioskId = k.kioskId || '';
@@ -539,10 +560,12 @@ async function openRun(classId) {
   showView('run');
   const r = emptyRun(classId);
   run = r;
+  for (const id of ['roster', 'alerts', 'suggestions']) delete $(id).dataset.drawnFrom;
   renderRun();
   loadTvs();
   tvsTimer = setInterval(() => loadTvs(), TVS_POLL_MS);
-  await runStream(r);
+  // The stream runs until the class ends or the page leaves it.
+  runStream(r).catch(ignoreSignedOut);
 }
 
 /** Reads the class's :run stream until the class ends, resuming after drops. */
@@ -760,6 +783,7 @@ function effortText(progress) {
 
 function renderRoster(r) {
   const entries = Array.from(r.roster.values());
+  if (!changedSince($('roster'), [entries, r.aggregates])) return;
   const rows = entries.map((e) => {
     const tr = document.createElement('tr');
     tr.dataset.participantId = e.participantId || '';
@@ -795,6 +819,7 @@ function renderAlerts(r) {
   const alerts = Array.from(r.alerts.values()).sort((x, y) =>
     (SEVERITY_RANK[y.severity] || 0) - (SEVERITY_RANK[x.severity] || 0) ||
     Number(y.raisedUnixMs || 0) - Number(x.raisedUnixMs || 0));
+  if (!changedSince($('alerts'), [alerts, alerts.map((a) => nameOf(r, a.participantId, a.displayName))])) return;
   $('alerts').replaceChildren(...alerts.map((a) => {
     const li = el('li');
     li.dataset.alertId = a.alertId || '';
@@ -820,6 +845,7 @@ function renderSuggestions(r) {
   // Undecided first, then the newest.
   const list = Array.from(r.suggestions.values()).sort((x, y) =>
     (x.decision ? 1 : 0) - (y.decision ? 1 : 0) || Number(y.madeUnixMs || 0) - Number(x.madeUnixMs || 0));
+  if (!changedSince($('suggestions'), [list, list.map((x) => nameOf(r, x.participantId))])) return;
   $('suggestions').replaceChildren(...list.map((s) => {
     const li = el('li');
     li.dataset.suggestionId = s.suggestionId || '';
