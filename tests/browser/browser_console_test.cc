@@ -310,6 +310,8 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
   instructor_ = std::make_unique<InstructorSession>(connection_, kBootstrapKey,
                                                     class_id, session);
   instructor_->Start();
+  ASSERT_TRUE(instructor_->WaitFor(
+      [](const client::ClassMirror& m) { return m.has_snapshot(); }, kStep));
   auto lengthened =
       instructor_->SendAndWait(testing::AdjustTimeCommand(600'000), kStep);
   ASSERT_TRUE(lengthened.ok()) << lengthened.status();

@@ -114,6 +114,7 @@ async function newPage(label, viewport) {
     await d.dismiss();
   });
   page.on('console', (m) => trace(`${label} console ${m.type()}: ${m.text()}`));
+  if (TRACE) page.on('response', (r) => trace(`${label} ${r.request().method()} ${r.url()} ${r.status()}`));
   await page.evaluateOnNewDocument(instrumentPage);
   pages.push(p);
   return p;
@@ -153,7 +154,11 @@ async function waitFor(page, fn, what, ...fnArgs) {
     const handle = await page.waitForFunction(fn, {timeout: STEP_MS}, ...fnArgs);
     return await handle.jsonValue();
   } catch (e) {
-    throw new Error(`waiting for ${what}: ${e.message}`);
+    // What the page said, if it said anything.
+    const said = await page.evaluate(() => Array.from(document.querySelectorAll('[role="alert"]'))
+        .filter((el) => !el.hidden && el.textContent).map((el) => `#${el.id}: ${el.textContent}`).join('; '))
+        .catch(() => '');
+    throw new Error(`waiting for ${what}: ${e.message}${said ? ` (the page says ${said})` : ''}`);
   }
 }
 
@@ -161,8 +166,13 @@ function viewIs(page, name) {
   return waitFor(page, (n) => document.body.dataset.view === n, `the ${name} view`, name);
 }
 
+// Clicks like a finger: the element first comes to the middle of the screen
+// (so the console's sticky top bar cannot be over it).
 async function click(page, selector) {
-  await page.locator(selector).setTimeout(STEP_MS).click();
+  const locator = page.locator(selector).setTimeout(STEP_MS);
+  await locator.wait();
+  await page.$eval(selector, (el) => el.scrollIntoView({block: 'center', behavior: 'instant'}));
+  await locator.click();
 }
 
 // --- The console --------------------------------------------------------------
@@ -406,6 +416,7 @@ async function screenshots(dir, name) {
   for (const viewport of [TABLET, LAPTOP]) {
     await page.setViewport(viewport);
     await checkLayout(`${name} at ${viewport.width}x${viewport.height}`);
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({path: `${dir}/console-${name}-${viewport.width}x${viewport.height}.png`});
   }
   await page.setViewport(TABLET);

@@ -350,6 +350,8 @@ async function openClasses() {
   loadTvs();
   await Promise.all([loadClasses(), loadCircuits()]);
   if (view !== 'classes') return;
+  stopTimer('classes');
+  stopTimer('tvs');
   classesTimer = setInterval(() => loadClasses().catch(() => {}), CLASSES_POLL_MS);
   tvsTimer = setInterval(() => loadTvs(), TVS_POLL_MS);
 }
@@ -563,6 +565,7 @@ async function openRun(classId) {
   for (const id of ['roster', 'alerts', 'suggestions']) delete $(id).dataset.drawnFrom;
   renderRun();
   loadTvs();
+  stopTimer('tvs');
   tvsTimer = setInterval(() => loadTvs(), TVS_POLL_MS);
   // The stream runs until the class ends or the page leaves it.
   runStream(r).catch(ignoreSignedOut);
@@ -590,6 +593,9 @@ async function runStream(r) {
           const delay = handleRunMessage(r, message);
           if (delay) goingAwayMs = delay;
           renderRun();
+          // Ended: the summary at once, whether or not the server keeps
+          // the stream open.
+          if (r.state?.phase === 'CLASS_PHASE_ENDED') controller.abort();
         },
       });
     } catch (error) {
