@@ -7,10 +7,10 @@
 // starts the class while two phone pages join, sees their sets, effort, a
 // priority alert (a phone reports leaking) and a suggestion, accepts the
 // suggestion (the phone shows it accepted), sends a cue, moves the timer,
-// revokes the TV (the TV goes back to pairing), ends the class, reads the
-// summary and downloads the CSV. Then the account is revoked here, and the
-// open console shows "Signed out"; the same sign-in code is refused on a
-// fresh page.
+// is closed and opened again (it comes back to the class), revokes the TV (the
+// TV goes back to pairing), ends the class, reads the summary and downloads the
+// CSV. Then the account is revoked here, and the open console shows "Signed
+// out"; the same sign-in code is refused on a fresh page.
 //
 // Checked here, on the server's side: the class was created by the account
 // with the title typed; the TV the console paired is the one listed; the
@@ -332,6 +332,9 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
             "Your coach agrees: go ahead.");
   EXPECT_EQ(Ask(absl::StrCat("cue ", kCue), "cued"), "");
   EXPECT_FALSE(Ask("adjust", "adjusted ").empty());
+  // The class never depends on the page: closing the tab and opening the
+  // console again comes back to it, roster and alert included.
+  EXPECT_EQ(Ask("reopen", "reopened "), "2 1");
   Ask(absl::StrCat("screenshots ", CIRCUIT_SCREENSHOT_DIR, " running"),
       "screenshots running");
 

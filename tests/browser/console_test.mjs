@@ -28,7 +28,9 @@
 //   symptom <who>                   alert <who> <severity> <symptom_label> <suggestion_id>
 //   accept <suggestion_id>          accepted <phone's decision text>
 //   cue <text...>                   cued              (both phones show it)
-//   adjust                          adjusted <deadline_before> <deadline_after> (+30 s then -30 s)
+//   adjust                          adjusted <remaining_before> <remaining_after> (+30 s then -30 s)
+//   reopen                          reopened <roster_rows> <alerts>
+//       (the console's tab closed and opened again: it comes back to the class)
 //   screenshots <dir> <name>        screenshots <name>  (1280x800 and 1440x900)
 //   revoke-tv                       tv-revoked        (the kiosk page shows a pairing code again)
 //   end                             summary <total_reps> <participants>
@@ -374,6 +376,31 @@ async function cue(text) {
   say('cued');
 }
 
+// The tablet's browser closes the tab and opens the console again: the page
+// comes back to the class it was running, with the roster and alerts.
+async function reopen() {
+  const old = consolePage.page;
+  const page = await consolePage.context.newPage();
+  await page.setViewport(TABLET);
+  page.on('pageerror', (e) => consolePage.problems.push(`console reopened: uncaught ${oneLine(e.message)}`));
+  page.on('dialog', async (d) => {
+    consolePage.problems.push(`console reopened: a ${d.type()} dialog`);
+    await d.dismiss();
+  });
+  await page.evaluateOnNewDocument(instrumentPage);
+  await old.close();
+  consolePage.page = page;
+  await page.goto(`${args.base}/console`, {timeout: STEP_MS});
+  await viewIs(page, 'run');
+  const shown = await waitFor(page, () => {
+    const rows = document.querySelectorAll('#roster tr').length;
+    const alerts = document.querySelectorAll('#alerts li').length;
+    const running = document.getElementById('countdown').dataset.mode === 'running';
+    return rows && alerts && running ? {rows, alerts} : null;
+  }, 'the reopened console to show the class');
+  say(`reopened ${shown.rows} ${shown.alerts}`);
+}
+
 async function adjust() {
   const page = consolePage.page;
   const remaining = () => page.evaluate(() => Number(document.getElementById('countdown').dataset.remainingMs));
@@ -534,6 +561,8 @@ async function run(words) {
       return cue(rest);
     case 'adjust':
       return adjust();
+    case 'reopen':
+      return reopen();
     case 'screenshots':
       return screenshots(words[1], words[2]);
     case 'revoke-tv':
