@@ -368,6 +368,8 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
   ASSERT_TRUE(class_summary.ok()) << class_summary.status();
   EXPECT_EQ(bytes.str(), client::SummaryCsv(*class_summary));
   EXPECT_TRUE(absl::StrContains(bytes.str(), "Bea Strong")) << bytes.str();
+  EXPECT_EQ(Ask(absl::StrCat("json ", downloads), "json "),
+            absl::StrCat(class_id, " 2"));
 
   // Revoking the account signs the open console out.
   EXPECT_EQ(Ask("back", "classes"), "");

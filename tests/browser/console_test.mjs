@@ -35,6 +35,7 @@
 //   revoke-tv                       tv-revoked        (the kiosk page shows a pairing code again)
 //   end                             summary <total_reps> <participants>
 //   csv <dir>                       csv <path>        (downloaded through the page)
+//   json <dir>                      json <class_id> <participants> (downloaded, parsed)
 //   back                            classes
 //   await-signed-out                signed-out <reason>
 //   reuse                           refused <fragment_left 0|1> <error text>
@@ -44,7 +45,7 @@
 // Set BROWSER_TEST_TRACE=1 for a trace on stderr.
 
 import {createInterface} from 'node:readline';
-import {mkdirSync, readdirSync} from 'node:fs';
+import {mkdirSync, readdirSync, readFileSync} from 'node:fs';
 import {Socket} from 'node:net';
 import puppeteer from 'puppeteer-core';
 
@@ -464,7 +465,9 @@ async function end() {
   say(`summary ${summary.total} ${summary.count}`);
 }
 
-async function csv(dir) {
+// Clicks `button` on the summary and returns the path of the file the
+// browser downloads.
+async function download(dir, button) {
   mkdirSync(dir, {recursive: true});
   const cdp = await browser.target().createCDPSession();
   await cdp.send('Browser.setDownloadBehavior', {
@@ -477,15 +480,28 @@ async function csv(dir) {
       if (e.state === 'canceled') reject(new Error('the download was cancelled'));
     });
   });
-  await consolePage.page.select('#export-table', 'sets');
-  await click(consolePage.page, '#export-csv');
+  await click(consolePage.page, button);
   let timer;
   const name = await Promise.race([done, new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error('no download')), STEP_MS);
   })]);
   clearTimeout(timer);
+  await cdp.detach();
   if (!readdirSync(dir).includes(name)) throw new Error(`${name} is not in ${dir}`);
-  say(`csv ${dir}/${name}`);
+  return `${dir}/${name}`;
+}
+
+async function csv(dir) {
+  await consolePage.page.select('#export-table', 'sets');
+  say(`csv ${await download(dir, '#export-csv')}`);
+}
+
+async function json(dir) {
+  const path = await download(dir, '#export-json');
+  const summary = JSON.parse(readFileSync(path, 'utf8'));
+  // As `circuit class export --format=json` writes it: proto field names.
+  const info = summary.class_info || summary.classInfo || {};
+  say(`json ${info.class_id || info.classId} ${(summary.participants || []).length}`);
 }
 
 async function back() {
@@ -571,6 +587,8 @@ async function run(words) {
       return end();
     case 'csv':
       return csv(words[1]);
+    case 'json':
+      return json(words[1]);
     case 'back':
       return back();
     case 'await-signed-out':

@@ -24,6 +24,9 @@ const CREDENTIAL_KEY = 'circuit.console.credential';
 const CLASS_KEY = 'circuit.console.class';
 const CLASSES_POLL_MS = 5000;
 const TVS_POLL_MS = 10_000;
+// How often a page with nothing else to ask (the summary) checks that the
+// credential still works, so a revoked sign-in shows "Signed out" there too.
+const ME_POLL_MS = 30_000;
 const ADJUST_MS = 30_000;
 // Sign-in codes: ten characters from A-Z and 2-9 without look-alikes, shown
 // as ABCDE-FGHJK; case, spaces and the dash do not matter.
@@ -336,7 +339,6 @@ async function checkMe() {
   } catch (error) {
     if (error instanceof SignedOut) throw error;
     // Not reachable now: the calls that follow will tell.
-    me = null;
   }
   renderWho();
 }
@@ -1058,6 +1060,9 @@ function wire() {
   $('summary-back').addEventListener('click', () => openClasses().catch(ignoreSignedOut));
 
   setInterval(renderCountdown, 100);
+  setInterval(() => {
+    if (credential && view === 'summary') checkMe().catch(ignoreSignedOut);
+  }, ME_POLL_MS);
   window.addEventListener('online', () => {
     syncClock();
     if (run?.abort) run.abort.abort();  // resume at once on a fresh connection
