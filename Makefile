@@ -31,7 +31,9 @@ build: configure
 run: build
 	@echo
 	@echo "Starting circuitd on $(LISTEN) (gRPC) and http://$(HTTP_LISTEN), data in $(DATA_DIR)."
-	@echo "  The studio TV:  http://$(HTTP_LISTEN)/kiosk   (approve its code: $(BUILD_DIR)/bin/circuit kiosk pair CODE)"
+	@echo "  The instructor: http://$(HTTP_LISTEN)/console (sign in with the key in $(DATA_DIR)/instructor.key, or a"
+	@echo "                  one-time code: $(BUILD_DIR)/bin/circuit admin sign-in ACCOUNT)"
+	@echo "  The studio TV:  http://$(HTTP_LISTEN)/kiosk   (approve its code on the console, or: $(BUILD_DIR)/bin/circuit kiosk pair CODE)"
 	@echo "  A phone:        http://$(HTTP_LISTEN)/        (type the class's join code)"
 	@echo "  Prometheus:     http://$(HTTP_LISTEN)/metrics"
 	@echo "  (Phones and TVs on the studio network: make run HTTP_LISTEN=0.0.0.0:8080 with"

@@ -88,6 +88,10 @@ ABSL_FLAG(std::string, http_listen, "127.0.0.1:8080",
           "host:port of the HTTP listener (JSON API at /v1/..., Prometheus "
           "metrics at /metrics); port 0 picks a free port, printed at start; "
           "empty: no HTTP listener");
+ABSL_FLAG(std::string, public_http_url, "",
+          "where users reach --http_listen, e.g. https://studio.example:8080 "
+          "(behind a proxy or on a wildcard address): the browser console's "
+          "sign-in links point there; empty: the listen address");
 ABSL_FLAG(std::string, http_static_dir, "",
           "serve the web pages from this directory (server/http/static) "
           "instead of the copies compiled in, to work on them without "
@@ -336,6 +340,7 @@ int main(int argc, char** argv) {
   options.stream_threads = std::max(0, absl::GetFlag(FLAGS_stream_threads));
   options.http_listen = absl::GetFlag(FLAGS_http_listen);
   options.http_static_dir = absl::GetFlag(FLAGS_http_static_dir);
+  options.public_http_url = absl::GetFlag(FLAGS_public_http_url);
   options.tls.cert_path = absl::GetFlag(FLAGS_tls_cert);
   options.tls.key_path = absl::GetFlag(FLAGS_tls_key);
   options.tls.client_ca_path = absl::GetFlag(FLAGS_tls_client_ca);

@@ -81,6 +81,14 @@ struct BenchOptions {
   std::string http_address;
   std::string kiosk_key;
 
+  // Instructor consoles besides the instructor, each on a connection of its
+  // own, attached to the class for the whole run (they send nothing): over
+  // gRPC (RunClass) or, with consoles_over_http, HTTP (`GET :run`,
+  // server-sent events). What consoles' streams cost circuitd, e.g. in a
+  // reports run, whose roster changes on every tick.
+  int consoles = 0;
+  bool consoles_over_http = false;
+
   // Ask for batches (several messages in one response) on every stream,
   // when the contract offers them (`accept_batches`), as an app would.
   bool accept_batches = true;

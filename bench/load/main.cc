@@ -60,6 +60,13 @@ ABSL_FLAG(std::string, transport, "grpc",
           "events) or sse_participant (participants: POST /v1/classes:join "
           "server-sent events); SSE: one HTTP connection per client, the "
           "instructor still on gRPC, modes cues, next, joins and idle");
+ABSL_FLAG(int, consoles, 0,
+          "instructor consoles attached to the class for the whole run, each "
+          "on its own connection, besides the instructor (they send "
+          "nothing): what their streams cost");
+ABSL_FLAG(std::string, console_transport, "grpc",
+          "--consoles over grpc (RunClass) or sse (HTTP GET "
+          "/v1/classes/ID:run, server-sent events)");
 ABSL_FLAG(std::string, http_address, "",
           "--transport=sse_* without --spawn_server: circuitd's HTTP "
           "listener, IP:PORT (e.g. 127.0.0.1:8080)");
@@ -93,6 +100,7 @@ constexpr char kUsage[] =
     "[--mode=cues|next|joins|reports|idle|class] "
     "[--transport=grpc|sse_kiosk|sse_participant] [--participants=N,N...] "
     "[--messages=M] [--rate=R] [--seconds=S] "
+    "[--consoles=N --console_transport=grpc|sse] "
     "[--attack=none|joins|idle_tcp|slowloris|report_flood] [--json]";
 
 constexpr char kHelp[] =
@@ -139,13 +147,29 @@ constexpr char kHelp[] =
     "the same set-up without the attack, to compare. The notes say what\n"
     "the attack did and the server's RSS before, at peak and after.";
 
-constexpr const char* kFlags[] = {
-    "spawn_server",   "mode",      "participants",    "messages",
-    "rate",           "seconds",   "joins_in_flight", "threads",
-    "accept_batches", "transport", "http_address",    "server_pid",
-    "server_flags",   "attack",    "attack_size",     "attack_from",
-    "attack_reopen",  "json",      "address",         "key",
-    "data_dir"};
+constexpr const char* kFlags[] = {"spawn_server",
+                                  "mode",
+                                  "participants",
+                                  "messages",
+                                  "rate",
+                                  "seconds",
+                                  "joins_in_flight",
+                                  "threads",
+                                  "accept_batches",
+                                  "transport",
+                                  "http_address",
+                                  "server_pid",
+                                  "server_flags",
+                                  "attack",
+                                  "attack_size",
+                                  "attack_from",
+                                  "consoles",
+                                  "console_transport",
+                                  "attack_reopen",
+                                  "json",
+                                  "address",
+                                  "key",
+                                  "data_dir"};
 
 // What --help prints: the usage, what it does, and every flag with its
 // default.
@@ -191,6 +215,13 @@ int Bench(const std::vector<char*>& args) {
   if (!ParseBenchTransport(absl::GetFlag(FLAGS_transport),
                            &options.transport)) {
     return BadFlag("--transport is grpc, sse_kiosk or sse_participant");
+  }
+  options.consoles = std::max(0, absl::GetFlag(FLAGS_consoles));
+  if (const std::string consoles = absl::GetFlag(FLAGS_console_transport);
+      consoles == "sse") {
+    options.consoles_over_http = true;
+  } else if (consoles != "grpc") {
+    return BadFlag("--console_transport is grpc or sse");
   }
   if (const std::string attack = absl::GetFlag(FLAGS_attack);
       !attack.empty() && !ParseBenchAttack(attack, &options.attack)) {

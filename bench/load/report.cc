@@ -47,6 +47,10 @@ std::string Notes(const Row& row) {
         "transport %s: one HTTP connection each, %d events in %d reads",
         row.transport, row.read_messages, row.reads));
   }
+  if (row.consoles > 0) {
+    notes.push_back(absl::StrFormat("%d consoles over %s", row.consoles,
+                                    row.console_transport));
+  }
   if (row.mode == "joins") {
     notes.push_back(absl::StrFormat(
         "%.0f joins/s, server %s ms CPU each",
@@ -166,6 +170,8 @@ void PrintJson(const Row& row) {
   std::vector<std::pair<std::string, std::string>> fields = {
       {"mode", JsonString(row.mode)},
       {"transport", JsonString(row.transport)},
+      {"consoles", absl::StrCat(row.consoles)},
+      {"console_transport", JsonString(row.console_transport)},
       {"participants", absl::StrCat(row.participants)},
       {"messages", JsonNumberOrString(row.messages)},
       {"rate", JsonNumberOrString(row.rate)},

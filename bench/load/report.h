@@ -24,6 +24,9 @@ int64_t Quantile(const std::vector<int64_t>& sorted, double q);
 struct Row {
   std::string mode;
   std::string transport = "grpc";
+  // --consoles: how many, and "grpc" or "sse".
+  int consoles = 0;
+  std::string console_transport;
   int participants = 0;
   std::string messages = "-";
   std::string rate = "-";

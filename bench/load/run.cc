@@ -177,6 +177,10 @@ class BenchRun {
  private:
   absl::Status Setup();
   absl::Status SetupSse(const std::string& class_id, int max_cues);
+  // circuitd's HTTP listener, into `options`' host and port.
+  absl::Status HttpTarget(SseFleetOptions* options) const;
+  // --consoles: attaches them to the class.
+  absl::Status OpenConsoles(const std::string& class_id);
   absl::Status Joins(Row* row);
   // A join failure, with a hint when it is the server's join limit.
   absl::Status JoinFailure(const std::string& failure) const;
@@ -218,6 +222,9 @@ class BenchRun {
   std::vector<std::unique_ptr<Participant>> participants_;
   // The SSE transports: the clients instead of participants_.
   std::unique_ptr<SseFleet> sse_;
+  // --consoles, over gRPC or HTTP.
+  std::vector<std::unique_ptr<InstructorStream>> consoles_;
+  std::unique_ptr<SseFleet> sse_consoles_;
   std::unique_ptr<Attack> attack_;
   std::vector<SentCommand> commands_;
   int cues_sent_ = 0;
@@ -310,17 +317,19 @@ absl::Status BenchRun::Setup() {
                          ? absl::StrCat(": ", StatusText(instructor_->status()))
                          : ""));
   }
+  if (options_.consoles > 0) {
+    if (absl::Status opened = OpenConsoles(info->class_id()); !opened.ok()) {
+      return opened;
+    }
+  }
   if (options_.transport != BenchTransport::kGrpc) {
     return SetupSse(info->class_id(), max_cues);
   }
   return absl::OkStatus();
 }
 
-absl::Status BenchRun::SetupSse(const std::string& class_id, int max_cues) {
-  SseFleetOptions sse;
-  sse.transport = options_.transport;
+absl::Status BenchRun::HttpTarget(SseFleetOptions* options) const {
   std::string http = options_.http_address;
-  sse.key = options_.kiosk_key.empty() ? key_ : options_.kiosk_key;
   if (server_ != nullptr) {
     const int port = server_->http_port();
     if (port == 0) {
@@ -328,15 +337,47 @@ absl::Status BenchRun::SetupSse(const std::string& class_id, int max_cues) {
           "the spawned circuitd did not say where it listens for HTTP");
     }
     http = absl::StrCat("127.0.0.1:", port);
-    sse.key = server_->kiosk_key();
   }
   const size_t colon = http.rfind(':');
   if (colon == std::string::npos ||
-      !absl::SimpleAtoi(http.substr(colon + 1), &sse.port)) {
+      !absl::SimpleAtoi(http.substr(colon + 1), &options->port)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--http_address is IP:PORT, not \"", http, "\""));
   }
-  sse.host = http.substr(0, colon);
+  options->host = http.substr(0, colon);
+  return absl::OkStatus();
+}
+
+absl::Status BenchRun::OpenConsoles(const std::string& class_id) {
+  if (options_.consoles_over_http) {
+    SseFleetOptions sse;
+    sse.transport = BenchTransport::kSseConsole;
+    if (absl::Status target = HttpTarget(&sse); !target.ok()) return target;
+    sse.key = key_;
+    sse.class_id = class_id;
+    sse.threads = 1;
+    sse.open_timeout = kOpenTimeout;
+    sse_consoles_ = std::make_unique<SseFleet>(std::move(sse));
+    return sse_consoles_->Open(options_.consoles);
+  }
+  for (int i = 0; i < options_.consoles; ++i) {
+    consoles_.push_back(std::make_unique<InstructorStream>(address_, key_));
+    consoles_.back()->Attach(pollers_->queue(i % options_.threads), class_id,
+                             batches_);
+    if (!consoles_.back()->WaitAttached(kOpenTimeout)) {
+      return absl::UnavailableError(
+          absl::StrCat("console ", i, " did not attach"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BenchRun::SetupSse(const std::string& class_id, int max_cues) {
+  SseFleetOptions sse;
+  sse.transport = options_.transport;
+  if (absl::Status target = HttpTarget(&sse); !target.ok()) return target;
+  sse.key = options_.kiosk_key.empty() ? key_ : options_.kiosk_key;
+  if (server_ != nullptr) sse.key = server_->kiosk_key();
   sse.class_id = class_id;
   sse.join_code = join_code_;
   sse.threads = options_.threads;
@@ -879,6 +920,19 @@ void BenchRun::Figures(Row* row) {
     row->instructor =
         absl::StrCat("ended: ", StatusText(instructor_->status()));
   }
+  row->consoles = options_.consoles;
+  row->console_transport = options_.consoles_over_http ? "sse" : "grpc";
+  // A console that was cut is a run that did not keep up.
+  for (const auto& console : consoles_) {
+    if (console->ended()) {
+      row->instructor =
+          absl::StrCat("a console ended: ", StatusText(console->status()));
+    }
+  }
+  if (sse_consoles_ != nullptr && sse_consoles_->cut() > 0) {
+    row->instructor =
+        absl::StrCat("a console was cut: ", sse_consoles_->first_cut());
+  }
   const bool acks_ok =
       row->refused == 0 &&
       static_cast<int64_t>(row->ack_latency_us.size()) == row->acks_expected;
@@ -946,12 +1000,20 @@ void BenchRun::Teardown() {
     }
   }
   if (sse_ != nullptr) sse_->Close();
+  if (sse_consoles_ != nullptr) {
+    sse_consoles_->Cancelling();
+    sse_consoles_->Close();
+  }
   for (auto& p : participants_) p->Cancel();
+  for (auto& c : consoles_) c->Cancel();
   if (instructor_ != nullptr) instructor_->Cancel();
   const absl::Time deadline = absl::Now() + kTeardownTimeout;
   auto all_ended = [&] {
     for (auto& p : participants_) {
       if (!p->ended()) return false;
+    }
+    for (auto& c : consoles_) {
+      if (!c->ended()) return false;
     }
     return instructor_ == nullptr || instructor_->ended();
   };
@@ -967,7 +1029,9 @@ void BenchRun::Teardown() {
   }
   if (pollers_ != nullptr) pollers_->Stop();
   participants_.clear();
+  consoles_.clear();
   sse_.reset();
+  sse_consoles_.reset();
   instructor_.reset();
   if (server_ != nullptr) server_->Stop();
 }

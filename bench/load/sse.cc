@@ -46,6 +46,8 @@ bool ParseBenchTransport(const std::string& name, BenchTransport* transport) {
     *transport = BenchTransport::kSseKiosk;
   } else if (name == "sse_participant") {
     *transport = BenchTransport::kSseParticipant;
+  } else if (name == "sse_console") {
+    *transport = BenchTransport::kSseConsole;
   } else {
     return false;
   }
@@ -60,6 +62,8 @@ const char* BenchTransportName(BenchTransport transport) {
       return "sse_kiosk";
     case BenchTransport::kSseParticipant:
       return "sse_participant";
+    case BenchTransport::kSseConsole:
+      return "sse_console";
   }
   return "?";
 }
@@ -229,11 +233,13 @@ class SseFleet::Client {
 
   void WriteRequest() {
     const std::string host = absl::StrCat(options_.host, ":", options_.port);
-    if (options_.transport == BenchTransport::kSseKiosk) {
-      request_ = absl::StrCat("GET /v1/classes/", options_.class_id,
-                              ":watch HTTP/1.1\r\nHost: ", host,
-                              "\r\nAuthorization: Bearer ", options_.key,
-                              "\r\nAccept: text/event-stream\r\n\r\n");
+    if (options_.transport == BenchTransport::kSseKiosk ||
+        options_.transport == BenchTransport::kSseConsole) {
+      request_ = absl::StrCat(
+          "GET /v1/classes/", options_.class_id,
+          options_.transport == BenchTransport::kSseKiosk ? ":watch" : ":run",
+          " HTTP/1.1\r\nHost: ", host, "\r\nAuthorization: Bearer ",
+          options_.key, "\r\nAccept: text/event-stream\r\n\r\n");
     } else {
       const std::string body = absl::StrCat(
           "{\"joinCode\":", JsonString(options_.join_code),

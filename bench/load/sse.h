@@ -31,6 +31,9 @@ enum class BenchTransport {
   kSseKiosk,
   // HTTP `POST /v1/classes:join`: participants (server-sent events).
   kSseParticipant,
+  // HTTP `GET /v1/classes/{id}:run`: instructor consoles (server-sent
+  // events), only as --consoles' transport.
+  kSseConsole,
 };
 
 // "grpc", "sse_kiosk", "sse_participant"; false for an unknown name.
@@ -42,7 +45,7 @@ struct SseFleetOptions {
   // circuitd's HTTP listener: an IP address and a port.
   std::string host = "127.0.0.1";
   int port = 0;
-  // Kiosks: the class to watch and the Bearer key.
+  // Kiosks and consoles: the class to watch or run and the Bearer key.
   std::string class_id;
   std::string key;
   // Participants: the join code.

@@ -25,6 +25,7 @@ constexpr char kAdminUsage[] =
     "admin list [--json]\n"
     "admin revoke ACCOUNT\n"
     "admin reissue ACCOUNT [--ttl_seconds=N]\n"
+    "admin sign-in ACCOUNT [--ttl_seconds=N]\n"
     "admin rotate-key\n"
     "admin retire-key KEY";
 
@@ -118,6 +119,24 @@ int Admin(const std::vector<char*>& args) {
     if (!credential.ok()) return Fail(credential.status());
     return PrintCredential(*credential);
   }
+  if (verb == "sign-in" && args.size() == 2) {
+    absl::StatusOr<v1::SignInCode> code =
+        IssueSignInCode(*Connect(), Key("instructor"), args[1],
+                        absl::GetFlag(FLAGS_ttl_seconds));
+    if (!code.ok()) return Fail(code.status());
+    if (absl::GetFlag(FLAGS_json)) {
+      PrintJson(*code);
+      return kExitOk;
+    }
+    std::printf("sign-in code for %s: %s\n%s%s%sworks once, until %s\n",
+                SanitizeText(code->account_id()).c_str(),
+                SanitizeText(code->code()).c_str(),
+                code->console_url().empty() ? "" : "or open: ",
+                SanitizeText(code->console_url()).c_str(),
+                code->console_url().empty() ? "" : "\n",
+                LocalTime(code->expires_unix_ms()).c_str());
+    return kExitOk;
+  }
   if (verb == "rotate-key" && args.size() == 1) {
     absl::StatusOr<v1::SigningKeys> keys =
         RotateSigningKey(*Connect(), Key("instructor"));
@@ -142,6 +161,7 @@ std::vector<Subcommand> AdminSubcommands() {
         {"list", "the accounts you administer"},
         {"revoke ACCOUNT", "revoke an account and what it issued"},
         {"reissue ACCOUNT", "a new credential; the old one stops working"},
+        {"sign-in ACCOUNT", "a one-time code and link for the browser console"},
         {"rotate-key", "sign new credentials with a new key"},
         {"retire-key KEY", "retire an older signing key"}},
        kAdminUsage,
@@ -149,6 +169,10 @@ std::vector<Subcommand> AdminSubcommands() {
        "their studio) run, summarize, export or erase the classes they\n"
        "create. add prints the account's credential once (circuitd keeps\n"
        "only its hash); they use it as --key or CIRCUIT_INSTRUCTOR_KEY.\n"
+       "sign-in prints a code and a link that sign the account in to the\n"
+       "browser console (/console) once, within 10 minutes (--ttl_seconds,\n"
+       "at most 3600); the console stays signed in for 12 hours, until the\n"
+       "account is revoked or reissued.\n"
        "An admin manages its studio's accounts; the bootstrap key\n"
        "(<data_dir>/instructor.key) manages every studio's.\n"
        "rotate-key, retire-key: credentials are signed; after a rotation\n"

@@ -71,6 +71,17 @@ absl::StatusOr<v1::ClassCredential> IssueClassCredential(
       request);
 }
 
+absl::StatusOr<v1::SignInCode> IssueSignInCode(const Connection& connection,
+                                               const std::string& key,
+                                               const std::string& account_id,
+                                               int64_t ttl_seconds) {
+  v1::IssueSignInCodeRequest request;
+  request.set_account_id(account_id);
+  request.set_ttl_seconds(ttl_seconds);
+  return Call<v1::IssueSignInCodeRequest, v1::SignInCode>(
+      connection, key, &v1::CircuitService::Stub::IssueSignInCode, request);
+}
+
 absl::StatusOr<v1::SigningKeys> RotateSigningKey(const Connection& connection,
                                                  const std::string& key) {
   return Call<v1::RotateSigningKeyRequest, v1::SigningKeys>(

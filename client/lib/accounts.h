@@ -39,6 +39,13 @@ absl::StatusOr<v1::ClassCredential> IssueClassCredential(
     const Connection& connection, const std::string& key,
     const std::string& class_id, int64_t ttl_seconds);
 
+// A one-time code (and link) for signing the account in to the browser
+// console; 0: the server's default lifetime (10 minutes).
+absl::StatusOr<v1::SignInCode> IssueSignInCode(const Connection& connection,
+                                               const std::string& key,
+                                               const std::string& account_id,
+                                               int64_t ttl_seconds);
+
 absl::StatusOr<v1::SigningKeys> RotateSigningKey(const Connection& connection,
                                                  const std::string& key);
 

@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
@@ -53,6 +54,21 @@ absl::Status CheckPlaintext(const ServerOptions& options) {
     }
   }
   return absl::OkStatus();
+}
+
+// Where users reach the HTTP door listening on `port`, for sign-in links:
+// --public_http_url, else the listen host (127.0.0.1 for a wildcard one).
+std::string PublicHttpUrl(const ServerOptions& options, int port) {
+  if (!options.public_http_url.empty()) {
+    absl::string_view url = options.public_http_url;
+    absl::ConsumeSuffix(&url, "/");
+    return std::string(url);
+  }
+  std::string host =
+      options.http_listen.substr(0, options.http_listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  return absl::StrCat(options.tls.enabled() ? "https" : "http", "://", host,
+                      ":", port);
 }
 
 }  // namespace
@@ -128,6 +144,10 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
       KioskPairings::Open(kiosk_options, clock);
   if (!kiosks.ok()) return kiosks.status();
   server->kiosks_ = std::move(*kiosks);
+  server->sign_ins_ = std::make_unique<SignIns>(server->accounts_.get(), clock,
+                                                SignIns::Options{});
+  server->credential_streams_ =
+      std::make_unique<CredentialStreams>(server->accounts_.get());
   // One thread model: the completion-queue shards run every RPC and the
   // class actors. They start polling now, before the server is built, since
   // recovering the stored classes runs their actors.
@@ -161,6 +181,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   service_options.keys.kiosks = server->kiosks_.get();
   service_options.keys.accounts = server->accounts_.get();
   service_options.accounts = server->accounts_.get();
+  service_options.sign_ins = server->sign_ins_.get();
+  service_options.credential_streams = server->credential_streams_.get();
   service_options.pacing.budget =
       options.write_budget_per_thread * stream_threads;
   server->service_ = std::make_unique<CircuitServiceImpl>(
@@ -286,6 +308,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     api.seat_buckets = server->limits_->seat_messages();
     api.max_queued_per_stream = service_options.max_queued_per_stream;
     api.static_dir = options.http_static_dir;
+    api.sign_ins = server->sign_ins_.get();
+    api.credential_streams = server->credential_streams_.get();
     server->http_api_ = std::make_unique<HttpApi>(std::move(api));
     HttpServerOptions http_options;
     http_options.listen = options.http_listen;
@@ -300,6 +324,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
         http_options, server->http_api_.get(), server->metrics_.get());
     if (!http.ok()) return http.status();
     server->http_ = std::move(*http);
+    server->sign_ins_->SetConsoleBaseUrl(
+        PublicHttpUrl(options, server->http_->port()));
   }
   return server;
 }

@@ -12,6 +12,8 @@
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/server.h"
 #include "server/auth/accounts.h"
+#include "server/auth/credential_streams.h"
+#include "server/auth/sign_ins.h"
 #include "server/common/clock.h"
 #include "server/common/data_cipher.h"
 #include "server/common/tls.h"
@@ -54,6 +56,10 @@ struct ServerOptions {
   // Serve the pages from this directory instead of the compiled-in copies
   // (for working on them).
   std::string http_static_dir;
+  // Where users reach the HTTP door ("https://studio.example"), for the
+  // console's sign-in links; empty: its scheme, listen host and port
+  // (127.0.0.1 for a wildcard host).
+  std::string public_http_url;
   // An HTTP event stream quiet for this long gets a ": ping" comment.
   absl::Duration http_event_heartbeat = absl::Seconds(15);
   // With the write interval chosen from the load (ServiceOptions): the
@@ -141,6 +147,8 @@ class CircuitServer {
   ClassRegistry* registry() { return registry_.get(); }
   // Paired studio TVs (a TV starts pairing with POST /v1/kioskPairings).
   KioskPairings* kiosks() { return kiosks_.get(); }
+  // Sign-in codes for the browser console (circuit admin sign-in).
+  SignIns* sign_ins() { return sign_ins_.get(); }
 
   // Drains: health turns NOT_SERVING, new streams are refused, every open
   // stream is told the server is going away and finished once its queue is
@@ -161,6 +169,8 @@ class CircuitServer {
   std::shared_ptr<Journal> journal_;
   std::unique_ptr<KioskPairings> kiosks_;
   std::unique_ptr<Accounts> accounts_;
+  std::unique_ptr<SignIns> sign_ins_;
+  std::unique_ptr<CredentialStreams> credential_streams_;
   // The completion-queue shards: every RPC, and the class actors (their
   // Executor). Before registry_, so that it outlives the actors.
   std::unique_ptr<CqShards> shards_;

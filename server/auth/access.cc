@@ -148,6 +148,16 @@ absl::Status MayManageAccounts(const Principal& who,
       "managing accounts needs an admin account or the bootstrap key");
 }
 
+absl::Status MayManageAccount(const Principal& who, const Accounts& accounts,
+                              const std::string& account_id) {
+  absl::StatusOr<v1::Account> account = accounts.Find(account_id);
+  if (!account.ok()) {
+    absl::Status may = MayManageAccounts(who, StudioOf(who));
+    return may.ok() ? account.status() : may;
+  }
+  return MayManageAccounts(who, account->studio_id());
+}
+
 absl::Status MayManageSigningKeys(const Principal& who) {
   if (who.role == Role::kBootstrap) return absl::OkStatus();
   return Denied("rotating signing keys needs circuitd's bootstrap key");

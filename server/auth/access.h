@@ -49,6 +49,12 @@ absl::Status MayWatchClass(const Principal& who, const v1::ClassInfo& info);
 absl::Status MayManageKiosks(const Principal& who, const std::string& studio);
 // Add, list, revoke accounts of `studio`: its admins, the bootstrap key.
 absl::Status MayManageAccounts(const Principal& who, const std::string& studio);
+// Revoke, reissue or issue a sign-in code for account `account_id`: an
+// admin of its studio, the bootstrap key. NOT_FOUND for an unknown account,
+// but only to those who may manage accounts of their own studio (another
+// studio's account ids are not confirmed to its admins either).
+absl::Status MayManageAccount(const Principal& who, const Accounts& accounts,
+                              const std::string& account_id);
 // Rotate and retire signing keys: the bootstrap key only.
 absl::Status MayManageSigningKeys(const Principal& who);
 

@@ -61,6 +61,12 @@ absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("credential refused: ", why));
 }
 
+// The generation of an account credential, as a console credential names
+// it: the start of its hash, hex.
+std::string Generation(const std::string& credential_sha256) {
+  return absl::BytesToHexString(credential_sha256.substr(0, 8));
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Accounts>> Accounts::Open(const Options& options,
@@ -151,6 +157,9 @@ absl::StatusOr<std::string> Accounts::SignLocked(const Claims& claims) const {
   if (ok && !claims.class_id.empty()) {
     ok = jwt_add_grant(jwt.get(), "class", claims.class_id.c_str()) == 0;
   }
+  if (ok && !claims.generation.empty()) {
+    ok = jwt_add_grant(jwt.get(), "gen", claims.generation.c_str()) == 0;
+  }
   if (ok) {
     ok =
         jwt_set_alg(jwt.get(), JWT_ALG_HS256,
@@ -191,7 +200,7 @@ absl::Status Accounts::IssueLocked(internal::StoredAccount* stored,
   const absl::Time expires = clock_->Now() + ttl;
   absl::StatusOr<std::string> token =
       SignLocked({account.account_id(), RoleName(account.role()),
-                  account.studio_id(), "", expires});
+                  account.studio_id(), "", expires, ""});
   if (!token.ok()) return token.status();
   stored->set_credential_sha256(Sha256(*token));
   stored->mutable_account()->set_credential_expires_unix_ms(
@@ -328,13 +337,38 @@ absl::StatusOr<v1::ClassCredential> Accounts::IssueClassCredential(
   const absl::Time expires = clock_->Now() + *ttl;
   absl::MutexLock lock(&mu_);
   absl::StatusOr<std::string> token =
-      SignLocked({issuer.subject, kRoleClass, studio, class_id, expires});
+      SignLocked({issuer.subject, kRoleClass, studio, class_id, expires, ""});
   if (!token.ok()) return token.status();
   v1::ClassCredential credential;
   credential.set_class_id(class_id);
   credential.set_credential(*std::move(token));
   credential.set_expires_unix_ms(absl::ToUnixMillis(expires));
   return credential;
+}
+
+absl::StatusOr<v1::SignInResponse> Accounts::IssueConsoleCredential(
+    const std::string& account_id, absl::Duration ttl) {
+  const absl::Time expires = clock_->Now() + ttl;
+  absl::MutexLock lock(&mu_);
+  const internal::StoredAccount* stored = FindLocked(account_id);
+  if (stored == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("no account with id \"", account_id.substr(0, 64), "\""));
+  }
+  if (stored->account().revoked_unix_ms() != 0) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("account ", account_id, " is revoked"));
+  }
+  const v1::Account& account = stored->account();
+  absl::StatusOr<std::string> token = SignLocked(
+      {account.account_id(), RoleName(account.role()), account.studio_id(), "",
+       expires, Generation(stored->credential_sha256())});
+  if (!token.ok()) return token.status();
+  v1::SignInResponse response;
+  response.set_credential(*std::move(token));
+  *response.mutable_account() = account;
+  response.set_expires_unix_ms(absl::ToUnixMillis(expires));
+  return response;
 }
 
 absl::StatusOr<v1::SigningKeys> Accounts::RotateSigningKey() {
@@ -482,7 +516,15 @@ absl::StatusOr<Principal> Accounts::Verify(const std::string& token) const {
   if (stored == nullptr || stored->account().revoked_unix_ms() != 0) {
     return Unauthenticated("its account is revoked");
   }
-  if (who.role != Principal::Role::kClass) {
+  const std::string generation = grant("gen");
+  if (who.role != Principal::Role::kClass && !generation.empty()) {
+    // A console credential: signed, so its generation is what the server
+    // wrote; it stands until the account credential is reissued.
+    if (generation != Generation(stored->credential_sha256())) {
+      return Unauthenticated(
+          "signed out: the account's credential was reissued; sign in again");
+    }
+  } else if (who.role != Principal::Role::kClass) {
     const std::string hash = Sha256(token);
     const std::string& current = stored->credential_sha256();
     if (hash.size() != current.size() ||

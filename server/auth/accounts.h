@@ -64,6 +64,15 @@ class Accounts {
       const Principal& issuer, const std::string& class_id,
       const std::string& studio, int64_t ttl_seconds) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // A console credential for the account (signing in to the browser
+  // console, server/auth/sign_ins.h): what its account credential opens, for
+  // `ttl`, and ended, like the account credential, by the account's revoke
+  // or reissue. UNAUTHENTICATED for a revoked account; NOT_FOUND for an
+  // unknown one.
+  absl::StatusOr<v1::SignInResponse> IssueConsoleCredential(
+      const std::string& account_id, absl::Duration ttl)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Signs with a new key from now on.
   absl::StatusOr<v1::SigningKeys> RotateSigningKey() ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets an older key: what it signed stops working.
@@ -89,6 +98,9 @@ class Accounts {
     std::string studio;
     std::string class_id;
     absl::Time expires;
+    // A console credential: the account credential it stands for (the start
+    // of its hash), so that a reissue ends it too.
+    std::string generation;
   };
   absl::StatusOr<std::string> SignLocked(const Claims& claims) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

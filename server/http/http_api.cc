@@ -142,6 +142,20 @@ HttpResponse ErrorResponse(const absl::Status& status) {
   return response;
 }
 
+absl::Status ParseJsonBody(const std::string& body,
+                           google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto parsed =
+      google::protobuf::util::JsonStringToMessage(body, message, options);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the body is not a ", message->GetDescriptor()->name(),
+                     " in JSON: ", std::string(parsed.message())));
+  }
+  return absl::OkStatus();
+}
+
 std::string BearerOf(const std::string& authorization) {
   absl::string_view token = authorization;
   if (!absl::ConsumePrefix(&token, "Bearer ")) return "";
@@ -228,6 +242,26 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
   if (path == "/v1/classes:join") {
     request.method == "POST" ? Join(request, std::move(done))
                              : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/signIn") {
+    request.method == "POST" ? SignIn(request, std::move(done))
+                             : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/me") {
+    get ? WhoAmI(request, std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (absl::ConsumePrefix(&path, "/v1/accounts/")) {
+    if (!absl::ConsumeSuffix(&path, ":issueSignInCode") || path.empty() ||
+        absl::StrContains(path, '/')) {
+      done(NoSuchPath(request.target));
+    } else {
+      request.method == "POST"
+          ? IssueSignInCode(std::string(path), request, std::move(done))
+          : done(Unimplemented(request));
+    }
     return;
   }
   if (path == "/v1/kioskPairings") {
@@ -378,6 +412,12 @@ void HttpApi::Watch(const std::string& class_id, const HttpRequest& request,
       who.subject != "studio-kiosk") {
     // A paired TV's stream ends when the TV is revoked.
     options_.keys.kiosks->Track(who.subject, events->stream());
+  }
+  if (options_.credential_streams != nullptr) {
+    // An account's, console's or class credential's stream ends when the
+    // credential is revoked or reissued.
+    options_.credential_streams->Track(who, BearerOf(request.authorization),
+                                       events->stream());
   }
   actor->AttachKiosk(events->stream(), *last_seq);
   HttpResponse response;

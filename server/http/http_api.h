@@ -19,7 +19,9 @@
 #include "absl/synchronization/mutex.h"
 #include "google/protobuf/message.h"
 #include "server/auth/access.h"
+#include "server/auth/credential_streams.h"
 #include "server/auth/kiosks.h"
+#include "server/auth/sign_ins.h"
 #include "server/common/clock.h"
 #include "server/common/rate_limit.h"
 #include "server/http/metrics.h"
@@ -108,6 +110,13 @@ struct HttpApiOptions {
   // Messages that may wait for a slow event-stream reader (as a gRPC
   // stream's) before it is cut off.
   size_t max_queued_per_stream = 512;
+  // Sign-in codes and console credentials; null: signing in answers
+  // UNAVAILABLE.
+  SignIns* sign_ins = nullptr;
+  // Where the streams of account, console and class credentials are
+  // tracked, so that a revoke ends them (shared with the gRPC door); null:
+  // not tracked.
+  CredentialStreams* credential_streams = nullptr;
   // Serve the pages from this directory instead of the compiled-in copies.
   std::string static_dir;
 };
@@ -150,6 +159,12 @@ class HttpApi {
   void GetPairing(const std::string& code, const HttpRequest& request,
                   Done done);
 
+  // http_sign_in.cc
+  void SignIn(const HttpRequest& request, Done done);
+  void WhoAmI(const HttpRequest& request, Done done);
+  void IssueSignInCode(const std::string& account_id,
+                       const HttpRequest& request, Done done);
+
   // Who the request's bearer token is, into `who`; false (after answering
   // UNAUTHENTICATED) when it opens nothing.
   bool Authenticated(const HttpRequest& request, Done* done, Principal* who);
@@ -176,6 +191,11 @@ std::optional<std::string> QueryValue(absl::string_view target,
 // Where an event stream resumes: the browser's Last-Event-ID on a reconnect,
 // else ?last_seq=, else 0. INVALID_ARGUMENT when not a number.
 absl::StatusOr<int64_t> ResumeFrom(const HttpRequest& request);
+
+// Parses a request `body` as `message` in canonical JSON; INVALID_ARGUMENT
+// naming the message type and what was wrong otherwise.
+absl::Status ParseJsonBody(const std::string& body,
+                           google::protobuf::Message* message);
 
 // A JSON answer: `message` in canonical JSON.
 HttpResponse JsonResponse(const google::protobuf::Message& message);

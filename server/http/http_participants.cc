@@ -10,7 +10,6 @@
 #include "absl/synchronization/mutex.h"
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "server/common/quote.h"
 #include "server/common/stats.h"
 #include "server/engine/report_input.h"
@@ -21,22 +20,6 @@
 
 namespace circuit {
 namespace {
-
-// Parses `body` as `message` in canonical JSON; INVALID_ARGUMENT saying what
-// was wrong otherwise.
-absl::Status ParseJson(const std::string& body,
-                       google::protobuf::Message* message) {
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  const auto parsed =
-      google::protobuf::util::JsonStringToMessage(body, message, options);
-  if (!parsed.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the body is not a ", message->GetDescriptor()->name(),
-                     " in JSON: ", std::string(parsed.message())));
-  }
-  return absl::OkStatus();
-}
 
 // Where a class actor's answer to one report goes: the ReportAck, as the
 // HTTP answer. The actor holds this until it answers; an answer that never
@@ -103,7 +86,7 @@ ClassActor::SeatDone AnswerWithStream(
 
 void HttpApi::Join(const HttpRequest& request, Done done) {
   v1::JoinRequest join;
-  if (absl::Status parsed = ParseJson(request.body, &join); !parsed.ok()) {
+  if (absl::Status parsed = ParseJsonBody(request.body, &join); !parsed.ok()) {
     done(ErrorResponse(parsed));
     return;
   }
@@ -197,7 +180,7 @@ void HttpApi::Seat(const std::string& class_id,
     return;
   }
   v1::JoinClassRequest body;
-  if (absl::Status parsed = ParseJson(request.body, &body); !parsed.ok()) {
+  if (absl::Status parsed = ParseJsonBody(request.body, &body); !parsed.ok()) {
     done(ErrorResponse(parsed));
     return;
   }

@@ -49,6 +49,12 @@ class SharedLimits {
   KeyedTokenBuckets seat_messages_;
 };
 
+// Signing in (a sign-in code or a credential) comes out of the same
+// per-address budget as look-ups by join code.
+inline constexpr char kTooManySignIns[] =
+    "too many sign-in attempts from this address (they count with look-ups "
+    "by join code); try again in a minute";
+
 // Why a look-up by join code was refused (RESOURCE_EXHAUSTED): the caller's
 // address looked up too many codes too fast.
 inline constexpr char kTooManyLookups[] =

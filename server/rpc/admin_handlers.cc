@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/common/quote.h"
+#include "server/rpc/auth.h"
 #include "server/rpc/circuit_service.h"
 #include "server/rpc/grpc_status.h"
 
@@ -128,13 +129,7 @@ grpc::Status CircuitServiceImpl::ManagedAccount(
     Principal* who) const {
   grpc::Status allowed = AccountsFor(context, who);
   if (!allowed.ok()) return allowed;
-  absl::StatusOr<v1::Account> account = options_.accounts->Find(account_id);
-  if (!account.ok()) {
-    // Another studio's account ids are not confirmed to its admins either.
-    allowed = ToGrpcStatus(MayManageAccounts(*who, StudioOf(*who)));
-    return allowed.ok() ? ToGrpcStatus(account.status()) : allowed;
-  }
-  return ToGrpcStatus(MayManageAccounts(*who, account->studio_id()));
+  return ToGrpcStatus(MayManageAccount(*who, *options_.accounts, account_id));
 }
 
 void CircuitServiceImpl::ServeRevokeAccount(
@@ -191,6 +186,41 @@ void CircuitServiceImpl::ServeIssueClassCredential(
           request.ttl_seconds());
   if (!issued.ok()) return reply.Fail(ToGrpcStatus(issued.status()));
   reply.Ok(*issued);
+}
+
+void CircuitServiceImpl::ServeIssueSignInCode(
+    grpc::ServerContext* context, const v1::IssueSignInCodeRequest& request,
+    UnaryReply<v1::SignInCode> reply) {
+  Principal who;
+  grpc::Status allowed = AccountsFor(*context, &who);
+  if (!allowed.ok()) return reply.Fail(allowed);
+  if (options_.sign_ins == nullptr) {
+    return reply.Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "this server offers no console sign-in"));
+  }
+  absl::StatusOr<v1::SignInCode> code = options_.sign_ins->Issue(who, request);
+  if (!code.ok()) return reply.Fail(ToGrpcStatus(code.status()));
+  LogInfo("sign-in code for account %s issued by %s",
+          code->account_id().c_str(), who.subject.c_str());
+  reply.Ok(*code);
+}
+
+void CircuitServiceImpl::ServeSignIn(grpc::ServerContext* context,
+                                     const v1::SignInRequest& request,
+                                     UnaryReply<v1::SignInResponse> reply) {
+  if (options_.sign_ins == nullptr) {
+    return reply.Fail(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                   "this server offers no console sign-in"));
+  }
+  // Codes are guessed no faster than join codes.
+  if (!limits_->lookups()->Allow(context->peer(), clock_->Now())) {
+    return reply.Fail(
+        grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, kTooManySignIns));
+  }
+  absl::StatusOr<v1::SignInResponse> signed_in = options_.sign_ins->SignIn(
+      request, BearerToken(*context).value_or(""), options_.keys);
+  if (!signed_in.ok()) return reply.Fail(ToGrpcStatus(signed_in.status()));
+  reply.Ok(*signed_in);
 }
 
 void CircuitServiceImpl::ServeRotateSigningKey(

@@ -62,6 +62,9 @@ CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
                &Self::ServeReissueAccountCredential, &calls_));
   add(ServeRaw(this, &Self::RequestIssueClassCredential,
                &Self::ServeIssueClassCredential, &calls_));
+  add(ServeRaw(this, &Self::RequestIssueSignInCode, &Self::ServeIssueSignInCode,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestSignIn, &Self::ServeSignIn, &calls_));
   add(ServeRaw(this, &Self::RequestRotateSigningKey,
                &Self::ServeRotateSigningKey, &calls_));
   add(ServeRaw(this, &Self::RequestRetireSigningKey,
@@ -77,41 +80,14 @@ absl::Duration CircuitServiceImpl::WriteInterval(int64_t now_ns) {
 void CircuitServiceImpl::TrackCredential(const Principal& who,
                                          const grpc::ServerContextBase& context,
                                          std::weak_ptr<Stream> stream) {
-  if (who.role != Principal::Role::kAdmin &&
-      who.role != Principal::Role::kInstructor &&
-      who.role != Principal::Role::kClass) {
-    return;  // the bootstrap and kiosk keys are not revoked this way
-  }
-  std::optional<std::string> token = BearerToken(context);
-  if (!token.has_value()) return;
-  absl::MutexLock lock(&credential_streams_mu_);
-  credential_streams_.erase(
-      std::remove_if(credential_streams_.begin(), credential_streams_.end(),
-                     [](const auto& entry) {
-                       std::shared_ptr<Stream> open = entry.second.lock();
-                       return open == nullptr || open->dead();
-                     }),
-      credential_streams_.end());
-  credential_streams_.emplace_back(*std::move(token), std::move(stream));
+  if (options_.credential_streams == nullptr) return;
+  options_.credential_streams->Track(who, BearerToken(context).value_or(""),
+                                     std::move(stream));
 }
 
 void CircuitServiceImpl::EndStreamsOfDeadCredentials() {
-  if (options_.accounts == nullptr) return;
-  absl::MutexLock lock(&credential_streams_mu_);
-  for (auto it = credential_streams_.begin();
-       it != credential_streams_.end();) {
-    std::shared_ptr<Stream> open = it->second.lock();
-    if (open != nullptr && !open->dead()) {
-      absl::StatusOr<Principal> still = options_.accounts->Verify(it->first);
-      if (still.ok()) {
-        ++it;
-        continue;
-      }
-      open->Close(absl::UnauthenticatedError(still.status().message()),
-                  /*after_queued=*/false);
-    }
-    it = credential_streams_.erase(it);
-  }
+  if (options_.credential_streams == nullptr) return;
+  options_.credential_streams->EndStreamsOfDeadCredentials();
 }
 
 bool CircuitServiceImpl::WaitForCallsGone(absl::Time deadline) {

@@ -13,6 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "circuit/v1/service.grpc.pb.h"
+#include "server/auth/credential_streams.h"
+#include "server/auth/sign_ins.h"
 #include "server/common/clock.h"
 #include "server/common/rate_limit.h"
 #include "server/fanout/stream.h"
@@ -31,6 +33,12 @@ struct ServiceOptions {
   // Accounts and signing keys (keys.accounts is the same, read-only). Null:
   // the bootstrap and kiosk keys only.
   Accounts* accounts = nullptr;
+  // Sign-in codes and console credentials. Null: IssueSignInCode and SignIn
+  // answer UNAVAILABLE.
+  SignIns* sign_ins = nullptr;
+  // Where account, console and class credentials' streams are tracked, so a
+  // revoke ends them (shared with the HTTP door). Null: not tracked.
+  CredentialStreams* credential_streams = nullptr;
   // The rates of the limits shared with the HTTP door (SharedLimits, built
   // from these by server/app/ and handed to both).
   // Joins per peer address: a burst, then a steady rate.
@@ -108,6 +116,8 @@ using CircuitServiceBase =
                 v1::CircuitService::WithRawMethod_RevokeAccount,
                 v1::CircuitService::WithRawMethod_ReissueAccountCredential,
                 v1::CircuitService::WithRawMethod_IssueClassCredential,
+                v1::CircuitService::WithRawMethod_IssueSignInCode,
+                v1::CircuitService::WithRawMethod_SignIn,
                 v1::CircuitService::WithRawMethod_RotateSigningKey,
                 v1::CircuitService::WithRawMethod_RetireSigningKey>::type;
 
@@ -143,8 +153,7 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // retired, not at the stream's next reconnect.
   void TrackCredential(const Principal& who,
                        const grpc::ServerContextBase& context,
-                       std::weak_ptr<Stream> stream)
-      ABSL_LOCKS_EXCLUDED(credential_streams_mu_);
+                       std::weak_ptr<Stream> stream);
 
   // Streams open now, by role (for /metrics).
   struct OpenStreams {
@@ -220,6 +229,12 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   void ServeIssueClassCredential(grpc::ServerContext* context,
                                  const v1::IssueClassCredentialRequest& request,
                                  UnaryReply<v1::ClassCredential> reply);
+  void ServeIssueSignInCode(grpc::ServerContext* context,
+                            const v1::IssueSignInCodeRequest& request,
+                            UnaryReply<v1::SignInCode> reply);
+  void ServeSignIn(grpc::ServerContext* context,
+                   const v1::SignInRequest& request,
+                   UnaryReply<v1::SignInResponse> reply);
   void ServeRotateSigningKey(grpc::ServerContext* context,
                              const v1::RotateSigningKeyRequest& request,
                              UnaryReply<v1::SigningKeys> reply);
@@ -265,11 +280,7 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   // The unary methods, served on every shard.
   std::vector<UnaryMethod> unary_methods_;
   // Ends the tracked streams whose credential no longer verifies.
-  void EndStreamsOfDeadCredentials()
-      ABSL_LOCKS_EXCLUDED(credential_streams_mu_);
-  absl::Mutex credential_streams_mu_;
-  std::vector<std::pair<std::string, std::weak_ptr<Stream>>> credential_streams_
-      ABSL_GUARDED_BY(credential_streams_mu_);
+  void EndStreamsOfDeadCredentials();
   // Streaming call objects alive, for the pacer (read on every write).
   std::atomic<int64_t> calls_alive_{0};
   std::atomic<int64_t> open_instructors_{0};

@@ -205,6 +205,18 @@ TEST_F(CircuitdSmokeTest, AdminCommandsManageAccountsThatOwnTheirClasses) {
   ASSERT_EQ(keys.code, 0) << keys.err;
   EXPECT_THAT(keys.out, HasSubstr("(signs new credentials)"));
 
+  // A one-time code for the browser console; an instructor cannot ask for
+  // one.
+  CliRun sign_in = RunCli(address, data_dir_, {"admin", "sign-in", "a1"});
+  ASSERT_EQ(sign_in.code, 0) << sign_in.err;
+  EXPECT_THAT(sign_in.out, ::testing::ContainsRegex(
+                               "sign-in code for a1: [A-Z2-9]{5}-[A-Z2-9]{5}"));
+  EXPECT_THAT(sign_in.out, HasSubstr("works once, until"));
+  CliRun own_code =
+      RunCli(address, data_dir_, {"admin", "sign-in", "a1", "--key=" + maya});
+  EXPECT_EQ(own_code.code, 1);
+  EXPECT_THAT(own_code.err, HasSubstr("admin"));
+
   CliRun revoked = RunCli(address, data_dir_, {"admin", "revoke", "a1"});
   ASSERT_EQ(revoked.code, 0) << revoked.err;
   EXPECT_THAT(revoked.out, HasSubstr("(revoked)"));
