@@ -40,6 +40,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -78,9 +79,6 @@ constexpr char kCue[] = "Squeeze at the top";
 constexpr char kChromium[] = "/usr/bin/chromium";
 constexpr int kRepsA = 9;
 constexpr int kRepsB = 8;
-// Until IssueSignInCode (issue 22) is on main, a code of the right shape that
-// the script's stand-in for POST /v1/signIn accepts once (--stub-credential).
-constexpr char kStubSignInCode[] = "STUBC-ODEXY";
 
 // The script's stdout, line by line, kept for failure messages.
 class ScriptLines {
@@ -268,7 +266,15 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
 
   // Signing in by the link: the fragment leaves the address bar, the
   // credential stays on the device.
-  ASSERT_NO_FATAL_FAILURE(StartScript(kStubSignInCode, account_.credential()));
+  absl::StatusOr<v1::SignInCode> code = client::IssueSignInCode(
+      *connection_, kBootstrapKey, account_.account().account_id(), 0);
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_TRUE(absl::EndsWith(
+      code->console_url(),
+      absl::StrCat("/console#code=",
+                   absl::StrReplaceAll(code->code(), {{"-", ""}}))))
+      << code->console_url();
+  ASSERT_NO_FATAL_FAILURE(StartScript(code->code(), ""));
   absl::StatusOr<std::string> signed_in = lines_->Await("signed-in ");
   ASSERT_TRUE(signed_in.ok()) << signed_in.status();
   EXPECT_EQ(*signed_in, "0 1") << "fragment left, credential stored";
