@@ -200,7 +200,7 @@ class BrowserConsoleTest : public ::testing::Test {
   }
 
   // Starts console_test.mjs with commands on a pipe of ours.
-  void StartScript(const std::string& code, const std::string& stub) {
+  void StartScript(const std::string& code) {
     int fds[2];
     ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
     // The read end goes to the script; the write end stays ours.
@@ -217,10 +217,6 @@ class BrowserConsoleTest : public ::testing::Test {
         kChromium,
         "--commands-fd",
         absl::StrCat(fds[0])};
-    if (!stub.empty()) {
-      argv.push_back("--stub-credential");
-      argv.push_back(stub);
-    }
     auto script = Subprocess::Start(argv);
     close(fds[0]);
     commands_fd_ = fds[1];
@@ -274,7 +270,7 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
       absl::StrCat("/console#code=",
                    absl::StrReplaceAll(code->code(), {{"-", ""}}))))
       << code->console_url();
-  ASSERT_NO_FATAL_FAILURE(StartScript(code->code(), ""));
+  ASSERT_NO_FATAL_FAILURE(StartScript(code->code()));
   absl::StatusOr<std::string> signed_in = lines_->Await("signed-in ");
   ASSERT_TRUE(signed_in.ok()) << signed_in.status();
   EXPECT_EQ(*signed_in, "0 1") << "fragment left, credential stored";

@@ -9,12 +9,10 @@
 // line on stdout. Anything unexpected ends the script with `error <text>`
 // (exit 1).
 //
-//   node console_test.mjs --base URL --code SIGNINCODE [--stub-credential C]
-//                         [--chromium PATH] [--commands-fd N]
+//   node console_test.mjs --base URL --code SIGNINCODE [--chromium PATH]
+//                         [--commands-fd N]
 //
-// --stub-credential: until circuitd has POST /v1/signIn, the console pages
-// get that call answered here (request interception): the first use of
-// --code answers SignInResponse with this credential, every later use 401.
+// --code is a one-time sign-in code (IssueSignInCode) for the instructor.
 //
 // On start it opens /console#code=CODE and, once signed in, prints
 //   signed-in <fragment_left 0|1> <stored 0|1>
@@ -85,7 +83,7 @@ process.on('uncaughtException', (e) => die('uncaught: ' + (e && e.stack || e)));
 process.on('unhandledRejection', (e) => die('unhandled: ' + (e && e.stack || e)));
 
 function parseArgs(argv) {
-  const args = {chromium: '/usr/bin/chromium', commandsFd: '0', stubCredential: ''};
+  const args = {chromium: '/usr/bin/chromium', commandsFd: '0'};
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     args[key] = argv[i + 1];
@@ -123,35 +121,6 @@ async function newPage(label, viewport) {
   return p;
 }
 
-// The stand-in for POST /v1/signIn (see --stub-credential).
-let stubCodeUsed = false;
-async function stubSignIn(p) {
-  if (!args.stubCredential) return;
-  await p.page.setRequestInterception(true);
-  p.page.on('request', (request) => {
-    const url = new URL(request.url());
-    if (url.pathname !== '/v1/signIn' || request.method() !== 'POST') {
-      request.continue();
-      return;
-    }
-    let body = {};
-    try {
-      body = JSON.parse(request.postData() || '{}');
-    } catch {
-      // answered as a bad code below
-    }
-    const given = String(body.signInCode || '').toUpperCase().replace(/-/g, '');
-    const ok = given === args.code.toUpperCase().replace(/-/g, '') && !stubCodeUsed;
-    if (ok) stubCodeUsed = true;
-    request.respond(ok
-      ? {status: 200, contentType: 'application/json',
-        body: JSON.stringify({credential: args.stubCredential, account: {accountId: 'stub', name: 'Console tester'}})}
-      : {status: 401, contentType: 'application/json',
-        body: JSON.stringify({code: 'UNAUTHENTICATED',
-          message: 'this sign-in code is unknown, expired or already used; ask for a new one'})});
-  });
-}
-
 async function waitFor(page, fn, what, ...fnArgs) {
   try {
     const handle = await page.waitForFunction(fn, {timeout: STEP_MS}, ...fnArgs);
@@ -186,7 +155,6 @@ let classId = '';
 
 async function openConsole() {
   consolePage = await newPage('console', TABLET);
-  await stubSignIn(consolePage);
   await consolePage.page.goto(`${args.base}/console#code=${args.code}`, {timeout: STEP_MS});
   await viewIs(consolePage.page, 'classes');
   const state = await consolePage.page.evaluate(() => ({
@@ -523,7 +491,6 @@ async function awaitSignedOut() {
 
 async function reuse() {
   const p = await newPage('console again', LAPTOP);
-  await stubSignIn(p);
   await p.page.goto(`${args.base}/console#code=${args.code}`, {timeout: STEP_MS});
   await viewIs(p.page, 'signin');
   const error = await waitFor(p.page, () => {
