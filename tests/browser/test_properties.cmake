@@ -2,3 +2,5 @@
 # browser_class_test (see CMakeLists.txt beside this file).
 set_tests_properties(BrowserClassTest.TwoPhonesAndAKioskFollowAWholeClass
   PROPERTIES LABELS browser PROCESSORS 2 TIMEOUT 120)
+set_tests_properties(BrowserConsoleTest.AnInstructorRunsAWholeClassFromTheConsole
+  PROPERTIES LABELS browser PROCESSORS 2 TIMEOUT 180)
