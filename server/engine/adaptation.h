@@ -75,6 +75,11 @@ struct SuggestionToMake {
   std::string suggested_exercise_id;  // empty for LOWER_LOAD
   std::string suggested_exercise_name;
   std::string reason;
+  // Set for the items of a plan derived from past classes (carry_over.h).
+  bool from_history = false;
+  v1::Side start_side = v1::SIDE_UNSPECIFIED;  // WEAKER_SIDE_FIRST
+  std::string suggested_stage_id;              // NEXT_STAGE
+  std::string suggested_stage_name;
 };
 
 // One thing a rule calls for. Rules return them in the order their events
