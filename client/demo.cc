@@ -25,6 +25,10 @@ struct Simulated {
   std::unique_ptr<ParticipantSession> session;
   // Rates "too hard" and comes in under the range now and then.
   bool struggles = false;
+  // Does every rep at the top of the range and rates it "too easy".
+  bool easy = false;
+  // Her kept profile's credential once the first class made it.
+  std::string profile_credential;
   // Reports a pinch at the front of the hip in the second block.
   bool pinches = false;
   bool pinch_reported = false;
@@ -148,6 +152,7 @@ class Simulation {
           high = current.target_reps().max_reps();
         }
         if (p.struggles) low = std::max(1, low - 2), high = low + 1;
+        if (p.easy) low = high;
         if (current.has_target_reps()) {
           p.session
               ->ReportReps(std::uniform_int_distribution<int>(low, high)(rng_))
@@ -167,7 +172,7 @@ class Simulation {
         const int roll = std::uniform_int_distribution<int>(0, 9)(rng_);
         if (p.struggles) {
           feel = v1::EFFORT_FEEL_TOO_HARD;
-        } else if (roll == 0) {
+        } else if (p.easy || (roll == 0 && options_.weeks == 1)) {
           feel = v1::EFFORT_FEEL_TOO_EASY;
         }
         p.session->ReportEffort(feel).IgnoreError();
@@ -181,6 +186,126 @@ class Simulation {
   std::mt19937_64 rng_;
   bool manual_next_ = false;
 };
+
+// One class of the demo: the instructor, the participants (with their
+// kept profiles from the second week on) and the kiosk view. The exit code.
+int RunClass(const AppOptions& app, const DemoOptions& demo,
+             const std::shared_ptr<Connection>& connection,
+             const std::string& instructor_key, const std::string& kiosk_key,
+             const v1::ClassInfo& info, int week,
+             std::vector<Simulated>* people_in) {
+  std::vector<Simulated>& people = *people_in;
+  InstructorSession instructor(connection, instructor_key, info.class_id());
+  instructor.Start();
+  if (!instructor.WaitFor([](const ClassMirror& m) { return m.has_snapshot(); },
+                          kStartTimeout)) {
+    std::fprintf(stderr, "circuit: the instructor stream did not open: %s\n",
+                 instructor.Status().error.ToString().c_str());
+    return 1;
+  }
+
+  // Every participant on a connection of their own, as phones are.
+  SessionOptions quick;
+  quick.backoff_max = absl::Seconds(1);
+  quick.clock_samples = 2;
+  for (size_t i = 0; i < people.size(); ++i) {
+    const size_t name_count = sizeof(kNames) / sizeof(kNames[0]);
+    v1::CheckIn check_in;
+    check_in.set_display_name(
+        i < name_count
+            ? kNames[i]
+            : absl::StrCat(kNames[i % name_count], " ", i / name_count + 1));
+    // One keeps her name off the wall: the wall shows only who consented.
+    check_in.set_show_name_on_kiosk(i != 4);
+    check_in.set_equipment(i % 3 == 0 ? "heavy band" : "medium band");
+    check_in.set_weeks_postpartum(static_cast<int>(8 + (i * 7) % 40));
+    check_in.set_track(i % 2 == 0 ? v1::RECOVERY_TRACK_VAGINAL
+                                  : v1::RECOVERY_TRACK_CESAREAN);
+    SessionOptions options = quick;
+    if (demo.weeks > 1) {
+      options.keep_profile = people[i].profile_credential.empty();
+      options.profile_credential = people[i].profile_credential;
+    }
+    people[i].pinch_reported = false;
+    people[i].session = std::make_unique<ParticipantSession>(
+        std::make_shared<Connection>(connection->options()), info.join_code(),
+        check_in, options);
+    people[i].session->Start();
+  }
+  for (Simulated& p : people) {
+    if (!p.session->WaitFor(
+            [](const ClassMirror& m) { return m.has_snapshot(); },
+            kStartTimeout)) {
+      std::fprintf(stderr, "circuit: a participant could not join: %s\n",
+                   p.session->Status().error.ToString().c_str());
+      return 1;
+    }
+    if (p.profile_credential.empty()) {
+      p.profile_credential = p.session->Joined().profile_credential();
+    }
+  }
+  if (demo.weeks > 1) {
+    // What the coach sees before the start: each plan, which she accepts.
+    instructor.WaitFor(
+        [&](const ClassMirror& m) {
+          return m.roster().size() >= people.size();
+        },
+        kStartTimeout);
+    ClassMirror before = instructor.Mirror();
+    std::printf("Week %d: %s\n", week, info.title().c_str());
+    int items = 0;
+    for (const v1::Suggestion& s : before.suggestions()) {
+      if (!s.from_history()) continue;
+      ++items;
+      std::string name = s.participant_id();
+      for (const v1::RosterEntry& e : before.roster()) {
+        if (e.participant_id() == s.participant_id()) {
+          name = e.check_in().display_name();
+        }
+      }
+      std::printf(
+          "  plan for %s: %s%s\n", name.c_str(), s.reason().c_str(),
+          s.kind() == v1::SUGGESTION_KIND_NEXT_STAGE
+              ? absl::StrCat(" -> next stage: ", s.suggested_stage_name())
+                    .c_str()
+              : "");
+      v1::InstructorCommand accept;
+      accept.mutable_decide_suggestion()->set_suggestion_id(s.suggestion_id());
+      accept.mutable_decide_suggestion()->set_decision(
+          v1::SUGGESTION_DECISION_ACCEPTED);
+      instructor.SendAndWait(accept, absl::Seconds(5)).IgnoreError();
+    }
+    if (items == 0) std::printf("  no plans yet: nobody has a past class\n");
+  }
+
+  KioskSession kiosk(connection, kiosk_key, info.class_id());
+  std::atomic<bool> stop{false};
+  Simulation simulation(demo, &instructor, &people);
+  kiosk.Start();
+  std::thread driver([&] { simulation.Run(&stop); });
+  int rc = ShowKiosk(app, &kiosk);
+  stop = true;
+  driver.join();
+
+  ClassMirror final_view = instructor.Mirror();
+  for (Simulated& p : people) p.session->Leave();
+  for (Simulated& p : people) p.session->Stop();
+  instructor.Stop();
+  kiosk.Stop();
+  if (rc != 0) return rc;
+  if (!final_view.ended()) {
+    std::printf("Demo stopped before the class ended.\n");
+    return 0;
+  }
+  // Counts only: the alerts themselves are health data for the instructor.
+  std::printf(
+      "Demo class complete: %d participants, %d reps; the instructor got %zu "
+      "alerts and %zu suggestions.\n",
+      final_view.progress().participant_count(),
+      final_view.progress().total_reps(), final_view.alerts().size(),
+      final_view.suggestions().size());
+  return 0;
+}
 
 }  // namespace
 
@@ -215,75 +340,29 @@ int RunDemo(const AppOptions& app, const DemoOptions& demo) {
     return 1;
   }
 
-  InstructorSession instructor(connection, instructor_key, info->class_id());
-  instructor.Start();
-  if (!instructor.WaitFor([](const ClassMirror& m) { return m.has_snapshot(); },
-                          kStartTimeout)) {
-    std::fprintf(stderr, "circuit: the instructor stream did not open: %s\n",
-                 instructor.Status().error.ToString().c_str());
-    return 1;
-  }
-
-  // Every participant on a connection of their own, as phones are.
   std::vector<Simulated> people(static_cast<size_t>(demo.participants));
-  SessionOptions quick;
-  quick.backoff_max = absl::Seconds(1);
-  quick.clock_samples = 2;
   for (size_t i = 0; i < people.size(); ++i) {
-    const size_t name_count = sizeof(kNames) / sizeof(kNames[0]);
-    v1::CheckIn check_in;
-    check_in.set_display_name(
-        i < name_count
-            ? kNames[i]
-            : absl::StrCat(kNames[i % name_count], " ", i / name_count + 1));
-    // One keeps her name off the wall: the wall shows only who consented.
-    check_in.set_show_name_on_kiosk(i != 4);
-    check_in.set_equipment(i % 3 == 0 ? "heavy band" : "medium band");
-    check_in.set_weeks_postpartum(static_cast<int>(8 + (i * 7) % 40));
     people[i].struggles = i % 5 == 2;
+    people[i].easy = i % 5 == 0;
     people[i].pinches = i == 1;
-    people[i].flaky = i == 3;
-    people[i].session = std::make_unique<ParticipantSession>(
-        std::make_shared<Connection>(connection->options()), info->join_code(),
-        check_in, quick);
-    people[i].session->Start();
+    people[i].flaky = i == 3 && demo.weeks == 1;
   }
-  for (Simulated& p : people) {
-    if (!p.session->WaitFor(
-            [](const ClassMirror& m) { return m.has_snapshot(); },
-            kStartTimeout)) {
-      std::fprintf(stderr, "circuit: a participant could not join: %s\n",
-                   p.session->Status().error.ToString().c_str());
-      return 1;
+  for (int week = 1; week <= demo.weeks; ++week) {
+    if (week > 1) {
+      info = connection->CreateClass(instructor_key, demo.circuit_id,
+                                     absl::StrCat("Demo class, week ", week));
+      if (!info.ok()) {
+        std::fprintf(stderr, "circuit: cannot create week %d's class: %s\n",
+                     week, std::string(info.status().message()).c_str());
+        return 1;
+      }
+    }
+    if (int rc = RunClass(app, demo, connection, instructor_key, kiosk_key,
+                          *info, week, &people);
+        rc != 0) {
+      return rc;
     }
   }
-
-  KioskSession kiosk(connection, kiosk_key, info->class_id());
-  std::atomic<bool> stop{false};
-  Simulation simulation(demo, &instructor, &people);
-  kiosk.Start();
-  std::thread driver([&] { simulation.Run(&stop); });
-  int rc = ShowKiosk(app, &kiosk);
-  stop = true;
-  driver.join();
-
-  ClassMirror final_view = instructor.Mirror();
-  for (Simulated& p : people) p.session->Leave();
-  for (Simulated& p : people) p.session->Stop();
-  instructor.Stop();
-  kiosk.Stop();
-  if (rc != 0) return rc;
-  if (!final_view.ended()) {
-    std::printf("Demo stopped before the class ended.\n");
-    return 0;
-  }
-  // Counts only: the alerts themselves are health data for the instructor.
-  std::printf(
-      "Demo class complete: %d participants, %d reps; the instructor got %zu "
-      "alerts and %zu suggestions.\n",
-      final_view.progress().participant_count(),
-      final_view.progress().total_reps(), final_view.alerts().size(),
-      final_view.suggestions().size());
   return 0;
 }
 

@@ -19,6 +19,10 @@ struct DemoOptions {
   double speed = 10;
   // Seed of the simulated participants' choices.
   uint64_t seed = 1;
+  // Classes in a row, a simulated week apart: from the second on, the same
+  // participants come back with their kept profiles, each with her plan
+  // for today from what she did (which the demo's coach accepts).
+  int weeks = 1;
 };
 
 // `circuit demo`: an auto-advancing instructor and simulated participants

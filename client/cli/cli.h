@@ -30,6 +30,8 @@ ABSL_DECLARE_FLAG(bool, plain);
 ABSL_DECLARE_FLAG(std::string, name);
 ABSL_DECLARE_FLAG(int64_t, ttl_seconds);
 ABSL_DECLARE_FLAG(bool, exit_at_end);
+ABSL_DECLARE_FLAG(std::string, profile_file);
+ABSL_DECLARE_FLAG(int, weeks);
 
 namespace circuit::client::cli {
 
@@ -58,6 +60,12 @@ std::vector<Subcommand> LiveSubcommands();
 std::vector<Subcommand> KioskSubcommands();
 std::vector<Subcommand> AdminSubcommands();
 std::vector<Subcommand> DemoSubcommands();
+// profile.cc: progress, profile.
+std::vector<Subcommand> ProfileSubcommands();
+
+// The kept profile's credential file: --profile_file, else
+// DefaultProfileFile().
+std::string ProfileFile();
 
 // The forms of `circuit class`.
 inline constexpr char kClassCreateUsage[] =

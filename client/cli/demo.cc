@@ -1,5 +1,6 @@
 #include "client/demo.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ int Demo(const std::vector<char*>& args) {
   if (!args.empty()) {
     return Usage(
         "demo [--spawn_server] [--participants=N] [--speed=X] "
-        "[--circuit=ID]");
+        "[--circuit=ID] [--weeks=N]");
   }
   int participants = 12;
   if (const std::string flag = absl::GetFlag(FLAGS_participants);
@@ -56,6 +57,12 @@ int Demo(const std::vector<char*>& args) {
   demo.participants = participants;
   demo.speed = absl::GetFlag(FLAGS_speed);
   demo.seed = absl::GetFlag(FLAGS_seed);
+  // --weeks is join's too (weeks postpartum); unset, one class.
+  demo.weeks = std::max(1, absl::GetFlag(FLAGS_weeks));
+  if (demo.weeks < 1 || demo.weeks > 12) {
+    std::fprintf(stderr, "circuit: --weeks is 1 to 12\n");
+    return kExitUsage;
+  }
   AppOptions app = MakeAppOptions();
   app.exit_at_end = true;
   return RunDemo(app, demo);
@@ -67,9 +74,14 @@ std::vector<Subcommand> DemoSubcommands() {
   return {
       {"demo",
        {{"", "a whole simulated class on the kiosk view (--spawn_server)"}},
-       "demo [--spawn_server] [--participants=N] [--speed=X] [--circuit=ID]",
-       "Runs a whole simulated class and shows it on the kiosk view.",
-       {"spawn_server", "participants", "speed", "circuit", "seed"},
+       "demo [--spawn_server] [--participants=N] [--speed=X] [--circuit=ID] "
+       "[--weeks=N]",
+       "Runs a whole simulated class and shows it on the kiosk view. With\n"
+       "--weeks=N, N classes in a row: the same participants come back with\n"
+       "kept profiles, and before each class the demo prints each one's plan\n"
+       "for today (which its coach accepts), a stage change among them once\n"
+       "someone meets her stage's criteria.",
+       {"spawn_server", "participants", "speed", "circuit", "seed", "weeks"},
        Demo},
   };
 }

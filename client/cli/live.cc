@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli/cli.h"
 #include "client/lib/live_session.h"
+#include "client/lib/profiles.h"
 #include "client/tui/apps.h"
 #include "client/tui/plain.h"
 #include "client/tui/views.h"
@@ -19,9 +20,14 @@ ABSL_FLAG(bool, show_name, false,
           "join: show your name on the studio's kiosk screens");
 ABSL_FLAG(std::string, track, "",
           "join: your recovery track: vaginal or cesarean (optional)");
-ABSL_FLAG(int, weeks, -1, "join: weeks since giving birth (optional)");
+ABSL_FLAG(int, weeks, -1,
+          "join: weeks since giving birth (optional); demo: classes in a row, "
+          "a simulated week apart (1 to 12), with kept profiles and plans");
 ABSL_FLAG(std::string, equipment, "",
           "join: the equipment or band you have, e.g. \"medium band\"");
+ABSL_FLAG(bool, keep_profile, false,
+          "join: join with your kept profile (the credential in "
+          "--profile_file), or start one there when there is none");
 
 namespace circuit::client::cli {
 
@@ -81,10 +87,22 @@ int Instruct(const std::vector<char*>& args) {
 }
 
 int Join(const std::vector<char*>& args) {
-  if (args.size() != 1 || absl::GetFlag(FLAGS_name).empty()) {
+  const std::string profile_file = ProfileFile();
+  SessionOptions session_options;
+  if (absl::GetFlag(FLAGS_keep_profile)) {
+    if (profile_file.empty()) {
+      return BadFlag("--keep_profile needs --profile_file (no $HOME)");
+    }
+    // The saved profile when there is one, else a new one.
+    session_options.profile_credential = ReadProfileCredential(profile_file);
+    session_options.keep_profile = session_options.profile_credential.empty();
+  }
+  // With a kept profile the name comes from it.
+  if (args.size() != 1 || (absl::GetFlag(FLAGS_name).empty() &&
+                           session_options.profile_credential.empty())) {
     return Usage(
         "join CODE --name=NAME [--show_name] [--track=vaginal|cesarean] "
-        "[--weeks=N] [--equipment=E]");
+        "[--weeks=N] [--equipment=E] [--keep_profile] [--profile_file=F]");
   }
   v1::CheckIn check_in;
   check_in.set_display_name(absl::GetFlag(FLAGS_name));
@@ -102,7 +120,35 @@ int Join(const std::vector<char*>& args) {
     std::fprintf(stderr, "circuit: --track is vaginal or cesarean\n");
     return kExitUsage;
   }
-  return RunParticipantApp(MakeAppOptions(), args[0], check_in);
+  v1::Joined joined;
+  const int code = RunParticipantApp(MakeAppOptions(), args[0], check_in,
+                                     session_options, &joined);
+  if (!joined.profile_credential().empty()) {
+    absl::Status saved =
+        SaveProfileCredential(profile_file, joined.profile_credential());
+    if (saved.ok()) {
+      std::fprintf(stderr,
+                   "circuit: your profile is kept; its credential is in %s "
+                   "(`circuit profile erase` removes everything)\n",
+                   profile_file.c_str());
+    } else {
+      std::fprintf(stderr, "circuit: cannot save your profile credential: %s\n",
+                   std::string(saved.message()).c_str());
+    }
+  }
+  // After class: her progress over the weeks, as sparklines.
+  const std::string credential = joined.profile_credential().empty()
+                                     ? session_options.profile_credential
+                                     : joined.profile_credential();
+  if (!joined.profile_id().empty() && !credential.empty() &&
+      !absl::GetFlag(FLAGS_json)) {
+    absl::StatusOr<v1::Progress> progress =
+        GetProgress(*Connect(), credential, v1::GetProgressRequest());
+    if (progress.ok()) {
+      std::fputs(FormatProgress(*progress).c_str(), stdout);
+    }
+  }
+  return code;
 }
 
 }  // namespace
@@ -120,10 +166,14 @@ std::vector<Subcommand> LiveSubcommands() {
       {"join",
        {{"CODE", "join a class as a participant (--name)"}},
        "join CODE --name=NAME [--show_name] [--track=vaginal|cesarean] "
-       "[--weeks=N] [--equipment=E]",
-       "Joins the class with join code CODE as a participant.",
-       {"name", "show_name", "track", "weeks", "equipment", "plain", "json",
-        "exit_at_end"},
+       "[--weeks=N] [--equipment=E] [--keep_profile] [--profile_file=F]",
+       "Joins the class with join code CODE as a participant. With\n"
+       "--keep_profile, keeps a profile across classes: its credential is\n"
+       "saved in --profile_file, later joins use it (the name, track and\n"
+       "weeks come from it), your plan for today is made from your past\n"
+       "classes, and your progress is printed after class.",
+       {"name", "show_name", "track", "weeks", "equipment", "keep_profile",
+        "profile_file", "plain", "json", "exit_at_end"},
        Join},
   };
 }

@@ -28,7 +28,7 @@ const std::vector<Subcommand>& Subcommands() {
   static const std::vector<Subcommand>* const subcommands = [] {
     auto* all = new std::vector<Subcommand>;
     for (auto group : {ClassSubcommands, LiveSubcommands, KioskSubcommands,
-                       AdminSubcommands, DemoSubcommands}) {
+                       AdminSubcommands, DemoSubcommands, ProfileSubcommands}) {
       std::vector<Subcommand> some = group();
       all->insert(all->end(), some.begin(), some.end());
     }

@@ -363,7 +363,9 @@ ParticipantSession::ParticipantSession(std::shared_ptr<Connection> connection,
       join_code_(std::move(join_code)),
       check_in_(std::move(check_in)),
       id_prefix_(RandomPrefix()),
-      client_join_id_(NewClientJoinId()) {}
+      client_join_id_(NewClientJoinId()),
+      profile_credential_(options.profile_credential),
+      keep_profile_(options.keep_profile) {}
 
 ParticipantSession::~ParticipantSession() { Stop(); }
 
@@ -390,6 +392,8 @@ grpc::Status ParticipantSession::RunStream(grpc::ClientContext* context) {
         *first.mutable_join()->mutable_check_in() = check_in_;
         first.mutable_join()->set_client_join_id(client_join_id_);
         first.mutable_join()->set_accept_batches(true);
+        first.mutable_join()->set_profile_credential(profile_credential_);
+        first.mutable_join()->set_keep_profile(keep_profile_);
       } else {
         first.mutable_resume()->set_last_seq(mirror_.last_seq());
         first.mutable_resume()->set_accept_batches(true);
@@ -413,6 +417,14 @@ grpc::Status ParticipantSession::RunStream(grpc::ClientContext* context) {
         ApplyCommon(response);
         if (response.has_joined()) {
           resume_token_ = response.joined().resume_token();
+          // A retried join's Joined carries no new profile credential; the
+          // first one's is kept.
+          const std::string credential =
+              joined_.profile_credential().empty()
+                  ? response.joined().profile_credential()
+                  : joined_.profile_credential();
+          joined_ = response.joined();
+          joined_.set_profile_credential(credential);
         }
         if (response.has_ack()) {
           const v1::ReportAck& ack = response.ack();
@@ -641,6 +653,11 @@ std::deque<v1::ReportAck> ParticipantSession::RecentAcks() const {
 std::string ParticipantSession::ResumeToken() const {
   absl::MutexLock lock(&mu_);
   return resume_token_;
+}
+
+v1::Joined ParticipantSession::Joined() const {
+  absl::MutexLock lock(&mu_);
+  return joined_;
 }
 
 // --- KioskSession ------------------------------------------------------------

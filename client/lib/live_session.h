@@ -62,6 +62,10 @@ struct SessionOptions {
   int clock_samples = 5;
   // Participant: reports kept while disconnected; Submit refuses more.
   int max_queued_reports = 256;
+  // Participant: join with a kept profile (its credential), or ask for one
+  // to be kept (JoinRequest.keep_profile); Joined() then has it.
+  std::string profile_credential;
+  bool keep_profile = false;
 };
 
 // A new JoinRequest.client_join_id: 32 lowercase hex characters, 128 bits
@@ -223,6 +227,9 @@ class ParticipantSession : public LiveSession {
   std::deque<v1::ReportAck> RecentAcks() const;
   // The seat's resume token once joined; keep it secret.
   std::string ResumeToken() const;
+  // The latest Joined (its profile id, and the profile credential when the
+  // join made her profile).
+  v1::Joined Joined() const;
 
  private:
   grpc::Status RunStream(grpc::ClientContext* context) override;
@@ -245,6 +252,9 @@ class ParticipantSession : public LiveSession {
   absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   Stream* stream_ ABSL_GUARDED_BY(write_mu_) = nullptr;
   std::string resume_token_ ABSL_GUARDED_BY(mu_);
+  v1::Joined joined_ ABSL_GUARDED_BY(mu_);
+  const std::string profile_credential_;
+  const bool keep_profile_;
   int next_report_ ABSL_GUARDED_BY(mu_) = 0;
   // Unacknowledged reports in the order submitted.
   std::deque<v1::JoinClassRequest> pending_ ABSL_GUARDED_BY(mu_);

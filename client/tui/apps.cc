@@ -759,24 +759,30 @@ int RunInstructorConsole(const AppOptions& options,
 }
 
 int RunParticipantApp(const AppOptions& options, const std::string& join_code,
-                      const v1::CheckIn& check_in) {
-  ParticipantSession session(options.connection, join_code, check_in);
+                      const v1::CheckIn& check_in,
+                      const SessionOptions& session_options,
+                      v1::Joined* joined) {
+  ParticipantSession session(options.connection, join_code, check_in,
+                             session_options);
   tui::Waker waker;
+  int code;
   if (FullScreen(options)) {
     session.SetListener(
         [&waker](const google::protobuf::Message*) { waker.Wake(); });
     session.Start();
     ParticipantScreen screen(&session, options.exit_at_end);
-    const int code = RunScreen(&screen, &waker);
+    code = RunScreen(&screen, &waker);
     // Quitting without `l` keeps the seat: the server holds it.
     session.Stop();
-    return code;
+  } else {
+    tui::PlainPrinter printer;
+    session.SetListener(PrintingListener<v1::JoinClassResponse>(
+        options.mode, &printer, &session, &waker));
+    session.Start();
+    code = RunParticipantPlain(&session, &printer, &waker);
   }
-  tui::PlainPrinter printer;
-  session.SetListener(PrintingListener<v1::JoinClassResponse>(
-      options.mode, &printer, &session, &waker));
-  session.Start();
-  return RunParticipantPlain(&session, &printer, &waker);
+  if (joined != nullptr) *joined = session.Joined();
+  return code;
 }
 
 int RunKioskScreen(const AppOptions& options, const std::string& kiosk_key,

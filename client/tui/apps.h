@@ -36,8 +36,13 @@ int RunInstructorConsole(const AppOptions& options,
 
 // `circuit join CODE --name NAME`. In plain mode, reads commands from stdin:
 // `reps N`, `effort easy|right|hard|0-10`, `symptom NAME [text]`, `leave`.
+// `session_options` carry a kept profile's credential or keep_profile;
+// `joined`, when not null, gets the seat's Joined at the end (its profile
+// credential when the join made her profile).
 int RunParticipantApp(const AppOptions& options, const std::string& join_code,
-                      const v1::CheckIn& check_in);
+                      const v1::CheckIn& check_in,
+                      const SessionOptions& session_options = {},
+                      v1::Joined* joined = nullptr);
 
 // `circuit kiosk CLASS`.
 int RunKioskScreen(const AppOptions& options, const std::string& kiosk_key,

@@ -94,11 +94,7 @@ void ClassSession::UpdateWall(Participant& p, int64_t new_rank) {
   if (OnWall(p)) wall_.insert({p.wall_rank, p.order});
 }
 
-absl::Status ClassSession::CheckJoin(const std::string& participant_id,
-                                     const v1::CheckIn& check_in) const {
-  if (participant_id.empty()) {
-    return absl::InvalidArgumentError("participant id must not be empty");
-  }
+absl::Status ValidateCheckIn(const v1::CheckIn& check_in) {
   const std::string name(absl::StripAsciiWhitespace(check_in.display_name()));
   if (absl::Status name_ok = CheckText("display_name", name, 1, 40);
       !name_ok.ok()) {
@@ -119,6 +115,17 @@ absl::Status ClassSession::CheckJoin(const std::string& participant_id,
       !equipment_ok.ok()) {
     return equipment_ok;
   }
+  return absl::OkStatus();
+}
+
+absl::Status ClassSession::CheckJoin(const std::string& participant_id,
+                                     const v1::CheckIn& check_in) const {
+  if (participant_id.empty()) {
+    return absl::InvalidArgumentError("participant id must not be empty");
+  }
+  if (absl::Status valid = ValidateCheckIn(check_in); !valid.ok()) {
+    return valid;
+  }
   if (phase_ == v1::CLASS_PHASE_ENDED) return ClassEnded();
   if (by_id_.contains(participant_id)) {
     return absl::AlreadyExistsError(
@@ -133,7 +140,9 @@ absl::Status ClassSession::CheckJoin(const std::string& participant_id,
 }
 
 absl::Status ClassSession::Join(const std::string& participant_id,
-                                const v1::CheckIn& check_in, absl::Time now) {
+                                const v1::CheckIn& check_in, absl::Time now,
+                                const std::string& profile_id,
+                                const std::vector<v1::Suggestion>& plan) {
   if (absl::Status s = CheckJoin(participant_id, check_in); !s.ok()) return s;
   const std::string name(absl::StripAsciiWhitespace(check_in.display_name()));
 
@@ -143,6 +152,7 @@ absl::Status ClassSession::Join(const std::string& participant_id,
   p.id = participant_id;
   p.check_in = check_in;
   p.check_in.set_display_name(name);
+  p.profile_id = profile_id;
   p.order = order;
   p.connection = v1::CONNECTION_STATE_CONNECTED;
   p.connection_changed_ms = now_ms;
@@ -156,6 +166,19 @@ absl::Status ClassSession::Join(const std::string& participant_id,
   v1::ClassEvent event;
   *event.mutable_participant_joined() = RosterEntryFor(p);
   Emit(std::move(event), Audience::kInstructorAndParticipant, p.id, now_ms);
+  for (const v1::Suggestion& item : plan) {
+    SuggestionToMake make;
+    make.kind = item.kind();
+    make.exercise_id = item.exercise_id();
+    make.suggested_exercise_id = item.suggested_exercise_id();
+    make.suggested_exercise_name = item.suggested_exercise_name();
+    make.reason = item.reason();
+    make.from_history = true;
+    make.start_side = item.start_side();
+    make.suggested_stage_id = item.suggested_stage_id();
+    make.suggested_stage_name = item.suggested_stage_name();
+    Suggest(p, std::move(make), now_ms);
+  }
   return absl::OkStatus();
 }
 
@@ -455,6 +478,10 @@ void ClassSession::Suggest(Participant& p, SuggestionToMake make,
   suggestion.set_suggested_exercise_name(
       std::move(make.suggested_exercise_name));
   suggestion.set_reason(std::move(make.reason));
+  suggestion.set_from_history(make.from_history);
+  suggestion.set_start_side(make.start_side);
+  suggestion.set_suggested_stage_id(std::move(make.suggested_stage_id));
+  suggestion.set_suggested_stage_name(std::move(make.suggested_stage_name));
   suggestion.set_made_unix_ms(now_ms);
   suggestion.set_decision(v1::SUGGESTION_DECISION_UNSPECIFIED);
   suggestion_index_.emplace_back(p.order,
@@ -565,6 +592,36 @@ absl::Status ClassSession::EraseHealthData(const std::string& participant_id) {
   return absl::OkStatus();
 }
 
+absl::Status ClassSession::EraseSeat(const std::string& participant_id) {
+  if (participant_id.empty()) {
+    return absl::InvalidArgumentError("name the participant to erase");
+  }
+  if (absl::Status health = EraseHealthData(participant_id); !health.ok()) {
+    return health;
+  }
+  Participant& p = *FindParticipant(participant_id);
+  if (OnWall(p)) wall_.erase({p.wall_rank, p.order});
+  total_reps_ -= p.total_reps;
+  p.total_reps = 0;
+  p.completions.clear();
+  p.reports.clear();
+  p.check_in = v1::CheckIn();
+  p.erased = true;
+  MarkDirty(p);
+  log_.RemoveIf([&](const Event& e) {
+    const v1::ClassEvent& event = e.event;
+    switch (event.kind_case()) {
+      case v1::ClassEvent::kReport:
+        return event.report().participant_id() == participant_id;
+      case v1::ClassEvent::kParticipantJoined:
+        return event.participant_joined().participant_id() == participant_id;
+      default:
+        return false;
+    }
+  });
+  return absl::OkStatus();
+}
+
 // --- Replay ------------------------------------------------------------------
 
 EntryOutcome ClassSession::ApplyEntry(const internal::Entry& entry) {
@@ -580,10 +637,13 @@ EntryOutcome ClassSession::ApplyEntry(const internal::Entry& entry) {
   }
   const absl::Time at = absl::FromUnixMillis(entry.at_unix_ms());
   switch (entry.input_case()) {
-    case internal::Entry::kJoin:
+    case internal::Entry::kJoin: {
+      const internal::JoinInput& join = entry.join();
       out.status =
-          Join(entry.join().participant_id(), entry.join().check_in(), at);
+          Join(join.participant_id(), join.check_in(), at, join.profile_id(),
+               {join.plan().begin(), join.plan().end()});
       break;
+    }
     case internal::Entry::kConnection:
       out.status = SetConnection(entry.connection().participant_id(),
                                  entry.connection().state(), at);

@@ -53,6 +53,11 @@ std::vector<v1::Interval> PlanIntervals(const v1::Circuit& circuit,
 // How a ClassSession bounds and times what it keeps. A session that replays
 // a class's journal must get the options the class ran with: the hold and
 // the limits decide outcomes.
+// A check-in's fields: display_name 1..40 characters after trimming, a known
+// track, weeks_postpartum 0..520, equipment at most 64 characters;
+// INVALID_ARGUMENT saying which is wrong.
+absl::Status ValidateCheckIn(const v1::CheckIn& check_in);
+
 struct SessionOptions {
   // How many events the session keeps for resuming clients.
   size_t retention_events = 4096;
@@ -104,8 +109,13 @@ class ClassSession {
   // equipment at most 64 characters); FAILED_PRECONDITION once ENDED;
   // ALREADY_EXISTS for an id already checked in; RESOURCE_EXHAUSTED when
   // max_participants have checked in.
+  // `profile_id` links the seat to a kept profile (shown in the roster and
+  // the summary); `plan` is her plan for today (from_history suggestions,
+  // made after the join event, numbered like every suggestion).
   absl::Status Join(const std::string& participant_id,
-                    const v1::CheckIn& check_in, absl::Time now);
+                    const v1::CheckIn& check_in, absl::Time now,
+                    const std::string& profile_id = "",
+                    const std::vector<v1::Suggestion>& plan = {});
 
   // The status Join(participant_id, check_in, now) would return now,
   // changing nothing (the owner checks before journaling a join).
@@ -232,6 +242,13 @@ class ClassSession {
   // FAILED_PRECONDITION unless ENDED, NOT_FOUND for an unknown participant.
   absl::Status EraseHealthData(const std::string& participant_id);
 
+  // Erases everything about one participant of an ENDED class (she erased
+  // her kept profile): her health data as above, her check-in and reps, and
+  // every event about her; her seat stays as `erased` in the summary. The
+  // journal erases the inputs behind it (Journal::EraseProfile).
+  // FAILED_PRECONDITION unless ENDED, NOT_FOUND for an unknown participant.
+  absl::Status EraseSeat(const std::string& participant_id);
+
   // --- Events ---------------------------------------------------------------
 
   // Events accepted since the last call, in seq order.
@@ -327,6 +344,10 @@ class ClassSession {
     int drop_alerts = 0;
     // Their efforts and symptoms, and what was drawn from them, were erased.
     bool health_data_removed = false;
+    // Everything about them was erased (EraseSeat).
+    bool erased = false;
+    // Her kept profile, when she joined with one.
+    std::string profile_id;
     int too_hard_streak = 0;
     // Key in wall_: -(completion number) of the latest completion, 0 when
     // none, so the most recent sorts first and the rest keep check-in order.

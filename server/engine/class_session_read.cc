@@ -115,6 +115,7 @@ v1::RosterEntry ClassSession::RosterEntryFor(const Participant& p) const {
   entry.set_connection_changed_unix_ms(p.connection_changed_ms);
   *entry.mutable_progress() = ProgressFor(p);
   entry.set_done_current(p.done_current);
+  entry.set_profile_id(p.profile_id);
   return entry;
 }
 
@@ -274,8 +275,14 @@ std::string ClassSession::BlockExerciseName(int32_t block_index) const {
 v1::ParticipantSummary ClassSession::SummaryFor(const Participant& p) const {
   v1::ParticipantSummary out;
   out.set_participant_id(p.id);
-  *out.mutable_check_in() = p.check_in;
   out.set_connection(p.connection);
+  if (p.erased) {
+    out.set_erased(true);
+    out.set_health_data_removed(true);
+    return out;
+  }
+  *out.mutable_check_in() = p.check_in;
+  out.set_profile_id(p.profile_id);
 
   // Class order is block, set, then side (left before right); completions_
   // are kept by block, side, set.

@@ -24,4 +24,20 @@ void ScrubHealthData(v1::ClassSummary* summary,
   aggregates->clear_too_hard_count();
 }
 
+void EraseSeat(v1::ClassSummary* summary, const std::string& participant_id) {
+  if (participant_id.empty()) return;
+  for (v1::ParticipantSummary& p : *summary->mutable_participants()) {
+    if (p.participant_id() != participant_id) continue;
+    ScrubHealthData(summary, participant_id);
+    summary->set_total_reps(summary->total_reps() - p.total_reps());
+    v1::ParticipantSummary stub;
+    stub.set_participant_id(p.participant_id());
+    stub.set_connection(p.connection());
+    stub.set_erased(true);
+    stub.set_health_data_removed(true);
+    p = std::move(stub);
+    return;
+  }
+}
+
 }  // namespace circuit::engine

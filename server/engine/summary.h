@@ -21,6 +21,13 @@ namespace circuit::engine {
 void ScrubHealthData(v1::ClassSummary* summary,
                      const std::string& participant_id);
 
+// Erases one participant from `summary` (she erased her kept profile): her
+// record becomes a stub with only her id, connection, `erased` and
+// health_data_removed; her reps leave the class total, and the class-wide
+// effort figures are cleared as ScrubHealthData clears them. An id not in the
+// summary changes nothing. `summary` must not be null.
+void EraseSeat(v1::ClassSummary* summary, const std::string& participant_id);
+
 }  // namespace circuit::engine
 
 #endif  // CIRCUIT_SERVER_ENGINE_SUMMARY_H_

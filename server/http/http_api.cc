@@ -28,16 +28,6 @@ constexpr char kPagePolicy[] =
     "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'";
 
-HttpResponse Unimplemented(const HttpRequest& request) {
-  return ErrorResponse(absl::UnimplementedError(
-      absl::StrCat(request.method, " is not served on this path")));
-}
-
-HttpResponse NoSuchPath(absl::string_view path) {
-  return ErrorResponse(absl::NotFoundError(
-      absl::StrCat("no such path ", QuoteForError(std::string(path)))));
-}
-
 // True when `id` is one path segment (not empty, no '/').
 bool OneSegment(absl::string_view id) {
   return !id.empty() && !absl::StrContains(id, '/');
@@ -50,6 +40,16 @@ absl::string_view PathOf(absl::string_view target) {
 }
 
 }  // namespace
+
+HttpResponse Unimplemented(const HttpRequest& request) {
+  return ErrorResponse(absl::UnimplementedError(
+      absl::StrCat(request.method, " is not served on this path")));
+}
+
+HttpResponse NoSuchPath(absl::string_view path) {
+  return ErrorResponse(absl::NotFoundError(
+      absl::StrCat("no such path ", QuoteForError(std::string(path)))));
+}
 
 HttpResponse JsonResponse(const google::protobuf::Message& message) {
   HttpResponse response;
@@ -298,6 +298,7 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
                              : done(Unimplemented(request));
     return;
   }
+  if (HandleProfiles(path, request, &done)) return;
   if (path == "/v1/me") {
     get ? WhoAmI(request, std::move(done)) : done(Unimplemented(request));
     return;

@@ -187,6 +187,10 @@ class HttpApi {
               Done* done);
 
   // http_sign_in.cc
+  // Kept profiles (http_profiles.cc): true when `path` is theirs and
+  // `*done` was (or will be) answered.
+  bool HandleProfiles(absl::string_view path, const HttpRequest& request,
+                      Done* done);
   void SignIn(const HttpRequest& request, Done done);
   void WhoAmI(const HttpRequest& request, Done done);
   void IssueSignInCode(const std::string& account_id,
@@ -213,6 +217,10 @@ class HttpApi {
   const StaticFiles static_files_;
   PeerRateLimiter pairing_limiter_;
 };
+
+// 501 for a method the path does not serve; 404 for a path not served.
+HttpResponse Unimplemented(const HttpRequest& request);
+HttpResponse NoSuchPath(absl::string_view path);
 
 // The bearer token of an Authorization header value; empty when there is
 // none.

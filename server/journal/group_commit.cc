@@ -56,12 +56,8 @@ void GroupCommit::Enqueue(JournalOp op) {
       return;
     }
   }
-  const absl::Status closed = absl::UnavailableError("the journal is closed");
-  if (op.is_write()) {
-    op.done(closed);
-  } else {
-    op.read_done(closed);
-  }
+  op.status = absl::UnavailableError("the journal is closed");
+  op.Answer();
 }
 
 void GroupCommit::Stop() {
@@ -113,15 +109,7 @@ void GroupCommit::Run() {
       }
     }
     RunBatch(ops);
-    for (JournalOp& op : ops) {
-      if (op.is_write()) {
-        op.done(std::move(op.status));
-      } else if (op.status.ok()) {
-        op.read_done(std::move(op.summary));
-      } else {
-        op.read_done(std::move(op.status));
-      }
-    }
+    for (JournalOp& op : ops) op.Answer();
   }
 }
 
@@ -209,7 +197,7 @@ void GroupCommit::FinishCommitted(std::vector<JournalOp>& ops) {
   for (const JournalOp& op : ops) {
     if (!op.status.ok()) continue;
     if (op.kind == Kind::kAppend) ++appended;
-    if (op.kind == Kind::kErase || op.kind == Kind::kReseal) erased = true;
+    if (op.erases()) erased = true;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -226,8 +214,7 @@ void GroupCommit::FinishCommitted(std::vector<JournalOp>& ops) {
     LogWarning("journal %s: erased health data may remain on disk: %s",
                options_.path, scrub.message());
     for (JournalOp& op : ops) {
-      if ((op.kind == Kind::kErase || op.kind == Kind::kReseal) &&
-          op.status.ok()) {
+      if (op.erases() && op.status.ok()) {
         op.status = absl::UnavailableError(absl::StrCat(
             "the health data was deleted but its bytes may remain on disk ",
             "until a retry succeeds: ", scrub.message()));

@@ -25,26 +25,64 @@ struct ResealCounts;
 
 // One queued operation; its inputs are serialized on the caller's thread.
 struct JournalOp {
-  enum class Kind { kCreate, kAppend, kEnd, kReadSummary, kErase, kReseal };
+  enum class Kind {
+    kCreate,
+    kAppend,
+    kEnd,
+    kReadSummary,
+    kErase,
+    kReseal,
+    kPutProfile,
+    kReadHistory,
+    kEraseProfile,
+  };
   Kind kind = Kind::kAppend;
   std::string class_id;
   // kAppend: the entry's participant; kErase: whose data (empty: all).
   std::string participant_id;
   bool health = false;  // kAppend: IsHealthEntry
   bool seal = false;    // kAppend: the body is sealed (ShouldSeal)
-  // The serialized record (kCreate), entry (kAppend) or summary (kEnd,
-  // kErase).
+  // The serialized record (kCreate), entry (kAppend), summary (kEnd,
+  // kErase) or StoredProfile (kPutProfile).
   std::string body;
   std::string info;  // kEnd: the serialized final ClassInfo
-  JournalDone done;  // every kind but kReadSummary
+  // kPutProfile, kReadHistory, kEraseProfile: the profile.
+  std::string profile_id;
+  std::vector<internal::ProfileUpdate> profiles;  // kEnd
+  std::vector<ErasedSeat> seats;                  // kEraseProfile
+  JournalDone done;                               // every write
   absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> read_done;
+  HistoryDone history_done;  // kReadHistory
   // The answer, set on the journal thread.
   absl::Status status;
-  v1::ClassSummary summary;        // kReadSummary, when status is OK
-  ResealCounts* counts = nullptr;  // kReseal: where its counts go
-  bool is_write() const { return kind != Kind::kReadSummary; }
+  v1::ClassSummary summary;                  // kReadSummary, when OK
+  std::vector<internal::PastClass> history;  // kReadHistory, when OK
+  ResealCounts* counts = nullptr;            // kReseal: where its counts go
+  bool is_write() const {
+    return kind != Kind::kReadSummary && kind != Kind::kReadHistory;
+  }
+  // Whether a committed op leaves removed bytes to scrub from the file.
+  bool erases() const {
+    return kind == Kind::kErase || kind == Kind::kReseal ||
+           kind == Kind::kEraseProfile;
+  }
+  // Runs the op's callback with its answer (`status`, or what it read).
+  void Answer() {
+    if (is_write()) {
+      done(std::move(status));
+    } else if (kind == Kind::kReadHistory) {
+      if (status.ok()) {
+        history_done(std::move(history));
+      } else {
+        history_done(std::move(status));
+      }
+    } else if (status.ok()) {
+      read_done(std::move(summary));
+    } else {
+      read_done(std::move(status));
+    }
+  }
 };
-
 // Group commit at work, since Open.
 struct GroupCommitStats {
   int64_t commits = 0;         // transactions committed

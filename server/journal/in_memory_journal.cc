@@ -6,6 +6,23 @@
 
 namespace circuit {
 
+const std::string& ParticipantOf(const internal::Entry& entry) {
+  switch (entry.input_case()) {
+    case internal::Entry::kJoin:
+      return entry.join().participant_id();
+    case internal::Entry::kConnection:
+      return entry.connection().participant_id();
+    case internal::Entry::kReport:
+      return entry.report().participant_id();
+    case internal::Entry::kToken:
+      return entry.token().participant_id();
+    default: {
+      static const std::string* const kNone = new std::string;
+      return *kNone;
+    }
+  }
+}
+
 bool IsHealthEntry(const internal::Entry& entry) {
   return entry.has_report() &&
          (entry.report().has_effort() || entry.report().has_symptom());
@@ -55,6 +72,7 @@ void InMemoryJournal::Append(const std::string& class_id, internal::Entry entry,
 }
 
 void InMemoryJournal::EndClass(const v1::ClassSummary& summary,
+                               std::vector<internal::ProfileUpdate> profiles,
                                JournalDone done) {
   absl::Status status;
   {
@@ -69,9 +87,89 @@ void InMemoryJournal::EndClass(const v1::ClassSummary& summary,
       *it->second.stored.record.mutable_info() = summary.class_info();
       it->second.ended = true;
       it->second.summary = summary;
+      for (internal::ProfileUpdate& update : profiles) {
+        ProfileLog& log = profiles_[update.profile().profile().profile_id()];
+        log.profile = std::move(*update.mutable_profile());
+        log.past.push_back(std::move(*update.mutable_past()));
+      }
     }
   }
   done(status);
+}
+
+void InMemoryJournal::PutProfile(const internal::StoredProfile& profile,
+                                 JournalDone done) {
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!fail_with_.ok()) {
+      status = fail_with_;
+    } else {
+      profiles_[profile.profile().profile_id()].profile = profile;
+    }
+  }
+  done(status);
+}
+
+void InMemoryJournal::ReadHistory(const std::string& profile_id,
+                                  HistoryDone done) {
+  std::vector<internal::PastClass> past;
+  {
+    absl::MutexLock lock(&mu_);
+    if (auto it = profiles_.find(profile_id); it != profiles_.end()) {
+      past = it->second.past;
+    }
+  }
+  done(std::move(past));
+}
+
+void InMemoryJournal::EraseProfile(const std::string& profile_id,
+                                   std::vector<ErasedSeat> seats,
+                                   JournalDone done) {
+  absl::Status status;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const ErasedSeat& seat : seats) {
+      auto it = classes_.find(seat.class_id);
+      if (it == classes_.end() || !it->second.ended) {
+        status = absl::FailedPreconditionError(
+            absl::StrCat("class ", seat.class_id, " has not ended"));
+      }
+    }
+    if (!fail_with_.ok()) status = fail_with_;
+    if (status.ok()) {
+      for (ErasedSeat& seat : seats) {
+        ClassLog& log = classes_[seat.class_id];
+        std::vector<internal::Entry> kept;
+        for (internal::Entry& entry : log.entries) {
+          if (ParticipantOf(entry) != seat.participant_id) {
+            kept.push_back(std::move(entry));
+          }
+        }
+        log.entries = std::move(kept);
+        log.summary = std::move(seat.scrubbed);
+      }
+      profiles_.erase(profile_id);
+    }
+  }
+  done(status);
+}
+
+absl::StatusOr<std::vector<StoredProfileHistory>> InMemoryJournal::LoadProfiles(
+    int recent) {
+  absl::MutexLock lock(&mu_);
+  std::vector<StoredProfileHistory> out;
+  for (const auto& [id, log] : profiles_) {
+    StoredProfileHistory stored;
+    stored.profile = log.profile;
+    stored.class_count = static_cast<int32_t>(log.past.size());
+    const size_t first = log.past.size() > static_cast<size_t>(recent)
+                             ? log.past.size() - recent
+                             : 0;
+    stored.recent.assign(log.past.begin() + first, log.past.end());
+    out.push_back(std::move(stored));
+  }
+  return out;
 }
 
 void InMemoryJournal::ReadSummary(

@@ -34,6 +34,26 @@ struct StoredClass {
   bool health_purged = false;
 };
 
+// A kept profile as loaded at startup, with its newest past classes.
+struct StoredProfileHistory {
+  internal::StoredProfile profile;
+  // At most the `recent` asked for, oldest first.
+  std::vector<internal::PastClass> recent;
+  // Every past class stored for it.
+  int32_t class_count = 0;
+};
+
+// One seat of a profile being erased: every entry of `participant_id` in
+// `class_id` (an ended class) goes, and `scrubbed` replaces its summary.
+struct ErasedSeat {
+  std::string class_id;
+  std::string participant_id;
+  v1::ClassSummary scrubbed;
+};
+
+using HistoryDone =
+    absl::AnyInvocable<void(absl::StatusOr<std::vector<internal::PastClass>>)>;
+
 // The durable record of every class: what it was created from, the inputs
 // its session accepted, in order (see circuit/internal/journal.proto), and,
 // once it ended, its summary. An ack or a command result is sent, and an
@@ -60,8 +80,15 @@ class Journal {
                       JournalDone done) = 0;
 
   // Marks a class ended: stores its final info (`summary.class_info`) and
-  // summary. NOT_FOUND for a class never created.
-  virtual void EndClass(const v1::ClassSummary& summary, JournalDone done) = 0;
+  // summary, and in the same transaction each kept profile's update (its
+  // new past class, its stage after the class). NOT_FOUND for a class never
+  // created.
+  virtual void EndClass(const v1::ClassSummary& summary,
+                        std::vector<internal::ProfileUpdate> profiles,
+                        JournalDone done) = 0;
+  void EndClass(const v1::ClassSummary& summary, JournalDone done) {
+    EndClass(summary, {}, std::move(done));
+  }
 
   // The stored summary of an ended class; NOT_FOUND when there is none.
   virtual void ReadSummary(
@@ -78,7 +105,28 @@ class Journal {
                                const std::string& participant_id,
                                JournalDone done) = 0;
 
+  // --- Kept profiles (health data: sealed at rest like summaries) --------
+
+  // Stores a profile (new, or replacing the one with its id).
+  virtual void PutProfile(const internal::StoredProfile& profile,
+                          JournalDone done) = 0;
+
+  // A profile's past classes, oldest first (empty for an unknown profile).
+  virtual void ReadHistory(const std::string& profile_id, HistoryDone done) = 0;
+
+  // Erases a profile, its past classes and every entry of its `seats`,
+  // whose summaries become `scrubbed`, and overwrites the removed bytes on
+  // disk as EraseHealthData does. FAILED_PRECONDITION when a seat's class
+  // has not ended (nothing is erased).
+  virtual void EraseProfile(const std::string& profile_id,
+                            std::vector<ErasedSeat> seats,
+                            JournalDone done) = 0;
+
   // --- Reading at startup (blocking; before serving) ----------------------
+
+  // Every kept profile with its `recent` newest past classes.
+  virtual absl::StatusOr<std::vector<StoredProfileHistory>> LoadProfiles(
+      int recent) = 0;
 
   // Every stored class, oldest first.
   virtual absl::StatusOr<std::vector<StoredClass>> LoadClasses() = 0;
@@ -96,13 +144,23 @@ class InMemoryJournal : public Journal {
                    JournalDone done) override;
   void Append(const std::string& class_id, internal::Entry entry,
               JournalDone done) override;
-  void EndClass(const v1::ClassSummary& summary, JournalDone done) override;
+  using Journal::EndClass;
+  void EndClass(const v1::ClassSummary& summary,
+                std::vector<internal::ProfileUpdate> profiles,
+                JournalDone done) override;
   void ReadSummary(
       const std::string& class_id,
       absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> done) override;
   void EraseHealthData(const v1::ClassSummary& scrubbed,
                        const std::string& participant_id,
                        JournalDone done) override;
+  void PutProfile(const internal::StoredProfile& profile,
+                  JournalDone done) override;
+  void ReadHistory(const std::string& profile_id, HistoryDone done) override;
+  void EraseProfile(const std::string& profile_id,
+                    std::vector<ErasedSeat> seats, JournalDone done) override;
+  absl::StatusOr<std::vector<StoredProfileHistory>> LoadProfiles(
+      int recent) override;
   absl::StatusOr<std::vector<StoredClass>> LoadClasses() override;
   absl::StatusOr<std::vector<internal::Entry>> LoadEntries(
       const std::string& class_id) override;
@@ -120,12 +178,20 @@ class InMemoryJournal : public Journal {
   };
   mutable absl::Mutex mu_;
   std::map<std::string, ClassLog> classes_ ABSL_GUARDED_BY(mu_);
+  struct ProfileLog {
+    internal::StoredProfile profile;
+    std::vector<internal::PastClass> past;
+  };
+  std::map<std::string, ProfileLog> profiles_ ABSL_GUARDED_BY(mu_);
   int64_t next_order_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status fail_with_ ABSL_GUARDED_BY(mu_);
 };
 
 // True for an entry that carries health data (an effort or symptom report).
 bool IsHealthEntry(const internal::Entry& entry);
+
+// The participant an entry is about, or "".
+const std::string& ParticipantOf(const internal::Entry& entry);
 
 }  // namespace circuit
 

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/common/log.h"
 #include "server/journal/journal.h"
@@ -25,6 +26,20 @@ std::string SummaryIdentity(absl::string_view class_id) {
   return absl::StrCat("summary:", class_id.size(), ":", class_id);
 }
 
+std::string ProfileIdentity(absl::string_view profile_id) {
+  return absl::StrCat("profile:", profile_id.size(), ":", profile_id);
+}
+std::string PastClassIdentity(absl::string_view profile_id, int64_t id) {
+  return absl::StrCat("past:", profile_id.size(), ":", profile_id, ":", id);
+}
+
+absl::StatusOr<std::string> SealAs(const KeyRing* keys,
+                                   const std::string& identity,
+                                   const std::string& plain) {
+  if (keys == nullptr) return plain;
+  return keys->Seal(plain, identity);
+}
+
 absl::StatusOr<std::string> SealRow(const KeyRing* keys,
                                     const std::string& class_id, int64_t id,
                                     const std::string& plain) {
@@ -40,6 +55,13 @@ absl::StatusOr<std::string> OpenSealed(const KeyRing* keys,
     return absl::NotFoundError("sealed, and no data keys were given");
   }
   return keys->Open(sealed, identity);
+}
+
+absl::StatusOr<std::string> OpenIfSealed(const KeyRing* keys,
+                                         absl::string_view stored,
+                                         const std::string& identity) {
+  if (!KeyRing::IsSealed(stored)) return std::string(stored);
+  return OpenSealed(keys, stored, identity);
 }
 
 absl::Status ResealRows(sqlite3* db, const KeyRing& keys,
@@ -148,6 +170,54 @@ absl::Status ResealRows(sqlite3* db, const KeyRing& keys,
     BindText(write.get(), 1, class_id);
     BindBlob(write.get(), 2, summary);
     if ((rc = StepToEnd(write.get())) != SQLITE_OK) return SqlFailure(db, rc);
+  }
+
+  // Kept profiles and their past classes: every row is health data. Both
+  // selects name the row by its key (?1 in the update) and its profile.
+  struct ProfileTable {
+    const char* select;
+    const char* update;
+    bool by_row_id;
+  };
+  for (const ProfileTable& table :
+       {ProfileTable{"SELECT profile_id, profile_id, body FROM profiles",
+                     "UPDATE profiles SET body = ?2 WHERE profile_id = ?1",
+                     false},
+        ProfileTable{"SELECT id, profile_id, body FROM profile_classes",
+                     "UPDATE profile_classes SET body = ?2 WHERE id = ?1",
+                     true}}) {
+    if ((rc = prepare(table.select, &read)) != SQLITE_OK ||
+        (rc = prepare(table.update, &write)) != SQLITE_OK) {
+      return SqlFailure(db, rc);
+    }
+    std::vector<std::pair<std::string, std::string>> rows;
+    while ((rc = sqlite3_step(read.get())) == SQLITE_ROW) {
+      const std::string key = ColumnText(read.get(), 0);
+      const std::string profile_id = ColumnText(read.get(), 1);
+      const int64_t row_id = sqlite3_column_int64(read.get(), 0);
+      absl::StatusOr<std::string> next =
+          reseal(ColumnBytes(read.get(), 2),
+                 table.by_row_id ? PastClassIdentity(profile_id, row_id)
+                                 : ProfileIdentity(profile_id),
+                 absl::StrCat("a record of profile ", profile_id),
+                 [](absl::string_view) { return true; });
+      if (!next.ok()) return next.status();
+      if (!next->empty()) rows.emplace_back(key, std::move(*next));
+    }
+    if (rc != SQLITE_DONE) return SqlFailure(db, rc);
+    read.reset();
+    for (const auto& [key, body] : rows) {
+      ScopedReset reset(write.get());
+      if (table.by_row_id) {
+        int64_t id = 0;
+        if (!absl::SimpleAtoi(key, &id)) continue;
+        sqlite3_bind_int64(write.get(), 1, id);
+      } else {
+        BindText(write.get(), 1, key);
+      }
+      BindBlob(write.get(), 2, body);
+      if ((rc = StepToEnd(write.get())) != SQLITE_OK) return SqlFailure(db, rc);
+    }
   }
   return absl::OkStatus();
 }

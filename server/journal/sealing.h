@@ -34,6 +34,15 @@ bool ShouldSeal(const internal::Entry& entry);
 // length-prefixed so no two identities share a spelling.
 std::string EntryIdentity(absl::string_view class_id, int64_t id);
 std::string SummaryIdentity(absl::string_view class_id);
+// A kept profile's row, and its past class row `id`.
+std::string ProfileIdentity(absl::string_view profile_id);
+std::string PastClassIdentity(absl::string_view profile_id, int64_t id);
+
+// Seals `plain` bound to `identity` when there are `keys`; `plain` when
+// they are null.
+absl::StatusOr<std::string> SealAs(const KeyRing* keys,
+                                   const std::string& identity,
+                                   const std::string& plain);
 
 // Seals `plain` for the entry row `id` of `class_id` (or the summary of
 // `class_id`, for id 0) when there are `keys`; `plain` when they are null.
@@ -45,6 +54,11 @@ absl::StatusOr<std::string> SealRow(const KeyRing* keys,
 absl::StatusOr<std::string> OpenSealed(const KeyRing* keys,
                                        absl::string_view sealed,
                                        const std::string& identity);
+
+// The record as stored when it is not sealed, else OpenSealed's answer.
+absl::StatusOr<std::string> OpenIfSealed(const KeyRing* keys,
+                                         absl::string_view stored,
+                                         const std::string& identity);
 
 // Reseal's work on `db` (in its open transaction), for the journal at `path`
 // (named in the log): plain health rows are sealed; with `rekey`, sealed rows

@@ -61,24 +61,6 @@ bool ParseInfoOnly(sqlite3_stmt* stmt, int column, v1::ClassInfo* info) {
   return in.ConsumedEntireMessage();
 }
 
-// The participant an entry is about, or "".
-const std::string& ParticipantOf(const internal::Entry& entry) {
-  switch (entry.input_case()) {
-    case internal::Entry::kJoin:
-      return entry.join().participant_id();
-    case internal::Entry::kConnection:
-      return entry.connection().participant_id();
-    case internal::Entry::kReport:
-      return entry.report().participant_id();
-    case internal::Entry::kToken:
-      return entry.token().participant_id();
-    default: {
-      static const std::string* const kNone = new std::string;
-      return *kNone;
-    }
-  }
-}
-
 absl::Status NeverJournaled(const std::string& class_id) {
   return absl::NotFoundError(
       absl::StrCat("class ", class_id, " was never journaled"));
@@ -141,6 +123,13 @@ absl::Status SqliteJournal::Init() {
     return UnreadableFile(path, raw, id_rc);
   }
   next_entry_id_ = last_entry + 1;
+  int64_t last_past = 0;
+  if (const int id_rc = QueryInt(
+          raw, "SELECT coalesce(max(id), 0) FROM profile_classes", &last_past);
+      id_rc != SQLITE_OK) {
+    return UnreadableFile(path, raw, id_rc);
+  }
+  next_past_id_ = last_past + 1;
   if (absl::Status status = PrepareStatements(); !status.ok()) return status;
   if (absl::Status status = commits_.Prepare(raw); !status.ok()) return status;
   // A file from before sealing has its plain health rows sealed now, and
@@ -189,6 +178,13 @@ absl::Status SqliteJournal::OpenReader() {
                {&load_class_, "SELECT 1 FROM classes WHERE class_id = ?1"},
                {&load_entries_,
                 "SELECT id, body FROM entries WHERE class_id = ?1 ORDER BY id"},
+               {&load_profiles_,
+                "SELECT profile_id, body, (SELECT count(*) FROM "
+                "profile_classes c WHERE c.profile_id = p.profile_id) "
+                "FROM profiles p ORDER BY profile_id"},
+               {&load_recent_past_,
+                "SELECT id, body FROM (SELECT id, body FROM profile_classes "
+                "WHERE profile_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id"},
            })) != SQLITE_OK) {
     return UnreadableFile(path, raw, rc);
   }
@@ -218,6 +214,19 @@ absl::Status SqliteJournal::PrepareStatements() {
           {&scrub_summary_,
            "UPDATE classes SET summary = ?2, "
            "health_purged = (health_purged OR ?3) WHERE class_id = ?1"},
+          {&put_profile_,
+           "INSERT OR REPLACE INTO profiles (profile_id, body) "
+           "VALUES (?1, ?2)"},
+          {&insert_past_,
+           "INSERT INTO profile_classes (id, profile_id, class_id, "
+           "participant_id, body) VALUES (?1, ?2, ?3, ?4, ?5)"},
+          {&read_history_,
+           "SELECT id, body FROM profile_classes WHERE profile_id = ?1 "
+           "ORDER BY id"},
+          {&delete_profile_, "DELETE FROM profiles WHERE profile_id = ?1"},
+          {&delete_past_, "DELETE FROM profile_classes WHERE profile_id = ?1"},
+          {&delete_seat_,
+           "DELETE FROM entries WHERE class_id = ?1 AND participant_id = ?2"},
       });
   if (rc != SQLITE_OK) return UnreadableFile(options_.path, db_.get(), rc);
   return absl::OkStatus();
@@ -295,9 +304,11 @@ void SqliteJournal::Append(const std::string& class_id, internal::Entry entry,
 }
 
 void SqliteJournal::EndClass(const v1::ClassSummary& summary,
+                             std::vector<internal::ProfileUpdate> profiles,
                              JournalDone done) {
   Op op;
   op.kind = Op::Kind::kEnd;
+  op.profiles = std::move(profiles);
   op.class_id = summary.class_info().class_id();
   op.info = summary.class_info().SerializeAsString();
   op.body = summary.SerializeAsString();
@@ -327,19 +338,157 @@ void SqliteJournal::EraseHealthData(const v1::ClassSummary& scrubbed,
   commits_.Enqueue(std::move(op));
 }
 
+void SqliteJournal::PutProfile(const internal::StoredProfile& profile,
+                               JournalDone done) {
+  Op op;
+  op.kind = Op::Kind::kPutProfile;
+  op.profile_id = profile.profile().profile_id();
+  op.body = profile.SerializeAsString();
+  op.done = std::move(done);
+  commits_.Enqueue(std::move(op));
+}
+
+void SqliteJournal::ReadHistory(const std::string& profile_id,
+                                HistoryDone done) {
+  Op op;
+  op.kind = Op::Kind::kReadHistory;
+  op.profile_id = profile_id;
+  op.history_done = std::move(done);
+  commits_.Enqueue(std::move(op));
+}
+
+void SqliteJournal::EraseProfile(const std::string& profile_id,
+                                 std::vector<ErasedSeat> seats,
+                                 JournalDone done) {
+  Op op;
+  op.kind = Op::Kind::kEraseProfile;
+  op.profile_id = profile_id;
+  op.seats = std::move(seats);
+  op.done = std::move(done);
+  commits_.Enqueue(std::move(op));
+}
+
 // --- The ops, on the journal thread -----------------------------------------
 
 void SqliteJournal::BatchBegins() {
   batch_created_seq_ = next_created_seq_;
   batch_entry_id_ = next_entry_id_;
+  batch_past_id_ = next_past_id_;
 }
 
 void SqliteJournal::BatchFailed() {
   next_created_seq_ = batch_created_seq_;
   next_entry_id_ = batch_entry_id_;
+  next_past_id_ = batch_past_id_;
+}
+
+absl::Status SqliteJournal::PutProfileRow(const std::string& profile_id,
+                                          const std::string& body) {
+  absl::StatusOr<std::string> sealed = journal_internal::SealAs(
+      options_.keys.get(), journal_internal::ProfileIdentity(profile_id), body);
+  if (!sealed.ok()) return sealed.status();
+  sqlite3_stmt* stmt = put_profile_.get();
+  ScopedReset reset(stmt);
+  BindText(stmt, 1, profile_id);
+  BindBlob(stmt, 2, *sealed);
+  if (const int rc = StepToEnd(stmt); rc != SQLITE_OK) {
+    return SqlFailure(db_.get(), rc);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteJournal::InsertPastClass(const internal::PastClass& past,
+                                            const std::string& profile_id) {
+  const int64_t id = next_past_id_++;
+  absl::StatusOr<std::string> sealed = journal_internal::SealAs(
+      options_.keys.get(), journal_internal::PastClassIdentity(profile_id, id),
+      past.SerializeAsString());
+  if (!sealed.ok()) return sealed.status();
+  sqlite3_stmt* stmt = insert_past_.get();
+  ScopedReset reset(stmt);
+  sqlite3_bind_int64(stmt, 1, id);
+  BindText(stmt, 2, profile_id);
+  BindText(stmt, 3, past.class_id());
+  BindText(stmt, 4, past.participant().participant_id());
+  BindBlob(stmt, 5, *sealed);
+  if (const int rc = StepToEnd(stmt); rc != SQLITE_OK) {
+    return SqlFailure(db_.get(), rc);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteJournal::ApplyEraseProfile(Op& op) {
+  sqlite3* db = db_.get();
+  // Every seat's class must have ended; otherwise nothing is erased.
+  for (const ErasedSeat& seat : op.seats) {
+    sqlite3_stmt* stmt = class_ended_.get();
+    ScopedReset reset(stmt);
+    BindText(stmt, 1, seat.class_id);
+    const int rc = sqlite3_step(stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlFailure(db, rc);
+    if (rc == SQLITE_DONE || sqlite3_column_int(stmt, 0) == 0) {
+      op.status = absl::FailedPreconditionError(
+          absl::StrCat("class ", seat.class_id, " has not ended"));
+      return absl::OkStatus();
+    }
+  }
+  for (const ErasedSeat& seat : op.seats) {
+    {
+      sqlite3_stmt* stmt = delete_seat_.get();
+      ScopedReset reset(stmt);
+      BindText(stmt, 1, seat.class_id);
+      BindText(stmt, 2, seat.participant_id);
+      if (const int rc = StepToEnd(stmt); rc != SQLITE_OK) {
+        return SqlFailure(db, rc);
+      }
+    }
+    absl::StatusOr<std::string> sealed =
+        SealRow(options_.keys.get(), seat.class_id, 0,
+                seat.scrubbed.SerializeAsString());
+    if (!sealed.ok()) return sealed.status();
+    sqlite3_stmt* stmt = scrub_summary_.get();
+    ScopedReset reset(stmt);
+    BindText(stmt, 1, seat.class_id);
+    BindBlob(stmt, 2, *sealed);
+    sqlite3_bind_int(stmt, 3, 0);
+    if (const int rc = StepToEnd(stmt); rc != SQLITE_OK) {
+      return SqlFailure(db, rc);
+    }
+  }
+  for (sqlite3_stmt* stmt : {delete_past_.get(), delete_profile_.get()}) {
+    ScopedReset reset(stmt);
+    BindText(stmt, 1, op.profile_id);
+    if (const int rc = StepToEnd(stmt); rc != SQLITE_OK) {
+      return SqlFailure(db, rc);
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteJournal::ApplyRead(Op& op) {
+  if (op.kind == Op::Kind::kReadHistory) {
+    sqlite3_stmt* stmt = read_history_.get();
+    ScopedReset reset(stmt);
+    BindText(stmt, 1, op.profile_id);
+    op.history.clear();
+    op.status = absl::OkStatus();
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const int64_t id = sqlite3_column_int64(stmt, 0);
+      absl::StatusOr<std::string> plain = journal_internal::OpenIfSealed(
+          options_.keys.get(), ColumnBytes(stmt, 1),
+          journal_internal::PastClassIdentity(op.profile_id, id));
+      internal::PastClass past;
+      if (!plain.ok() || !past.ParseFromString(*plain)) {
+        op.status = absl::DataLossError(absl::StrCat(
+            "a past class of profile ", op.profile_id, " cannot be read"));
+        return absl::OkStatus();
+      }
+      op.history.push_back(std::move(past));
+    }
+    if (rc != SQLITE_DONE) return SqlFailure(db_.get(), rc);
+    return absl::OkStatus();
+  }
   sqlite3_stmt* stmt = read_summary_.get();
   ScopedReset reset(stmt);
   BindText(stmt, 1, op.class_id);
@@ -381,6 +530,10 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
     return ResealRows(db, *options_.keys, options_.path, /*rekey=*/true,
                       op.counts);
   }
+  if (op.kind == Op::Kind::kPutProfile) {
+    return PutProfileRow(op.profile_id, op.body);
+  }
+  if (op.kind == Op::Kind::kEraseProfile) return ApplyEraseProfile(op);
 
   // Whether the class exists and has ended.
   bool found = false, ended = false;
@@ -458,6 +611,18 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
           SealRow(options_.keys.get(), op.class_id, 0, op.body);
       if (!sealed.ok()) return sealed.status();
       op.body = std::move(*sealed);
+      for (const internal::ProfileUpdate& update : op.profiles) {
+        const std::string& profile_id = update.profile().profile().profile_id();
+        if (absl::Status put =
+                PutProfileRow(profile_id, update.profile().SerializeAsString());
+            !put.ok()) {
+          return put;
+        }
+        if (absl::Status past = InsertPastClass(update.past(), profile_id);
+            !past.ok()) {
+          return past;
+        }
+      }
       stmt = end_class_.get();
       BindText(stmt, 1, op.class_id);
       BindBlob(stmt, 2, op.info);
@@ -494,8 +659,11 @@ absl::Status SqliteJournal::ApplyWrite(Op& op) {
     }
 
     case Op::Kind::kReadSummary:
+    case Op::Kind::kReadHistory:
     case Op::Kind::kReseal:
-      return absl::InternalError("a read was applied as a write");
+    case Op::Kind::kPutProfile:
+    case Op::Kind::kEraseProfile:
+      return absl::InternalError("an op was applied as another");
   }
   ScopedReset reset(stmt);
   if (const int rc = StepToEnd(stmt); rc != SQLITE_OK) {
@@ -531,6 +699,63 @@ absl::StatusOr<std::vector<StoredClass>> SqliteJournal::LoadClasses() {
         "cannot read ", options_.path, ": ", sqlite3_errmsg(read_db_.get())));
   }
   return classes;
+}
+
+absl::StatusOr<std::vector<StoredProfileHistory>> SqliteJournal::LoadProfiles(
+    int recent) {
+  absl::MutexLock lock(&read_mu_);
+  sqlite3* db = read_db_.get();
+  if (db == nullptr) return absl::UnavailableError("the journal is closed");
+  auto read_failure = [&] {
+    return absl::UnavailableError(
+        absl::StrCat("cannot read ", options_.path, ": ", sqlite3_errmsg(db)));
+  };
+  std::vector<StoredProfileHistory> profiles;
+  {
+    sqlite3_stmt* stmt = load_profiles_.get();
+    ScopedReset reset(stmt);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const std::string profile_id = ColumnText(stmt, 0);
+      absl::StatusOr<std::string> plain = journal_internal::OpenIfSealed(
+          options_.keys.get(), ColumnBytes(stmt, 1),
+          journal_internal::ProfileIdentity(profile_id));
+      StoredProfileHistory stored;
+      if (!plain.ok() || !stored.profile.ParseFromString(*plain)) {
+        ++unreadable_;
+        LogError("journal %s: profile %s cannot be read; it is left out",
+                 options_.path, profile_id);
+        continue;
+      }
+      stored.class_count = sqlite3_column_int(stmt, 2);
+      profiles.push_back(std::move(stored));
+    }
+    if (rc != SQLITE_DONE) return read_failure();
+  }
+  sqlite3_stmt* stmt = load_recent_past_.get();
+  for (StoredProfileHistory& stored : profiles) {
+    const std::string& profile_id = stored.profile.profile().profile_id();
+    ScopedReset reset(stmt);
+    BindText(stmt, 1, profile_id);
+    sqlite3_bind_int(stmt, 2, recent);
+    int rc;
+    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+      const int64_t id = sqlite3_column_int64(stmt, 0);
+      absl::StatusOr<std::string> plain = journal_internal::OpenIfSealed(
+          options_.keys.get(), ColumnBytes(stmt, 1),
+          journal_internal::PastClassIdentity(profile_id, id));
+      internal::PastClass past;
+      if (!plain.ok() || !past.ParseFromString(*plain)) {
+        ++unreadable_;
+        LogError("journal %s: past class %d of profile %s cannot be read",
+                 options_.path, id, profile_id);
+        continue;
+      }
+      stored.recent.push_back(std::move(past));
+    }
+    if (rc != SQLITE_DONE) return read_failure();
+  }
+  return profiles;
 }
 
 absl::StatusOr<std::vector<internal::Entry>> SqliteJournal::LoadEntries(

@@ -127,7 +127,10 @@ class SqliteJournal final : public Journal,
                    JournalDone done) override;
   void Append(const std::string& class_id, internal::Entry entry,
               JournalDone done) override;
-  void EndClass(const v1::ClassSummary& summary, JournalDone done) override;
+  using Journal::EndClass;
+  void EndClass(const v1::ClassSummary& summary,
+                std::vector<internal::ProfileUpdate> profiles,
+                JournalDone done) override;
   void ReadSummary(
       const std::string& class_id,
       absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> done) override;
@@ -136,6 +139,13 @@ class SqliteJournal final : public Journal,
                        JournalDone done) override;
   // Read the committed state through a connection of their own; safe
   // alongside writes (they see the writes whose callbacks have run).
+  void PutProfile(const internal::StoredProfile& profile,
+                  JournalDone done) override;
+  void ReadHistory(const std::string& profile_id, HistoryDone done) override;
+  void EraseProfile(const std::string& profile_id,
+                    std::vector<ErasedSeat> seats, JournalDone done) override;
+  absl::StatusOr<std::vector<StoredProfileHistory>> LoadProfiles(
+      int recent) override;
   absl::StatusOr<std::vector<StoredClass>> LoadClasses() override;
   absl::StatusOr<std::vector<internal::Entry>> LoadEntries(
       const std::string& class_id) override;
@@ -171,6 +181,12 @@ class SqliteJournal final : public Journal,
   absl::Status ApplyWrite(Op& op) override;
   void BatchBegins() override;
   void BatchFailed() override;
+  // The profile ops' writes (ApplyWrite's share).
+  absl::Status PutProfileRow(const std::string& profile_id,
+                             const std::string& body);
+  absl::Status InsertPastClass(const internal::PastClass& past,
+                               const std::string& profile_id);
+  absl::Status ApplyEraseProfile(Op& op);
 
   const SqliteJournalOptions options_;
   journal_internal::DataFileLock lock_;
@@ -178,7 +194,11 @@ class SqliteJournal final : public Journal,
   // Touched only by the journal thread once it runs (Open before that).
   Db db_;
   Stmt class_ended_, read_record_, insert_class_, insert_entry_, end_class_,
-      read_summary_, delete_health_, scrub_summary_;
+      read_summary_, delete_health_, scrub_summary_, put_profile_, insert_past_,
+      read_history_, delete_profile_, delete_past_, delete_seat_;
+  // The id the next past class row gets (bound into its seal, as entries).
+  int64_t next_past_id_ = 1;
+  int64_t batch_past_id_ = 1;
   int64_t next_created_seq_ = 1;
   // The id the next entry row gets: sealed bodies are bound to it, so it is
   // chosen before the insert.
@@ -193,6 +213,8 @@ class SqliteJournal final : public Journal,
   Stmt load_classes_ ABSL_GUARDED_BY(read_mu_);
   Stmt load_class_ ABSL_GUARDED_BY(read_mu_);
   Stmt load_entries_ ABSL_GUARDED_BY(read_mu_);
+  Stmt load_profiles_ ABSL_GUARDED_BY(read_mu_);
+  Stmt load_recent_past_ ABSL_GUARDED_BY(read_mu_);
 
   std::atomic<int64_t> unreadable_{0};
 

@@ -47,6 +47,26 @@ const char* MigrationFrom(int version) {
       // `classes.summary` (KeyRing records); the tables stay as they are. Open
       // seals a version 1 file's plain rows after this step.
       return "";
+    case 2:
+      // Kept profiles (sealed StoredProfile bodies) and their past classes
+      // (sealed PastClass bodies), by profile; `class_id` and
+      // `participant_id` say which seat each past class was, so an erase
+      // finds the seat's entries without opening anything.
+      return R"sql(
+        CREATE TABLE profiles (
+          profile_id TEXT PRIMARY KEY,
+          body BLOB NOT NULL
+        );
+        CREATE TABLE profile_classes (
+          id INTEGER PRIMARY KEY,
+          profile_id TEXT NOT NULL,
+          class_id TEXT NOT NULL,
+          participant_id TEXT NOT NULL,
+          body BLOB NOT NULL
+        );
+        CREATE INDEX profile_classes_by_profile
+          ON profile_classes (profile_id, id);
+      )sql";
   }
   return nullptr;
 }

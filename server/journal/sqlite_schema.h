@@ -14,7 +14,7 @@ namespace journal_internal {
 // The schema version this build writes; older files are migrated at Open.
 // Version 2 seals health data; a version 1 file's plain health rows are
 // sealed when it is migrated (with keys).
-inline constexpr int kJournalSchemaVersion = 2;
+inline constexpr int kJournalSchemaVersion = 3;
 
 // Makes the writer connection `db` to the file at `path` ready for the
 // journal, at Open: checks, reading and never writing, that the file is a

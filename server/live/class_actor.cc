@@ -6,14 +6,26 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "server/auth/principal.h"
 #include "server/common/log.h"
 #include "server/common/stats.h"
 #include "server/engine/adaptation.h"
+#include "server/engine/carry_over.h"
 #include "server/engine/summary.h"
 #include "server/fanout/wire.h"
 
 namespace circuit {
 namespace {
+
+// The programme a new profile follows and the stage it starts at: the
+// library's first programme, at its first stage (the coach moves her on).
+void StartingStage(const CircuitLibrary* library, std::string* programme_id,
+                   std::string* stage_id, std::string* stage_name) {
+  (void)library;
+  programme_id->clear();
+  stage_id->clear();
+  stage_name->clear();
+}
 
 constexpr int64_t kMinClientJoinId = 16;
 constexpr int64_t kMaxClientJoinId = 64;
@@ -53,6 +65,8 @@ ClassActor::ClassActor(const internal::ClassRecord& record,
       journal_(deps.journal),
       clock_(deps.clock),
       seats_(deps.seats),
+      profiles_(deps.profiles),
+      server_library_(deps.library),
       hold_ms_(absl::ToInt64Milliseconds(deps.session.hold)),
       strand_(Strand::Create(deps.executor)),
       session_(record.info(), library_.circuits().front(), &library_,
@@ -120,14 +134,31 @@ void ClassActor::RecordEndIfNeeded() {
   }
   end_recorded_ = true;
   auto self = shared_from_this();
-  journal_->EndClass(
-      session_.Summary(clock_->Now()), [self](absl::Status status) {
-        if (status.ok()) return;
-        LogError("class %s: cannot record its end: %s", self->class_id_,
-                 std::string(status.message()));
-        // Tried again on the next tick.
-        self->strand_->Post([self] { self->end_recorded_ = false; });
-      });
+  auto retry = [self](absl::Status status) {
+    if (status.ok()) return;
+    LogError("class %s: cannot record its end: %s", self->class_id_,
+             std::string(status.message()));
+    // Tried again on the next tick.
+    self->strand_->Post([self] { self->end_recorded_ = false; });
+  };
+  v1::ClassSummary summary = session_.Summary(clock_->Now());
+  if (profiles_ == nullptr) {
+    journal_->EndClass(summary, std::move(retry));
+    return;
+  }
+  internal::ClassRecord record;
+  *record.mutable_info() = summary.class_info();
+  *record.mutable_circuit() = library_.circuits().front();
+  for (const v1::Exercise& exercise : library_.exercises()) {
+    *record.add_exercises() = exercise;
+  }
+  profiles_->EndClass(
+      summary,
+      [record = std::move(record)](const v1::ParticipantSummary& participant,
+                                   const std::string& stage_id) {
+        return engine::MakePastClass(record, participant, stage_id);
+      },
+      std::move(retry));
 }
 
 void ClassActor::RegisterSeat(const internal::Entry& entry) {
@@ -135,6 +166,11 @@ void ClassActor::RegisterSeat(const internal::Entry& entry) {
     const internal::JoinInput& join = entry.join();
     seats_->Add(join.resume_token_sha256(), join.client_join_id_sha256(),
                 SeatRef{class_id_, join.participant_id()});
+    if (profiles_ != nullptr && !join.profile_id().empty() &&
+        session_.phase() != v1::CLASS_PHASE_ENDED) {
+      profiles_->SeatOpened(join.profile_id(), class_id_,
+                            join.participant_id());
+    }
     NoteParticipantId(join.participant_id());
   } else if (entry.has_token()) {
     seats_->ReplaceToken(class_id_, entry.token().participant_id(),
@@ -240,33 +276,145 @@ void ClassActor::NewSeat(std::shared_ptr<Stream> stream,
                          const v1::JoinRequest& request, std::string join_hash,
                          SeatDone done) {
   const std::string participant_id = absl::StrCat("p", next_participant_);
-  if (absl::Status check =
-          session_.CheckJoin(participant_id, request.check_in());
+  v1::CheckIn check_in = request.check_in();
+  std::optional<v1::Profile> profile;
+  if (!request.profile_credential().empty()) {
+    if (profiles_ == nullptr) {
+      done(absl::UnimplementedError("this server keeps no profiles"));
+      return;
+    }
+    absl::StatusOr<v1::Profile> known =
+        profiles_->Authenticate(request.profile_credential());
+    if (!known.ok()) {
+      done(known.status());
+      return;
+    }
+    const std::string& class_studio = session_.info().studio_id().empty()
+                                          ? std::string(kDefaultStudio)
+                                          : session_.info().studio_id();
+    if (known->studio_id() != class_studio) {
+      done(absl::PermissionDeniedError(
+          "this profile is kept by another studio; join without it"));
+      return;
+    }
+    // What the check-in leaves out comes from her profile.
+    if (check_in.display_name().empty()) {
+      check_in.set_display_name(known->display_name());
+    }
+    if (check_in.track() == v1::RECOVERY_TRACK_UNSPECIFIED) {
+      check_in.set_track(known->track());
+    }
+    if (!check_in.has_weeks_postpartum() && known->has_weeks_postpartum()) {
+      check_in.set_weeks_postpartum(known->weeks_postpartum());
+    }
+    if (check_in.equipment().empty()) {
+      check_in.set_equipment(known->equipment());
+    }
+    profile = *std::move(known);
+  }
+  if (absl::Status check = session_.CheckJoin(participant_id, check_in);
       !check.ok()) {
     done(check);
     return;
   }
   ++next_participant_;
+  if (profile.has_value() || !request.keep_profile()) {
+    CommitJoin(std::move(stream), participant_id, std::move(check_in),
+               std::move(join_hash), profile.has_value() ? &*profile : nullptr,
+               "", std::move(done));
+    return;
+  }
+  if (profiles_ == nullptr) {
+    done(absl::UnimplementedError("this server keeps no profiles"));
+    return;
+  }
+  // keep_profile: her profile is durable before the join that links it.
+  std::string programme_id, stage_id, stage_name;
+  StartingStage(server_library_, &programme_id, &stage_id, &stage_name);
+  const std::string studio = session_.info().studio_id().empty()
+                                 ? std::string(kDefaultStudio)
+                                 : session_.info().studio_id();
+  profiles_->Create(
+      check_in, studio, programme_id, stage_id, stage_name,
+      [self = shared_from_this(), stream = std::move(stream), participant_id,
+       check_in, join_hash = std::move(join_hash), done = std::move(done)](
+          absl::StatusOr<ProfileBook::Created> created) mutable {
+        self->strand_->Post(
+            [self, stream = std::move(stream), participant_id,
+             check_in = std::move(check_in), join_hash = std::move(join_hash),
+             created = std::move(created), done = std::move(done)]() mutable {
+              if (!created.ok()) {
+                done(created.status());
+                return;
+              }
+              self->CommitJoin(std::move(stream), participant_id,
+                               std::move(check_in), std::move(join_hash),
+                               &created->profile,
+                               std::move(created->credential), std::move(done));
+            });
+      });
+}
+
+void ClassActor::CommitJoin(std::shared_ptr<Stream> stream,
+                            const std::string& participant_id,
+                            v1::CheckIn check_in, std::string join_hash,
+                            const v1::Profile* profile,
+                            std::string profile_credential, SeatDone done) {
   NewToken token = MakeToken();
   internal::Entry entry;
   internal::JoinInput* join = entry.mutable_join();
   join->set_participant_id(participant_id);
-  *join->mutable_check_in() = request.check_in();
+  *join->mutable_check_in() = std::move(check_in);
   join->set_resume_token_sha256(token.hash);
   join->set_client_join_id_sha256(join_hash);
+  std::string profile_id;
+  if (profile != nullptr) {
+    profile_id = profile->profile_id();
+    join->set_profile_id(profile_id);
+    for (engine::SuggestionToMake& item :
+         PlanFor(*profile, profiles_->Recent(profile_id))) {
+      v1::Suggestion* out = join->add_plan();
+      out->set_kind(item.kind);
+      out->set_exercise_id(std::move(item.exercise_id));
+      out->set_suggested_exercise_id(std::move(item.suggested_exercise_id));
+      out->set_suggested_exercise_name(std::move(item.suggested_exercise_name));
+      out->set_reason(std::move(item.reason));
+      out->set_from_history(true);
+      out->set_start_side(item.start_side);
+      out->set_suggested_stage_id(std::move(item.suggested_stage_id));
+      out->set_suggested_stage_name(std::move(item.suggested_stage_name));
+    }
+  }
   Commit(std::move(entry),
          [this, stream = std::move(stream), participant_id,
-          token = std::move(token.token),
+          token = std::move(token.token), profile_id = std::move(profile_id),
+          profile_credential = std::move(profile_credential),
           done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
            if (!outcome.status.ok()) {
              done(outcome.status);
              return;
            }
-           SendJoined(stream.get(), participant_id, token);
+           SendJoined(stream.get(), participant_id, token, profile_id,
+                      profile_credential);
            Attach(std::move(stream), Role::kParticipant, participant_id, 0,
                   /*resume=*/false);
            done(participant_id);
          });
+}
+
+std::vector<engine::SuggestionToMake> ClassActor::PlanFor(
+    const v1::Profile& profile,
+    const std::vector<internal::PastClass>& history) const {
+  engine::PlanInputs inputs;
+  inputs.circuit = &library_.circuits().front();
+  inputs.library = server_library_ != nullptr ? server_library_ : &library_;
+  inputs.track = profile.track();
+  if (profile.has_weeks_postpartum()) {
+    inputs.weeks_postpartum = profile.weeks_postpartum();
+  }
+  inputs.programme_id = profile.programme_id();
+  inputs.stage_id = profile.stage_id();
+  return engine::DerivePlan(inputs, history);
 }
 
 void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
@@ -297,13 +445,17 @@ void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
 }
 
 void ClassActor::SendJoined(Stream* stream, const std::string& participant_id,
-                            const std::string& token) {
+                            const std::string& token,
+                            const std::string& profile_id,
+                            const std::string& profile_credential) {
   v1::JoinClassResponse joined;
   joined.set_server_time_unix_ms(clock_->NowUnixMs());
   joined.mutable_joined()->set_class_id(class_id_);
   joined.mutable_joined()->set_participant_id(participant_id);
   joined.mutable_joined()->set_resume_token(token);
   joined.mutable_joined()->set_hold_ms(hold_ms_);
+  joined.mutable_joined()->set_profile_id(profile_id);
+  joined.mutable_joined()->set_profile_credential(profile_credential);
   stream->Send(ToByteBuffer(joined), Delivery::kReliable);
 }
 
@@ -750,6 +902,14 @@ void ClassActor::EraseHealthData(const std::string& participant_id,
     }
     self->journal_->EraseHealthData(self->session_.Summary(self->clock_->Now()),
                                     participant_id, std::move(done));
+  });
+}
+
+void ClassActor::EraseSeat(const std::string& participant_id,
+                           absl::AnyInvocable<void(absl::Status)> done) {
+  strand_->Post([self = shared_from_this(), participant_id,
+                 done = std::move(done)]() mutable {
+    done(self->session_.EraseSeat(participant_id));
   });
 }
 

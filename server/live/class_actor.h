@@ -22,6 +22,7 @@
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
 #include "server/live/executor.h"
+#include "server/live/profiles.h"
 #include "server/live/seats.h"
 
 namespace circuit {
@@ -34,6 +35,11 @@ struct ActorDeps {
   Executor* executor = nullptr;
   SeatTable* seats = nullptr;
   engine::SessionOptions session;
+  // Kept profiles (joins with a profile, her plan, her history at the end),
+  // and the server's library (the programmes and rule table a plan is made
+  // with). Null: joins with a profile are refused (tests of other things).
+  ProfileBook* profiles = nullptr;
+  const CircuitLibrary* library = nullptr;
 };
 
 // One live class as an actor: its ClassSession, its journal appends and its
@@ -150,6 +156,11 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   // memory and in the journal. The session's and journal's codes.
   void EraseHealthData(const std::string& participant_id,
                        absl::AnyInvocable<void(absl::Status)> done);
+  // Erases everything about one participant of an ended class, in memory
+  // only (her kept profile was erased: the journal already erased the
+  // inputs). The session's codes.
+  void EraseSeat(const std::string& participant_id,
+                 absl::AnyInvocable<void(absl::Status)> done);
   // Erases every participant's health data of an ended class (retention).
   void PurgeHealthData(absl::AnyInvocable<void(absl::Status)> done);
 
@@ -201,6 +212,13 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   void SendProgress(Stream* stream);
   void NewSeat(std::shared_ptr<Stream> stream, const v1::JoinRequest& request,
                std::string join_hash, SeatDone done);
+  // After NewSeat's checks: journals the join of `participant_id`, linked to
+  // `profile` when set (with her plan), and answers Joined (with
+  // `profile_credential` when the join made her profile).
+  void CommitJoin(std::shared_ptr<Stream> stream,
+                  const std::string& participant_id, v1::CheckIn check_in,
+                  std::string join_hash, const v1::Profile* profile,
+                  std::string profile_credential, SeatDone done);
   void RetakeSeat(std::shared_ptr<Stream> stream,
                   const std::string& participant_id, SeatDone done);
   // `resume`: a snapshot it needs is MISSED_EVENTS (else INITIAL).
@@ -211,8 +229,13 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   void TickOnStrand(int64_t tick, const ProgressPace& pace);
   void SendProgressOnTick(int64_t tick, const ProgressPace& pace,
                           int64_t now_ms);
+  // Her plan for today from her past classes (engine::DerivePlan).
+  std::vector<engine::SuggestionToMake> PlanFor(
+      const v1::Profile& profile,
+      const std::vector<internal::PastClass>& history) const;
   void SendJoined(Stream* stream, const std::string& participant_id,
-                  const std::string& token);
+                  const std::string& token, const std::string& profile_id = "",
+                  const std::string& profile_credential = "");
 
   const std::string class_id_;
   const std::string join_code_;
@@ -220,6 +243,8 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   Journal* const journal_;
   const Clock* const clock_;
   SeatTable* const seats_;
+  ProfileBook* const profiles_;
+  const CircuitLibrary* const server_library_;
   const int64_t hold_ms_;
   const std::shared_ptr<Strand> strand_;
 

@@ -23,7 +23,8 @@ ClassRegistry::ClassRegistry(const CircuitLibrary* library, Journal* journal,
       journal_(journal),
       clock_(clock),
       executor_(executor),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      profiles_(journal, clock) {}
 
 ClassRegistry::~ClassRegistry() { StopTicker(); }
 
@@ -34,10 +35,13 @@ ActorDeps ClassRegistry::Deps() {
   deps.executor = executor_;
   deps.seats = &seats_;
   deps.session = options_.session;
+  deps.profiles = &profiles_;
+  deps.library = library_;
   return deps;
 }
 
 absl::Status ClassRegistry::Recover() {
+  if (absl::Status loaded = profiles_.Load(); !loaded.ok()) return loaded;
   absl::StatusOr<std::vector<StoredClass>> classes = journal_->LoadClasses();
   if (!classes.ok()) return classes.status();
   std::vector<std::shared_ptr<ClassActor>> open;
@@ -249,6 +253,109 @@ void ClassRegistry::Summary(
     return;
   }
   journal_->ReadSummary(class_id, std::move(done));
+}
+
+void ClassRegistry::EraseProfile(
+    const std::string& profile_id,
+    absl::AnyInvocable<void(absl::StatusOr<int>)> done) {
+  std::vector<std::pair<std::string, std::string>> open =
+      profiles_.OpenSeats(profile_id);
+  if (!open.empty()) {
+    done(absl::FailedPreconditionError(
+        absl::StrCat("class ", open.front().first,
+                     " has not ended; erase your data once it has")));
+    return;
+  }
+  profiles_.History(
+      profile_id,
+      [this, profile_id, done = std::move(done)](
+          absl::StatusOr<std::vector<internal::PastClass>> history) mutable {
+        if (!history.ok()) {
+          done(history.status());
+          return;
+        }
+        // Her record in each class's summary, scrubbed; gathered from the
+        // actors' strands and the journal's thread alike.
+        struct Gather {
+          absl::Mutex mu;
+          size_t waiting ABSL_GUARDED_BY(mu) = 0;
+          std::vector<ErasedSeat> seats ABSL_GUARDED_BY(mu);
+          // A summary that could not be read: nothing is erased then.
+          absl::Status failed ABSL_GUARDED_BY(mu);
+          absl::AnyInvocable<void(absl::StatusOr<int>)> done;
+        };
+        auto gather = std::make_shared<Gather>();
+        gather->done = std::move(done);
+        std::vector<std::pair<std::string, std::string>> seats;
+        for (const internal::PastClass& past : *history) {
+          seats.emplace_back(past.class_id(),
+                             past.participant().participant_id());
+        }
+        auto finish = [this, profile_id, gather] {
+          std::vector<ErasedSeat> erased;
+          absl::Status failed;
+          {
+            absl::MutexLock lock(&gather->mu);
+            erased = std::move(gather->seats);
+            failed = gather->failed;
+          }
+          if (!failed.ok()) {
+            gather->done(failed);
+            return;
+          }
+          std::vector<std::pair<std::string, std::string>> in_memory;
+          for (const ErasedSeat& seat : erased) {
+            in_memory.emplace_back(seat.class_id, seat.participant_id);
+          }
+          const int count = static_cast<int>(erased.size());
+          journal_->EraseProfile(
+              profile_id, std::move(erased),
+              [this, profile_id, gather, in_memory = std::move(in_memory),
+               count](absl::Status status) {
+                if (!status.ok()) {
+                  gather->done(status);
+                  return;
+                }
+                for (const auto& [class_id, participant_id] : in_memory) {
+                  if (std::shared_ptr<ClassActor> actor = Find(class_id)) {
+                    actor->EraseSeat(participant_id, [](absl::Status) {});
+                  }
+                }
+                profiles_.Forget(profile_id);
+                gather->done(count);
+              });
+        };
+        {
+          absl::MutexLock lock(&gather->mu);
+          gather->waiting = seats.size() + 1;
+        }
+        auto one_done = [gather, finish] {
+          bool last = false;
+          {
+            absl::MutexLock lock(&gather->mu);
+            last = --gather->waiting == 0;
+          }
+          if (last) finish();
+        };
+        for (const auto& [class_id, participant_id] : seats) {
+          Summary(class_id,
+                  [gather, class_id = class_id, participant_id = participant_id,
+                   one_done](absl::StatusOr<v1::ClassSummary> summary) mutable {
+                    {
+                      absl::MutexLock lock(&gather->mu);
+                      if (summary.ok()) {
+                        engine::EraseSeat(&*summary, participant_id);
+                        gather->seats.push_back(ErasedSeat{
+                            class_id, participant_id, *std::move(summary)});
+                      } else if (!absl::IsNotFound(summary.status())) {
+                        gather->failed = summary.status();
+                      }
+                    }
+                    one_done();
+                  });
+        }
+        one_done();
+      });
 }
 
 void ClassRegistry::EraseHealthData(

@@ -106,6 +106,19 @@ class ClassRegistry {
   void Summary(const std::string& class_id,
                absl::AnyInvocable<void(absl::StatusOr<v1::ClassSummary>)> done)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Kept profiles (loaded by Recover).
+  ProfileBook* profiles() { return &profiles_; }
+  const ProfileBook* profiles() const { return &profiles_; }
+
+  // Erases a kept profile and everything linked to it: her seat in every
+  // class she joined with it (every entry, her record in the summary, in
+  // memory and in the journal), her history and the profile; `done` gets
+  // how many classes her seat was erased from. FAILED_PRECONDITION while a
+  // class she joined with it has not ended.
+  void EraseProfile(const std::string& profile_id,
+                    absl::AnyInvocable<void(absl::StatusOr<int>)> done)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Erases a participant's health data from an ended class.
   void EraseHealthData(const std::string& class_id,
                        const std::string& participant_id,
@@ -146,6 +159,7 @@ class ClassRegistry {
   Executor* const executor_;
   const RegistryOptions options_;
   SeatTable seats_;
+  ProfileBook profiles_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<ClassActor>> by_id_

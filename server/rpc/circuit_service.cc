@@ -69,6 +69,17 @@ CircuitServiceImpl::CircuitServiceImpl(const CircuitLibrary* library,
                &Self::ServeRotateSigningKey, &calls_));
   add(ServeRaw(this, &Self::RequestRetireSigningKey,
                &Self::ServeRetireSigningKey, &calls_));
+  add(ServeRaw(this, &Self::RequestGetMyProfile, &Self::ServeGetMyProfile,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestUpdateMyProfile, &Self::ServeUpdateMyProfile,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestGetMyData, &Self::ServeGetMyData, &calls_));
+  add(ServeRaw(this, &Self::RequestEraseMyData, &Self::ServeEraseMyData,
+               &calls_));
+  add(ServeRaw(this, &Self::RequestRevokeProfileCredential,
+               &Self::ServeRevokeProfileCredential, &calls_));
+  add(ServeRaw(this, &Self::RequestGetProgress, &Self::ServeGetProgress,
+               &calls_));
 }
 
 absl::Duration CircuitServiceImpl::WriteInterval(int64_t now_ns) {

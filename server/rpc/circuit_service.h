@@ -119,7 +119,13 @@ using CircuitServiceBase =
                 v1::CircuitService::WithRawMethod_IssueSignInCode,
                 v1::CircuitService::WithRawMethod_SignIn,
                 v1::CircuitService::WithRawMethod_RotateSigningKey,
-                v1::CircuitService::WithRawMethod_RetireSigningKey>::type;
+                v1::CircuitService::WithRawMethod_RetireSigningKey,
+                v1::CircuitService::WithRawMethod_GetMyProfile,
+                v1::CircuitService::WithRawMethod_UpdateMyProfile,
+                v1::CircuitService::WithRawMethod_GetMyData,
+                v1::CircuitService::WithRawMethod_EraseMyData,
+                v1::CircuitService::WithRawMethod_RevokeProfileCredential,
+                v1::CircuitService::WithRawMethod_GetProgress>::type;
 
 // circuit.v1.CircuitService: a thin adapter from gRPC to the class registry
 // and its class actors. Validates credentials and input shape, converts
@@ -241,6 +247,26 @@ class CircuitServiceImpl final : public CircuitServiceBase {
   void ServeRetireSigningKey(grpc::ServerContext* context,
                              const v1::RetireSigningKeyRequest& request,
                              UnaryReply<v1::SigningKeys> reply);
+  // Kept profiles (profile_handlers.cc).
+  void ServeGetMyProfile(grpc::ServerContext* context,
+                         const v1::GetMyProfileRequest& request,
+                         UnaryReply<v1::Profile> reply);
+  void ServeUpdateMyProfile(grpc::ServerContext* context,
+                            const v1::UpdateMyProfileRequest& request,
+                            UnaryReply<v1::Profile> reply);
+  void ServeGetMyData(grpc::ServerContext* context,
+                      const v1::GetMyDataRequest& request,
+                      UnaryReply<v1::MyData> reply);
+  void ServeEraseMyData(grpc::ServerContext* context,
+                        const v1::EraseMyDataRequest& request,
+                        UnaryReply<v1::EraseMyDataResponse> reply);
+  void ServeRevokeProfileCredential(
+      grpc::ServerContext* context,
+      const v1::RevokeProfileCredentialRequest& request,
+      UnaryReply<v1::Profile> reply);
+  void ServeGetProgress(grpc::ServerContext* context,
+                        const v1::GetProgressRequest& request,
+                        UnaryReply<v1::Progress> reply);
 
   // Authenticates the call and asks `may` whether the caller may do this to
   // the class (NOT_FOUND for an unknown class). The caller into `who`.

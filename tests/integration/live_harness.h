@@ -155,6 +155,9 @@ struct ParticipantClient {
   Collector<v1::JoinClassResponse> in;
   std::string participant_id;
   std::string resume_token;
+  v1::Joined joined;
+  // The stream's status when the join was refused (no Joined came).
+  grpc::Status refused;
 
   ~ParticipantClient() {
     if (context != nullptr) context->TryCancel();
@@ -299,30 +302,41 @@ class LiveServer {
   std::unique_ptr<ParticipantClient> Join(
       const std::string& join_code, const std::string& name,
       bool show_name = true, v1::CircuitService::Stub* stub = nullptr) {
+    v1::JoinRequest join;
+    join.set_join_code(join_code);
+    join.mutable_check_in()->set_display_name(name);
+    join.mutable_check_in()->set_show_name_on_kiosk(show_name);
+    auto client = JoinWith(join, stub);
+    EXPECT_FALSE(client->participant_id.empty()) << "no joined for " << name;
+    return client;
+  }
+
+  // Sends `join` and waits for `joined` or the end of the stream (a refusal:
+  // `refused` says why, participant_id stays empty).
+  std::unique_ptr<ParticipantClient> JoinWith(
+      const v1::JoinRequest& join, v1::CircuitService::Stub* stub = nullptr) {
     auto client = std::make_unique<ParticipantClient>();
     client->context = Context();
     client->stream =
         (stub ? stub : stub_.get())->JoinClass(client->context.get());
-    v1::JoinClassRequest join;
-    join.mutable_join()->set_join_code(join_code);
-    join.mutable_join()->mutable_check_in()->set_display_name(name);
-    join.mutable_join()->mutable_check_in()->set_show_name_on_kiosk(show_name);
-    EXPECT_TRUE(client->stream->Write(join));
+    v1::JoinClassRequest request;
+    *request.mutable_join() = join;
+    EXPECT_TRUE(client->stream->Write(request));
     client->in.Start(client->stream.get());
-    bool joined =
-        client->in.WaitFor([](const std::vector<v1::JoinClassResponse>& all) {
-          for (const auto& m : all) {
-            if (m.has_joined()) return true;
-          }
-          return false;
-        });
-    EXPECT_TRUE(joined) << "no joined for " << name;
+    client->in.WaitFor([](const std::vector<v1::JoinClassResponse>& all) {
+      for (const auto& m : all) {
+        if (m.has_joined()) return true;
+      }
+      return false;
+    });
     for (const auto& m : client->in.messages()) {
       if (m.has_joined()) {
+        client->joined = m.joined();
         client->participant_id = m.joined().participant_id();
         client->resume_token = m.joined().resume_token();
       }
     }
+    if (client->participant_id.empty()) client->refused = client->in.WaitDone();
     return client;
   }
 
