@@ -39,7 +39,7 @@ absl::StatusOr<std::shared_ptr<ClassActor>> ClassActor::Create(
                                       record.exercises().end());
   absl::StatusOr<CircuitLibrary> library = CircuitLibrary::FromParts(
       absl::StrCat("class ", record.info().class_id()), record.circuit(),
-      exercises);
+      exercises, record.rules());
   if (!library.ok()) return library.status();
   return std::shared_ptr<ClassActor>(
       new ClassActor(record, std::move(*library), deps));
