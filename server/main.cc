@@ -33,7 +33,8 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
 ABSL_FLAG(std::string, data_dir, "var",
           "directory for the server's data; created when missing");
 ABSL_FLAG(std::string, circuits_dir, "",
-          "directory of .textproto circuit files (exercises.textproto and one "
+          "directory of .textproto library files (exercises.textproto, an "
+          "optional rules.textproto, *.programme.textproto programmes and one "
           "file per circuit); empty uses the library built into circuitd");
 ABSL_FLAG(bool, check, false,
           "validate the circuit library, print a summary and exit (1 when it "
@@ -308,6 +309,10 @@ int main(int argc, char** argv) {
       std::printf("  %-20s %2d blocks  ~%d min  %s\n", c.id().c_str(),
                   c.blocks_size(), (c.estimated_seconds() + 59) / 60,
                   c.name().c_str());
+    }
+    for (const auto& p : library->programmes()) {
+      std::printf("  programme %-20s %d stages  %s\n", p.id().c_str(),
+                  p.stages_size(), p.name().c_str());
     }
     return 0;
   }

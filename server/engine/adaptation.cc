@@ -1,5 +1,6 @@
 #include "server/engine/adaptation.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 
@@ -14,26 +15,49 @@ std::optional<v1::RepRange> BlockTarget(const v1::Block& block,
   return std::nullopt;
 }
 
-bool IsTooHard(const v1::EffortReport& report) {
-  return report.feel() == v1::EFFORT_FEEL_TOO_HARD ||
-         (report.has_cr10() && report.cr10() >= 9);
+bool IsTooHard(const v1::AdaptationRules& rules, v1::EffortFeel feel,
+               std::optional<int32_t> cr10) {
+  return feel == v1::EFFORT_FEEL_TOO_HARD ||
+         (cr10.has_value() && *cr10 >= rules.too_hard_cr10_at_least());
 }
 
-bool IsTooEasy(const v1::EffortReport& report) {
-  if (IsTooHard(report)) return false;
-  return report.feel() == v1::EFFORT_FEEL_TOO_EASY ||
-         (report.has_cr10() && report.cr10() <= 2);
+bool IsTooHard(const v1::AdaptationRules& rules,
+               const v1::EffortReport& report) {
+  return IsTooHard(
+      rules, report.feel(),
+      report.has_cr10() ? std::optional<int32_t>(report.cr10()) : std::nullopt);
 }
 
-bool CallsForLowerLoad(v1::Symptom symptom) {
-  return symptom == v1::SYMPTOM_LEAKING ||
-         symptom == v1::SYMPTOM_PELVIC_HEAVINESS ||
-         symptom == v1::SYMPTOM_ABDOMINAL_DOMING;
+bool IsTooEasy(const v1::AdaptationRules& rules, v1::EffortFeel feel,
+               std::optional<int32_t> cr10) {
+  if (IsTooHard(rules, feel, cr10)) return false;
+  return feel == v1::EFFORT_FEEL_TOO_EASY ||
+         (cr10.has_value() && *cr10 <= rules.too_easy_cr10_at_most());
 }
 
-v1::AlertSeverity SymptomSeverity(v1::Symptom symptom) {
-  return CallsForLowerLoad(symptom) ? v1::ALERT_SEVERITY_PRIORITY
-                                    : v1::ALERT_SEVERITY_WARNING;
+bool IsTooEasy(const v1::AdaptationRules& rules,
+               const v1::EffortReport& report) {
+  return IsTooEasy(
+      rules, report.feel(),
+      report.has_cr10() ? std::optional<int32_t>(report.cr10()) : std::nullopt);
+}
+
+bool CallsForLowerLoad(const v1::AdaptationRules& rules, v1::Symptom symptom) {
+  return std::find(rules.lower_load_symptoms().begin(),
+                   rules.lower_load_symptoms().end(),
+                   symptom) != rules.lower_load_symptoms().end();
+}
+
+bool IsPelvicSymptom(const v1::AdaptationRules& rules, v1::Symptom symptom) {
+  return std::find(rules.pelvic_symptoms().begin(),
+                   rules.pelvic_symptoms().end(),
+                   symptom) != rules.pelvic_symptoms().end();
+}
+
+v1::AlertSeverity SymptomSeverity(const v1::AdaptationRules& rules,
+                                  v1::Symptom symptom) {
+  return CallsForLowerLoad(rules, symptom) ? rules.lower_load_severity()
+                                           : rules.other_symptom_severity();
 }
 
 std::string SymptomPhrase(v1::Symptom symptom, absl::string_view other_text) {
@@ -95,6 +119,13 @@ std::string BlockName(const AdaptationContext& context, int32_t block_index) {
                              : context.circuit->blocks(block_index).id();
 }
 
+// "once", "twice", "3 times".
+std::string Times(int n) {
+  if (n == 1) return "once";
+  if (n == 2) return "twice";
+  return absl::StrCat(n, " times");
+}
+
 std::string ExerciseName(const CircuitLibrary& library, const std::string& id) {
   const v1::Exercise* exercise = library.FindExercise(id);
   return exercise != nullptr ? exercise->name() : id;
@@ -136,11 +167,13 @@ std::vector<Reaction> ReactToCompletion(
   for (int32_t reps : block_reps) {
     if (reps < target->min_reps()) ++under;
   }
-  if (under < 2) return out;
+  if (under < context.Rules().under_range_sets_for_regression()) return out;
   if (std::optional<SuggestionToMake> regression = Regression(
           context, b,
-          absl::StrCat("Reps came in under the ", target->min_reps(), " to ",
-                       target->max_reps(), " range twice"))) {
+          absl::StrCat(
+              "Reps came in under the ", target->min_reps(), " to ",
+              target->max_reps(), " range ",
+              Times(context.Rules().under_range_sets_for_regression())))) {
     out.push_back(std::move(*regression));
   }
   return out;
@@ -153,26 +186,27 @@ EffortReaction ReactToEffort(const AdaptationContext& context,
                              const std::vector<int32_t>& block_reps) {
   EffortReaction out;
   const int32_t b = report.block_index();
-  if (IsTooHard(report)) {
+  const v1::AdaptationRules& rules = context.Rules();
+  if (IsTooHard(rules, report)) {
     out.too_hard_streak = too_hard_streak + 1;
     if (std::optional<SuggestionToMake> regression =
             Regression(context, b, "That felt too hard")) {
       out.reactions.push_back(std::move(*regression));
     }
-    if (out.too_hard_streak == 2) {
+    if (out.too_hard_streak == rules.too_hard_in_a_row_for_alert()) {
       AlertToRaise alert;
       alert.kind = v1::ALERT_KIND_REPEATED_TOO_HARD;
       alert.severity = v1::ALERT_SEVERITY_WARNING;
-      alert.text =
-          absl::StrCat(display_name, " rated too hard twice in a row (",
-                       BlockName(context, b), ").");
+      alert.text = absl::StrCat(display_name, " rated too hard ",
+                                Times(out.too_hard_streak), " in a row (",
+                                BlockName(context, b), ").");
       alert.block_index = b;
       out.reactions.push_back(std::move(alert));
     }
     return out;
   }
   out.too_hard_streak = 0;
-  if (!IsTooEasy(report)) return out;
+  if (!IsTooEasy(rules, report)) return out;
   const v1::Exercise* exercise = BlockExercise(context, b);
   const std::optional<v1::RepRange> target =
       BlockTarget(context.circuit->blocks(b), exercise);
@@ -210,7 +244,7 @@ std::vector<Reaction> ReactToSymptom(const AdaptationContext& context,
   const int32_t b = report.block_index();
   AlertToRaise alert;
   alert.kind = v1::ALERT_KIND_SYMPTOM;
-  alert.severity = SymptomSeverity(report.symptom());
+  alert.severity = SymptomSeverity(context.Rules(), report.symptom());
   alert.symptom = report.symptom();
   alert.text = absl::StrCat(display_name, " reported ",
                             SymptomPhrase(report.symptom(), other_text),
@@ -236,7 +270,7 @@ std::vector<Reaction> ReactToSymptom(const AdaptationContext& context,
           ", then load again.");
       out.push_back(std::move(suggestion));
     }
-  } else if (CallsForLowerLoad(report.symptom())) {
+  } else if (CallsForLowerLoad(context.Rules(), report.symptom())) {
     SuggestionToMake suggestion;
     suggestion.kind = v1::SUGGESTION_KIND_LOWER_LOAD;
     suggestion.exercise_id = context.circuit->blocks(b).exercise_id();

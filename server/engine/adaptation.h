@@ -30,17 +30,31 @@ namespace circuit::engine {
 std::optional<v1::RepRange> BlockTarget(const v1::Block& block,
                                         const v1::Exercise* exercise);
 
-// "Too hard": the quick rating says so, or CR-10 is 9 or more.
-bool IsTooHard(const v1::EffortReport& report);
-// "Too easy": the quick rating says so, or CR-10 is 2 or less (and the report
-// is not also too hard).
-bool IsTooEasy(const v1::EffortReport& report);
+// The thresholds below come from the rule table (`rules`, complete as
+// CircuitLibrary::rules() keeps it); the defaults are given in brackets.
 
-// How urgently the instructor should look at a symptom: PRIORITY for the
-// ones that call for lowering the load, WARNING otherwise.
-v1::AlertSeverity SymptomSeverity(v1::Symptom symptom);
-// Leaking, pelvic heaviness and abdominal doming: lower the load.
-bool CallsForLowerLoad(v1::Symptom symptom);
+// "Too hard": the quick rating says so, or CR-10 is at least
+// too_hard_cr10_at_least (9). `cr10` is absent when only the feel was given.
+bool IsTooHard(const v1::AdaptationRules& rules, v1::EffortFeel feel,
+               std::optional<int32_t> cr10);
+bool IsTooHard(const v1::AdaptationRules& rules,
+               const v1::EffortReport& report);
+// "Too easy": the quick rating says so, or CR-10 is at most
+// too_easy_cr10_at_most (2), and the rating is not also too hard.
+bool IsTooEasy(const v1::AdaptationRules& rules, v1::EffortFeel feel,
+               std::optional<int32_t> cr10);
+bool IsTooEasy(const v1::AdaptationRules& rules,
+               const v1::EffortReport& report);
+
+// How urgently the instructor should look at a symptom: lower_load_severity
+// (PRIORITY) for the ones that call for lowering the load,
+// other_symptom_severity (WARNING) otherwise.
+v1::AlertSeverity SymptomSeverity(const v1::AdaptationRules& rules,
+                                  v1::Symptom symptom);
+// In lower_load_symptoms (leaking, pelvic heaviness, abdominal doming).
+bool CallsForLowerLoad(const v1::AdaptationRules& rules, v1::Symptom symptom);
+// In pelvic_symptoms (leaking, heaviness, pelvic pain, doming).
+bool IsPelvicSymptom(const v1::AdaptationRules& rules, v1::Symptom symptom);
 
 // A short phrase for a symptom, e.g. "pinching at the front of the hip".
 std::string SymptomPhrase(v1::Symptom symptom, absl::string_view other_text);
@@ -86,11 +100,18 @@ struct SuggestionToMake {
 // are to be emitted.
 using Reaction = std::variant<AlertToRaise, SuggestionToMake>;
 
-// What the rules know of the class. Both pointers are not null and outlive
-// the call.
+// What the rules know of the class. `circuit` and `library` are not null;
+// every pointer outlives the call.
 struct AdaptationContext {
   const v1::Circuit* circuit = nullptr;
   const CircuitLibrary* library = nullptr;
+  // The rule table; null for the library's (the class's library keeps the
+  // table the class was created with).
+  const v1::AdaptationRules* rules = nullptr;
+
+  const v1::AdaptationRules& Rules() const {
+    return rules != nullptr ? *rules : library->rules();
+  }
 };
 
 // The easier version of the block's exercise, with `why` leading the reason;
@@ -101,8 +122,8 @@ std::optional<SuggestionToMake> Regression(const AdaptationContext& context,
 
 // After an accepted completion. `block_reps` holds the participant's latest
 // reps for every set and side reported in the report's block, this report
-// included. Reps under the target range on two sets of one block, this one
-// among them: the regression.
+// included. Reps under the target range on under_range_sets_for_regression
+// (2) sets of one block, this one among them: the regression.
 std::vector<Reaction> ReactToCompletion(const AdaptationContext& context,
                                         const v1::CompletionReport& report,
                                         const std::vector<int32_t>& block_reps);
@@ -116,10 +137,10 @@ struct EffortReaction {
 
 // After an accepted effort report, given the run of too-hard ratings before
 // it and `block_reps` as for ReactToCompletion. Too hard: the regression, and
-// on the second too-hard rating in a row an ALERT_KIND_REPEATED_TOO_HARD
-// (WARNING). Anything else ends the run. Too easy, with at least one set of
-// the block reported and every reported set at the top of the range: the
-// progression.
+// on the too_hard_in_a_row_for_alert-th (2nd) too-hard rating in a row an
+// ALERT_KIND_REPEATED_TOO_HARD (WARNING). Anything else ends the run. Too easy,
+// with at least one set of the block reported and every reported set at the top
+// of the range: the progression.
 EffortReaction ReactToEffort(const AdaptationContext& context,
                              absl::string_view display_name,
                              const v1::EffortReport& report,
@@ -129,7 +150,7 @@ EffortReaction ReactToEffort(const AdaptationContext& context,
 // After an accepted symptom report, `other_text` as recorded, while the class
 // is on `current_block` (-1 when no interval is current). Every symptom: an
 // ALERT_KIND_SYMPTOM of SymptomSeverity. Then a hip pinch: the drill of
-// FindHipPinchDrill, if any; leaking, heaviness or doming: lower the load.
+// FindHipPinchDrill, if any; one of lower_load_symptoms: lower the load.
 std::vector<Reaction> ReactToSymptom(const AdaptationContext& context,
                                      absl::string_view display_name,
                                      const v1::SymptomReport& report,

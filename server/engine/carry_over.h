@@ -39,6 +39,10 @@ struct PlanInputs {
 std::vector<SuggestionToMake> DerivePlan(
     const PlanInputs& inputs, const std::vector<internal::PastClass>& history);
 
+// The position of `stage_id` in `programme`; the first stage (0) for an empty
+// id; -1 when the programme has no such stage.
+int StageIndex(const v1::Programme& programme, const std::string& stage_id);
+
 // Her record in an ended class as carry-over keeps it: the blocks of
 // `record`'s circuit with their targets, and her summary.
 internal::PastClass MakePastClass(const internal::ClassRecord& record,

@@ -303,6 +303,254 @@ absl::Status CheckCircuit(
   return absl::OkStatus();
 }
 
+// --- The rule table
+// ------------------------------------------------------------
+
+constexpr int kMaxClassesRead = 52;
+
+absl::Status CheckCount(const v1::AdaptationRules& r, absl::string_view field,
+                        int min, int max, const Locator& at) {
+  const FieldDescriptor* fd =
+      r.GetDescriptor()->FindFieldByName(std::string(field));
+  const int32_t value = r.GetReflection()->GetInt32(r, fd);
+  if (value < min || value > max) {
+    return Invalid(at.At(field), absl::StrCat(field, " must be ", min, " to ",
+                                              max, ", not ", value));
+  }
+  return absl::OkStatus();
+}
+
+// Checks a complete rule table (CompleteAdaptationRules).
+absl::Status CheckRules(const v1::AdaptationRules& r, const Locator& at) {
+  struct Bound {
+    absl::string_view field;
+    int min;
+    int max;
+  };
+  for (const Bound& b : {Bound{"too_hard_cr10_at_least", 0, 10},
+                         Bound{"too_easy_cr10_at_most", 0, 10},
+                         Bound{"under_range_sets_for_regression", 1, kMaxSets},
+                         Bound{"too_hard_in_a_row_for_alert", 1, kMaxSets},
+                         Bound{"repeat_lookback_classes", 1, kMaxClassesRead},
+                         Bound{"repeat_classes", 1, kMaxClassesRead},
+                         Bound{"side_gap_percent", 1, 100},
+                         Bound{"side_gap_classes", 1, kMaxClassesRead},
+                         Bound{"pelvic_symptom_classes", 1, kMaxClassesRead},
+                         Bound{"hip_pinch_classes", 1, kMaxClassesRead}}) {
+    absl::Status s = CheckCount(r, b.field, b.min, b.max, at);
+    if (!s.ok()) return s;
+  }
+  if (r.too_easy_cr10_at_most() >= r.too_hard_cr10_at_least()) {
+    return Invalid(
+        at.At("too_easy_cr10_at_most"),
+        absl::StrCat("too_easy_cr10_at_most ", r.too_easy_cr10_at_most(),
+                     " must be below too_hard_cr10_at_least ",
+                     r.too_hard_cr10_at_least()));
+  }
+  if (r.repeat_classes() > r.repeat_lookback_classes()) {
+    return Invalid(at.At("repeat_classes"),
+                   absl::StrCat("repeat_classes ", r.repeat_classes(),
+                                " is above repeat_lookback_classes ",
+                                r.repeat_lookback_classes()));
+  }
+  for (absl::string_view field : {"lower_load_symptoms", "pelvic_symptoms"}) {
+    const auto& list = field == "pelvic_symptoms" ? r.pelvic_symptoms()
+                                                  : r.lower_load_symptoms();
+    for (int i = 0; i < list.size(); ++i) {
+      if (list.Get(i) == v1::SYMPTOM_UNSPECIFIED) {
+        return Invalid(at.At(field, i),
+                       absl::StrCat(field, " names no symptom"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// --- Programmes
+// ------------------------------------------------------------------
+
+constexpr int kMaxWeeks = 520;
+
+absl::Status CheckWeekRange(const v1::WeekRange& w, absl::string_view stage,
+                            const Locator& at) {
+  for (absl::string_view field : {"min_weeks", "max_weeks"}) {
+    const int32_t v = field == "min_weeks" ? w.min_weeks() : w.max_weeks();
+    if (v < 0 || v > kMaxWeeks) {
+      return Invalid(at.At(field),
+                     absl::StrCat(field, " of stage \"", stage,
+                                  "\" must be 0 to ", kMaxWeeks, ", not ", v));
+    }
+  }
+  if (w.min_weeks() > w.max_weeks()) {
+    return Invalid(at.At("min_weeks"),
+                   absl::StrCat("the week range of stage \"", stage,
+                                "\" runs backwards: ", w.min_weeks(), " to ",
+                                w.max_weeks()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCriteria(const v1::StageCriteria& c, absl::string_view stage,
+                           const CircuitLibrary& library, const Locator& at) {
+  auto bad_count = [&](absl::string_view field, int32_t v, int max) {
+    return Invalid(at.At(field),
+                   absl::StrCat(field, " of stage \"", stage,
+                                "\" must be 0 to ", max, ", not ", v));
+  };
+  if (c.in_range_classes() < 0 || c.in_range_classes() > kMaxClassesRead) {
+    return bad_count("in_range_classes", c.in_range_classes(), kMaxClassesRead);
+  }
+  if (c.of_last_classes() < 0 || c.of_last_classes() > kMaxClassesRead) {
+    return bad_count("of_last_classes", c.of_last_classes(), kMaxClassesRead);
+  }
+  if (c.in_range_classes() > c.of_last_classes()) {
+    return Invalid(
+        at.At("in_range_classes"),
+        absl::StrCat("in_range_classes ", c.in_range_classes(), " of stage \"",
+                     stage, "\" is above of_last_classes ",
+                     c.of_last_classes()));
+  }
+  if (c.no_pelvic_symptom_classes() < 0 ||
+      c.no_pelvic_symptom_classes() > kMaxClassesRead) {
+    return bad_count("no_pelvic_symptom_classes", c.no_pelvic_symptom_classes(),
+                     kMaxClassesRead);
+  }
+  if (c.min_weeks_postpartum() < 0 || c.min_weeks_postpartum() > kMaxWeeks) {
+    return bad_count("min_weeks_postpartum", c.min_weeks_postpartum(),
+                     kMaxWeeks);
+  }
+  for (int i = 0; i < c.strength_markers_size(); ++i) {
+    const v1::StrengthMarker& m = c.strength_markers(i);
+    Locator marker_at = at.Nested("strength_markers", i);
+    const v1::Exercise* e = library.FindExercise(m.exercise_id());
+    if (e == nullptr) {
+      return Invalid(
+          marker_at.At("exercise_id"),
+          absl::StrCat("a criterion of stage \"", stage,
+                       "\" names unknown exercise \"", m.exercise_id(), "\""));
+    }
+    if (!e->per_side()) {
+      return Invalid(
+          marker_at.At("exercise_id"),
+          absl::StrCat("a criterion of stage \"", stage,
+                       "\" counts reps each side of \"", m.exercise_id(),
+                       "\", which is not one-sided"));
+    }
+    if (m.min_reps_each_side() < 1 || m.min_reps_each_side() > kMaxReps) {
+      return Invalid(marker_at.At("min_reps_each_side"),
+                     absl::StrCat("min_reps_each_side must be 1 to ", kMaxReps,
+                                  ", not ", m.min_reps_each_side()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckProgramme(const v1::Programme& p,
+                            const CircuitLibrary& library, const Locator& at) {
+  if (!IsValidId(p.id())) {
+    return Invalid(at.At("id"),
+                   absl::StrCat("programme id \"", p.id(), "\" ", kIdRule));
+  }
+  if (p.name().empty()) {
+    return Invalid(at.At("name"),
+                   absl::StrCat("programme \"", p.id(), "\" has no name"));
+  }
+  if (p.stages_size() == 0) {
+    return Invalid(at.At("stages"),
+                   absl::StrCat("programme \"", p.id(), "\" has no stages"));
+  }
+  std::set<std::string, std::less<>> stage_ids;
+  for (int i = 0; i < p.stages_size(); ++i) {
+    const v1::ProgrammeStage& stage = p.stages(i);
+    Locator stage_at = at.Nested("stages", i);
+    if (!IsValidId(stage.id())) {
+      return Invalid(stage_at.At("id"),
+                     absl::StrCat("stage id \"", stage.id(), "\" ", kIdRule));
+    }
+    if (!stage_ids.insert(stage.id()).second) {
+      return Invalid(stage_at.At("id"),
+                     absl::StrCat("duplicate stage id \"", stage.id(),
+                                  "\" in programme \"", p.id(), "\""));
+    }
+    if (stage.name().empty()) {
+      return Invalid(stage_at.At("name"),
+                     absl::StrCat("stage \"", stage.id(), "\" has no name"));
+    }
+    if (stage.circuit_ids_size() == 0) {
+      return Invalid(
+          stage_at.At("circuit_ids"),
+          absl::StrCat("stage \"", stage.id(), "\" has no circuits"));
+    }
+    for (int c = 0; c < stage.circuit_ids_size(); ++c) {
+      if (library.FindCircuit(stage.circuit_ids(c)) == nullptr) {
+        return Invalid(
+            stage_at.At("circuit_ids", c),
+            absl::StrCat("stage \"", stage.id(), "\" uses unknown circuit \"",
+                         stage.circuit_ids(c), "\""));
+      }
+    }
+    absl::Status s = CheckWeekRange(stage.start_weeks(), stage.id(),
+                                    stage_at.Nested("start_weeks"));
+    if (!s.ok()) return s;
+    std::set<v1::RecoveryTrack> tracks;
+    for (int t = 0; t < stage.track_options_size(); ++t) {
+      const v1::StageTrackOption& o = stage.track_options(t);
+      Locator option_at = stage_at.Nested("track_options", t);
+      if (o.track() == v1::RECOVERY_TRACK_UNSPECIFIED) {
+        return Invalid(option_at.At("track"),
+                       absl::StrCat("a track option of stage \"", stage.id(),
+                                    "\" names no track"));
+      }
+      if (!tracks.insert(o.track()).second) {
+        return Invalid(
+            option_at.At("track"),
+            absl::StrCat("stage \"", stage.id(), "\" has two options for ",
+                         v1::RecoveryTrack_Name(o.track())));
+      }
+      if (o.has_start_weeks()) {
+        s = CheckWeekRange(o.start_weeks(), stage.id(),
+                           option_at.Nested("start_weeks"));
+        if (!s.ok()) return s;
+      }
+    }
+    s = CheckCriteria(stage.next_stage_criteria(), stage.id(), library,
+                      stage_at.Nested("next_stage_criteria"));
+    if (!s.ok()) return s;
+    if (i == 0) continue;
+    // Each track's ranges (its options, else the stages') go forward without
+    // overlapping.
+    const v1::ProgrammeStage& before = p.stages(i - 1);
+    for (v1::RecoveryTrack track :
+         {v1::RECOVERY_TRACK_UNSPECIFIED, v1::RECOVERY_TRACK_VAGINAL,
+          v1::RECOVERY_TRACK_CESAREAN}) {
+      const v1::WeekRange& prev = StageStartWeeks(before, track);
+      const v1::WeekRange& now = StageStartWeeks(stage, track);
+      if (now.min_weeks() > prev.max_weeks()) continue;
+      Locator where = stage_at.Nested("start_weeks");
+      for (int t = 0; t < stage.track_options_size(); ++t) {
+        if (stage.track_options(t).track() == track &&
+            stage.track_options(t).has_start_weeks()) {
+          where = stage_at.Nested("track_options", t).Nested("start_weeks");
+        }
+      }
+      const std::string on_track =
+          track == v1::RECOVERY_TRACK_UNSPECIFIED
+              ? std::string()
+              : absl::StrCat(" on ", v1::RecoveryTrack_Name(track));
+      return Invalid(
+          where.At("min_weeks"),
+          absl::StrCat("stage \"", stage.id(), "\" starts at ", now.min_weeks(),
+                       " weeks", on_track,
+                       now.min_weeks() < prev.min_weeks()
+                           ? ", which goes backwards"
+                           : ", which overlaps",
+                       " from stage \"", before.id(), "\" (", prev.min_weeks(),
+                       " to ", prev.max_weeks(), " weeks)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 void CollectLinked(const CircuitLibrary& library, const std::string& id,
                    std::set<std::string>* out) {
   if (!out->insert(id).second) return;
@@ -320,15 +568,70 @@ void CollectLinked(const CircuitLibrary& library, const std::string& id,
   }
 }
 
+// True when `source` is the library file `file` (in any directory).
+bool IsFile(const LibrarySource& source, absl::string_view file) {
+  return source.name == file ||
+         absl::EndsWith(source.name, absl::StrCat("/", file));
+}
+
 }  // namespace
+
+v1::AdaptationRules DefaultAdaptationRules() {
+  return CompleteAdaptationRules(v1::AdaptationRules());
+}
+
+v1::AdaptationRules CompleteAdaptationRules(const v1::AdaptationRules& rules) {
+  // These are the thresholds adaptation.cc hard-coded before the table: a
+  // record stored then replays the same with them.
+  v1::AdaptationRules r = rules;
+  if (!r.has_too_hard_cr10_at_least()) r.set_too_hard_cr10_at_least(9);
+  if (!r.has_too_easy_cr10_at_most()) r.set_too_easy_cr10_at_most(2);
+  if (!r.has_under_range_sets_for_regression()) {
+    r.set_under_range_sets_for_regression(2);
+  }
+  if (!r.has_too_hard_in_a_row_for_alert())
+    r.set_too_hard_in_a_row_for_alert(2);
+  if (r.lower_load_symptoms().empty()) {
+    for (v1::Symptom s : {v1::SYMPTOM_LEAKING, v1::SYMPTOM_PELVIC_HEAVINESS,
+                          v1::SYMPTOM_ABDOMINAL_DOMING}) {
+      r.add_lower_load_symptoms(s);
+    }
+  }
+  if (r.lower_load_severity() == v1::ALERT_SEVERITY_UNSPECIFIED) {
+    r.set_lower_load_severity(v1::ALERT_SEVERITY_PRIORITY);
+  }
+  if (r.other_symptom_severity() == v1::ALERT_SEVERITY_UNSPECIFIED) {
+    r.set_other_symptom_severity(v1::ALERT_SEVERITY_WARNING);
+  }
+  // Carry-over (new with the table).
+  if (!r.has_repeat_lookback_classes()) r.set_repeat_lookback_classes(2);
+  if (!r.has_repeat_classes()) r.set_repeat_classes(2);
+  if (!r.has_side_gap_percent()) r.set_side_gap_percent(20);
+  if (!r.has_side_gap_classes()) r.set_side_gap_classes(2);
+  if (r.pelvic_symptoms().empty()) {
+    for (v1::Symptom s :
+         {v1::SYMPTOM_LEAKING, v1::SYMPTOM_PELVIC_HEAVINESS,
+          v1::SYMPTOM_PELVIC_PAIN, v1::SYMPTOM_ABDOMINAL_DOMING}) {
+      r.add_pelvic_symptoms(s);
+    }
+  }
+  if (!r.has_pelvic_symptom_classes()) r.set_pelvic_symptom_classes(2);
+  if (!r.has_hip_pinch_classes()) r.set_hip_pinch_classes(1);
+  return r;
+}
 
 absl::StatusOr<CircuitLibrary> CircuitLibrary::Load(
     const std::vector<LibrarySource>& sources) {
   const LibrarySource* catalog_source = nullptr;
+  const LibrarySource* rules_source = nullptr;
+  std::vector<const LibrarySource*> programme_sources;
   for (const LibrarySource& source : sources) {
-    if (source.name == kCatalogFileName ||
-        absl::EndsWith(source.name, absl::StrCat("/", kCatalogFileName))) {
+    if (IsFile(source, kCatalogFileName)) {
       catalog_source = &source;
+    } else if (IsFile(source, kRulesFileName)) {
+      rules_source = &source;
+    } else if (absl::EndsWith(source.name, kProgrammeFileSuffix)) {
+      programme_sources.push_back(&source);
     }
   }
   if (catalog_source == nullptr) {
@@ -361,9 +664,26 @@ absl::StatusOr<CircuitLibrary> CircuitLibrary::Load(
     if (!status.ok()) return status;
   }
 
+  v1::AdaptationRules rules;
+  if (rules_source != nullptr) {
+    TextFormat::ParseInfoTree tree;
+    status = ParseFile(*rules_source, &rules, &tree);
+    if (!status.ok()) return status;
+    library.rules_ = CompleteAdaptationRules(rules);
+    status = CheckRules(library.rules_,
+                        Locator(&rules_source->name, &tree,
+                                v1::AdaptationRules::descriptor(), 0, 0));
+    if (!status.ok()) return status;
+  } else {
+    library.rules_ = DefaultAdaptationRules();
+  }
+
   std::map<std::string, std::string> circuit_files;  // id -> file
   for (const LibrarySource& source : sources) {
-    if (&source == catalog_source) continue;
+    if (&source == catalog_source || &source == rules_source ||
+        absl::EndsWith(source.name, kProgrammeFileSuffix)) {
+      continue;
+    }
     v1::Circuit circuit;
     TextFormat::ParseInfoTree tree;
     status = ParseFile(source, &circuit, &tree);
@@ -402,6 +722,32 @@ absl::StatusOr<CircuitLibrary> CircuitLibrary::Load(
   for (v1::Circuit& c : library.circuits_) {
     c.set_estimated_seconds(EstimateCircuitSeconds(c, library));
   }
+
+  // Programmes last: they name circuits and exercises.
+  std::map<std::string, std::string> programme_files;  // id -> file
+  for (const LibrarySource* source : programme_sources) {
+    v1::Programme programme;
+    TextFormat::ParseInfoTree tree;
+    status = ParseFile(*source, &programme, &tree);
+    if (!status.ok()) return status;
+    Locator at(&source->name, &tree, v1::Programme::descriptor(), 0, 0);
+    status = CheckProgramme(programme, library, at);
+    if (!status.ok()) return status;
+    auto [it, inserted] = programme_files.emplace(programme.id(), source->name);
+    if (!inserted) {
+      return Invalid(at.At("id"),
+                     absl::StrCat("duplicate programme id \"", programme.id(),
+                                  "\", also in ", it->second));
+    }
+    library.programmes_.push_back(std::move(programme));
+  }
+  std::sort(library.programmes_.begin(), library.programmes_.end(),
+            [](const v1::Programme& a, const v1::Programme& b) {
+              return a.id() < b.id();
+            });
+  for (size_t i = 0; i < library.programmes_.size(); ++i) {
+    library.programme_index_.emplace(library.programmes_[i].id(), i);
+  }
   return library;
 }
 
@@ -436,14 +782,17 @@ absl::StatusOr<CircuitLibrary> CircuitLibrary::LoadEmbedded() {
 
 absl::StatusOr<CircuitLibrary> CircuitLibrary::FromParts(
     const std::string& name, const v1::Circuit& circuit,
-    const std::vector<v1::Exercise>& exercises) {
+    const std::vector<v1::Exercise>& exercises,
+    const v1::AdaptationRules& rules) {
   v1::ExerciseCatalog catalog;
   for (const v1::Exercise& e : exercises) *catalog.add_exercises() = e;
-  std::vector<LibrarySource> sources(2);
+  std::vector<LibrarySource> sources(3);
   sources[0].name = absl::StrCat(name, "/", kCatalogFileName);
   sources[1].name = absl::StrCat(name, "/", circuit.id(), ".textproto");
+  sources[2].name = absl::StrCat(name, "/", kRulesFileName);
   if (!TextFormat::PrintToString(catalog, &sources[0].text) ||
-      !TextFormat::PrintToString(circuit, &sources[1].text)) {
+      !TextFormat::PrintToString(circuit, &sources[1].text) ||
+      !TextFormat::PrintToString(rules, &sources[2].text)) {
     return absl::InvalidArgumentError(
         absl::StrCat(name, ": cannot print the stored circuit"));
   }
@@ -453,6 +802,11 @@ absl::StatusOr<CircuitLibrary> CircuitLibrary::FromParts(
 const v1::Circuit* CircuitLibrary::FindCircuit(absl::string_view id) const {
   auto it = circuit_index_.find(id);
   return it == circuit_index_.end() ? nullptr : &circuits_[it->second];
+}
+
+const v1::Programme* CircuitLibrary::FindProgramme(absl::string_view id) const {
+  auto it = programme_index_.find(id);
+  return it == programme_index_.end() ? nullptr : &programmes_[it->second];
 }
 
 const v1::Exercise* CircuitLibrary::FindExercise(absl::string_view id) const {
@@ -471,6 +825,14 @@ std::vector<v1::Exercise> CircuitLibrary::ExercisesFor(
     if (const v1::Exercise* e = FindExercise(id)) out.push_back(*e);
   }
   return out;
+}
+
+const v1::WeekRange& StageStartWeeks(const v1::ProgrammeStage& stage,
+                                     v1::RecoveryTrack track) {
+  for (const v1::StageTrackOption& o : stage.track_options()) {
+    if (o.track() == track && o.has_start_weeks()) return o.start_weeks();
+  }
+  return stage.start_weeks();
 }
 
 int32_t EstimateCircuitSeconds(const v1::Circuit& circuit,

@@ -71,6 +71,9 @@ v1::ListCircuitsResponse ListCircuits(const CircuitLibrary& library) {
   for (const v1::Exercise& e : library.exercises()) {
     *response.add_exercises() = e;
   }
+  for (const v1::Programme& p : library.programmes()) {
+    *response.add_programmes() = p;
+  }
   return response;
 }
 

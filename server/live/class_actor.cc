@@ -21,10 +21,17 @@ namespace {
 // library's first programme, at its first stage (the coach moves her on).
 void StartingStage(const CircuitLibrary* library, std::string* programme_id,
                    std::string* stage_id, std::string* stage_name) {
-  (void)library;
   programme_id->clear();
   stage_id->clear();
   stage_name->clear();
+  if (library == nullptr || library->programmes().empty() ||
+      library->programmes().front().stages().empty()) {
+    return;
+  }
+  const v1::Programme& programme = library->programmes().front();
+  *programme_id = programme.id();
+  *stage_id = programme.stages(0).id();
+  *stage_name = programme.stages(0).name();
 }
 
 constexpr int64_t kMinClientJoinId = 16;
@@ -51,7 +58,7 @@ absl::StatusOr<std::shared_ptr<ClassActor>> ClassActor::Create(
                                       record.exercises().end());
   absl::StatusOr<CircuitLibrary> library = CircuitLibrary::FromParts(
       absl::StrCat("class ", record.info().class_id()), record.circuit(),
-      exercises);
+      exercises, record.rules());
   if (!library.ok()) return library.status();
   return std::shared_ptr<ClassActor>(
       new ClassActor(record, std::move(*library), deps));

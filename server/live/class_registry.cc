@@ -130,6 +130,9 @@ void ClassRegistry::Create(
   for (v1::Exercise& e : library_->ExercisesFor(*circuit)) {
     *record.add_exercises() = std::move(e);
   }
+  // The class keeps the rule table too: a library edited later never
+  // changes how this class adapts, live or replayed.
+  *record.mutable_rules() = library_->rules();
   {
     absl::MutexLock lock(&mu_);
     const size_t held = by_id_.size() + static_cast<size_t>(pending_creates_);

@@ -82,8 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   for (const circuit::v1::Circuit& c : library->circuits()) {
-    absl::StatusOr<CircuitLibrary> stored =
-        CircuitLibrary::FromParts("c-fuzz", c, library->ExercisesFor(c));
+    absl::StatusOr<CircuitLibrary> stored = CircuitLibrary::FromParts(
+        "c-fuzz", c, library->ExercisesFor(c), library->rules());
     FUZZ_CHECK(stored.ok(), "a loaded circuit does not load as stored: %s",
                stored.status().ToString().c_str());
     const circuit::v1::Circuit* again = stored->FindCircuit(c.id());

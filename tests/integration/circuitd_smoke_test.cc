@@ -384,6 +384,36 @@ TEST(CircuitdCommandLineTest, CheckValidatesTheLibrary) {
   EXPECT_EQ(*code, 0) << process->stderr_text();
   EXPECT_THAT(out, HasSubstr("circuit library OK"));
   EXPECT_THAT(out, HasSubstr("kickback-trio"));
+  EXPECT_THAT(out, HasSubstr("strength-check"));
+  EXPECT_THAT(out, HasSubstr("programme return-to-strength"));
+}
+
+TEST(CircuitdCommandLineTest, CheckRejectsABadProgramme) {
+  std::string dir = MakeTempDir();
+  auto write = [&](const std::string& name, const char* text) {
+    FILE* f = fopen((dir + "/" + name).c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs(text, f);
+    fclose(f);
+  };
+  write(
+      "exercises.textproto",
+      "exercises { id: \"a\" name: \"A\" pattern: MOVEMENT_PATTERN_HINGE }\n");
+  write("c.textproto",
+        "id: \"c\"\nname: \"C\"\nblocks { id: \"b\" exercise_id: \"a\" sets: 1 "
+        "work_seconds: 30 }\n");
+  write("p.programme.textproto",
+        "id: \"p\"\nname: \"P\"\nstages {\n  id: \"s\"\n  name: \"S\"\n"
+        "  circuit_ids: \"nope\"\n}\n");
+  auto process = Subprocess::Start(
+      {BinaryPath("circuitd"), "--check", "--circuits_dir=" + dir});
+  ASSERT_TRUE(process.ok());
+  auto code = process->Wait(absl::Now() + kStartTimeout);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 1);
+  EXPECT_THAT(process->stderr_text(),
+              HasSubstr(dir + "/p.programme.textproto:6:3: stage \"s\" uses "
+                              "unknown circuit \"nope\""));
 }
 
 TEST(CircuitdCommandLineTest, CheckRejectsABadLibrary) {

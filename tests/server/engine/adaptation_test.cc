@@ -125,5 +125,66 @@ TEST_F(AdaptationTest, ADropAlertsOnlyBeforeTheEnd) {
   EXPECT_FALSE(ReactToDrop("Cy", absl::Minutes(10), -1, /*class_ended=*/true));
 }
 
+// The rule table drives every threshold: a changed table changes what fires.
+TEST_F(AdaptationTest, AChangedRuleTableChangesWhatFires) {
+  v1::AdaptationRules rules = library_->rules();
+  AdaptationContext changed = context_;
+  changed.rules = &rules;
+  v1::EffortReport seven;
+  seven.set_block_index(0);
+  seven.set_cr10(7);
+  // CR-10 7 is not too hard by default; at a threshold of 7 it is.
+  EXPECT_THAT(ReactToEffort(context_, "Ana", seven, 0, {}).reactions,
+              IsEmpty());
+  rules.set_too_hard_cr10_at_least(7);
+  EXPECT_EQ(
+      OnlySuggestion(ReactToEffort(changed, "Ana", seven, 0, {}).reactions)
+          .kind,
+      v1::SUGGESTION_KIND_REGRESSION);
+  // CR-10 3 becomes too easy at a threshold of 3.
+  v1::EffortReport three;
+  three.set_block_index(0);
+  three.set_cr10(3);
+  EXPECT_THAT(ReactToEffort(context_, "Ana", three, 0, {10}).reactions,
+              IsEmpty());
+  rules.set_too_easy_cr10_at_most(3);
+  EXPECT_EQ(
+      OnlySuggestion(ReactToEffort(changed, "Ana", three, 0, {10}).reactions)
+          .kind,
+      v1::SUGGESTION_KIND_PROGRESSION);
+  // One set under the range is enough when the table says 1.
+  v1::CompletionReport under;
+  under.set_block_index(0);
+  under.set_reps(6);
+  EXPECT_THAT(ReactToCompletion(context_, under, {6}), IsEmpty());
+  rules.set_under_range_sets_for_regression(1);
+  EXPECT_THAT(OnlySuggestion(ReactToCompletion(changed, under, {6})).reason,
+              HasSubstr("range once"));
+  // The alert comes on the third too-hard rating in a row, not the second.
+  rules.set_too_hard_in_a_row_for_alert(3);
+  EXPECT_THAT(
+      ReactToEffort(changed, "Ana", Effort(v1::EFFORT_FEEL_TOO_HARD), 1, {})
+          .reactions,
+      SizeIs(1));
+  EffortReaction third =
+      ReactToEffort(changed, "Ana", Effort(v1::EFFORT_FEEL_TOO_HARD), 2, {});
+  ASSERT_THAT(third.reactions, SizeIs(2));
+  EXPECT_THAT(std::get<AlertToRaise>(third.reactions[1]).text,
+              HasSubstr("3 times in a row"));
+  // Low back pain lowers the load, at the table's severity.
+  v1::SymptomReport back;
+  back.set_block_index(1);
+  back.set_symptom(v1::SYMPTOM_LOW_BACK_PAIN);
+  EXPECT_THAT(ReactToSymptom(context_, "Bo", back, "", 1), SizeIs(1));
+  rules.add_lower_load_symptoms(v1::SYMPTOM_LOW_BACK_PAIN);
+  rules.set_lower_load_severity(v1::ALERT_SEVERITY_WARNING);
+  std::vector<Reaction> out = ReactToSymptom(changed, "Bo", back, "", 1);
+  ASSERT_THAT(out, SizeIs(2));
+  EXPECT_EQ(std::get<AlertToRaise>(out[0]).severity,
+            v1::ALERT_SEVERITY_WARNING);
+  EXPECT_EQ(std::get<SuggestionToMake>(out[1]).kind,
+            v1::SUGGESTION_KIND_LOWER_LOAD);
+}
+
 }  // namespace
 }  // namespace circuit::engine

@@ -358,5 +358,235 @@ INSTANTIATE_TEST_SUITE_P(EmbeddedAndDirectory, ShippedLibraryTest,
                            return param.param ? "Embedded" : "Directory";
                          });
 
+// --- Programmes and the rule table
+// --------------------------------------------
+
+constexpr char kProgramme[] = R"text(id: "prog"
+name: "Prog"
+stages {
+  id: "a"
+  name: "A"
+  circuit_ids: "tiny"
+  start_weeks { min_weeks: 0 max_weeks: 5 }
+  next_stage_criteria {
+    strength_markers { exercise_id: "hip-shift" min_reps_each_side: 20 }
+  }
+}
+stages {
+  id: "b"
+  name: "B"
+  circuit_ids: "tiny"
+  start_weeks { min_weeks: 6 max_weeks: 12 }
+  track_options {
+    track: RECOVERY_TRACK_CESAREAN
+    start_weeks { min_weeks: 8 max_weeks: 14 }
+    note: "Later after a cesarean birth."
+  }
+}
+)text";
+
+absl::StatusOr<CircuitLibrary> LoadWithProgramme(
+    const std::string& programme, const std::string& rules = "") {
+  std::vector<LibrarySource> sources = {
+      {"exercises.textproto", kCatalog},
+      {"tiny.textproto", kCircuit},
+      {"prog.programme.textproto", programme}};
+  if (!rules.empty()) sources.push_back({"rules.textproto", rules});
+  return CircuitLibrary::Load(sources);
+}
+
+void ExpectRefused(const absl::StatusOr<CircuitLibrary>& library,
+                   const std::string& message) {
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(library.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(library.status().message(), message);
+}
+
+TEST(CircuitLibraryTest, LoadsAProgrammeAndDefaultRules) {
+  auto library = LoadWithProgramme(kProgramme);
+  ASSERT_TRUE(library.ok()) << library.status();
+  ASSERT_THAT(library->programmes(), SizeIs(1));
+  const v1::Programme* p = library->FindProgramme("prog");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(library->FindProgramme("nope"), nullptr);
+  // A programme file is not a circuit.
+  EXPECT_THAT(library->circuits(), SizeIs(1));
+  EXPECT_EQ(
+      StageStartWeeks(p->stages(1), v1::RECOVERY_TRACK_CESAREAN).min_weeks(),
+      8);
+  EXPECT_EQ(
+      StageStartWeeks(p->stages(1), v1::RECOVERY_TRACK_VAGINAL).min_weeks(), 6);
+  // No rules file: the defaults, which are the thresholds from before the
+  // table.
+  const v1::AdaptationRules& rules = library->rules();
+  EXPECT_EQ(rules.too_hard_cr10_at_least(), 9);
+  EXPECT_EQ(rules.too_easy_cr10_at_most(), 2);
+  EXPECT_EQ(rules.under_range_sets_for_regression(), 2);
+  EXPECT_EQ(rules.too_hard_in_a_row_for_alert(), 2);
+  EXPECT_THAT(
+      rules.lower_load_symptoms(),
+      ::testing::ElementsAre(v1::SYMPTOM_LEAKING, v1::SYMPTOM_PELVIC_HEAVINESS,
+                             v1::SYMPTOM_ABDOMINAL_DOMING));
+  EXPECT_EQ(rules.lower_load_severity(), v1::ALERT_SEVERITY_PRIORITY);
+  EXPECT_EQ(rules.other_symptom_severity(), v1::ALERT_SEVERITY_WARNING);
+  EXPECT_EQ(rules.side_gap_percent(), 20);
+}
+
+TEST(CircuitLibraryTest, RulesFileOverridesOnlyWhatItSays) {
+  auto library = LoadWithProgramme(
+      kProgramme,
+      "too_hard_cr10_at_least: 8\npelvic_symptoms: SYMPTOM_LEAKING\n");
+  ASSERT_TRUE(library.ok()) << library.status();
+  EXPECT_EQ(library->rules().too_hard_cr10_at_least(), 8);
+  EXPECT_EQ(library->rules().too_easy_cr10_at_most(), 2);
+  EXPECT_THAT(library->rules().pelvic_symptoms(),
+              ::testing::ElementsAre(v1::SYMPTOM_LEAKING));
+}
+
+TEST(CircuitLibraryTest, RulesOutOfBoundsAreRefusedAtTheField) {
+  ExpectRefused(
+      LoadWithProgramme(kProgramme, "\n  side_gap_percent: 0\n"),
+      "rules.textproto:2:3: side_gap_percent must be 1 to 100, not 0");
+  ExpectRefused(LoadWithProgramme(kProgramme, "too_easy_cr10_at_most: 9\n"),
+                "rules.textproto:1:1: too_easy_cr10_at_most 9 must be below "
+                "too_hard_cr10_at_least 9");
+  ExpectRefused(LoadWithProgramme(kProgramme,
+                                  "repeat_lookback_classes: 2\n"
+                                  "repeat_classes: 3\n"),
+                "rules.textproto:2:1: repeat_classes 3 is above "
+                "repeat_lookback_classes 2");
+  ExpectRefused(LoadWithProgramme(kProgramme, "too_hard_cr10_at_least: x\n"),
+                "rules.textproto:1:25: Expected integer, got: x");
+}
+
+TEST(CircuitLibraryTest, ProgrammeWithUnknownCircuit) {
+  ExpectRefused(
+      LoadWithProgramme(Replace(
+          kProgramme, "  id: \"b\"\n  name: \"B\"\n  circuit_ids: \"tiny\"",
+          "  id: \"b\"\n  name: \"B\"\n  circuit_ids: \"nope\"")),
+      "prog.programme.textproto:15:3: stage \"b\" uses unknown circuit "
+      "\"nope\"");
+}
+
+TEST(CircuitLibraryTest, ProgrammeStageWithoutCircuits) {
+  ExpectRefused(LoadWithProgramme(Replace(
+                    kProgramme, "  name: \"B\"\n  circuit_ids: \"tiny\"\n",
+                    "  name: \"B\"\n")),
+                "prog.programme.textproto:12:1: stage \"b\" has no circuits");
+}
+
+TEST(CircuitLibraryTest, ProgrammeWeekRangeBackwards) {
+  ExpectRefused(
+      LoadWithProgramme(Replace(kProgramme, "min_weeks: 6 max_weeks: 12",
+                                "min_weeks: 13 max_weeks: 12")),
+      "prog.programme.textproto:16:17: the week range of stage \"b\" runs "
+      "backwards: 13 to 12");
+}
+
+TEST(CircuitLibraryTest, ProgrammeWeekRangesOverlap) {
+  ExpectRefused(
+      LoadWithProgramme(Replace(kProgramme, "min_weeks: 6 max_weeks: 12",
+                                "min_weeks: 5 max_weeks: 12")),
+      "prog.programme.textproto:16:17: stage \"b\" starts at 5 weeks, which "
+      "overlaps from stage \"a\" (0 to 5 weeks)");
+  // A stage that starts before the one it follows goes backwards.
+  ExpectRefused(
+      LoadWithProgramme(Replace(Replace(kProgramme, "min_weeks: 0 max_weeks: 5",
+                                        "min_weeks: 4 max_weeks: 5"),
+                                "min_weeks: 6 max_weeks: 12",
+                                "min_weeks: 2 max_weeks: 12")),
+      "prog.programme.textproto:16:17: stage \"b\" starts at 2 weeks, which "
+      "goes backwards from stage \"a\" (4 to 5 weeks)");
+}
+
+TEST(CircuitLibraryTest, ProgrammeWeekRangesOverlapOnOneTrack) {
+  ExpectRefused(
+      LoadWithProgramme(Replace(kProgramme, "min_weeks: 8 max_weeks: 14",
+                                "min_weeks: 4 max_weeks: 14")),
+      "prog.programme.textproto:19:19: stage \"b\" starts at 4 weeks on "
+      "RECOVERY_TRACK_CESAREAN, which overlaps from stage \"a\" (0 to 5 "
+      "weeks)");
+}
+
+TEST(CircuitLibraryTest, ProgrammeCriterionNamesUnknownExercise) {
+  ExpectRefused(
+      LoadWithProgramme(Replace(kProgramme, "exercise_id: \"hip-shift\"",
+                                "exercise_id: \"nope\"")),
+      "prog.programme.textproto:9:24: a criterion of stage \"a\" names "
+      "unknown exercise \"nope\"");
+  ExpectRefused(
+      LoadWithProgramme(Replace(kProgramme, "exercise_id: \"hip-shift\"",
+                                "exercise_id: \"bridge\"")),
+      "prog.programme.textproto:9:24: a criterion of stage \"a\" counts reps "
+      "each side of \"bridge\", which is not one-sided");
+}
+
+TEST(CircuitLibraryTest, ProgrammeDuplicateIds) {
+  ExpectRefused(
+      LoadWithProgramme(Replace(kProgramme, "id: \"b\"", "id: \"a\"")),
+      "prog.programme.textproto:13:3: duplicate stage id \"a\" in "
+      "programme \"prog\"");
+  auto library = CircuitLibrary::Load({{"exercises.textproto", kCatalog},
+                                       {"tiny.textproto", kCircuit},
+                                       {"a.programme.textproto", kProgramme},
+                                       {"b.programme.textproto", kProgramme}});
+  ExpectRefused(library,
+                "b.programme.textproto:1:1: duplicate programme id \"prog\", "
+                "also in a.programme.textproto");
+}
+
+TEST(CircuitLibraryTest, FromPartsKeepsTheStoredRules) {
+  auto library = LoadWithProgramme(kProgramme, "too_hard_cr10_at_least: 7\n");
+  ASSERT_TRUE(library.ok()) << library.status();
+  const v1::Circuit& tiny = library->circuits().front();
+  auto stored = CircuitLibrary::FromParts(
+      "c-1", tiny, library->ExercisesFor(tiny), library->rules());
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ(stored->rules().too_hard_cr10_at_least(), 7);
+  EXPECT_TRUE(stored->programmes().empty());
+  // A record from before the table: today's defaults.
+  auto old = CircuitLibrary::FromParts("c-2", tiny, library->ExercisesFor(tiny),
+                                       v1::AdaptationRules());
+  ASSERT_TRUE(old.ok()) << old.status();
+  EXPECT_EQ(old->rules().SerializeAsString(),
+            DefaultAdaptationRules().SerializeAsString());
+}
+
+TEST_P(ShippedLibraryTest, ReturnToStrengthFollowsThePublishedDefaults) {
+  auto library = Load();
+  ASSERT_TRUE(library.ok()) << library.status();
+  // The shipped rules file writes out the defaults.
+  EXPECT_EQ(library->rules().SerializeAsString(),
+            DefaultAdaptationRules().SerializeAsString());
+  const v1::Programme* p = library->FindProgramme("return-to-strength");
+  ASSERT_NE(p, nullptr);
+  ASSERT_EQ(p->stages_size(), 4);
+  EXPECT_EQ(p->stages(3).id(), "return-to-impact");
+  // Impact not before about 12 weeks, later after a cesarean birth.
+  EXPECT_GE(
+      StageStartWeeks(p->stages(3), v1::RECOVERY_TRACK_VAGINAL).min_weeks(),
+      12);
+  EXPECT_GT(
+      StageStartWeeks(p->stages(3), v1::RECOVERY_TRACK_CESAREAN).min_weeks(),
+      StageStartWeeks(p->stages(3), v1::RECOVERY_TRACK_VAGINAL).min_weeks());
+  const v1::StageCriteria& before_impact = p->stages(2).next_stage_criteria();
+  EXPECT_EQ(before_impact.min_weeks_postpartum(), 12);
+  EXPECT_EQ(before_impact.no_pelvic_symptom_classes(), 2);
+  // About 20 reps each side on each exercise of the strength check.
+  const v1::Circuit* check = library->FindCircuit("strength-check");
+  ASSERT_NE(check, nullptr);
+  ASSERT_EQ(before_impact.strength_markers_size(), check->blocks_size());
+  for (int i = 0; i < check->blocks_size(); ++i) {
+    const v1::Block& b = check->blocks(i);
+    EXPECT_EQ(before_impact.strength_markers(i).exercise_id(), b.exercise_id());
+    EXPECT_EQ(before_impact.strength_markers(i).min_reps_each_side(), 20);
+    const v1::Exercise* e = library->FindExercise(b.exercise_id());
+    ASSERT_NE(e, nullptr);
+    EXPECT_TRUE(e->per_side()) << e->id();
+    EXPECT_FALSE(e->has_reps()) << e->id() << ": reps to fatigue, no range";
+    EXPECT_EQ(b.advance(), v1::ADVANCE_MODE_INSTRUCTOR) << b.id();
+  }
+}
+
 }  // namespace
 }  // namespace circuit

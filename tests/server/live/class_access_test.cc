@@ -126,6 +126,10 @@ TEST_F(ClassAccessTest, CircuitsAreListedAndFoundById) {
   ASSERT_GT(all.circuits_size(), 0);
   EXPECT_EQ(all.exercises_size(),
             static_cast<int>(library_->exercises().size()));
+  ASSERT_EQ(all.programmes_size(),
+            static_cast<int>(library_->programmes().size()));
+  ASSERT_GT(all.programmes_size(), 0);
+  EXPECT_EQ(all.programmes(0).id(), library_->programmes().front().id());
   auto one = GetCircuit(*library_, all.circuits(0).id());
   ASSERT_TRUE(one.ok()) << one.status();
   EXPECT_EQ(one->circuit().id(), all.circuits(0).id());

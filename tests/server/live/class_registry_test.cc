@@ -7,6 +7,7 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "server/common/log.h"
+#include "server/library/embedded_circuits.h"
 #include "tests/testing/class_commands.h"
 
 namespace circuit {
@@ -140,6 +141,83 @@ TEST_F(ClassRegistryTest, RecoverLeavesOutEntriesWithDamagedTimes) {
   // Ana's join was replayed; the damaged drop was not (the restart dropped
   // her, as it drops every connected seat).
   EXPECT_EQ(recovered.Find(id)->Info().participant_count(), 1);
+  recovered.Close();
+  pool_.WaitIdle();
+}
+
+// A class keeps the rule table it was created with: recovered under a library
+// whose table says otherwise, its replay adapts as the class did.
+TEST_F(ClassRegistryTest, AClassKeepsItsRuleTableWhenTheLibraryChanges) {
+  std::vector<LibrarySource> sources = EmbeddedCircuitSources();
+  for (LibrarySource& source : sources) {
+    if (source.name == kRulesFileName) {
+      source.text = "too_hard_cr10_at_least: 7\n";
+    }
+  }
+  absl::StatusOr<CircuitLibrary> strict = CircuitLibrary::Load(sources);
+  ASSERT_TRUE(strict.ok()) << strict.status();
+  ClassRegistry created(&*strict, &journal_, &clock_, &pool_, {});
+  absl::Notification done;
+  absl::StatusOr<v1::ClassInfo> info;
+  created.Create("kickback-trio", "", "main", "bootstrap",
+                 [&](absl::StatusOr<v1::ClassInfo> got) {
+                   info = std::move(got);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  ASSERT_TRUE(info.ok()) << info.status();
+  const std::string id = info->class_id();
+
+  // Ana joins, the class starts, and she rates the first block CR-10 7: too
+  // hard under this class's table (7), not under the default (9).
+  internal::Entry join;
+  join.set_at_unix_ms(clock_.NowUnixMs());
+  join.mutable_join()->set_participant_id("p1");
+  join.mutable_join()->mutable_check_in()->set_display_name("Ana");
+  internal::Entry start;
+  start.set_at_unix_ms(clock_.NowUnixMs());
+  *start.mutable_command() = ::circuit::testing::StartCommand();
+  start.mutable_command()->set_command_id("start");
+  internal::Entry effort;
+  effort.set_at_unix_ms(clock_.NowUnixMs() + 1000);
+  effort.mutable_report()->set_participant_id("p1");
+  effort.mutable_report()->mutable_effort()->set_report_id("r1");
+  effort.mutable_report()->mutable_effort()->set_block_index(0);
+  effort.mutable_report()->mutable_effort()->set_cr10(7);
+  for (internal::Entry* entry : {&join, &start, &effort}) {
+    absl::Status appended = absl::UnknownError("not answered");
+    journal_.Append(id, *entry, [&](absl::Status s) { appended = s; });
+    ASSERT_TRUE(appended.ok()) << appended;
+  }
+  created.Close();
+  pool_.WaitIdle();
+
+  absl::StatusOr<std::vector<StoredClass>> stored = journal_.LoadClasses();
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  bool found = false;
+  for (const StoredClass& c : *stored) {
+    if (c.record.info().class_id() != id) continue;
+    found = true;
+    EXPECT_EQ(c.record.rules().too_hard_cr10_at_least(), 7);
+    EXPECT_EQ(c.record.rules().too_easy_cr10_at_most(), 2);
+  }
+  EXPECT_TRUE(found);
+
+  // Recovered with the default table (library_).
+  ClassRegistry recovered(library_.get(), &journal_, &clock_, &pool_, {});
+  ASSERT_TRUE(recovered.Recover().ok());
+  ASSERT_NE(recovered.Find(id), nullptr);
+  absl::Notification summarized;
+  v1::ClassSummary summary;
+  recovered.Find(id)->Summary([&](v1::ClassSummary got) {
+    summary = std::move(got);
+    summarized.Notify();
+  });
+  summarized.WaitForNotification();
+  ASSERT_EQ(summary.participants_size(), 1);
+  ASSERT_EQ(summary.participants(0).suggestions_size(), 1);
+  EXPECT_EQ(summary.participants(0).suggestions(0).kind(),
+            v1::SUGGESTION_KIND_REGRESSION);
   recovered.Close();
   pool_.WaitIdle();
 }
