@@ -8,6 +8,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 
 namespace circuit::client {
 namespace {
@@ -555,6 +556,42 @@ absl::StatusOr<std::string> ParticipantSession::ReportReps(int reps) {
   absl::StatusOr<v1::JoinClassRequest> request = AboutLastWork();
   if (!request.ok()) return request.status();
   request->mutable_completion()->set_reps(reps);
+  return Submit(*std::move(request));
+}
+
+absl::StatusOr<std::string> ParticipantSession::ReportParts(
+    const std::vector<int>& amounts) {
+  absl::StatusOr<v1::JoinClassRequest> request = AboutLastWork();
+  if (!request.ok()) return request.status();
+  v1::CompletionReport* completion = request->mutable_completion();
+  {
+    absl::MutexLock lock(&mu_);
+    const v1::Circuit& circuit = mirror_.circuit();
+    const int block = completion->block_index();
+    const v1::Exercise* exercise =
+        block >= 0 && block < circuit.blocks_size()
+            ? mirror_.FindExercise(circuit.blocks(block).exercise_id())
+            : nullptr;
+    if (exercise == nullptr || exercise->parts().empty()) {
+      return absl::FailedPreconditionError(
+          "this exercise is logged as one number of reps");
+    }
+    if (static_cast<int>(amounts.size()) != exercise->parts_size()) {
+      std::vector<std::string> names;
+      for (const v1::ExercisePart& part : exercise->parts()) {
+        names.push_back(part.name());
+      }
+      return absl::InvalidArgumentError(
+          absl::StrCat("give ", exercise->parts_size(),
+                       " numbers: ", absl::StrJoin(names, ", ")));
+    }
+    for (int i = 0; i < exercise->parts_size(); ++i) {
+      v1::PartDone* done = completion->add_parts();
+      done->set_part_id(exercise->parts(i).id());
+      done->set_amount(amounts[static_cast<size_t>(i)]);
+    }
+  }
+  completion->set_reps(amounts.front());
   return Submit(*std::move(request));
 }
 

@@ -16,6 +16,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -206,6 +207,11 @@ class ParticipantSession : public LiveSession {
   // Shortcuts that fill the block, set and side from the latest work
   // interval; FAILED_PRECONDITION before the class's state has arrived.
   absl::StatusOr<std::string> ReportReps(int reps);
+  // A combination set (the 8-8-8 hip thrust) part by part: `amounts` in the
+  // exercise's part order; reps is the first part's (proto/README.md).
+  // FAILED_PRECONDITION when the exercise has no parts, INVALID_ARGUMENT
+  // when the count does not match.
+  absl::StatusOr<std::string> ReportParts(const std::vector<int>& amounts);
   absl::StatusOr<std::string> ReportEffort(v1::EffortFeel feel);
   absl::StatusOr<std::string> ReportCr10(int cr10);
   absl::StatusOr<std::string> ReportSymptom(v1::Symptom symptom,

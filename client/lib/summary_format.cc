@@ -193,6 +193,17 @@ std::string ExerciseName(const v1::ParticipantSummary& p,
   return exercise_id;
 }
 
+// The parts of a combination set as one CSV field, in the exercise's order:
+// "full-range=8;partial-range=6;hold=8" (reps or seconds, as each part
+// counts); empty for a set logged as one number.
+std::string PartsField(const v1::SetRecord& set) {
+  std::vector<std::string> parts;
+  for (const v1::PartDone& done : set.parts()) {
+    parts.push_back(absl::StrCat(done.part_id(), "=", done.amount()));
+  }
+  return absl::StrJoin(parts, ";");
+}
+
 std::string EffortLine(const v1::EffortRecord& effort) {
   std::vector<std::string> parts;
   if (effort.has_cr10()) parts.push_back(absl::StrCat("CR-10 ", effort.cr10()));
@@ -440,9 +451,10 @@ std::string SummaryCsv(const v1::ClassSummary& summary, CsvTable table) {
   const std::string& class_id = summary.class_info().class_id();
   switch (table) {
     case CsvTable::kSets:
-      AppendRow({"class_id", "participant_id", "display_name", "block_index",
-                 "exercise_id", "exercise_name", "set", "side", "reps"},
-                &out);
+      AppendRow(
+          {"class_id", "participant_id", "display_name", "block_index",
+           "exercise_id", "exercise_name", "set", "side", "reps", "parts"},
+          &out);
       break;
     case CsvTable::kTotals:
       AppendRow(
@@ -469,7 +481,7 @@ std::string SummaryCsv(const v1::ClassSummary& summary, CsvTable table) {
         for (const v1::SetRecord& s : p.sets()) {
           AppendRow({class_id, id, name, absl::StrCat(s.block_index()),
                      s.exercise_id(), s.exercise_name(), absl::StrCat(s.set()),
-                     Words(s.side()), absl::StrCat(s.reps())},
+                     Words(s.side()), absl::StrCat(s.reps()), PartsField(s)},
                     &out);
         }
         break;

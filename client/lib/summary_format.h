@@ -61,7 +61,10 @@ std::string WallText(const v1::WallSummary& wall);
 enum class CsvTable {
   // One row per participant and reported set (and side):
   // class_id,participant_id,display_name,block_index,exercise_id,
-  // exercise_name,set,side,reps
+  // exercise_name,set,side,reps,parts
+  // where parts, for a combination set logged part by part (the 8-8-8 hip
+  // thrust), is "full-range=8;partial-range=6;hold=8" (reps or seconds as
+  // each part counts; reps is the first part's) and empty otherwise.
   kSets,
   // One row per participant and exercise:
   // class_id,participant_id,display_name,exercise_id,exercise_name,

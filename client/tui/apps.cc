@@ -14,6 +14,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/lib/kiosks.h"
@@ -293,7 +295,9 @@ class InstructorScreen : public LiveScreen {
 class ParticipantScreen : public LiveScreen {
  public:
   ParticipantScreen(ParticipantSession* session, bool exit_at_end)
-      : LiveScreen(session, exit_at_end), participant_(session) {}
+      : LiveScreen(session, exit_at_end), participant_(session) {
+    ui_.status_line = tui::kDisclaimer;  // said once, when she joins
+  }
 
   void Refresh() override {
     LiveScreen::Refresh();
@@ -388,10 +392,21 @@ class ParticipantScreen : public LiveScreen {
         ui_.status_line = "type the number of reps, then Enter";
         return true;
       }
-      int reps = 0;
-      if (!absl::SimpleAtoi(ui_.input, &reps)) reps = 0;
+      // "8 6 5": a combination set part by part; one number: reps.
+      std::vector<int> amounts;
+      for (absl::string_view word :
+           absl::StrSplit(ui_.input, ' ', absl::SkipEmpty())) {
+        int n = 0;
+        amounts.push_back(absl::SimpleAtoi(word, &n) ? n : 0);
+      }
       ui_.input.clear();
-      Submit(absl::StrCat(reps, " reps"), participant_->ReportReps(reps));
+      if (amounts.size() > 1) {
+        Submit(absl::StrCat(absl::StrJoin(amounts, "-"), " (parts)"),
+               participant_->ReportParts(amounts));
+      } else {
+        const int reps = amounts.empty() ? 0 : amounts.front();
+        Submit(absl::StrCat(reps, " reps"), participant_->ReportReps(reps));
+      }
       return true;
     }
     if (key.kind == Key::kBackspace) {
@@ -405,8 +420,18 @@ class ParticipantScreen : public LiveScreen {
     if (key.kind != Key::kChar) return true;
     const std::string& c = key.text;
     if (c.size() == 1 && c[0] >= '0' && c[0] <= '9') {
-      if (ui_.input.size() < 3) ui_.input += c;
+      // Up to three digits a number; a space starts the next part's.
+      const size_t last_space = ui_.input.rfind(' ');
+      const size_t digits = last_space == std::string::npos
+                                ? ui_.input.size()
+                                : ui_.input.size() - last_space - 1;
+      if (digits < 3) ui_.input += c;
       ui_.status_line.clear();
+    } else if (c == " ") {
+      if (!ui_.input.empty() && ui_.input.back() != ' ' &&
+          ui_.input.size() < 16) {
+        ui_.input += ' ';
+      }
     } else if (c == "e" || c == "j" || c == "h") {
       const v1::EffortFeel feel = c == "e"   ? v1::EFFORT_FEEL_TOO_EASY
                                   : c == "j" ? v1::EFFORT_FEEL_JUST_RIGHT
@@ -776,6 +801,8 @@ int RunParticipantApp(const AppOptions& options, const std::string& join_code,
     session.Stop();
   } else {
     tui::PlainPrinter printer;
+    // Said once, when she joins (JSON lines stay messages only).
+    if (options.mode != OutputMode::kJson) printer.Line(tui::kDisclaimer);
     session.SetListener(PrintingListener<v1::JoinClassResponse>(
         options.mode, &printer, &session, &waker));
     session.Start();

@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/tui/big_digits.h"
 #include "client/tui/text.h"
 
@@ -254,6 +255,10 @@ std::string SuggestionKindName(v1::SuggestionKind kind) {
       return "harder version";
     case v1::SUGGESTION_KIND_LOWER_LOAD:
       return "lower load";
+    case v1::SUGGESTION_KIND_WEAKER_SIDE_FIRST:
+      return "weaker side first";
+    case v1::SUGGESTION_KIND_NEXT_STAGE:
+      return "next stage";
     default:
       return "suggestion";
   }
@@ -356,8 +361,67 @@ std::string SuggestionText(const v1::Suggestion& suggestion) {
           ? SuggestionKindName(suggestion.kind())
           : absl::StrCat(suggestion.suggested_exercise_name(), " (",
                          SuggestionKindName(suggestion.kind()), ")");
+  if (suggestion.kind() == v1::SUGGESTION_KIND_NEXT_STAGE &&
+      !suggestion.suggested_stage_name().empty()) {
+    what = absl::StrCat("next stage: ", suggestion.suggested_stage_name());
+  }
+  if (suggestion.kind() == v1::SUGGESTION_KIND_WEAKER_SIDE_FIRST &&
+      !SideName(suggestion.start_side()).empty()) {
+    absl::StrAppend(&what, ", start ", SideName(suggestion.start_side()));
+  }
   if (suggestion.reason().empty()) return what;
   return absl::StrCat(what, ": ", suggestion.reason());
+}
+
+const char kDisclaimer[] =
+    "Suggestions only; your coach decides; this is not medical advice.";
+const char kSafetyLine[] =
+    "Stop and tell the coach if you notice leaking, heaviness or pressure.";
+
+std::string TrackNoteText(const ClassMirror& mirror,
+                          const v1::Exercise& exercise,
+                          v1::RecoveryTrack track) {
+  if (track == v1::RECOVERY_TRACK_UNSPECIFIED) return "";
+  for (const v1::TrackOption& option : exercise.track_options()) {
+    if (option.track() != track) continue;
+    std::string text = option.note();
+    if (!option.alternative_exercise_id().empty()) {
+      const v1::Exercise* instead =
+          mirror.FindExercise(option.alternative_exercise_id());
+      absl::StrAppend(&text, text.empty() ? "" : " ",
+                      "Or instead, if your coach agrees: ",
+                      instead == nullptr ? option.alternative_exercise_id()
+                                         : instead->name(),
+                      ".");
+    }
+    return text;
+  }
+  return "";
+}
+
+std::vector<std::string> AllTrackNotes(const ClassMirror& mirror,
+                                       const v1::Exercise& exercise) {
+  std::vector<std::string> lines;
+  for (const v1::TrackOption& option : exercise.track_options()) {
+    const std::string note = TrackNoteText(mirror, exercise, option.track());
+    if (note.empty()) continue;
+    lines.push_back(absl::StrCat(option.track() == v1::RECOVERY_TRACK_CESAREAN
+                                     ? "cesarean: "
+                                     : "vaginal: ",
+                                 note));
+  }
+  return lines;
+}
+
+std::vector<std::string> PlanLines(const ClassMirror& mirror) {
+  std::vector<std::string> lines;
+  for (const v1::Suggestion& s : mirror.suggestions()) {
+    if (!s.from_history()) continue;
+    lines.push_back(absl::StrCat(NameOf(mirror, s.participant_id()), ": ",
+                                 SuggestionText(s), " [",
+                                 DecisionName(s.decision()), "]"));
+  }
+  return lines;
 }
 
 // --- Instructor --------------------------------------------------------------
@@ -401,6 +465,28 @@ Frame InstructorView(const ClassMirror& mirror, const SessionStatus& status,
                 60));
     }
     top.push_back(Lines({absl::StrCat("Cue: ", LatestCue(mirror))}, 40));
+    // Every track's note for the exercise on now (first, in the lobby).
+    const v1::Interval& shown =
+        state.has_current() ? state.current() : state.next();
+    if (const v1::Exercise* exercise = mirror.FindExercise(shown.exercise_id());
+        exercise != nullptr && state.phase() != v1::CLASS_PHASE_ENDED) {
+      std::vector<std::string> notes = AllTrackNotes(mirror, *exercise);
+      if (!notes.empty()) {
+        for (std::string& note : notes) note = absl::StrCat("  ", note);
+        notes.insert(notes.begin(), "Track notes:");
+        top.push_back(Lines(notes, 35));
+      }
+    }
+    // Before the start: each participant's plan for today, from her past
+    // classes (a/d decide the newest undecided, as for any suggestion).
+    if (!state.has_current() && state.phase() != v1::CLASS_PHASE_ENDED) {
+      std::vector<std::string> plans = PlanLines(mirror);
+      if (!plans.empty()) {
+        for (std::string& line : plans) line = absl::StrCat("  ", line);
+        plans.insert(plans.begin(), "Plans for today (from past classes):");
+        top.push_back(Lines(plans, 68));
+      }
+    }
     const v1::ClassAggregates& a = mirror.aggregates();
     std::string figures = absl::StrCat(
         "Done ", a.done_current_count(), "/",
@@ -616,10 +702,43 @@ Frame ParticipantView(const ClassMirror& mirror, const SessionStatus& status,
         Lines({absl::StrCat("You: ", own.total_reps(), " reps",
                             effort.empty() ? "" : " · last effort ", effort)},
               80));
-    if (!mirror.suggestions().empty()) {
+    // The note for her track with the exercise on now (or first), and the
+    // safety line everyone gets.
+    if (state.phase() != v1::CLASS_PHASE_ENDED) {
+      const v1::Interval& shown =
+          state.has_current() ? state.current() : state.next();
+      const v1::Exercise* exercise = mirror.FindExercise(shown.exercise_id());
+      const std::string note =
+          exercise == nullptr
+              ? ""
+              : TrackNoteText(mirror, *exercise, mirror.check_in().track());
+      if (!note.empty()) {
+        top.push_back(Lines({absl::StrCat("For you: ", note)}, 78));
+      }
+      top.push_back(Lines({kSafetyLine}, 84));
+    }
+    auto decision_of = [](const v1::Suggestion& s) {
+      return s.decision() == v1::SUGGESTION_DECISION_ACCEPTED ? "coach agrees: "
+             : s.decision() == v1::SUGGESTION_DECISION_DISMISSED
+                 ? "coach set it aside: "
+                 : "waiting for the coach: ";
+    };
+    std::vector<std::string> plan = {"Your plan today:"};
+    for (const v1::Suggestion& s : mirror.suggestions()) {
+      if (s.from_history() && plan.size() < 5) {
+        plan.push_back(absl::StrCat("  ", decision_of(s), SuggestionText(s)));
+      }
+    }
+    if (plan.size() > 1) top.push_back(Lines(plan, 72));
+    bool live_suggestions = false;
+    for (const v1::Suggestion& s : mirror.suggestions()) {
+      live_suggestions = live_suggestions || !s.from_history();
+    }
+    if (live_suggestions) {
       std::vector<std::string> lines = {"From your coach:"};
       for (auto it = mirror.suggestions().rbegin();
            it != mirror.suggestions().rend() && lines.size() < 4; ++it) {
+        if (it->from_history()) continue;
         const std::string decision =
             it->decision() == v1::SUGGESTION_DECISION_ACCEPTED
                 ? "coach agrees: "
@@ -646,16 +765,33 @@ Frame ParticipantView(const ClassMirror& mirror, const SessionStatus& status,
   }
   if (!ui.status_line.empty()) bottom.push_back(Lines({ui.status_line}, 100));
   switch (ui.mode) {
-    case ParticipantUi::Mode::kNormal:
+    case ParticipantUi::Mode::kNormal: {
+      // A combination set (the 8-8-8 hip thrust) takes a number per part.
+      const v1::Exercise* exercise =
+          mirror.has_snapshot() && mirror.state().has_current()
+              ? mirror.FindExercise(mirror.state().current().exercise_id())
+              : nullptr;
+      std::vector<std::string> parts;
+      if (exercise != nullptr) {
+        for (const v1::ExercisePart& part : exercise->parts()) {
+          parts.push_back(absl::StrCat(
+              part.name(), part.unit() == v1::PART_UNIT_SECONDS ? " (s)" : ""));
+        }
+      }
       bottom.push_back(
-          Lines({absl::StrCat("Reps: ", ui.input,
-                              "_  (type a number, Enter logs it)")},
+          Lines({parts.empty()
+                     ? absl::StrCat("Reps: ", ui.input,
+                                    "_  (type a number, Enter logs it)")
+                     : absl::StrCat(absl::StrJoin(parts, ", "), ": ", ui.input,
+                                    "_  (", parts.size(),
+                                    " numbers with spaces, Enter logs them)")},
                 100));
       bottom.push_back(Lines(
           {"0-9 Enter reps  e too easy  j just right  h too hard  y symptom  "
            "l leave  q quit"},
           100, true));
       break;
+    }
     case ParticipantUi::Mode::kSymptomMenu:
       bottom.push_back(
           Lines({"Symptom: 1 hip pinch · 2 leaking · 3 pelvic heaviness · "

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "circuit/v1/service.pb.h"
 #include "client/lib/class_mirror.h"
@@ -47,8 +48,25 @@ std::string IntervalText(const v1::Interval& interval);
 // "[RUNNING] #3/23 Banded kickback (glute max) set 1/2 left, 8-10 reps (45 s)"
 // with the time left at the message; "[LOBBY] first: ...", "[ENDED]".
 std::string DescribeState(const v1::ClassState& state);
-// A suggestion in words for its participant: "Hip shift drill (drill): why".
+// A suggestion in words for its participant: "Hip shift drill (drill): why";
+// a next stage names the stage, a weaker side first the side to start on.
 std::string SuggestionText(const v1::Suggestion& suggestion);
+// Said once when a participant joins (the phone page and `circuit join`).
+extern const char kDisclaimer[];
+// Said to every participant with every exercise.
+extern const char kSafetyLine[];
+// The exercise's note for `track` ("" when none or unspecified), with the
+// exercise to do instead when the option names one.
+std::string TrackNoteText(const ClassMirror& mirror,
+                          const v1::Exercise& exercise,
+                          v1::RecoveryTrack track);
+// Every track's note of `exercise`, one line each: "cesarean: ..." (the
+// instructor's view).
+std::vector<std::string> AllTrackNotes(const ClassMirror& mirror,
+                                       const v1::Exercise& exercise);
+// A participant's plan items (from_history suggestions), one line each, for
+// the instructor: "Ana: easier version Low-step curtsy: why [undecided]".
+std::vector<std::string> PlanLines(const ClassMirror& mirror);
 
 // --- Views -------------------------------------------------------------------
 

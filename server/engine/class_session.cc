@@ -343,6 +343,19 @@ ReportResult ClassSession::ApplyCompletion(Participant& p,
   it->second = report.reps();
   p.total_reps += report.reps() - old_reps;
   total_reps_ += report.reps() - old_reps;
+  if (report.parts_size() == 0) {
+    p.completion_parts.erase(key);
+  } else {
+    // Validated: each of the exercise's parts once. Kept in its order.
+    const v1::Exercise* exercise = BlockExercise(report.block_index());
+    std::vector<v1::PartDone>& parts = p.completion_parts[key];
+    parts.clear();
+    for (int i = 0; exercise != nullptr && i < exercise->parts_size(); ++i) {
+      for (const v1::PartDone& done : report.parts()) {
+        if (done.part_id() == exercise->parts(i).id()) parts.push_back(done);
+      }
+    }
+  }
   UpdateWall(p, -(++completion_count_));
   if (!p.done_current && IsDone(p)) {
     p.done_current = true;

@@ -332,6 +332,9 @@ class ClassSession {
     absl::flat_hash_map<std::string, ReportResult> reports;
     // The latest reps per reported set (corrections replace).
     std::map<SetKey, int32_t> completions;
+    // What was done of each part, for sets reported with parts (the 8-8-8
+    // hip thrust), in the exercise's part order.
+    std::map<SetKey, std::vector<v1::PartDone>> completion_parts;
     int32_t total_reps = 0;
     std::optional<int32_t> last_cr10;
     v1::EffortFeel last_feel = v1::EFFORT_FEEL_UNSPECIFIED;

@@ -258,7 +258,12 @@ v1::KioskSnapshot ClassSession::KioskSnapshot(absl::Time now) const {
   *snapshot.mutable_progress() = Progress();
   *snapshot.mutable_circuit() = circuit_;
   for (const v1::Exercise& exercise : exercises_) {
-    *snapshot.add_exercises() = exercise;
+    v1::Exercise* shown = snapshot.add_exercises();
+    *shown = exercise;
+    // A track option is said to the people on that track, on their phones
+    // and to the instructor; a screen the whole room sees would tell the
+    // room who is recovering from what.
+    shown->clear_track_options();
   }
   return snapshot;
 }
@@ -317,6 +322,11 @@ v1::ParticipantSummary ClassSession::SummaryFor(const Participant& p) const {
     record->set_set(set);
     record->set_side(static_cast<v1::Side>(side));
     record->set_reps(reps);
+    if (auto parts = p.completion_parts.find(key);
+        parts != p.completion_parts.end()) {
+      for (const v1::PartDone& done : parts->second)
+        *record->add_parts() = done;
+    }
 
     v1::ExerciseTotals& row = totals[exercise_id];
     switch (side) {

@@ -1,9 +1,13 @@
 #include "server/engine/report_validation.h"
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "server/engine/adaptation.h"
 
 namespace circuit::engine {
@@ -62,6 +66,68 @@ absl::Status CheckBlockIndex(const v1::Circuit& circuit, int32_t block_index) {
   return absl::OkStatus();
 }
 
+// The parts of a combination set (the 8-8-8 hip thrust): every part of the
+// exercise once, in any order, or none; `reps` is the first part's, so what
+// every other reader of reps (totals, progress, adaptation) sees stays true.
+absl::Status CheckParts(const v1::Exercise* exercise, const v1::Block& block,
+                        const v1::CompletionReport& report) {
+  if (report.parts_size() == 0) return absl::OkStatus();
+  if (exercise == nullptr || exercise->parts_size() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "parts given for block ", report.block_index(), " (", block.id(),
+        "), whose exercise is logged as one number: "
+        "report reps only"));
+  }
+  if (report.parts_size() > exercise->parts_size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(report.parts_size(), " parts given; \"", exercise->id(),
+                     "\" has ", exercise->parts_size()));
+  }
+  std::vector<bool> seen(static_cast<size_t>(exercise->parts_size()), false);
+  for (const v1::PartDone& done : report.parts()) {
+    int index = -1;
+    for (int i = 0; i < exercise->parts_size(); ++i) {
+      if (exercise->parts(i).id() == done.part_id()) index = i;
+    }
+    if (index < 0) {
+      std::vector<std::string> names;
+      for (const v1::ExercisePart& part : exercise->parts()) {
+        names.push_back(absl::StrCat("\"", part.id(), "\""));
+      }
+      return absl::InvalidArgumentError(absl::StrCat(
+          "part \"", absl::CHexEscape(done.part_id().substr(0, 64)),
+          "\" does not exist; \"", exercise->id(), "\" has parts ",
+          absl::StrJoin(names, ", ")));
+    }
+    if (seen[static_cast<size_t>(index)]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("part \"", done.part_id(), "\" is given twice"));
+    }
+    seen[static_cast<size_t>(index)] = true;
+    const v1::ExercisePart& part = exercise->parts(index);
+    const int32_t most = part.unit() == v1::PART_UNIT_SECONDS ? 600 : 100;
+    if (done.amount() < 0 || done.amount() > most) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "part \"", part.id(), "\" must be 0 to ", most,
+          part.unit() == v1::PART_UNIT_SECONDS ? " seconds" : " reps", ", got ",
+          done.amount()));
+    }
+    if (index == 0 && done.amount() != report.reps()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "reps ", report.reps(), " must equal the first part (\"", part.id(),
+          "\": ", done.amount(), "): reps counts the first part"));
+    }
+  }
+  for (int i = 0; i < exercise->parts_size(); ++i) {
+    if (!seen[static_cast<size_t>(i)]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("part \"", exercise->parts(i).id(),
+                       "\" is missing: give every part or none"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckCompletionValues(const ReportContext& context,
                                    const v1::CompletionReport& report) {
   const v1::Block& block = context.circuit->blocks(report.block_index());
@@ -89,6 +155,10 @@ absl::Status CheckCompletionValues(const ReportContext& context,
   if (report.reps() < 0 || report.reps() > 100) {
     return absl::InvalidArgumentError(
         absl::StrCat("reps must be 0 to 100, got ", report.reps()));
+  }
+  if (absl::Status parts_ok = CheckParts(exercise, block, report);
+      !parts_ok.ok()) {
+    return parts_ok;
   }
   if (report.has_load()) {
     if (absl::Status band_ok =

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -29,6 +30,8 @@ using google::protobuf::TextFormat;
 constexpr int kMaxSets = 20;
 constexpr int kMaxReps = 100;
 constexpr int kMaxSeconds = 3600;
+// A part held for seconds; the same bound a report's part amount has.
+constexpr int kMaxPartSeconds = 600;
 
 // Collects the first syntax error of a text-format parse.
 class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
@@ -165,6 +168,50 @@ absl::Status CheckSeconds(int32_t seconds, absl::string_view field,
   return absl::OkStatus();
 }
 
+// The parts of a combination set: a report names them by id and its `reps`
+// is the first part's, so the first counts repetitions.
+absl::Status CheckParts(const v1::Exercise& e, const Locator& at) {
+  std::set<std::string, std::less<>> ids;
+  for (int i = 0; i < e.parts_size(); ++i) {
+    const v1::ExercisePart& part = e.parts(i);
+    Locator part_at = at.Nested("parts", i);
+    if (!IsValidId(part.id())) {
+      return Invalid(part_at.At("id"),
+                     absl::StrCat("part id \"", part.id(), "\" ", kIdRule));
+    }
+    if (!ids.insert(part.id()).second) {
+      return Invalid(part_at.At("id"),
+                     absl::StrCat("duplicate part id \"", part.id(),
+                                  "\" in exercise \"", e.id(), "\""));
+    }
+    if (part.name().empty()) {
+      return Invalid(part_at.At("name"),
+                     absl::StrCat("part \"", part.id(), "\" has no name"));
+    }
+    const bool reps = part.unit() == v1::PART_UNIT_REPS;
+    if (!reps && part.unit() != v1::PART_UNIT_SECONDS) {
+      return Invalid(part_at.At("unit"),
+                     absl::StrCat("part \"", part.id(),
+                                  "\" needs unit PART_UNIT_REPS or "
+                                  "PART_UNIT_SECONDS"));
+    }
+    if (i == 0 && !reps) {
+      return Invalid(part_at.At("unit"),
+                     absl::StrCat("the first part of \"", e.id(),
+                                  "\" must count PART_UNIT_REPS: a report's "
+                                  "reps is the first part's"));
+    }
+    const int most = reps ? kMaxReps : kMaxPartSeconds;
+    if (part.target() < 1 || part.target() > most) {
+      return Invalid(
+          part_at.At("target"),
+          absl::StrCat("part \"", part.id(), "\" target must be 1 to ", most,
+                       ", not ", part.target()));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckExercise(const v1::Exercise& e, const Locator& at) {
   if (!IsValidId(e.id())) {
     return Invalid(at.At("id"),
@@ -182,6 +229,8 @@ absl::Status CheckExercise(const v1::Exercise& e, const Locator& at) {
     absl::Status s = CheckRepRange(e.reps(), at.Nested("reps"));
     if (!s.ok()) return s;
   }
+  absl::Status s = CheckParts(e, at);
+  if (!s.ok()) return s;
   return CheckSeconds(e.hold_seconds(), "hold_seconds", at);
 }
 
@@ -232,6 +281,44 @@ absl::Status CheckExerciseLinks(const v1::Exercise& e,
     }
   }
   return absl::OkStatus();
+}
+
+// An easier or harder version is the same movement with more or less
+// support, range or load, so it trains what the exercise trains: a mobility
+// drill or a recovery stretch is never a version of a strength exercise (nor
+// the other way round). A drill that answers a symptom belongs in
+// hip_pinch_drill_id, which suggests it before the exercise, not instead.
+bool IsDrill(v1::MovementPattern pattern) {
+  return pattern == v1::MOVEMENT_PATTERN_MOBILITY ||
+         pattern == v1::MOVEMENT_PATTERN_RECOVERY;
+}
+
+absl::Status CheckVersionPatterns(
+    const v1::Exercise& e,
+    const std::map<std::string, v1::MovementPattern, std::less<>>& patterns,
+    const Locator& at) {
+  auto check = [&](const google::protobuf::RepeatedPtrField<std::string>& ids,
+                   absl::string_view field) -> absl::Status {
+    for (int i = 0; i < ids.size(); ++i) {
+      auto it = patterns.find(ids.Get(i));
+      if (it == patterns.end() || IsDrill(it->second) == IsDrill(e.pattern())) {
+        continue;
+      }
+      return Invalid(
+          at.At(field, i),
+          absl::StrCat(field, " of \"", e.id(), "\" links to \"", ids.Get(i),
+                       "\", ",
+                       IsDrill(it->second) ? "a drill, not a version of it"
+                                           : "a strength exercise, not a drill",
+                       ": a version is the same movement with more or less "
+                       "support, range or load (a drill for a pinch goes in "
+                       "hip_pinch_drill_id)"));
+    }
+    return absl::OkStatus();
+  };
+  absl::Status s = check(e.regression_ids(), "regression_ids");
+  if (!s.ok()) return s;
+  return check(e.progression_ids(), "progression_ids");
 }
 
 absl::Status CheckBlock(const v1::Block& b,
@@ -658,9 +745,16 @@ absl::StatusOr<CircuitLibrary> CircuitLibrary::Load(
                      absl::StrCat("duplicate exercise id \"", e.id(), "\""));
     }
   }
+  std::map<std::string, v1::MovementPattern, std::less<>> patterns;
+  for (const v1::Exercise& e : catalog.exercises()) {
+    patterns.emplace(e.id(), e.pattern());
+  }
   for (int i = 0; i < catalog.exercises_size(); ++i) {
     status = CheckExerciseLinks(catalog.exercises(i), exercise_ids,
                                 catalog_at.Nested("exercises", i));
+    if (!status.ok()) return status;
+    status = CheckVersionPatterns(catalog.exercises(i), patterns,
+                                  catalog_at.Nested("exercises", i));
     if (!status.ok()) return status;
   }
 

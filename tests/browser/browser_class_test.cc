@@ -415,13 +415,40 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
     ASSERT_TRUE(WaitForConnection(id, v1::CONNECTION_STATE_CONNECTED))
         << who << " never showed on the roster";
   }
+  // On a 360x740 phone the class opens with what she needs mid-set on
+  // screen, not under the sticky header.
+  EXPECT_EQ(Ask("layout A", "layout A "), "ok");
 
   ASSERT_NO_FATAL_FAILURE(Command(StartCommand(), 0));
   bool reported_health = false;
+  bool checked_layout = false;
+  bool checked_note = false;
   const int last = static_cast<int>(plan_.size()) - 1;
   for (int i = 0; i <= last; ++i) {
     ASSERT_NO_FATAL_FAILURE(CheckKiosk(i));
-    if (plan_[static_cast<size_t>(i)].kind() == v1::INTERVAL_KIND_WORK) {
+    const v1::Interval& interval = plan_[static_cast<size_t>(i)];
+    if (interval.kind() == v1::INTERVAL_KIND_WORK) {
+      if (!checked_layout) {  // mid-set, before any tap scrolled the page
+        checked_layout = true;
+        EXPECT_EQ(Ask("layout A", "layout A "), "ok");
+      }
+      // A is on the cesarean track: her phone shows that track's note with
+      // the exercises that have one, and nothing with those that do not.
+      const v1::Exercise* exercise =
+          library_->FindExercise(interval.exercise_id());
+      ASSERT_NE(exercise, nullptr);
+      std::string cesarean_note;
+      for (const v1::TrackOption& option : exercise->track_options()) {
+        if (option.track() == v1::RECOVERY_TRACK_CESAREAN) {
+          cesarean_note = option.note();
+        }
+      }
+      if (!cesarean_note.empty() || !checked_note) {
+        checked_note = checked_note || !cesarean_note.empty();
+        EXPECT_EQ(Ask("note A", "note A"),
+                  cesarean_note.empty() ? "" : " " + cesarean_note)
+            << interval.exercise_id();
+      }
       ASSERT_NO_FATAL_FAILURE(Log("A", i, kRepsA));
       if (!reported_health) {
         reported_health = true;
@@ -469,6 +496,7 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
     }
     ASSERT_NO_FATAL_FAILURE(Command(NextCommand(), i == last ? -1 : i + 1));
   }
+  EXPECT_TRUE(checked_note) << "no exercise of the class had a cesarean note";
 
   // What everyone ended up with.
   const int want_a = kRepsA * work_intervals;

@@ -25,6 +25,10 @@
 //       waits until the kiosk shows interval <index>, then checks its
 //       countdown against the server's deadline (see checkCountdown):
 //                                   kiosk <index> <samples> <max_abs_error_ms>
+//   layout <who>                    layout <who> ok, or what is out of place:
+//       on the 360x740 phone, the exercise, side, countdown, log set and the
+//       effort buttons lie inside the viewport and below the sticky header
+//   note <who>                      note <who> <the track note shown, or nothing>
 //   log <who> <index> <reps>        logged <who> <index> <reps> <block> <set> <side>
 //       (the completion as the page sent it, once acknowledged)
 //   effort <who>                    effort <who>      (too hard, acknowledged)
@@ -78,19 +82,22 @@ const SELECTORS = {
 // it is shown as text; B does not consent, so its name must never reach the
 // kiosk. A reports the symptom and the effort; B goes offline.
 const PEOPLE = {
-  A: {name: 'Annika <img src=x onerror=alert(1)>', showName: true},
+  A: {name: 'Annika <img src=x onerror=alert(1)>', showName: true, track: 'RECOVERY_TRACK_CESAREAN'},
   B: {name: 'Bea Quietly', showName: false},
 };
 const CONSENTING_MARKER = 'Annika';
 // SYMPTOM_OTHER's text: unique, so a leak anywhere is found.
 const SYMPTOM_TEXT = 'zq-twinge-7731 left SI joint';
 // What must never reach the kiosk: in its DOM or in any response body.
-const KIOSK_FORBIDDEN_ANYWHERE = [SYMPTOM_TEXT, 'zq-twinge', PEOPLE.B.name];
+// Track options (A's track's note among them) go to phones and the
+// instructor only.
+const KIOSK_FORBIDDEN_ANYWHERE = [SYMPTOM_TEXT, 'zq-twinge', PEOPLE.B.name,
+  'Leaning on the rack puts the belly under load'];
 // ... and in the API's answers and event streams (/v1/...), and in the DOM
 // (less its scripts and comments, which may name these).
 const KIOSK_FORBIDDEN_DATA = [
   'SYMPTOM_', 'EFFORT_FEEL_', 'cr10', 'Cr10', 'lastFeel', '"symptom', '"effort',
-  'Too hard', 'too hard',
+  'Too hard', 'too hard', 'trackOptions', 'RECOVERY_TRACK_',
 ];
 
 const STEP_MS = 15000;
@@ -303,7 +310,10 @@ async function newPage(label, viewport) {
   return {label, page, problems, requests};
 }
 
-const PHONE = {width: 360, height: 780, deviceScaleFactor: 2, isMobile: true, hasTouch: true};
+const PHONE = {width: 360, height: 740, deviceScaleFactor: 2, isMobile: true, hasTouch: true};
+// What she needs mid-set: each must be on screen, not under the header.
+const MID_SET = ['#exercise', '#side', '#countdown', '#log-set', '#effort-too-easy',
+  '#effort-just-right', '#effort-too-hard'];
 
 // --- The participant pages -------------------------------------------------
 
@@ -350,6 +360,7 @@ async function join(who) {
   await p.page.locator(SELECTORS.joinName).setTimeout(STEP_MS).fill(person.name);
   const checked = await p.page.$eval(SELECTORS.joinShowName, (el) => el.checked);
   if (checked !== person.showName) await p.page.locator(SELECTORS.joinShowName).click();
+  if (person.track) await p.page.select('#track', person.track);
   await p.page.locator(SELECTORS.joinSubmit).setTimeout(STEP_MS).click();
   const joined = await until(() => {
     for (const r of p.requests.values()) {
@@ -361,6 +372,30 @@ async function join(who) {
     return null;
   }, `${who}'s joined message`);
   say(`joined ${who} ${joined.participantId}`);
+}
+
+/** What of MID_SET is out of place on the phone's screen; [] when all is well. */
+async function layoutProblems(p) {
+  return p.page.evaluate((selectors) => {
+    const header = document.querySelector('.topbar').getBoundingClientRect();
+    const out = [];
+    for (const sel of selectors) {
+      const el = document.querySelector(sel);
+      if (!el) {
+        out.push(`${sel} missing`);
+        continue;
+      }
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 && r.height === 0) {
+        if (sel !== '#side') out.push(`${sel} not shown`);  // no side in the lobby or for two-sided work
+        continue;
+      }
+      if (r.top < header.bottom - 0.5) out.push(`${sel} top ${r.top} is under the header (to ${header.bottom})`);
+      if (r.bottom > window.innerHeight + 0.5) out.push(`${sel} bottom ${r.bottom} is below the screen (${window.innerHeight})`);
+      if (r.left < -0.5 || r.right > window.innerWidth + 0.5) out.push(`${sel} is off the side`);
+    }
+    return out;
+  }, MID_SET);
 }
 
 async function showsInterval(page, index) {
@@ -553,6 +588,17 @@ async function run(words) {
       return join(who);
     case 'interval':
       return checkCountdown(Number(words[1]), Number(words[2]));
+    case 'layout': {
+      // Wait for the page to have drawn the class (a snapshot arrived).
+      await p.page.waitForFunction(() => document.getElementById('exercise')?.textContent !== '',
+          {timeout: STEP_MS});
+      const problems = await layoutProblems(p);
+      return say(`layout ${who} ${problems.length ? problems.join('; ') : 'ok'}`);
+    }
+    case 'note': {
+      const note = await p.page.$eval('#track-note', (el) => (el.hidden ? '' : el.textContent));
+      return say(`note ${who}${note ? ' ' + oneLine(note) : ''}`);
+    }
     case 'log': {
       const report = await logSet(p, Number(words[2]), Number(words[3]));
       await acked(p, report);

@@ -189,7 +189,7 @@ TEST_F(BreakingChangeTest, RenumberedEnumValue) {
 TEST_F(BreakingChangeTest, AdditionsBreakNothing) {
   auto* added = Message("CompletionReport")->add_field();
   added->set_name("tempo_note");
-  added->set_number(7);
+  added->set_number(99);  // a number no field has
   added->set_type(google::protobuf::FieldDescriptorProto::TYPE_STRING);
   added->set_label(google::protobuf::FieldDescriptorProto::LABEL_OPTIONAL);
   auto* rpc = Service()->add_method();

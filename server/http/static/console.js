@@ -66,7 +66,14 @@ const SUGGESTION_LABELS = {
   SUGGESTION_KIND_REGRESSION: 'Easier version',
   SUGGESTION_KIND_PROGRESSION: 'Harder version',
   SUGGESTION_KIND_LOWER_LOAD: 'Lower the load',
+  SUGGESTION_KIND_WEAKER_SIDE_FIRST: 'Weaker side first',
+  SUGGESTION_KIND_NEXT_STAGE: 'Next stage',
 };
+const TRACK_LABELS = {
+  RECOVERY_TRACK_VAGINAL: 'Vaginal birth',
+  RECOVERY_TRACK_CESAREAN: 'Cesarean birth',
+};
+const SIDE_WORDS = {SIDE_LEFT: 'left', SIDE_RIGHT: 'right'};
 const DECISION_LABELS = {
   SUGGESTION_DECISION_ACCEPTED: 'Accepted',
   SUGGESTION_DECISION_DISMISSED: 'Dismissed',
@@ -564,7 +571,7 @@ async function openRun(classId) {
   showView('run');
   const r = emptyRun(classId);
   run = r;
-  for (const id of ['roster', 'alerts', 'suggestions']) delete $(id).dataset.drawnFrom;
+  for (const id of ['roster', 'alerts', 'suggestions', 'run-track-notes']) delete $(id).dataset.drawnFrom;
   renderRun();
   loadTvs();
   stopTimer('tvs');
@@ -749,10 +756,50 @@ function renderRun() {
   const lastCue = r.cues.length ? r.cues[r.cues.length - 1] : null;
   setText('last-cue', lastCue ? `Last cue: “${lastCue.text}”` : '');
 
+  renderTrackNotes(r, phase === 'CLASS_PHASE_LOBBY' ? state?.next : (ended ? null : current));
   renderRoster(r);
   renderAlerts(r);
   renderSuggestions(r);
   renderCountdown();
+}
+
+/** Every track's note for the interval's exercise (the instructor sees all). */
+function renderTrackNotes(r, interval) {
+  const exercise = interval ? r.exercises.get(interval.exerciseId) : null;
+  const options = (exercise?.trackOptions || []).filter((o) => o.note || o.alternativeExerciseId);
+  if (!changedSince($('run-track-notes'), [exercise?.id || '', options])) return;
+  $('run-track-notes').replaceChildren(...options.map((o) => {
+    const li = el('li');
+    li.dataset.track = o.track || '';
+    li.append(el('strong', '', `${TRACK_LABELS[o.track] || 'Track'}: `), el('span', '', o.note || ''));
+    if (o.alternativeExerciseId) {
+      const instead = r.exercises.get(o.alternativeExerciseId)?.name || o.alternativeExerciseId;
+      li.append(el('span', 'c-note', ` Or instead: ${instead}.`));
+    }
+    return li;
+  }));
+}
+
+/** What a suggestion or plan item proposes, in a few words. */
+function suggestionWhat(s) {
+  let what = SUGGESTION_LABELS[s.kind] || 'Suggestion';
+  if (s.kind === 'SUGGESTION_KIND_NEXT_STAGE' && s.suggestedStageName) what += `: ${s.suggestedStageName}`;
+  else if (s.suggestedExerciseName) what += `: ${s.suggestedExerciseName}`;
+  if (s.kind === 'SUGGESTION_KIND_WEAKER_SIDE_FIRST' && SIDE_WORDS[s.startSide]) what += ` (start ${SIDE_WORDS[s.startSide]})`;
+  return what;
+}
+
+/** Accept / set aside buttons for an undecided suggestion, or its decision. */
+function decisionControls(s, dismissLabel) {
+  if (s.decision) return el('span', 'c-decision', DECISION_LABELS[s.decision] || s.decision);
+  const row = el('span', 'c-sugg-actions');
+  const decide = (decision) => command({decideSuggestion: {suggestionId: s.suggestionId, decision}}, 'Not decided');
+  const accept = button('Accept', 'primary c-accept', () => decide('SUGGESTION_DECISION_ACCEPTED'));
+  const dismiss = button(dismissLabel, 'c-dismiss', () => decide('SUGGESTION_DECISION_DISMISSED'));
+  accept.dataset.suggestionId = s.suggestionId || '';
+  dismiss.dataset.suggestionId = s.suggestionId || '';
+  row.append(accept, dismiss);
+  return row;
 }
 
 function renderCannedCues(r, disabled) {
@@ -791,8 +838,17 @@ function effortText(progress) {
 
 function renderRoster(r) {
   const entries = Array.from(r.roster.values());
-  if (!changedSince($('roster'), [entries, r.aggregates])) return;
-  const rows = entries.map((e) => {
+  // Each participant's plan for today (suggestions made at join from her
+  // past classes), under her row, to accept or set aside before the start.
+  const plans = new Map();
+  for (const s of Array.from(r.suggestions.values())
+      .sort((x, y) => Number(x.madeUnixMs || 0) - Number(y.madeUnixMs || 0))) {
+    if (!s.fromHistory) continue;
+    if (!plans.has(s.participantId)) plans.set(s.participantId, []);
+    plans.get(s.participantId).push(s);
+  }
+  if (!changedSince($('roster'), [entries, r.aggregates, Array.from(plans)])) return;
+  const rows = entries.flatMap((e) => {
     const tr = document.createElement('tr');
     tr.dataset.participantId = e.participantId || '';
     tr.dataset.connection = e.connection || '';
@@ -807,11 +863,30 @@ function renderRoster(r) {
     const effort = el('td', 'c-effort', effortText(progress));
     const symptoms = el('td', 'c-symptoms', (progress.symptoms || []).map((s) => SYMPTOM_LABELS[s] || s).join(', '));
     tr.append(name, connection, reps, done, effort, symptoms);
-    return tr;
+    const plan = plans.get(e.participantId) || [];
+    if (!plan.length) return [tr];
+    const planRow = document.createElement('tr');
+    planRow.className = 'c-plan-row';
+    planRow.dataset.participantId = e.participantId || '';
+    const cell = el('td', 'c-plan');
+    cell.colSpan = 6;
+    const list = el('ul', 'c-plan-items');
+    list.append(...plan.map((s) => {
+      const li = el('li');
+      li.dataset.suggestionId = s.suggestionId || '';
+      li.dataset.kind = s.kind || '';
+      li.dataset.decision = s.decision || 'SUGGESTION_DECISION_UNSPECIFIED';
+      li.append(el('strong', '', suggestionWhat(s)), el('span', 'c-note', s.reason || ''),
+          decisionControls(s, 'Set aside'));
+      return li;
+    }));
+    cell.append(el('span', 'c-plan-title', 'Plan today: '), list);
+    planRow.append(cell);
+    return [tr, planRow];
   });
   $('roster').replaceChildren(...rows);
-  $('no-roster').hidden = rows.length > 0;
-  setText('roster-count', rows.length ? String(rows.length) : '');
+  $('no-roster').hidden = entries.length > 0;
+  setText('roster-count', entries.length ? String(entries.length) : '');
   const a = r.aggregates || {};
   setText('agg-connected', String(a.connectedCount || 0));
   setText('agg-dropped', String(a.droppedCount || 0));
@@ -859,22 +934,9 @@ function renderSuggestions(r) {
     li.dataset.suggestionId = s.suggestionId || '';
     li.dataset.decision = s.decision || 'SUGGESTION_DECISION_UNSPECIFIED';
     const head = el('span', 'c-sugg-head');
-    let what = SUGGESTION_LABELS[s.kind] || 'Suggestion';
-    if (s.suggestedExerciseName) what += `: ${s.suggestedExerciseName}`;
-    head.append(el('strong', '', nameOf(r, s.participantId)), el('span', '', what));
+    head.append(el('strong', '', nameOf(r, s.participantId)), el('span', '', suggestionWhat(s)));
     li.append(head, el('span', 'c-note', s.reason || ''));
-    if (!s.decision) {
-      const row = el('span', 'c-sugg-actions');
-      const decide = (decision) => command({decideSuggestion: {suggestionId: s.suggestionId, decision}}, 'Not decided');
-      const accept = button('Accept', 'primary c-accept', () => decide('SUGGESTION_DECISION_ACCEPTED'));
-      const dismiss = button('Dismiss', 'c-dismiss', () => decide('SUGGESTION_DECISION_DISMISSED'));
-      accept.dataset.suggestionId = s.suggestionId || '';
-      dismiss.dataset.suggestionId = s.suggestionId || '';
-      row.append(accept, dismiss);
-      li.append(row);
-    } else {
-      li.append(el('span', 'c-decision', DECISION_LABELS[s.decision] || s.decision));
-    }
+    li.append(decisionControls(s, 'Dismiss'));
     return li;
   }));
   $('no-suggestions').hidden = list.length > 0;

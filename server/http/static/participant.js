@@ -49,7 +49,11 @@ const SUGGESTION_LABELS = {
   SUGGESTION_KIND_REGRESSION: 'Try an easier version',
   SUGGESTION_KIND_PROGRESSION: 'Ready for a harder version',
   SUGGESTION_KIND_LOWER_LOAD: 'Lower the load, rest more, and talk to your coach',
+  SUGGESTION_KIND_WEAKER_SIDE_FIRST: 'Start with your weaker side',
+  SUGGESTION_KIND_NEXT_STAGE: 'Ready for the next stage',
 };
+// A part of a combination set counts reps or seconds; the server's bounds.
+const PART_MAX = {PART_UNIT_REPS: 100, PART_UNIT_SECONDS: 600};
 const DECISION_LABELS = {
   SUGGESTION_DECISION_ACCEPTED: 'Your coach agrees: go ahead.',
   SUGGESTION_DECISION_DISMISSED: 'Your coach set this aside.',
@@ -183,8 +187,12 @@ function showJoin() {
 }
 
 function showClass() {
+  const fromJoin = $('class-view').hidden;
   $('join-view').hidden = true;
   $('class-view').hidden = false;
+  // The join form was scrolled down to its button; the class opens at the
+  // top, so the exercise's name is not left under the sticky header.
+  if (fromJoin) window.scrollTo(0, 0);
 }
 
 /** Words for an error from the server or the network. */
@@ -598,13 +606,58 @@ function onLogSet() {
   writeJson(SEAT_KEY, seat);
   const side = interval.side || 'SIDE_BOTH';
   const sideText = SIDE_SHORT[side] ? ` ${SIDE_SHORT[side]}` : '';
-  submitReport('completion', {
+  const report = {
     blockIndex: interval.blockIndex || 0,
     set: interval.set || 1,
     side,
     reps,
-  }, `${interval.exerciseName || 'Set'}: set ${interval.set || 1}${sideText}, ${reps} reps`, {intervalKey: key});
+  };
+  let what = `${reps} reps`;
+  const parts = partsOf(interval);
+  if (parts.length) {
+    // What she did of each part; reps is the first part's (API.md).
+    report.parts = parts.map((part, i) => ({
+      partId: part.id,
+      amount: clampPart($(`part-${i}`).value, part),
+    }));
+    report.reps = report.parts[0].amount;
+    what = parts.map((part, i) => `${report.parts[i].amount}${part.unit === 'PART_UNIT_SECONDS' ? ' s' : ''} ${part.name.toLowerCase()}`).join(' · ');
+  }
+  submitReport('completion', report,
+      `${interval.exerciseName || 'Set'}: set ${interval.set || 1}${sideText}, ${what}`, {intervalKey: key});
   render();
+}
+
+/** The parts of the interval's exercise (the 8-8-8 hip thrust), or []. */
+function partsOf(interval) {
+  const exercise = interval ? view.exercises.get(interval.exerciseId) : null;
+  return Array.isArray(exercise?.parts) ? exercise.parts : [];
+}
+
+function clampPart(value, part) {
+  const n = Math.round(Number(value));
+  if (!Number.isFinite(n)) return 0;
+  return Math.min(PART_MAX[part.unit] ?? 100, Math.max(0, n));
+}
+
+/** One labelled input per part, filled with the part's target. */
+function buildPartInputs(parts) {
+  $('parts').replaceChildren(...parts.map((part, i) => {
+    const label = document.createElement('label');
+    const name = document.createElement('span');
+    name.textContent = `${part.name}${part.unit === 'PART_UNIT_SECONDS' ? ' (s)' : ''}`;
+    const input = document.createElement('input');
+    input.id = `part-${i}`;
+    input.type = 'number';
+    input.inputMode = 'numeric';
+    input.min = '0';
+    input.max = String(PART_MAX[part.unit] ?? 100);
+    input.step = '1';
+    input.value = String(part.target || 0);
+    input.dataset.partId = part.id || '';
+    label.append(name, input);
+    return label;
+  }));
 }
 
 function clampReps(value) {
@@ -722,6 +775,7 @@ function render() {
 
   const phase = state?.phase || 'CLASS_PHASE_LOBBY';
   const current = state?.current;
+  $('class-view').dataset.phase = phase;
   const phaseEl = $('phase');
   phaseEl.dataset.phase = phase;
   let phaseText = '';
@@ -759,12 +813,17 @@ function render() {
     li.textContent = cue.text || '';
   });
 
-  // The log-set card: only during a work interval, once per interval.
+  // The log-set card: only during a work interval, once per interval. A
+  // combination set has an input per part instead of the reps stepper.
   const key = work ? intervalKey(current) : '';
+  const parts = work ? partsOf(current) : [];
   if (key !== lastIntervalKey) {
     lastIntervalKey = key;
     if (work) $('reps').value = String(current.targetReps?.minReps || 0);
+    buildPartInputs(parts);
   }
+  $('reps-stepper').hidden = parts.length > 0;
+  $('parts').hidden = parts.length === 0;
   const logged = work && seat.logged.includes(key);
   const saving = logged && pending.some((p) => p.intervalKey === key);
   const logButton = $('log-set');
@@ -773,6 +832,7 @@ function render() {
   $('reps').disabled = !work || logged;
   $('reps-minus').disabled = !work || logged;
   $('reps-plus').disabled = !work || logged;
+  for (const input of $('parts').querySelectorAll('input')) input.disabled = !work || logged;
   setText('log-hint', work
     ? (saving ? 'Kept on this phone until the server confirms it.'
       : logged ? 'Saved for this set. Wait for the next one.' : 'Adjust the reps you did, then tap Log set.')
@@ -796,23 +856,18 @@ function render() {
     li.textContent = `${blockTitle(blockIndex)}${sideText}: ${block.setsDone || 0} sets, ${block.reps || 0} reps`;
   });
 
-  // Suggestions for her, newest first.
-  const suggestions = Array.from(view.suggestions.values())
+  renderExerciseNotes(phase, current);
+
+  // Suggestions for her, newest first; her plan for today (made at join
+  // from her past classes) in its own card, in the order it was made.
+  const all = Array.from(view.suggestions.values());
+  const plan = all.filter((s) => s.fromHistory)
+    .sort((a, b) => Number(a.madeUnixMs || 0) - Number(b.madeUnixMs || 0));
+  const suggestions = all.filter((s) => !s.fromHistory)
     .sort((a, b) => Number(b.madeUnixMs || 0) - Number(a.madeUnixMs || 0));
-  renderList($('suggestions'), suggestions, (li, s) => {
-    li.dataset.suggestionId = s.suggestionId || '';
-    li.dataset.decision = s.decision || 'SUGGESTION_DECISION_UNSPECIFIED';
-    const head = document.createElement('strong');
-    head.textContent = SUGGESTION_LABELS[s.kind] || 'Suggestion';
-    if (s.suggestedExerciseName) head.textContent += `: ${s.suggestedExerciseName}`;
-    const reason = document.createElement('span');
-    reason.className = 'reason';
-    reason.textContent = s.reason || '';
-    const decision = document.createElement('span');
-    decision.className = 'decision';
-    decision.textContent = DECISION_LABELS[s.decision] || 'Your coach will decide.';
-    li.append(head, reason, decision);
-  });
+  renderList($('plan'), plan, fillSuggestion);
+  $('plan-card').hidden = plan.length === 0;
+  renderList($('suggestions'), suggestions, fillSuggestion);
   $('no-suggestions').hidden = suggestions.length > 0;
 
   // The class as a whole.
@@ -825,6 +880,57 @@ function render() {
 
   renderReports();
   renderCountdown();
+}
+
+/** One suggestion or plan item: what, why, and what the coach decided. */
+function fillSuggestion(li, s) {
+  li.dataset.suggestionId = s.suggestionId || '';
+  li.dataset.decision = s.decision || 'SUGGESTION_DECISION_UNSPECIFIED';
+  li.dataset.kind = s.kind || '';
+  const head = document.createElement('strong');
+  head.textContent = SUGGESTION_LABELS[s.kind] || 'Suggestion';
+  if (s.kind === 'SUGGESTION_KIND_NEXT_STAGE' && s.suggestedStageName) {
+    head.textContent += `: ${s.suggestedStageName}`;
+  } else if (s.suggestedExerciseName) {
+    head.textContent += `: ${s.suggestedExerciseName}`;
+  }
+  const parts = [head];
+  if (s.kind === 'SUGGESTION_KIND_WEAKER_SIDE_FIRST' && SIDE_SHORT[s.startSide]) {
+    const side = document.createElement('span');
+    side.className = 'start-side';
+    side.textContent = `Start on the ${SIDE_SHORT[s.startSide]} side.`;
+    parts.push(side);
+  }
+  const reason = document.createElement('span');
+  reason.className = 'reason';
+  reason.textContent = s.reason || '';
+  const decision = document.createElement('span');
+  decision.className = 'decision';
+  decision.textContent = DECISION_LABELS[s.decision] || 'Your coach will decide.';
+  parts.push(reason, decision);
+  li.append(...parts);
+}
+
+/** The exercise she is on (or starts with, in the lobby), its note for her
+ *  recovery track, and the safety line everyone gets with every exercise. */
+function renderExerciseNotes(phase, current) {
+  let exerciseId = '';
+  if (phase === 'CLASS_PHASE_LOBBY') exerciseId = view.state?.next?.exerciseId || '';
+  else if (phase !== 'CLASS_PHASE_ENDED') exerciseId = current?.exerciseId || '';
+  const exercise = view.exercises.get(exerciseId);
+  const track = view.checkIn?.track || '';
+  const option = track && track !== 'RECOVERY_TRACK_UNSPECIFIED'
+    ? (exercise?.trackOptions || []).find((o) => o.track === track)
+    : null;
+  const note = $('track-note');
+  note.hidden = !option?.note;
+  note.dataset.exerciseId = option ? exerciseId : '';
+  setText('track-note', option?.note || '');
+  const alternative = option?.alternativeExerciseId
+    ? (view.exercises.get(option.alternativeExerciseId)?.name || option.alternativeExerciseId) : '';
+  $('track-alternative').hidden = !alternative;
+  setText('track-alternative', alternative ? `Or instead, if your coach agrees: ${alternative}.` : '');
+  $('notes-card').hidden = !exercise;
 }
 
 function renderReports() {

@@ -253,9 +253,9 @@ TEST_F(CircuitCliTest, ExportWritesTheSetsTableToStdout) {
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.out,
             "class_id,participant_id,display_name,block_index,exercise_id,"
-            "exercise_name,set,side,reps\r\n"
+            "exercise_name,set,side,reps,parts\r\n"
             "c-42,p-1,\"Ann, \"\"A\"\"\",0,kickback,Banded kickback,1,left,"
-            "20\r\n");
+            "20,\r\n");
 }
 
 TEST_F(CircuitCliTest, ExportSelectsTheTable) {

@@ -3,6 +3,7 @@
 #include "client/lib/summary_format.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -351,23 +352,48 @@ TEST(SummaryCsvTest, SetsTableHasTheHeaderThenOneRowPerSet) {
   const std::vector<std::vector<std::string>> rows =
       ParseCsv(SummaryCsv(MakeSummary()));
   ASSERT_THAT(rows, SizeIs(1 + 5 + 1));
-  EXPECT_THAT(rows[0], ElementsAre("class_id", "participant_id", "display_name",
-                                   "block_index", "exercise_id",
-                                   "exercise_name", "set", "side", "reps"));
+  EXPECT_THAT(rows[0],
+              ElementsAre("class_id", "participant_id", "display_name",
+                          "block_index", "exercise_id", "exercise_name", "set",
+                          "side", "reps", "parts"));
   EXPECT_THAT(rows[1], ElementsAre("c-42", "p-1", "Ann", "0", "kickback",
-                                   "Banded kickback", "1", "left", "20"));
+                                   "Banded kickback", "1", "left", "20", ""));
   EXPECT_THAT(rows[2], ElementsAre("c-42", "p-1", "Ann", "0", "kickback",
-                                   "Banded kickback", "1", "right", "15"));
+                                   "Banded kickback", "1", "right", "15", ""));
   EXPECT_THAT(rows[5], ElementsAre("c-42", "p-1", "Ann", "1", "squat", "Squat",
-                                   "1", "both", "12"));
+                                   "1", "both", "12", ""));
   EXPECT_THAT(rows[6], ElementsAre("c-42", "p-2", "Bea", "1", "squat", "Squat",
-                                   "1", "both", "10"));
+                                   "1", "both", "10", ""));
+}
+
+// A combination set logged part by part: reps is the first part's, and the
+// parts column says what she did of each, in the exercise's order.
+TEST(SummaryCsvTest, SetsTableHasThePartsOfACombinationSet) {
+  v1::ClassSummary summary = MakeSummary();
+  v1::SetRecord* set = summary.mutable_participants(1)->mutable_sets(0);
+  set->set_reps(8);
+  for (const auto& [id, amount] : std::vector<std::pair<std::string, int>>{
+           {"full-range", 8}, {"partial-range", 6}, {"hold", 5}}) {
+    v1::PartDone* done = set->add_parts();
+    done->set_part_id(id);
+    done->set_amount(amount);
+  }
+  const std::vector<std::vector<std::string>> rows =
+      ParseCsv(SummaryCsv(summary));
+  ASSERT_THAT(rows, SizeIs(7));
+  EXPECT_THAT(rows[6],
+              ElementsAre("c-42", "p-2", "Bea", "1", "squat", "Squat", "1",
+                          "both", "8", "full-range=8;partial-range=6;hold=5"));
+  // The JSON carries them as they are.
+  EXPECT_THAT(
+      SummaryJson(summary),
+      HasSubstr("\"parts\":[{\"part_id\":\"full-range\",\"amount\":8}"));
 }
 
 TEST(SummaryCsvTest, RecordsEndInCrLf) {
   EXPECT_EQ(SummaryCsv(v1::ClassSummary()),
             "class_id,participant_id,display_name,block_index,exercise_id,"
-            "exercise_name,set,side,reps\r\n");
+            "exercise_name,set,side,reps,parts\r\n");
 }
 
 TEST(SummaryCsvTest, QuotesNamesWithCommasQuotesAndNewlines) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/lib/class_mirror.h"
 #include "client/tui/big_digits.h"
@@ -453,6 +454,115 @@ TEST(ParticipantViewTest, ShowsIntervalCountdownProgressAndSuggestions) {
   EXPECT_THAT(text, HasSubstr("coach agrees: Hip shift drill"));
   EXPECT_THAT(text, HasSubstr("Last: recorded 9 reps"));
   EXPECT_THAT(text, HasSubstr("Reps: 1_"));
+}
+
+// The exercise on now, with a note for each track and (for the thrust
+// test) parts.
+v1::Exercise KickbackWithNotes() {
+  v1::Exercise e;
+  e.set_id("kickback-glute-max");
+  e.set_name("Banded kickback (glute max)");
+  v1::TrackOption* cesarean = e.add_track_options();
+  cesarean->set_track(v1::RECOVERY_TRACK_CESAREAN);
+  cesarean->set_note("Stand more upright if you see doming.");
+  cesarean->set_alternative_exercise_id("glute-bridge");
+  v1::TrackOption* vaginal = e.add_track_options();
+  vaginal->set_track(v1::RECOVERY_TRACK_VAGINAL);
+  vaginal->set_note("Breathe out on each kick.");
+  return e;
+}
+
+v1::Suggestion PlanItem(const std::string& id, v1::SuggestionKind kind) {
+  v1::Suggestion s;
+  s.set_suggestion_id(absl::StrCat("plan-", kind));
+  s.set_participant_id(id);
+  s.set_kind(kind);
+  s.set_from_history(true);
+  s.set_reason("last two classes: left 20% behind right");
+  s.set_start_side(v1::SIDE_LEFT);
+  s.set_suggested_stage_name("Loading");
+  return s;
+}
+
+TEST(ParticipantViewTest, ShowsHerTrackNoteTheSafetyLineAndHerPlan) {
+  v1::ParticipantSnapshot s;
+  FillCommon(&s);
+  s.set_participant_id("p-1");
+  s.mutable_check_in()->set_display_name("Dana");
+  s.mutable_check_in()->set_track(v1::RECOVERY_TRACK_CESAREAN);
+  *s.add_exercises() = KickbackWithNotes();
+  v1::Exercise* bridge = s.add_exercises();
+  bridge->set_id("glute-bridge");
+  bridge->set_name("Glute bridge");
+  *s.add_suggestions() = PlanItem("p-1", v1::SUGGESTION_KIND_WEAKER_SIDE_FIRST);
+  ClassMirror mirror;
+  mirror.Apply(s);
+  const Frame frame =
+      ParticipantView(mirror, Live(), kNow, ParticipantUi(), 120, 40);
+  ExpectFits(frame, 120, 40);
+  const std::string text = Join(frame);
+  EXPECT_THAT(text,
+              HasSubstr("For you: Stand more upright if you see doming. "
+                        "Or instead, if your coach agrees: Glute bridge."));
+  EXPECT_THAT(text, Not(HasSubstr("Breathe out on each kick")));
+  EXPECT_THAT(text, HasSubstr(kSafetyLine));
+  EXPECT_THAT(text, HasSubstr("Your plan today:"));
+  EXPECT_THAT(text, HasSubstr("waiting for the coach: weaker side first, start "
+                              "left: last two classes: left 20% behind right"));
+  EXPECT_THAT(text, Not(HasSubstr("From your coach:")));
+}
+
+TEST(ParticipantViewTest, ACombinationSetAsksForEachPart) {
+  v1::ParticipantSnapshot s;
+  FillCommon(&s);
+  v1::Exercise e = KickbackWithNotes();
+  for (const char* name : {"Full range", "Partial range"}) {
+    v1::ExercisePart* part = e.add_parts();
+    part->set_id(name);
+    part->set_name(name);
+    part->set_unit(v1::PART_UNIT_REPS);
+  }
+  v1::ExercisePart* hold = e.add_parts();
+  hold->set_id("hold");
+  hold->set_name("Hold");
+  hold->set_unit(v1::PART_UNIT_SECONDS);
+  *s.add_exercises() = e;
+  ClassMirror mirror;
+  mirror.Apply(s);
+  ParticipantUi ui;
+  ui.input = "8 6";
+  const std::string text =
+      Join(ParticipantView(mirror, Live(), kNow, ui, 120, 40));
+  EXPECT_THAT(text, HasSubstr("Full range, Partial range, Hold (s): 8 6_  (3 "
+                              "numbers with spaces, Enter logs them)"));
+  // No track, no note; the safety line all the same.
+  EXPECT_THAT(text, Not(HasSubstr("For you:")));
+  EXPECT_THAT(text, HasSubstr(kSafetyLine));
+}
+
+TEST(InstructorViewTest, ShowsEveryTrackNoteAndThePlansBeforeTheStart) {
+  v1::InstructorSnapshot s;
+  FillCommon(&s);
+  // In the lobby, with the kickback first.
+  v1::Interval first = s.state().current();
+  s.mutable_state()->clear_current();
+  s.mutable_state()->set_phase(v1::CLASS_PHASE_LOBBY);
+  *s.mutable_state()->mutable_next() = first;
+  *s.add_roster() = Entry("p-1", "Dana", v1::CONNECTION_STATE_CONNECTED, 0);
+  *s.add_exercises() = KickbackWithNotes();
+  *s.add_suggestions() = PlanItem("p-1", v1::SUGGESTION_KIND_NEXT_STAGE);
+  ClassMirror mirror;
+  mirror.Apply(s);
+  const Frame frame =
+      InstructorView(mirror, Live(), kNow, InstructorUi(), 120, 40);
+  ExpectFits(frame, 120, 40);
+  const std::string text = Join(frame);
+  EXPECT_THAT(text,
+              HasSubstr("cesarean: Stand more upright if you see doming."));
+  EXPECT_THAT(text, HasSubstr("vaginal: Breathe out on each kick."));
+  EXPECT_THAT(text, HasSubstr("Plans for today (from past classes):"));
+  EXPECT_THAT(text, HasSubstr("Dana: next stage: Loading: last two classes"));
+  EXPECT_THAT(text, HasSubstr("[undecided]"));
 }
 
 TEST(ParticipantViewTest, ReconnectingKeepsReportsAndMenusShow) {

@@ -3,6 +3,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,10 @@ exercises {
   pattern: MOVEMENT_PATTERN_HIP_EXTENSION
   reps { min_reps: 10 max_reps: 12 }
   cues: "Press through the heels."
+  track_options {
+    track: RECOVERY_TRACK_CESAREAN
+    note: "zztracknotezz: roll to the side to get up."
+  }
 }
 exercises {
   id: "thrust"
@@ -48,6 +53,9 @@ exercises {
   reps { min_reps: 8 max_reps: 10 }
   regression_ids: "bridge"
   hip_pinch_drill_id: "hip-shift"
+  parts { id: "full" name: "Full range" unit: PART_UNIT_REPS target: 8 }
+  parts { id: "pulse" name: "Pulses" unit: PART_UNIT_REPS target: 8 }
+  parts { id: "hold" name: "Hold" unit: PART_UNIT_SECONDS target: 8 }
 }
 exercises {
   id: "curtsy"
@@ -2064,6 +2072,78 @@ TEST_F(ClassSessionTest, WallShowsConsentingNamesLatestFirstAtMost48) {
   EXPECT_EQ(session_->Progress().wall_size(), 48);
 }
 
+v1::CompletionReport WithParts(
+    v1::CompletionReport report,
+    const std::vector<std::pair<std::string, int>>& parts) {
+  for (const auto& [id, amount] : parts) {
+    v1::PartDone* done = report.add_parts();
+    done->set_part_id(id);
+    done->set_amount(amount);
+  }
+  return report;
+}
+
+// The 8-8-8 thrust: she logs what she did of each part; reps stays the
+// first part's, so every reader of reps keeps its meaning.
+TEST_F(ClassSessionTest, PartsOfACombinationSetAreValidatedAndSummarized) {
+  Join("p1", "Ana");
+  Do(StartCommand());
+  GoTo(4);  // thrust, set 1
+  auto refused = [&](const v1::CompletionReport& report) {
+    absl::StatusOr<ReportResult> result = Report("p1", report);
+    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    return std::string(result.status().message());
+  };
+  const v1::CompletionReport thrust = Completion("r", 1, 1, v1::SIDE_BOTH, 8);
+  EXPECT_EQ(refused(WithParts(Completion("r", 0, 1, v1::SIDE_BOTH, 8),
+                              {{"full", 8}})),
+            "parts given for block 0 (b-bridge), whose exercise is logged as "
+            "one number: report reps only");
+  EXPECT_EQ(
+      refused(WithParts(thrust, {{"full", 8}, {"pulses", 8}, {"hold", 8}})),
+      "part \"pulses\" does not exist; \"thrust\" has parts \"full\", "
+      "\"pulse\", \"hold\"");
+  EXPECT_EQ(refused(WithParts(thrust, {{"full", 8}, {"full", 8}, {"hold", 8}})),
+            "part \"full\" is given twice");
+  EXPECT_EQ(refused(WithParts(thrust, {{"full", 8}, {"hold", 8}})),
+            "part \"pulse\" is missing: give every part or none");
+  EXPECT_EQ(
+      refused(WithParts(thrust, {{"full", 8}, {"pulse", 8}, {"hold", 601}})),
+      "part \"hold\" must be 0 to 600 seconds, got 601");
+  EXPECT_EQ(
+      refused(WithParts(thrust, {{"full", 8}, {"pulse", 101}, {"hold", 8}})),
+      "part \"pulse\" must be 0 to 100 reps, got 101");
+  EXPECT_EQ(
+      refused(WithParts(thrust, {{"full", 7}, {"pulse", 8}, {"hold", 8}})),
+      "reps 8 must equal the first part (\"full\": 7): reps counts the "
+      "first part");
+  EXPECT_EQ(refused(WithParts(
+                thrust, {{"full", 8}, {"pulse", 8}, {"hold", 8}, {"hold", 8}})),
+            "4 parts given; \"thrust\" has 3");
+
+  // Accepted in any order; the summary keeps the exercise's order.
+  ASSERT_TRUE(
+      Report("p1", WithParts(thrust, {{"hold", 5}, {"full", 8}, {"pulse", 6}}))
+          .ok());
+  v1::ParticipantSummary summary = session_->Summary(now_).participants(0);
+  ASSERT_EQ(summary.sets_size(), 1);
+  EXPECT_EQ(summary.sets(0).reps(), 8);
+  EXPECT_EQ(summary.total_reps(), 8);
+  ASSERT_EQ(summary.sets(0).parts_size(), 3);
+  EXPECT_EQ(summary.sets(0).parts(0).part_id(), "full");
+  EXPECT_EQ(summary.sets(0).parts(1).part_id(), "pulse");
+  EXPECT_EQ(summary.sets(0).parts(1).amount(), 6);
+  EXPECT_EQ(summary.sets(0).parts(2).part_id(), "hold");
+  EXPECT_EQ(summary.sets(0).parts(2).amount(), 5);
+
+  // A correction with reps only (an app that knows no parts) drops them.
+  ASSERT_TRUE(Report("p1", Completion("r2", 1, 1, v1::SIDE_BOTH, 7)).ok());
+  summary = session_->Summary(now_).participants(0);
+  ASSERT_EQ(summary.sets_size(), 1);
+  EXPECT_EQ(summary.sets(0).reps(), 7);
+  EXPECT_EQ(summary.sets(0).parts_size(), 0);
+}
+
 TEST_F(ClassSessionTest, KioskSeesNoHealthData) {
   Join("p1", "Ana");
   Join("p2", "Hidden", /*show_name=*/false);
@@ -2078,12 +2158,17 @@ TEST_F(ClassSessionTest, KioskSeesNoHealthData) {
       session_->InstructorSnapshot(now_).DebugString();
   EXPECT_THAT(instructor, HasSubstr("zzsecretzz"));
   EXPECT_THAT(instructor, HasSubstr("last_cr10"));
+  // Track options go to the instructor and her phone, never to a kiosk.
+  EXPECT_THAT(instructor, HasSubstr("zztracknotezz"));
+  auto own = session_->ParticipantSnapshot("p1", now_);
+  ASSERT_TRUE(own.ok());
+  EXPECT_THAT(own->DebugString(), HasSubstr("zztracknotezz"));
 
   for (const std::string& text : {session_->KioskSnapshot(now_).DebugString(),
                                   session_->Progress().DebugString()}) {
-    for (const char* health :
-         {"cr10", "feel", "symptom", "SYMPTOM", "EFFORT", "zzsecretzz",
-          "Hidden", "alert", "suggestion", "weeks_postpartum", "track"}) {
+    for (const char* health : {"cr10", "feel", "symptom", "SYMPTOM", "EFFORT",
+                               "zzsecretzz", "Hidden", "alert", "suggestion",
+                               "weeks_postpartum", "track", "zztracknotezz"}) {
       EXPECT_THAT(text, Not(HasSubstr(health))) << text;
     }
   }

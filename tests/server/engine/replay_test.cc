@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -41,8 +42,9 @@ const CircuitLibrary& Library() {
   return *library;
 }
 
-std::unique_ptr<ClassSession> NewSession() {
-  const v1::Circuit* circuit = Library().FindCircuit("kickback-trio");
+std::unique_ptr<ClassSession> NewSession(
+    const std::string& circuit_id = "kickback-trio") {
+  const v1::Circuit* circuit = Library().FindCircuit(circuit_id);
   EXPECT_NE(circuit, nullptr);
   v1::ClassInfo info;
   info.set_class_id("c-replay");
@@ -105,7 +107,10 @@ void ExpectSameMessage(const google::protobuf::Message& replayed,
 // a tick only when one is due.
 class JournalingCaller {
  public:
-  JournalingCaller() : session_(NewSession()) {}
+  explicit JournalingCaller(std::string circuit_id = "kickback-trio")
+      : circuit_id_(std::move(circuit_id)), session_(NewSession(circuit_id_)) {}
+
+  const std::string& circuit_id() const { return circuit_id_; }
 
   ClassSession& session() { return *session_; }
   absl::Time now() const { return now_; }
@@ -161,6 +166,26 @@ class JournalingCaller {
     return Submit(std::move(entry));
   }
 
+  // A set of a combination exercise, logged part by part.
+  EntryOutcome CompleteParts(
+      const std::string& id, const std::string& report_id, int block, int set,
+      int reps, const std::vector<std::pair<std::string, int>>& parts) {
+    internal::Entry entry;
+    entry.mutable_report()->set_participant_id(id);
+    v1::CompletionReport* r = entry.mutable_report()->mutable_completion();
+    r->set_report_id(report_id);
+    r->set_block_index(block);
+    r->set_set(set);
+    r->set_side(v1::SIDE_BOTH);
+    r->set_reps(reps);
+    for (const auto& [part_id, amount] : parts) {
+      v1::PartDone* done = r->add_parts();
+      done->set_part_id(part_id);
+      done->set_amount(amount);
+    }
+    return Submit(std::move(entry));
+  }
+
   EntryOutcome Effort(const std::string& id, const std::string& report_id,
                       int block, v1::EffortFeel feel,
                       std::optional<int> cr10 = std::nullopt) {
@@ -206,6 +231,7 @@ class JournalingCaller {
   }
 
  private:
+  std::string circuit_id_;
   std::unique_ptr<ClassSession> session_;
   absl::Time now_ = kT0;
   std::vector<internal::Entry> entries_;
@@ -217,7 +243,7 @@ class JournalingCaller {
 // outcome, events and instructor snapshot against the original's as it goes,
 // then everything a reader can see at the end.
 void ExpectReplayIsIdentical(JournalingCaller& caller) {
-  std::unique_ptr<ClassSession> replay = NewSession();
+  std::unique_ptr<ClassSession> replay = NewSession(caller.circuit_id());
   const std::vector<internal::Entry>& entries = caller.entries();
   ASSERT_EQ(entries.size(), caller.applied().size());
   for (size_t i = 0; i < entries.size(); ++i) {
@@ -372,6 +398,39 @@ TEST(ReplayTest, AWholeClassReplaysToTheSameEventsStateAndSummary) {
   int ticks = 0;
   for (const internal::Entry& e : c.entries()) ticks += e.has_tick();
   EXPECT_GE(ticks, 22);  // every timed interval moved on by a tick
+
+  ExpectReplayIsIdentical(c);
+}
+
+// The 8-8-8 hip thrust logged part by part (and a refused report of parts)
+// replays to the same summary.
+TEST(ReplayTest, PartsOfACombinationSetReplay) {
+  JournalingCaller c("glute-foundations");
+  ASSERT_TRUE(c.Join("p1", "Ana", true).status.ok());
+  ASSERT_TRUE(c.Command(StartCommand()).status.ok());
+  int32_t thrust = -1;
+  const v1::Circuit* circuit = Library().FindCircuit("glute-foundations");
+  for (int b = 0; b < circuit->blocks_size(); ++b) {
+    if (circuit->blocks(b).exercise_id() == "hip-thrust-8-8-8") thrust = b;
+  }
+  ASSERT_GE(thrust, 0);
+  for (int i = 0;
+       i < 40 && c.session().State(c.now()).current().block_index() < thrust;
+       ++i) {
+    ASSERT_TRUE(c.Command(NextCommand()).status.ok());
+  }
+  ASSERT_EQ(c.session().State(c.now()).current().block_index(), thrust);
+  ASSERT_TRUE(
+      c.CompleteParts("p1", "t-1", thrust, 1, 8,
+                      {{"full-range", 8}, {"partial-range", 6}, {"hold", 5}})
+          .status.ok());
+  EXPECT_EQ(c.CompleteParts("p1", "t-2", thrust, 1, 8, {{"full-range", 8}})
+                .status.code(),
+            absl::StatusCode::kInvalidArgument);
+  const v1::ClassSummary summary = c.session().Summary(c.now());
+  ASSERT_EQ(summary.participants(0).sets_size(), 1);
+  ASSERT_EQ(summary.participants(0).sets(0).parts_size(), 3);
+  EXPECT_EQ(summary.participants(0).sets(0).parts(1).amount(), 6);
 
   ExpectReplayIsIdentical(c);
 }

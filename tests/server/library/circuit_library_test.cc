@@ -242,6 +242,64 @@ TEST(CircuitLibraryTest, DrillLinkToNothing) {
               StartsWith("exercises.textproto:15:3: hip_pinch_drill_id"));
 }
 
+// A drill offered as the easier version would be suggested instead of the
+// exercise on "too hard"; it belongs only in hip_pinch_drill_id.
+TEST(CircuitLibraryTest, RegressionMustNotBeADrill) {
+  auto library = LoadTiny(
+      Replace(kCatalog, "regression_ids: \"bridge\"",
+              "regression_ids: \"hip-shift\"\n  regression_ids: \"bridge\""),
+      kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "exercises.textproto:14:3: regression_ids of \"thrust\" links to "
+            "\"hip-shift\", a drill, not a version of it: a version is the "
+            "same movement with more or less support, range or load (a drill "
+            "for a pinch goes in hip_pinch_drill_id)");
+}
+
+TEST(CircuitLibraryTest, DrillMustNotProgressToAStrengthExercise) {
+  auto library =
+      LoadTiny(Replace(kCatalog, "  per_side: true\n}",
+                       "  per_side: true\n  progression_ids: \"thrust\"\n}"),
+               kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_THAT(std::string(library.status().message()),
+              StartsWith("exercises.textproto:22:3: progression_ids of "
+                         "\"hip-shift\" links to \"thrust\", a strength "
+                         "exercise, not a drill"));
+}
+
+// A report's reps is the first part's, so that part counts reps; parts
+// are named by unique ids.
+TEST(CircuitLibraryTest, PartsOfACombinationSet) {
+  const std::string with_parts = Replace(
+      kCatalog, "  hip_pinch_drill_id: \"hip-shift\"\n",
+      "  hip_pinch_drill_id: \"hip-shift\"\n"
+      "  parts { id: \"full\" name: \"Full\" unit: PART_UNIT_REPS target: 8 }\n"
+      "  parts { id: \"hold\" name: \"Hold\" unit: PART_UNIT_SECONDS target: 8 "
+      "}\n");
+  EXPECT_TRUE(LoadTiny(with_parts, kCircuit).ok());
+  auto library = LoadTiny(
+      Replace(with_parts, "id: \"full\" name: \"Full\" unit: PART_UNIT_REPS",
+              "id: \"full\" name: \"Full\" unit: PART_UNIT_SECONDS"),
+      kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_EQ(std::string(library.status().message()),
+            "exercises.textproto:16:35: the first part of \"thrust\" must "
+            "count PART_UNIT_REPS: a report's reps is the first part's");
+  library =
+      LoadTiny(Replace(with_parts, "id: \"hold\"", "id: \"full\""), kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_THAT(std::string(library.status().message()),
+              HasSubstr("duplicate part id \"full\" in exercise \"thrust\""));
+  library = LoadTiny(
+      Replace(with_parts, "target: 8 }\n  parts", "target: 0 }\n  parts"),
+      kCircuit);
+  ASSERT_FALSE(library.ok());
+  EXPECT_THAT(std::string(library.status().message()),
+              HasSubstr("part \"full\" target must be 1 to 100, not 0"));
+}
+
 TEST(CircuitLibraryTest, UntimedBlockMustWaitForTheInstructor) {
   auto library = LoadTiny(
       kCatalog, Replace(kCircuit, "  advance: ADVANCE_MODE_INSTRUCTOR\n", ""));
@@ -348,6 +406,23 @@ TEST_P(ShippedLibraryTest, CoversTheDomainBrief) {
     }
   }
   EXPECT_TRUE(curtsy_has_drill);
+  // Every easier version of the curtsy is a curtsy (the drill is not one).
+  const v1::Exercise* supported =
+      library->FindExercise("curtsy-step-down-supported");
+  ASSERT_NE(supported, nullptr);
+  std::vector<std::string> chain;
+  for (const v1::Exercise* e = supported;
+       e != nullptr && !e->regression_ids().empty();
+       e = library->FindExercise(e->regression_ids(0))) {
+    const v1::Exercise* easier = library->FindExercise(e->regression_ids(0));
+    ASSERT_NE(easier, nullptr);
+    EXPECT_EQ(easier->pattern(), v1::MOVEMENT_PATTERN_HIP_INTERNAL_ROTATION)
+        << easier->id();
+    chain.push_back(easier->id());
+    ASSERT_LT(chain.size(), 10u);
+  }
+  EXPECT_THAT(chain, ::testing::ElementsAre("curtsy-step-down-low-step",
+                                            "curtsy-tap-back-supported"));
   EXPECT_TRUE(has_track_options[v1::RECOVERY_TRACK_VAGINAL]);
   EXPECT_TRUE(has_track_options[v1::RECOVERY_TRACK_CESAREAN]);
 }
