@@ -53,18 +53,18 @@ const char* MigrationFrom(int version) {
       // `participant_id` say which seat each past class was, so an erase
       // finds the seat's entries without opening anything.
       return R"sql(
-        CREATE TABLE profiles (
+        CREATE TABLE IF NOT EXISTS profiles (
           profile_id TEXT PRIMARY KEY,
           body BLOB NOT NULL
         );
-        CREATE TABLE profile_classes (
+        CREATE TABLE IF NOT EXISTS profile_classes (
           id INTEGER PRIMARY KEY,
           profile_id TEXT NOT NULL,
           class_id TEXT NOT NULL,
           participant_id TEXT NOT NULL,
           body BLOB NOT NULL
         );
-        CREATE INDEX profile_classes_by_profile
+        CREATE INDEX IF NOT EXISTS profile_classes_by_profile
           ON profile_classes (profile_id, id);
       )sql";
   }

@@ -138,7 +138,8 @@ TEST_F(BreakingChangeTest, RepeatedBecomesSingular) {
 
 TEST_F(BreakingChangeTest, RemovedField) {
   Message("Joined")->mutable_field()->RemoveLast();
-  EXPECT_THAT(Breaks(), ElementsAre(HasSubstr("circuit.v1.Joined.hold_ms")));
+  EXPECT_THAT(Breaks(),
+              ElementsAre(HasSubstr("circuit.v1.Joined.profile_credential")));
 }
 
 TEST_F(BreakingChangeTest, RemovedMessage) {
