@@ -363,5 +363,72 @@ TEST_F(LiveProfilesOnDiskTest, EraseRemovesEveryByteOfHerAndKeepsTheRest) {
   EXPECT_TRUE(summary.participants(0).erased());
 }
 
+TEST_F(LiveProfilesTest, HerPlanForTodayComesFromHerLastClasses) {
+  std::string credential;
+  // Two classes: every rep at the top of the range, and "too easy".
+  for (int week = 1; week <= 2; ++week) {
+    v1::ClassInfo info = StartedClass();
+    auto dana = week == 1 ? JoinKeeping(info.join_code(), "Dana")
+                          : JoinWithProfile(info.join_code(), credential);
+    ASSERT_FALSE(dana->participant_id.empty()) << dana->refused.error_message();
+    if (week == 1) credential = dana->joined.profile_credential();
+    // Before enough history there is no plan.
+    for (const auto& m : dana->in.messages()) {
+      if (m.has_snapshot()) {
+        for (const v1::Suggestion& s : m.snapshot().suggestions()) {
+          EXPECT_FALSE(s.from_history()) << s.ShortDebugString();
+        }
+      }
+    }
+    ASSERT_EQ(
+        dana->Report(Completion("l", 0, 1, v1::SIDE_LEFT, 10), "l").code(), 0);
+    ASSERT_EQ(
+        dana->Report(Completion("r", 0, 1, v1::SIDE_RIGHT, 10), "r").code(), 0);
+    v1::JoinClassRequest easy;
+    easy.mutable_effort()->set_report_id("e");
+    easy.mutable_effort()->set_block_index(0);
+    easy.mutable_effort()->set_feel(v1::EFFORT_FEEL_TOO_EASY);
+    ASSERT_EQ(dana->Report(easy, "e").code(), 0);
+    End();
+  }
+  v1::ClassInfo third = StartedClass();
+  auto dana = JoinWithProfile(third.join_code(), credential);
+  ASSERT_FALSE(dana->participant_id.empty());
+  auto lee = server_.Join(third.join_code(), "Lee");
+  auto kiosk = server_.Watch(third.class_id());
+  // Her snapshot carries her plan: a progression for the first exercise,
+  // saying why.
+  const v1::Suggestion* progression = nullptr;
+  v1::ParticipantSnapshot snapshot;
+  ASSERT_TRUE(dana->in.WaitFor([&](const auto& all) {
+    for (const auto& m : all) {
+      if (m.has_snapshot()) snapshot = m.snapshot();
+    }
+    return snapshot.suggestions_size() > 0;
+  }));
+  for (const v1::Suggestion& s : snapshot.suggestions()) {
+    EXPECT_TRUE(s.from_history());
+    if (s.kind() == v1::SUGGESTION_KIND_PROGRESSION) progression = &s;
+  }
+  ASSERT_NE(progression, nullptr);
+  EXPECT_THAT(progression->reason(), HasSubstr("too easy"));
+  // The coach sees it in the roster's suggestions before the start.
+  v1::InstructorSnapshot console = FreshSnapshot(server_, third.class_id());
+  bool seen = false;
+  for (const v1::Suggestion& s : console.suggestions()) {
+    seen = seen ||
+           (s.from_history() && s.participant_id() == dana->participant_id);
+  }
+  EXPECT_TRUE(seen);
+  // Nobody else: Lee's stream and the kiosk carry none of it.
+  ASSERT_TRUE(kiosk->in.WaitFor([](const auto& all) { return !all.empty(); }));
+  for (const auto& m : kiosk->in.messages()) {
+    EXPECT_THAT(m.SerializeAsString(), Not(HasSubstr(progression->reason())));
+  }
+  for (const auto& m : lee->in.messages()) {
+    EXPECT_THAT(m.SerializeAsString(), Not(HasSubstr(progression->reason())));
+  }
+}
+
 }  // namespace
 }  // namespace circuit::testing

@@ -209,5 +209,92 @@ TYPED_TEST(JournalTest, ErasingNeedsAClassThatEnded) {
   EXPECT_THAT(Times(this->journal().LoadEntries("c")), ElementsAre(1));
 }
 
+internal::ProfileUpdate Update(const std::string& profile_id,
+                               const std::string& class_id,
+                               const std::string& participant_id,
+                               const std::string& stage_id) {
+  internal::ProfileUpdate update;
+  update.mutable_profile()->mutable_profile()->set_profile_id(profile_id);
+  update.mutable_profile()->mutable_profile()->set_stage_id(stage_id);
+  update.mutable_profile()->set_credential_sha256("hash-of-" + profile_id);
+  update.mutable_past()->set_class_id(class_id);
+  update.mutable_past()->mutable_participant()->set_participant_id(
+      participant_id);
+  update.mutable_past()->set_stage_id(stage_id);
+  return update;
+}
+
+TYPED_TEST(JournalTest, AClassEndStoresEachProfilesPastClassWithTheSummary) {
+  Journal& journal = this->journal();
+  internal::StoredProfile dana;
+  dana.mutable_profile()->set_profile_id("pf-dana");
+  Answer<absl::Status> put;
+  journal.PutProfile(dana, put.Callback());
+  ASSERT_EQ(put.Get(), absl::OkStatus());
+  for (int week = 1; week <= 3; ++week) {
+    const std::string class_id = absl::StrCat("c", week);
+    ASSERT_EQ(Create(journal, class_id), absl::OkStatus());
+    Answer<absl::Status> ended;
+    std::vector<internal::ProfileUpdate> updates;
+    updates.push_back(Update("pf-dana", class_id, "p1",
+                             week < 3 ? "reconnect" : "foundations"));
+    journal.EndClass(Summary(class_id, true), std::move(updates),
+                     ended.Callback());
+    ASSERT_EQ(ended.Get(), absl::OkStatus());
+  }
+  absl::StatusOr<std::vector<StoredProfileHistory>> loaded =
+      journal.LoadProfiles(2);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].class_count, 3);
+  EXPECT_EQ((*loaded)[0].profile.profile().stage_id(), "foundations");
+  ASSERT_EQ((*loaded)[0].recent.size(), 2u) << "the newest two, oldest first";
+  EXPECT_EQ((*loaded)[0].recent[0].class_id(), "c2");
+  EXPECT_EQ((*loaded)[0].recent[1].class_id(), "c3");
+  Answer<absl::StatusOr<std::vector<internal::PastClass>>> history;
+  journal.ReadHistory("pf-dana", history.Callback());
+  absl::StatusOr<std::vector<internal::PastClass>> all = history.Get();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].class_id(), "c1");
+}
+
+TYPED_TEST(JournalTest, ErasingAProfileRemovesItsSeatsAndKeepsTheRest) {
+  Journal& journal = this->journal();
+  ASSERT_NO_FATAL_FAILURE(RecordAClassWithHealthData(journal));
+  // The same class's end, with "ann" linked to a profile.
+  Answer<absl::Status> ended;
+  std::vector<internal::ProfileUpdate> updates;
+  updates.push_back(Update("pf-ann", "c", "ann", ""));
+  journal.EndClass(Summary("c", true), std::move(updates), ended.Callback());
+  ASSERT_EQ(ended.Get(), absl::OkStatus());
+  // A class not ended refuses the erase, and nothing goes.
+  ASSERT_EQ(Create(journal, "open"), absl::OkStatus());
+  std::vector<ErasedSeat> too_early;
+  too_early.push_back(ErasedSeat{"open", "ann", Summary("open", false)});
+  too_early.push_back(ErasedSeat{"c", "ann", Summary("c", false)});
+  Answer<absl::Status> refused;
+  journal.EraseProfile("pf-ann", std::move(too_early), refused.Callback());
+  EXPECT_EQ(refused.Get().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_EQ(journal.LoadProfiles(8)->size(), 1u);
+
+  std::vector<ErasedSeat> seats;
+  seats.push_back(ErasedSeat{"c", "ann", Summary("c", false)});
+  Answer<absl::Status> erased;
+  journal.EraseProfile("pf-ann", std::move(seats), erased.Callback());
+  ASSERT_EQ(erased.Get(), absl::OkStatus());
+  EXPECT_TRUE(journal.LoadProfiles(8)->empty());
+  absl::StatusOr<std::vector<internal::Entry>> entries =
+      journal.LoadEntries("c");
+  ASSERT_TRUE(entries.ok());
+  ASSERT_FALSE(entries->empty()) << "the others' entries stay";
+  for (const internal::Entry& entry : *entries) {
+    EXPECT_NE(ParticipantOf(entry), "ann") << entry.ShortDebugString();
+  }
+  absl::StatusOr<v1::ClassSummary> stored = Read(journal, "c");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_THAT(*stored, EqualsProto(Summary("c", false)));
+}
+
 }  // namespace
 }  // namespace circuit::journal_testing
