@@ -22,6 +22,10 @@ import {SIDE_LABELS, repsText, describeNext} from './interval.js';
 
 const SEAT_KEY = 'circuit.participant.seat';
 const PENDING_KEY = 'circuit.participant.pending';
+// Her kept profile's credential (a kept profile, by her choice at join). It
+// is shown once by the server; this phone is where it is kept.
+const PROFILE_KEY = 'circuit.profileCredential';
+const SVG_NS = 'http://www.w3.org/2000/svg';
 const RETRY_REPORTS_EVERY_MS = 5000;
 const MAX_CUES_SHOWN = 3;
 const MAX_REPORTS_SHOWN = 8;
@@ -89,6 +93,24 @@ function writeJson(key, value) {
     localStorage.setItem(key, JSON.stringify(value));
   } catch {
     // Private mode or storage full: the page still works, without surviving a reload.
+  }
+}
+
+function writeText(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Private mode or storage full: kept for this page only.
+  }
+}
+
+/** Her kept profile's credential on this phone, or ''. */
+function profileCredential() {
+  try {
+    const value = localStorage.getItem(PROFILE_KEY) || '';
+    return value.startsWith('cp_') ? value : '';
+  } catch {
+    return '';
   }
 }
 
@@ -184,10 +206,12 @@ function showJoin() {
   setText('class-title', 'Circuit');
   document.title = 'Circuit: join the class';
   setStatus('idle');
+  renderKeptProfile();
 }
 
 function showClass() {
   const fromJoin = $('class-view').hidden;
+  if (fromJoin) $('history-view').hidden = true;
   $('join-view').hidden = true;
   $('class-view').hidden = false;
   // The join form was scrolled down to its button; the class opens at the
@@ -219,9 +243,10 @@ function readCheckIn() {
   const code = $('join-code').value.trim().toUpperCase();
   const name = $('display-name').value.trim();
   if (!/^[A-Z0-9]{6}$/.test(code)) return {error: 'The join code is six letters and numbers.'};
-  if (!name) return {error: 'Please enter your name.'};
+  if (!name && !profileCredential()) return {error: 'Please enter your name.'};
   if (name.length > 40) return {error: 'Your name can be at most 40 characters.'};
-  const checkIn = {displayName: name, showNameOnKiosk: $('show-name').checked};
+  const checkIn = {showNameOnKiosk: $('show-name').checked};
+  if (name) checkIn.displayName = name;
   const track = $('track').value;
   if (track && track !== 'RECOVERY_TRACK_UNSPECIFIED') checkIn.track = track;
   const weeks = $('weeks-postpartum').value.trim();
@@ -249,6 +274,9 @@ async function onJoinSubmit(event) {
   button.textContent = 'Joining…';
   pendingJoinId ??= newId().replace(/-/g, '');  // 32 random hex characters
   const body = {joinCode: code, checkIn, clientJoinId: pendingJoinId};
+  const credential = profileCredential();
+  if (credential) body.profileCredential = credential;
+  else if ($('keep-profile').checked) body.keepProfile = true;
   view = emptyView();
   setStatus('connecting');
   const controller = new AbortController();
@@ -267,7 +295,12 @@ async function onJoinSubmit(event) {
   } catch (e) {
     if (!joined) {
       if (e instanceof ApiError) pendingJoinId = null;  // refused: no seat was made
-      if (!isAbort(e)) showMessage(describeError(e, 'join'));
+      if (credential && e instanceof ApiError && (e.status === 401 || e.code === 'UNAUTHENTICATED')) {
+        // Revoked or erased elsewhere: this phone's copy is worthless now.
+        forgetProfile();
+        showMessage('Your kept profile is no longer valid (it was revoked or erased), so this phone forgot it. ' +
+          'Enter your name and join again; you can keep a new profile.');
+      } else if (!isAbort(e)) showMessage(describeError(e, 'join'));
       setStatus('idle');
     }
   } finally {
@@ -414,7 +447,10 @@ function onJoined(joined) {
     resumeToken: joined.resumeToken,
     lastSeq: 0,
     logged: [],
+    profile: Boolean(joined.profileId),
   };
+  if (joined.profileCredential) writeText(PROFILE_KEY, joined.profileCredential);
+  historyShownFor = '';
   pending = [];
   writeJson(SEAT_KEY, seat);
   writeJson(PENDING_KEY, pending);
@@ -880,6 +916,12 @@ function render() {
 
   renderReports();
   renderCountdown();
+
+  // After a class she joined with her kept profile: her progress over classes.
+  if (phase === 'CLASS_PHASE_ENDED' && seat.profile && profileCredential() && historyShownFor !== seat.classId) {
+    historyShownFor = seat.classId;
+    loadHistory(seat.classId);
+  }
 }
 
 /** One suggestion or plan item: what, why, and what the coach decided. */
@@ -961,6 +1003,213 @@ function renderCountdown() {
   if (el.textContent !== text) el.textContent = text;
 }
 
+// --- Her kept profile: progress over classes, her data ------------------------------------
+
+let historyShownFor = '';  // the class whose end has shown her progress
+let historyLoads = 0;      // drops answers of superseded loads
+
+function forgetProfile() {
+  try {
+    localStorage.removeItem(PROFILE_KEY);
+  } catch {
+    // nothing stored
+  }
+  $('history-view').hidden = true;
+  $('history-chart').replaceChildren();
+  $('history-rows').replaceChildren();
+  renderKeptProfile();
+}
+
+function renderKeptProfile() {
+  const kept = Boolean(profileCredential());
+  $('kept-profile').hidden = !kept;
+  $('keep-profile-box').hidden = kept;
+  $('keep-profile-hint').hidden = kept;
+  $('display-name').required = !kept;
+}
+
+function onForgetProfile() {
+  if (!window.confirm('Forget your profile on this device? Your data stays on the studio server; ' +
+      'without this phone\'s key you cannot see or erase it from here.')) return;
+  forgetProfile();
+  showMessage('This phone forgot your profile.', 'info');
+}
+
+/** Fetches her progress and draws it. After a class's end (classId set) the
+ *  class may take a moment to join her history: ask again a few times. */
+async function loadHistory(classId) {
+  const credential = profileCredential();
+  if (!credential) return;
+  const load = ++historyLoads;
+  $('history-view').hidden = false;
+  setText('history-status', 'Loading your progress…');
+  for (let attempt = 0; ; attempt++) {
+    let progress;
+    try {
+      progress = await fetchJson('/v1/profile/progress', {token: credential});
+    } catch (e) {
+      if (load !== historyLoads) return;
+      if (e instanceof ApiError && (e.status === 401 || e.code === 'UNAUTHENTICATED')) {
+        forgetProfile();
+        showMessage('Your kept profile is no longer valid (it was revoked or erased), so this phone forgot it.');
+        return;
+      }
+      setText('history-status', describeError(e));
+      return;
+    }
+    if (load !== historyLoads) return;
+    const classes = Array.isArray(progress.classes) ? progress.classes : [];
+    if (classId && !classes.some((c) => c.classId === classId) && attempt < 10) {
+      await sleep(500);
+      if (load !== historyLoads) return;
+      continue;
+    }
+    drawHistory(classes);
+    return;
+  }
+}
+
+function svg(tag, attributes = {}) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attributes)) el.setAttribute(name, String(value));
+  return el;
+}
+
+function classDate(c) {
+  const ms = Number(c.startedUnixMs || 0);
+  return ms ? new Date(ms).toLocaleDateString(undefined, {day: 'numeric', month: 'short'}) : '';
+}
+
+/** Total reps per class as bars and mean effort (CR-10) as a line, oldest first. */
+function drawHistory(classesIn) {
+  const classes = classesIn.slice().sort((a, b) => Number(a.startedUnixMs || 0) - Number(b.startedUnixMs || 0));
+  const chart = $('history-chart');
+  chart.dataset.classCount = String(classes.length);
+  if (!classes.length) {
+    chart.replaceChildren();
+    $('history-rows').replaceChildren();
+    setText('history-status', 'No classes yet: your progress shows here after your first class with this profile.');
+    return;
+  }
+  const summary = classes.map((c, i) => {
+    const effort = c.meanCr10 === undefined ? 'no effort rated' : `effort ${Number(c.meanCr10).toFixed(1)} of 10`;
+    return `Class ${i + 1}${classDate(c) ? ` (${classDate(c)})` : ''}, ${c.circuitName || 'class'}: ${c.totalReps || 0} reps, ${effort}`;
+  });
+  setText('history-status', `${classes.length} ${classes.length === 1 ? 'class' : 'classes'} so far.`);
+
+  const width = 320;
+  const height = 160;
+  const left = 34;
+  const right = 26;
+  const top = 10;
+  const bottom = 26;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const maxReps = Math.max(10, ...classes.map((c) => Number(c.totalReps || 0)));
+  const root = svg('svg', {
+    viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'history-title history-desc',
+    class: 'history-svg', id: 'history-svg',
+  });
+  const title = svg('title', {id: 'history-title'});
+  title.textContent = 'Your total reps and effort per class';
+  const desc = svg('desc', {id: 'history-desc'});
+  desc.textContent = summary.join('. ') + '.';
+  root.append(title, desc);
+  root.append(svg('line', {x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH, class: 'axis'}));
+  const axisText = (x, y, text, anchor, cls) => {
+    const t = svg('text', {x, y, 'text-anchor': anchor, class: cls, 'aria-hidden': 'true'});
+    t.textContent = text;
+    root.append(t);
+  };
+  axisText(left - 4, top + 8, String(maxReps), 'end', 'axis-label');
+  axisText(left - 4, top + plotH, '0', 'end', 'axis-label');
+  axisText(left + plotW + 4, top + 8, '10', 'start', 'axis-label effort');
+  const step = plotW / classes.length;
+  const barW = Math.max(4, Math.min(36, step * 0.6));
+  const points = [];
+  classes.forEach((c, i) => {
+    const cx = left + step * (i + 0.5);
+    const reps = Number(c.totalReps || 0);
+    const h = (reps / maxReps) * plotH;
+    const bar = svg('rect', {x: cx - barW / 2, y: top + plotH - h, width: barW, height: Math.max(h, 0.5), class: 'bar'});
+    bar.dataset.classId = c.classId || '';
+    bar.dataset.reps = String(reps);
+    const tip = svg('title');
+    tip.textContent = summary[i];
+    bar.append(tip);
+    root.append(bar);
+    axisText(cx, height - 8, String(i + 1), 'middle', 'axis-label');
+    if (c.meanCr10 !== undefined) points.push([cx, top + plotH - (Number(c.meanCr10) / 10) * plotH]);
+  });
+  if (points.length > 1) {
+    root.append(svg('polyline', {points: points.map((p) => p.join(',')).join(' '), class: 'effort-line'}));
+  }
+  for (const [x, y] of points) root.append(svg('circle', {cx: x, cy: y, r: 3.5, class: 'effort-dot'}));
+  chart.replaceChildren(root);
+
+  // One row per exercise and side: her reps in each class, oldest first.
+  const rows = new Map();
+  classes.forEach((c, i) => {
+    for (const e of c.exercises || []) {
+      const sides = [['left', e.leftReps], ['right', e.rightReps], ['', e.bothReps]];
+      for (const [side, reps] of sides) {
+        if (!Number(reps || 0)) continue;
+        const key = `${e.exerciseName || e.exerciseId || 'Exercise'}${side ? ` · ${side}` : ''}`;
+        if (!rows.has(key)) rows.set(key, new Array(classes.length).fill(null));
+        rows.get(key)[i] = Number(reps);
+      }
+    }
+  });
+  renderList($('history-rows'), Array.from(rows.entries()), (li, [key, reps]) => {
+    li.dataset.row = key;
+    const name = document.createElement('span');
+    name.className = 'row-name';
+    name.textContent = key;
+    const values = document.createElement('span');
+    values.className = 'row-values';
+    values.textContent = reps.map((r) => (r === null ? '–' : String(r))).join(' → ') + ' reps';
+    li.append(name, values);
+  });
+}
+
+async function onDownloadData() {
+  const credential = profileCredential();
+  if (!credential) return;
+  try {
+    const data = await fetchJson('/v1/profile/data', {token: credential});
+    const blob = new Blob([JSON.stringify(data, null, 2)], {type: 'application/json'});
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = 'circuit-my-data.json';
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    showMessage(describeError(e));
+  }
+}
+
+async function onEraseData() {
+  const credential = profileCredential();
+  if (!credential) return;
+  if (!window.confirm('Erase your profile and your record in every class you joined with it? This cannot be undone.')) return;
+  try {
+    const answer = await fetchJson('/v1/profile:erase', {method: 'POST', token: credential, body: {}});
+    forgetProfile();
+    const count = Number(answer.erasedClassCount || 0);
+    showMessage(`Erased: your profile and your record in ${count} ${count === 1 ? 'class' : 'classes'} ` +
+      '(sets, efforts, symptoms, suggestions). This phone forgot your profile.', 'info');
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 412 || e.code === 'FAILED_PRECONDITION')) {
+      showMessage('Your class has not ended yet. Erase your data once it is over.');
+    } else {
+      showMessage(describeError(e));
+    }
+  }
+}
+
 // --- Wiring ------------------------------------------------------------------------
 
 function init() {
@@ -976,6 +1225,10 @@ function init() {
   for (const button of document.querySelectorAll('[data-symptom]')) button.addEventListener('click', onSymptomPick);
   $('symptom-send').addEventListener('click', onSymptomSend);
   $('leave').addEventListener('click', onLeave);
+  $('forget-profile').addEventListener('click', onForgetProfile);
+  $('my-progress').addEventListener('click', () => loadHistory(''));
+  $('download-data').addEventListener('click', onDownloadData);
+  $('erase-data').addEventListener('click', onEraseData);
 
   // A locked phone's stream may be dead without an error: resume on return.
   document.addEventListener('visibilitychange', () => {
