@@ -19,13 +19,13 @@
 import {readEventStream, fetchJson, ApiError, Backoff, sleep, isAbort, maxSeq, codeName} from './sse.js';
 import {startClock, syncClock, countdownOf} from './clock.js';
 import {SIDE_LABELS, repsText, describeNext} from './interval.js';
+import {drawProgress} from './progress_chart.js';
 
 const SEAT_KEY = 'circuit.participant.seat';
 const PENDING_KEY = 'circuit.participant.pending';
 // Her kept profile's credential (a kept profile, by her choice at join). It
 // is shown once by the server; this phone is where it is kept.
 const PROFILE_KEY = 'circuit.profileCredential';
-const SVG_NS = 'http://www.w3.org/2000/svg';
 const RETRY_REPORTS_EVERY_MS = 5000;
 const MAX_CUES_SHOWN = 3;
 const MAX_REPORTS_SHOWN = 8;
@@ -1069,107 +1069,12 @@ async function loadHistory(classId) {
   }
 }
 
-function svg(tag, attributes = {}) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [name, value] of Object.entries(attributes)) el.setAttribute(name, String(value));
-  return el;
-}
-
-function classDate(c) {
-  const ms = Number(c.startedUnixMs || 0);
-  return ms ? new Date(ms).toLocaleDateString(undefined, {day: 'numeric', month: 'short'}) : '';
-}
-
-/** Total reps per class as bars and mean effort (CR-10) as a line, oldest first. */
-function drawHistory(classesIn) {
-  const classes = classesIn.slice().sort((a, b) => Number(a.startedUnixMs || 0) - Number(b.startedUnixMs || 0));
-  const chart = $('history-chart');
-  chart.dataset.classCount = String(classes.length);
-  if (!classes.length) {
-    chart.replaceChildren();
-    $('history-rows').replaceChildren();
-    setText('history-status', 'No classes yet: your progress shows here after your first class with this profile.');
-    return;
-  }
-  const summary = classes.map((c, i) => {
-    const effort = c.meanCr10 === undefined ? 'no effort rated' : `effort ${Number(c.meanCr10).toFixed(1)} of 10`;
-    return `Class ${i + 1}${classDate(c) ? ` (${classDate(c)})` : ''}, ${c.circuitName || 'class'}: ${c.totalReps || 0} reps, ${effort}`;
-  });
-  setText('history-status', `${classes.length} ${classes.length === 1 ? 'class' : 'classes'} so far.`);
-
-  const width = 320;
-  const height = 160;
-  const left = 34;
-  const right = 26;
-  const top = 10;
-  const bottom = 26;
-  const plotW = width - left - right;
-  const plotH = height - top - bottom;
-  const maxReps = Math.max(10, ...classes.map((c) => Number(c.totalReps || 0)));
-  const root = svg('svg', {
-    viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-labelledby': 'history-title history-desc',
-    class: 'history-svg', id: 'history-svg',
-  });
-  const title = svg('title', {id: 'history-title'});
-  title.textContent = 'Your total reps and effort per class';
-  const desc = svg('desc', {id: 'history-desc'});
-  desc.textContent = summary.join('. ') + '.';
-  root.append(title, desc);
-  root.append(svg('line', {x1: left, y1: top + plotH, x2: left + plotW, y2: top + plotH, class: 'axis'}));
-  const axisText = (x, y, text, anchor, cls) => {
-    const t = svg('text', {x, y, 'text-anchor': anchor, class: cls, 'aria-hidden': 'true'});
-    t.textContent = text;
-    root.append(t);
-  };
-  axisText(left - 4, top + 8, String(maxReps), 'end', 'axis-label');
-  axisText(left - 4, top + plotH, '0', 'end', 'axis-label');
-  axisText(left + plotW + 4, top + 8, '10', 'start', 'axis-label effort');
-  const step = plotW / classes.length;
-  const barW = Math.max(4, Math.min(36, step * 0.6));
-  const points = [];
-  classes.forEach((c, i) => {
-    const cx = left + step * (i + 0.5);
-    const reps = Number(c.totalReps || 0);
-    const h = (reps / maxReps) * plotH;
-    const bar = svg('rect', {x: cx - barW / 2, y: top + plotH - h, width: barW, height: Math.max(h, 0.5), class: 'bar'});
-    bar.dataset.classId = c.classId || '';
-    bar.dataset.reps = String(reps);
-    const tip = svg('title');
-    tip.textContent = summary[i];
-    bar.append(tip);
-    root.append(bar);
-    axisText(cx, height - 8, String(i + 1), 'middle', 'axis-label');
-    if (c.meanCr10 !== undefined) points.push([cx, top + plotH - (Number(c.meanCr10) / 10) * plotH]);
-  });
-  if (points.length > 1) {
-    root.append(svg('polyline', {points: points.map((p) => p.join(',')).join(' '), class: 'effort-line'}));
-  }
-  for (const [x, y] of points) root.append(svg('circle', {cx: x, cy: y, r: 3.5, class: 'effort-dot'}));
-  chart.replaceChildren(root);
-
-  // One row per exercise and side: her reps in each class, oldest first.
-  const rows = new Map();
-  classes.forEach((c, i) => {
-    for (const e of c.exercises || []) {
-      const sides = [['left', e.leftReps], ['right', e.rightReps], ['', e.bothReps]];
-      for (const [side, reps] of sides) {
-        if (!Number(reps || 0)) continue;
-        const key = `${e.exerciseName || e.exerciseId || 'Exercise'}${side ? ` · ${side}` : ''}`;
-        if (!rows.has(key)) rows.set(key, new Array(classes.length).fill(null));
-        rows.get(key)[i] = Number(reps);
-      }
-    }
-  });
-  renderList($('history-rows'), Array.from(rows.entries()), (li, [key, reps]) => {
-    li.dataset.row = key;
-    const name = document.createElement('span');
-    name.className = 'row-name';
-    name.textContent = key;
-    const values = document.createElement('span');
-    values.className = 'row-values';
-    values.textContent = reps.map((r) => (r === null ? '–' : String(r))).join(' → ') + ' reps';
-    li.append(name, values);
-  });
+/** Draws her classes (oldest first) in the chart and the rows below it. */
+function drawHistory(classes) {
+  const count = drawProgress($('history-chart'), $('history-rows'), classes, 'history');
+  setText('history-status', count
+    ? `${count} ${count === 1 ? 'class' : 'classes'} so far.`
+    : 'No classes yet: your progress shows here after your first class with this profile.');
 }
 
 async function onDownloadData() {
