@@ -36,7 +36,10 @@ export function drawProgress(chart, rows, classesIn, prefix) {
     return 0;
   }
   const summary = classes.map((c, i) => {
-    const effort = c.meanCr10 === undefined ? 'no effort rated' : `effort ${Number(c.meanCr10).toFixed(1)} of 10`;
+    const feels = [['too easy', c.tooEasyCount], ['just right', c.justRightCount], ['too hard', c.tooHardCount]]
+        .filter(([, n]) => Number(n || 0) > 0).map(([what, n]) => `${what} ${n}`);
+    const effort = [c.meanCr10 === undefined ? '' : `effort ${Number(c.meanCr10).toFixed(1)} of 10`, ...feels]
+        .filter(Boolean).join(', ') || 'no effort rated';
     const date = classDate(c);
     return `Class ${i + 1}${date ? ` (${date})` : ''}, ${c.circuitName || 'class'}: ${c.totalReps || 0} reps, ${effort}`;
   });
