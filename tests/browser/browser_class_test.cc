@@ -582,10 +582,11 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
 // is at the top of its range and every block rated too easy, so after two
 // such classes (the rule table's repeat_classes) her third opens with her
 // plan today (the progressions). After each class her phone draws her
-// chart with one bar per class so far; the studio TV, paired for the third
-// class, shows and receives none of it. The chart at 360x740 ends up in
-// build/browser-screenshots/. The script's protocol is at the top of
-// profile_test.mjs.
+// chart with one bar per class so far; in the third, the instructor's
+// browser console shows her progress from her roster row; the studio TV,
+// paired for the third class, shows and receives none of it. The chart at
+// 360x740 ends up in build/browser-screenshots/. The script's protocol is at
+// the top of profile_test.mjs.
 TEST_F(BrowserClassTest, APhoneKeepsAProfileOverThreeClasses) {
   ASSERT_NO_FATAL_FAILURE(CheckInstalled());
   int fds[2];
@@ -594,8 +595,9 @@ TEST_F(BrowserClassTest, APhoneKeepsAProfileOverThreeClasses) {
   auto script = Subprocess::Start(
       {"/usr/bin/env", "node",
        absl::StrCat(CIRCUIT_BROWSER_DIR, "/profile_test.mjs"), "--base",
-       absl::StrCat("http://127.0.0.1:", http_port()), "--chromium", kChromium,
-       "--commands-fd", absl::StrCat(fds[0])});
+       absl::StrCat("http://127.0.0.1:", http_port()), "--instructor-key",
+       kInstructorKey, "--chromium", kChromium, "--commands-fd",
+       absl::StrCat(fds[0])});
   close(fds[0]);
   commands_fd_ = fds[1];
   ASSERT_TRUE(script.ok()) << script.status();
@@ -647,6 +649,14 @@ TEST_F(BrowserClassTest, APhoneKeepsAProfileOverThreeClasses) {
     }
     ASSERT_TRUE(
         WaitForConnection(participant_id, v1::CONNECTION_STATE_CONNECTED));
+    if (n == kClasses) {
+      // The instructor's console: her progress from her roster row, one
+      // bar per past class.
+      const std::vector<std::string> shown = Words(Ask(
+          absl::StrCat("console ", class_.class_id(), " ", n - 1), "console "));
+      ASSERT_GE(shown.size(), 1u);
+      EXPECT_EQ(shown[0], absl::StrCat(n - 1));
+    }
     {
       const v1::RosterEntry* entry =
           FindRosterEntry(instructor_->Mirror().roster(), participant_id);

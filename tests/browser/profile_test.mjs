@@ -7,7 +7,8 @@
 // every answer is one line on stdout. Anything unexpected ends the script
 // with `error <text>` (exit 1).
 //
-//   node profile_test.mjs --base URL [--chromium PATH] [--commands-fd N]
+//   node profile_test.mjs --base URL --instructor-key KEY [--chromium PATH]
+//                         [--commands-fd N]
 //
 // Commands, and what each answers:
 //   join <code> first|kept <want_plan>
@@ -28,6 +29,10 @@
 //   next                        next   (the class is over: back to the join
 //                               screen, as a new visit does; the profile stays)
 //   kiosk                       pairing <CODE>, then kiosk watching
+//   console <class_id> <classes>   console <bars> <status>
+//       the instructor's console (signed in with the key) opens the live
+//       class, taps "Progress" on her roster row and waits for a chart
+//       with <classes> bars
 //   screenshot <dir>            screenshot <file>   (the phone's chart)
 //   finish                      a line each of: leak <where> <token> <context>,
 //                               problem <text>; then `finished`
@@ -81,7 +86,9 @@ function parseArgs(argv) {
     const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     args[key] = argv[i + 1];
   }
-  if (!args.base) throw new Error('--base is required');
+  for (const key of ['base', 'instructorKey']) {
+    if (!args[key]) throw new Error(`--${key} is required`);
+  }
   return args;
 }
 
@@ -234,6 +241,7 @@ async function newPage(label, viewport) {
 const PHONE = {width: 360, height: 740, deviceScaleFactor: 2, isMobile: true, hasTouch: true};
 let phone = null;
 let kiosk = null;
+let console_ = null;
 
 function reportsOf(p) {
   const out = [];
@@ -377,7 +385,7 @@ async function finish() {
     const svgs = await kiosk.page.$$eval('svg', (els) => els.length);
     if (svgs) say(`leak dom svg ${svgs} charts on the kiosk`);
   }
-  for (const p of [phone, kiosk].filter(Boolean)) {
+  for (const p of [phone, kiosk, console_].filter(Boolean)) {
     for (const problem of p.problems) say(`problem ${problem}`);
     const cspProblems = await p.page.evaluate(() => window.__circuit.problems);
     for (const problem of cspProblems) say(`problem ${p.label}: ${problem}`);
@@ -420,6 +428,25 @@ async function run(words) {
       return say('next');
     case 'kiosk':
       return openKiosk();
+    case 'console': {
+      const [classId, bars] = [words[1], Number(words[2])];
+      console_ = await newPage('console', {width: 1280, height: 900});
+      const page = console_.page;
+      await page.goto(args.base + '/console', {timeout: STEP_MS});
+      await page.locator('#signin-input').setTimeout(STEP_MS).fill(args.instructorKey);
+      await page.keyboard.press('Enter');
+      await page.locator(`button.c-class[data-class-id="${classId}"]`).setTimeout(STEP_MS).click();
+      await page.locator('.c-progress-button').setTimeout(STEP_MS).click();
+      await page.waitForFunction((n) => {
+        const svg = document.querySelector('#progress-panel:not([hidden]) #progress-svg');
+        return svg && svg.querySelectorAll('rect.bar').length === n;
+      }, {timeout: STEP_MS}, bars);
+      const shown = await page.evaluate(() => ({
+        bars: document.querySelectorAll('#progress-svg rect.bar').length,
+        status: document.querySelector('#progress-status').textContent,
+      }));
+      return say(`console ${shown.bars} ${oneLine(shown.status)}`);
+    }
     case 'screenshot': {
       mkdirSync(words[1], {recursive: true});
       const file = `${words[1]}/phone-profile-chart-360x740.png`;
