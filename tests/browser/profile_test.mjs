@@ -26,8 +26,8 @@
 //       <rows> is the number of exercise-and-side rows, <desc> its text
 //   my-progress <classes>       the same, after tapping "My progress" on the
 //                               join screen
-//   next                        next   (the class is over: back to the join
-//                               screen, as a new visit does; the profile stays)
+//   next                        next   (the class is over: "Done: back to the
+//                               start", then a new visit; the profile stays)
 //   kiosk                       pairing <CODE>, then kiosk watching
 //   console <class_id> <classes>   console <bars> <status>
 //       the instructor's console (signed in with the key) opens the live
@@ -420,9 +420,14 @@ async function run(words) {
       await phone.page.locator('#my-progress').setTimeout(STEP_MS).click();
       return chart(Number(words[1]));
     case 'next':
-      // A new visit after the class: the ended class's seat is no use any
-      // more (the page keeps it to show the class's end); her profile stays.
-      await phone.page.evaluate((key) => localStorage.removeItem(key), SEAT_KEY);
+      // After the class: "Done: back to the start" (no question: all is
+      // saved) returns to the join screen and drops the seat; her profile
+      // stays. Then a new visit, as next week.
+      await phone.page.locator('#leave').setTimeout(STEP_MS).click();
+      await phone.page.waitForSelector('#join-view:not([hidden])', {timeout: STEP_MS});
+      if (await phone.page.evaluate((key) => localStorage.getItem(key), SEAT_KEY)) {
+        throw new Error('the ended class\'s seat is still stored');
+      }
       await phone.page.goto(args.base + '/', {timeout: STEP_MS});
       await phone.page.waitForSelector('#join-view:not([hidden])', {timeout: STEP_MS});
       return say('next');

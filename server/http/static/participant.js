@@ -756,10 +756,13 @@ function onSymptomSend() {
 async function onLeave() {
   if (!seat) return;
   const unsaved = pending.length;
-  const question = unsaved > 0
+  // After the class's end, with everything saved, going back to the join
+  // screen (for her next class) needs no question.
+  const over = view.state?.phase === 'CLASS_PHASE_ENDED' && unsaved === 0;
+  const question = over ? '' : unsaved > 0
     ? `Leave the class? ${unsaved} report(s) are not saved yet and will be lost.`
     : 'Leave the class?';
-  if (!window.confirm(question)) return;
+  if (question && !window.confirm(question)) return;
   const mySeat = seat;
   $('leave').disabled = true;
   // Stop the stream first (clearing the seat stops the resume loop), then
@@ -781,7 +784,8 @@ async function onLeave() {
     $('leave').disabled = false;
   }
   showJoin();
-  showMessage('You left the class. Thank you for training!', 'info');
+  showMessage(over ? 'Thank you for training! Join your next class with its code.'
+    : 'You left the class. Thank you for training!', 'info');
 }
 
 // --- Rendering ---------------------------------------------------------------------
@@ -873,6 +877,8 @@ function render() {
     ? (saving ? 'Kept on this phone until the server confirms it.'
       : logged ? 'Saved for this set. Wait for the next one.' : 'Adjust the reps you did, then tap Log set.')
     : 'You can log reps during a work set.');
+
+  setText('leave', phase === 'CLASS_PHASE_ENDED' ? 'Done: back to the start' : 'Leave class');
 
   // Effort and symptoms need a started, unfinished class.
   const live = phase === 'CLASS_PHASE_RUNNING' || phase === 'CLASS_PHASE_PAUSED';
