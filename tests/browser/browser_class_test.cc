@@ -576,5 +576,131 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
   EXPECT_EQ(**script_exit_, 0);
 }
 
+// A phone keeps a profile over three classes of kickback-trio (issue 23):
+// in the first she ticks "Keep my profile on this device"; in the next two
+// the page joins with the stored credential and no name typed. Every set
+// is at the top of its range and every block rated too easy, so after two
+// such classes (the rule table's repeat_classes) her third opens with her
+// plan today (the progressions). After each class her phone draws her
+// chart with one bar per class so far; in the third, the instructor's
+// browser console shows her progress from her roster row; the studio TV,
+// paired for the third class, shows and receives none of it. The chart at
+// 360x740 ends up in build/browser-screenshots/. The script's protocol is at
+// the top of profile_test.mjs.
+TEST_F(BrowserClassTest, APhoneKeepsAProfileOverThreeClasses) {
+  ASSERT_NO_FATAL_FAILURE(CheckInstalled());
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
+  ASSERT_EQ(fcntl(fds[0], F_SETFD, 0), 0) << std::strerror(errno);
+  auto script = Subprocess::Start(
+      {"/usr/bin/env", "node",
+       absl::StrCat(CIRCUIT_BROWSER_DIR, "/profile_test.mjs"), "--base",
+       absl::StrCat("http://127.0.0.1:", http_port()), "--instructor-key",
+       kInstructorKey, "--chromium", kChromium, "--commands-fd",
+       absl::StrCat(fds[0])});
+  close(fds[0]);
+  commands_fd_ = fds[1];
+  ASSERT_TRUE(script.ok()) << script.status();
+  script_.emplace(std::move(*script));
+  lines_.emplace(&*script_);
+  ASSERT_TRUE(lines_->Await("ready", absl::Seconds(60)).ok());
+
+  constexpr int kClasses = 3;
+  std::string participant_id;
+  for (int n = 1; n <= kClasses; ++n) {
+    SCOPED_TRACE(absl::StrCat("class ", n));
+    if (n > 1) {
+      if (instructor_ != nullptr) instructor_->Stop();
+      instructor_.reset();
+      auto info = connection_->CreateClass(kInstructorKey, kCircuit, "");
+      ASSERT_TRUE(info.ok()) << info.status();
+      class_ = *info;
+      EXPECT_EQ(Ask("next", "next"), "");
+    }
+    if (n == kClasses) {
+      // The studio TV follows the last class, the one with her plan.
+      Send("kiosk");
+      absl::StatusOr<std::string> code = lines_->Await("pairing ");
+      ASSERT_TRUE(code.ok()) << code.status();
+      ASSERT_NO_FATAL_FAILURE(ApprovePairing(*code));
+      ASSERT_TRUE(lines_->Await("kiosk watching", absl::Seconds(40)).ok());
+    }
+    if (n == 2) {
+      // Before joining: her progress from the join screen.
+      const std::vector<std::string> shown =
+          Words(Ask("my-progress 1", "chart "));
+      ASSERT_GE(shown.size(), 2u);
+      EXPECT_EQ(shown[0], "1");
+    }
+    ASSERT_NO_FATAL_FAILURE(StartInstructor());
+    const bool want_plan = n == kClasses;
+    const std::vector<std::string> joined = Words(
+        Ask(absl::StrCat("join ", class_.join_code(), " ",
+                         n == 1 ? "first" : "kept", " ", want_plan ? 1 : 0),
+            "joined "));
+    ASSERT_EQ(joined.size(), 4u);
+    participant_id = joined[0];
+    EXPECT_EQ(joined[1], n == 1 ? "keep" : "credential");
+    EXPECT_EQ(joined[2], "1") << "the phone keeps no profile credential";
+    if (want_plan) {
+      EXPECT_GE(ToInt(joined[3]), 1) << "no plan today";
+    } else {
+      EXPECT_EQ(joined[3], "0") << "a plan before two classes of history";
+    }
+    ASSERT_TRUE(
+        WaitForConnection(participant_id, v1::CONNECTION_STATE_CONNECTED));
+    if (n == kClasses) {
+      // The instructor's console: her progress from her roster row, one
+      // bar per past class.
+      const std::vector<std::string> shown = Words(Ask(
+          absl::StrCat("console ", class_.class_id(), " ", n - 1), "console "));
+      ASSERT_GE(shown.size(), 1u);
+      EXPECT_EQ(shown[0], absl::StrCat(n - 1));
+    }
+    {
+      const v1::RosterEntry* entry =
+          FindRosterEntry(instructor_->Mirror().roster(), participant_id);
+      ASSERT_NE(entry, nullptr);
+      EXPECT_FALSE(entry->profile_id().empty()) << "the seat is not linked";
+    }
+
+    ASSERT_NO_FATAL_FAILURE(Command(StartCommand(), 0));
+    const int last = static_cast<int>(plan_.size()) - 1;
+    for (int i = 0; i <= last; ++i) {
+      const v1::Interval& interval = plan_[static_cast<size_t>(i)];
+      if (interval.kind() == v1::INTERVAL_KIND_WORK) {
+        const int top = interval.target_reps().max_reps();
+        ASSERT_GT(top, 0) << "interval " << i << " has no top of range";
+        EXPECT_EQ(Ask(absl::StrCat("log ", i, " ", top), "logged "),
+                  absl::StrCat(i, " ", top));
+        EXPECT_EQ(Ask("easy", "easy"), "");
+      }
+      ASSERT_NO_FATAL_FAILURE(Command(NextCommand(), i == last ? -1 : i + 1));
+    }
+    // After the class: her chart, one bar per class so far.
+    const std::vector<std::string> chart =
+        Words(Ask(absl::StrCat("chart ", n), "chart ", absl::Seconds(30)));
+    ASSERT_GE(chart.size(), 2u);
+    EXPECT_EQ(chart[0], absl::StrCat(n));
+    EXPECT_GE(ToInt(chart[1]), 3) << "a row per exercise and side";
+  }
+  const std::string shot =
+      Ask(absl::StrCat("screenshot ", CIRCUIT_SCREENSHOT_DIR), "screenshot ");
+  EXPECT_FALSE(shot.empty());
+
+  Send("finish");
+  absl::StatusOr<std::vector<std::string>> report = lines_->Until("finished");
+  ASSERT_TRUE(report.ok()) << report.status();
+  for (const std::string& line : *report) ADD_FAILURE() << line;
+
+  Send("quit");
+  ASSERT_TRUE(lines_->Await("bye").ok());
+  close(commands_fd_);
+  commands_fd_ = -1;
+  script_exit_ = script_->Wait(absl::Now() + kStep);
+  ASSERT_TRUE(script_exit_->ok()) << script_exit_->status();
+  EXPECT_EQ(**script_exit_, 0);
+}
+
 }  // namespace
 }  // namespace circuit

@@ -4,3 +4,5 @@ set_tests_properties(BrowserClassTest.TwoPhonesAndAKioskFollowAWholeClass
   PROPERTIES LABELS browser PROCESSORS 2 TIMEOUT 120)
 set_tests_properties(BrowserConsoleTest.AnInstructorRunsAWholeClassFromTheConsole
   PROPERTIES LABELS browser PROCESSORS 2 TIMEOUT 180)
+set_tests_properties(BrowserClassTest.APhoneKeepsAProfileOverThreeClasses
+  PROPERTIES LABELS browser PROCESSORS 2 TIMEOUT 180)

@@ -17,6 +17,7 @@
 //   text (textContent / createElement), never as HTML.
 
 import {readEventStream, fetchJson, apiErrorFrom, ApiError, Backoff, sleep, isAbort, maxSeq} from './sse.js';
+import {drawProgress} from './progress_chart.js';
 import {startClock, syncClock, countdownOf, formatElapsed} from './clock.js';
 import {SIDE_LABELS, repsText, describeNext} from './interval.js';
 
@@ -561,6 +562,8 @@ function emptyRun(classId) {
 function closeRun() {
   const r = run;
   run = null;
+  ++progressLoads;
+  $('progress-panel').hidden = true;
   if (r?.abort) r.abort.abort();
   if (r?.wake) r.wake.abort();
 }
@@ -856,6 +859,14 @@ function renderRoster(r) {
     const progress = e.progress || {};
     const sets = (progress.blocks || []).reduce((n, b) => n + (b.setsDone || 0), 0);
     const name = el('td', 'c-name', e.checkIn?.displayName || e.participantId);
+    if (e.profileId) {
+      // A kept profile: her progress over her classes, in a panel.
+      const who = e.checkIn?.displayName || e.participantId;
+      const open = button('Progress', 'c-progress-button', () => openProgress(e.profileId, who));
+      open.dataset.profileId = e.profileId;
+      open.setAttribute('aria-label', `Progress of ${who}`);
+      name.append(' ', open);
+    }
     const connection = el('td', 'c-conn', CONNECTION_LABELS[e.connection] || '');
     const reps = el('td', 'c-progress', `${progress.totalReps || 0} reps · ${sets} sets`);
     reps.dataset.totalReps = String(progress.totalReps || 0);
@@ -895,6 +906,29 @@ function renderRoster(r) {
   setText('spread-right', String(a.justRightCount || 0));
   setText('spread-hard', String(a.tooHardCount || 0));
   setText('spread-median', a.medianCr10 === undefined ? '–' : String(Math.round(Number(a.medianCr10) * 10) / 10));
+}
+
+let progressLoads = 0;  // drops answers of superseded loads
+
+/** Her progress over her classes (GetProgress by profile id), in the panel. */
+async function openProgress(profileId, who) {
+  const load = ++progressLoads;
+  $('progress-panel').hidden = false;
+  $('progress-panel').dataset.profileId = profileId;
+  setText('progress-heading', `Progress: ${who}`);
+  setText('progress-status', 'Loading…');
+  $('progress-chart').replaceChildren();
+  $('progress-rows').replaceChildren();
+  try {
+    const progress = await api(`/v1/profiles/${encodeURIComponent(profileId)}/progress`);
+    if (load !== progressLoads) return;
+    const count = drawProgress($('progress-chart'), $('progress-rows'), progress.classes, 'progress');
+    setText('progress-status', count ? `${count} ${count === 1 ? 'class' : 'classes'} with her profile.`
+      : 'No past classes yet: this is her first with her profile.');
+  } catch (error) {
+    if (load !== progressLoads || error instanceof SignedOut) return;
+    setText('progress-status', `Cannot load her progress: ${messageOf(error)}`);
+  }
 }
 
 function renderAlerts(r) {
@@ -1081,6 +1115,10 @@ function wire() {
     signIn($('signin-input').value).catch(ignoreSignedOut);
   });
   $('signin-again').addEventListener('click', () => showSignIn());
+  $('progress-close').addEventListener('click', () => {
+    ++progressLoads;
+    $('progress-panel').hidden = true;
+  });
   $('sign-out').addEventListener('click', () => {
     store(CLASS_KEY, null);
     signOut('You signed out. The credential is forgotten on this device.');

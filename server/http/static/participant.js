@@ -19,9 +19,13 @@
 import {readEventStream, fetchJson, ApiError, Backoff, sleep, isAbort, maxSeq, codeName} from './sse.js';
 import {startClock, syncClock, countdownOf} from './clock.js';
 import {SIDE_LABELS, repsText, describeNext} from './interval.js';
+import {drawProgress} from './progress_chart.js';
 
 const SEAT_KEY = 'circuit.participant.seat';
 const PENDING_KEY = 'circuit.participant.pending';
+// Her kept profile's credential (a kept profile, by her choice at join). It
+// is shown once by the server; this phone is where it is kept.
+const PROFILE_KEY = 'circuit.profileCredential';
 const RETRY_REPORTS_EVERY_MS = 5000;
 const MAX_CUES_SHOWN = 3;
 const MAX_REPORTS_SHOWN = 8;
@@ -89,6 +93,24 @@ function writeJson(key, value) {
     localStorage.setItem(key, JSON.stringify(value));
   } catch {
     // Private mode or storage full: the page still works, without surviving a reload.
+  }
+}
+
+function writeText(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    // Private mode or storage full: kept for this page only.
+  }
+}
+
+/** Her kept profile's credential on this phone, or ''. */
+function profileCredential() {
+  try {
+    const value = localStorage.getItem(PROFILE_KEY) || '';
+    return value.startsWith('cp_') ? value : '';
+  } catch {
+    return '';
   }
 }
 
@@ -184,10 +206,12 @@ function showJoin() {
   setText('class-title', 'Circuit');
   document.title = 'Circuit: join the class';
   setStatus('idle');
+  renderKeptProfile();
 }
 
 function showClass() {
   const fromJoin = $('class-view').hidden;
+  if (fromJoin) $('history-view').hidden = true;
   $('join-view').hidden = true;
   $('class-view').hidden = false;
   // The join form was scrolled down to its button; the class opens at the
@@ -219,9 +243,10 @@ function readCheckIn() {
   const code = $('join-code').value.trim().toUpperCase();
   const name = $('display-name').value.trim();
   if (!/^[A-Z0-9]{6}$/.test(code)) return {error: 'The join code is six letters and numbers.'};
-  if (!name) return {error: 'Please enter your name.'};
+  if (!name && !profileCredential()) return {error: 'Please enter your name.'};
   if (name.length > 40) return {error: 'Your name can be at most 40 characters.'};
-  const checkIn = {displayName: name, showNameOnKiosk: $('show-name').checked};
+  const checkIn = {showNameOnKiosk: $('show-name').checked};
+  if (name) checkIn.displayName = name;
   const track = $('track').value;
   if (track && track !== 'RECOVERY_TRACK_UNSPECIFIED') checkIn.track = track;
   const weeks = $('weeks-postpartum').value.trim();
@@ -249,6 +274,9 @@ async function onJoinSubmit(event) {
   button.textContent = 'Joining…';
   pendingJoinId ??= newId().replace(/-/g, '');  // 32 random hex characters
   const body = {joinCode: code, checkIn, clientJoinId: pendingJoinId};
+  const credential = profileCredential();
+  if (credential) body.profileCredential = credential;
+  else if ($('keep-profile').checked) body.keepProfile = true;
   view = emptyView();
   setStatus('connecting');
   const controller = new AbortController();
@@ -267,7 +295,12 @@ async function onJoinSubmit(event) {
   } catch (e) {
     if (!joined) {
       if (e instanceof ApiError) pendingJoinId = null;  // refused: no seat was made
-      if (!isAbort(e)) showMessage(describeError(e, 'join'));
+      if (credential && e instanceof ApiError && (e.status === 401 || e.code === 'UNAUTHENTICATED')) {
+        // Revoked or erased elsewhere: this phone's copy is worthless now.
+        forgetProfile();
+        showMessage('Your kept profile is no longer valid (it was revoked or erased), so this phone forgot it. ' +
+          'Enter your name and join again; you can keep a new profile.');
+      } else if (!isAbort(e)) showMessage(describeError(e, 'join'));
       setStatus('idle');
     }
   } finally {
@@ -414,7 +447,10 @@ function onJoined(joined) {
     resumeToken: joined.resumeToken,
     lastSeq: 0,
     logged: [],
+    profile: Boolean(joined.profileId),
   };
+  if (joined.profileCredential) writeText(PROFILE_KEY, joined.profileCredential);
+  historyShownFor = '';
   pending = [];
   writeJson(SEAT_KEY, seat);
   writeJson(PENDING_KEY, pending);
@@ -720,10 +756,13 @@ function onSymptomSend() {
 async function onLeave() {
   if (!seat) return;
   const unsaved = pending.length;
-  const question = unsaved > 0
+  // After the class's end, with everything saved, going back to the join
+  // screen (for her next class) needs no question.
+  const over = view.state?.phase === 'CLASS_PHASE_ENDED' && unsaved === 0;
+  const question = over ? '' : unsaved > 0
     ? `Leave the class? ${unsaved} report(s) are not saved yet and will be lost.`
     : 'Leave the class?';
-  if (!window.confirm(question)) return;
+  if (question && !window.confirm(question)) return;
   const mySeat = seat;
   $('leave').disabled = true;
   // Stop the stream first (clearing the seat stops the resume loop), then
@@ -745,7 +784,8 @@ async function onLeave() {
     $('leave').disabled = false;
   }
   showJoin();
-  showMessage('You left the class. Thank you for training!', 'info');
+  showMessage(over ? 'Thank you for training! Join your next class with its code.'
+    : 'You left the class. Thank you for training!', 'info');
 }
 
 // --- Rendering ---------------------------------------------------------------------
@@ -838,6 +878,8 @@ function render() {
       : logged ? 'Saved for this set. Wait for the next one.' : 'Adjust the reps you did, then tap Log set.')
     : 'You can log reps during a work set.');
 
+  setText('leave', phase === 'CLASS_PHASE_ENDED' ? 'Done: back to the start' : 'Leave class');
+
   // Effort and symptoms need a started, unfinished class.
   const live = phase === 'CLASS_PHASE_RUNNING' || phase === 'CLASS_PHASE_PAUSED';
   for (const button of document.querySelectorAll('#effort-card button, [data-symptom]')) button.disabled = !live;
@@ -880,6 +922,12 @@ function render() {
 
   renderReports();
   renderCountdown();
+
+  // After a class she joined with her kept profile: her progress over classes.
+  if (phase === 'CLASS_PHASE_ENDED' && seat.profile && profileCredential() && historyShownFor !== seat.classId) {
+    historyShownFor = seat.classId;
+    loadHistory(seat.classId);
+  }
 }
 
 /** One suggestion or plan item: what, why, and what the coach decided. */
@@ -961,6 +1009,118 @@ function renderCountdown() {
   if (el.textContent !== text) el.textContent = text;
 }
 
+// --- Her kept profile: progress over classes, her data ------------------------------------
+
+let historyShownFor = '';  // the class whose end has shown her progress
+let historyLoads = 0;      // drops answers of superseded loads
+
+function forgetProfile() {
+  try {
+    localStorage.removeItem(PROFILE_KEY);
+  } catch {
+    // nothing stored
+  }
+  $('history-view').hidden = true;
+  $('history-chart').replaceChildren();
+  $('history-rows').replaceChildren();
+  renderKeptProfile();
+}
+
+function renderKeptProfile() {
+  const kept = Boolean(profileCredential());
+  $('kept-profile').hidden = !kept;
+  $('keep-profile-box').hidden = kept;
+  $('keep-profile-hint').hidden = kept;
+  $('display-name').required = !kept;
+}
+
+function onForgetProfile() {
+  if (!window.confirm('Forget your profile on this device? Your data stays on the studio server; ' +
+      'without this phone\'s key you cannot see or erase it from here.')) return;
+  forgetProfile();
+  showMessage('This phone forgot your profile.', 'info');
+}
+
+/** Fetches her progress and draws it. After a class's end (classId set) the
+ *  class may take a moment to join her history: ask again a few times. */
+async function loadHistory(classId) {
+  const credential = profileCredential();
+  if (!credential) return;
+  const load = ++historyLoads;
+  $('history-view').hidden = false;
+  setText('history-status', 'Loading your progress…');
+  for (let attempt = 0; ; attempt++) {
+    let progress;
+    try {
+      progress = await fetchJson('/v1/profile/progress', {token: credential});
+    } catch (e) {
+      if (load !== historyLoads) return;
+      if (e instanceof ApiError && (e.status === 401 || e.code === 'UNAUTHENTICATED')) {
+        forgetProfile();
+        showMessage('Your kept profile is no longer valid (it was revoked or erased), so this phone forgot it.');
+        return;
+      }
+      setText('history-status', describeError(e));
+      return;
+    }
+    if (load !== historyLoads) return;
+    const classes = Array.isArray(progress.classes) ? progress.classes : [];
+    if (classId && !classes.some((c) => c.classId === classId) && attempt < 10) {
+      await sleep(500);
+      if (load !== historyLoads) return;
+      continue;
+    }
+    drawHistory(classes);
+    return;
+  }
+}
+
+/** Draws her classes (oldest first) in the chart and the rows below it. */
+function drawHistory(classes) {
+  const count = drawProgress($('history-chart'), $('history-rows'), classes, 'history');
+  setText('history-status', count
+    ? `${count} ${count === 1 ? 'class' : 'classes'} so far.`
+    : 'No classes yet: your progress shows here after your first class with this profile.');
+}
+
+async function onDownloadData() {
+  const credential = profileCredential();
+  if (!credential) return;
+  try {
+    const data = await fetchJson('/v1/profile/data', {token: credential});
+    const blob = new Blob([JSON.stringify(data, null, 2)], {type: 'application/json'});
+    const url = URL.createObjectURL(blob);
+    const link = document.createElement('a');
+    link.href = url;
+    link.download = 'circuit-my-data.json';
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) {
+    showMessage(describeError(e));
+  }
+}
+
+async function onEraseData() {
+  const credential = profileCredential();
+  if (!credential) return;
+  if (!window.confirm('Erase your profile and your record in every class you joined with it? This cannot be undone.')) return;
+  try {
+    const answer = await fetchJson('/v1/profile:erase', {method: 'POST', token: credential, body: {}});
+    forgetProfile();
+    const count = Number(answer.erasedClassCount || 0);
+    showMessage(`Erased: your profile and your record in ${count} ${count === 1 ? 'class' : 'classes'} ` +
+      '(sets, efforts, symptoms, suggestions). This phone forgot your profile.', 'info');
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 412 || e.code === 'FAILED_PRECONDITION')) {
+      showMessage('Your class has not ended yet. Erase your data once it is over.');
+    } else {
+      showMessage(describeError(e));
+    }
+  }
+}
+
 // --- Wiring ------------------------------------------------------------------------
 
 function init() {
@@ -976,6 +1136,10 @@ function init() {
   for (const button of document.querySelectorAll('[data-symptom]')) button.addEventListener('click', onSymptomPick);
   $('symptom-send').addEventListener('click', onSymptomSend);
   $('leave').addEventListener('click', onLeave);
+  $('forget-profile').addEventListener('click', onForgetProfile);
+  $('my-progress').addEventListener('click', () => loadHistory(''));
+  $('download-data').addEventListener('click', onDownloadData);
+  $('erase-data').addEventListener('click', onEraseData);
 
   // A locked phone's stream may be dead without an error: resume on return.
   document.addEventListener('visibilitychange', () => {
