@@ -43,6 +43,9 @@
 ABSL_FLAG(std::string, profiles, "200,2000", "room sizes");
 ABSL_FLAG(int, weeks, 52, "weekly past classes per profile");
 ABSL_FLAG(int, runs, 3, "runs per size (the median is printed)");
+ABSL_FLAG(bool, baseline, true,
+          "also time the same joins without profiles (no plans), back to "
+          "back, to see what the plans add");
 
 namespace circuit {
 namespace {
@@ -240,7 +243,7 @@ using JoinStream =
 // seat and a plan item for each of the `planned_expected` who have one; -1
 // when that never happened within a minute.
 double OpenClass(const std::string& address, const Room& room,
-                 size_t planned_expected) {
+                 size_t planned_expected, bool with_profiles) {
   auto channel =
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = v1::CircuitService::NewStub(channel);
@@ -283,7 +286,12 @@ double OpenClass(const std::string& address, const Room& room,
     streams.push_back(stubs[i / 50]->JoinClass(contexts.back().get()));
     v1::JoinClassRequest join;
     join.mutable_join()->set_join_code(created.class_info().join_code());
-    join.mutable_join()->set_profile_credential(room.credentials[i]);
+    if (with_profiles) {
+      join.mutable_join()->set_profile_credential(room.credentials[i]);
+    } else {
+      join.mutable_join()->mutable_check_in()->set_display_name(
+          absl::StrCat("P", i));
+    }
     streams.back()->Write(join);
   }
   std::set<std::string> seats, planned;
@@ -322,8 +330,9 @@ int Main() {
   const int weeks = absl::GetFlag(FLAGS_weeks);
   std::printf(
       "| profiles | past classes each | plans (newest %d) | plans (whole "
-      "history) | plan items | first join to console showing every plan |\n"
-      "|---|---|---|---|---|---|\n",
+      "history) | plan items | first join to console showing every plan | "
+      "the same joins without profiles |\n"
+      "|---|---|---|---|---|---|---|\n",
       ProfileBook::kRecentClasses);
   for (int n : Numbers(absl::GetFlag(FLAGS_profiles))) {
     const std::string dir = circuit::testing::MakeTempDir();
@@ -333,7 +342,7 @@ int Main() {
                    room.status().ToString().c_str());
       return 1;
     }
-    std::vector<double> recent_ms, all_ms, console_ms;
+    std::vector<double> recent_ms, all_ms, console_ms, baseline_ms;
     size_t items = 0, all_items = 0, planned = 0, all_planned = 0;
     for (int run = 0; run < absl::GetFlag(FLAGS_runs); ++run) {
       recent_ms.push_back(PlanAll(*library, *room, ProfileBook::kRecentClasses,
@@ -349,7 +358,10 @@ int Main() {
                      circuitd.status().ToString().c_str());
         return 1;
       }
-      console_ms.push_back(OpenClass(circuitd->address, *room, planned));
+      console_ms.push_back(OpenClass(circuitd->address, *room, planned, true));
+      if (absl::GetFlag(FLAGS_baseline)) {
+        baseline_ms.push_back(OpenClass(circuitd->address, *room, 0, false));
+      }
       circuitd->process->Signal(SIGTERM);
       circuitd->process->Wait(absl::Now() + absl::Seconds(30)).IgnoreError();
     }
