@@ -366,9 +366,10 @@ int Main() {
       circuitd->process->Wait(absl::Now() + absl::Seconds(30)).IgnoreError();
     }
     std::printf(
-        "| %d | %d | %.1f ms | %.1f ms | %zu (%zu with a plan) | %.0f ms |\n",
+        "| %d | %d | %.1f ms | %.1f ms | %zu (%zu with a plan) | %.0f ms | "
+        "%.0f ms |\n",
         n, weeks, Median(recent_ms), Median(all_ms), items, planned,
-        Median(console_ms));
+        Median(console_ms), baseline_ms.empty() ? 0.0 : Median(baseline_ms));
     std::fflush(stdout);
   }
   return 0;
