@@ -5,34 +5,18 @@
 #include "grpcpp/client_context.h"
 
 namespace circuit::client {
-namespace {
-
-// One unary call of the service: `method` with `request`, as `key`.
-template <typename Request, typename Response, typename Method>
-absl::StatusOr<Response> Call(const Connection& connection,
-                              const std::string& key, Method method,
-                              const Request& request) {
-  std::unique_ptr<grpc::ClientContext> context = connection.NewContext(key);
-  Response response;
-  grpc::Status status =
-      (connection.stub()->*method)(context.get(), request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
-}
-
-}  // namespace
 
 absl::StatusOr<v1::AccountCredential> AddAccount(
     const Connection& connection, const std::string& key,
     const v1::AddAccountRequest& add) {
-  return Call<v1::AddAccountRequest, v1::AccountCredential>(
+  return CallUnary<v1::AddAccountRequest, v1::AccountCredential>(
       connection, key, &v1::CircuitService::Stub::AddAccount, add);
 }
 
 absl::StatusOr<std::vector<v1::Account>> ListAccounts(
     const Connection& connection, const std::string& key) {
   absl::StatusOr<v1::ListAccountsResponse> response =
-      Call<v1::ListAccountsRequest, v1::ListAccountsResponse>(
+      CallUnary<v1::ListAccountsRequest, v1::ListAccountsResponse>(
           connection, key, &v1::CircuitService::Stub::ListAccounts,
           v1::ListAccountsRequest());
   if (!response.ok()) return response.status();
@@ -45,7 +29,7 @@ absl::StatusOr<v1::Account> RevokeAccount(const Connection& connection,
                                           const std::string& account_id) {
   v1::RevokeAccountRequest request;
   request.set_account_id(account_id);
-  return Call<v1::RevokeAccountRequest, v1::Account>(
+  return CallUnary<v1::RevokeAccountRequest, v1::Account>(
       connection, key, &v1::CircuitService::Stub::RevokeAccount, request);
 }
 
@@ -55,7 +39,7 @@ absl::StatusOr<v1::AccountCredential> ReissueAccountCredential(
   v1::ReissueAccountCredentialRequest request;
   request.set_account_id(account_id);
   request.set_credential_ttl_seconds(ttl_seconds);
-  return Call<v1::ReissueAccountCredentialRequest, v1::AccountCredential>(
+  return CallUnary<v1::ReissueAccountCredentialRequest, v1::AccountCredential>(
       connection, key, &v1::CircuitService::Stub::ReissueAccountCredential,
       request);
 }
@@ -66,7 +50,7 @@ absl::StatusOr<v1::ClassCredential> IssueClassCredential(
   v1::IssueClassCredentialRequest request;
   request.set_class_id(class_id);
   request.set_ttl_seconds(ttl_seconds);
-  return Call<v1::IssueClassCredentialRequest, v1::ClassCredential>(
+  return CallUnary<v1::IssueClassCredentialRequest, v1::ClassCredential>(
       connection, key, &v1::CircuitService::Stub::IssueClassCredential,
       request);
 }
@@ -78,13 +62,13 @@ absl::StatusOr<v1::SignInCode> IssueSignInCode(const Connection& connection,
   v1::IssueSignInCodeRequest request;
   request.set_account_id(account_id);
   request.set_ttl_seconds(ttl_seconds);
-  return Call<v1::IssueSignInCodeRequest, v1::SignInCode>(
+  return CallUnary<v1::IssueSignInCodeRequest, v1::SignInCode>(
       connection, key, &v1::CircuitService::Stub::IssueSignInCode, request);
 }
 
 absl::StatusOr<v1::SigningKeys> RotateSigningKey(const Connection& connection,
                                                  const std::string& key) {
-  return Call<v1::RotateSigningKeyRequest, v1::SigningKeys>(
+  return CallUnary<v1::RotateSigningKeyRequest, v1::SigningKeys>(
       connection, key, &v1::CircuitService::Stub::RotateSigningKey,
       v1::RotateSigningKeyRequest());
 }
@@ -94,7 +78,7 @@ absl::StatusOr<v1::SigningKeys> RetireSigningKey(const Connection& connection,
                                                  const std::string& key_id) {
   v1::RetireSigningKeyRequest request;
   request.set_key_id(key_id);
-  return Call<v1::RetireSigningKeyRequest, v1::SigningKeys>(
+  return CallUnary<v1::RetireSigningKeyRequest, v1::SigningKeys>(
       connection, key, &v1::CircuitService::Stub::RetireSigningKey, request);
 }
 

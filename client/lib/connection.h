@@ -129,6 +129,20 @@ bool LooksLikeJoinCode(const std::string& ref);
 std::string FindKey(const std::string& role, const std::string& given,
                     const std::string& data_dir);
 
+// One unary call of the service: `method` with `request`, as `key` (empty:
+// no credential). The response, or the call's status as an absl::Status.
+template <typename Request, typename Response, typename Method>
+absl::StatusOr<Response> CallUnary(const Connection& connection,
+                                   const std::string& key, Method method,
+                                   const Request& request) {
+  std::unique_ptr<grpc::ClientContext> context = connection.NewContext(key);
+  Response response;
+  grpc::Status status =
+      (connection.stub()->*method)(context.get(), request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
 }  // namespace circuit::client
 
 #endif  // CIRCUIT_CLIENT_LIB_CONNECTION_H_

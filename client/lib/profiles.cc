@@ -19,18 +19,6 @@
 namespace circuit::client {
 namespace {
 
-template <typename Request, typename Response, typename Method>
-absl::StatusOr<Response> Call(const Connection& connection,
-                              const std::string& key, Method method,
-                              const Request& request) {
-  std::unique_ptr<grpc::ClientContext> context = connection.NewContext(key);
-  Response response;
-  grpc::Status status =
-      (connection.stub()->*method)(context.get(), request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
-  return response;
-}
-
 const char* SymptomName(int symptom) {
   switch (symptom) {
     case v1::SYMPTOM_HIP_PINCH:
@@ -83,19 +71,19 @@ absl::Status SaveProfileCredential(const std::string& path,
 
 absl::StatusOr<v1::Profile> GetMyProfile(const Connection& connection,
                                          const std::string& credential) {
-  return Call<v1::GetMyProfileRequest, v1::Profile>(
+  return CallUnary<v1::GetMyProfileRequest, v1::Profile>(
       connection, credential, &v1::CircuitService::Stub::GetMyProfile, {});
 }
 
 absl::StatusOr<v1::MyData> GetMyData(const Connection& connection,
                                      const std::string& credential) {
-  return Call<v1::GetMyDataRequest, v1::MyData>(
+  return CallUnary<v1::GetMyDataRequest, v1::MyData>(
       connection, credential, &v1::CircuitService::Stub::GetMyData, {});
 }
 
 absl::StatusOr<v1::EraseMyDataResponse> EraseMyData(
     const Connection& connection, const std::string& credential) {
-  return Call<v1::EraseMyDataRequest, v1::EraseMyDataResponse>(
+  return CallUnary<v1::EraseMyDataRequest, v1::EraseMyDataResponse>(
       connection, credential, &v1::CircuitService::Stub::EraseMyData, {});
 }
 
@@ -104,7 +92,7 @@ absl::StatusOr<v1::Profile> RevokeProfileCredential(
     const std::string& profile_id) {
   v1::RevokeProfileCredentialRequest request;
   request.set_profile_id(profile_id);
-  return Call<v1::RevokeProfileCredentialRequest, v1::Profile>(
+  return CallUnary<v1::RevokeProfileCredentialRequest, v1::Profile>(
       connection, key, &v1::CircuitService::Stub::RevokeProfileCredential,
       request);
 }
@@ -112,7 +100,7 @@ absl::StatusOr<v1::Profile> RevokeProfileCredential(
 absl::StatusOr<v1::Progress> GetProgress(
     const Connection& connection, const std::string& key,
     const v1::GetProgressRequest& request) {
-  return Call<v1::GetProgressRequest, v1::Progress>(
+  return CallUnary<v1::GetProgressRequest, v1::Progress>(
       connection, key, &v1::CircuitService::Stub::GetProgress, request);
 }
 
