@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -19,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/lib/kiosks.h"
+#include "client/lib/profiles.h"
 #include "client/lib/summary_format.h"
 #include "client/tui/plain.h"
 #include "client/tui/screen.h"
@@ -140,6 +142,11 @@ class LiveScreen : public ScreenApp {
   absl::Time ended_at_ = absl::InfinitePast();
 };
 
+// Fetches the progress of a participant in the console's class who keeps a
+// profile, by participant id.
+using ProgressOf =
+    std::function<absl::StatusOr<v1::Progress>(const std::string&)>;
+
 bool IsChar(const Key& key, const char* text) {
   return key.kind == Key::kChar && key.text == text;
 }
@@ -147,12 +154,15 @@ bool IsChar(const Key& key, const char* text) {
 class InstructorScreen : public LiveScreen {
  public:
   // `pair_kiosk` approves a studio TV's pairing code and says how that
-  // went, in a line for the status bar.
+  // went, in a line for the status bar. `progress_of` fetches the progress
+  // of a participant in this class who keeps a profile.
   InstructorScreen(InstructorSession* session, bool exit_at_end,
-                   std::function<std::string(const std::string&)> pair_kiosk)
+                   std::function<std::string(const std::string&)> pair_kiosk,
+                   ProgressOf progress_of)
       : LiveScreen(session, exit_at_end),
         instructor_(session),
-        pair_kiosk_(std::move(pair_kiosk)) {}
+        pair_kiosk_(std::move(pair_kiosk)),
+        progress_of_(std::move(progress_of)) {}
 
   tui::Frame Render(int width, int height) override {
     ui_.status_line = StatusLine();
@@ -190,6 +200,16 @@ class InstructorScreen : public LiveScreen {
       } else if (key.kind == Key::kChar && key.text.size() == 1 &&
                  absl::ascii_isalnum(key.text[0]) && ui_.input.size() < 6) {
         ui_.input += absl::AsciiStrToUpper(key.text);
+      }
+      return true;
+    }
+    if (ui_.prompt == Prompt::kProgress) {
+      if (key.kind == Key::kEscape || IsChar(key, "q")) {
+        ui_.prompt = Prompt::kNone;
+        ui_.progress.clear();
+      } else if (key.kind == Key::kOther || IsChar(key, "g") ||
+                 IsChar(key, "\t")) {
+        ShowProgress(shown_participant_);  // the next one who keeps a profile
       }
       return true;
     }
@@ -240,6 +260,8 @@ class InstructorScreen : public LiveScreen {
                       : v1::SUGGESTION_DECISION_DISMISSED);
     } else if (c == "e") {
       ui_.prompt = Prompt::kConfirmEnd;
+    } else if (c == "g") {
+      ShowProgress("");
     } else if (c == "k") {
       ui_.prompt = Prompt::kPairKiosk;
       ui_.input.clear();
@@ -276,6 +298,41 @@ class InstructorScreen : public LiveScreen {
     local_status_ = "no suggestion to decide";
   }
 
+  // Shows the progress of the first participant on the roster after
+  // `after` (the first of all when empty) who keeps a profile, wrapping
+  // round; says so when nobody does.
+  void ShowProgress(const std::string& after) {
+    std::vector<const v1::RosterEntry*> kept;
+    for (const v1::RosterEntry& e : mirror_.roster()) {
+      if (!e.profile_id().empty()) kept.push_back(&e);
+    }
+    command_id_.clear();
+    if (kept.empty()) {
+      ui_.prompt = tui::InstructorUi::Prompt::kNone;
+      local_status_ = "nobody in this class keeps a profile";
+      return;
+    }
+    size_t next = 0;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      if (kept[i]->participant_id() == after) next = (i + 1) % kept.size();
+    }
+    const v1::RosterEntry& who = *kept[next];
+    shown_participant_ = who.participant_id();
+    ui_.prompt = tui::InstructorUi::Prompt::kProgress;
+    absl::StatusOr<v1::Progress> progress = progress_of_(who.participant_id());
+    ui_.progress.clear();
+    if (!progress.ok()) {
+      ui_.progress.push_back(
+          absl::StrCat("Progress of ", who.check_in().display_name(),
+                       " not shown: ", progress.status().message()));
+    } else {
+      ui_.progress =
+          absl::StrSplit(FormatProgress(*progress), '\n', absl::SkipEmpty());
+    }
+    local_status_ =
+        absl::StrCat(next + 1, " of ", kept.size(), " who keep a profile");
+  }
+
   std::string StatusLine() {
     if (command_id_.empty()) return local_status_;
     absl::optional<v1::CommandResult> result = instructor_->Result(command_id_);
@@ -286,7 +343,9 @@ class InstructorScreen : public LiveScreen {
 
   InstructorSession* const instructor_;
   const std::function<std::string(const std::string&)> pair_kiosk_;
+  const ProgressOf progress_of_;
   tui::InstructorUi ui_;
+  std::string shown_participant_;  // whose progress kProgress shows
   std::string command_id_;
   std::string command_name_;
   std::string local_status_;
@@ -660,7 +719,40 @@ int WaitForEnd(LiveSession* session) {
   }
 }
 
+// "progress NAME" (a display name or participant id on the roster): her
+// progress as lines (one JSON line with --json).
+void PrintProgress(const ClassMirror& mirror, const std::string& who,
+                   const ProgressOf& progress_of, bool json,
+                   tui::PlainPrinter* printer) {
+  for (const v1::RosterEntry& e : mirror.roster()) {
+    if (e.participant_id() != who && e.check_in().display_name() != who) {
+      continue;
+    }
+    if (e.profile_id().empty()) {
+      printer->Line(absl::StrCat(who, " keeps no profile"));
+      return;
+    }
+    absl::StatusOr<v1::Progress> progress = progress_of(e.participant_id());
+    if (!progress.ok()) {
+      printer->Line(
+          absl::StrCat("progress not shown: ", progress.status().message()));
+      return;
+    }
+    if (json) {
+      printer->Json(*progress);
+      return;
+    }
+    for (absl::string_view line :
+         absl::StrSplit(FormatProgress(*progress), '\n', absl::SkipEmpty())) {
+      printer->Line(line);
+    }
+    return;
+  }
+  printer->Line(absl::StrCat("nobody called ", who, " on the roster"));
+}
+
 int RunInstructorPlain(const AppOptions& options, InstructorSession* session,
+                       const ProgressOf& progress_of,
                        tui::PlainPrinter* printer, tui::Waker* waker) {
   if (!WaitForSnapshot(session)) return FinishPlain(session);
   LineReader stdin_lines(STDIN_FILENO);
@@ -669,6 +761,13 @@ int RunInstructorPlain(const AppOptions& options, InstructorSession* session,
     stdin_lines.Wait(250, waker, !stdin_lines.eof(), &lines);
     for (const std::string& line : lines) {
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      if (absl::StartsWith(line, "progress ")) {
+        PrintProgress(session->Mirror(),
+                      std::string(absl::StripAsciiWhitespace(
+                          absl::string_view(line).substr(9))),
+                      progress_of, options.mode == OutputMode::kJson, printer);
+        continue;
+      }
       v1::InstructorCommand command;
       std::string error;
       if (!tui::ParseInstructorCommand(line, &command, &error)) {
@@ -682,7 +781,6 @@ int RunInstructorPlain(const AppOptions& options, InstructorSession* session,
     const SessionStatus status = session->Status();
     if (status.link == LinkState::kFailed ||
         status.link == LinkState::kClosed || session->Mirror().ended()) {
-      (void)options;
       return FinishPlain(session);
     }
   }
@@ -756,6 +854,14 @@ int RunInstructorConsole(const AppOptions& options,
                          const std::string& class_id) {
   InstructorSession session(options.connection, instructor_key, class_id);
   tui::Waker waker;
+  const ProgressOf progress_of = [connection = options.connection,
+                                  instructor_key,
+                                  class_id](const std::string& participant_id) {
+    v1::GetProgressRequest request;
+    request.set_class_id(class_id);
+    request.set_participant_id(participant_id);
+    return GetProgress(*connection, instructor_key, request);
+  };
   if (FullScreen(options)) {
     session.SetListener(
         [&waker](const google::protobuf::Message*) { waker.Wake(); });
@@ -771,7 +877,8 @@ int RunInstructorConsole(const AppOptions& options,
           }
           return absl::StrCat("paired ", SanitizeText(kiosk->name()), " as ",
                               SanitizeText(kiosk->kiosk_id()));
-        });
+        },
+        progress_of);
     const int code = RunScreen(&screen, &waker);
     session.Stop();
     return code;
@@ -780,7 +887,7 @@ int RunInstructorConsole(const AppOptions& options,
   session.SetListener(PrintingListener<v1::RunClassResponse>(
       options.mode, &printer, &session, &waker));
   session.Start();
-  return RunInstructorPlain(options, &session, &printer, &waker);
+  return RunInstructorPlain(options, &session, progress_of, &printer, &waker);
 }
 
 int RunParticipantApp(const AppOptions& options, const std::string& join_code,

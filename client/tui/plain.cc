@@ -358,7 +358,7 @@ bool ParseInstructorCommand(absl::string_view line,
   } else {
     *error =
         "commands: start | pause | resume | next | previous | plus30 | "
-        "minus30 | cue TEXT | end";
+        "minus30 | cue TEXT | end | progress NAME";
     return false;
   }
   return true;

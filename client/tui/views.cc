@@ -426,11 +426,39 @@ std::vector<std::string> PlanLines(const ClassMirror& mirror) {
 
 // --- Instructor --------------------------------------------------------------
 
+// The status line and the keys, at the foot of every console frame.
+std::vector<Section> InstructorBottom(const InstructorUi& ui,
+                                      const SessionStatus& status) {
+  std::vector<Section> bottom;
+  std::string status_line = ui.status_line;
+  if (ui.prompt == InstructorUi::Prompt::kCue) {
+    status_line =
+        absl::StrCat("Cue: ", ui.input, "_   (Enter sends, Esc cancels)");
+  } else if (ui.prompt == InstructorUi::Prompt::kConfirmEnd) {
+    status_line = "End the class for everyone? y/n";
+  } else if (ui.prompt == InstructorUi::Prompt::kPairKiosk) {
+    status_line = absl::StrCat("Pairing code on the TV: ", ui.input,
+                               "_   (Enter pairs, Esc cancels)");
+  } else if (status.link == LinkState::kReconnecting) {
+    status_line = absl::StrCat("reconnecting… ", status.error.message(),
+                               status_line.empty() ? "" : " · ", status_line);
+  }
+  bottom.push_back(Lines({status_line}, 100));
+  if (ui.prompt == InstructorUi::Prompt::kProgress) {
+    bottom.push_back(
+        Lines({"Tab next participant  Esc back to the class"}, 100, true));
+  } else {
+    bottom.push_back(Lines({"s start  p pause  n next  b back  +/- 30s  c cue  "
+                            "a/d decide  g progress  k pair TV  e end  q quit"},
+                           100, true));
+  }
+  return bottom;
+}
+
 Frame InstructorView(const ClassMirror& mirror, const SessionStatus& status,
                      int64_t server_now_ms, const InstructorUi& ui, int width,
                      int height) {
   std::vector<Section> top;
-  std::vector<Section> bottom;
   const v1::ClassInfo& info = mirror.class_info();
   top.push_back(
       Lines({Spread(absl::StrCat(Title(mirror), " · code ", info.join_code()),
@@ -486,6 +514,12 @@ Frame InstructorView(const ClassMirror& mirror, const SessionStatus& status,
         plans.insert(plans.begin(), "Plans for today (from past classes):");
         top.push_back(Lines(plans, 68));
       }
+    }
+    if (ui.prompt == InstructorUi::Prompt::kProgress) {
+      // Her weeks instead of the live middle (the class still runs above).
+      top.push_back(Lines(ui.progress, 85));
+      return Compose(std::move(top), InstructorBottom(ui, status), width,
+                     height);
     }
     const v1::ClassAggregates& a = mirror.aggregates();
     std::string figures = absl::StrCat(
@@ -599,24 +633,7 @@ Frame InstructorView(const ClassMirror& mirror, const SessionStatus& status,
     }
   }
 
-  std::string status_line = ui.status_line;
-  if (ui.prompt == InstructorUi::Prompt::kCue) {
-    status_line =
-        absl::StrCat("Cue: ", ui.input, "_   (Enter sends, Esc cancels)");
-  } else if (ui.prompt == InstructorUi::Prompt::kConfirmEnd) {
-    status_line = "End the class for everyone? y/n";
-  } else if (ui.prompt == InstructorUi::Prompt::kPairKiosk) {
-    status_line = absl::StrCat("Pairing code on the TV: ", ui.input,
-                               "_   (Enter pairs, Esc cancels)");
-  } else if (status.link == LinkState::kReconnecting) {
-    status_line = absl::StrCat("reconnecting… ", status.error.message(),
-                               status_line.empty() ? "" : " · ", status_line);
-  }
-  bottom.push_back(Lines({status_line}, 100));
-  bottom.push_back(Lines({"s start  p pause  n next  b back  +/- 30s  c cue  "
-                          "a/d accept/dismiss  k pair TV  e end  q quit"},
-                         100, true));
-  return Compose(std::move(top), std::move(bottom), width, height);
+  return Compose(std::move(top), InstructorBottom(ui, status), width, height);
 }
 
 // --- Participant -------------------------------------------------------------

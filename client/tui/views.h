@@ -77,9 +77,13 @@ struct InstructorUi {
     kCue,         // typing a cue in `input`
     kConfirmEnd,  // waiting for y/n
     kPairKiosk,   // typing the pairing code a studio TV shows in `input`
+    kProgress,    // showing `progress`, one participant's weeks
   };
   Prompt prompt = Prompt::kNone;
   std::string input;
+  // With kProgress: her progress over past classes as lines (or why it
+  // could not be fetched), shown instead of the roster.
+  std::vector<std::string> progress;
   // The outcome of the latest command ("next: ok", "start failed: ...").
   std::string status_line;
 };

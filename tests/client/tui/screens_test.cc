@@ -203,12 +203,15 @@ class ScreensTest : public ::testing::Test {
     return session;
   }
 
-  std::unique_ptr<ParticipantSession> Participant(const std::string& name) {
+  std::unique_ptr<ParticipantSession> Participant(
+      const std::string& name, const SessionOptions& options = {},
+      const v1::ClassInfo* info = nullptr) {
     v1::CheckIn check_in;
     check_in.set_display_name(name);
     check_in.set_show_name_on_kiosk(true);
     auto session = std::make_unique<ParticipantSession>(
-        connection_, info_.join_code(), check_in);
+        connection_, (info == nullptr ? info_ : *info).join_code(), check_in,
+        options);
     session->Start();
     EXPECT_TRUE(session->WaitFor(
         [](const ClassMirror& m) { return m.has_snapshot(); }, kTimeout));
@@ -375,6 +378,101 @@ TEST_F(ScreensTest, InstructorConsoleDrivesTheClass) {
   // The terminal is back: no alternate screen left over.
   screen = tmux_.Capture("console");
   EXPECT_THAT(screen, Not(HasSubstr("q quit")));
+}
+
+// g shows the weeks of whoever keeps a profile, one at a time, instead of
+// the roster; Esc goes back to the class.
+TEST_F(ScreensTest, InstructorConsoleShowsTheProgressOfWhoKeepsAProfile) {
+  // Last week: Dana keeps a profile and does 9 reps.
+  std::string credential;
+  {
+    SessionOptions keep;
+    keep.keep_profile = true;
+    auto dana = Participant("Dana", keep);
+    auto instructor = Instructor();
+    StartClass(instructor.get());
+    // Her reps are for the block her phone shows: wait until it shows one.
+    ASSERT_TRUE(dana->WaitFor(
+        [](const ClassMirror& m) { return m.state().has_current(); },
+        kTimeout));
+    absl::StatusOr<std::string> reps = dana->ReportReps(9);
+    ASSERT_TRUE(reps.ok()) << reps.status();
+    absl::optional<v1::ReportAck> ack = dana->WaitForAck(*reps, kTimeout);
+    ASSERT_TRUE(ack.has_value());
+    ASSERT_EQ(ack->code(), 0) << ack->message();
+    v1::InstructorCommand end;
+    end.mutable_end();
+    ASSERT_TRUE(instructor->SendAndWait(end, kTimeout).ok());
+    credential = dana->Joined().profile_credential();
+    ASSERT_FALSE(credential.empty());
+  }
+
+  // This week: Eve first, who keeps none.
+  absl::StatusOr<v1::ClassInfo> week2 =
+      connection_->CreateClass(kInstructorKey, "kickback-trio", "Week 2");
+  ASSERT_TRUE(week2.ok()) << week2.status();
+  auto eve = Participant("Eve", {}, &*week2);
+  ASSERT_TRUE(tmux_.Start("console",
+                          Circuit({"instruct", week2->class_id(),
+                                   absl::StrCat("--key=", kInstructorKey)})));
+  std::string screen;
+  ASSERT_TRUE(tmux_.WaitForText("console", {"Eve", "g progress"}, &screen))
+      << screen;
+  tmux_.Keys("console", {"g"});
+  ASSERT_TRUE(tmux_.WaitForText(
+      "console", {"nobody in this class keeps a profile"}, &screen))
+      << screen;
+
+  SessionOptions kept;
+  kept.profile_credential = credential;
+  auto dana = Participant("Dana", kept, &*week2);
+  ASSERT_TRUE(tmux_.WaitForText("console", {"Dana"}, &screen)) << screen;
+  tmux_.Keys("console", {"g"});
+  ASSERT_TRUE(tmux_.WaitForText("console",
+                                {"Progress of Dana", "reps per class", "9 -> 9",
+                                 "1 of 1 who keep a profile", "Esc back"},
+                                &screen))
+      << screen;
+  EXPECT_THAT(screen, Not(HasSubstr("Eve")));  // her weeks, not the roster
+  // Tab goes round the ones who keep a profile: Dana again.
+  tmux_.Keys("console", {"Tab"});
+  EXPECT_TRUE(tmux_.WaitForText("console", {"Progress of Dana"}, &screen))
+      << screen;
+  tmux_.Keys("console", {"Escape"});
+  ASSERT_TRUE(tmux_.WaitForScreen(
+      "console",
+      [](const std::string& s) {
+        return absl::StrContains(s, "Eve") && absl::StrContains(s, "q quit") &&
+               !absl::StrContains(s, "Progress of");
+      },
+      &screen))
+      << screen;
+  tmux_.Keys("console", {"q"});
+  int code = -1;
+  ASSERT_TRUE(tmux_.WaitForExit("console", &code));
+  EXPECT_EQ(code, 0);
+
+  // The plain console: "progress NAME" prints the same lines.
+  std::vector<std::string> quoted;
+  for (const std::string& arg :
+       Circuit({"instruct", week2->class_id(),
+                absl::StrCat("--key=", kInstructorKey), "--plain"})) {
+    quoted.push_back(Quote(arg));
+  }
+  auto plain = Subprocess::Start(
+      {"/bin/sh", "-c",
+       absl::StrCat("printf 'progress Dana\\nprogress Eve\\nprogress Zoe\\n"
+                    "end\\n' | ",
+                    absl::StrJoin(quoted, " "))});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  absl::StatusOr<int> plain_code = plain->Wait(absl::Now() + kTimeout);
+  const std::string output = plain->ReadAll(absl::Now() + kTimeout);
+  ASSERT_TRUE(plain_code.ok()) << plain_code.status();
+  EXPECT_EQ(*plain_code, 0) << output << plain->stderr_text();
+  EXPECT_THAT(output, HasSubstr("Progress of Dana"));
+  EXPECT_THAT(output, HasSubstr("9 -> 9"));
+  EXPECT_THAT(output, HasSubstr("Eve keeps no profile"));
+  EXPECT_THAT(output, HasSubstr("nobody called Zoe on the roster"));
 }
 
 // A studio TV's browser shows a pairing code; k in the console pairs it.

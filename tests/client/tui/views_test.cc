@@ -420,6 +420,25 @@ TEST(InstructorViewTest, PromptsAndLinkStateShow) {
   EXPECT_THAT(text, HasSubstr("start failed: the class already started"));
 }
 
+TEST(InstructorViewTest, ProgressTakesTheRosterPlaceAndEscGoesBack) {
+  InstructorUi ui;
+  ui.prompt = InstructorUi::Prompt::kProgress;
+  ui.progress = {"Progress of Dana (stage: Foundations)",
+                 "  reps per class   ▁▄█  20 -> 31"};
+  ui.status_line = "1 of 2 who keep a profile";
+  Frame frame = InstructorView(InstructorMirror(), Live(), kNow, ui, 100, 30);
+  std::string text = Join(frame);
+  EXPECT_THAT(text, HasSubstr("Progress of Dana (stage: Foundations)"));
+  EXPECT_THAT(text, HasSubstr("20 -> 31"));
+  EXPECT_THAT(text, HasSubstr("1 of 2 who keep a profile"));
+  EXPECT_THAT(text, Not(HasSubstr("Effort")));  // no roster header
+  EXPECT_THAT(frame.lines.back(), HasSubstr("Esc back to the class"));
+  ui.prompt = InstructorUi::Prompt::kNone;
+  frame = InstructorView(InstructorMirror(), Live(), kNow, ui, 100, 30);
+  EXPECT_THAT(Join(frame), Not(HasSubstr("Progress of Dana")));
+  EXPECT_THAT(frame.lines.back(), HasSubstr("g progress"));
+}
+
 TEST(InstructorViewTest, EverySizeFits) {
   InstructorUi ui;
   ui.status_line = std::string(300, 'x');
@@ -428,6 +447,12 @@ TEST(InstructorViewTest, EverySizeFits) {
       ExpectFits(
           InstructorView(InstructorMirror(), Live(), kNow, ui, width, height),
           width, height);
+      InstructorUi progress = ui;
+      progress.prompt = InstructorUi::Prompt::kProgress;
+      progress.progress.assign(40, std::string(200, 'y'));
+      ExpectFits(InstructorView(InstructorMirror(), Live(), kNow, progress,
+                                width, height),
+                 width, height);
     }
   }
   ExpectFits(InstructorView(ClassMirror(), SessionStatus(), kNow, ui, 80, 24),
