@@ -2,6 +2,7 @@
 // with a year of weekly classes. Not a test: it asserts nothing.
 //
 //   build/bench/plan_bench [--profiles=200,2000] [--weeks=52] [--runs=3]
+//                          [--perf_out=FILE]
 //
 // Two numbers per room size:
 //   plans    engine::DerivePlan for every profile, over the newest past
@@ -43,6 +44,10 @@
 ABSL_FLAG(std::string, profiles, "200,2000", "room sizes");
 ABSL_FLAG(int, weeks, 52, "weekly past classes per profile");
 ABSL_FLAG(int, runs, 3, "runs per size (the median is printed)");
+ABSL_FLAG(std::string, perf_out, "",
+          "with a path: `perf record -g --call-graph dwarf` on circuitd for "
+          "the last run's joins (first size) only, written there (and the "
+          "same joins without profiles to PATH.baseline)");
 ABSL_FLAG(bool, baseline, true,
           "also time the same joins without profiles (no plans), back to "
           "back, to see what the plans add");
@@ -243,7 +248,8 @@ using JoinStream =
 // seat and a plan item for each of the `planned_expected` who have one; -1
 // when that never happened within a minute.
 double OpenClass(const std::string& address, const Room& room,
-                 size_t planned_expected, bool with_profiles) {
+                 size_t planned_expected, bool with_profiles, pid_t perf_pid,
+                 const std::string& perf_out) {
   auto channel =
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   auto stub = v1::CircuitService::NewStub(channel);
@@ -264,6 +270,8 @@ double OpenClass(const std::string& address, const Room& room,
   auto console = stub->RunClass(&console_context);
   v1::RunClassRequest attach;
   attach.mutable_attach()->set_class_id(class_id);
+  // As the consoles do (client/lib/live_session.cc): several events a write.
+  attach.mutable_attach()->set_accept_batches(true);
   console->Write(attach);
   v1::RunClassResponse first;
   if (!console->Read(&first)) return -1;  // the snapshot
@@ -280,7 +288,22 @@ double OpenClass(const std::string& address, const Room& room,
   }
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<JoinStream>> streams;
+  std::unique_ptr<circuit::testing::Subprocess> perf;
+  if (perf_pid != 0) {
+    absl::StatusOr<circuit::testing::Subprocess> started =
+        circuit::testing::Subprocess::Start(
+            {"/usr/bin/perf", "record", "-g", "--call-graph", "dwarf,16384",
+             "-F", "1999", "-p", absl::StrCat(perf_pid), "-o", perf_out});
+    if (started.ok()) {
+      perf =
+          std::make_unique<circuit::testing::Subprocess>(std::move(*started));
+      absl::SleepFor(absl::Seconds(1));  // perf attaches (a bench, not a test)
+    } else {
+      std::fprintf(stderr, "perf: %s\n", started.status().ToString().c_str());
+    }
+  }
   const absl::Time t0 = absl::Now();
+  size_t unsent = 0;
   for (size_t i = 0; i < n; ++i) {
     contexts.push_back(std::make_unique<grpc::ClientContext>());
     streams.push_back(stubs[i / 50]->JoinClass(contexts.back().get()));
@@ -292,7 +315,7 @@ double OpenClass(const std::string& address, const Room& room,
       join.mutable_join()->mutable_check_in()->set_display_name(
           absl::StrCat("P", i));
     }
-    streams.back()->Write(join);
+    if (!streams.back()->Write(join)) ++unsent;
   }
   std::set<std::string> seats, planned;
   v1::RunClassResponse message;
@@ -316,9 +339,50 @@ double OpenClass(const std::string& address, const Room& room,
     for (const v1::RunClassResponse& m : message.batch()) take(m);
   }
   const double ms = absl::ToDoubleMilliseconds(absl::Now() - t0);
+  std::string console_end;
+  if (absl::Now() < deadline &&
+      (seats.size() < n || planned.size() < planned_expected)) {
+    const grpc::Status ended = console->Finish();  // it ended on its own
+    console_end =
+        absl::StrCat("the console's stream ended: ", ended.error_code(), " ",
+                     ended.error_message());
+  }
+  if (perf != nullptr) {
+    perf->Signal(SIGINT);
+    perf->Wait(absl::Now() + absl::Seconds(60)).IgnoreError();
+  }
   for (auto& context : contexts) context->TryCancel();
   console_context.TryCancel();
-  return seats.size() >= n && planned.size() >= planned_expected ? ms : -1;
+  if (seats.size() < n || planned.size() < planned_expected) {
+    std::fprintf(stderr,
+                 "the console saw %zu of %zu seats and %zu of %zu plans after "
+                 "%.0f ms. %s\n",
+                 seats.size(), n, planned.size(), planned_expected, ms,
+                 console_end.c_str());
+    v1::GetClassRequest get;
+    get.set_class_id(class_id);
+    v1::GetClassResponse got;
+    grpc::ClientContext get_context;
+    get_context.AddMetadata("authorization", absl::StrCat("Bearer ", kKey));
+    const grpc::Status get_status = stub->GetClass(&get_context, get, &got);
+    std::fprintf(stderr,
+                 "  %zu joins not sent; the server counts %d participants "
+                 "(%s)\n",
+                 unsent, got.class_info().participant_count(),
+                 get_status.error_message().c_str());
+    for (auto& stream : streams) {
+      v1::JoinClassResponse ignored;
+      while (stream->Read(&ignored)) {
+      }
+      const grpc::Status status = stream->Finish();
+      if (status.error_code() != grpc::StatusCode::CANCELLED) {
+        std::fprintf(stderr, "  a join: %d %s\n", status.error_code(),
+                     status.error_message().c_str());
+      }
+    }
+    return -1;
+  }
+  return ms;
 }
 
 int Main() {
@@ -334,7 +398,8 @@ int Main() {
       "the same joins without profiles |\n"
       "|---|---|---|---|---|---|---|\n",
       ProfileBook::kRecentClasses);
-  for (int n : Numbers(absl::GetFlag(FLAGS_profiles))) {
+  const std::vector<int> sizes = Numbers(absl::GetFlag(FLAGS_profiles));
+  for (int n : sizes) {
     const std::string dir = circuit::testing::MakeTempDir();
     absl::StatusOr<Room> room = Fill(dir + "/circuit.db", *library, n, weeks);
     if (!room.ok()) {
@@ -351,16 +416,32 @@ int Main() {
           PlanAll(*library, *room, weeks, weeks, &all_items, &all_planned));
       auto circuitd = circuit::testing::StartCircuitd(
           {"--data_dir=" + dir, absl::StrCat("--instructor_key=", kKey),
-           "--joins_per_minute_per_peer=1000000"},
+           "--joins_per_minute_per_peer=1000000000",
+           // The year of classes stays whole: a server that ran all year
+           // purged each class's health data once, a month after it; here
+           // that year-long backlog would be purged at start-up, while the
+           // joins are timed.
+           "--health_retention_days=3650"},
           absl::Now() + absl::Seconds(120));
       if (!circuitd.ok()) {
         std::fprintf(stderr, "circuitd did not start: %s\n",
                      circuitd.status().ToString().c_str());
         return 1;
       }
-      console_ms.push_back(OpenClass(circuitd->address, *room, planned, true));
+      const bool profile_this = run == absl::GetFlag(FLAGS_runs) - 1 &&
+                                n == sizes.front() &&
+                                !absl::GetFlag(FLAGS_perf_out).empty();
+      // A class nobody times first: the server's first 2,000 streams grow
+      // its heap and warm its caches, which would count against whichever
+      // measured class came first.
+      OpenClass(circuitd->address, *room, 0, false, 0, "");
+      const pid_t perf_pid = profile_this ? circuitd->process->pid() : 0;
+      const std::string perf_out = absl::GetFlag(FLAGS_perf_out);
+      console_ms.push_back(OpenClass(circuitd->address, *room, planned, true,
+                                     perf_pid, perf_out));
       if (absl::GetFlag(FLAGS_baseline)) {
-        baseline_ms.push_back(OpenClass(circuitd->address, *room, 0, false));
+        baseline_ms.push_back(OpenClass(circuitd->address, *room, 0, false,
+                                        perf_pid, perf_out + ".baseline"));
       }
       circuitd->process->Signal(SIGTERM);
       circuitd->process->Wait(absl::Now() + absl::Seconds(30)).IgnoreError();

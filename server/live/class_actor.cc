@@ -379,7 +379,7 @@ void ClassActor::CommitJoin(std::shared_ptr<Stream> stream,
     profile_id = profile->profile_id();
     join->set_profile_id(profile_id);
     for (engine::SuggestionToMake& item :
-         PlanFor(*profile, profiles_->Recent(profile_id))) {
+         PlanFor(*profile, *profiles_->Recent(profile_id))) {
       v1::Suggestion* out = join->add_plan();
       out->set_kind(item.kind);
       out->set_exercise_id(std::move(item.exercise_id));

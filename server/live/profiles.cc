@@ -45,8 +45,9 @@ absl::Status ProfileBook::Load() {
     const std::string id = stored.profile.profile().profile_id();
     Kept& kept = profiles_[id];
     kept.stored = std::move(stored.profile);
-    kept.recent.assign(std::make_move_iterator(stored.recent.begin()),
-                       std::make_move_iterator(stored.recent.end()));
+    kept.recent = std::make_shared<std::vector<internal::PastClass>>(
+        std::make_move_iterator(stored.recent.begin()),
+        std::make_move_iterator(stored.recent.end()));
     kept.class_count = stored.class_count;
     if (!kept.stored.profile().revoked()) {
       by_credential_[kept.stored.credential_sha256()] = id;
@@ -182,12 +183,14 @@ std::optional<v1::Profile> ProfileBook::Get(
   return PublicLocked(it->second);
 }
 
-std::vector<internal::PastClass> ProfileBook::Recent(
+ProfileBook::PastClasses ProfileBook::Recent(
     const std::string& profile_id) const {
   absl::MutexLock lock(&mu_);
   auto it = profiles_.find(profile_id);
-  if (it == profiles_.end()) return {};
-  return {it->second.recent.begin(), it->second.recent.end()};
+  if (it == profiles_.end()) {
+    return std::make_shared<std::vector<internal::PastClass>>();
+  }
+  return it->second.recent;
 }
 
 void ProfileBook::History(const std::string& profile_id, HistoryDone done) {
@@ -326,8 +329,14 @@ void ProfileBook::EndClass(const v1::ClassSummary& summary, PastOf past_of,
                 update.profile().profile().stage_id());
             kept.stored.mutable_profile()->set_stage_name(
                 update.profile().profile().stage_name());
-            kept.recent.push_back(std::move(*update.mutable_past()));
-            while (kept.recent.size() > kRecentClasses) kept.recent.pop_front();
+            // A new list: joins may be reading the old one.
+            const std::vector<internal::PastClass>& old = *kept.recent;
+            const size_t keep =
+                std::min<size_t>(old.size(), kRecentClasses - 1);
+            auto recent = std::make_shared<std::vector<internal::PastClass>>(
+                old.end() - static_cast<std::ptrdiff_t>(keep), old.end());
+            recent->push_back(std::move(*update.mutable_past()));
+            kept.recent = std::move(recent);
             ++kept.class_count;
           }
         }

@@ -2,8 +2,8 @@
 #define CIRCUIT_SERVER_LIVE_PROFILES_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -73,8 +73,11 @@ class ProfileBook {
   std::optional<v1::Profile> Get(const std::string& profile_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Her newest past classes, oldest first (at most kRecentClasses).
-  std::vector<internal::PastClass> Recent(const std::string& profile_id) const
+  // Her newest past classes, oldest first (at most kRecentClasses); never
+  // null. Shared and immutable: a join reads them without a copy, and the
+  // end of a class replaces them.
+  using PastClasses = std::shared_ptr<const std::vector<internal::PastClass>>;
+  PastClasses Recent(const std::string& profile_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Her whole history, oldest first, from the journal.
@@ -118,7 +121,7 @@ class ProfileBook {
  private:
   struct Kept {
     internal::StoredProfile stored;
-    std::deque<internal::PastClass> recent;
+    PastClasses recent = std::make_shared<std::vector<internal::PastClass>>();
     int32_t class_count = 0;
     std::set<std::pair<std::string, std::string>> open_seats;
     bool erasing = false;
