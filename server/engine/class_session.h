@@ -125,6 +125,9 @@ class ClassSession {
   // The participant's connection state; nullopt for an unknown participant.
   std::optional<v1::ConnectionState> Connection(
       const std::string& participant_id) const;
+  // The kept profile the participant's seat is linked to; "" for none or an
+  // unknown participant.
+  std::string ProfileOf(const std::string& participant_id) const;
 
   // A participant's stream opened (CONNECTED), dropped (DROPPED: the seat is
   // held until `hold` runs out) or they left (LEFT, final). Each change emits

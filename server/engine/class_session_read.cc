@@ -38,6 +38,11 @@ std::optional<v1::ConnectionState> ClassSession::Connection(
   return p->connection;
 }
 
+std::string ClassSession::ProfileOf(const std::string& participant_id) const {
+  const Participant* p = FindParticipant(participant_id);
+  return p == nullptr ? "" : p->profile_id;
+}
+
 // --- State -------------------------------------------------------------------
 
 int ClassSession::participant_count() const {

@@ -270,7 +270,7 @@ void ClassActor::Join(std::shared_ptr<Stream> stream,
       join_hash = Sha256(absl::StrCat(self->class_id_, "|", join_id));
       if (std::optional<std::string> seat =
               self->seats_->FindByJoinHash(self->class_id_, join_hash)) {
-        self->RetakeSeat(std::move(stream), *seat, std::move(done));
+        self->RetakeSeat(std::move(stream), *seat, request, std::move(done));
         return;
       }
     }
@@ -425,7 +425,8 @@ std::vector<engine::SuggestionToMake> ClassActor::PlanFor(
 }
 
 void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
-                            const std::string& participant_id, SeatDone done) {
+                            const std::string& participant_id,
+                            const v1::JoinRequest& request, SeatDone done) {
   std::optional<v1::ConnectionState> connection =
       session_.Connection(participant_id);
   if (!connection.has_value() || *connection == v1::CONNECTION_STATE_LEFT) {
@@ -437,18 +438,44 @@ void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
   internal::Entry entry;
   entry.mutable_token()->set_participant_id(participant_id);
   entry.mutable_token()->set_resume_token_sha256(token.hash);
-  Commit(std::move(entry),
-         [this, stream = std::move(stream), participant_id,
-          token = std::move(token.token),
-          done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
-           if (!outcome.status.ok()) {
-             done(outcome.status);
-             return;
-           }
-           SendJoined(stream.get(), participant_id, token);
-           ResumeOnStrand(std::move(stream), participant_id, 0,
-                          /*resume=*/false, std::move(done));
-         });
+  const std::string profile_id = session_.ProfileOf(participant_id);
+  // The same request that made her profile: its credential went with the
+  // lost answer too.
+  const bool reissue = !profile_id.empty() && profiles_ != nullptr &&
+                       request.keep_profile() &&
+                       request.profile_credential().empty();
+  Commit(std::move(entry), [this, stream = std::move(stream), participant_id,
+                            profile_id, reissue, token = std::move(token.token),
+                            done = std::move(done)](
+                               const engine::EntryOutcome& outcome) mutable {
+    if (!outcome.status.ok()) {
+      done(outcome.status);
+      return;
+    }
+    if (!reissue) {
+      SendJoined(stream.get(), participant_id, token, profile_id);
+      ResumeOnStrand(std::move(stream), participant_id, 0,
+                     /*resume=*/false, std::move(done));
+      return;
+    }
+    profiles_->Reissue(
+        profile_id,
+        [self = shared_from_this(), stream = std::move(stream), participant_id,
+         profile_id, token = std::move(token), done = std::move(done)](
+            absl::StatusOr<ProfileBook::Created> created) mutable {
+          self->strand_->Post([self, stream = std::move(stream), participant_id,
+                               profile_id, token = std::move(token),
+                               created = std::move(created),
+                               done = std::move(done)]() mutable {
+            // Without a new credential (revoked meanwhile, say) she
+            // still gets her seat.
+            self->SendJoined(stream.get(), participant_id, token, profile_id,
+                             created.ok() ? created->credential : "");
+            self->ResumeOnStrand(std::move(stream), participant_id, 0,
+                                 /*resume=*/false, std::move(done));
+          });
+        });
+  });
 }
 
 void ClassActor::SendJoined(Stream* stream, const std::string& participant_id,

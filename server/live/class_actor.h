@@ -219,8 +219,13 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
                   const std::string& participant_id, v1::CheckIn check_in,
                   std::string join_hash, const v1::Profile* profile,
                   std::string profile_credential, SeatDone done);
+  // A join retried with the client_join_id of `participant_id`'s seat (the
+  // first answer was lost): a new resume token, and when the join asked to
+  // keep a profile and made the seat's, a new profile credential (the lost
+  // answer held the only copy).
   void RetakeSeat(std::shared_ptr<Stream> stream,
-                  const std::string& participant_id, SeatDone done);
+                  const std::string& participant_id,
+                  const v1::JoinRequest& request, SeatDone done);
   // `resume`: a snapshot it needs is MISSED_EVENTS (else INITIAL).
   void ResumeOnStrand(std::shared_ptr<Stream> stream,
                       const std::string& participant_id, int64_t last_seq,

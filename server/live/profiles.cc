@@ -269,6 +269,38 @@ void ProfileBook::Revoke(
   Write(std::move(stored), std::move(done));
 }
 
+void ProfileBook::Reissue(
+    const std::string& profile_id,
+    absl::AnyInvocable<void(absl::StatusOr<Created>)> done) {
+  absl::MutexLock order(&write_mu_);
+  internal::StoredProfile stored;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = profiles_.find(profile_id);
+    if (it == profiles_.end() || it->second.erasing) {
+      done(absl::NotFoundError(absl::StrCat("no profile ", profile_id)));
+      return;
+    }
+    if (it->second.stored.profile().revoked()) {
+      done(absl::FailedPreconditionError(
+          "this profile's credential was revoked; ask the studio"));
+      return;
+    }
+    stored = it->second.stored;
+  }
+  std::string credential = absl::StrCat(kCredentialPrefix, RandomHex(24));
+  stored.set_credential_sha256(Sha256(credential));
+  Write(std::move(stored),
+        [credential = std::move(credential),
+         done = std::move(done)](absl::StatusOr<v1::Profile> written) mutable {
+          if (!written.ok()) {
+            done(written.status());
+            return;
+          }
+          done(Created{*std::move(written), std::move(credential)});
+        });
+}
+
 void ProfileBook::SeatOpened(const std::string& profile_id,
                              const std::string& class_id,
                              const std::string& participant_id) {

@@ -89,6 +89,15 @@ class ProfileBook {
               absl::AnyInvocable<void(absl::StatusOr<v1::Profile>)> done)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // A new credential for the profile, replacing its current one (which then
+  // opens nothing): for a join that made the profile and was retried because
+  // its answer, the only copy of the credential, was lost. NOT_FOUND for an
+  // unknown or erased profile; FAILED_PRECONDITION for a revoked one (a
+  // revoke stands).
+  void Reissue(const std::string& profile_id,
+               absl::AnyInvocable<void(absl::StatusOr<Created>)> done)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Ends the profile's credential; the data stays.
   void Revoke(const std::string& profile_id,
               absl::AnyInvocable<void(absl::StatusOr<v1::Profile>)> done)

@@ -247,6 +247,62 @@ TEST_F(LiveProfilesTest, ARevokedCredentialIsRefusedAndTheDataStays) {
   EXPECT_EQ(progress.classes_size(), 1);
 }
 
+// Her first Joined, the only copy of her new credential, can be lost with
+// the connection; the app retries the same join (same client_join_id) and
+// must not end up with a profile nobody can open.
+TEST_F(LiveProfilesTest, ARetriedJoinGetsANewCredentialForTheProfileItMade) {
+  v1::ClassInfo info = StartedClass();
+  v1::JoinRequest join;
+  join.set_join_code(info.join_code());
+  join.mutable_check_in()->set_display_name("Dana");
+  join.set_keep_profile(true);
+  join.set_client_join_id("0123456789abcdef0123456789abcdef");
+  auto first = server_.JoinWith(join);
+  ASSERT_FALSE(first->participant_id.empty());
+  const std::string lost = first->joined.profile_credential();
+  ASSERT_THAT(lost, StartsWith("cp_"));
+
+  auto retried = server_.JoinWith(join);
+  ASSERT_EQ(retried->participant_id, first->participant_id);  // her seat
+  EXPECT_EQ(retried->joined.profile_id(), first->joined.profile_id());
+  const std::string fresh = retried->joined.profile_credential();
+  ASSERT_THAT(fresh, StartsWith("cp_"));
+  EXPECT_NE(fresh, lost);
+  v1::Profile profile;
+  ASSERT_TRUE(
+      server_.stub()->GetMyProfile(Context(fresh).get(), {}, &profile).ok());
+  EXPECT_EQ(profile.profile_id(), first->joined.profile_id());
+  // The lost one opens nothing, should it turn up.
+  EXPECT_EQ(server_.stub()
+                ->GetMyProfile(Context(lost).get(), {}, &profile)
+                .error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+
+  // A retried join that came with her credential keeps it: nothing to
+  // replace.
+  v1::JoinRequest with_credential;
+  with_credential.set_join_code(info.join_code());
+  with_credential.set_profile_credential(fresh);
+  with_credential.set_client_join_id("fedcba9876543210fedcba9876543210");
+  auto second_phone = server_.JoinWith(with_credential);
+  ASSERT_FALSE(second_phone->participant_id.empty());
+  auto second_retried = server_.JoinWith(with_credential);
+  EXPECT_EQ(second_retried->participant_id, second_phone->participant_id);
+  EXPECT_EQ(second_retried->joined.profile_id(), first->joined.profile_id());
+  EXPECT_TRUE(second_retried->joined.profile_credential().empty());
+  EXPECT_TRUE(
+      server_.stub()->GetMyProfile(Context(fresh).get(), {}, &profile).ok());
+
+  // A revoke stands: a retry after it gets her seat, not a new credential.
+  v1::Profile revoked;
+  ASSERT_TRUE(server_.stub()
+                  ->RevokeProfileCredential(Context(fresh).get(), {}, &revoked)
+                  .ok());
+  auto after_revoke = server_.JoinWith(join);
+  EXPECT_EQ(after_revoke->participant_id, first->participant_id);
+  EXPECT_TRUE(after_revoke->joined.profile_credential().empty());
+}
+
 TEST_F(LiveProfilesTest, BadProfileInputChangesNothing) {
   v1::ClassInfo info = StartedClass();
   auto forged = JoinWithProfile(info.join_code(), "cp_0123456789abcdef");
