@@ -8,6 +8,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "client/cli/cli.h"
 #include "client/lib/profiles.h"
@@ -29,7 +30,12 @@ constexpr char kProgressUsage[] =
     "progress [PROFILE | CLASS/PARTICIPANT] [--json]";
 constexpr char kProfileUsage[] =
     "profile show|data|erase|revoke [--profile_file=F] [--json]\n"
-    "profile revoke PROFILE (an admin)";
+    "profile revoke|erase PROFILE (an admin of her studio, on her request)";
+
+// "1 class", "3 classes".
+std::string Classes(int n) {
+  return absl::StrCat(n, n == 1 ? " class" : " classes");
+}
 
 // Her credential from the profile file; "" (after saying why) when none.
 std::string Credential() {
@@ -85,6 +91,14 @@ int Profile(const std::vector<char*>& args) {
                 revoked->profile_id().c_str());
     return kExitOk;
   }
+  if (verb == "erase" && args.size() == 2) {
+    absl::StatusOr<v1::EraseMyDataResponse> erased =
+        EraseMyData(*Connect(), Key("instructor"), args[1]);
+    if (!erased.ok()) return Fail(erased.status());
+    std::printf("profile %s and her record in %s are erased\n", args[1],
+                Classes(erased->erased_class_count()).c_str());
+    return kExitOk;
+  }
   if (args.size() != 1) return Usage(kProfileUsage);
   const std::string credential = Credential();
   if (credential.empty()) return kExitFailure;
@@ -105,9 +119,9 @@ int Profile(const std::vector<char*>& args) {
         EraseMyData(*Connect(), credential);
     if (!erased.ok()) return Fail(erased.status());
     std::remove(ProfileFile().c_str());
-    std::printf(
-        "your profile and your record in %d classes are erased; %s removed\n",
-        erased->erased_class_count(), ProfileFile().c_str());
+    std::printf("your profile and your record in %s are erased; %s removed\n",
+                Classes(erased->erased_class_count()).c_str(),
+                ProfileFile().c_str());
     return kExitOk;
   }
   if (verb == "revoke") {
@@ -116,9 +130,8 @@ int Profile(const std::vector<char*>& args) {
     if (!revoked.ok()) return Fail(revoked.status());
     std::remove(ProfileFile().c_str());
     std::printf(
-        "your profile credential is revoked (your data stays until you "
-        "erase it, which needs the credential: erase first if you want it "
-        "gone)\n");
+        "your profile credential is revoked (your data stays: erase it first "
+        "if you want it gone, or ask your studio's admin to erase it)\n");
     return kExitOk;
   }
   return Usage(kProfileUsage);

@@ -82,9 +82,12 @@ absl::StatusOr<v1::MyData> GetMyData(const Connection& connection,
 }
 
 absl::StatusOr<v1::EraseMyDataResponse> EraseMyData(
-    const Connection& connection, const std::string& credential) {
+    const Connection& connection, const std::string& key,
+    const std::string& profile_id) {
+  v1::EraseMyDataRequest request;
+  request.set_profile_id(profile_id);
   return CallUnary<v1::EraseMyDataRequest, v1::EraseMyDataResponse>(
-      connection, credential, &v1::CircuitService::Stub::EraseMyData, {});
+      connection, key, &v1::CircuitService::Stub::EraseMyData, request);
 }
 
 absl::StatusOr<v1::Profile> RevokeProfileCredential(

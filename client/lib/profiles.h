@@ -28,8 +28,11 @@ absl::StatusOr<v1::Profile> GetMyProfile(const Connection& connection,
                                          const std::string& credential);
 absl::StatusOr<v1::MyData> GetMyData(const Connection& connection,
                                      const std::string& credential);
+// `key` is her profile credential (and `profile_id` empty) or an admin's
+// key naming the profile.
 absl::StatusOr<v1::EraseMyDataResponse> EraseMyData(
-    const Connection& connection, const std::string& credential);
+    const Connection& connection, const std::string& key,
+    const std::string& profile_id = "");
 absl::StatusOr<v1::Profile> RevokeProfileCredential(
     const Connection& connection, const std::string& key,
     const std::string& profile_id);

@@ -1,7 +1,7 @@
 // Kept profiles over HTTP (server/http/API.md): her profile, progress, data,
 // erase and revoke with her profile credential; an instructor's view of a
-// profile's progress, an admin's revoke. live/profile_access answers them
-// as it answers the gRPC door.
+// profile's progress, an admin's revoke and erase. live/profile_access answers
+// them as it answers the gRPC door.
 
 #include <string>
 #include <utility>
@@ -42,13 +42,16 @@ bool HttpApi::HandleProfiles(absl::string_view path, const HttpRequest& request,
     if (!post) return (*done)(Unimplemented(request)), true;
     call = absl::EndsWith(path, ":erase") ? Call::kErase : Call::kRevoke;
   } else if (absl::ConsumePrefix(&path, "/v1/profiles/")) {
-    // {profile}/progress (GET) or {profile}:revoke (POST)
+    // {profile}/progress (GET), {profile}:revoke or {profile}:erase (POST)
     if (absl::ConsumeSuffix(&path, "/progress")) {
       if (!get) return (*done)(Unimplemented(request)), true;
       call = Call::kProgress;
     } else if (absl::ConsumeSuffix(&path, ":revoke")) {
       if (!post) return (*done)(Unimplemented(request)), true;
       call = Call::kRevoke;
+    } else if (absl::ConsumeSuffix(&path, ":erase")) {
+      if (!post) return (*done)(Unimplemented(request)), true;
+      call = Call::kErase;
     } else {
       return (*done)(NoSuchPath(request.target)), true;
     }
@@ -82,10 +85,13 @@ bool HttpApi::HandleProfiles(absl::string_view path, const HttpRequest& request,
     case Call::kData:
       GetMyData(book, *caller, JsonOr<v1::MyData>(std::move(*done)));
       break;
-    case Call::kErase:
-      EraseMyData(options_.registry, *caller,
+    case Call::kErase: {
+      v1::EraseMyDataRequest erase;
+      erase.set_profile_id(profile_id);
+      EraseMyData(options_.registry, *caller, erase,
                   JsonOr<v1::EraseMyDataResponse>(std::move(*done)));
       break;
+    }
     case Call::kRevoke: {
       v1::RevokeProfileCredentialRequest revoke;
       revoke.set_profile_id(profile_id);

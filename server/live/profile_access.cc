@@ -40,6 +40,46 @@ absl::Status MaySeeProfile(const Principal& who, const v1::Profile& profile,
       "profile's progress");
 }
 
+// The profile a call acts on: her own (her credential; `profile_id` empty
+// or hers), or the one `profile_id` names for an admin of its studio or the
+// bootstrap key. `what` says what only they may do.
+absl::StatusOr<std::string> HerselfOrHerStudioAdmin(
+    const ProfileBook& book, const ProfileCaller& caller,
+    const std::string& profile_id, absl::string_view what) {
+  if (caller.self.has_value()) {
+    if (!profile_id.empty() && profile_id != caller.self->profile_id()) {
+      return NotYours();
+    }
+    return caller.self->profile_id();
+  }
+  if (profile_id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("give the profile_id (only the participant or an admin "
+                     "of the profile's studio may ",
+                     what, ")"));
+  }
+  const Principal& who = caller.who;
+  if (who.role != PrincipalRole::kBootstrap &&
+      who.role != PrincipalRole::kAdmin) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("only the participant or an admin of the profile's "
+                     "studio may ",
+                     what));
+  }
+  // An admin sees only their studio's profiles: another studio's is as
+  // unknown as an erased one.
+  std::optional<v1::Profile> profile = book.Get(profile_id);
+  if (!profile.has_value() || (who.role == PrincipalRole::kAdmin &&
+                               StudioOf(who) != profile->studio_id())) {
+    return absl::NotFoundError(
+        absl::StrCat("no profile ", QuoteForError(profile_id),
+                     who.role == PrincipalRole::kAdmin
+                         ? absl::StrCat(" in studio ", StudioOf(who))
+                         : std::string()));
+  }
+  return profile_id;
+}
+
 }  // namespace
 
 absl::StatusOr<ProfileCaller> IdentifyProfileCaller(const std::string& bearer,
@@ -150,15 +190,16 @@ void GetMyData(ProfileBook* book, const ProfileCaller& caller,
 
 void EraseMyData(
     ClassRegistry* registry, const ProfileCaller& caller,
+    const v1::EraseMyDataRequest& request,
     absl::AnyInvocable<void(absl::StatusOr<v1::EraseMyDataResponse>)> done) {
-  absl::StatusOr<v1::Profile> self = RequireSelf(caller);
-  if (!self.ok()) {
-    done(self.status());
+  absl::StatusOr<std::string> whose = HerselfOrHerStudioAdmin(
+      *registry->profiles(), caller, request.profile_id(), "erase her data");
+  if (!whose.ok()) {
+    done(whose.status());
     return;
   }
   registry->EraseProfile(
-      self->profile_id(),
-      [done = std::move(done)](absl::StatusOr<int> erased) mutable {
+      *whose, [done = std::move(done)](absl::StatusOr<int> erased) mutable {
         if (!erased.ok()) {
           done(erased.status());
           return;
@@ -172,37 +213,13 @@ void EraseMyData(
 void RevokeProfileCredential(ProfileBook* book, const ProfileCaller& caller,
                              const v1::RevokeProfileCredentialRequest& request,
                              ProfileDone done) {
-  if (caller.self.has_value()) {
-    if (!request.profile_id().empty() &&
-        request.profile_id() != caller.self->profile_id()) {
-      done(NotYours());
-      return;
-    }
-    book->Revoke(caller.self->profile_id(), std::move(done));
+  absl::StatusOr<std::string> whose = HerselfOrHerStudioAdmin(
+      *book, caller, request.profile_id(), "revoke its credential");
+  if (!whose.ok()) {
+    done(whose.status());
     return;
   }
-  if (request.profile_id().empty()) {
-    done(absl::InvalidArgumentError("give the profile_id to revoke"));
-    return;
-  }
-  std::optional<v1::Profile> profile = book->Get(request.profile_id());
-  const Principal& who = caller.who;
-  const bool admin =
-      who.role == PrincipalRole::kBootstrap ||
-      (who.role == PrincipalRole::kAdmin && profile.has_value() &&
-       StudioOf(who) == profile->studio_id());
-  if (!admin) {
-    done(absl::PermissionDeniedError(
-        "only the participant or an admin of the profile's studio may revoke "
-        "its credential"));
-    return;
-  }
-  if (!profile.has_value()) {
-    done(absl::NotFoundError(
-        absl::StrCat("no profile ", QuoteForError(request.profile_id()))));
-    return;
-  }
-  book->Revoke(request.profile_id(), std::move(done));
+  book->Revoke(*whose, std::move(done));
 }
 
 void GetProgress(ClassRegistry* registry, const ProfileCaller& caller,

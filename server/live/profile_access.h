@@ -47,8 +47,10 @@ void UpdateMyProfile(ProfileBook* book, const ProfileCaller& caller,
                      ProfileDone done);
 void GetMyData(ProfileBook* book, const ProfileCaller& caller,
                absl::AnyInvocable<void(absl::StatusOr<v1::MyData>)> done);
+// Her own, or an admin of its studio (or the bootstrap key) naming it.
 void EraseMyData(
     ClassRegistry* registry, const ProfileCaller& caller,
+    const v1::EraseMyDataRequest& request,
     absl::AnyInvocable<void(absl::StatusOr<v1::EraseMyDataResponse>)> done);
 // Her own, or an admin of its studio (or the bootstrap key) naming it.
 void RevokeProfileCredential(ProfileBook* book, const ProfileCaller& caller,

@@ -58,12 +58,12 @@ void CircuitServiceImpl::ServeGetMyData(grpc::ServerContext* context,
 }
 
 void CircuitServiceImpl::ServeEraseMyData(
-    grpc::ServerContext* context, const v1::EraseMyDataRequest&,
+    grpc::ServerContext* context, const v1::EraseMyDataRequest& request,
     UnaryReply<v1::EraseMyDataResponse> reply) {
   absl::StatusOr<ProfileCaller> caller =
       Caller(*context, options_.keys, *registry_->profiles());
   if (!caller.ok()) return reply.Fail(ToGrpcStatus(caller.status()));
-  ::circuit::EraseMyData(registry_, *caller, Answer(reply));
+  ::circuit::EraseMyData(registry_, *caller, request, Answer(reply));
 }
 
 void CircuitServiceImpl::ServeRevokeProfileCredential(

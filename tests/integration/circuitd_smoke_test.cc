@@ -226,6 +226,60 @@ TEST_F(CircuitdSmokeTest, AdminCommandsManageAccountsThatOwnTheirClasses) {
   EXPECT_THAT(after.err, HasSubstr("revoked"));
 }
 
+// The value of "key":"..." in one line of JSON; "" when absent.
+std::string JsonString(const std::string& json, const std::string& key) {
+  const std::string start = absl::StrCat("\"", key, "\":\"");
+  const size_t at = json.find(start);
+  if (at == std::string::npos) return "";
+  const size_t from = at + start.size();
+  return json.substr(from, json.find('"', from) - from);
+}
+
+TEST_F(CircuitdSmokeTest, ProfileCommandsKeepShowAndEraseHerProfile) {
+  const std::string address = absl::StrCat("127.0.0.1:", port_);
+  CliRun created = RunCli(address, data_dir_,
+                          {"class", "create", "kickback-trio", "--json"});
+  ASSERT_EQ(created.code, 0) << created.err;
+  const std::string class_id = JsonString(created.out, "class_id");
+  const std::string code = JsonString(created.out, "join_code");
+  ASSERT_FALSE(class_id.empty()) << created.out;
+
+  // She joins keeping a profile; stdin is empty, so she goes at once
+  // (holding her seat) with the credential saved.
+  const std::string file = MakeTempDir() + "/profile";
+  CliRun joined = RunCli(address, data_dir_,
+                         {"join", code, "--name=Dana", "--keep_profile",
+                          "--profile_file=" + file, "--plain"});
+  ASSERT_EQ(joined.code, 0) << joined.err;
+  CliRun shown =
+      RunCli(address, data_dir_, {"profile", "show", "--profile_file=" + file});
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("\"display_name\":\"Dana\""));
+  const std::string profile_id = JsonString(shown.out, "profile_id");
+  ASSERT_FALSE(profile_id.empty()) << shown.out;
+
+  // Her studio's admin (here the bootstrap key) erases on her request, once
+  // her class has ended.
+  CliRun early = RunCli(address, data_dir_, {"profile", "erase", profile_id});
+  EXPECT_EQ(early.code, 1);
+  EXPECT_THAT(early.err, HasSubstr("not ended"));
+  CliRun ended =
+      RunCli(address, data_dir_, {"instruct", class_id, "--command=end"});
+  ASSERT_EQ(ended.code, 0) << ended.err;
+  CliRun progress = RunCli(address, data_dir_, {"progress", profile_id});
+  ASSERT_EQ(progress.code, 0) << progress.err;
+  EXPECT_THAT(progress.out, HasSubstr("Progress of Dana"));
+  CliRun erased = RunCli(address, data_dir_, {"profile", "erase", profile_id});
+  ASSERT_EQ(erased.code, 0) << erased.err;
+  EXPECT_THAT(erased.out,
+              HasSubstr(absl::StrCat("profile ", profile_id,
+                                     " and her record in 1 class are erased")));
+  CliRun gone =
+      RunCli(address, data_dir_, {"profile", "show", "--profile_file=" + file});
+  EXPECT_EQ(gone.code, 1);
+  EXPECT_THAT(gone.err, HasSubstr("erased"));
+}
+
 TEST_F(CircuitdSmokeTest, ItsFilesAreReadableByItsUserAlone) {
   const std::string address = absl::StrCat("127.0.0.1:", port_);
   ASSERT_EQ(RunCli(address, data_dir_, {"admin", "add", "Maya"}).code, 0);

@@ -145,7 +145,7 @@ TEST_F(LiveHttpProfilesTest, HerOwnCallsAnswerHerAndRefuseEveryoneElse) {
             404);
 }
 
-TEST_F(LiveHttpProfilesTest, AnAdminRevokesAndSheErases) {
+TEST_F(LiveHttpProfilesTest, AnAdminRevokesAndErasesOnHerRequestAndSheErases) {
   ASSERT_NO_FATAL_FAILURE(RunAClass());
   const std::string dana = dana_->joined.profile_credential();
   const std::string dana_id = dana_->joined.profile_id();
@@ -156,8 +156,8 @@ TEST_F(LiveHttpProfilesTest, AnAdminRevokesAndSheErases) {
   EXPECT_EQ(Post(revoke, ana.credential()).status, 403)
       << "an instructor is not an admin";
   v1::AccountCredential sam = Add("Sam", v1::ACCOUNT_ROLE_ADMIN, "riverside");
-  EXPECT_EQ(Post(revoke, sam.credential()).status, 403)
-      << "another studio's admin";
+  EXPECT_EQ(Post(revoke, sam.credential()).status, 404)
+      << "another studio's admin: not one of theirs";
   EXPECT_EQ(Get("/v1/profile", dana).status, 200) << "nothing changed";
   v1::AccountCredential admin = Add("Mo", v1::ACCOUNT_ROLE_ADMIN, "main");
   Reply revoked = Post(revoke, admin.credential());
@@ -168,6 +168,30 @@ TEST_F(LiveHttpProfilesTest, AnAdminRevokesAndSheErases) {
       Get(absl::StrCat("/v1/profiles/", dana_id, "/progress"), kInstructorKey)
           .status,
       200);
+
+  // Revoked, Dana cannot erase her data herself any more: her studio's
+  // admin does it on her request, and nobody else may.
+  const std::string erase = absl::StrCat("/v1/profiles/", dana_id, ":erase");
+  EXPECT_EQ(Post("/v1/profile:erase", dana).status, 401);
+  EXPECT_EQ(Post(erase, ana.credential()).status, 403)
+      << "an instructor is not an admin";
+  EXPECT_EQ(Post(erase, sam.credential()).status, 404)
+      << "another studio's admin: not one of theirs";
+  EXPECT_EQ(Post(erase, lee).status, 403) << "another participant";
+  EXPECT_EQ(Post(erase, kKioskKey).status, 403) << "a kiosk";
+  EXPECT_EQ(
+      Get(absl::StrCat("/v1/profiles/", dana_id, "/progress"), kInstructorKey)
+          .status,
+      200)
+      << "nothing changed";
+  Reply erased_by_admin = Post(erase, admin.credential());
+  EXPECT_EQ(erased_by_admin.status, 200) << erased_by_admin.body;
+  EXPECT_THAT(erased_by_admin.body, HasSubstr("\"erasedClassCount\":1"));
+  EXPECT_EQ(
+      Get(absl::StrCat("/v1/profiles/", dana_id, "/progress"), kInstructorKey)
+          .status,
+      404);
+  EXPECT_EQ(Post(erase, admin.credential()).status, 404) << "already erased";
 
   // Lee erases hers: her profile and her progress are gone.
   Reply erased = Post("/v1/profile:erase", lee);

@@ -343,6 +343,31 @@ TEST_F(LiveProfilesTest, BadProfileInputChangesNothing) {
                 ->EraseMyData(Context(credential).get(), {}, &erased)
                 .error_code(),
             grpc::StatusCode::FAILED_PRECONDITION);
+  // Erasing by name: her own id with her credential is hers (refused while
+  // live, as above); an account must name one, and may only if an admin of
+  // her studio; an unknown one is NOT_FOUND.
+  v1::EraseMyDataRequest by_name;
+  by_name.set_profile_id(profile.profile_id());
+  EXPECT_EQ(server_.stub()
+                ->EraseMyData(Context(credential).get(), by_name, &erased)
+                .error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  v1::EraseMyDataRequest nameless;
+  grpc::Status status = server_.stub()->EraseMyData(
+      Context(kInstructorKey).get(), nameless, &erased);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("profile_id"));
+  v1::AccountCredential ana = AddAccount("Ana", "main");
+  status = server_.stub()->EraseMyData(Context(ana.credential()).get(), by_name,
+                                       &erased);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("admin"));
+  v1::EraseMyDataRequest unknown;
+  unknown.set_profile_id("pf-0000000000000000");
+  EXPECT_EQ(server_.stub()
+                ->EraseMyData(Context(kInstructorKey).get(), unknown, &erased)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
   ASSERT_TRUE(server_.stub()
                   ->GetMyProfile(Context(credential).get(), {}, &profile)
                   .ok());
