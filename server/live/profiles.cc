@@ -115,9 +115,15 @@ void ProfileBook::Create(
   profile->set_stage_id(stage_id);
   profile->set_stage_name(stage_name);
   profile->set_created_unix_ms(now_ms);
+  absl::MutexLock order(&write_mu_);
+  WriteWithNewCredential(std::move(stored), std::move(done));
+}
+
+void ProfileBook::WriteWithNewCredential(
+    internal::StoredProfile stored,
+    absl::AnyInvocable<void(absl::StatusOr<Created>)> done) {
   std::string credential = absl::StrCat(kCredentialPrefix, RandomHex(24));
   stored.set_credential_sha256(Sha256(credential));
-  absl::MutexLock order(&write_mu_);
   Write(std::move(stored),
         [credential = std::move(credential),
          done = std::move(done)](absl::StatusOr<v1::Profile> written) mutable {
@@ -127,6 +133,16 @@ void ProfileBook::Create(
           }
           done(Created{*std::move(written), std::move(credential)});
         });
+}
+
+absl::StatusOr<internal::StoredProfile> ProfileBook::StoredCopy(
+    const std::string& profile_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = profiles_.find(profile_id);
+  if (it == profiles_.end() || it->second.erasing) {
+    return absl::NotFoundError(absl::StrCat("no profile ", profile_id));
+  }
+  return it->second.stored;
 }
 
 void ProfileBook::Write(
@@ -222,17 +238,12 @@ void ProfileBook::Update(
     }
   }
   absl::MutexLock order(&write_mu_);
-  internal::StoredProfile stored;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = profiles_.find(profile_id);
-    if (it == profiles_.end() || it->second.erasing) {
-      done(absl::NotFoundError(absl::StrCat("no profile ", profile_id)));
-      return;
-    }
-    stored = it->second.stored;
+  absl::StatusOr<internal::StoredProfile> stored = StoredCopy(profile_id);
+  if (!stored.ok()) {
+    done(stored.status());
+    return;
   }
-  v1::Profile* profile = stored.mutable_profile();
+  v1::Profile* profile = stored->mutable_profile();
   if (!changes.display_name().empty()) {
     profile->set_display_name(
         std::string(absl::StripAsciiWhitespace(changes.display_name())));
@@ -248,57 +259,37 @@ void ProfileBook::Update(
   }
   profile->set_equipment(changes.equipment());
   profile->set_show_name_on_kiosk(changes.show_name_on_kiosk());
-  Write(std::move(stored), std::move(done));
+  Write(*std::move(stored), std::move(done));
 }
 
 void ProfileBook::Revoke(
     const std::string& profile_id,
     absl::AnyInvocable<void(absl::StatusOr<v1::Profile>)> done) {
   absl::MutexLock order(&write_mu_);
-  internal::StoredProfile stored;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = profiles_.find(profile_id);
-    if (it == profiles_.end() || it->second.erasing) {
-      done(absl::NotFoundError(absl::StrCat("no profile ", profile_id)));
-      return;
-    }
-    stored = it->second.stored;
+  absl::StatusOr<internal::StoredProfile> stored = StoredCopy(profile_id);
+  if (!stored.ok()) {
+    done(stored.status());
+    return;
   }
-  stored.mutable_profile()->set_revoked(true);
-  Write(std::move(stored), std::move(done));
+  stored->mutable_profile()->set_revoked(true);
+  Write(*std::move(stored), std::move(done));
 }
 
 void ProfileBook::Reissue(
     const std::string& profile_id,
     absl::AnyInvocable<void(absl::StatusOr<Created>)> done) {
   absl::MutexLock order(&write_mu_);
-  internal::StoredProfile stored;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = profiles_.find(profile_id);
-    if (it == profiles_.end() || it->second.erasing) {
-      done(absl::NotFoundError(absl::StrCat("no profile ", profile_id)));
-      return;
-    }
-    if (it->second.stored.profile().revoked()) {
-      done(absl::FailedPreconditionError(
-          "this profile's credential was revoked; ask the studio"));
-      return;
-    }
-    stored = it->second.stored;
+  absl::StatusOr<internal::StoredProfile> stored = StoredCopy(profile_id);
+  if (!stored.ok()) {
+    done(stored.status());
+    return;
   }
-  std::string credential = absl::StrCat(kCredentialPrefix, RandomHex(24));
-  stored.set_credential_sha256(Sha256(credential));
-  Write(std::move(stored),
-        [credential = std::move(credential),
-         done = std::move(done)](absl::StatusOr<v1::Profile> written) mutable {
-          if (!written.ok()) {
-            done(written.status());
-            return;
-          }
-          done(Created{*std::move(written), std::move(credential)});
-        });
+  if (stored->profile().revoked()) {
+    done(absl::FailedPreconditionError(
+        "this profile's credential was revoked; ask the studio"));
+    return;
+  }
+  WriteWithNewCredential(*std::move(stored), std::move(done));
 }
 
 void ProfileBook::SeatOpened(const std::string& profile_id,

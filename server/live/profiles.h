@@ -137,6 +137,14 @@ class ProfileBook {
   };
   v1::Profile PublicLocked(const Kept& kept) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Her stored profile, copied; NOT_FOUND for one unknown or being erased.
+  absl::StatusOr<internal::StoredProfile> StoredCopy(
+      const std::string& profile_id) const ABSL_LOCKS_EXCLUDED(mu_);
+  // Write, with a new credential: `done` gets it with the profile.
+  void WriteWithNewCredential(
+      internal::StoredProfile stored,
+      absl::AnyInvocable<void(absl::StatusOr<Created>)> done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Journals `stored` as the profile's new state; on success the book takes
   // it and `done` gets the public profile.
   void Write(internal::StoredProfile stored,
