@@ -56,6 +56,9 @@ ABSL_FLAG(int, retention_events, 4096,
 ABSL_FLAG(int, max_queued_per_stream, 512,
           "messages that may wait for a slow reader before it is "
           "disconnected");
+ABSL_FLAG(int, max_queued_per_console, 16384,
+          "the same for an instructor's console, which every join, report "
+          "and plan item of its class reaches");
 ABSL_FLAG(double, stream_messages_per_second, 20,
           "messages per second a participant may send, whichever of its "
           "streams it uses (an instructor: per stream); burst 3x");
@@ -409,6 +412,8 @@ int main(int argc, char** argv) {
   options.service.keys.kiosk_key = *kiosk_key;
   options.service.max_queued_per_stream = static_cast<size_t>(
       std::max(8, absl::GetFlag(FLAGS_max_queued_per_stream)));
+  options.service.max_queued_per_console = static_cast<size_t>(
+      std::max(8, absl::GetFlag(FLAGS_max_queued_per_console)));
   options.service.stream_messages_per_second =
       absl::GetFlag(FLAGS_stream_messages_per_second);
   options.service.stream_message_burst =

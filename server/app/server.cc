@@ -308,6 +308,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     api.lookup_limiter = server->limits_->lookups();
     api.seat_buckets = server->limits_->seat_messages();
     api.max_queued_per_stream = service_options.max_queued_per_stream;
+    api.max_queued_per_console = service_options.max_queued_per_console;
     api.static_dir = options.http_static_dir;
     api.sign_ins = server->sign_ins_.get();
     api.credential_streams = server->credential_streams_.get();

@@ -112,8 +112,9 @@ struct HttpApiOptions {
   // both, a participant uses. Null: no limit.
   KeyedTokenBuckets* seat_buckets = nullptr;
   // Messages that may wait for a slow event-stream reader (as a gRPC
-  // stream's) before it is cut off.
+  // stream's) before it is cut off; a console's (GET .../run) deeper.
   size_t max_queued_per_stream = 512;
+  size_t max_queued_per_console = 16384;
   // Sign-in codes and console credentials; null: signing in answers
   // UNAVAILABLE.
   SignIns* sign_ins = nullptr;

@@ -82,7 +82,7 @@ void HttpApi::Run(const std::string& class_id, const HttpRequest& request,
   absl::StatusOr<int64_t> last_seq = ResumeFrom(request);
   if (!last_seq.ok()) return done(ErrorResponse(last_seq.status()));
   std::shared_ptr<EventStream> events = EventStream::Create(
-      EventStream::Kind::kRun, options_.max_queued_per_stream,
+      EventStream::Kind::kRun, options_.max_queued_per_console,
       /*open_count=*/nullptr);
   if (options_.credential_streams != nullptr) {
     // A revoke or reissue of its credential ends it: the console signs out.

@@ -70,6 +70,11 @@ struct ServiceOptions {
   // Messages that may wait behind a stream's write before the reader is
   // judged too slow and disconnected.
   size_t max_queued_per_stream = 512;
+  // The same for an instructor's console (RunClass): deeper, since a class
+  // has few of them and every join, report and plan item goes to each; a
+  // join rush of thousands must not cut the coach off. Messages are shared
+  // bytes, so a deep queue costs little.
+  size_t max_queued_per_console = 16384;
   // A stream that accepts batches writes at most once per this interval;
   // messages that come sooner wait and share the next write. Zero: every
   // message is written as soon as the previous write is done. Unset: the

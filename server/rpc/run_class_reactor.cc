@@ -83,9 +83,10 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
     StartRead(&in_);
   }
 
- private:
-  using StreamingReactor::StreamingReactor;
+  InstructorReactor(CircuitServiceImpl* service, CqShard* shard)
+      : StreamingReactor(service, shard, /*console=*/true) {}
 
+ private:
   grpc::ByteBuffer in_;
   Principal who_;  // set when the call starts
   std::shared_ptr<ClassActor> actor_;

@@ -76,11 +76,15 @@ void ListenForBidi(CircuitServiceImpl* service, CqShard* shard,
 template <class Responder>
 class StreamingReactor : public CqStreamCall<Responder>, public StreamSink {
  public:
-  StreamingReactor(CircuitServiceImpl* service, CqShard* shard)
+  // `console`: an instructor's stream, with the deeper queue
+  // (max_queued_per_console).
+  StreamingReactor(CircuitServiceImpl* service, CqShard* shard,
+                   bool console = false)
       : CqStreamCall<Responder>(shard),
         service_(service),
-        stream_(
-            std::make_shared<Stream>(service->options_.max_queued_per_stream)),
+        stream_(std::make_shared<Stream>(
+            console ? service->options_.max_queued_per_console
+                    : service->options_.max_queued_per_stream)),
         bucket_(std::make_shared<KeyedTokenBuckets::Bucket>(
             service->options_.stream_messages_per_second,
             service->options_.stream_message_burst, service->clock_->Now())) {

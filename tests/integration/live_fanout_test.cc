@@ -194,6 +194,92 @@ TEST(LiveFanoutTest, ReaderThatNeverReadsIsDroppedAndHoldsUpNoOne) {
   instructor->Close();
 }
 
+// An instructor's console that falls behind (a join rush of thousands, each
+// join and plan item an event) has a deeper queue than a phone: where a
+// phone would be cut, it catches up. `console_queue` is
+// max_queued_per_console; the phones' is 32. Answers the cues the console
+// read and how its stream ended.
+struct ConsoleCatchUp {
+  int cues = 0;
+  bool cut = false;  // dropped from the class while it was not reading
+  grpc::Status status;
+};
+ConsoleCatchUp BehindConsole(size_t console_queue) {
+  ServerOptions options = LiveServer::DefaultOptions();
+  options.service.max_queued_per_stream = 32;
+  options.service.max_queued_per_console = console_queue;
+  options.service.stream_messages_per_second = 100000;
+  options.service.stream_message_burst = 100000;
+  LiveServer server(options);
+  v1::ClassInfo info = server.CreateClass("kickback-trio");
+  auto instructor = server.Instruct(info.class_id());
+  std::shared_ptr<ClassActor> actor =
+      server.server()->registry()->Find(info.class_id());
+  EXPECT_NE(actor, nullptr);
+  if (actor == nullptr) return {};
+
+  // A second console on its own connection, without BDP probing (a 64 KiB
+  // window, so the server's queue must fill), that attaches and then does
+  // not read while the class goes on.
+  grpc::ChannelArguments args;
+  args.SetInt("grpc.use_local_subchannel_pool", 1);
+  args.SetInt("grpc.http2.bdp_probe", 0);
+  auto stub = v1::CircuitService::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", server.server()->port()),
+      grpc::InsecureChannelCredentials(), args));
+  std::unique_ptr<grpc::ClientContext> context = Context(kInstructorKey);
+  auto behind = stub->RunClass(context.get());
+  v1::RunClassRequest attach;
+  attach.mutable_attach()->set_class_id(info.class_id());
+  EXPECT_TRUE(behind->Write(attach));
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (StreamCount(*actor) < 2 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));  // polling for the attach
+  }
+  EXPECT_EQ(StreamCount(*actor), 2u);
+
+  constexpr int kCues = 2000;  // about 600 KB: far past 32 queued and 64 KiB
+  for (int i = 0; i < kCues; ++i) {
+    std::string text = absl::StrCat("rush-", i, " ");
+    text.resize(280, 'z');
+    v1::CommandResult result = instructor->Send(
+        Cmd([&](auto* c) { c->mutable_cue()->set_text(text); }));
+    EXPECT_EQ(result.code(), 0) << result.message();
+    if (result.code() != 0) break;
+  }
+  // The reading console has them all; then, was the other one dropped?
+  EXPECT_TRUE(instructor->in.WaitFor([&](const InstructorMessages& all) {
+    return CountCues(all, "rush-") == kCues;
+  }));
+  ConsoleCatchUp out;
+  out.cut = StreamCount(*actor) < 2;
+  // It reads again: everything, or what was in flight and then the end.
+  v1::RunClassResponse read;
+  while (out.cues < kCues && behind->Read(&read)) {
+    if (read.has_event() && read.event().has_cue() &&
+        absl::StartsWith(read.event().cue().text(), "rush-")) {
+      ++out.cues;
+    }
+  }
+  context->TryCancel();
+  out.status = behind->Finish();
+  instructor->Close();
+  return out;
+}
+
+TEST(LiveFanoutTest, AConsoleThatFallsBehindCatchesUpWhereAPhoneWouldBeCut) {
+  const ConsoleCatchUp deep = BehindConsole(16384);
+  EXPECT_FALSE(deep.cut);
+  EXPECT_EQ(deep.cues, 2000);
+  // The same console with a phone's queue: cut, as a phone would be.
+  const ConsoleCatchUp shallow = BehindConsole(32);
+  EXPECT_TRUE(shallow.cut);
+  EXPECT_LT(shallow.cues, 2000);
+  EXPECT_THAT(shallow.status.error_code(),
+              ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                               grpc::StatusCode::CANCELLED));
+}
+
 // A phone, a console or a TV that was away while the class went on comes
 // back with more missed events than its stream may queue (but fewer than
 // the class keeps): each catches up on every one, in order, with no
