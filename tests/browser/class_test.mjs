@@ -491,10 +491,6 @@ async function finish() {
     const p = participants[who];
     const total = await p.page.$eval(SELECTORS.ownTotalReps, (el) => el.textContent.trim());
     say(`own ${who} ${total.replace(/[^0-9]/g, '')}`);
-    // The class is over: the status says so (not "Live"), within a step.
-    await p.page.waitForFunction(() => document.querySelector('#status').textContent === 'Class over',
-        {timeout: STEP_MS}).catch(() => {});
-    say(`status ${who} ${await p.page.$eval('#status', (el) => el.textContent.trim())}`);
   }
   const wall = await kiosk.page.$$eval(SELECTORS.wall, (els) => els.map((el) => el.textContent));
   for (const text of wall) say(`wall ${oneLine(text)}`);
