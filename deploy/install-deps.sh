@@ -23,6 +23,9 @@ packages=(
   libboost1.81-dev prometheus-cpp-dev prometheus
   # Tests and benchmarks.
   libgtest-dev libgmock-dev googletest libbenchmark-dev
+  # The cluster: NATS JetStream (nats-server for the cluster tests, nats.c
+  # for circuitd).
+  nats-server libnats-dev
   # Terminal tests of the full-screen views.
   tmux
   # Python interop clients (Debian's python3 at /usr/bin/python3).

@@ -1,0 +1,389 @@
+#include "server/cluster/class_log.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/common/log.h"
+
+namespace circuit::cluster {
+namespace {
+
+// A class's log keeps every record: its subject is its history.
+constexpr int64_t kDuplicateWindowNanos = 120LL * 1000 * 1000 * 1000;
+// Between a failed append's retries.
+constexpr absl::Duration kRetryPause = absl::Milliseconds(250);
+
+std::string EntryMsgId(absl::string_view class_id, int64_t term, int64_t n) {
+  return absl::StrCat(class_id, ".", term, ".", n);
+}
+
+}  // namespace
+
+std::string ClassSubject(absl::string_view class_id) {
+  return absl::StrCat("circuit.class.", class_id);
+}
+
+absl::Status EnsureClassStream(Nats& nats, int replicas) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_GetStreamInfo(&info, nats.jetstream(), kClassStream, nullptr, &code);
+  if (s == NATS_OK) {
+    jsStreamInfo_Destroy(info);
+    return absl::OkStatus();
+  }
+  if (code != JSStreamNotFoundErr && s != NATS_NOT_FOUND) {
+    return NatsError("reading the class stream", s, code);
+  }
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  const char* subjects[] = {"circuit.class.>"};
+  config.Name = kClassStream;
+  config.Subjects = subjects;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  config.Replicas = replicas;
+  config.Duplicates = kDuplicateWindowNanos;
+  // Health data is erased from a log by deleting its records.
+  config.DenyDelete = false;
+  s = js_AddStream(&info, nats.jetstream(), &config, nullptr, &code);
+  if (s != NATS_OK) {
+    // Another node made it meanwhile.
+    if (code == JSStreamNameExistErr) return absl::OkStatus();
+    return NatsError("creating the class stream", s, code);
+  }
+  jsStreamInfo_Destroy(info);
+  return absl::OkStatus();
+}
+
+absl::Status CreateClassLog(Nats& nats, const internal::ClassRecord& record,
+                            const std::string& node) {
+  internal::LogRecord created;
+  created.set_node(node);
+  *created.mutable_created() = record;
+  const std::string& class_id = record.info().class_id();
+  // No message id: the stream would take a second create for a retry and
+  // ack it; the subject's emptiness is the check.
+  absl::StatusOr<uint64_t> seq =
+      nats.Publish(ClassSubject(class_id), created.SerializeAsString(), "",
+                   /*expect_no_message=*/true);
+  if (seq.ok()) return absl::OkStatus();
+  if (absl::IsFailedPrecondition(seq.status())) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("class ", class_id, " already exists"));
+  }
+  return seq.status();
+}
+
+// --- LogReader ---------------------------------------------------------------
+
+struct LogReader::Core {
+  absl::Mutex mu;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+  FenceReader fence ABSL_GUARDED_BY(mu);
+  OnRead on_read ABSL_GUARDED_BY(mu);
+  std::string class_id;
+  natsSubscription* sub = nullptr;
+};
+
+namespace {
+
+void OnLogMessage(natsConnection* /*nc*/, natsSubscription* /*sub*/,
+                  natsMsg* msg, void* closure) {
+  auto& core = *static_cast<std::shared_ptr<LogReader::Core>*>(closure);
+  internal::LogRecord record;
+  const bool parsed =
+      record.ParseFromArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  natsMsg_Destroy(msg);
+  absl::MutexLock lock(&core->mu);
+  if (core->stopped) return;
+  if (!parsed) {
+    LogWarning("class %s: a record of its log does not parse; ignored",
+               core->class_id);
+    return;
+  }
+  std::vector<internal::LogRecord> taken;
+  const FenceReader::Read read = core->fence.Next(record, &taken);
+  core->on_read(record, read, std::move(taken));
+}
+
+void OnLogComplete(void* closure) {
+  delete static_cast<std::shared_ptr<LogReader::Core>*>(closure);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LogReader>> LogReader::Start(
+    Nats& nats, const std::string& class_id, OnRead on_read) {
+  auto core = std::make_shared<Core>();
+  core->class_id = class_id;
+  {
+    absl::MutexLock lock(&core->mu);
+    core->on_read = std::move(on_read);
+  }
+  jsSubOptions options;
+  jsSubOptions_Init(&options);
+  options.Stream = kClassStream;
+  options.Ordered = true;
+  options.Config.DeliverPolicy = js_DeliverAll;
+  auto* closure = new std::shared_ptr<Core>(core);
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const std::string subject = ClassSubject(class_id);
+  natsStatus s = js_Subscribe(&core->sub, nats.jetstream(), subject.c_str(),
+                              &OnLogMessage, closure, nullptr, &options, &code);
+  if (s == NATS_OK) {
+    s = natsSubscription_SetOnCompleteCB(core->sub, &OnLogComplete, closure);
+  }
+  if (s != NATS_OK) {
+    if (core->sub != nullptr) {
+      natsSubscription_Unsubscribe(core->sub);
+      natsSubscription_Destroy(core->sub);
+    }
+    // Without a subscription no callback can hold the closure.
+    delete closure;
+    return NatsError(absl::StrCat("reading the log of class ", class_id), s,
+                     code);
+  }
+  return std::unique_ptr<LogReader>(new LogReader(std::move(core)));
+}
+
+LogReader::~LogReader() {
+  {
+    absl::MutexLock lock(&core_->mu);
+    core_->stopped = true;
+  }
+  natsSubscription_Unsubscribe(core_->sub);
+  natsSubscription_Destroy(core_->sub);
+}
+
+// --- OwnedLog ----------------------------------------------------------------
+
+OwnedLog::OwnedLog(Nats& nats, Options options)
+    : nats_(nats),
+      options_(std::move(options)),
+      subject_(ClassSubject(options_.class_id)) {
+  absl::MutexLock lock(&alive_->mu);
+  alive_->log = this;
+}
+
+OwnedLog::~OwnedLog() {
+  reader_.reset();
+  absl::MutexLock lock(&alive_->mu);
+  alive_->log = nullptr;
+}
+
+absl::StatusOr<std::unique_ptr<OwnedLog>> OwnedLog::Claim(Nats& nats,
+                                                          Options options,
+                                                          Claimed* claimed) {
+  std::unique_ptr<OwnedLog> log(new OwnedLog(nats, std::move(options)));
+  const Options& o = log->options_;
+  {
+    absl::MutexLock lock(&log->mu_);
+    log->claimed_out_ = claimed;
+  }
+  absl::StatusOr<std::unique_ptr<LogReader>> reader = LogReader::Start(
+      nats, o.class_id,
+      [alive = log->alive_](const internal::LogRecord& record,
+                            FenceReader::Read read,
+                            std::vector<internal::LogRecord> taken) {
+        absl::MutexLock lock(&alive->mu);
+        if (alive->log != nullptr)
+          alive->log->Read(record, read, std::move(taken));
+      });
+  if (!reader.ok()) return reader.status();
+  log->reader_ = *std::move(reader);
+
+  internal::LogRecord takeover;
+  takeover.set_term(o.term);
+  takeover.set_node(o.node);
+  takeover.mutable_takeover();
+  absl::StatusOr<uint64_t> seq =
+      nats.Publish(log->subject_, takeover.SerializeAsString(),
+                   absl::StrCat(o.class_id, ".takeover.", o.term), false);
+  const absl::Time deadline = absl::Now() + o.timeout;
+  absl::MutexLock lock(&log->mu_);
+  // A publish that timed out may still land: its read-back decides.
+  if (!seq.ok() && !absl::IsUnavailable(seq.status())) return seq.status();
+  while (!log->claimed_ && log->claim_failed_.ok()) {
+    if (log->changed_.WaitWithDeadline(&log->mu_, deadline)) {
+      if (log->claimed_ || !log->claim_failed_.ok()) break;
+      log->claimed_out_ = nullptr;
+      return absl::UnavailableError(absl::StrCat(
+          "class ", o.class_id, ": its takeover for term ", o.term,
+          " was not read back within ", absl::FormatDuration(o.timeout)));
+    }
+  }
+  log->claimed_out_ = nullptr;
+  if (!log->claim_failed_.ok()) return log->claim_failed_;
+  return log;
+}
+
+void OwnedLog::Read(const internal::LogRecord& record, FenceReader::Read read,
+                    std::vector<internal::LogRecord> taken) {
+  std::vector<absl::AnyInvocable<void(absl::Status)>> acked;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!claimed_) {
+      if (!claim_failed_.ok()) return;
+      switch (read) {
+        case FenceReader::Read::kCreated:
+          if (claimed_out_ != nullptr) {
+            claimed_out_->record = record.created();
+          }
+          return;
+        case FenceReader::Read::kTaken:
+          if (claimed_out_ != nullptr) {
+            for (auto& entry : taken) {
+              claimed_out_->entries.push_back(std::move(entry));
+            }
+          }
+          return;
+        case FenceReader::Read::kTakeover:
+          // An older owner's: what it took stays taken; what it appends
+          // from here on is not.
+          if (record.term() < options_.term) return;
+          if (record.term() > options_.term) {
+            claim_failed_ = absl::FailedPreconditionError(
+                absl::StrCat("class ", options_.class_id, ": node ",
+                             record.node(), " took it with term ",
+                             record.term(), " before term ", options_.term));
+            changed_.SignalAll();
+            return;
+          }
+          if (claimed_out_ == nullptr || !claimed_out_->record.has_info()) {
+            claim_failed_ = absl::NotFoundError(absl::StrCat(
+                "class ", options_.class_id, " was never created"));
+          } else {
+            claimed_ = true;
+          }
+          changed_.SignalAll();
+          return;
+        default:
+          // Our own takeover, ignored: a newer term came first.
+          if (record.has_takeover() && record.term() == options_.term) {
+            claim_failed_ = absl::FailedPreconditionError(absl::StrCat(
+                "class ", options_.class_id, ": term ", options_.term,
+                " is fenced by a takeover of term ", record.term()));
+            changed_.SignalAll();
+          }
+          return;
+      }
+    }
+    if (!lost_.ok()) return;
+    if (read == FenceReader::Read::kTakeover) {
+      // A newer term took the class: step down (Lose, below).
+    } else {
+      if (read != FenceReader::Read::kTaken) return;
+      for (const internal::LogRecord& entry : taken) {
+        auto it = pending_.find(entry.n());
+        if (entry.term() != options_.term || it == pending_.end()) continue;
+        acked.push_back(std::move(it->second.done));
+        pending_.erase(it);
+      }
+    }
+  }
+  if (read == FenceReader::Read::kTakeover) {
+    Lose(absl::UnavailableError(absl::StrCat(
+        "class ", options_.class_id, " was taken over by node ", record.node(),
+        " (term ", record.term(), "); this node no longer owns it")));
+    return;
+  }
+  for (auto& done : acked) done(absl::OkStatus());
+}
+
+void OwnedLog::Append(std::string entry,
+                      absl::AnyInvocable<void(absl::Status)> done) {
+  int64_t n = 0;
+  absl::Status lost;
+  {
+    absl::MutexLock lock(&mu_);
+    lost = lost_;
+    if (lost.ok()) {
+      n = next_n_++;
+      internal::LogRecord record;
+      record.set_term(options_.term);
+      record.set_n(n);
+      record.set_node(options_.node);
+      record.set_entry(std::move(entry));
+      Pending& pending = pending_[n];
+      pending.msg_id = EntryMsgId(options_.class_id, options_.term, n);
+      pending.data = record.SerializeAsString();
+      pending.deadline = absl::Now() + options_.timeout;
+      pending.done = std::move(done);
+    }
+  }
+  if (!lost.ok()) {
+    done(lost);
+    return;
+  }
+  Publish(n);
+}
+
+void OwnedLog::Publish(int64_t n) {
+  std::string msg_id;
+  std::string data;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(n);
+    if (it == pending_.end() || !lost_.ok()) return;
+    msg_id = it->second.msg_id;
+    data = it->second.data;
+  }
+  nats_.PublishAsync(subject_, data, msg_id,
+                     [alive = alive_, n](absl::StatusOr<uint64_t> seq) {
+                       absl::MutexLock lock(&alive->mu);
+                       if (alive->log != nullptr) {
+                         alive->log->Published(n, seq.status());
+                       }
+                     });
+}
+
+void OwnedLog::Published(int64_t n, absl::Status status) {
+  if (status.ok()) return;  // its read-back acks it
+  bool retry = false;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = pending_.find(n);
+    if (it == pending_.end() || !lost_.ok()) return;
+    retry = absl::IsUnavailable(status) && absl::Now() < it->second.deadline;
+  }
+  if (retry) {
+    // The same message id: if the first one landed, the stream drops this
+    // one, and readers take an n once anyway.
+    nats_.After(kRetryPause, [alive = alive_, n] {
+      absl::MutexLock lock(&alive->mu);
+      if (alive->log != nullptr) alive->log->Publish(n);
+    });
+    return;
+  }
+  Lose(absl::UnavailableError(
+      absl::StrCat("class ", options_.class_id, ": an append of term ",
+                   options_.term, " failed: ", status.message())));
+}
+
+void OwnedLog::Lose(absl::Status why) {
+  std::map<int64_t, Pending> failed;
+  absl::AnyInvocable<void(absl::Status)> on_lost;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!lost_.ok()) return;
+    lost_ = why;
+    failed.swap(pending_);
+    on_lost = std::move(on_lost_);
+  }
+  LogWarning("%s", why.message());
+  for (auto& [n, pending] : failed) pending.done(why);
+  if (on_lost) on_lost(why);
+}
+
+void OwnedLog::OnLost(absl::AnyInvocable<void(absl::Status)> on_lost) {
+  absl::MutexLock lock(&mu_);
+  on_lost_ = std::move(on_lost);
+}
+
+bool OwnedLog::owned() const {
+  absl::MutexLock lock(&mu_);
+  return lost_.ok();
+}
+
+}  // namespace circuit::cluster

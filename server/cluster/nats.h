@@ -1,0 +1,133 @@
+#ifndef CIRCUIT_SERVER_CLUSTER_NATS_H_
+#define CIRCUIT_SERVER_CLUSTER_NATS_H_
+
+// circuitd's connection to the cluster's NATS servers (nats.c), and the
+// JetStream calls the cluster makes, as absl::Status. Internal to
+// server/cluster/.
+
+#include <nats/nats.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace circuit::cluster {
+
+// The servers of --cluster: "nats://HOST:PORT[,nats://HOST:PORT...]".
+// INVALID_ARGUMENT, saying which one, for anything else.
+absl::StatusOr<std::vector<std::string>> ParseServers(absl::string_view flag);
+
+// A nats.c status (and JetStream error code, when there is one) as an
+// absl::Status naming `what` failed: UNAVAILABLE for a connection or a
+// timeout (the cluster may come back), NOT_FOUND, ALREADY_EXISTS and
+// FAILED_PRECONDITION (a wrong last sequence) for what they say, INTERNAL
+// for the rest.
+absl::Status NatsError(absl::string_view what, natsStatus status,
+                       jsErrCode code = static_cast<jsErrCode>(0));
+
+struct NatsOptions {
+  std::vector<std::string> servers;
+  // The connection's name in the servers' monitoring (the node's name).
+  std::string name;
+  // How long a JetStream request (a publish's ack, a stream or bucket call)
+  // waits before it is answered UNAVAILABLE. A JetStream leader election
+  // takes 4-9 s on nats-server 2.9.
+  absl::Duration timeout = absl::Seconds(5);
+};
+
+// One connection to the cluster with its JetStream context. It reconnects
+// on its own, for ever, to any of the servers. Thread-safe.
+class Nats {
+ public:
+  // Connects, waiting up to `options.timeout` for a first server.
+  static absl::StatusOr<std::unique_ptr<Nats>> Connect(NatsOptions options);
+  ~Nats();
+  Nats(const Nats&) = delete;
+  Nats& operator=(const Nats&) = delete;
+
+  natsConnection* connection() const { return connection_; }
+  jsCtx* jetstream() const { return js_; }
+  const NatsOptions& options() const { return options_; }
+
+  // The stream sequence a publish landed at, or why it did not.
+  using Published = absl::AnyInvocable<void(absl::StatusOr<uint64_t>)>;
+
+  // Publishes `data` on `subject` (a stream's) without waiting. The stream
+  // drops a message whose `msg_id` it has seen within its duplicate window
+  // (and acks it with the first one's sequence), so a publish that timed out
+  // may be made again with the same id. `done` runs on a nats.c thread once
+  // the stream acked it or it failed (UNAVAILABLE after `options.timeout`:
+  // it may have landed).
+  void PublishAsync(const std::string& subject, const std::string& data,
+                    const std::string& msg_id, Published done);
+
+  // The same, waiting for the answer; `expect_no_message` makes it fail
+  // (FAILED_PRECONDITION) when the subject has a message already: the one
+  // expectation nats-server 2.9 checks safely under concurrent publishes.
+  absl::StatusOr<uint64_t> Publish(const std::string& subject,
+                                   const std::string& data,
+                                   const std::string& msg_id,
+                                   bool expect_no_message);
+
+  // Runs `task` on the connection's timer thread after `delay` (a retry's
+  // pause; nothing that blocks). Tasks still waiting when the connection is
+  // destroyed are dropped.
+  void After(absl::Duration delay, absl::AnyInvocable<void()> task);
+
+ private:
+  explicit Nats(NatsOptions options) : options_(std::move(options)) {}
+  static void OnPubAck(jsCtx* js, natsMsg* msg, jsPubAck* ack,
+                       jsPubAckErr* error, void* closure);
+
+  NatsOptions options_;
+  natsConnection* connection_ = nullptr;
+  jsCtx* js_ = nullptr;
+
+  void RunTimers();
+
+  absl::Mutex mu_;
+  // Timed tasks by when they are due; the timer thread runs them.
+  std::multimap<absl::Time, absl::AnyInvocable<void()>> timers_
+      ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread timer_thread_;
+  // Async publishes waiting for their ack, by message id; a second publish
+  // of the same id while the first waits gets its answer too.
+  absl::flat_hash_map<std::string, std::vector<Published>> pending_
+      ABSL_GUARDED_BY(mu_);
+};
+
+// A subscription (core or JetStream); unsubscribes when destroyed.
+class Subscription {
+ public:
+  Subscription() = default;
+  explicit Subscription(natsSubscription* sub) : sub_(sub) {}
+  Subscription(Subscription&& other) noexcept : sub_(other.sub_) {
+    other.sub_ = nullptr;
+  }
+  Subscription& operator=(Subscription&& other) noexcept;
+  ~Subscription() { Reset(); }
+  // Unsubscribes now; no callback runs once it returns... except one that
+  // has started, which nats.c lets finish.
+  void Reset();
+  natsSubscription* get() const { return sub_; }
+
+ private:
+  natsSubscription* sub_ = nullptr;
+};
+
+}  // namespace circuit::cluster
+
+#endif  // CIRCUIT_SERVER_CLUSTER_NATS_H_
