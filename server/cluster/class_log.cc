@@ -293,6 +293,11 @@ void OwnedLog::Read(const internal::LogRecord& record, FenceReader::Read read,
 
 void OwnedLog::Append(std::string entry,
                       absl::AnyInvocable<void(absl::Status)> done) {
+  Append([&entry](int64_t) { return std::move(entry); }, std::move(done));
+}
+
+void OwnedLog::Append(absl::FunctionRef<std::string(int64_t n)> entry_for,
+                      absl::AnyInvocable<void(absl::Status)> done) {
   int64_t n = 0;
   absl::Status lost;
   {
@@ -304,7 +309,7 @@ void OwnedLog::Append(std::string entry,
       record.set_term(options_.term);
       record.set_n(n);
       record.set_node(options_.node);
-      record.set_entry(std::move(entry));
+      record.set_entry(entry_for(n));
       Pending& pending = pending_[n];
       pending.msg_id = EntryMsgId(options_.class_id, options_.term, n);
       pending.data = record.SerializeAsString();

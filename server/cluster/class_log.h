@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -96,10 +97,18 @@ class OwnedLog {
   // newer term's takeover), or could not be appended in time: then nothing
   // after it is taken either, and the owner must step down.
   void Append(std::string entry, absl::AnyInvocable<void(absl::Status)> done);
+  // The same, with the entry's bytes made once its n is known (to seal it
+  // bound to its place in the log).
+  void Append(absl::FunctionRef<std::string(int64_t n)> entry_for,
+              absl::AnyInvocable<void(absl::Status)> done);
 
   // Runs once, on a nats.c thread, when the log is fenced or fails (see
   // Append). Set it before appending.
   void OnLost(absl::AnyInvocable<void(absl::Status)> on_lost);
+
+  // Stops owning: pending and later appends fail with `why` (a lease that
+  // could not be renewed in time).
+  void StepDown(absl::Status why) { Lose(std::move(why)); }
 
   // False once fenced or failed.
   bool owned() const;

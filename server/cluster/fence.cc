@@ -42,4 +42,12 @@ FenceReader::Read FenceReader::Next(internal::LogRecord record,
   return Read::kTaken;
 }
 
+void FenceReader::Flush(std::vector<internal::LogRecord>* taken) {
+  for (auto& [n, record] : waiting_) {
+    last_n_ = n;
+    taken->push_back(std::move(record));
+  }
+  waiting_.clear();
+}
+
 }  // namespace circuit::cluster

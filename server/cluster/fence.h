@@ -47,6 +47,12 @@ class FenceReader {
   Read Next(internal::LogRecord record,
             std::vector<internal::LogRecord>* taken);
 
+  // At the end of an ended class's log: takes the current term's entries
+  // still waiting, in the order of their n. In an ended class's log only an
+  // erasure (of health data) leaves a gap; a live log's gap may yet be
+  // filled, so live readers never flush.
+  void Flush(std::vector<internal::LogRecord>* taken);
+
   // The current term (0 before any takeover) and the n of the last entry
   // taken in it.
   int64_t term() const { return term_; }

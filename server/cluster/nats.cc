@@ -264,6 +264,220 @@ void Nats::RunTimers() {
   }
 }
 
+absl::StatusOr<std::vector<StoredMessage>> ReadSubject(
+    Nats& nats, const char* stream, const std::string& subject) {
+  std::vector<StoredMessage> messages;
+  natsMsg* last = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetLastMsg(&last, nats.jetstream(), stream, subject.c_str(),
+                               nullptr, &code);
+  if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) return messages;
+  if (s != NATS_OK) return NatsError("reading " + subject, s, code);
+  const uint64_t last_seq = natsMsg_GetSequence(last);
+  natsMsg_Destroy(last);
+
+  jsSubOptions options;
+  jsSubOptions_Init(&options);
+  options.Stream = stream;
+  options.Ordered = true;
+  options.Config.DeliverPolicy = js_DeliverAll;
+  natsSubscription* sub = nullptr;
+  s = js_SubscribeSync(&sub, nats.jetstream(), subject.c_str(), nullptr,
+                       &options, &code);
+  if (s != NATS_OK) return NatsError("reading " + subject, s, code);
+  Subscription owned(sub);
+  const int64_t timeout_ms = absl::ToInt64Milliseconds(nats.options().timeout);
+  while (true) {
+    natsMsg* msg = nullptr;
+    s = natsSubscription_NextMsg(&msg, sub, timeout_ms);
+    if (s != NATS_OK) return NatsError("reading " + subject, s);
+    jsMsgMetaData* meta = nullptr;
+    s = natsMsg_GetMetaData(&meta, msg);
+    if (s != NATS_OK) {
+      natsMsg_Destroy(msg);
+      return NatsError("reading " + subject, s);
+    }
+    StoredMessage& message = messages.emplace_back();
+    message.seq = meta->Sequence.Stream;
+    message.data.assign(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    const bool done = meta->NumPending == 0 || message.seq >= last_seq;
+    jsMsgMetaData_Destroy(meta);
+    natsMsg_Destroy(msg);
+    if (done) return messages;
+  }
+}
+
+absl::Status EraseMessage(Nats& nats, const std::string& stream, uint64_t seq) {
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_EraseMsg(nats.jetstream(), stream.c_str(), seq, nullptr, &code);
+  // Gone already (an erase retried): nothing left to overwrite.
+  if (s == NATS_OK || code == JSNoMessageFoundErr) return absl::OkStatus();
+  return NatsError(absl::StrCat("erasing message ", seq, " of ", stream), s,
+                   code);
+}
+
+absl::StatusOr<std::unique_ptr<Bucket>> Bucket::Open(Nats& nats,
+                                                     const std::string& name,
+                                                     int replicas,
+                                                     int history) {
+  kvStore* kv = nullptr;
+  if (js_KeyValue(&kv, nats.jetstream(), name.c_str()) != NATS_OK) {
+    kvConfig config;
+    kvConfig_Init(&config);
+    config.Bucket = name.c_str();
+    config.History = static_cast<uint8_t>(history);
+    config.Replicas = replicas;
+    config.StorageType = js_FileStorage;
+    natsStatus s = js_CreateKeyValue(&kv, nats.jetstream(), &config);
+    if (s != NATS_OK) return NatsError("creating bucket " + name, s);
+  }
+  return std::unique_ptr<Bucket>(new Bucket(nats, kv, name));
+}
+
+Bucket::~Bucket() { kvStore_Destroy(kv_); }
+
+absl::StatusOr<uint64_t> Bucket::Put(const std::string& key,
+                                     const std::string& data) {
+  uint64_t revision = 0;
+  natsStatus s = kvStore_Put(&revision, kv_, key.c_str(), data.data(),
+                             static_cast<int>(data.size()));
+  if (s != NATS_OK) return NatsError("writing " + name_ + "/" + key, s);
+  return revision;
+}
+
+absl::StatusOr<Bucket::Value> Bucket::Get(const std::string& key) {
+  kvEntry* entry = nullptr;
+  natsStatus s = kvStore_Get(&entry, kv_, key.c_str());
+  if (s == NATS_NOT_FOUND) {
+    return absl::NotFoundError(absl::StrCat(name_, "/", key, " not found"));
+  }
+  if (s != NATS_OK) return NatsError("reading " + name_ + "/" + key, s);
+  Value value;
+  value.data.assign(static_cast<const char*>(kvEntry_Value(entry)),
+                    kvEntry_ValueLen(entry));
+  value.revision = kvEntry_Revision(entry);
+  kvEntry_Destroy(entry);
+  return value;
+}
+
+absl::StatusOr<std::vector<std::string>> Bucket::Keys() {
+  kvKeysList list{};
+  natsStatus s = kvStore_Keys(&list, kv_, nullptr);
+  std::vector<std::string> keys;
+  if (s == NATS_NOT_FOUND) return keys;
+  if (s != NATS_OK) return NatsError("listing " + name_, s);
+  for (int i = 0; i < list.Count; ++i) keys.emplace_back(list.Keys[i]);
+  kvKeysList_Destroy(&list);
+  return keys;
+}
+
+absl::Status Bucket::Erase(const std::string& key, uint64_t revision) {
+  natsStatus s = kvStore_Delete(kv_, key.c_str());
+  if (s != NATS_OK) return NatsError("deleting " + name_ + "/" + key, s);
+  return EraseRevision(revision);
+}
+
+absl::Status Bucket::EraseRevision(uint64_t revision) {
+  return EraseMessage(nats_, "KV_" + name_, revision);
+}
+
+absl::StatusOr<std::unique_ptr<RecordStream>> RecordStream::Open(
+    Nats& nats, const std::string& name, const std::string& prefix,
+    int replicas) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_GetStreamInfo(&info, nats.jetstream(), name.c_str(), nullptr, &code);
+  if (s != NATS_OK) {
+    const std::string all = prefix + ".>";
+    const char* subjects[] = {all.c_str()};
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    config.Name = name.c_str();
+    config.Subjects = subjects;
+    config.SubjectsLen = 1;
+    config.Storage = js_FileStorage;
+    config.Replicas = replicas;
+    s = js_AddStream(&info, nats.jetstream(), &config, nullptr, &code);
+    if (s != NATS_OK && code != JSStreamNameExistErr) {
+      return NatsError("creating stream " + name, s, code);
+    }
+  }
+  if (info != nullptr) jsStreamInfo_Destroy(info);
+  return std::unique_ptr<RecordStream>(new RecordStream(nats, name, prefix));
+}
+
+absl::Status RecordStream::Put(const std::string& key,
+                               const std::string& data) {
+  natsMsg* last = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const std::string subject = Subject(key);
+  uint64_t replaced = 0;
+  natsStatus s = js_GetLastMsg(&last, nats_.jetstream(), name_.c_str(),
+                               subject.c_str(), nullptr, &code);
+  if (s == NATS_OK) {
+    replaced = natsMsg_GetSequence(last);
+    natsMsg_Destroy(last);
+  } else if (s != NATS_NOT_FOUND && code != JSNoMessageFoundErr) {
+    return NatsError("reading " + subject, s, code);
+  }
+  absl::StatusOr<uint64_t> seq = nats_.Publish(subject, data, "", false);
+  if (!seq.ok()) return seq.status();
+  if (replaced != 0) return EraseMessage(nats_, name_, replaced);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> RecordStream::Get(const std::string& key) {
+  natsMsg* last = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const std::string subject = Subject(key);
+  natsStatus s = js_GetLastMsg(&last, nats_.jetstream(), name_.c_str(),
+                               subject.c_str(), nullptr, &code);
+  if (s == NATS_NOT_FOUND || code == JSNoMessageFoundErr) {
+    return absl::NotFoundError(absl::StrCat(subject, " has no value"));
+  }
+  if (s != NATS_OK) return NatsError("reading " + subject, s, code);
+  std::string data(natsMsg_GetData(last), natsMsg_GetDataLength(last));
+  natsMsg_Destroy(last);
+  return data;
+}
+
+absl::StatusOr<std::vector<std::string>> RecordStream::Keys() {
+  jsOptions options;
+  jsOptions_Init(&options);
+  const std::string all = prefix_ + ".>";
+  options.Stream.Info.SubjectsFilter = all.c_str();
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetStreamInfo(&info, nats_.jetstream(), name_.c_str(),
+                                  &options, &code);
+  if (s != NATS_OK) return NatsError("listing " + name_, s, code);
+  std::vector<std::string> keys;
+  if (info->State.Subjects != nullptr) {
+    for (int i = 0; i < info->State.Subjects->Count; ++i) {
+      const jsStreamStateSubject& subject = info->State.Subjects->List[i];
+      if (subject.Msgs == 0) continue;
+      keys.emplace_back(
+          absl::string_view(subject.Subject).substr(prefix_.size() + 1));
+    }
+  }
+  jsStreamInfo_Destroy(info);
+  return keys;
+}
+
+absl::Status RecordStream::Erase(const std::string& key) {
+  absl::StatusOr<std::vector<StoredMessage>> stored =
+      ReadSubject(nats_, name_.c_str(), Subject(key));
+  if (!stored.ok()) return stored.status();
+  for (const StoredMessage& message : *stored) {
+    if (absl::Status s = EraseMessage(nats_, name_, message.seq); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 Subscription& Subscription::operator=(Subscription&& other) noexcept {
   if (this != &other) {
     Reset();

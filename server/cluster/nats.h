@@ -109,6 +109,88 @@ class Nats {
       ABSL_GUARDED_BY(mu_);
 };
 
+// One message of a stream as read back.
+struct StoredMessage {
+  uint64_t seq = 0;
+  std::string data;
+};
+
+// Every message of `subject` on `stream`, in order, as it is now (an ordered
+// consumer read to its end). Empty for a subject with none.
+absl::StatusOr<std::vector<StoredMessage>> ReadSubject(
+    Nats& nats, const char* stream, const std::string& subject);
+
+// Overwrites message `seq` of `stream` on disk and removes it (health data
+// erased, not only unlinked).
+absl::Status EraseMessage(Nats& nats, const std::string& stream, uint64_t seq);
+
+// A JetStream key-value bucket. Thread-safe.
+class Bucket {
+ public:
+  // Opens `name`, creating it with `replicas` copies and `history` values
+  // a key when missing (at cluster set-up).
+  static absl::StatusOr<std::unique_ptr<Bucket>> Open(Nats& nats,
+                                                      const std::string& name,
+                                                      int replicas,
+                                                      int history);
+  ~Bucket();
+
+  struct Value {
+    std::string data;
+    uint64_t revision = 0;
+  };
+  // The revision stored.
+  absl::StatusOr<uint64_t> Put(const std::string& key, const std::string& data);
+  // NOT_FOUND for a key never put, or deleted.
+  absl::StatusOr<Value> Get(const std::string& key);
+  // Every key there is (empty when none).
+  absl::StatusOr<std::vector<std::string>> Keys();
+  // Deletes `key` and overwrites its stored value (`revision`, the one Get
+  // returned) on disk.
+  absl::Status Erase(const std::string& key, uint64_t revision);
+  // Overwrites an older value of a key on disk once a newer one is put.
+  absl::Status EraseRevision(uint64_t revision);
+
+ private:
+  Bucket(Nats& nats, kvStore* kv, std::string name)
+      : nats_(nats), kv_(kv), name_(std::move(name)) {}
+  Nats& nats_;
+  kvStore* kv_;
+  const std::string name_;
+};
+
+// Keyed records on a stream (subject <prefix>.<key>) for what must be
+// erasable: a key-value bucket's stream denies deleting, so a replaced or
+// erased value could not be overwritten on disk. A key's value is its
+// subject's last message; a Put erases the value it replaces. Thread-safe.
+class RecordStream {
+ public:
+  // Opens the stream `name` for subjects `prefix`.>, creating it with
+  // `replicas` copies when missing (at cluster set-up).
+  static absl::StatusOr<std::unique_ptr<RecordStream>> Open(
+      Nats& nats, const std::string& name, const std::string& prefix,
+      int replicas);
+
+  // Stores `data` as `key`'s value and erases the value it replaced.
+  absl::Status Put(const std::string& key, const std::string& data);
+  // NOT_FOUND for a key with no value.
+  absl::StatusOr<std::string> Get(const std::string& key);
+  // Every key with a value.
+  absl::StatusOr<std::vector<std::string>> Keys();
+  // Erases every value `key` ever had that is still stored.
+  absl::Status Erase(const std::string& key);
+
+ private:
+  RecordStream(Nats& nats, std::string name, std::string prefix)
+      : nats_(nats), name_(std::move(name)), prefix_(std::move(prefix)) {}
+  std::string Subject(const std::string& key) const {
+    return prefix_ + "." + key;
+  }
+  Nats& nats_;
+  const std::string name_;
+  const std::string prefix_;
+};
+
 // A subscription (core or JetStream); unsubscribes when destroyed.
 class Subscription {
  public:

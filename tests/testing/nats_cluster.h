@@ -37,6 +37,9 @@ class NatsCluster {
   absl::Status Restart(int i, absl::Time deadline);
   bool running(int i) const { return servers_[i].process.has_value(); }
 
+  // The directory every server keeps its config, log and store under.
+  const std::string& directory() const { return dir_; }
+
   // What server `i` logged (for a failure's message).
   std::string Log(int i) const;
 

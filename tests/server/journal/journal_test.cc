@@ -1,5 +1,6 @@
-// The Journal contract, as both journals keep it: the in-memory one, and
-// the SQLite one with and without sealing.
+// The Journal contract, as every journal keeps it: the in-memory one, the
+// SQLite one with and without sealing, and the cluster's on NATS JetStream
+// (sealing, on a nats-server the test starts on 127.0.0.1).
 
 #include "server/journal/journal.h"
 
@@ -11,8 +12,11 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/cluster/jetstream_journal.h"
+#include "server/cluster/nats.h"
 #include "server/journal/sqlite_journal.h"
 #include "tests/server/journal/journal_test_support.h"
+#include "tests/testing/nats_cluster.h"
 
 namespace circuit::journal_testing {
 namespace {
@@ -20,13 +24,15 @@ namespace {
 using ::testing::ElementsAre;
 
 struct InMemoryKind {
-  static std::unique_ptr<Journal> Make(const std::string&) {
+  static std::unique_ptr<Journal> Make(const std::string&,
+                                       std::shared_ptr<void>*) {
     return std::make_unique<InMemoryJournal>();
   }
 };
 
 struct SqliteKind {
-  static std::unique_ptr<Journal> Make(const std::string& dir) {
+  static std::unique_ptr<Journal> Make(const std::string& dir,
+                                       std::shared_ptr<void>*) {
     SqliteJournalOptions options;
     options.path = dir + "/circuit.db";
     absl::StatusOr<std::unique_ptr<SqliteJournal>> journal =
@@ -39,7 +45,8 @@ struct SqliteKind {
 
 // The SQLite journal sealing health data, as circuitd runs it.
 struct SealedSqliteKind {
-  static std::unique_ptr<Journal> Make(const std::string& dir) {
+  static std::unique_ptr<Journal> Make(const std::string& dir,
+                                       std::shared_ptr<void>*) {
     SqliteJournalOptions options;
     options.path = dir + "/circuit.db";
     options.keys = TestKeys({1});
@@ -51,11 +58,49 @@ struct SealedSqliteKind {
   }
 };
 
+// The cluster's journal, sealing, on one nats-server with JetStream (one
+// copy of each stream); `keep` holds the server and the connection, which
+// outlive the journal.
+struct JetStreamKind {
+  struct Cluster {
+    std::unique_ptr<testing::NatsCluster> servers;
+    std::unique_ptr<cluster::Nats> nats;
+  };
+  static std::unique_ptr<Journal> Make(const std::string&,
+                                       std::shared_ptr<void>* keep) {
+    auto c = std::make_shared<Cluster>();
+    absl::StatusOr<std::unique_ptr<testing::NatsCluster>> servers =
+        testing::NatsCluster::Start(1, absl::Now() + kDeadline);
+    EXPECT_TRUE(servers.ok()) << servers.status();
+    if (!servers.ok()) return nullptr;
+    c->servers = *std::move(servers);
+    cluster::NatsOptions nats_options;
+    nats_options.servers = {c->servers->url(0)};
+    nats_options.name = "journal-test";
+    absl::StatusOr<std::unique_ptr<cluster::Nats>> nats =
+        cluster::Nats::Connect(nats_options);
+    EXPECT_TRUE(nats.ok()) << nats.status();
+    if (!nats.ok()) return nullptr;
+    c->nats = *std::move(nats);
+    cluster::JetStreamJournalOptions options;
+    options.node = "node-1";
+    options.replicas = 1;
+    options.keys = TestKeys({1});
+    absl::StatusOr<std::unique_ptr<cluster::JetStreamJournal>> journal =
+        cluster::JetStreamJournal::Open(*c->nats, options);
+    EXPECT_TRUE(journal.ok()) << journal.status();
+    if (!journal.ok()) return nullptr;
+    *keep = c;
+    return *std::move(journal);
+  }
+};
+
 class KindNames {
  public:
   template <typename T>
   static std::string GetName(int) {
     if (std::is_same_v<T, InMemoryKind>) return "InMemory";
+    if (std::is_same_v<T, JetStreamKind>) return "JetStream";
     return std::is_same_v<T, SqliteKind> ? "Sqlite" : "SealedSqlite";
   }
 };
@@ -66,19 +111,21 @@ class JournalTest : public ::testing::Test {
   void SetUp() override {
     SetLogQuiet(true);
     ASSERT_FALSE(dir_.path().empty());
-    journal_ = Kind::Make(dir_.path());
+    journal_ = Kind::Make(dir_.path(), &keep_);
     ASSERT_NE(journal_, nullptr);
   }
 
   Journal& journal() { return *journal_; }
 
   TempDir dir_;
+  // What the journal needs and outlives it (the JetStream kind's server).
+  std::shared_ptr<void> keep_;
   Answers answers_;  // outlives the journal, which answers before it goes
   std::unique_ptr<Journal> journal_;
 };
 
 using JournalKinds =
-    ::testing::Types<InMemoryKind, SqliteKind, SealedSqliteKind>;
+    ::testing::Types<InMemoryKind, SqliteKind, SealedSqliteKind, JetStreamKind>;
 TYPED_TEST_SUITE(JournalTest, JournalKinds, KindNames);
 
 TYPED_TEST(JournalTest, LoadClassesReturnsClassesOldestFirst) {

@@ -1,0 +1,142 @@
+// The cluster's journal beyond the Journal contract (journal_test runs that
+// on it too): health data sealed on the servers' disks, and which node may
+// append to a class.
+#include "server/cluster/jetstream_journal.h"
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/cluster/nats.h"
+#include "tests/server/journal/journal_test_support.h"
+#include "tests/testing/nats_cluster.h"
+
+namespace circuit::cluster {
+namespace {
+
+using journal_testing::AppendNow;
+using journal_testing::Completion;
+using journal_testing::Create;
+using journal_testing::kDeadline;
+using ::testing::HasSubstr;
+
+class JetStreamJournalTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    SetLogQuiet(true);
+    absl::StatusOr<std::unique_ptr<testing::NatsCluster>> servers =
+        testing::NatsCluster::Start(3, absl::Now() + kDeadline);
+    ASSERT_TRUE(servers.ok()) << servers.status();
+    servers_ = *std::move(servers);
+  }
+
+  std::unique_ptr<Nats> Connect(const std::string& node) {
+    NatsOptions options;
+    options.servers = *ParseServers(servers_->urls());
+    options.name = node;
+    absl::StatusOr<std::unique_ptr<Nats>> nats = Nats::Connect(options);
+    EXPECT_TRUE(nats.ok()) << nats.status();
+    return nats.ok() ? *std::move(nats) : nullptr;
+  }
+
+  std::unique_ptr<JetStreamJournal> OpenJournal(Nats& nats,
+                                                const std::string& node) {
+    JetStreamJournalOptions options;
+    options.node = node;
+    options.replicas = 3;
+    options.keys = journal_testing::TestKeys({1});
+    absl::StatusOr<std::unique_ptr<JetStreamJournal>> journal =
+        JetStreamJournal::Open(nats, options);
+    EXPECT_TRUE(journal.ok()) << journal.status();
+    return journal.ok() ? *std::move(journal) : nullptr;
+  }
+
+  // Every byte every server stored.
+  std::string StoredBytes() {
+    std::string all;
+    for (const auto& file :
+         std::filesystem::recursive_directory_iterator(servers_->directory())) {
+      if (!file.is_regular_file()) continue;
+      std::ifstream in(file.path(), std::ios::binary);
+      std::stringstream bytes;
+      bytes << in.rdbuf();
+      all += bytes.str();
+    }
+    return all;
+  }
+
+  std::unique_ptr<testing::NatsCluster> servers_;
+};
+
+TEST_F(JetStreamJournalTest, HealthDataIsSealedOnEveryServersDiskAndErased) {
+  std::unique_ptr<Nats> nats = Connect("node-1");
+  ASSERT_NE(nats, nullptr);
+  std::unique_ptr<JetStreamJournal> journal = OpenJournal(*nats, "node-1");
+  ASSERT_NE(journal, nullptr);
+  ASSERT_NO_FATAL_FAILURE(
+      journal_testing::RecordAClassWithHealthData(*journal));
+  std::string stored = StoredBytes();
+  // The reps are not health data and stay readable; the effort and the
+  // symptom never reach a disk in the clear.
+  EXPECT_THAT(stored, HasSubstr(journal_testing::kRepsId));
+  EXPECT_THAT(stored, ::testing::Not(HasSubstr(journal_testing::kSymptomText)));
+  EXPECT_THAT(stored, ::testing::Not(HasSubstr(journal_testing::kEffortId)));
+
+  // Erased, the sealed records are overwritten, not only unlinked: the
+  // class's log keeps ann's reps and loses her effort and symptom.
+  absl::StatusOr<std::vector<internal::Entry>> before =
+      journal->LoadEntries("c");
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(journal_testing::Erase(*journal,
+                                   journal_testing::Summary("c", false), "ann"),
+            absl::OkStatus());
+  absl::StatusOr<std::vector<internal::Entry>> after =
+      journal->LoadEntries("c");
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->size(), before->size() - 2);
+}
+
+TEST_F(JetStreamJournalTest, OnlyTheNodeHoldingAClassesLeaseAppendsToIt) {
+  std::unique_ptr<Nats> nats_1 = Connect("node-1");
+  std::unique_ptr<Nats> nats_2 = Connect("node-2");
+  ASSERT_TRUE(nats_1 != nullptr && nats_2 != nullptr);
+  std::unique_ptr<JetStreamJournal> node_1 = OpenJournal(*nats_1, "node-1");
+  std::unique_ptr<JetStreamJournal> node_2 = OpenJournal(*nats_2, "node-2");
+  ASSERT_TRUE(node_1 != nullptr && node_2 != nullptr);
+
+  ASSERT_EQ(Create(*node_1, "c"), absl::OkStatus());
+  EXPECT_THAT(node_1->OwnedClasses(), ::testing::ElementsAre("c"));
+  ASSERT_EQ(AppendNow(*node_1, "c", Completion("ann", "r1", 1)),
+            absl::OkStatus());
+  // Node 2 knows the class (the directory is the cluster's) but may not
+  // append to it, nor claim it while node 1 holds the lease.
+  absl::Status refused = AppendNow(*node_2, "c", Completion("ann", "r2", 2));
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), HasSubstr("not owned"));
+  absl::StatusOr<std::vector<internal::Entry>> claim = node_2->LoadEntries("c");
+  EXPECT_TRUE(absl::IsFailedPrecondition(claim.status())) << claim.status();
+  EXPECT_THAT(std::string(claim.status().message()), HasSubstr("node-1"));
+  absl::StatusOr<std::vector<StoredClass>> listed = node_2->LoadClasses();
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->size(), 1u);
+
+  // Node 1 goes (releasing its lease): node 2 claims the class, replays
+  // what node 1 recorded, and appends after it.
+  node_1.reset();
+  claim = node_2->LoadEntries("c");
+  ASSERT_TRUE(claim.ok()) << claim.status();
+  ASSERT_EQ(claim->size(), 1u);
+  EXPECT_EQ((*claim)[0].report().completion().report_id(), "r1");
+  ASSERT_EQ(AppendNow(*node_2, "c", Completion("ann", "r2", 2)),
+            absl::OkStatus());
+  absl::StatusOr<std::vector<internal::Entry>> all = node_2->LoadEntries("c");
+  ASSERT_TRUE(all.ok()) << all.status();
+  EXPECT_EQ(all->size(), 2u);
+}
+
+}  // namespace
+}  // namespace circuit::cluster
