@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/app/server.h"
+#include "server/cluster/nats.h"
 #include "server/common/clock.h"
 #include "server/common/data_cipher.h"
 #include "server/common/log.h"
@@ -163,6 +164,20 @@ ABSL_FLAG(bool, rotate_data_key, false,
           "(or use the highest given key), seal every health record of the "
           "journal under it in one transaction, and exit; older keys may be "
           "deleted afterwards");
+ABSL_FLAG(std::string, cluster, "",
+          "nats://HOST:PORT[,nats://HOST:PORT...]: run as a node of a "
+          "cluster on these NATS JetStream servers (classes, profiles and "
+          "summaries are kept there, each class owned by one node at a "
+          "time); empty: a single node on <data_dir>/circuit.db");
+ABSL_FLAG(std::string, node_name, "",
+          "this node's name in the cluster (leases, logs); empty: the host "
+          "name");
+ABSL_FLAG(int, lease_seconds, 10,
+          "how long a node owns a class without renewing (the cluster's "
+          "failover time is about this long)");
+ABSL_FLAG(int, cluster_replicas, 3,
+          "copies of each cluster stream and bucket, when this node is the "
+          "first to set the cluster up (1 on a single NATS server)");
 ABSL_FLAG(int, health_retention_days, 30,
           "effort and symptom details of classes that ended more than this "
           "many days ago are removed (reps and attendance stay)");
@@ -391,6 +406,27 @@ int main(int argc, char** argv) {
       std::max(0, absl::GetFlag(FLAGS_http_max_connections_per_address)));
   options.journal_max_batch =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_journal_max_batch)));
+  if (const std::string servers = absl::GetFlag(FLAGS_cluster);
+      !servers.empty()) {
+    absl::StatusOr<std::vector<std::string>> parsed =
+        circuit::cluster::ParseServers(servers);
+    if (!parsed.ok()) {
+      std::fprintf(stderr, "circuitd: %s\n",
+                   std::string(parsed.status().message()).c_str());
+      return 1;
+    }
+    options.cluster.servers = *std::move(parsed);
+    options.cluster.node = absl::GetFlag(FLAGS_node_name);
+    if (options.cluster.node.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof host - 1);
+      options.cluster.node = host;
+    }
+    options.cluster.lease =
+        absl::Seconds(std::max(2, absl::GetFlag(FLAGS_lease_seconds)));
+    options.cluster.replicas =
+        std::clamp(absl::GetFlag(FLAGS_cluster_replicas), 1, 5);
+  }
   options.registry.health_retention =
       absl::Hours(24) * std::max(0, absl::GetFlag(FLAGS_health_retention_days));
   const std::string instructor_key_path = data_dir + "/instructor.key";
@@ -437,11 +473,15 @@ int main(int argc, char** argv) {
   }
   std::string host = options.listen.substr(0, options.listen.rfind(':'));
   const char* transport = options.tls.enabled() ? "TLS, " : "";
-  std::printf("circuitd listening on %s:%d (%s%s, data in %s, journal %s)\n",
-              host.c_str(), (*server)->port(), transport, source.c_str(),
-              data_dir.c_str(),
-              options.journal == "sqlite" ? (data_dir + "/circuit.db").c_str()
-                                          : options.journal.c_str());
+  std::printf(
+      "circuitd listening on %s:%d (%s%s, data in %s, journal %s)\n",
+      host.c_str(), (*server)->port(), transport, source.c_str(),
+      data_dir.c_str(),
+      !options.cluster.servers.empty()
+          ? absl::StrCat("on the cluster as node ", options.cluster.node)
+                .c_str()
+      : options.journal == "sqlite" ? (data_dir + "/circuit.db").c_str()
+                                    : options.journal.c_str());
   if ((*server)->http_port() != 0) {
     const std::string http_host =
         options.http_listen.substr(0, options.http_listen.rfind(':'));

@@ -9,12 +9,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "circuit/v1/service.grpc.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_credentials_options.h"
 #include "grpcpp/server_builder.h"
+#include "server/cluster/jetstream_journal.h"
+#include "server/cluster/nats.h"
 #include "server/common/log.h"
 #include "server/common/thread_priority.h"
 #include "server/journal/sqlite_journal.h"
@@ -98,8 +101,33 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     tls_mirror = std::move(*mirror);
   }
   std::unique_ptr<CircuitServer> server(new CircuitServer());
+  const bool clustered = !options.cluster.servers.empty();
   if (options.journal_instance != nullptr) {
     server->journal_ = options.journal_instance;
+  } else if (clustered) {
+    cluster::NatsOptions nats_options;
+    nats_options.servers = options.cluster.servers;
+    nats_options.name = options.cluster.node;
+    absl::StatusOr<std::unique_ptr<cluster::Nats>> nats =
+        cluster::Nats::Connect(nats_options);
+    if (!nats.ok()) return nats.status();
+    server->nats_ = *std::move(nats);
+    absl::StatusOr<std::shared_ptr<const KeyRing>> keys =
+        LoadDataKeys(DataKeysFor(options));
+    if (!keys.ok()) return keys.status();
+    cluster::JetStreamJournalOptions journal_options;
+    journal_options.node = options.cluster.node;
+    journal_options.replicas = options.cluster.replicas;
+    journal_options.lease = options.cluster.lease;
+    journal_options.keys = *std::move(keys);
+    absl::StatusOr<std::unique_ptr<cluster::JetStreamJournal>> journal =
+        cluster::JetStreamJournal::Open(*server->nats_, journal_options);
+    if (!journal.ok()) return journal.status();
+    LogInfo("cluster: node %s on %s (lease %s, %d copies)",
+            options.cluster.node, absl::StrJoin(options.cluster.servers, ","),
+            absl::FormatDuration(options.cluster.lease),
+            options.cluster.replicas);
+    server->journal_ = std::move(*journal);
   } else if (options.journal == "memory") {
     server->journal_ = std::make_shared<InMemoryJournal>();
   } else if (options.journal == "sqlite") {
@@ -131,7 +159,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   // (mode 0700).
   KioskPairings::Options kiosk_options;
   Accounts::Options account_options;
-  if (options.journal_instance == nullptr && options.journal == "sqlite") {
+  if (options.journal_instance == nullptr &&
+      (clustered || options.journal == "sqlite")) {
     kiosk_options.store_path = options.data_dir + "/kiosks.binpb";
     account_options.store_path = options.data_dir + "/accounts.binpb";
     account_options.keys_dir = options.data_dir + "/signing-keys";
@@ -291,6 +320,21 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   // draining turns both NOT_SERVING and ends the watches.
   server->health_->SetServing(true);
   server->registry_->StartTicker();
+  if (auto* cluster_journal =
+          dynamic_cast<cluster::JetStreamJournal*>(server->journal_.get())) {
+    // Classes whose owner is gone are taken over here (if this node is
+    // quicker than the others); classes this node loses leave it.
+    ClassRegistry* registry = server->registry_.get();
+    cluster::JetStreamJournal::Handoffs handoffs;
+    handoffs.orphan = [registry](const internal::ClassRecord& record) {
+      registry->Adopt(record);
+    };
+    handoffs.lost = [registry](const std::string& class_id, absl::Status why) {
+      registry->Drop(class_id, std::string(why.message()));
+    };
+    cluster_journal->StartHandoffs(std::move(handoffs),
+                                   options.cluster.lease / 2);
+  }
   server->metrics_ = std::make_unique<Metrics>(
       server->registry_.get(), [service = server->service_.get()] {
         const CircuitServiceImpl::OpenStreams open = service->open_streams();
@@ -399,6 +443,10 @@ void CircuitServer::Shutdown(absl::Time deadline) {
   if (registry_ != nullptr) {
     registry_->StopTicker();
     // What is committed is applied; nothing new is journaled.
+    if (auto* cluster_journal =
+            dynamic_cast<cluster::JetStreamJournal*>(journal_.get())) {
+      cluster_journal->StopHandoffs();
+    }
     registry_->Close();
   }
   const Stream::Totals fanout = Stream::totals();

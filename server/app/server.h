@@ -30,6 +30,10 @@
 
 namespace circuit {
 
+namespace cluster {
+class Nats;
+}  // namespace cluster
+
 struct ServerOptions {
   // host:port to listen on; port 0 picks a free port.
   std::string listen = "127.0.0.1:50051";
@@ -48,6 +52,17 @@ struct ServerOptions {
   DataKeyOptions data_keys;
   // A journal to use instead (tests); shared with the caller.
   std::shared_ptr<Journal> journal_instance;
+  // The NATS JetStream cluster this node is part of (--cluster): with
+  // servers, the journal is the cluster's (cluster/jetstream_journal.h) and
+  // `journal` is not used; without, a single node as above.
+  struct Cluster {
+    std::vector<std::string> servers;
+    // This node's name in leases and logs.
+    std::string node;
+    absl::Duration lease = absl::Seconds(10);
+    // Copies of each stream and bucket (set up by the first node).
+    int replicas = 3;
+  } cluster;
   // Completion queues, each with the one thread that polls it: every RPC
   // and every class actor runs on them; 0: one per core.
   int stream_threads = 0;
@@ -166,6 +181,8 @@ class CircuitServer {
   void WatchTls(TlsFiles files, absl::Duration refresh, std::string signature);
   void StopTlsWatcher();
 
+  // The cluster's connection (with --cluster): outlives the journal.
+  std::unique_ptr<cluster::Nats> nats_;
   std::shared_ptr<Journal> journal_;
   std::unique_ptr<KioskPairings> kiosks_;
   std::unique_ptr<Accounts> accounts_;

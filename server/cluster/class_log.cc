@@ -12,6 +12,8 @@ namespace {
 constexpr int64_t kDuplicateWindowNanos = 120LL * 1000 * 1000 * 1000;
 // Between a failed append's retries.
 constexpr absl::Duration kRetryPause = absl::Milliseconds(250);
+// How long an acked append may go unread before the reader resubscribes.
+constexpr absl::Duration kReadBackPatience = absl::Seconds(2);
 
 std::string EntryMsgId(absl::string_view class_id, int64_t term, int64_t n) {
   return absl::StrCat(class_id, ".", term, ".", n);
@@ -78,12 +80,20 @@ absl::Status CreateClassLog(Nats& nats, const internal::ClassRecord& record,
 // --- LogReader ---------------------------------------------------------------
 
 struct LogReader::Core {
+  Nats* nats = nullptr;
+  std::string class_id;
   absl::Mutex mu;
   bool stopped ABSL_GUARDED_BY(mu) = false;
   FenceReader fence ABSL_GUARDED_BY(mu);
   OnRead on_read ABSL_GUARDED_BY(mu);
-  std::string class_id;
-  natsSubscription* sub = nullptr;
+  // The stream sequence of the last record read: a resubscription starts
+  // after it, and what an older subscription still delivers up to it is
+  // dropped.
+  uint64_t last_seq ABSL_GUARDED_BY(mu) = 0;
+  // The subscriptions (the current one last); apart from `mu`, so a
+  // resubscription never waits for a callback.
+  absl::Mutex sub_mu;
+  std::vector<natsSubscription*> subs ABSL_GUARDED_BY(sub_mu);
 };
 
 namespace {
@@ -94,9 +104,16 @@ void OnLogMessage(natsConnection* /*nc*/, natsSubscription* /*sub*/,
   internal::LogRecord record;
   const bool parsed =
       record.ParseFromArray(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  uint64_t seq = 0;
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, msg) == NATS_OK) {
+    seq = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+  }
   natsMsg_Destroy(msg);
   absl::MutexLock lock(&core->mu);
-  if (core->stopped) return;
+  if (core->stopped || seq <= core->last_seq) return;
+  core->last_seq = seq;
   if (!parsed) {
     LogWarning("class %s: a record of its log does not parse; ignored",
                core->class_id);
@@ -111,40 +128,78 @@ void OnLogComplete(void* closure) {
   delete static_cast<std::shared_ptr<LogReader::Core>*>(closure);
 }
 
+// Subscribes to the class's log from `start_seq` (0: its start).
+absl::Status Subscribe(const std::shared_ptr<LogReader::Core>& core,
+                       uint64_t start_seq) {
+  jsSubOptions options;
+  jsSubOptions_Init(&options);
+  options.Stream = kClassStream;
+  options.Ordered = true;
+  if (start_seq == 0) {
+    options.Config.DeliverPolicy = js_DeliverAll;
+  } else {
+    options.Config.DeliverPolicy = js_DeliverByStartSequence;
+    options.Config.OptStartSeq = start_seq;
+  }
+  auto* closure = new std::shared_ptr<LogReader::Core>(core);
+  jsErrCode code = static_cast<jsErrCode>(0);
+  const std::string subject = ClassSubject(core->class_id);
+  natsSubscription* sub = nullptr;
+  natsStatus s = js_Subscribe(&sub, core->nats->jetstream(), subject.c_str(),
+                              &OnLogMessage, closure, nullptr, &options, &code);
+  if (s == NATS_OK) {
+    s = natsSubscription_SetOnCompleteCB(sub, &OnLogComplete, closure);
+  }
+  if (s != NATS_OK) {
+    if (sub != nullptr) {
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+    }
+    // Without a subscription no callback can hold the closure.
+    delete closure;
+    return NatsError(absl::StrCat("reading the log of class ", core->class_id),
+                     s, code);
+  }
+  absl::MutexLock lock(&core->sub_mu);
+  core->subs.push_back(sub);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LogReader>> LogReader::Start(
     Nats& nats, const std::string& class_id, OnRead on_read) {
   auto core = std::make_shared<Core>();
+  core->nats = &nats;
   core->class_id = class_id;
   {
     absl::MutexLock lock(&core->mu);
     core->on_read = std::move(on_read);
   }
-  jsSubOptions options;
-  jsSubOptions_Init(&options);
-  options.Stream = kClassStream;
-  options.Ordered = true;
-  options.Config.DeliverPolicy = js_DeliverAll;
-  auto* closure = new std::shared_ptr<Core>(core);
-  jsErrCode code = static_cast<jsErrCode>(0);
-  const std::string subject = ClassSubject(class_id);
-  natsStatus s = js_Subscribe(&core->sub, nats.jetstream(), subject.c_str(),
-                              &OnLogMessage, closure, nullptr, &options, &code);
-  if (s == NATS_OK) {
-    s = natsSubscription_SetOnCompleteCB(core->sub, &OnLogComplete, closure);
-  }
-  if (s != NATS_OK) {
-    if (core->sub != nullptr) {
-      natsSubscription_Unsubscribe(core->sub);
-      natsSubscription_Destroy(core->sub);
-    }
-    // Without a subscription no callback can hold the closure.
-    delete closure;
-    return NatsError(absl::StrCat("reading the log of class ", class_id), s,
-                     code);
-  }
+  if (absl::Status s = Subscribe(core, 0); !s.ok()) return s;
   return std::unique_ptr<LogReader>(new LogReader(std::move(core)));
+}
+
+absl::Status LogReader::Resubscribe() {
+  uint64_t last = 0;
+  {
+    absl::MutexLock lock(&core_->mu);
+    if (core_->stopped) return absl::OkStatus();
+    last = core_->last_seq;
+  }
+  if (absl::Status s = Subscribe(core_, last + 1); !s.ok()) return s;
+  // The older ones go; what they still deliver is dropped by its seq.
+  std::vector<natsSubscription*> old;
+  {
+    absl::MutexLock lock(&core_->sub_mu);
+    old.assign(core_->subs.begin(), core_->subs.end() - 1);
+    core_->subs.erase(core_->subs.begin(), core_->subs.end() - 1);
+  }
+  for (natsSubscription* sub : old) {
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+  }
+  return absl::OkStatus();
 }
 
 LogReader::~LogReader() {
@@ -152,8 +207,12 @@ LogReader::~LogReader() {
     absl::MutexLock lock(&core_->mu);
     core_->stopped = true;
   }
-  natsSubscription_Unsubscribe(core_->sub);
-  natsSubscription_Destroy(core_->sub);
+  absl::MutexLock lock(&core_->sub_mu);
+  for (natsSubscription* sub : core_->subs) {
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+  }
+  core_->subs.clear();
 }
 
 // --- OwnedLog ----------------------------------------------------------------
@@ -343,8 +402,41 @@ void OwnedLog::Publish(int64_t n) {
                      });
 }
 
+void OwnedLog::WatchReadBack(int64_t n) {
+  nats_.After(kReadBackPatience, [alive = alive_, n] {
+    std::shared_ptr<LogReader> reader;
+    {
+      absl::MutexLock lock(&alive->mu);
+      OwnedLog* log = alive->log;
+      if (log == nullptr) return;
+      bool late = false;
+      {
+        absl::MutexLock l(&log->mu_);
+        auto it = log->pending_.find(n);
+        if (it == log->pending_.end() || !log->lost_.ok()) return;
+        late = absl::Now() >= it->second.deadline;
+      }
+      if (late) {
+        log->Lose(absl::UnavailableError(absl::StrCat(
+            "class ", log->options_.class_id, ": an append of term ",
+            log->options_.term, " was not read back in time")));
+        return;
+      }
+      reader = log->reader_;
+      log->WatchReadBack(n);
+    }
+    if (absl::Status s = reader->Resubscribe(); !s.ok()) {
+      LogWarning("%s", s.message());
+    }
+  });
+}
+
 void OwnedLog::Published(int64_t n, absl::Status status) {
-  if (status.ok()) return;  // its read-back acks it
+  if (status.ok()) {
+    // Its read-back acks it; if that does not come, the reader is stuck.
+    WatchReadBack(n);
+    return;
+  }
   bool retry = false;
   {
     absl::MutexLock lock(&mu_);

@@ -52,12 +52,18 @@ class LogReader {
       Nats& nats, const std::string& class_id, OnRead on_read);
   ~LogReader();
 
+  // Subscribes again from after the last record read, keeping the fence's
+  // state, and drops the older subscription: for a reader that stopped
+  // getting records (its consumer was on a server that went away, and
+  // nats.c does not always notice). Blocks for a JetStream request.
+  absl::Status Resubscribe();
+
   // What nats.c's callbacks hold (shared, so the last one frees it).
   struct Core;
 
  private:
   explicit LogReader(std::shared_ptr<Core> core) : core_(std::move(core)) {}
-  std::shared_ptr<Core> core_;
+  const std::shared_ptr<Core> core_;
 };
 
 // A class's log as its owner of one term writes it. Thread-safe.
@@ -127,6 +133,9 @@ class OwnedLog {
             std::vector<internal::LogRecord> taken);
   void Publish(int64_t n) ABSL_LOCKS_EXCLUDED(mu_);
   void Published(int64_t n, absl::Status status) ABSL_LOCKS_EXCLUDED(mu_);
+  // An append the stream acked that is not read back yet: after a pause,
+  // the reader resubscribes; past the append's deadline, the log is lost.
+  void WatchReadBack(int64_t n) ABSL_LOCKS_EXCLUDED(mu_);
   // Fails every pending append and calls on_lost; once.
   void Lose(absl::Status why) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -154,7 +163,8 @@ class OwnedLog {
   std::map<int64_t, Pending> pending_ ABSL_GUARDED_BY(mu_);
   absl::Status lost_ ABSL_GUARDED_BY(mu_);
   absl::AnyInvocable<void(absl::Status)> on_lost_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<LogReader> reader_;
+  // Shared with the read-back watch, which resubscribes it without `mu_`.
+  std::shared_ptr<LogReader> reader_;
 };
 
 }  // namespace circuit::cluster

@@ -102,9 +102,11 @@ JetStreamJournal::~JetStreamJournal() {
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
+    handoffs_stopping_ = true;
   }
   if (writer_.joinable()) writer_.join();
   if (renewer_.joinable()) renewer_.join();
+  if (scanner_.joinable()) scanner_.join();
   // What is still owned is released, so another node takes it at once.
   absl::flat_hash_map<std::string, std::shared_ptr<Owned>> owned;
   {
@@ -257,14 +259,75 @@ void JetStreamJournal::RenewLeases() {
           absl::Now() < lease.act_until) {
         continue;
       }
-      LogWarning("class %s: lost its lease (%s); this node stops owning it",
-                 class_id, renewed.status().message());
-      o->log->StepDown(absl::UnavailableError(
+      absl::Status why = absl::UnavailableError(
           absl::StrCat("class ", class_id, ": node ", options_.node,
-                       " lost its lease: ", renewed.status().message())));
+                       " lost its lease: ", renewed.status().message()));
+      o->log->StepDown(why);
+      Disown(class_id, o.get(), why);
+    }
+  }
+}
+
+void JetStreamJournal::Disown(const std::string& class_id, const Owned* owned,
+                              absl::Status why) {
+  std::shared_ptr<Owned> gone;
+  absl::MutexLock lock(&mu_);
+  auto it = owned_.find(class_id);
+  if (it == owned_.end() || it->second.get() != owned) return;
+  // Destroyed on the scanner's thread, not on the nats.c thread that may be
+  // reading its log right now.
+  gone = std::move(it->second);
+  owned_.erase(it);
+  LogWarning("%s", why.message());
+  losses_.emplace_back(class_id, std::move(why));
+  retired_.push_back(std::move(gone));
+}
+
+void JetStreamJournal::StartHandoffs(Handoffs handoffs, absl::Duration every) {
+  handoffs_ = std::move(handoffs);
+  scanner_ = std::thread([this, every] { ScanForOrphans(every); });
+}
+
+void JetStreamJournal::StopHandoffs() {
+  {
+    absl::MutexLock lock(&mu_);
+    handoffs_stopping_ = true;
+  }
+  if (scanner_.joinable()) scanner_.join();
+}
+
+void JetStreamJournal::ScanForOrphans(absl::Duration every) {
+  while (true) {
+    std::vector<std::pair<std::string, absl::Status>> losses;
+    std::vector<std::shared_ptr<Owned>> retired;
+    {
       absl::MutexLock lock(&mu_);
-      auto it = owned_.find(class_id);
-      if (it != owned_.end() && it->second == o) owned_.erase(it);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || handoffs_stopping_ || !losses_.empty();
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&ready), every);
+      if (stopping_ || handoffs_stopping_) return;
+      losses.swap(losses_);
+      retired.swap(retired_);
+    }
+    retired.clear();
+    for (auto& [class_id, why] : losses) {
+      if (handoffs_.lost) handoffs_.lost(class_id, why);
+    }
+    if (!losses.empty()) continue;  // losses first; the scan comes after
+    absl::StatusOr<std::vector<std::string>> keys = classes_->Keys();
+    if (!keys.ok()) continue;  // the cluster is unreachable: next time
+    for (const std::string& class_id : *keys) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_ || handoffs_stopping_) return;
+        if (owned_.contains(class_id)) continue;
+      }
+      uint64_t revision = 0;
+      absl::StatusOr<internal::ClusterClass> c = ReadClass(class_id, &revision);
+      if (!c.ok() || c->ended()) continue;
+      if (!absl::IsNotFound(leases_->Holder(class_id).status())) continue;
+      if (handoffs_.orphan) handoffs_.orphan(c->record());
     }
   }
 }
@@ -346,6 +409,9 @@ absl::StatusOr<std::vector<internal::Entry>> JetStreamJournal::Claim(
   auto owned = std::make_shared<Owned>();
   owned->log = *std::move(log);
   owned->lease = *held;
+  owned->log->OnLost([this, class_id, raw = owned.get()](absl::Status why) {
+    Disown(class_id, raw, std::move(why));
+  });
   absl::MutexLock lock(&mu_);
   owned_[class_id] = std::move(owned);
   return entries;

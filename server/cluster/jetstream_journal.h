@@ -103,6 +103,24 @@ class JetStreamJournal : public Journal {
   // The classes this node owns now.
   std::vector<std::string> OwnedClasses() const;
 
+  // What the node does when a class changes hands; each runs on a thread of
+  // the journal's own, never two at once, and may block.
+  struct Handoffs {
+    // A class that has not ended and that nobody owns (its owner's lease
+    // ran out, or it drained): the node may take it (LoadEntries claims it,
+    // unless another node was quicker).
+    absl::AnyInvocable<void(const internal::ClassRecord& record)> orphan;
+    // A class this node owned and no longer does (its lease could not be
+    // renewed in time, or a newer owner's takeover is in its log): the
+    // node stops running it.
+    absl::AnyInvocable<void(const std::string& class_id, absl::Status why)>
+        lost;
+  };
+  // Starts looking for orphans every `every`, and reporting losses. Once.
+  void StartHandoffs(Handoffs handoffs, absl::Duration every);
+  // Stops them (a node shutting down takes nothing over). Idempotent.
+  void StopHandoffs() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   // A write as the journal's thread does it: an append goes out without
   // waiting (`append`), anything else runs to its end (`run`); `done` gets
@@ -124,6 +142,11 @@ class JetStreamJournal : public Journal {
   void Enqueue(Op op) ABSL_LOCKS_EXCLUDED(mu_);
   void RunWrites();
   void RenewLeases();
+  void ScanForOrphans(absl::Duration every);
+  // Forgets an owned class (the lease lost, or the log fenced) and reports
+  // it, once; from any thread.
+  void Disown(const std::string& class_id, const Owned* owned, absl::Status why)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   // On the journal's thread (or at startup).
   absl::Status DoCreate(const internal::ClassRecord& record);
@@ -168,10 +191,19 @@ class JetStreamJournal : public Journal {
   mutable absl::Mutex mu_;
   std::deque<Op> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool handoffs_stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, std::shared_ptr<Owned>> owned_
       ABSL_GUARDED_BY(mu_);
   std::thread writer_;
   std::thread renewer_;
+  std::thread scanner_;
+  // Losses to report, for the scanner's thread (a loss is found on a
+  // nats.c thread or the renewer's, which must not block on the node).
+  std::vector<std::pair<std::string, absl::Status>> losses_
+      ABSL_GUARDED_BY(mu_);
+  // Owned classes given up, destroyed on the scanner's thread.
+  std::vector<std::shared_ptr<Owned>> retired_ ABSL_GUARDED_BY(mu_);
+  Handoffs handoffs_;  // set before scanner_ starts
 };
 
 }  // namespace circuit::cluster

@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "server/common/log.h"
 #include "server/engine/summary.h"
 #include "server/engine/text.h"
@@ -62,6 +63,11 @@ absl::Status ClassRegistry::Recover() {
     }
     absl::StatusOr<std::vector<internal::Entry>> entries =
         journal_->LoadEntries(info.class_id());
+    // In a cluster, a class another node owns is that node's to run.
+    if (absl::IsFailedPrecondition(entries.status())) {
+      LogInfo("class %s: %s", info.class_id(), entries.status().message());
+      continue;
+    }
     if (!entries.ok()) return entries.status();
     (*actor)->Replay(*entries);
     open.push_back(*actor);
@@ -94,6 +100,63 @@ absl::Status ClassRegistry::Recover() {
             ended);
   }
   return absl::OkStatus();
+}
+
+void ClassRegistry::Adopt(const internal::ClassRecord& record) {
+  const std::string& class_id = record.info().class_id();
+  if (Find(class_id) != nullptr) return;
+  absl::StatusOr<std::shared_ptr<ClassActor>> actor =
+      ClassActor::Create(record, Deps());
+  if (!actor.ok()) {
+    LogError("class %s cannot be taken over: %s", class_id,
+             actor.status().message());
+    return;
+  }
+  absl::StatusOr<std::vector<internal::Entry>> entries =
+      journal_->LoadEntries(class_id);
+  if (!entries.ok()) {
+    // Another node claimed it first (FAILED_PRECONDITION), or the cluster
+    // did not answer: the next look decides.
+    LogInfo("class %s not taken over: %s", class_id,
+            entries.status().message());
+    return;
+  }
+  (*actor)->Replay(*entries);
+  {
+    absl::MutexLock lock(&mu_);
+    if (by_id_.count(class_id) != 0) return;
+    AddLocked(*actor);
+  }
+  absl::Notification recovered;
+  absl::Status status;
+  (*actor)->Recover([&](absl::Status s) {
+    status = std::move(s);
+    recovered.Notify();
+  });
+  recovered.WaitForNotification();
+  if (!status.ok()) {
+    LogWarning("class %s taken over, but its restart was not recorded: %s",
+               class_id, status.message());
+    return;
+  }
+  LogInfo("class %s taken over: %d inputs replayed", class_id,
+          static_cast<int>(entries->size()));
+}
+
+void ClassRegistry::Drop(const std::string& class_id, const std::string& why) {
+  std::shared_ptr<ClassActor> actor;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_id_.find(class_id);
+    if (it == by_id_.end()) return;
+    actor = std::move(it->second);
+    by_id_.erase(it);
+    id_by_code_.erase(actor->join_code());
+    seats_.ForgetClass(class_id);
+  }
+  actor->Close();
+  actor->GoAway(why);
+  LogWarning("class %s left this node: %s", class_id, why);
 }
 
 void ClassRegistry::AddLocked(std::shared_ptr<ClassActor> actor) {

@@ -67,6 +67,19 @@ class ClassRegistry {
   // dropped); ended ones are listed from their stored info. Blocks.
   absl::Status Recover() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // In a cluster: takes over a class another node ran (its owner is gone):
+  // claims it in the journal (LoadEntries), replays its log and restarts it
+  // as Recover does (paused, seats dropped, journaled), then serves it.
+  // Nothing when the class is here already or another node claimed it
+  // first. Blocks.
+  void Adopt(const internal::ClassRecord& record) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // In a cluster: this node no longer owns the class (`why`): its streams
+  // are told so and finished, and it leaves memory (its seats too); its
+  // journal refuses it already.
+  void Drop(const std::string& class_id, const std::string& why)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
   // Creates a class in the lobby with a fresh id and join code, and answers
   // once it is journaled. At max_classes, the class that ended first leaves
   // memory to make room. NOT_FOUND for an unknown circuit; INVALID_ARGUMENT

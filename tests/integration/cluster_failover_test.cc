@@ -1,0 +1,198 @@
+// Circuit on more than one machine, on one machine: three nats-servers in a
+// JetStream cluster and two circuitd nodes, all on 127.0.0.1, started by
+// the test. A class under load (class_under_load.h) runs on one node, its
+// clients through a proxy; the node is lost, the other takes the class over
+// by replaying its log, the proxy moves the clients there, and they resume:
+// nothing acknowledged is lost or counted twice, no seq goes backwards, the
+// kiosk never gets health data.
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/lib/connection.h"
+#include "client/lib/spawner.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/class_under_load.h"
+#include "tests/testing/nats_cluster.h"
+#include "tests/testing/subprocess.h"
+#include "tests/testing/tcp_proxy.h"
+
+namespace circuit {
+namespace {
+
+constexpr char kInstructorKey[] = "cluster-test-instructor";
+constexpr char kKioskKey[] = "cluster-test-kiosk";
+constexpr absl::Duration kWait = absl::Seconds(30);
+// Short, so a lost node's classes move within seconds.
+constexpr int kShortLease = 3;
+// Longer than a JetStream election (4-9 s), as circuitd's default is.
+constexpr int kLongLease = 20;
+
+class ClusterFailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<testing::NatsCluster>> nats =
+        testing::NatsCluster::Start(3, absl::Now() + absl::Seconds(60));
+    ASSERT_TRUE(nats.ok()) << nats.status();
+    nats_ = *std::move(nats);
+    // Every node seals health data with the same key.
+    key_file_ = nats_->directory() + "/data.key";
+    {
+      std::ofstream key(key_file_);
+      key << "1:" << std::string(64, 'a') << "\n";
+    }
+    chmod(key_file_.c_str(), 0600);
+  }
+
+  // Nodes a and b, with leases of `lease_seconds`; the proxy to a.
+  void StartNodes(int lease_seconds) {
+    for (const char* node : {"a", "b"}) {
+      absl::StatusOr<spawn::Circuitd> circuitd = StartNode(node, lease_seconds);
+      ASSERT_TRUE(circuitd.ok()) << circuitd.status();
+      nodes_.push_back(*std::move(circuitd));
+    }
+    absl::StatusOr<std::unique_ptr<testing::TcpProxy>> proxy =
+        testing::TcpProxy::Start(nodes_[0].port);
+    ASSERT_TRUE(proxy.ok()) << proxy.status();
+    proxy_ = *std::move(proxy);
+  }
+
+  absl::StatusOr<spawn::Circuitd> StartNode(const std::string& name,
+                                            int lease_seconds) {
+    spawn::CircuitdOptions options;
+    options.binary = testing::BinaryPath("circuitd");
+    options.flags = {"--cluster=" + nats_->urls(),
+                     "--node_name=" + name,
+                     absl::StrCat("--lease_seconds=", lease_seconds),
+                     "--data_key_file=" + key_file_,
+                     absl::StrCat("--instructor_key=", kInstructorKey),
+                     absl::StrCat("--kiosk_key=", kKioskKey),
+                     "--stream_messages_per_second=2000",
+                     "--joins_per_minute_per_peer=6000"};
+    options.temp_root = testing::MakeTempDir();
+    options.prefix = "node-" + name;
+    options.log_to_file = true;
+    options.deadline = absl::Now() + kWait;
+    return spawn::StartCircuitd(options);
+  }
+
+  std::string Log(int node) const {
+    std::ifstream in(nodes_[node].temp_dir + "/circuitd.log");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  // Whether `node` serves the class now (GetClass answers there).
+  bool Serves(int node, const std::string& class_id) const {
+    client::ConnectOptions connect;
+    connect.address = nodes_[node].address;
+    return client::Connection(connect).GetClass(class_id).ok();
+  }
+
+  // Waits until `node` serves the class (or stops serving it).
+  bool WaitUntilServes(int node, const std::string& class_id, bool serves) {
+    for (const absl::Time until = absl::Now() + kWait; absl::Now() < until;) {
+      if (Serves(node, class_id) == serves) return true;
+      // The node takes a class over on its own time (its lease scan).
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  testing::LoadOptions Load() const {
+    testing::LoadOptions options;
+    options.address = absl::StrCat("127.0.0.1:", proxy_->port());
+    options.instructor_key = kInstructorKey;
+    options.kiosk_key = kKioskKey;
+    options.wait = kWait;
+    return options;
+  }
+
+  std::unique_ptr<testing::NatsCluster> nats_;
+  std::string key_file_;
+  std::vector<spawn::Circuitd> nodes_;
+  std::unique_ptr<testing::TcpProxy> proxy_;
+};
+
+TEST_F(ClusterFailoverTest, AKilledOwnersClassGoesOnOnAnotherNode) {
+  ASSERT_NO_FATAL_FAILURE(StartNodes(kShortLease));
+  testing::ClassUnderLoad load(Load());
+  ASSERT_NO_FATAL_FAILURE(load.Start());
+  const std::string class_id = load.info().class_id();
+  ASSERT_TRUE(load.acks().WaitForAtLeast(60, kWait));
+  EXPECT_FALSE(Serves(1, class_id)) << "node b runs a class node a owns";
+
+  nodes_[0].process->Signal(SIGKILL);
+  ASSERT_TRUE(nodes_[0].process->Wait(absl::Now() + kWait).ok());
+  ASSERT_TRUE(WaitUntilServes(1, class_id, true))
+      << "node b never took the class over; its log:\n"
+      << Log(1);
+  proxy_->SetTarget(nodes_[1].port);
+  proxy_->Cut();
+  const int64_t after_kill = load.acks().count();
+  ASSERT_TRUE(load.acks().WaitForAtLeast(after_kill + 60, kWait))
+      << "no report acknowledged on node b; its log:\n"
+      << Log(1);
+  EXPECT_GT(load.StopAndCheck(), 120);
+  EXPECT_GT(load.kiosk_reconnects(), 0);
+  EXPECT_THAT(Log(1), ::testing::HasSubstr("taken over"));
+}
+
+TEST_F(ClusterFailoverTest, AStoppedOwnerStepsDownWhenItContinues) {
+  ASSERT_NO_FATAL_FAILURE(StartNodes(kShortLease));
+  testing::ClassUnderLoad load(Load());
+  ASSERT_NO_FATAL_FAILURE(load.Start());
+  const std::string class_id = load.info().class_id();
+  ASSERT_TRUE(load.acks().WaitForAtLeast(60, kWait));
+
+  // Node a stops (a long pause, a partition): it cannot renew its lease,
+  // and node b takes the class.
+  nodes_[0].process->Signal(SIGSTOP);
+  ASSERT_TRUE(WaitUntilServes(1, class_id, true))
+      << "node b never took the class over; its log:\n"
+      << Log(1);
+  proxy_->SetTarget(nodes_[1].port);
+  proxy_->Cut();
+  ASSERT_TRUE(load.acks().WaitForAtLeast(load.acks().count() + 60, kWait));
+
+  // Node a continues: it finds its lease gone (or node b's takeover in the
+  // log) and lets the class go, acking nothing of its old term.
+  nodes_[0].process->Signal(SIGCONT);
+  ASSERT_TRUE(WaitUntilServes(0, class_id, false))
+      << "node a still runs the class; its log:\n"
+      << Log(0);
+  EXPECT_THAT(Log(0), ::testing::HasSubstr("left this node"));
+  ASSERT_TRUE(load.acks().WaitForAtLeast(load.acks().count() + 20, kWait));
+  EXPECT_GT(load.StopAndCheck(), 140);
+}
+
+TEST_F(ClusterFailoverTest, AClassGoesOnWhenOneNatsServerOfThreeIsKilled) {
+  ASSERT_NO_FATAL_FAILURE(StartNodes(kLongLease));
+  testing::ClassUnderLoad load(Load());
+  ASSERT_NO_FATAL_FAILURE(load.Start());
+  ASSERT_TRUE(load.acks().WaitForAtLeast(60, kWait));
+  // One server of three: the nodes connected to it move to another, and
+  // the streams it led elect a new leader.
+  nats_->Kill(0);
+  // At most an election's pause (4-9 s), then reports are acked again.
+  ASSERT_TRUE(load.acks().WaitForAtLeast(load.acks().count() + 60, kWait))
+      << "no report acknowledged with a nats-server down; node a's log:\n"
+      << Log(0);
+  ASSERT_TRUE(nats_->Restart(0, absl::Now() + absl::Seconds(60)).ok());
+  ASSERT_TRUE(load.acks().WaitForAtLeast(load.acks().count() + 20, kWait));
+  EXPECT_GT(load.StopAndCheck(), 140);
+}
+
+}  // namespace
+}  // namespace circuit
