@@ -15,12 +15,13 @@ Kubernetes cluster: the files are parsed (python3-yaml), and circuitd itself
 import argparse
 import json
 import os
+import queue
 import re
-import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import yaml
@@ -829,24 +830,38 @@ def check_probes(args):
              "--instructor_key=deploy-check", "--kiosk_key=deploy-check"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
+            # A thread reads the lines (select() on a buffered pipe would
+            # miss lines already read into Python's buffer); this thread
+            # waits for them with a deadline.
+            lines = queue.Queue()
+
+            def read_lines():
+                for line in proc.stdout:
+                    lines.put(line)
+                lines.put(None)
+
+            threading.Thread(target=read_lines, daemon=True).start()
             port = None
             seen = []
             deadline = time.monotonic() + 60
-            while port is None and time.monotonic() < deadline:
-                ready, _, _ = select.select([proc.stdout], [], [],
-                                            deadline - time.monotonic())
-                if not ready:
+            while port is None:
+                try:
+                    line = lines.get(
+                        timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
                     break
-                line = proc.stdout.readline()
-                if not line:
+                if line is None:
                     break
                 seen.append(line)
                 m = re.match(r"circuitd listening on 127\.0\.0\.1:(\d+)", line)
                 if m:
                     port = int(m.group(1))
             if port is None:
-                problems.add("circuitd", "did not say its port within 60 s: "
-                             + "".join(seen)[-1000:])
+                code = proc.poll()
+                problems.add("circuitd", (f"exited with {code}" if code
+                                          is not None else "ran") +
+                             " without saying its port within 60 s: " +
+                             "".join(seen)[-1000:])
                 return problems.finish("")
             for where, probe_kind, service in sorted(names):
                 status = health_check(port, service)
