@@ -30,6 +30,9 @@ packages=(
   tmux
   # Python interop clients (Debian's python3 at /usr/bin/python3).
   python3-grpcio python3-protobuf
+  # The offline checks of deploy/ (tests/deploy): YAML, and systemd-analyze
+  # verify of the unit.
+  python3-yaml systemd
   # The real-browser test (tests/browser): headless, at /usr/bin/chromium,
   # and a font for its screenshots.
   chromium fonts-dejavu-core
