@@ -26,11 +26,6 @@ import time
 
 import yaml
 
-# Flags the cluster work adds to server/main.cc (issue 24) which the deploy
-# files already use. Added by the cluster work: remove each name here once
-# circuitd --helpfull lists it.
-PENDING_FLAGS = {"cluster", "node_name", "lease_seconds"}
-
 # circuitd allows this long, after the grace, for the last calls to end
 # (CircuitServer::Shutdown: calls_deadline).
 CALLS_AFTER_GRACE_SECONDS = 10
@@ -117,7 +112,7 @@ def flag_problems(flags, known, where, problems):
             problems.add(where, f"{flag!r} is not a --flag")
             continue
         name = flag[2:].split("=", 1)[0]
-        if name in known or name in PENDING_FLAGS:
+        if name in known:
             continue
         # absl's --noBOOL.
         if name.startswith("no") and name[2:] in known:
@@ -526,11 +521,6 @@ def check_flags(args):
     Kubernetes and the Containerfile is one circuitd --helpfull lists."""
     known = circuitd_flags(args)
     problems = Problems()
-    stale = sorted(PENDING_FLAGS & known)
-    if stale:
-        problems.add("tests/deploy/check_deploy.py",
-                     f"circuitd now has {', '.join('--' + n for n in stale)}:"
-                     f" remove them from PENDING_FLAGS")
     checked = 0
     path, sets = env_example_flags(args)
     if not sets:
