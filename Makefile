@@ -12,7 +12,7 @@ DATA_DIR    ?= $(CURDIR)/var
 JOBS        ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build run demo test contract-snapshot bench clang-check fuzz asan format clean
+.PHONY: all deps configure build run cluster demo test contract-snapshot bench clang-check fuzz asan format clean
 
 all: build
 
@@ -47,6 +47,12 @@ run: build
 	@echo "  $(BUILD_DIR)/bin/circuit --help         # everything else"
 	@echo
 	$(BUILD_DIR)/bin/circuitd --listen=$(LISTEN) --http_listen=$(HTTP_LISTEN) --data_dir=$(DATA_DIR) $(CIRCUITD_FLAGS)
+
+# A cluster on this machine to try: three nats-servers (JetStream) and three
+# circuitd nodes on 127.0.0.1, data in $(DATA_DIR)/cluster (README: More
+# than one machine).
+cluster: build
+	BIN=$(BUILD_DIR)/bin DIR=$(DATA_DIR)/cluster deploy/local-cluster.sh
 
 # A whole simulated class on the kiosk view, on a circuitd of its own.
 demo: build

@@ -26,6 +26,8 @@ packages=(
   # The cluster: NATS JetStream (nats-server for the cluster tests, nats.c
   # for circuitd).
   nats-server libnats-dev
+  # pkill, for the check of the local cluster's script.
+  procps
   # Terminal tests of the full-screen views.
   tmux
   # Python interop clients (Debian's python3 at /usr/bin/python3).

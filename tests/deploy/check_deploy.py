@@ -18,6 +18,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -1049,7 +1050,109 @@ def check_nats(args):
                            f"servers")
 
 
+def free_base(offsets):
+    """A port base where base+offset is free on 127.0.0.1 for each offset."""
+    import random
+    import socket
+    for _ in range(200):
+        base = random.randint(20000, 40000)
+        sockets = []
+        try:
+            for offset in offsets:
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    sys.exit("FAIL no free ports for the local cluster")
+
+
+def check_local_cluster(args):
+    """deploy/local-cluster.sh (make cluster) starts three nats-servers and
+    three circuitd nodes that serve; a class created on one node is taken
+    over by another when that node is killed; SIGTERM stops everything."""
+    problems = Problems()
+    work = tempfile.mkdtemp(prefix="local-cluster-")
+    env = dict(os.environ)
+    env["BIN"] = os.path.dirname(args.circuitd)
+    env["DIR"] = work
+    env["LEASE_SECONDS"] = "3"
+    env["PORT_BASE"] = str(free_base([0, 1, 2, 2000, 2001, 2002]))
+    grpc = free_base([0, 1, 2])
+    env["GRPC_BASE"] = str(grpc)
+    env["HTTP_BASE"] = str(free_base([0, 1, 2]))
+    script = subprocess.Popen(
+        [deploy_path(args, "local-cluster.sh")], env=env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True)
+    lines = []
+    ready = threading.Event()
+
+    def read():
+        for line in script.stdout:
+            lines.append(line)
+            if line.strip() == "cluster ready":
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    circuit = os.path.join(os.path.dirname(args.circuitd), "circuit")
+    try:
+        if not ready.wait(90):
+            problems.add("deploy/local-cluster.sh",
+                         "no \"cluster ready\" within 90 s; it printed:\n" +
+                         "".join(lines))
+            return problems.finish("")
+        key_env = dict(os.environ)
+        with open(os.path.join(work, "instructor.key")) as f:
+            key_env["CIRCUIT_INSTRUCTOR_KEY"] = f.read().strip()
+
+        def run(port, *argv):
+            return subprocess.run(
+                [circuit, f"--address=127.0.0.1:{port}", *argv],
+                env=key_env, capture_output=True, text=True, timeout=30)
+
+        created = run(grpc + 1, "class", "create", "kickback-trio")
+        match = re.search(r"class (c-[0-9a-f]+)", created.stdout)
+        if created.returncode != 0 or not match:
+            problems.add("node-2", f"class create failed: {created.stdout}"
+                         f"{created.stderr}")
+            return problems.finish("")
+        class_id = match.group(1)
+        # Node 2 dies; node 1 or 3 takes its class over once its lease
+        # runs out.
+        subprocess.run(["pkill", "-KILL", "-f", "--",
+                        f"--data_dir={work}/node-2"], check=False)
+        deadline = time.time() + 60
+        taken = False
+        while time.time() < deadline and not taken:
+            for port in (grpc, grpc + 2):
+                listed = run(port, "classes")
+                if class_id in listed.stdout:
+                    taken = True
+            time.sleep(0.5)
+        if not taken:
+            problems.add("deploy/local-cluster.sh",
+                         f"class {class_id} was not taken over by node 1 or "
+                         f"3 within 60 s of node 2's end")
+    finally:
+        os.killpg(script.pid, signal.SIGTERM)
+        try:
+            script.wait(60)
+        except subprocess.TimeoutExpired:
+            os.killpg(script.pid, signal.SIGKILL)
+            problems.add("deploy/local-cluster.sh",
+                         "did not stop within 60 s of SIGTERM")
+        shutil.rmtree(work, ignore_errors=True)
+    return problems.finish("make cluster's script starts three nats-servers "
+                           "and three nodes; a killed node's class moves")
+
+
 CHECKS = {
+    "local_cluster": check_local_cluster,
     "systemd": check_systemd,
     "yaml": check_yaml,
     "flags": check_flags,
@@ -1067,7 +1170,8 @@ def main():
     parser.add_argument("--circuitd")
     args = parser.parse_args()
     args.source_dir = os.path.abspath(args.source_dir)
-    if args.check in ("systemd", "flags", "probes", "containerfile") and \
+    if args.check in ("systemd", "flags", "probes", "containerfile",
+                      "local_cluster") and \
             not args.circuitd:
         parser.error(f"{args.check} needs --circuitd")
     return CHECKS[args.check](args)
