@@ -191,9 +191,20 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     server->shards_->Add(builder.AddCompletionQueue());
   }
   server->shards_->Start();
+  RegistryOptions registry_options = options.registry;
+  if (auto* cluster_journal =
+          dynamic_cast<cluster::JetStreamJournal*>(server->journal_.get())) {
+    // A class another node runs is answered UNAVAILABLE here, not
+    // NOT_FOUND: its clients retry, and find it once it moves here.
+    registry_options.elsewhere = [cluster_journal](
+                                     const std::string& class_id,
+                                     const std::string& join_code) {
+      return cluster_journal->Elsewhere(class_id, join_code);
+    };
+  }
   server->registry_ =
       std::make_unique<ClassRegistry>(library, server->journal_.get(), clock,
-                                      server->shards_.get(), options.registry);
+                                      server->shards_.get(), registry_options);
   if (absl::Status recovered = server->registry_->Recover(); !recovered.ok()) {
     return recovered;
   }

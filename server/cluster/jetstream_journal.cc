@@ -4,9 +4,11 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/cluster/fence.h"
 #include "server/common/log.h"
+#include "server/common/stats.h"
 #include "server/journal/sealing.h"
 
 namespace circuit::cluster {
@@ -253,6 +255,8 @@ void JetStreamJournal::RenewLeases() {
         o->lease = *renewed;
         continue;
       }
+      ProcessStats().cluster_lease_renew_failures.fetch_add(
+          1, std::memory_order_relaxed);
       // Unanswered, the lease still holds until act_until; refused, or
       // past it, this node stops acting for the class.
       if (absl::IsUnavailable(renewed.status()) &&
@@ -284,6 +288,7 @@ void JetStreamJournal::Disown(const std::string& class_id, const Owned* owned,
 }
 
 void JetStreamJournal::StartHandoffs(Handoffs handoffs, absl::Duration every) {
+  ProcessStats().clustered.store(true, std::memory_order_relaxed);
   handoffs_ = std::move(handoffs);
   scanner_ = std::thread([this, every] { ScanForOrphans(every); });
 }
@@ -296,7 +301,24 @@ void JetStreamJournal::StopHandoffs() {
   if (scanner_.joinable()) scanner_.join();
 }
 
+std::optional<std::string> JetStreamJournal::Elsewhere(
+    const std::string& class_id, const std::string& join_code) const {
+  absl::MutexLock lock(&mu_);
+  std::string id = class_id;
+  if (id.empty()) {
+    auto code = class_of_code_.find(absl::AsciiStrToUpper(join_code));
+    if (code == class_of_code_.end()) return std::nullopt;
+    id = code->second;
+  }
+  // Claimed here and still being replayed: it is moving here.
+  if (owned_.contains(id)) return std::string();
+  auto it = owner_of_.find(id);
+  if (it == owner_of_.end()) return std::nullopt;
+  return it->second;
+}
+
 void JetStreamJournal::ScanForOrphans(absl::Duration every) {
+  bool first = true;
   while (true) {
     std::vector<std::pair<std::string, absl::Status>> losses;
     std::vector<std::shared_ptr<Owned>> retired;
@@ -305,7 +327,8 @@ void JetStreamJournal::ScanForOrphans(absl::Duration every) {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || handoffs_stopping_ || !losses_.empty();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), every);
+      if (!first) mu_.AwaitWithTimeout(absl::Condition(&ready), every);
+      first = false;
       if (stopping_ || handoffs_stopping_) return;
       losses.swap(losses_);
       retired.swap(retired_);
@@ -317,18 +340,49 @@ void JetStreamJournal::ScanForOrphans(absl::Duration every) {
     if (!losses.empty()) continue;  // losses first; the scan comes after
     absl::StatusOr<std::vector<std::string>> keys = classes_->Keys();
     if (!keys.ok()) continue;  // the cluster is unreachable: next time
+    absl::flat_hash_map<std::string, std::string> owner_of;
+    absl::flat_hash_map<std::string, std::string> class_of_code;
+    std::vector<internal::ClassRecord> orphans;
     for (const std::string& class_id : *keys) {
-      {
-        absl::MutexLock lock(&mu_);
-        if (stopping_ || handoffs_stopping_) return;
-        if (owned_.contains(class_id)) continue;
-      }
       uint64_t revision = 0;
       absl::StatusOr<internal::ClusterClass> c = ReadClass(class_id, &revision);
       if (!c.ok() || c->ended()) continue;
-      if (!absl::IsNotFound(leases_->Holder(class_id).status())) continue;
-      if (handoffs_.orphan) handoffs_.orphan(c->record());
+      absl::StatusOr<std::string> holder = leases_->Holder(class_id);
+      if (holder.ok()) {
+        owner_of[class_id] = *holder;
+      } else if (absl::IsNotFound(holder.status())) {
+        owner_of[class_id] = "";
+        orphans.push_back(c->record());
+      } else {
+        continue;  // unknown this time
+      }
+      class_of_code[absl::AsciiStrToUpper(c->record().info().join_code())] =
+          class_id;
     }
+    {
+      absl::MutexLock lock(&mu_);
+      owner_of_.swap(owner_of);
+      class_of_code_.swap(class_of_code);
+    }
+    for (const internal::ClassRecord& record : orphans) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopping_ || handoffs_stopping_) return;
+        if (owned_.contains(record.info().class_id())) continue;
+      }
+      if (handoffs_.orphan) handoffs_.orphan(record);
+    }
+    // After this look's takeovers: what this node owns, and what still
+    // waits for an owner.
+    absl::MutexLock lock(&mu_);
+    int64_t without_owner = 0;
+    for (const internal::ClassRecord& record : orphans) {
+      without_owner += owned_.contains(record.info().class_id()) ? 0 : 1;
+    }
+    ProcessStats().cluster_classes_without_owner.store(
+        without_owner, std::memory_order_relaxed);
+    ProcessStats().cluster_classes_owned.store(
+        static_cast<int64_t>(owned_.size()), std::memory_order_relaxed);
   }
 }
 

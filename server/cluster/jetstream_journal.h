@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -121,6 +122,15 @@ class JetStreamJournal : public Journal {
   // Stops them (a node shutting down takes nothing over). Idempotent.
   void StopHandoffs() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Where a live class is, as of the last look for orphans (by id, or with
+  // an empty id by join code): the node that owns it, or "" when nobody
+  // does right now or this node is taking it over; nullopt for a class that
+  // ended or that the cluster does not know. (The registry asks only about
+  // classes it does not run.)
+  std::optional<std::string> Elsewhere(const std::string& class_id,
+                                       const std::string& join_code) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   // A write as the journal's thread does it: an append goes out without
   // waiting (`append`), anything else runs to its end (`run`); `done` gets
@@ -200,6 +210,11 @@ class JetStreamJournal : public Journal {
   // Losses to report, for the scanner's thread (a loss is found on a
   // nats.c thread or the renewer's, which must not block on the node).
   std::vector<std::pair<std::string, absl::Status>> losses_
+      ABSL_GUARDED_BY(mu_);
+  // The live classes the cluster runs, as the last scan saw them: owner by
+  // class id, and class id by join code.
+  absl::flat_hash_map<std::string, std::string> owner_of_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> class_of_code_
       ABSL_GUARDED_BY(mu_);
   // Owned classes given up, destroyed on the scanner's thread.
   std::vector<std::shared_ptr<Owned>> retired_ ABSL_GUARDED_BY(mu_);

@@ -60,7 +60,8 @@ class LeaseBucket {
   absl::StatusOr<Held> Renew(const std::string& class_id,
                              const std::string& node, const Held& held);
 
-  // The node holding `class_id`; NOT_FOUND when nobody does.
+  // The node holding `class_id`; NOT_FOUND when nobody does. As a replica
+  // knows it: it may lag a take or a release by a moment.
   absl::StatusOr<std::string> Holder(const std::string& class_id);
 
   // Gives a held lease up (a node that drains), so another node takes the

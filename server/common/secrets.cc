@@ -38,11 +38,18 @@ std::string Sha256(absl::string_view text) {
   return std::string(reinterpret_cast<const char*>(digest), sizeof digest);
 }
 
-NewToken MakeToken() {
+NewToken MakeToken(absl::string_view prefix) {
   NewToken t;
-  t.token = RandomHex(24);
+  t.token =
+      prefix.empty() ? RandomHex(24) : absl::StrCat(prefix, ".", RandomHex(24));
   t.hash = Sha256(t.token);
   return t;
+}
+
+absl::string_view TokenPrefix(absl::string_view token) {
+  const size_t dot = token.rfind('.');
+  return dot == absl::string_view::npos ? absl::string_view()
+                                        : token.substr(0, dot);
 }
 
 std::string JoinCodeFromBytes(absl::string_view random) {

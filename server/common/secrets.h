@@ -20,12 +20,17 @@ std::string RandomHex(int bytes);
 // hashes.
 std::string Sha256(absl::string_view text);
 
-// A fresh resume token and its hash.
+// A fresh resume token and its hash: `prefix`, a dot and 48 hex characters,
+// cryptographically random (just the 48 without a prefix). A seat's token
+// starts with its class id, so a node of a cluster that does not run the
+// class can say where it is (TokenClass).
 struct NewToken {
-  std::string token;  // 48 hex characters, cryptographically random
-  std::string hash;   // Sha256(token)
+  std::string token;
+  std::string hash;  // Sha256(token)
 };
-NewToken MakeToken();
+NewToken MakeToken(absl::string_view prefix = "");
+// The prefix of a token MakeToken made with one; "" for none.
+absl::string_view TokenPrefix(absl::string_view token);
 
 // Six characters from an alphabet without 0, O, 1 and I, easy to read
 // aloud. Cryptographically random: JoinCodeFromBytes of six random bytes.

@@ -57,6 +57,13 @@ struct ServerStats {
                                   100, 200, 500, 1000, 5000};
   // Streams closed because their reader fell too far behind.
   std::atomic<uint64_t> slow_reader_disconnects{0};
+  // In a cluster (set once the node joined one): the classes this node
+  // owns, the live classes no node owns as its last look saw them (each
+  // waits for a node to take it over), and lease renewals that failed.
+  std::atomic<bool> clustered{false};
+  std::atomic<int64_t> cluster_classes_owned{0};
+  std::atomic<int64_t> cluster_classes_without_owner{0};
+  std::atomic<uint64_t> cluster_lease_renew_failures{0};
   // Refused by the rate limits.
   std::atomic<uint64_t> rate_limited_joins{0};
   std::atomic<uint64_t> rate_limited_messages{0};

@@ -457,8 +457,7 @@ std::shared_ptr<ClassActor> HttpApi::LiveClass(
   if (!Authenticated(request, done, who)) return nullptr;
   std::shared_ptr<ClassActor> actor = options_.registry->Find(class_id);
   if (actor == nullptr) {
-    (*done)(ErrorResponse(absl::NotFoundError(
-        absl::StrCat("no class with id ", QuoteForError(class_id)))));
+    (*done)(ErrorResponse(options_.registry->NotHere(class_id, "")));
     return nullptr;
   }
   if (absl::Status allowed = may(*who, actor->Info()); !allowed.ok()) {

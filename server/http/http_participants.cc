@@ -66,8 +66,7 @@ void HttpApi::Join(const HttpRequest& request, Done done) {
   std::shared_ptr<ClassActor> actor =
       options_.registry->FindByJoinCode(join.join_code());
   if (actor == nullptr) {
-    done(ErrorResponse(absl::NotFoundError(absl::StrCat(
-        "no class with join code ", QuoteForError(join.join_code())))));
+    done(ErrorResponse(options_.registry->NotHere("", join.join_code())));
     return;
   }
   join.set_accept_batches(false);  // one event per message

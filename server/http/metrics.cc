@@ -110,6 +110,34 @@ std::vector<prometheus::MetricFamily> StatsFamilies() {
   families.push_back(HistogramFamily("circuit_journal_batch_entries",
                                      "Operations in one journal transaction",
                                      stats.journal_batch_entries, 1));
+  if (stats.clustered.load(std::memory_order_relaxed)) {
+    for (const auto& [name, help, value] :
+         {std::tuple<const char*, const char*, double>{
+              "circuit_cluster_classes_owned",
+              "Classes this node owns (runs) in the cluster",
+              static_cast<double>(
+                  stats.cluster_classes_owned.load(std::memory_order_relaxed))},
+          {"circuit_cluster_classes_without_owner",
+           "Live classes no node owns, as this node last looked (each waits "
+           "for a node to take it over)",
+           static_cast<double>(stats.cluster_classes_without_owner.load(
+               std::memory_order_relaxed))}}) {
+      prometheus::MetricFamily gauge =
+          Family(name, help, prometheus::MetricType::Gauge);
+      prometheus::ClientMetric metric;
+      metric.gauge.value = value;
+      gauge.metric.push_back(std::move(metric));
+      families.push_back(std::move(gauge));
+    }
+    prometheus::MetricFamily renew_failures =
+        Family("circuit_cluster_lease_renew_failures_total",
+               "Class lease renewals that failed (unanswered or refused)",
+               prometheus::MetricType::Counter);
+    AddCounter(&renew_failures,
+               static_cast<double>(stats.cluster_lease_renew_failures.load(
+                   std::memory_order_relaxed)));
+    families.push_back(std::move(renew_failures));
+  }
   prometheus::MetricFamily slow = Family(
       "circuit_slow_reader_disconnects_total",
       "Streams closed because their reader fell too far behind (its queue "

@@ -367,7 +367,7 @@ void ClassActor::CommitJoin(std::shared_ptr<Stream> stream,
                             v1::CheckIn check_in, std::string join_hash,
                             const v1::Profile* profile,
                             std::string profile_credential, SeatDone done) {
-  NewToken token = MakeToken();
+  NewToken token = MakeToken(class_id_);
   internal::Entry entry;
   internal::JoinInput* join = entry.mutable_join();
   join->set_participant_id(participant_id);
@@ -434,7 +434,7 @@ void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
     return;
   }
   // The first Joined was lost with its token: the seat gets a new one.
-  NewToken token = MakeToken();
+  NewToken token = MakeToken(class_id_);
   internal::Entry entry;
   entry.mutable_token()->set_participant_id(participant_id);
   entry.mutable_token()->set_resume_token_sha256(token.hash);

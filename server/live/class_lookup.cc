@@ -21,9 +21,7 @@ void DescribeClass(
         std::optional<v1::ClassInfo> stored =
             registry->FindStored(request.class_id());
         if (!stored.has_value()) {
-          done(absl::NotFoundError(absl::StrCat(
-                   "no class with id ", QuoteForError(request.class_id()))),
-               {});
+          done(registry->NotHere(request.class_id(), ""), {});
           return;
         }
         // An ended class kept only in the history.
@@ -42,10 +40,7 @@ void DescribeClass(
     case v1::GetClassRequest::kJoinCode:
       actor = registry->FindByJoinCode(request.join_code());
       if (actor == nullptr) {
-        done(absl::NotFoundError(
-                 absl::StrCat("no class with join code ",
-                              QuoteForError(request.join_code()))),
-             {});
+        done(registry->NotHere("", request.join_code()), {});
         return;
       }
       break;

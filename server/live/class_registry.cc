@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "server/common/log.h"
+#include "server/common/quote.h"
+#include "server/common/secrets.h"
 #include "server/engine/summary.h"
 #include "server/engine/text.h"
 
@@ -271,12 +273,44 @@ std::optional<v1::ClassInfo> ClassRegistry::Info(
   return FindStored(class_id);
 }
 
+absl::Status ClassRegistry::NotHere(const std::string& class_id,
+                                    const std::string& join_code) const {
+  if (options_.elsewhere) {
+    if (std::optional<std::string> owner =
+            options_.elsewhere(class_id, join_code);
+        owner.has_value()) {
+      return absl::UnavailableError(absl::StrCat(
+          "class ", class_id.empty() ? QuoteForError(join_code) : class_id,
+          owner->empty() ? " is moving to another node"
+                         : absl::StrCat(" is run by node ", *owner),
+          "; retry (with backoff): this node serves it once it takes it "
+          "over"));
+    }
+  }
+  return absl::NotFoundError(
+      class_id.empty()
+          ? absl::StrCat("no class with join code ", QuoteForError(join_code))
+          : absl::StrCat("no class with id ", QuoteForError(class_id)));
+}
+
 absl::StatusOr<ClassRegistry::Seat> ClassRegistry::FindSeat(
     const std::string& resume_token) const {
   absl::StatusOr<SeatRef> seat = seats_.Find(resume_token);
-  if (!seat.ok()) return seat.status();
+  if (!seat.ok()) {
+    // A seat of a class another node runs (its token names the class).
+    const std::string class_id(TokenPrefix(resume_token));
+    if (!class_id.empty() && options_.elsewhere &&
+        options_.elsewhere(class_id, "").has_value()) {
+      return NotHere(class_id, "");
+    }
+    return seat.status();
+  }
   std::shared_ptr<ClassActor> actor = Find(seat->class_id);
   if (actor == nullptr) {
+    if (options_.elsewhere &&
+        options_.elsewhere(seat->class_id, "").has_value()) {
+      return NotHere(seat->class_id, "");
+    }
     return absl::NotFoundError(
         "the class of this resume token is over and no longer live");
   }

@@ -1,6 +1,7 @@
 #ifndef CIRCUIT_SERVER_LIVE_CLASS_REGISTRY_H_
 #define CIRCUIT_SERVER_LIVE_CLASS_REGISTRY_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +49,12 @@ struct RegistryOptions {
   absl::Duration health_retention = absl::Hours(24 * 30);
   // How often the ticker looks for health data past retention.
   absl::Duration purge_every = absl::Hours(1);
+  // In a cluster: where a class this node does not run is, by id (or, with
+  // an empty id, by join code): the node that owns it ("" while it moves
+  // between nodes); nullopt when no node runs it. Null: a single node.
+  std::function<std::optional<std::string>(const std::string& class_id,
+                                           const std::string& join_code)>
+      elsewhere;
 };
 
 // Every class this server holds, by id and join code; every seat (in its
@@ -101,6 +108,13 @@ class ClassRegistry {
   // A class's info, live or stored; nullopt for an unknown class.
   std::optional<v1::ClassInfo> Info(const std::string& class_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // What a door answers when this node does not run the class with this id
+  // (or, with an empty id, this join code): NOT_FOUND, naming it; in a
+  // cluster, UNAVAILABLE when another node runs it or it is moving between
+  // nodes, so the client retries rather than giving up.
+  absl::Status NotHere(const std::string& class_id,
+                       const std::string& join_code) const;
 
   // The seat a resume token holds: UNAUTHENTICATED when the token is
   // unknown, NOT_FOUND when its class is no longer live.

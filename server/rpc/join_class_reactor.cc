@@ -94,9 +94,7 @@ class ParticipantReactor : public StreamingReactor<BidiResponder> {
     if (request.has_join()) {
       actor = registry->FindByJoinCode(request.join().join_code());
       if (actor == nullptr) {
-        return absl::NotFoundError(
-            absl::StrCat("no class with join code ",
-                         QuoteForError(request.join().join_code())));
+        return registry->NotHere("", request.join().join_code());
       }
       entering_ = true;
       if (request.join().accept_batches()) stream_->AcceptBatches();

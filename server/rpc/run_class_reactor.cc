@@ -46,8 +46,8 @@ class InstructorReactor : public StreamingReactor<BidiResponder> {
       }
       actor_ = service_->registry_->Find(request.attach().class_id());
       if (actor_ == nullptr) {
-        return Fail(absl::NotFoundError(absl::StrCat(
-            "no class with id ", QuoteForError(request.attach().class_id()))));
+        return Fail(
+            service_->registry_->NotHere(request.attach().class_id(), ""));
       }
       if (absl::Status may = MayRunClass(who_, actor_->Info()); !may.ok()) {
         actor_ = nullptr;

@@ -58,8 +58,7 @@ class KioskReactor : public StreamingReactor<WriteResponder> {
     std::shared_ptr<ClassActor> actor =
         service->registry_->Find(request.class_id());
     if (actor == nullptr) {
-      Fail(absl::NotFoundError(absl::StrCat(
-          "no class with id ", QuoteForError(request.class_id()))));
+      Fail(service->registry_->NotHere(request.class_id(), ""));
       return;
     }
     if (absl::Status may = MayWatchClass(who, actor->Info()); !may.ok()) {

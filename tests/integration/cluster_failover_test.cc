@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "client/lib/connection.h"
@@ -23,6 +24,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/class_under_load.h"
+#include "tests/integration/http_harness.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/tcp_proxy.h"
@@ -110,6 +112,25 @@ class ClusterFailoverTest : public ::testing::Test {
     return false;
   }
 
+  // Waits until `node` answers GetClass(`ref`) with `code` and a message
+  // containing `text` (a node learns where classes are on its lease scan).
+  bool WaitUntilAnswers(int node, const std::string& ref, absl::StatusCode code,
+                        const std::string& text) {
+    client::ConnectOptions connect;
+    connect.address = nodes_[node].address;
+    client::Connection connection(connect);
+    absl::Status last;
+    for (const absl::Time until = absl::Now() + kWait; absl::Now() < until;) {
+      last = connection.GetClass(ref).status();
+      if (last.code() == code && absl::StrContains(last.message(), text)) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "GetClass(" << ref << ") on node " << node << ": " << last;
+    return false;
+  }
+
   testing::LoadOptions Load() const {
     testing::LoadOptions options;
     options.address = absl::StrCat("127.0.0.1:", proxy_->port());
@@ -131,15 +152,26 @@ TEST_F(ClusterFailoverTest, AKilledOwnersClassGoesOnOnAnotherNode) {
   ASSERT_NO_FATAL_FAILURE(load.Start());
   const std::string class_id = load.info().class_id();
   ASSERT_TRUE(load.acks().WaitForAtLeast(60, kWait));
-  EXPECT_FALSE(Serves(1, class_id)) << "node b runs a class node a owns";
+  // Node b does not run it, and says where it is: UNAVAILABLE (retry),
+  // not NOT_FOUND (give up), by id and by join code.
+  EXPECT_TRUE(WaitUntilAnswers(1, class_id, absl::StatusCode::kUnavailable,
+                               "run by node a"));
+  EXPECT_TRUE(WaitUntilAnswers(1, load.info().join_code(),
+                               absl::StatusCode::kUnavailable,
+                               "run by node a"));
+  EXPECT_TRUE(WaitUntilAnswers(1, "c-0123456789abcdef",
+                               absl::StatusCode::kNotFound, "no class"));
 
+  // Node a dies; its clients come straight to node b, which answers
+  // "retry" until its lease scan finds the class without an owner and it
+  // takes it over.
   nodes_[0].process->Signal(SIGKILL);
   ASSERT_TRUE(nodes_[0].process->Wait(absl::Now() + kWait).ok());
+  proxy_->SetTarget(nodes_[1].port);
+  proxy_->Cut();
   ASSERT_TRUE(WaitUntilServes(1, class_id, true))
       << "node b never took the class over; its log:\n"
       << Log(1);
-  proxy_->SetTarget(nodes_[1].port);
-  proxy_->Cut();
   const int64_t after_kill = load.acks().count();
   ASSERT_TRUE(load.acks().WaitForAtLeast(after_kill + 60, kWait))
       << "no report acknowledged on node b; its log:\n"
@@ -147,6 +179,13 @@ TEST_F(ClusterFailoverTest, AKilledOwnersClassGoesOnOnAnotherNode) {
   EXPECT_GT(load.StopAndCheck(), 120);
   EXPECT_GT(load.kiosk_reconnects(), 0);
   EXPECT_THAT(Log(1), ::testing::HasSubstr("taken over"));
+  // What an operator's Prometheus reads off node b.
+  const testing::Reply metrics = testing::Fetch(
+      nodes_[1].http_port, boost::beast::http::verb::get, "/metrics");
+  EXPECT_THAT(metrics.body,
+              ::testing::HasSubstr("\ncircuit_cluster_classes_owned 1\n"));
+  EXPECT_THAT(metrics.body, ::testing::HasSubstr(
+                                "circuit_cluster_lease_renew_failures_total"));
 }
 
 TEST_F(ClusterFailoverTest, AStoppedOwnerStepsDownWhenItContinues) {
