@@ -344,7 +344,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
       registry->Drop(class_id, std::string(why.message()));
     };
     cluster_journal->StartHandoffs(std::move(handoffs),
-                                   options.cluster.lease / 2);
+                                   options.cluster.lease / 4);
   }
   server->metrics_ = std::make_unique<Metrics>(
       server->registry_.get(), [service = server->service_.get()] {
