@@ -8,8 +8,6 @@
 namespace circuit::cluster {
 namespace {
 
-// A class's log keeps every record: its subject is its history.
-constexpr int64_t kDuplicateWindowNanos = 120LL * 1000 * 1000 * 1000;
 // Between a failed append's retries.
 constexpr absl::Duration kRetryPause = absl::Milliseconds(250);
 // How long an acked append may go unread before the reader resubscribes.
@@ -26,36 +24,7 @@ std::string ClassSubject(absl::string_view class_id) {
 }
 
 absl::Status EnsureClassStream(Nats& nats, int replicas) {
-  jsStreamInfo* info = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s =
-      js_GetStreamInfo(&info, nats.jetstream(), kClassStream, nullptr, &code);
-  if (s == NATS_OK) {
-    jsStreamInfo_Destroy(info);
-    return absl::OkStatus();
-  }
-  if (code != JSStreamNotFoundErr && s != NATS_NOT_FOUND) {
-    return NatsError("reading the class stream", s, code);
-  }
-  jsStreamConfig config;
-  jsStreamConfig_Init(&config);
-  const char* subjects[] = {"circuit.class.>"};
-  config.Name = kClassStream;
-  config.Subjects = subjects;
-  config.SubjectsLen = 1;
-  config.Storage = js_FileStorage;
-  config.Replicas = replicas;
-  config.Duplicates = kDuplicateWindowNanos;
-  // Health data is erased from a log by deleting its records.
-  config.DenyDelete = false;
-  s = js_AddStream(&info, nats.jetstream(), &config, nullptr, &code);
-  if (s != NATS_OK) {
-    // Another node made it meanwhile.
-    if (code == JSStreamNameExistErr) return absl::OkStatus();
-    return NatsError("creating the class stream", s, code);
-  }
-  jsStreamInfo_Destroy(info);
-  return absl::OkStatus();
+  return EnsureStream(nats, kClassStream, "circuit.class.>", replicas);
 }
 
 absl::Status CreateClassLog(Nats& nats, const internal::ClassRecord& record,

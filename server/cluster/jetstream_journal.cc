@@ -35,33 +35,6 @@ std::string PastIdentity(const std::string& profile_id,
                       class_id);
 }
 
-absl::Status EnsureHistoryStream(Nats& nats, int replicas) {
-  jsStreamInfo* info = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s =
-      js_GetStreamInfo(&info, nats.jetstream(), kHistoryStream, nullptr, &code);
-  if (s == NATS_OK) {
-    jsStreamInfo_Destroy(info);
-    return absl::OkStatus();
-  }
-  jsStreamConfig config;
-  jsStreamConfig_Init(&config);
-  const char* subjects[] = {"circuit.history.>"};
-  config.Name = kHistoryStream;
-  config.Subjects = subjects;
-  config.SubjectsLen = 1;
-  config.Storage = js_FileStorage;
-  config.Replicas = replicas;
-  config.Duplicates = 120LL * 1000 * 1000 * 1000;
-  s = js_AddStream(&info, nats.jetstream(), &config, nullptr, &code);
-  if (s != NATS_OK) {
-    if (code == JSStreamNameExistErr) return absl::OkStatus();
-    return NatsError("creating the history stream", s, code);
-  }
-  jsStreamInfo_Destroy(info);
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 JetStreamJournal::JetStreamJournal(Nats& nats, JetStreamJournalOptions options)
@@ -80,7 +53,11 @@ absl::StatusOr<std::unique_ptr<JetStreamJournal>> JetStreamJournal::Open(
 absl::Status JetStreamJournal::Setup() {
   const int r = options_.replicas;
   if (absl::Status s = EnsureClassStream(nats_, r); !s.ok()) return s;
-  if (absl::Status s = EnsureHistoryStream(nats_, r); !s.ok()) return s;
+  if (absl::Status s =
+          EnsureStream(nats_, kHistoryStream, "circuit.history.>", r);
+      !s.ok()) {
+    return s;
+  }
   absl::StatusOr<std::unique_ptr<LeaseBucket>> leases =
       LeaseBucket::Open(nats_, options_.lease, r);
   if (!leases.ok()) return leases.status();

@@ -264,6 +264,38 @@ void Nats::RunTimers() {
   }
 }
 
+absl::Status EnsureStream(Nats& nats, const std::string& name,
+                          const std::string& subjects, int replicas) {
+  jsStreamInfo* info = nullptr;
+  jsErrCode code = static_cast<jsErrCode>(0);
+  natsStatus s =
+      js_GetStreamInfo(&info, nats.jetstream(), name.c_str(), nullptr, &code);
+  if (s == NATS_OK) {
+    jsStreamInfo_Destroy(info);
+    return absl::OkStatus();
+  }
+  if (code != JSStreamNotFoundErr && s != NATS_NOT_FOUND) {
+    return NatsError("reading stream " + name, s, code);
+  }
+  const char* subject_list[] = {subjects.c_str()};
+  jsStreamConfig config;
+  jsStreamConfig_Init(&config);
+  config.Name = name.c_str();
+  config.Subjects = subject_list;
+  config.SubjectsLen = 1;
+  config.Storage = js_FileStorage;
+  config.Replicas = replicas;
+  config.Duplicates = 120LL * 1000 * 1000 * 1000;  // ns
+  s = js_AddStream(&info, nats.jetstream(), &config, nullptr, &code);
+  if (s != NATS_OK) {
+    // Another node made it meanwhile.
+    if (code == JSStreamNameExistErr) return absl::OkStatus();
+    return NatsError("creating stream " + name, s, code);
+  }
+  jsStreamInfo_Destroy(info);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<StoredMessage>> ReadSubject(
     Nats& nats, const char* stream, const std::string& subject) {
   std::vector<StoredMessage> messages;
@@ -385,26 +417,10 @@ absl::Status Bucket::EraseRevision(uint64_t revision) {
 absl::StatusOr<std::unique_ptr<RecordStream>> RecordStream::Open(
     Nats& nats, const std::string& name, const std::string& prefix,
     int replicas) {
-  jsStreamInfo* info = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  natsStatus s =
-      js_GetStreamInfo(&info, nats.jetstream(), name.c_str(), nullptr, &code);
-  if (s != NATS_OK) {
-    const std::string all = prefix + ".>";
-    const char* subjects[] = {all.c_str()};
-    jsStreamConfig config;
-    jsStreamConfig_Init(&config);
-    config.Name = name.c_str();
-    config.Subjects = subjects;
-    config.SubjectsLen = 1;
-    config.Storage = js_FileStorage;
-    config.Replicas = replicas;
-    s = js_AddStream(&info, nats.jetstream(), &config, nullptr, &code);
-    if (s != NATS_OK && code != JSStreamNameExistErr) {
-      return NatsError("creating stream " + name, s, code);
-    }
+  if (absl::Status s = EnsureStream(nats, name, prefix + ".>", replicas);
+      !s.ok()) {
+    return s;
   }
-  if (info != nullptr) jsStreamInfo_Destroy(info);
   return std::unique_ptr<RecordStream>(new RecordStream(nats, name, prefix));
 }
 

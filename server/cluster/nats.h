@@ -109,6 +109,14 @@ class Nats {
       ABSL_GUARDED_BY(mu_);
 };
 
+// Creates the file-backed stream `name` on `subjects` (e.g. "circuit.class.>")
+// with `replicas` copies when it is missing (at cluster set-up: on
+// nats-server 2.9 an R3 stream cannot be created while a server is down),
+// and a two-minute duplicate window, so a publish that timed out may be
+// made again with its message id.
+absl::Status EnsureStream(Nats& nats, const std::string& name,
+                          const std::string& subjects, int replicas);
+
 // One message of a stream as read back.
 struct StoredMessage {
   uint64_t seq = 0;
