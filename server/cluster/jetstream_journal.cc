@@ -187,8 +187,7 @@ void JetStreamJournal::RunWrites() {
           absl::MutexLock lock(&answers->mu);
           ++answers->outstanding;
         }
-        internal::Entry entry;
-        entry.ParseFromString(op.append_bytes);
+        const internal::Entry& entry = op.append_entry;
         const std::string& class_id = op.append_class;
         const int64_t term = owned->log->term();
         owned->log->Append(
@@ -452,7 +451,7 @@ void JetStreamJournal::Append(const std::string& class_id,
                               internal::Entry entry, JournalDone done) {
   Op op;
   op.append_class = class_id;
-  op.append_bytes = entry.SerializeAsString();
+  op.append_entry = std::move(entry);
   op.done = std::move(done);
   Enqueue(std::move(op));
 }

@@ -137,7 +137,7 @@ class JetStreamJournal : public Journal {
   // the result, in order.
   struct Op {
     std::string append_class;
-    std::string append_bytes;
+    internal::Entry append_entry;
     absl::AnyInvocable<absl::Status()> run;
     absl::AnyInvocable<void(absl::Status)> done;
   };
