@@ -368,7 +368,45 @@ ParticipantSession::ParticipantSession(std::shared_ptr<Connection> connection,
       profile_credential_(options.profile_credential),
       keep_profile_(options.keep_profile) {}
 
-ParticipantSession::~ParticipantSession() { Stop(); }
+ParticipantSession::~ParticipantSession() {
+  Stop();
+  std::thread retrier;
+  {
+    absl::MutexLock lock(&mu_);
+    retrier = std::move(retrier_);
+  }
+  if (retrier.joinable()) retrier.join();
+}
+
+void ParticipantSession::RetryLoop() {
+  while (true) {
+    std::vector<v1::JoinClassRequest> retries;
+    {
+      absl::MutexLock lock(&mu_);
+      auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ ||
+               (!retry_on_submit_.empty() && absl::Now() >= retry_due_);
+      };
+      while (!due()) {
+        mu_.AwaitWithDeadline(absl::Condition(&due),
+                              retry_on_submit_.empty()
+                                  ? absl::Now() + absl::Seconds(1)
+                                  : retry_due_);
+      }
+      if (stopping_) return;
+      for (const v1::JoinClassRequest& r : pending_) {
+        if (retry_on_submit_.erase(ReportId(r)) > 0) retries.push_back(r);
+      }
+      retry_on_submit_.clear();
+      retry_due_ = absl::InfiniteFuture();
+    }
+    absl::MutexLock write_lock(&write_mu_);
+    // Without a stream, the next one sends every pending report anyway.
+    for (size_t i = 0; stream_ != nullptr && i < retries.size(); ++i) {
+      if (!stream_->Write(retries[i])) break;
+    }
+  }
+}
 
 std::string ParticipantSession::Secret() const {
   absl::MutexLock lock(&mu_);
@@ -440,6 +478,11 @@ grpc::Status ParticipantSession::RunStream(grpc::ClientContext* context) {
           if (pending &&
               ack.code() == static_cast<int>(absl::StatusCode::kUnavailable)) {
             retry_on_submit_.insert(ack.report_id());
+            retry_due_ =
+                std::min(retry_due_, absl::Now() + options_.backoff_initial);
+            if (!retrier_.joinable()) {
+              retrier_ = std::thread([this] { RetryLoop(); });
+            }
           } else {
             retry_on_submit_.erase(ack.report_id());
           }

@@ -140,6 +140,8 @@ class LiveSession {
   mutable absl::Mutex mu_;
   ClassMirror mirror_ ABSL_GUARDED_BY(mu_);
   SessionStatus status_ ABSL_GUARDED_BY(mu_);
+  // Set by Stop.
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
  private:
   void Loop();
@@ -147,7 +149,6 @@ class LiveSession {
 
   Listener listener_;
   std::thread thread_;
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool close_after_stream_ ABSL_GUARDED_BY(mu_) = false;
   bool reconnect_paused_ ABSL_GUARDED_BY(mu_) = false;
   int failed_attempts_ ABSL_GUARDED_BY(mu_) = 0;
@@ -200,7 +201,8 @@ class ParticipantSession : public LiveSession {
   // its report_id is filled in when empty) and sends it now when connected;
   // it is resent with the same id after each reconnect until acknowledged.
   // When connected, the pending reports whose latest ack was UNAVAILABLE
-  // (not recorded, retry later) are sent again first.
+  // (not recorded, retry later) are sent again first, or after
+  // `backoff_initial` when nothing is submitted meanwhile.
   // Returns the id; RESOURCE_EXHAUSTED when the queue is full,
   // INVALID_ARGUMENT when `report` is not a report.
   absl::StatusOr<std::string> Submit(v1::JoinClassRequest report);
@@ -267,6 +269,11 @@ class ParticipantSession : public LiveSession {
   // Ids of pending reports whose latest ack was UNAVAILABLE: the next Submit
   // sends them again before its own report.
   std::set<std::string> retry_on_submit_ ABSL_GUARDED_BY(mu_);
+  // Sends those again after a pause, when no Submit came meanwhile (the
+  // last reports of a class, say): started at the first such answer.
+  void RetryLoop();
+  absl::Time retry_due_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  std::thread retrier_ ABSL_GUARDED_BY(mu_);
   // Final acknowledgements by report id.
   std::map<std::string, v1::ReportAck> acks_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::ReportAck> recent_acks_ ABSL_GUARDED_BY(mu_);

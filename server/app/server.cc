@@ -18,6 +18,7 @@
 #include "grpcpp/server_builder.h"
 #include "server/cluster/jetstream_journal.h"
 #include "server/cluster/nats.h"
+#include "server/cluster/node.h"
 #include "server/common/log.h"
 #include "server/common/thread_priority.h"
 #include "server/journal/sqlite_journal.h"
@@ -194,13 +195,17 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   RegistryOptions registry_options = options.registry;
   if (auto* cluster_journal =
           dynamic_cast<cluster::JetStreamJournal*>(server->journal_.get())) {
-    // A class another node runs is answered UNAVAILABLE here, not
-    // NOT_FOUND: its clients retry, and find it once it moves here.
-    registry_options.elsewhere = [cluster_journal](
-                                     const std::string& class_id,
-                                     const std::string& join_code) {
-      return cluster_journal->Elsewhere(class_id, join_code);
-    };
+    // Classes other nodes own are followed here and their inputs forwarded
+    // to their owners; a class moving between nodes is answered UNAVAILABLE,
+    // not NOT_FOUND, so its clients retry.
+    cluster::ClusterNode::Options node_options;
+    node_options.keys = cluster_journal->keys();
+    absl::StatusOr<std::unique_ptr<cluster::ClusterNode>> node =
+        cluster::ClusterNode::Start(*server->nats_, *cluster_journal,
+                                    node_options);
+    if (!node.ok()) return node.status();
+    server->cluster_node_ = *std::move(node);
+    registry_options.cluster = server->cluster_node_.get();
   }
   server->registry_ =
       std::make_unique<ClassRegistry>(library, server->journal_.get(), clock,
@@ -331,6 +336,27 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   // draining turns both NOT_SERVING and ends the watches.
   server->health_->SetServing(true);
   server->registry_->StartTicker();
+  if (server->cluster_node_ != nullptr) {
+    // Inputs other nodes forward: applied by the class's actor when this
+    // node owns it.
+    ClassRegistry* registry = server->registry_.get();
+    const std::string node = options.cluster.node;
+    server->cluster_node_->ServeForwarded([registry, node](
+                                              internal::Forwarded request,
+                                              ClusterLink::Answer answer) {
+      std::shared_ptr<ClassActor> actor = registry->Find(request.class_id());
+      if (actor == nullptr || actor->follower()) {
+        internal::ForwardedReply refused;
+        refused.set_code(static_cast<int>(absl::StatusCode::kUnavailable));
+        refused.set_message(absl::StrCat("node ", node, " does not own class ",
+                                         request.class_id().substr(0, 64),
+                                         " (any more); retry"));
+        answer(std::move(refused));
+        return;
+      }
+      actor->Serve(std::move(request), std::move(answer));
+    });
+  }
   if (auto* cluster_journal =
           dynamic_cast<cluster::JetStreamJournal*>(server->journal_.get())) {
     // Classes whose owner is gone are taken over here (if this node is
@@ -459,7 +485,10 @@ void CircuitServer::Shutdown(absl::Time deadline) {
       cluster_journal->StopHandoffs();
     }
     registry_->Close();
+    registry_->StopFollowing();
   }
+  // Nothing is forwarded once the journal it asks is gone.
+  if (cluster_node_ != nullptr) cluster_node_->Stop();
   const Stream::Totals fanout = Stream::totals();
   LogInfo("streams: %llu messages in %llu writes",
           static_cast<unsigned long long>(fanout.messages),

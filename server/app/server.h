@@ -31,6 +31,7 @@
 namespace circuit {
 
 namespace cluster {
+class ClusterNode;
 class Nats;
 }  // namespace cluster
 
@@ -184,6 +185,8 @@ class CircuitServer {
   // The cluster's connection (with --cluster): outlives the journal.
   std::unique_ptr<cluster::Nats> nats_;
   std::shared_ptr<Journal> journal_;
+  // Forwarding to owners and following their classes (with --cluster).
+  std::unique_ptr<cluster::ClusterNode> cluster_node_;
   std::unique_ptr<KioskPairings> kiosks_;
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<SignIns> sign_ins_;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "server/cluster/fence.h"
 #include "server/common/log.h"
 #include "server/common/stats.h"
@@ -39,6 +40,29 @@ std::string PastIdentity(const std::string& profile_id,
 
 JetStreamJournal::JetStreamJournal(Nats& nats, JetStreamJournalOptions options)
     : nats_(nats), options_(std::move(options)) {}
+
+namespace {
+
+// Where nodes announce the classes they take.
+constexpr char kOwnerSubject[] = "circuit.classes.owner";
+
+void OnAnnouncement(natsConnection* /*nc*/, natsSubscription* /*sub*/,
+                    natsMsg* msg, void* closure) {
+  auto& listening =
+      *static_cast<std::shared_ptr<JetStreamJournal::Listening>*>(closure);
+  const std::vector<std::string> parts = absl::StrSplit(
+      absl::string_view(natsMsg_GetData(msg),
+                        static_cast<size_t>(natsMsg_GetDataLength(msg))),
+      '\n');
+  natsMsg_Destroy(msg);
+  if (parts.size() != 3 || parts[0].empty() || parts[2].empty()) return;
+  absl::MutexLock lock(&listening->mu);
+  if (listening->journal != nullptr) {
+    listening->journal->Noticed(parts[0], parts[1], parts[2]);
+  }
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<JetStreamJournal>> JetStreamJournal::Open(
     Nats& nats, JetStreamJournalOptions options) {
@@ -74,10 +98,23 @@ absl::Status JetStreamJournal::Setup() {
       RecordStream::Open(nats_, kProfileStream, "circuit.profile", r);
   if (!profiles.ok()) return profiles.status();
   profiles_ = *std::move(profiles);
+  {
+    absl::MutexLock lock(&listening_->mu);
+    listening_->journal = this;
+  }
+  absl::StatusOr<Subscription> announcements =
+      SubscribeShared(nats_, kOwnerSubject, &OnAnnouncement, listening_);
+  if (!announcements.ok()) return announcements.status();
+  announcements_ = *std::move(announcements);
   return absl::OkStatus();
 }
 
 JetStreamJournal::~JetStreamJournal() {
+  {
+    absl::MutexLock lock(&listening_->mu);
+    listening_->journal = nullptr;
+  }
+  announcements_.Reset();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -277,7 +314,7 @@ void JetStreamJournal::StopHandoffs() {
   if (scanner_.joinable()) scanner_.join();
 }
 
-std::optional<std::string> JetStreamJournal::Elsewhere(
+std::optional<JetStreamJournal::Where> JetStreamJournal::Locate(
     const std::string& class_id, const std::string& join_code) const {
   absl::MutexLock lock(&mu_);
   std::string id = class_id;
@@ -286,11 +323,23 @@ std::optional<std::string> JetStreamJournal::Elsewhere(
     if (code == class_of_code_.end()) return std::nullopt;
     id = code->second;
   }
-  // Claimed here and still being replayed: it is moving here.
-  if (owned_.contains(id)) return std::string();
+  if (owned_.contains(id)) return Where{id, options_.node};
   auto it = owner_of_.find(id);
   if (it == owner_of_.end()) return std::nullopt;
-  return it->second;
+  return Where{id, it->second};
+}
+
+absl::StatusOr<internal::Entry> JetStreamJournal::OpenEntry(
+    const std::string& class_id, const internal::LogRecord& record) const {
+  absl::StatusOr<std::string> plain =
+      Open(EntryIdentity(class_id, record.term(), record.n()), record.entry());
+  internal::Entry entry;
+  if (!plain.ok() || !entry.ParseFromString(*plain)) {
+    return absl::DataLossError(absl::StrCat("class ", class_id, ": entry ",
+                                            record.term(), ".", record.n(),
+                                            " does not open or parse"));
+  }
+  return entry;
 }
 
 void JetStreamJournal::ScanForOrphans(absl::Duration every) {
@@ -314,6 +363,7 @@ void JetStreamJournal::ScanForOrphans(absl::Duration every) {
       if (handoffs_.lost) handoffs_.lost(class_id, why);
     }
     if (!losses.empty()) continue;  // losses first; the scan comes after
+    const absl::Time scan_began = absl::Now();
     absl::StatusOr<std::vector<std::string>> keys = classes_->Keys();
     if (!keys.ok()) continue;  // the cluster is unreachable: next time
     absl::flat_hash_map<std::string, std::string> owner_of;
@@ -337,6 +387,17 @@ void JetStreamJournal::ScanForOrphans(absl::Duration every) {
     }
     {
       absl::MutexLock lock(&mu_);
+      // What was announced since this look began is newer than what it
+      // read.
+      for (auto it = notices_.begin(); it != notices_.end();) {
+        if (it->second.at < scan_began) {
+          notices_.erase(it++);
+          continue;
+        }
+        owner_of[it->first] = it->second.owner;
+        class_of_code[absl::AsciiStrToUpper(it->second.join_code)] = it->first;
+        ++it;
+      }
       owner_of_.swap(owner_of);
       class_of_code_.swap(class_of_code);
     }
@@ -426,15 +487,9 @@ absl::StatusOr<std::vector<internal::Entry>> JetStreamJournal::Claim(
   }
   std::vector<internal::Entry> entries;
   for (const internal::LogRecord& record : claimed.entries) {
-    absl::StatusOr<std::string> plain = Open(
-        EntryIdentity(class_id, record.term(), record.n()), record.entry());
-    internal::Entry entry;
-    if (!plain.ok() || !entry.ParseFromString(*plain)) {
-      return absl::DataLossError(absl::StrCat("class ", class_id, ": entry ",
-                                              record.term(), ".", record.n(),
-                                              " does not open or parse"));
-    }
-    entries.push_back(std::move(entry));
+    absl::StatusOr<internal::Entry> entry = OpenEntry(class_id, record);
+    if (!entry.ok()) return entry.status();
+    entries.push_back(*std::move(entry));
   }
   auto owned = std::make_shared<Owned>();
   owned->log = *std::move(log);
@@ -442,9 +497,32 @@ absl::StatusOr<std::vector<internal::Entry>> JetStreamJournal::Claim(
   owned->log->OnLost([this, class_id, raw = owned.get()](absl::Status why) {
     Disown(class_id, raw, std::move(why));
   });
-  absl::MutexLock lock(&mu_);
-  owned_[class_id] = std::move(owned);
+  {
+    absl::MutexLock lock(&mu_);
+    owned_[class_id] = std::move(owned);
+  }
+  AnnounceOwner(claimed.record);
   return entries;
+}
+
+void JetStreamJournal::AnnounceOwner(const internal::ClassRecord& record) {
+  // class id, join code and owner, a line each: nothing secret (a kiosk
+  // shows the join code).
+  const std::string notice =
+      absl::StrCat(record.info().class_id(), "\n", record.info().join_code(),
+                   "\n", options_.node);
+  // Best effort: the next look finds what a lost announcement said.
+  natsConnection_Publish(nats_.connection(), kOwnerSubject, notice.data(),
+                         static_cast<int>(notice.size()));
+}
+
+void JetStreamJournal::Noticed(const std::string& class_id,
+                               const std::string& join_code,
+                               const std::string& owner) {
+  absl::MutexLock lock(&mu_);
+  owner_of_[class_id] = owner;
+  class_of_code_[absl::AsciiStrToUpper(join_code)] = class_id;
+  notices_[class_id] = Notice{join_code, owner, absl::Now()};
 }
 
 void JetStreamJournal::Append(const std::string& class_id,
@@ -473,14 +551,10 @@ JetStreamJournal::ReadEntries(const std::string& class_id, bool ended) {
   if (ended) fence.Flush(&taken);
   std::vector<LoggedEntry> entries;
   for (const internal::LogRecord& record : taken) {
-    absl::StatusOr<std::string> plain = Open(
-        EntryIdentity(class_id, record.term(), record.n()), record.entry());
+    absl::StatusOr<internal::Entry> entry = OpenEntry(class_id, record);
+    if (!entry.ok()) return entry.status();
     LoggedEntry& logged = entries.emplace_back();
-    if (!plain.ok() || !logged.entry.ParseFromString(*plain)) {
-      return absl::DataLossError(absl::StrCat("class ", class_id, ": entry ",
-                                              record.term(), ".", record.n(),
-                                              " does not open or parse"));
-    }
+    logged.entry = *std::move(entry);
     logged.seq = seq_of[{record.term(), record.n()}];
   }
   return entries;

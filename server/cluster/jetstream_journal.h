@@ -123,13 +123,34 @@ class JetStreamJournal : public Journal {
   void StopHandoffs() ABSL_LOCKS_EXCLUDED(mu_);
 
   // Where a live class is, as of the last look for orphans (by id, or with
-  // an empty id by join code): the node that owns it, or "" when nobody
-  // does right now or this node is taking it over; nullopt for a class that
-  // ended or that the cluster does not know. (The registry asks only about
-  // classes it does not run.)
-  std::optional<std::string> Elsewhere(const std::string& class_id,
-                                       const std::string& join_code) const
+  // an empty id by join code): its id and the node that owns it (this one
+  // for a class it owns or is taking over), or "" when nobody does right
+  // now; nullopt for a class that ended or that the cluster does not know.
+  struct Where {
+    std::string class_id;
+    std::string owner;
+  };
+  std::optional<Where> Locate(const std::string& class_id,
+                              const std::string& join_code) const
       ABSL_LOCKS_EXCLUDED(mu_);
+
+  // An entry of a class's log, as a reader took it: opened (when sealed)
+  // and parsed. DATA_LOSS when it does not open or parse.
+  absl::StatusOr<internal::Entry> OpenEntry(
+      const std::string& class_id, const internal::LogRecord& record) const;
+
+  const std::string& node() const { return options_.node; }
+
+  // What the callback of owners' announcements holds (shared, so the last
+  // one frees it): the journal, until it closes.
+  struct Listening {
+    absl::Mutex mu;
+    JetStreamJournal* journal ABSL_GUARDED_BY(mu) = nullptr;
+  };
+  // Another node's (or this node's) announcement that it owns a class.
+  void Noticed(const std::string& class_id, const std::string& join_code,
+               const std::string& owner) ABSL_LOCKS_EXCLUDED(mu_);
+  const std::shared_ptr<const KeyRing>& keys() const { return options_.keys; }
 
  private:
   // A write as the journal's thread does it: an append goes out without
@@ -149,6 +170,10 @@ class JetStreamJournal : public Journal {
 
   JetStreamJournal(Nats& nats, JetStreamJournalOptions options);
   absl::Status Setup();
+  // Tells every node that this node owns `record`'s class now (a create or
+  // a takeover), so they find it before their next look.
+  void AnnounceOwner(const internal::ClassRecord& record);
+
   void Enqueue(Op op) ABSL_LOCKS_EXCLUDED(mu_);
   void RunWrites();
   void RenewLeases();
@@ -216,6 +241,16 @@ class JetStreamJournal : public Journal {
   absl::flat_hash_map<std::string, std::string> owner_of_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> class_of_code_
       ABSL_GUARDED_BY(mu_);
+  // Announcements, by class: a look that began before one keeps it.
+  struct Notice {
+    std::string join_code;
+    std::string owner;
+    absl::Time at;
+  };
+  absl::flat_hash_map<std::string, Notice> notices_ ABSL_GUARDED_BY(mu_);
+  // The announcements' subscription, and what its callback holds.
+  std::shared_ptr<Listening> listening_ = std::make_shared<Listening>();
+  Subscription announcements_;
   // Owned classes given up, destroyed on the scanner's thread.
   std::vector<std::shared_ptr<Owned>> retired_ ABSL_GUARDED_BY(mu_);
   Handoffs handoffs_;  // set before scanner_ starts

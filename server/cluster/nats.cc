@@ -503,6 +503,29 @@ Subscription& Subscription::operator=(Subscription&& other) noexcept {
   return *this;
 }
 
+absl::Status nats_internal::SubscribeWith(Nats& nats,
+                                          const std::string& subject,
+                                          natsMsgHandler handler, void* closure,
+                                          void (*free_closure)(void*),
+                                          Subscription* out) {
+  natsSubscription* sub = nullptr;
+  natsStatus s = natsConnection_Subscribe(&sub, nats.connection(),
+                                          subject.c_str(), handler, closure);
+  if (s == NATS_OK)
+    s = natsSubscription_SetOnCompleteCB(sub, free_closure, closure);
+  if (s != NATS_OK) {
+    if (sub != nullptr) {
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+    }
+    // Without a subscription no callback can hold the closure.
+    free_closure(closure);
+    return NatsError(absl::StrCat("subscribing to ", subject), s);
+  }
+  *out = Subscription(sub);
+  return absl::OkStatus();
+}
+
 void Subscription::Reset() {
   if (sub_ == nullptr) return;
   natsSubscription_Unsubscribe(sub_);

@@ -218,6 +218,34 @@ class Subscription {
   natsSubscription* sub_ = nullptr;
 };
 
+namespace nats_internal {
+template <typename T>
+void DeleteShared(void* closure) {
+  delete static_cast<std::shared_ptr<T>*>(closure);
+}
+absl::Status SubscribeWith(Nats& nats, const std::string& subject,
+                           natsMsgHandler handler, void* closure,
+                           void (*free_closure)(void*), Subscription* out);
+}  // namespace nats_internal
+
+// Subscribes `handler` to `subject` (core NATS). The handler's closure is a
+// std::shared_ptr<T>* holding `shared`, freed once the subscription is done
+// with it, so what a callback uses outlives every callback.
+template <typename T>
+absl::StatusOr<Subscription> SubscribeShared(Nats& nats,
+                                             const std::string& subject,
+                                             natsMsgHandler handler,
+                                             std::shared_ptr<T> shared) {
+  Subscription out;
+  if (absl::Status s = nats_internal::SubscribeWith(
+          nats, subject, handler, new std::shared_ptr<T>(std::move(shared)),
+          &nats_internal::DeleteShared<T>, &out);
+      !s.ok()) {
+    return s;
+  }
+  return out;
+}
+
 }  // namespace circuit::cluster
 
 #endif  // CIRCUIT_SERVER_CLUSTER_NATS_H_

@@ -54,6 +54,19 @@ absl::Status SeatReleased() {
 
 absl::StatusOr<std::shared_ptr<ClassActor>> ClassActor::Create(
     const internal::ClassRecord& record, const ActorDeps& deps) {
+  return Make(record, deps, /*follower=*/false);
+}
+
+absl::StatusOr<std::shared_ptr<ClassActor>> ClassActor::CreateFollower(
+    const internal::ClassRecord& record, const ActorDeps& deps) {
+  if (deps.cluster == nullptr) {
+    return absl::FailedPreconditionError("a follower needs a cluster");
+  }
+  return Make(record, deps, /*follower=*/true);
+}
+
+absl::StatusOr<std::shared_ptr<ClassActor>> ClassActor::Make(
+    const internal::ClassRecord& record, const ActorDeps& deps, bool follower) {
   std::vector<v1::Exercise> exercises(record.exercises().begin(),
                                       record.exercises().end());
   absl::StatusOr<CircuitLibrary> library = CircuitLibrary::FromParts(
@@ -61,11 +74,12 @@ absl::StatusOr<std::shared_ptr<ClassActor>> ClassActor::Create(
       exercises, record.rules());
   if (!library.ok()) return library.status();
   return std::shared_ptr<ClassActor>(
-      new ClassActor(record, std::move(*library), deps));
+      new ClassActor(record, std::move(*library), deps, follower));
 }
 
 ClassActor::ClassActor(const internal::ClassRecord& record,
-                       CircuitLibrary library, const ActorDeps& deps)
+                       CircuitLibrary library, const ActorDeps& deps,
+                       bool follower)
     : class_id_(record.info().class_id()),
       join_code_(record.info().join_code()),
       library_(std::move(library)),
@@ -76,6 +90,8 @@ ClassActor::ClassActor(const internal::ClassRecord& record,
       server_library_(deps.library),
       hold_ms_(absl::ToInt64Milliseconds(deps.session.hold)),
       strand_(Strand::Create(deps.executor)),
+      follower_(follower),
+      cluster_(deps.cluster),
       session_(record.info(), library_.circuits().front(), &library_,
                deps.session),
       info_(session_.info()) {}
@@ -88,6 +104,12 @@ v1::ClassInfo ClassActor::Info() const {
 // --- Journal, then apply -----------------------------------------------------
 
 void ClassActor::Commit(internal::Entry entry, Applied applied) {
+  if (follower_) {
+    // Never reached: a follower forwards its inputs to the owner.
+    applied(engine::EntryOutcome{absl::FailedPreconditionError(
+        "this node follows the class; its owner records its inputs")});
+    return;
+  }
   if (closed_) {
     applied(engine::EntryOutcome{
         NotRecorded(absl::UnavailableError("the server is shutting down"))});
@@ -120,6 +142,7 @@ void ClassActor::ApplyCommitted(const internal::Entry& entry,
     return;
   }
   engine::EntryOutcome outcome = session_.ApplyEntry(entry);
+  ++position_;
   if (outcome.status.ok()) RegisterSeat(entry);
   AfterApply();
   applied(outcome);
@@ -136,7 +159,8 @@ void ClassActor::AfterApply() {
 }
 
 void ClassActor::RecordEndIfNeeded() {
-  if (end_recorded_ || closed_ || session_.phase() != v1::CLASS_PHASE_ENDED) {
+  if (follower_ || end_recorded_ || closed_ ||
+      session_.phase() != v1::CLASS_PHASE_ENDED) {
     return;
   }
   end_recorded_ = true;
@@ -196,6 +220,297 @@ void ClassActor::NoteParticipantId(const std::string& participant_id) {
   }
 }
 
+// --- Following and forwarding
+// ----------------------------------------------------------
+
+void ClassActor::FollowEntry(internal::Entry entry) {
+  strand_->Post([self = shared_from_this(), entry = std::move(entry)] {
+    self->ApplyFollowed(entry);
+  });
+}
+
+void ClassActor::ApplyFollowed(const internal::Entry& entry) {
+  if (entry.has_join()) NoteParticipantId(entry.join().participant_id());
+  engine::EntryOutcome outcome = session_.ApplyEntry(entry);
+  ++position_;
+  if (outcome.status.ok()) {
+    last_at_ms_ = std::max(last_at_ms_, entry.at_unix_ms());
+    RegisterSeat(entry);
+  }
+  AfterApply();
+  while (!waiting_.empty() && waiting_.begin()->first <= position_) {
+    auto done = std::move(waiting_.begin()->second);
+    waiting_.erase(waiting_.begin());
+    done(true);
+  }
+  if (entry.has_restart() && !closed_) {
+    // A new owner took the class over and marked every seat dropped: the
+    // participants whose streams are here are connected again.
+    for (const auto& [participant_id, attach_id] : attach_ids_) {
+      internal::Forwarded connect;
+      connect.set_attach_id(attach_id);
+      connect.set_connect(participant_id);
+      Forward(std::move(connect),
+              [this, participant_id = participant_id](
+                  absl::StatusOr<internal::ForwardedReply> reply) {
+                if (reply.ok()) return;
+                // She resumes, and the resume connects her.
+                std::shared_ptr<Stream> stream =
+                    broadcaster_.RemoveParticipant(participant_id);
+                attach_ids_.erase(participant_id);
+                if (stream != nullptr) {
+                  stream->Close(absl::UnavailableError(absl::StrCat(
+                                    "the class moved to another node: ",
+                                    reply.status().message(), "; resume")),
+                                /*after_queued=*/true);
+                }
+              });
+    }
+  }
+}
+
+void ClassActor::WhenApplied(int64_t position,
+                             absl::AnyInvocable<void(bool)> done) {
+  strand_->Post(
+      [self = shared_from_this(), position, done = std::move(done)]() mutable {
+        if (self->position_ >= position) {
+          done(true);
+        } else if (self->closed_) {
+          done(false);
+        } else {
+          self->waiting_.emplace(position, std::move(done));
+        }
+      });
+}
+
+std::string ClassActor::NextAttachId() {
+  return absl::StrCat(cluster_ == nullptr ? "" : cluster_->node(), "/",
+                      next_attach_++);
+}
+
+void ClassActor::Forward(
+    internal::Forwarded request,
+    absl::AnyInvocable<void(absl::StatusOr<internal::ForwardedReply>)> done) {
+  request.set_class_id(class_id_);
+  cluster_->Forward(
+      std::move(request),
+      [self = shared_from_this(), done = std::move(done)](
+          absl::StatusOr<internal::ForwardedReply> reply) mutable {
+        self->strand_->Post(
+            [self, reply = std::move(reply), done = std::move(done)]() mutable {
+              self->Answered(std::move(reply), std::move(done));
+            });
+      });
+}
+
+void ClassActor::Answered(
+    absl::StatusOr<internal::ForwardedReply> reply,
+    absl::AnyInvocable<void(absl::StatusOr<internal::ForwardedReply>)> done) {
+  if (!reply.ok()) {
+    done(reply.status());
+    return;
+  }
+  if (reply->code() != 0) {
+    done(absl::Status(static_cast<absl::StatusCode>(reply->code()),
+                      reply->message()));
+    return;
+  }
+  // The owner's answer shows the input applied: so must whatever this node
+  // sends its client next.
+  const int64_t position = reply->position();
+  auto answer = [reply = *std::move(reply),
+                 done = std::move(done)](bool applied) mutable {
+    if (applied) {
+      done(std::move(reply));
+    } else {
+      done(absl::UnavailableError(
+          "recorded by the class's owner, but this node stopped following "
+          "the class; resume on any node"));
+    }
+  };
+  if (position_ >= position) {
+    answer(true);
+  } else if (closed_) {
+    answer(false);
+  } else {
+    waiting_.emplace(position, std::move(answer));
+  }
+}
+
+void ClassActor::ForwardReport(internal::ReportInput report, ReportDone done) {
+  const std::string participant_id = report.participant_id();
+  ReportQueue& queue = report_queues_[participant_id];
+  queue.waiting.emplace_back(std::move(report), std::move(done));
+  if (!queue.busy) SendNextReport(participant_id);
+}
+
+void ClassActor::SendNextReport(const std::string& participant_id) {
+  auto it = report_queues_.find(participant_id);
+  if (it == report_queues_.end()) return;
+  ReportQueue& queue = it->second;
+  if (queue.waiting.empty()) {
+    report_queues_.erase(it);
+    return;
+  }
+  queue.busy = true;
+  internal::Forwarded forwarded;
+  forwarded.set_class_id(class_id_);
+  *forwarded.mutable_report() = std::move(queue.waiting.front().first);
+  ReportDone done = std::move(queue.waiting.front().second);
+  queue.waiting.pop_front();
+  auto answer = [done = std::move(done)](
+                    absl::StatusOr<internal::ForwardedReply> reply) mutable {
+    if (reply.ok()) {
+      done(engine::ReportResult{reply->seq(), reply->duplicate()});
+    } else {
+      done(reply.status());
+    }
+  };
+  cluster_->Forward(
+      std::move(forwarded),
+      [self = shared_from_this(), participant_id, answer = std::move(answer)](
+          absl::StatusOr<internal::ForwardedReply> reply) mutable {
+        self->strand_->Post([self, participant_id, reply = std::move(reply),
+                             answer = std::move(answer)]() mutable {
+          auto queue_it = self->report_queues_.find(participant_id);
+          const bool unknown =
+              !reply.ok() ||
+              reply->code() == static_cast<int>(absl::StatusCode::kUnavailable);
+          if (unknown && queue_it != self->report_queues_.end()) {
+            // Not known to be recorded: nothing after it goes before it is
+            // sent again (the client resends in order), or a later
+            // correction of a set could be overtaken by an earlier count.
+            std::deque<std::pair<internal::ReportInput, ReportDone>> failed;
+            failed.swap(queue_it->second.waiting);
+            self->report_queues_.erase(queue_it);
+            const absl::Status why =
+                reply.ok() ? absl::UnavailableError(reply->message())
+                           : reply.status();
+            for (auto& [unsent, refuse] : failed) refuse(why);
+          } else if (queue_it != self->report_queues_.end()) {
+            queue_it->second.busy = false;
+            self->SendNextReport(participant_id);
+          }
+          self->Answered(std::move(reply), std::move(answer));
+        });
+      });
+}
+
+void ClassActor::Serve(
+    internal::Forwarded request,
+    absl::AnyInvocable<void(internal::ForwardedReply)> done) {
+  strand_->Post([self = shared_from_this(), request = std::move(request),
+                 done = std::move(done)]() mutable {
+    // Every answer says how far the log was applied when it was made.
+    auto reply = [self, done = std::move(done)](
+                     absl::Status status,
+                     internal::ForwardedReply out) mutable {
+      out.set_code(static_cast<int>(status.code()));
+      out.set_message(std::string(status.message()));
+      out.set_position(self->position_);
+      done(std::move(out));
+    };
+    if (self->follower_) {
+      reply(absl::UnavailableError(absl::StrCat("this node does not own class ",
+                                                self->class_id_,
+                                                " (any more); retry")),
+            {});
+      return;
+    }
+    const std::string attach_id = request.attach_id();
+    switch (request.input_case()) {
+      case internal::Forwarded::kJoin:
+        self->SeatOnStrand(
+            request.join(), [self, attach_id, reply = std::move(reply)](
+                                absl::StatusOr<Seated> seated) mutable {
+              internal::ForwardedReply out;
+              if (seated.ok()) {
+                self->attach_ids_[seated->participant_id] = attach_id;
+                out.set_participant_id(seated->participant_id);
+                out.set_resume_token(seated->token);
+                out.set_profile_id(seated->profile_id);
+                out.set_profile_credential(seated->profile_credential);
+              }
+              reply(seated.status(), std::move(out));
+            });
+        return;
+      case internal::Forwarded::kConnect: {
+        const std::string participant_id = request.connect();
+        self->Connect(participant_id, [self, participant_id, attach_id,
+                                       reply = std::move(reply)](
+                                          absl::Status connected) mutable {
+          if (connected.ok()) {
+            // Her stream is on the follower now: one here is superseded.
+            std::shared_ptr<Stream> old =
+                self->broadcaster_.RemoveParticipant(participant_id);
+            if (old != nullptr) {
+              old->Close(
+                  absl::AbortedError(
+                      "superseded by a newer stream for this participant"),
+                  /*after_queued=*/false);
+            }
+            self->attach_ids_[participant_id] = attach_id;
+          }
+          reply(connected, {});
+        });
+        return;
+      }
+      case internal::Forwarded::kReport:
+        self->ReportOnStrand(
+            request.report(),
+            [reply = std::move(reply)](
+                absl::StatusOr<engine::ReportResult> result) mutable {
+              internal::ForwardedReply out;
+              if (result.ok()) {
+                out.set_seq(result->seq);
+                out.set_duplicate(result->duplicate);
+              }
+              reply(result.status(), std::move(out));
+            });
+        return;
+      case internal::Forwarded::kCommand:
+        self->CommandOnStrand(
+            request.command(),
+            [reply = std::move(reply)](absl::StatusOr<int64_t> seq) mutable {
+              internal::ForwardedReply out;
+              if (seq.ok()) out.set_seq(*seq);
+              reply(seq.status(), std::move(out));
+            });
+        return;
+      case internal::Forwarded::kLeave: {
+        const std::string participant_id = request.leave();
+        self->LeaveOnStrand(participant_id,
+                            [self, participant_id, reply = std::move(reply)](
+                                absl::Status status) mutable {
+                              if (status.ok()) {
+                                self->attach_ids_.erase(participant_id);
+                              }
+                              reply(status, {});
+                            });
+        return;
+      }
+      case internal::Forwarded::kDropped: {
+        // Only the stream she is on now counts: a late drop of an older one
+        // (she moved to another node) changes nothing.
+        auto it = self->attach_ids_.find(request.dropped());
+        if (it != self->attach_ids_.end() && it->second == attach_id) {
+          self->attach_ids_.erase(it);
+          self->Drop(request.dropped());
+        }
+        reply(absl::OkStatus(), {});
+        return;
+      }
+      case internal::Forwarded::kPosition:
+        reply(absl::OkStatus(), {});
+        return;
+      case internal::Forwarded::INPUT_NOT_SET:
+        break;
+    }
+    reply(absl::InvalidArgumentError("a forwarded input with nothing in it"),
+          {});
+  });
+}
+
 // --- Recovery
 // ------------------------------------------------------------------
 
@@ -203,6 +518,7 @@ void ClassActor::Replay(const std::vector<internal::Entry>& entries) {
   for (const internal::Entry& entry : entries) {
     if (entry.has_join()) NoteParticipantId(entry.join().participant_id());
     engine::EntryOutcome outcome = session_.ApplyEntry(entry);
+    ++position_;
     if (!outcome.status.ok()) continue;
     // Only applied entries set the clock's floor: a damaged one's time (say
     // in the year 292277026) would otherwise become every later entry's.
@@ -257,31 +573,67 @@ void ClassActor::Join(std::shared_ptr<Stream> stream,
                       const v1::JoinRequest& request, SeatDone done) {
   strand_->Post([self = shared_from_this(), stream = std::move(stream), request,
                  done = std::move(done)]() mutable {
-    const std::string& join_id = request.client_join_id();
-    std::string join_hash;
-    if (!join_id.empty()) {
-      const int64_t length = engine::CharCount(join_id);
-      if (length < kMinClientJoinId || length > kMaxClientJoinId) {
-        done(absl::InvalidArgumentError(absl::StrCat(
-            "client_join_id must be ", kMinClientJoinId, " to ",
-            kMaxClientJoinId, " characters (make it random), got ", length)));
-        return;
-      }
-      join_hash = Sha256(absl::StrCat(self->class_id_, "|", join_id));
-      if (std::optional<std::string> seat =
-              self->seats_->FindByJoinHash(self->class_id_, join_hash)) {
-        self->RetakeSeat(std::move(stream), *seat, request, std::move(done));
-        return;
-      }
+    if (self->follower_) {
+      internal::Forwarded forwarded;
+      const std::string attach_id = self->NextAttachId();
+      forwarded.set_attach_id(attach_id);
+      *forwarded.mutable_join() = request;
+      self->Forward(
+          std::move(forwarded),
+          [self, stream = std::move(stream), attach_id, done = std::move(done)](
+              absl::StatusOr<internal::ForwardedReply> reply) mutable {
+            if (!reply.ok()) {
+              done(reply.status());
+              return;
+            }
+            Seated seated{reply->participant_id(), reply->resume_token(),
+                          reply->profile_id(), reply->profile_credential()};
+            self->SendJoined(stream.get(), seated);
+            self->Attach(std::move(stream), Role::kParticipant,
+                         seated.participant_id, 0, /*resume=*/false);
+            self->attach_ids_[seated.participant_id] = attach_id;
+            done(seated.participant_id);
+          });
+      return;
     }
-    self->NewSeat(std::move(stream), request, std::move(join_hash),
-                  std::move(done));
+    self->SeatOnStrand(
+        request, [self, stream = std::move(stream), done = std::move(done)](
+                     absl::StatusOr<Seated> seated) mutable {
+          if (!seated.ok()) {
+            done(seated.status());
+            return;
+          }
+          self->SendJoined(stream.get(), *seated);
+          self->Attach(std::move(stream), Role::kParticipant,
+                       seated->participant_id, 0, /*resume=*/false);
+          done(seated->participant_id);
+        });
   });
 }
 
-void ClassActor::NewSeat(std::shared_ptr<Stream> stream,
-                         const v1::JoinRequest& request, std::string join_hash,
-                         SeatDone done) {
+void ClassActor::SeatOnStrand(const v1::JoinRequest& request, SeatedDone done) {
+  const std::string& join_id = request.client_join_id();
+  std::string join_hash;
+  if (!join_id.empty()) {
+    const int64_t length = engine::CharCount(join_id);
+    if (length < kMinClientJoinId || length > kMaxClientJoinId) {
+      done(absl::InvalidArgumentError(absl::StrCat(
+          "client_join_id must be ", kMinClientJoinId, " to ", kMaxClientJoinId,
+          " characters (make it random), got ", length)));
+      return;
+    }
+    join_hash = Sha256(absl::StrCat(class_id_, "|", join_id));
+    if (std::optional<std::string> seat =
+            seats_->FindByJoinHash(class_id_, join_hash)) {
+      RetakeSeat(*seat, request, std::move(done));
+      return;
+    }
+  }
+  NewSeat(request, std::move(join_hash), std::move(done));
+}
+
+void ClassActor::NewSeat(const v1::JoinRequest& request, std::string join_hash,
+                         SeatedDone done) {
   const std::string participant_id = absl::StrCat("p", next_participant_);
   v1::CheckIn check_in = request.check_in();
   std::optional<v1::Profile> profile;
@@ -326,9 +678,8 @@ void ClassActor::NewSeat(std::shared_ptr<Stream> stream,
   }
   ++next_participant_;
   if (profile.has_value() || !request.keep_profile()) {
-    CommitJoin(std::move(stream), participant_id, std::move(check_in),
-               std::move(join_hash), profile.has_value() ? &*profile : nullptr,
-               "", std::move(done));
+    CommitJoin(participant_id, std::move(check_in), std::move(join_hash),
+               profile.has_value() ? &*profile : nullptr, "", std::move(done));
     return;
   }
   if (profiles_ == nullptr) {
@@ -343,30 +694,28 @@ void ClassActor::NewSeat(std::shared_ptr<Stream> stream,
                                  : session_.info().studio_id();
   profiles_->Create(
       check_in, studio, programme_id, stage_id, stage_name,
-      [self = shared_from_this(), stream = std::move(stream), participant_id,
-       check_in, join_hash = std::move(join_hash), done = std::move(done)](
+      [self = shared_from_this(), participant_id, check_in,
+       join_hash = std::move(join_hash), done = std::move(done)](
           absl::StatusOr<ProfileBook::Created> created) mutable {
         self->strand_->Post(
-            [self, stream = std::move(stream), participant_id,
-             check_in = std::move(check_in), join_hash = std::move(join_hash),
-             created = std::move(created), done = std::move(done)]() mutable {
+            [self, participant_id, check_in = std::move(check_in),
+             join_hash = std::move(join_hash), created = std::move(created),
+             done = std::move(done)]() mutable {
               if (!created.ok()) {
                 done(created.status());
                 return;
               }
-              self->CommitJoin(std::move(stream), participant_id,
-                               std::move(check_in), std::move(join_hash),
-                               &created->profile,
+              self->CommitJoin(participant_id, std::move(check_in),
+                               std::move(join_hash), &created->profile,
                                std::move(created->credential), std::move(done));
             });
       });
 }
 
-void ClassActor::CommitJoin(std::shared_ptr<Stream> stream,
-                            const std::string& participant_id,
+void ClassActor::CommitJoin(const std::string& participant_id,
                             v1::CheckIn check_in, std::string join_hash,
                             const v1::Profile* profile,
-                            std::string profile_credential, SeatDone done) {
+                            std::string profile_credential, SeatedDone done) {
   NewToken token = MakeToken(class_id_);
   internal::Entry entry;
   internal::JoinInput* join = entry.mutable_join();
@@ -393,19 +742,14 @@ void ClassActor::CommitJoin(std::shared_ptr<Stream> stream,
     }
   }
   Commit(std::move(entry),
-         [this, stream = std::move(stream), participant_id,
-          token = std::move(token.token), profile_id = std::move(profile_id),
-          profile_credential = std::move(profile_credential),
+         [seated = Seated{participant_id, std::move(token.token),
+                          std::move(profile_id), std::move(profile_credential)},
           done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
            if (!outcome.status.ok()) {
              done(outcome.status);
              return;
            }
-           SendJoined(stream.get(), participant_id, token, profile_id,
-                      profile_credential);
-           Attach(std::move(stream), Role::kParticipant, participant_id, 0,
-                  /*resume=*/false);
-           done(participant_id);
+           done(std::move(seated));
          });
 }
 
@@ -424,9 +768,8 @@ std::vector<engine::SuggestionToMake> ClassActor::PlanFor(
   return engine::DerivePlan(inputs, history);
 }
 
-void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
-                            const std::string& participant_id,
-                            const v1::JoinRequest& request, SeatDone done) {
+void ClassActor::RetakeSeat(const std::string& participant_id,
+                            const v1::JoinRequest& request, SeatedDone done) {
   std::optional<v1::ConnectionState> connection =
       session_.Connection(participant_id);
   if (!connection.has_value() || *connection == v1::CONNECTION_STATE_LEFT) {
@@ -444,52 +787,56 @@ void ClassActor::RetakeSeat(std::shared_ptr<Stream> stream,
   const bool reissue = !profile_id.empty() && profiles_ != nullptr &&
                        request.keep_profile() &&
                        request.profile_credential().empty();
-  Commit(std::move(entry), [this, stream = std::move(stream), participant_id,
-                            profile_id, reissue, token = std::move(token.token),
+  Commit(std::move(entry), [this, participant_id, profile_id, reissue,
+                            token = std::move(token.token),
                             done = std::move(done)](
                                const engine::EntryOutcome& outcome) mutable {
     if (!outcome.status.ok()) {
       done(outcome.status);
       return;
     }
+    auto connect = [self = shared_from_this(),
+                    done = std::move(done)](Seated seated) mutable {
+      const std::string id = seated.participant_id;
+      self->Connect(id, [seated = std::move(seated), done = std::move(done)](
+                            absl::Status connected) mutable {
+        if (!connected.ok()) {
+          done(connected);
+        } else {
+          done(std::move(seated));
+        }
+      });
+    };
     if (!reissue) {
-      SendJoined(stream.get(), participant_id, token, profile_id);
-      ResumeOnStrand(std::move(stream), participant_id, 0,
-                     /*resume=*/false, std::move(done));
+      connect(Seated{participant_id, token, profile_id, ""});
       return;
     }
     profiles_->Reissue(
-        profile_id,
-        [self = shared_from_this(), stream = std::move(stream), participant_id,
-         profile_id, token = std::move(token), done = std::move(done)](
-            absl::StatusOr<ProfileBook::Created> created) mutable {
-          self->strand_->Post([self, stream = std::move(stream), participant_id,
-                               profile_id, token = std::move(token),
+        profile_id, [self = shared_from_this(), participant_id, profile_id,
+                     token = std::move(token), connect = std::move(connect)](
+                        absl::StatusOr<ProfileBook::Created> created) mutable {
+          self->strand_->Post([participant_id, profile_id,
+                               token = std::move(token),
                                created = std::move(created),
-                               done = std::move(done)]() mutable {
+                               connect = std::move(connect)]() mutable {
             // Without a new credential (revoked meanwhile, say) she
             // still gets her seat.
-            self->SendJoined(stream.get(), participant_id, token, profile_id,
-                             created.ok() ? created->credential : "");
-            self->ResumeOnStrand(std::move(stream), participant_id, 0,
-                                 /*resume=*/false, std::move(done));
+            connect(Seated{participant_id, token, profile_id,
+                           created.ok() ? created->credential : ""});
           });
         });
   });
 }
 
-void ClassActor::SendJoined(Stream* stream, const std::string& participant_id,
-                            const std::string& token,
-                            const std::string& profile_id,
-                            const std::string& profile_credential) {
+void ClassActor::SendJoined(Stream* stream, const Seated& seated) {
   v1::JoinClassResponse joined;
   joined.set_server_time_unix_ms(clock_->NowUnixMs());
   joined.mutable_joined()->set_class_id(class_id_);
-  joined.mutable_joined()->set_participant_id(participant_id);
-  joined.mutable_joined()->set_resume_token(token);
+  joined.mutable_joined()->set_participant_id(seated.participant_id);
+  joined.mutable_joined()->set_resume_token(seated.token);
   joined.mutable_joined()->set_hold_ms(hold_ms_);
-  joined.mutable_joined()->set_profile_id(profile_id);
-  joined.mutable_joined()->set_profile_credential(profile_credential);
+  joined.mutable_joined()->set_profile_id(seated.profile_id);
+  joined.mutable_joined()->set_profile_credential(seated.profile_credential);
   stream->Send(ToByteBuffer(joined), Delivery::kReliable);
 }
 
@@ -506,6 +853,41 @@ void ClassActor::Resume(std::shared_ptr<Stream> stream,
 void ClassActor::ResumeOnStrand(std::shared_ptr<Stream> stream,
                                 const std::string& participant_id,
                                 int64_t last_seq, bool resume, SeatDone done) {
+  if (follower_) {
+    internal::Forwarded forwarded;
+    const std::string attach_id = NextAttachId();
+    forwarded.set_attach_id(attach_id);
+    forwarded.set_connect(participant_id);
+    Forward(std::move(forwarded),
+            [this, stream = std::move(stream), participant_id, last_seq, resume,
+             attach_id, done = std::move(done)](
+                absl::StatusOr<internal::ForwardedReply> reply) mutable {
+              if (!reply.ok()) {
+                done(reply.status());
+                return;
+              }
+              Attach(std::move(stream), Role::kParticipant, participant_id,
+                     last_seq, resume);
+              attach_ids_[participant_id] = attach_id;
+              done(participant_id);
+            });
+    return;
+  }
+  Connect(participant_id,
+          [this, stream = std::move(stream), participant_id, last_seq, resume,
+           done = std::move(done)](absl::Status connected) mutable {
+            if (!connected.ok()) {
+              done(connected);
+              return;
+            }
+            Attach(std::move(stream), Role::kParticipant, participant_id,
+                   last_seq, resume);
+            done(participant_id);
+          });
+}
+
+void ClassActor::Connect(const std::string& participant_id,
+                         absl::AnyInvocable<void(absl::Status)> done) {
   std::optional<v1::ConnectionState> connection =
       session_.Connection(participant_id);
   if (!connection.has_value() || *connection == v1::CONNECTION_STATE_LEFT) {
@@ -514,102 +896,146 @@ void ClassActor::ResumeOnStrand(std::shared_ptr<Stream> stream,
   }
   if (*connection == v1::CONNECTION_STATE_CONNECTED) {
     // Still connected on another stream (or its drop is not recorded yet):
-    // the seat just moves to this stream.
+    // the seat just moves to the new one.
     drops_to_retry_.erase(participant_id);
-    Attach(std::move(stream), Role::kParticipant, participant_id, last_seq,
-           resume);
-    done(participant_id);
+    done(absl::OkStatus());
     return;
   }
   internal::Entry entry;
   entry.mutable_connection()->set_participant_id(participant_id);
   entry.mutable_connection()->set_state(v1::CONNECTION_STATE_CONNECTED);
   Commit(std::move(entry),
-         [this, stream = std::move(stream), participant_id, last_seq, resume,
-          done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
-           if (!outcome.status.ok()) {
-             done(outcome.status);
-             return;
-           }
-           Attach(std::move(stream), Role::kParticipant, participant_id,
-                  last_seq, resume);
-           done(participant_id);
+         [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+           done(outcome.status);
          });
 }
 
 void ClassActor::Command(const v1::InstructorCommand& command,
                          CommandDone done) {
-  strand_->Post([self = shared_from_this(), command,
-                 done = std::move(done)]() mutable {
-    internal::Entry entry;
-    *entry.mutable_command() = command;
-    ClassActor* actor = self.get();
-    actor->Commit(
-        std::move(entry),
-        [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
-          ProcessStats().CountCommand(static_cast<int>(outcome.status.code()));
-          if (outcome.status.ok()) {
-            done(outcome.seq);
+  strand_->Post(
+      [self = shared_from_this(), command, done = std::move(done)]() mutable {
+        self->CommandOnStrand(command, std::move(done));
+      });
+}
+
+void ClassActor::CommandOnStrand(const v1::InstructorCommand& command,
+                                 CommandDone done) {
+  if (follower_) {
+    internal::Forwarded forwarded;
+    *forwarded.mutable_command() = command;
+    Forward(
+        std::move(forwarded),
+        [done = std::move(done)](
+            absl::StatusOr<internal::ForwardedReply> reply) mutable {
+          ProcessStats().CountCommand(static_cast<int>(reply.status().code()));
+          if (reply.ok()) {
+            done(reply->seq());
           } else {
-            done(outcome.status);
+            done(reply.status());
           }
         });
-  });
+    return;
+  }
+  internal::Entry entry;
+  *entry.mutable_command() = command;
+  Commit(std::move(entry),
+         [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+           ProcessStats().CountCommand(static_cast<int>(outcome.status.code()));
+           if (outcome.status.ok()) {
+             done(outcome.seq);
+           } else {
+             done(outcome.status);
+           }
+         });
 }
 
 void ClassActor::Report(internal::ReportInput report, ReportDone done) {
   const int64_t received_ns = MonotonicNanos();
   strand_->Post([self = shared_from_this(), report = std::move(report),
                  done = std::move(done), received_ns]() mutable {
-    auto answer = [received_ns, done = std::move(done)](
-                      absl::StatusOr<engine::ReportResult> outcome) mutable {
-      ProcessStats().CountReport(static_cast<int>(outcome.status().code()));
-      ProcessStats().ack_latency_ns.Observe(MonotonicNanos() - received_ns);
-      done(std::move(outcome));
-    };
-    // Refusals and retries of what is recorded are answered at once, from
-    // durable state; only what the session would accept is journaled.
-    std::optional<engine::ReportResult> duplicate;
-    absl::Status check = self->session_.CheckReport(report, &duplicate);
-    if (!check.ok()) {
-      answer(check);
-      return;
-    }
-    if (duplicate.has_value()) {
-      answer(engine::ReportResult{duplicate->seq, /*duplicate=*/true});
-      return;
-    }
-    internal::Entry entry;
-    *entry.mutable_report() = std::move(report);
-    self->Commit(
-        std::move(entry), [answer = std::move(answer)](
-                              const engine::EntryOutcome& outcome) mutable {
-          if (outcome.status.ok()) {
-            answer(engine::ReportResult{outcome.seq, outcome.duplicate});
+    self->ReportOnStrand(
+        std::move(report),
+        [received_ns, done = std::move(done)](
+            absl::StatusOr<engine::ReportResult> outcome) mutable {
+          ProcessStats().CountReport(static_cast<int>(outcome.status().code()));
+          ProcessStats().ack_latency_ns.Observe(MonotonicNanos() - received_ns);
+          done(std::move(outcome));
+        });
+  });
+}
+
+void ClassActor::ReportOnStrand(internal::ReportInput report, ReportDone done) {
+  if (follower_) {
+    ForwardReport(std::move(report), std::move(done));
+    return;
+  }
+  // Refusals and retries of what is recorded are answered at once, from
+  // durable state; only what the session would accept is journaled.
+  std::optional<engine::ReportResult> duplicate;
+  absl::Status check = session_.CheckReport(report, &duplicate);
+  if (!check.ok()) {
+    done(check);
+    return;
+  }
+  if (duplicate.has_value()) {
+    done(engine::ReportResult{duplicate->seq, /*duplicate=*/true});
+    return;
+  }
+  internal::Entry entry;
+  *entry.mutable_report() = std::move(report);
+  Commit(std::move(entry),
+         [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+           if (outcome.status.ok()) {
+             done(engine::ReportResult{outcome.seq, outcome.duplicate});
+           } else {
+             done(outcome.status);
+           }
+         });
+}
+
+void ClassActor::Leave(const std::string& participant_id) {
+  strand_->Post([self = shared_from_this(), participant_id] {
+    self->LeaveOnStrand(
+        participant_id, [self, participant_id](absl::Status status) {
+          std::shared_ptr<Stream> stream =
+              self->broadcaster_.RemoveParticipant(participant_id);
+          self->attach_ids_.erase(participant_id);
+          if (stream == nullptr) return;
+          stream->Close(status, /*after_queued=*/true);
+          // A leave that could not be recorded still ends this stream: the
+          // seat is then held as after a drop.
+          if (status.ok()) return;
+          if (self->follower_) {
+            internal::Forwarded dropped;
+            dropped.set_dropped(participant_id);
+            self->Forward(std::move(dropped),
+                          [](absl::StatusOr<internal::ForwardedReply>) {});
           } else {
-            answer(outcome.status);
+            self->Drop(participant_id);
           }
         });
   });
 }
 
-void ClassActor::Leave(const std::string& participant_id) {
-  strand_->Post([self = shared_from_this(), participant_id] {
-    internal::Entry entry;
-    entry.mutable_connection()->set_participant_id(participant_id);
-    entry.mutable_connection()->set_state(v1::CONNECTION_STATE_LEFT);
-    ClassActor* actor = self.get();
-    actor->Commit(std::move(entry),
-                  [self, participant_id](const engine::EntryOutcome& outcome) {
-                    std::shared_ptr<Stream> stream =
-                        self->broadcaster_.RemoveParticipant(participant_id);
-                    if (stream == nullptr) return;
-                    stream->Close(outcome.status, /*after_queued=*/true);
-                    // A leave that could not be recorded still ends this
-                    // stream: the seat is then held as after a drop.
-                    if (!outcome.status.ok()) self->Drop(participant_id);
-                  });
-  });
+void ClassActor::LeaveOnStrand(const std::string& participant_id,
+                               absl::AnyInvocable<void(absl::Status)> done) {
+  if (follower_) {
+    internal::Forwarded forwarded;
+    forwarded.set_leave(participant_id);
+    Forward(std::move(forwarded),
+            [done = std::move(done)](
+                absl::StatusOr<internal::ForwardedReply> reply) mutable {
+              done(reply.status());
+            });
+    return;
+  }
+  internal::Entry entry;
+  entry.mutable_connection()->set_participant_id(participant_id);
+  entry.mutable_connection()->set_state(v1::CONNECTION_STATE_LEFT);
+  Commit(std::move(entry),
+         [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
+           done(outcome.status);
+         });
 }
 
 void ClassActor::StreamEnded(const std::string& participant_id,
@@ -620,7 +1046,20 @@ void ClassActor::StreamEnded(const std::string& participant_id,
         nullptr) {
       return;
     }
-    self->Drop(participant_id);
+    if (!self->follower_) {
+      self->Drop(participant_id);
+      return;
+    }
+    auto it = self->attach_ids_.find(participant_id);
+    if (it == self->attach_ids_.end()) return;
+    internal::Forwarded dropped;
+    dropped.set_attach_id(it->second);
+    dropped.set_dropped(participant_id);
+    self->attach_ids_.erase(it);
+    // Not answered: a drop the owner misses leaves the seat connected until
+    // she comes back (any node) or leaves.
+    self->Forward(std::move(dropped),
+                  [](absl::StatusOr<internal::ForwardedReply>) {});
   });
 }
 
@@ -655,7 +1094,7 @@ void ClassActor::Tick(int64_t tick, const ProgressPace& pace) {
 
 void ClassActor::TickOnStrand(int64_t tick, const ProgressPace& pace) {
   const absl::Time now = clock_->Now();
-  if (!tick_in_flight_ && !closed_ && session_.TickDue(now)) {
+  if (!follower_ && !tick_in_flight_ && !closed_ && session_.TickDue(now)) {
     tick_in_flight_ = true;
     internal::Entry entry;
     entry.mutable_tick();
@@ -739,7 +1178,12 @@ void ClassActor::GoAway(const std::string& reason) {
 }
 
 void ClassActor::Close() {
-  strand_->Post([self = shared_from_this()] { self->closed_ = true; });
+  strand_->Post([self = shared_from_this()] {
+    self->closed_ = true;
+    std::multimap<int64_t, absl::AnyInvocable<void(bool)>> waiting;
+    waiting.swap(self->waiting_);
+    for (auto& [position, done] : waiting) done(false);
+  });
 }
 
 // --- Catching up
@@ -783,6 +1227,9 @@ void ClassActor::Attach(std::shared_ptr<Stream> stream, Role role,
       broadcaster_.AddKiosk(std::move(stream), /*live=*/!replay);
       break;
     case Role::kParticipant: {
+      // Her stream is here now, not on a follower (a follower sets her
+      // stream's id after this).
+      attach_ids_.erase(participant_id);
       std::shared_ptr<Stream> old = broadcaster_.SetParticipant(
           participant_id, std::move(stream), /*live=*/!replay);
       if (old != nullptr) {

@@ -3,6 +3,8 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,6 +23,7 @@
 #include "server/fanout/stream.h"
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
+#include "server/live/cluster_link.h"
 #include "server/live/executor.h"
 #include "server/live/profiles.h"
 #include "server/live/seats.h"
@@ -40,6 +43,8 @@ struct ActorDeps {
   // with). Null: joins with a profile are refused (tests of other things).
   ProfileBook* profiles = nullptr;
   const CircuitLibrary* library = nullptr;
+  // In a cluster: the way to the owners of classes this node follows.
+  ClusterLink* cluster = nullptr;
 };
 
 // One live class as an actor: its ClassSession, its journal appends and its
@@ -61,6 +66,16 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   static absl::StatusOr<std::shared_ptr<ClassActor>> Create(
       const internal::ClassRecord& record, const ActorDeps& deps);
 
+  // In a cluster, a class another node owns, as this node follows it: its
+  // state is the owner's log applied entry by entry (FollowEntry), never
+  // journaled here; its streams are served here as the owner's are, with
+  // the same privacy rules; every input (a join, resume, report, command,
+  // leave or dropped stream) is forwarded to the owner (deps.cluster) and
+  // answered once this node has applied what the owner had when it replied.
+  static absl::StatusOr<std::shared_ptr<ClassActor>> CreateFollower(
+      const internal::ClassRecord& record, const ActorDeps& deps);
+  bool follower() const { return follower_; }
+
   const std::string& class_id() const { return class_id_; }
   const std::string& join_code() const { return join_code_; }
 
@@ -77,6 +92,22 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   // records the end of a class that ended but was not marked so. `done` runs
   // when that is durable or has failed.
   void Recover(absl::AnyInvocable<void(absl::Status)> done);
+
+  // --- Following (a follower only) -------------------------------------------
+
+  // Applies the next entry of the owner's log, and publishes its events.
+  void FollowEntry(internal::Entry entry);
+  // Runs `done` on the strand once `position` entries are applied (true), or
+  // once the follower is closed first (false).
+  void WhenApplied(int64_t position, absl::AnyInvocable<void(bool)> done);
+
+  // --- Owning (the owner only) -----------------------------------------------
+
+  // Applies an input a follower forwarded, through the same paths as this
+  // node's own streams' inputs, and answers it (on the strand) with how far
+  // the class's log was applied then.
+  void Serve(internal::Forwarded request,
+             absl::AnyInvocable<void(internal::ForwardedReply)> done);
 
   // --- Streams --------------------------------------------------------------
 
@@ -174,8 +205,47 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
  private:
   using Applied = absl::AnyInvocable<void(const engine::EntryOutcome&)>;
 
+  static absl::StatusOr<std::shared_ptr<ClassActor>> Make(
+      const internal::ClassRecord& record, const ActorDeps& deps,
+      bool follower);
   ClassActor(const internal::ClassRecord& record, CircuitLibrary library,
-             const ActorDeps& deps);
+             const ActorDeps& deps, bool follower);
+
+  // A seat given to a join, before the adapter sends it anything.
+  struct Seated {
+    std::string participant_id;
+    std::string token;
+    std::string profile_id;
+    std::string profile_credential;
+  };
+  using SeatedDone = absl::AnyInvocable<void(absl::StatusOr<Seated>)>;
+  // On the strand, the owner only: checks a join in and journals it (a new
+  // seat, or a retried join's seat with a new token, connected again).
+  void SeatOnStrand(const v1::JoinRequest& request, SeatedDone done);
+  // The owner only: marks the seat connected (journaled, unless it is).
+  // NOT_FOUND when it was released.
+  void Connect(const std::string& participant_id,
+               absl::AnyInvocable<void(absl::Status)> done);
+  void CommandOnStrand(const v1::InstructorCommand& command, CommandDone done);
+  void ReportOnStrand(internal::ReportInput report, ReportDone done);
+  void LeaveOnStrand(const std::string& participant_id,
+                     absl::AnyInvocable<void(absl::Status)> done);
+  // A follower: sends `request` to the owner; `done` gets the owner's
+  // refusal, or its reply once this node applied as far (on the strand).
+  void Forward(
+      internal::Forwarded request,
+      absl::AnyInvocable<void(absl::StatusOr<internal::ForwardedReply>)> done);
+  // The rest of Forward, on the strand.
+  void Answered(
+      absl::StatusOr<internal::ForwardedReply> reply,
+      absl::AnyInvocable<void(absl::StatusOr<internal::ForwardedReply>)> done);
+  // A follower forwards one participant's reports one at a time, in the
+  // order they came, so the owner records them in that order whichever
+  // node owns the class when each arrives.
+  void ForwardReport(internal::ReportInput report, ReportDone done);
+  void SendNextReport(const std::string& participant_id);
+  std::string NextAttachId();
+  void ApplyFollowed(const internal::Entry& entry);
 
   // On the strand: journals `entry` at the current time, then (on the
   // strand again) applies it, publishes its events and calls `applied`.
@@ -210,22 +280,20 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
                     const std::string& participant_id,
                     v1::SnapshotReason reason);
   void SendProgress(Stream* stream);
-  void NewSeat(std::shared_ptr<Stream> stream, const v1::JoinRequest& request,
-               std::string join_hash, SeatDone done);
+  void NewSeat(const v1::JoinRequest& request, std::string join_hash,
+               SeatedDone done);
   // After NewSeat's checks: journals the join of `participant_id`, linked to
   // `profile` when set (with her plan), and answers Joined (with
   // `profile_credential` when the join made her profile).
-  void CommitJoin(std::shared_ptr<Stream> stream,
-                  const std::string& participant_id, v1::CheckIn check_in,
+  void CommitJoin(const std::string& participant_id, v1::CheckIn check_in,
                   std::string join_hash, const v1::Profile* profile,
-                  std::string profile_credential, SeatDone done);
+                  std::string profile_credential, SeatedDone done);
   // A join retried with the client_join_id of `participant_id`'s seat (the
   // first answer was lost): a new resume token, and when the join asked to
   // keep a profile and made the seat's, a new profile credential (the lost
   // answer held the only copy).
-  void RetakeSeat(std::shared_ptr<Stream> stream,
-                  const std::string& participant_id,
-                  const v1::JoinRequest& request, SeatDone done);
+  void RetakeSeat(const std::string& participant_id,
+                  const v1::JoinRequest& request, SeatedDone done);
   // `resume`: a snapshot it needs is MISSED_EVENTS (else INITIAL).
   void ResumeOnStrand(std::shared_ptr<Stream> stream,
                       const std::string& participant_id, int64_t last_seq,
@@ -238,9 +306,7 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   std::vector<engine::SuggestionToMake> PlanFor(
       const v1::Profile& profile,
       const std::vector<internal::PastClass>& history) const;
-  void SendJoined(Stream* stream, const std::string& participant_id,
-                  const std::string& token, const std::string& profile_id = "",
-                  const std::string& profile_credential = "");
+  void SendJoined(Stream* stream, const Seated& seated);
 
   const std::string class_id_;
   const std::string join_code_;
@@ -252,6 +318,8 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   const CircuitLibrary* const server_library_;
   const int64_t hold_ms_;
   const std::shared_ptr<Strand> strand_;
+  const bool follower_;
+  ClusterLink* const cluster_;
 
   // Strand only.
   engine::ClassSession session_;
@@ -266,6 +334,22 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   bool end_recorded_ = false;  // EndClass written (or being written)
   bool closed_ = false;        // no more journal writes
   absl::flat_hash_set<std::string> drops_to_retry_;
+  // Log entries applied (replayed, committed or followed): the same count
+  // on the owner and on every follower at the same point of the log.
+  int64_t position_ = 0;
+  // The owner: participants whose stream is on a follower, by the id of
+  // that stream. A follower: the ids of its participants' streams here.
+  absl::flat_hash_map<std::string, std::string> attach_ids_;
+  uint64_t next_attach_ = 1;
+  // A follower: each participant's reports not forwarded yet, and whether
+  // one is on its way.
+  struct ReportQueue {
+    bool busy = false;
+    std::deque<std::pair<internal::ReportInput, ReportDone>> waiting;
+  };
+  absl::flat_hash_map<std::string, ReportQueue> report_queues_;
+  // A follower: what waits for the log to be applied this far.
+  std::multimap<int64_t, absl::AnyInvocable<void(bool)>> waiting_;
   // Streams still being fed the events they missed (a resume), by id: the
   // stream is in broadcaster_, not live yet, and gets the log from
   // `after_seq` on, so no live event can overtake or repeat a replayed one.

@@ -27,9 +27,16 @@ ClassRegistry::ClassRegistry(const CircuitLibrary* library, Journal* journal,
       clock_(clock),
       executor_(executor),
       options_(std::move(options)),
-      profiles_(journal, clock) {}
+      profiles_(journal, clock) {
+  if (options_.cluster != nullptr) {
+    follow_thread_ = std::thread([this] { RunFollowThread(); });
+  }
+}
 
-ClassRegistry::~ClassRegistry() { StopTicker(); }
+ClassRegistry::~ClassRegistry() {
+  StopTicker();
+  StopFollowing();
+}
 
 ActorDeps ClassRegistry::Deps() {
   ActorDeps deps;
@@ -40,6 +47,7 @@ ActorDeps ClassRegistry::Deps() {
   deps.session = options_.session;
   deps.profiles = &profiles_;
   deps.library = library_;
+  deps.cluster = options_.cluster;
   return deps;
 }
 
@@ -106,7 +114,10 @@ absl::Status ClassRegistry::Recover() {
 
 void ClassRegistry::Adopt(const internal::ClassRecord& record) {
   const std::string& class_id = record.info().class_id();
-  if (Find(class_id) != nullptr) return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (by_id_.count(class_id) != 0) return;
+  }
   absl::StatusOr<std::shared_ptr<ClassActor>> actor =
       ClassActor::Create(record, Deps());
   if (!actor.ok()) {
@@ -124,10 +135,22 @@ void ClassRegistry::Adopt(const internal::ClassRecord& record) {
     return;
   }
   (*actor)->Replay(*entries);
+  Followed was;
   {
     absl::MutexLock lock(&mu_);
     if (by_id_.count(class_id) != 0) return;
     AddLocked(*actor);
+    // This node followed it: its streams here resume on the class itself.
+    if (auto it = followed_.find(class_id); it != followed_.end()) {
+      was = std::move(it->second);
+      followed_by_code_.erase(was.actor->join_code());
+      followed_.erase(it);
+    }
+  }
+  if (was.actor != nullptr) {
+    was.reading.reset();
+    was.actor->Close();
+    was.actor->GoAway("this node takes the class over");
   }
   absl::Notification recovered;
   absl::Status status;
@@ -246,7 +269,9 @@ std::shared_ptr<ClassActor> ClassRegistry::Find(
     const std::string& class_id) const {
   absl::MutexLock lock(&mu_);
   auto it = by_id_.find(class_id);
-  return it == by_id_.end() ? nullptr : it->second;
+  if (it != by_id_.end()) return it->second;
+  auto followed = followed_.find(class_id);
+  return followed == followed_.end() ? nullptr : followed->second.actor;
 }
 
 std::shared_ptr<ClassActor> ClassRegistry::FindByJoinCode(
@@ -254,7 +279,12 @@ std::shared_ptr<ClassActor> ClassRegistry::FindByJoinCode(
   std::string upper = absl::AsciiStrToUpper(code);
   absl::MutexLock lock(&mu_);
   auto code_it = id_by_code_.find(upper);
-  if (code_it == id_by_code_.end()) return nullptr;
+  if (code_it == id_by_code_.end()) {
+    auto followed = followed_by_code_.find(upper);
+    if (followed == followed_by_code_.end()) return nullptr;
+    auto it = followed_.find(followed->second);
+    return it == followed_.end() ? nullptr : it->second.actor;
+  }
   auto it = by_id_.find(code_it->second);
   return it == by_id_.end() ? nullptr : it->second;
 }
@@ -275,16 +305,21 @@ std::optional<v1::ClassInfo> ClassRegistry::Info(
 
 absl::Status ClassRegistry::NotHere(const std::string& class_id,
                                     const std::string& join_code) const {
-  if (options_.elsewhere) {
-    if (std::optional<std::string> owner =
-            options_.elsewhere(class_id, join_code);
-        owner.has_value()) {
+  if (options_.cluster != nullptr) {
+    if (std::optional<ClusterLink::Located> located =
+            options_.cluster->Locate(class_id, join_code);
+        located.has_value()) {
+      const std::string name =
+          class_id.empty() ? QuoteForError(join_code) : class_id;
+      if (located->owner.empty() ||
+          located->owner == options_.cluster->node()) {
+        return absl::UnavailableError(absl::StrCat(
+            "class ", name, " is moving between nodes; retry (with backoff)"));
+      }
+      RequestFollow(located->class_id);
       return absl::UnavailableError(absl::StrCat(
-          "class ", class_id.empty() ? QuoteForError(join_code) : class_id,
-          owner->empty() ? " is moving to another node"
-                         : absl::StrCat(" is run by node ", *owner),
-          "; retry (with backoff): this node serves it once it takes it "
-          "over"));
+          "class ", name, " is run by node ", located->owner,
+          "; this node is catching up with it: retry (with backoff)"));
     }
   }
   return absl::NotFoundError(
@@ -299,16 +334,16 @@ absl::StatusOr<ClassRegistry::Seat> ClassRegistry::FindSeat(
   if (!seat.ok()) {
     // A seat of a class another node runs (its token names the class).
     const std::string class_id(TokenPrefix(resume_token));
-    if (!class_id.empty() && options_.elsewhere &&
-        options_.elsewhere(class_id, "").has_value()) {
+    if (!class_id.empty() && options_.cluster != nullptr &&
+        options_.cluster->Locate(class_id, "").has_value()) {
       return NotHere(class_id, "");
     }
     return seat.status();
   }
   std::shared_ptr<ClassActor> actor = Find(seat->class_id);
   if (actor == nullptr) {
-    if (options_.elsewhere &&
-        options_.elsewhere(seat->class_id, "").has_value()) {
+    if (options_.cluster != nullptr &&
+        options_.cluster->Locate(seat->class_id, "").has_value()) {
       return NotHere(seat->class_id, "");
     }
     return absl::NotFoundError(
@@ -577,7 +612,7 @@ void ClassRegistry::TickAll() {
   pace.staff_every = std::max(1, options_.progress_every_ticks);
   pace.participant_every = pace.staff_every;
   pace.participants_per_tick = std::max(1, options_.progress_per_tick);
-  for (const auto& actor : Actors()) actor->Tick(tick, pace);
+  for (const auto& actor : AllActors()) actor->Tick(tick, pace);
   const int64_t purge_ticks = std::max<int64_t>(
       1, absl::ToInt64Milliseconds(options_.purge_every) /
              std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.tick)));
@@ -624,11 +659,11 @@ void ClassRegistry::StopTicker() {
 }
 
 void ClassRegistry::GoAway(const std::string& reason) {
-  for (const auto& actor : Actors()) actor->GoAway(reason);
+  for (const auto& actor : AllActors()) actor->GoAway(reason);
 }
 
 void ClassRegistry::Close() {
-  for (const auto& actor : Actors()) actor->Close();
+  for (const auto& actor : AllActors()) actor->Close();
 }
 
 void ClassRegistry::EvictOldestEndedLocked() {
@@ -658,6 +693,173 @@ std::vector<std::shared_ptr<ClassActor>> ClassRegistry::Actors() const {
   actors.reserve(by_id_.size());
   for (const auto& [id, actor] : by_id_) actors.push_back(actor);
   return actors;
+}
+
+std::vector<std::shared_ptr<ClassActor>> ClassRegistry::AllActors() const {
+  std::vector<std::shared_ptr<ClassActor>> actors = Actors();
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, followed] : followed_) {
+    actors.push_back(followed.actor);
+  }
+  return actors;
+}
+
+// --- Following classes other nodes own
+// ------------------------------------------
+
+void ClassRegistry::RequestFollow(const std::string& class_id) const {
+  absl::MutexLock lock(&mu_);
+  if (follow_stop_ || followed_.count(class_id) != 0 ||
+      !follow_pending_.insert(class_id).second) {
+    return;
+  }
+  follow_queue_.push_back(class_id);
+  LogInfo("catching up with class %s (run by another node)", class_id);
+}
+
+void ClassRegistry::RunFollowThread() {
+  while (true) {
+    std::string class_id;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](ClassRegistry* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return self->follow_stop_ || !self->follow_queue_.empty();
+          },
+          this));
+      if (follow_stop_) return;
+      class_id = follow_queue_.front();
+      follow_queue_.erase(follow_queue_.begin());
+    }
+    StartFollowing(class_id);
+    absl::MutexLock lock(&mu_);
+    follow_pending_.erase(class_id);
+  }
+}
+
+void ClassRegistry::StartFollowing(const std::string& class_id) {
+  // The reader's callbacks run on a cluster thread: the actor they feed is
+  // made from the log's first record.
+  struct Start {
+    absl::Mutex mu;
+    std::shared_ptr<ClassActor> actor ABSL_GUARDED_BY(mu);
+    absl::Status failed ABSL_GUARDED_BY(mu);
+  };
+  auto start = std::make_shared<Start>();
+  const ActorDeps deps = Deps();
+  absl::StatusOr<std::unique_ptr<ClusterLink::Following>> reading =
+      options_.cluster->Follow(
+          class_id,
+          [start, deps](const internal::ClassRecord& record) {
+            absl::StatusOr<std::shared_ptr<ClassActor>> actor =
+                ClassActor::CreateFollower(record, deps);
+            absl::MutexLock lock(&start->mu);
+            if (actor.ok()) {
+              start->actor = *std::move(actor);
+            } else {
+              start->failed = actor.status();
+            }
+          },
+          [start](internal::Entry entry) {
+            absl::MutexLock lock(&start->mu);
+            if (start->actor != nullptr) {
+              start->actor->FollowEntry(std::move(entry));
+            }
+          });
+  if (!reading.ok()) {
+    LogWarning("class %s cannot be followed: %s", class_id,
+               reading.status().message());
+    return;
+  }
+  const absl::Time deadline = absl::Now() + options_.follow_timeout;
+  std::shared_ptr<ClassActor> actor;
+  {
+    absl::MutexLock lock(&start->mu);
+    start->mu.AwaitWithDeadline(
+        absl::Condition(
+            +[](Start* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              return s->actor != nullptr || !s->failed.ok();
+            },
+            start.get()),
+        deadline);
+    if (start->actor == nullptr) {
+      LogWarning("class %s cannot be followed: %s", class_id,
+                 start->failed.ok() ? "its log did not arrive in time"
+                                    : start->failed.message());
+      return;
+    }
+    actor = start->actor;
+  }
+  // Caught up once it has applied what the owner had when asked.
+  struct Caught {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto caught = std::make_shared<Caught>();
+  internal::Forwarded ask;
+  ask.set_class_id(class_id);
+  ask.set_position(true);
+  options_.cluster->Forward(
+      std::move(ask),
+      [actor, caught](absl::StatusOr<internal::ForwardedReply> reply) {
+        if (!reply.ok() || reply->code() != 0) {
+          caught->status =
+              reply.ok()
+                  ? absl::Status(static_cast<absl::StatusCode>(reply->code()),
+                                 reply->message())
+                  : reply.status();
+          caught->done.Notify();
+          return;
+        }
+        actor->WhenApplied(reply->position(), [caught](bool applied) {
+          if (!applied) caught->status = absl::UnavailableError("closed");
+          caught->done.Notify();
+        });
+      });
+  if (!caught->done.WaitForNotificationWithDeadline(deadline) ||
+      !caught->status.ok()) {
+    // A late answer finds `caught` still alive (shared) and nobody waiting.
+    LogWarning("class %s cannot be followed: %s", class_id,
+               caught->done.HasBeenNotified()
+                   ? std::string(caught->status.message())
+                   : std::string("it did not catch up in time"));
+    actor->Close();
+    return;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (follow_stop_ || by_id_.count(class_id) != 0) {
+      actor->Close();
+      return;
+    }
+    followed_by_code_[absl::AsciiStrToUpper(actor->join_code())] = class_id;
+    followed_[class_id] = Followed{actor, *std::move(reading)};
+  }
+  LogInfo("following class %s (run by another node)", class_id);
+}
+
+void ClassRegistry::StopFollowing() {
+  std::map<std::string, Followed> followed;
+  std::thread thread;
+  {
+    absl::MutexLock lock(&mu_);
+    follow_stop_ = true;
+    followed.swap(followed_);
+    followed_by_code_.clear();
+    thread = std::move(follow_thread_);
+  }
+  if (thread.joinable()) thread.join();
+  for (auto& [id, f] : followed) {
+    f.reading.reset();
+    f.actor->Close();
+  }
+}
+
+std::vector<std::string> ClassRegistry::FollowedClasses() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  for (const auto& [id, followed] : followed_) ids.push_back(id);
+  return ids;
 }
 
 }  // namespace circuit

@@ -23,6 +23,7 @@
 #include "server/journal/journal.h"
 #include "server/library/circuit_library.h"
 #include "server/live/class_actor.h"
+#include "server/live/cluster_link.h"
 #include "server/live/executor.h"
 #include "server/live/seats.h"
 
@@ -49,12 +50,11 @@ struct RegistryOptions {
   absl::Duration health_retention = absl::Hours(24 * 30);
   // How often the ticker looks for health data past retention.
   absl::Duration purge_every = absl::Hours(1);
-  // In a cluster: where a class this node does not run is, by id (or, with
-  // an empty id, by join code): the node that owns it ("" while it moves
-  // between nodes); nullopt when no node runs it. Null: a single node.
-  std::function<std::optional<std::string>(const std::string& class_id,
-                                           const std::string& join_code)>
-      elsewhere;
+  // In a cluster: where the classes other nodes own are, the way to their
+  // owners and their logs. Null: a single node.
+  ClusterLink* cluster = nullptr;
+  // How long a node waits to catch up with a class it starts following.
+  absl::Duration follow_timeout = absl::Seconds(10);
 };
 
 // Every class this server holds, by id and join code; every seat (in its
@@ -112,9 +112,17 @@ class ClassRegistry {
   // What a door answers when this node does not run the class with this id
   // (or, with an empty id, this join code): NOT_FOUND, naming it; in a
   // cluster, UNAVAILABLE when another node runs it or it is moving between
-  // nodes, so the client retries rather than giving up.
+  // nodes, so the client retries rather than giving up. When another node
+  // owns it, this node starts following it (in the background): the retry
+  // finds it here, served as a follower (ClassActor::CreateFollower).
   absl::Status NotHere(const std::string& class_id,
                        const std::string& join_code) const;
+
+  // Stops following every class (before the cluster link goes away).
+  void StopFollowing() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The classes this node follows now (for tests and metrics).
+  std::vector<std::string> FollowedClasses() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The seat a resume token holds: UNAUTHENTICATED when the token is
   // unknown, NOT_FOUND when its class is no longer live.
@@ -173,6 +181,16 @@ class ClassRegistry {
  private:
   std::vector<std::shared_ptr<ClassActor>> Actors() const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The classes this node runs and those it follows.
+  std::vector<std::shared_ptr<ClassActor>> AllActors() const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Starts following `class_id` on the follow thread, unless it is already.
+  void RequestFollow(const std::string& class_id) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // On the follow thread: reads the class's log until it has applied what
+  // its owner had when asked, then serves it. Blocks.
+  void StartFollowing(const std::string& class_id) ABSL_LOCKS_EXCLUDED(mu_);
+  void RunFollowThread();
   // Moves the class that ended first out of memory, with its join code and
   // seats, into the stored history; none when no class has ended.
   void EvictOldestEndedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -204,6 +222,21 @@ class ClassRegistry {
   std::map<std::string, Stored> stored_ ABSL_GUARDED_BY(mu_);
   // Ended classes in memory whose health data was purged.
   absl::flat_hash_set<std::string> purged_ ABSL_GUARDED_BY(mu_);
+
+  // Classes other nodes own that this node follows, with their readers.
+  struct Followed {
+    std::shared_ptr<ClassActor> actor;
+    std::unique_ptr<ClusterLink::Following> reading;
+  };
+  std::map<std::string, Followed> followed_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::string> followed_by_code_
+      ABSL_GUARDED_BY(mu_);
+  // Classes to start following, and those being started (asked for by
+  // NotHere, which is const: a cache of the cluster's classes).
+  mutable std::vector<std::string> follow_queue_ ABSL_GUARDED_BY(mu_);
+  mutable absl::flat_hash_set<std::string> follow_pending_ ABSL_GUARDED_BY(mu_);
+  bool follow_stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread follow_thread_;
 
   absl::Mutex ticker_mu_;
   bool ticker_stop_ ABSL_GUARDED_BY(ticker_mu_) = false;

@@ -101,9 +101,10 @@ ClassUnderLoad::~ClassUnderLoad() {
   StopSessions();
 }
 
-std::shared_ptr<client::Connection> ClassUnderLoad::NewConnection() const {
+std::shared_ptr<client::Connection> ClassUnderLoad::NewConnection(
+    const std::string& address) const {
   client::ConnectOptions connect;
-  connect.address = options_.address;
+  connect.address = address;
   return std::make_shared<client::Connection>(connect);
 }
 
@@ -153,7 +154,9 @@ void ClassUnderLoad::Start() {
 
   // The kiosk: only state, cues and progress may ever reach it.
   kiosk_ = std::make_unique<client::KioskSession>(
-      NewConnection(), options_.kiosk_key, info_.class_id(), session_options_);
+      NewConnection(options_.spread.empty() ? options_.address
+                                            : options_.spread.back()),
+      options_.kiosk_key, info_.class_id(), session_options_);
   kiosk_->SetListener([this](const google::protobuf::Message* message) {
     const auto* response = dynamic_cast<const v1::WatchClassResponse*>(message);
     if (response == nullptr) return;
@@ -167,15 +170,20 @@ void ClassUnderLoad::Start() {
     }
   });
   kiosk_->Start();
-  ASSERT_TRUE(kiosk_->WaitForLink(LinkState::kLive, wait));
+  ASSERT_TRUE(kiosk_->WaitForLink(LinkState::kLive, wait))
+      << "the kiosk's last error: " << kiosk_->Status().error;
 
   for (int i = 0; i < options_.participants; ++i) {
     auto r = std::make_unique<Reporter>();
     v1::CheckIn check_in;
     check_in.set_display_name(absl::StrCat("Reporter ", i));
     check_in.set_show_name_on_kiosk(i % 2 == 0);
+    const std::string& address =
+        options_.spread.empty()
+            ? options_.address
+            : options_.spread[static_cast<size_t>(i) % options_.spread.size()];
     r->session = std::make_unique<client::ParticipantSession>(
-        NewConnection(), info_.join_code(), check_in, session_options_);
+        NewConnection(address), info_.join_code(), check_in, session_options_);
     Reporter* raw = r.get();
     r->session->SetListener([raw, this](const google::protobuf::Message* m) {
       const auto* response = dynamic_cast<const v1::JoinClassResponse*>(m);
@@ -190,7 +198,8 @@ void ClassUnderLoad::Start() {
     reporters_.push_back(std::move(r));
   }
   for (const auto& r : reporters_) {
-    ASSERT_TRUE(r->session->WaitForLink(LinkState::kLive, wait));
+    ASSERT_TRUE(r->session->WaitForLink(LinkState::kLive, wait))
+        << "a participant's last error: " << r->session->Status().error;
   }
 
   // Each participant keeps a few reports in flight until told to stop.

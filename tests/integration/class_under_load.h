@@ -56,6 +56,10 @@ class AckCounter {
 struct LoadOptions {
   // Where every client connects (a TcpProxy, so the test can move them).
   std::string address;
+  // When set, where participants connect instead, in turn (participant i
+  // to the i-th modulo its size), and the kiosk (to the last): other
+  // nodes of a cluster.
+  std::vector<std::string> spread;
   std::string instructor_key;
   std::string kiosk_key;
   int participants = 20;
@@ -87,7 +91,11 @@ class ClassUnderLoad {
 
  private:
   struct Reporter;
-  std::shared_ptr<client::Connection> NewConnection() const;
+  std::shared_ptr<client::Connection> NewConnection(
+      const std::string& address) const;
+  std::shared_ptr<client::Connection> NewConnection() const {
+    return NewConnection(options_.address);
+  }
   void StopSessions();
 
   const LoadOptions options_;

@@ -56,10 +56,13 @@ class ClusterFailoverTest : public ::testing::Test {
     chmod(key_file_.c_str(), 0600);
   }
 
-  // Nodes a and b, with leases of `lease_seconds`; the proxy to a.
-  void StartNodes(int lease_seconds) {
-    for (const char* node : {"a", "b"}) {
-      absl::StatusOr<spawn::Circuitd> circuitd = StartNode(node, lease_seconds);
+  // Nodes a and b (and c, for 3), with leases of `lease_seconds`; the proxy
+  // to a.
+  void StartNodes(int lease_seconds, int count = 2) {
+    const std::vector<std::string> names = {"a", "b", "c"};
+    for (int i = 0; i < count; ++i) {
+      absl::StatusOr<spawn::Circuitd> circuitd =
+          StartNode(names[static_cast<size_t>(i)], lease_seconds);
       ASSERT_TRUE(circuitd.ok()) << circuitd.status();
       nodes_.push_back(*std::move(circuitd));
     }
@@ -186,6 +189,51 @@ TEST_F(ClusterFailoverTest, AKilledOwnersClassGoesOnOnAnotherNode) {
               ::testing::HasSubstr("\ncircuit_cluster_classes_owned 1\n"));
   EXPECT_THAT(metrics.body, ::testing::HasSubstr(
                                 "circuit_cluster_lease_renew_failures_total"));
+}
+
+TEST_F(ClusterFailoverTest, AClassSpreadOverThreeNodesOutlivesItsOwner) {
+  ASSERT_NO_FATAL_FAILURE(StartNodes(kShortLease, 3));
+  // The class is created on node a (through the proxy); its 60
+  // participants join on all three nodes, and the kiosk watches on node c.
+  // Nodes b and c follow the class's log and forward their clients' inputs
+  // to node a.
+  testing::LoadOptions options = Load();
+  options.participants = 60;
+  options.in_flight = 3;
+  options.spread = {options.address, nodes_[1].address, nodes_[2].address};
+  testing::ClassUnderLoad load(options);
+  ASSERT_NO_FATAL_FAILURE(load.Start()) << "node c's log:\n" << Log(2);
+  ASSERT_TRUE(load.acks().WaitForAtLeast(300, kWait)) << "node b's log:\n"
+                                                      << Log(1);
+  for (int node : {1, 2}) {
+    EXPECT_THAT(Log(node), ::testing::HasSubstr("following class"));
+  }
+
+  // Node a dies mid-class. Its clients come to node b through the proxy;
+  // those of nodes b and c keep their streams. Node b or c takes the class
+  // over, and the other forwards to it.
+  nodes_[0].process->Signal(SIGKILL);
+  ASSERT_TRUE(nodes_[0].process->Wait(absl::Now() + kWait).ok());
+  proxy_->SetTarget(nodes_[1].port);
+  proxy_->Cut();
+  const int64_t after_kill = load.acks().count();
+  ASSERT_TRUE(load.acks().WaitForAtLeast(after_kill + 300, kWait))
+      << "reports stopped being acknowledged; node b's log:\n"
+      << Log(1) << "\nnode c's log:\n"
+      << Log(2);
+  EXPECT_GT(load.StopAndCheck(), 600);
+  const std::string taken = Log(1) + Log(2);
+  EXPECT_THAT(taken, ::testing::HasSubstr("taken over"));
+  int owned = 0;
+  for (int node : {1, 2}) {
+    const testing::Reply metrics = testing::Fetch(
+        nodes_[node].http_port, boost::beast::http::verb::get, "/metrics");
+    if (absl::StrContains(metrics.body,
+                          "\ncircuit_cluster_classes_owned 1\n")) {
+      ++owned;
+    }
+  }
+  EXPECT_EQ(owned, 1) << "one node owns the class";
 }
 
 TEST_F(ClusterFailoverTest, AStoppedOwnerStepsDownWhenItContinues) {
