@@ -1,14 +1,21 @@
 #include "client/lib/connection.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/channel_arguments.h"
@@ -28,7 +35,37 @@ bool IsTlsHandshakeFailure(const std::string& message) {
 
 }  // namespace
 
+std::string ChannelTarget(const std::string& address) {
+  if (!absl::StrContains(address, ',')) return address;
+  std::vector<std::string> parts =
+      absl::StrSplit(address, ',', absl::SkipWhitespace());
+  for (std::string& part : parts) {
+    part = std::string(absl::StripAsciiWhitespace(part));
+  }
+  if (parts.empty()) return address;
+  auto all = [&](auto is) {
+    return std::all_of(parts.begin(), parts.end(), is);
+  };
+  // host:port with an IPv4 literal, or [IPv6]:port.
+  const bool ipv4 = all([](const std::string& p) {
+    const size_t colon = p.rfind(':');
+    in_addr ip;
+    return colon != std::string::npos &&
+           inet_pton(AF_INET, p.substr(0, colon).c_str(), &ip) == 1;
+  });
+  const bool ipv6 = all([](const std::string& p) {
+    const size_t close = p.rfind("]:");
+    in6_addr ip;
+    return !p.empty() && p[0] == '[' && close != std::string::npos &&
+           inet_pton(AF_INET6, p.substr(1, close - 1).c_str(), &ip) == 1;
+  });
+  if (ipv4) return absl::StrCat("ipv4:", absl::StrJoin(parts, ","));
+  if (ipv6) return absl::StrCat("ipv6:", absl::StrJoin(parts, ","));
+  return parts.front();
+}
+
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& options) {
+  const std::string target = ChannelTarget(options.address);
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
               static_cast<int>(absl::ToInt64Milliseconds(options.keepalive)));
@@ -45,8 +82,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& options) {
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   if (!options.tls.has_value()) {
-    return grpc::CreateCustomChannel(options.address,
-                                     grpc::InsecureChannelCredentials(), args);
+    return grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(),
+                                     args);
   }
   grpc::SslCredentialsOptions ssl;
   ssl.pem_root_certs = options.tls->ca_pem;
@@ -55,8 +92,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& options) {
   if (!options.tls->server_name.empty()) {
     args.SetSslTargetNameOverride(options.tls->server_name);
   }
-  return grpc::CreateCustomChannel(options.address, grpc::SslCredentials(ssl),
-                                   args);
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
 }
 
 absl::StatusOr<ClientTls> LoadClientTls(const std::string& ca_path,

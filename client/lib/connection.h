@@ -45,7 +45,9 @@ absl::StatusOr<ClientTls> LoadClientTls(const std::string& ca_path,
                                         const std::string& server_name);
 
 struct ConnectOptions {
-  // circuitd's host:port.
+  // circuitd's host:port; for the nodes of a cluster, several IP addresses
+  // ("10.0.0.1:50051,10.0.0.2:50051") or a DNS name with several records.
+  // A connection uses one and moves to the next when it fails.
   std::string address = "127.0.0.1:50051";
   // TLS; none: plaintext (circuitd on loopback, or one run with --insecure).
   std::optional<ClientTls> tls;
@@ -59,6 +61,11 @@ struct ConnectOptions {
   // This machine's clock. Tests inject a FakeClock.
   const Clock* clock = Clock::Real();
 };
+
+// The gRPC target for an --address: itself for one host:port or DNS name,
+// "ipv4:a,b" (or "ipv6:") for several IP addresses; for several names, the
+// first (gRPC resolves one name to several addresses, not several names).
+std::string ChannelTarget(const std::string& address);
 
 // A channel to `options.address` with keepalive and reconnect backoff set.
 std::shared_ptr<grpc::Channel> MakeChannel(const ConnectOptions& options);

@@ -137,6 +137,7 @@ class FollowedLog : public ClusterLink::Following {
  public:
   explicit FollowedLog(std::unique_ptr<LogReader> reader)
       : reader_(std::move(reader)) {}
+  absl::Status Refresh() override { return reader_->Resubscribe(); }
 
  private:
   std::unique_ptr<LogReader> reader_;

@@ -243,6 +243,8 @@ void ClassActor::ApplyFollowed(const internal::Entry& entry) {
     waiting_.erase(waiting_.begin());
     done(true);
   }
+  behind_since_ns_.store(waiting_.empty() ? 0 : MonotonicNanos(),
+                         std::memory_order_relaxed);
   if (entry.has_restart() && !closed_) {
     // A new owner took the class over and marked every seat dropped: the
     // participants whose streams are here are connected again.
@@ -278,9 +280,22 @@ void ClassActor::WhenApplied(int64_t position,
         } else if (self->closed_) {
           done(false);
         } else {
-          self->waiting_.emplace(position, std::move(done));
+          self->Await(position, std::move(done));
         }
       });
+}
+
+void ClassActor::Await(int64_t position, absl::AnyInvocable<void(bool)> done) {
+  if (waiting_.empty()) {
+    behind_since_ns_.store(MonotonicNanos(), std::memory_order_relaxed);
+  }
+  waiting_.emplace(position, std::move(done));
+}
+
+absl::Duration ClassActor::Behind() const {
+  const int64_t since = behind_since_ns_.load(std::memory_order_relaxed);
+  if (since == 0) return absl::ZeroDuration();
+  return absl::Nanoseconds(MonotonicNanos() - since);
 }
 
 std::string ClassActor::NextAttachId() {
@@ -333,7 +348,7 @@ void ClassActor::Answered(
   } else if (closed_) {
     answer(false);
   } else {
-    waiting_.emplace(position, std::move(answer));
+    Await(position, std::move(answer));
   }
 }
 
@@ -1182,6 +1197,7 @@ void ClassActor::Close() {
     self->closed_ = true;
     std::multimap<int64_t, absl::AnyInvocable<void(bool)>> waiting;
     waiting.swap(self->waiting_);
+    self->behind_since_ns_.store(0, std::memory_order_relaxed);
     for (auto& [position, done] : waiting) done(false);
   });
 }

@@ -100,6 +100,10 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   // Runs `done` on the strand once `position` entries are applied (true), or
   // once the follower is closed first (false).
   void WhenApplied(int64_t position, absl::AnyInvocable<void(bool)> done);
+  // How long something has waited for the owner's log with no entry
+  // applied meanwhile (zero when nothing waits): a follower whose log
+  // reader stalled (its server went away) is behind. Any thread.
+  absl::Duration Behind() const;
 
   // --- Owning (the owner only) -----------------------------------------------
 
@@ -244,6 +248,8 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   // node owns the class when each arrives.
   void ForwardReport(internal::ReportInput report, ReportDone done);
   void SendNextReport(const std::string& participant_id);
+  // Adds to waiting_.
+  void Await(int64_t position, absl::AnyInvocable<void(bool)> done);
   std::string NextAttachId();
   void ApplyFollowed(const internal::Entry& entry);
 
@@ -350,6 +356,9 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
   absl::flat_hash_map<std::string, ReportQueue> report_queues_;
   // A follower: what waits for the log to be applied this far.
   std::multimap<int64_t, absl::AnyInvocable<void(bool)>> waiting_;
+  // Since when waiting_ has waited with no entry applied (MonotonicNanos;
+  // 0: nothing waits). Read by Behind on any thread.
+  std::atomic<int64_t> behind_since_ns_{0};
   // Streams still being fed the events they missed (a resume), by id: the
   // stream is in broadcaster_, not live yet, and gets the log from
   // `after_seq` on, so no live event can overtake or repeat a replayed one.

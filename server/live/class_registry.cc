@@ -722,12 +722,20 @@ void ClassRegistry::RunFollowThread() {
     std::string class_id;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](ClassRegistry* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return self->follow_stop_ || !self->follow_queue_.empty();
-          },
-          this));
+      mu_.AwaitWithTimeout(
+          absl::Condition(
+              +[](ClassRegistry* self) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                return self->follow_stop_ || !self->follow_queue_.empty();
+              },
+              this),
+          options_.follow_stall / 2);
       if (follow_stop_) return;
+      if (follow_queue_.empty()) {
+        mu_.Unlock();
+        RefreshStalled();
+        mu_.Lock();
+        continue;
+      }
       class_id = follow_queue_.front();
       follow_queue_.erase(follow_queue_.begin());
     }
@@ -836,6 +844,27 @@ void ClassRegistry::StartFollowing(const std::string& class_id) {
     followed_[class_id] = Followed{actor, *std::move(reading)};
   }
   LogInfo("following class %s (run by another node)", class_id);
+}
+
+void ClassRegistry::RefreshStalled() {
+  std::vector<std::pair<std::string, std::shared_ptr<ClusterLink::Following>>>
+      stalled;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, followed] : followed_) {
+      if (followed.actor->Behind() > options_.follow_stall) {
+        stalled.emplace_back(id, followed.reading);
+      }
+    }
+  }
+  for (const auto& [id, reading] : stalled) {
+    absl::Status refreshed = reading->Refresh();
+    LogWarning(
+        "class %s: its log brought nothing for %s while clients "
+        "waited; read again from where it stopped: %s",
+        id, absl::FormatDuration(options_.follow_stall),
+        refreshed.ok() ? "ok" : std::string(refreshed.message()));
+  }
 }
 
 void ClassRegistry::StopFollowing() {

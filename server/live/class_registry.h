@@ -55,6 +55,9 @@ struct RegistryOptions {
   ClusterLink* cluster = nullptr;
   // How long a node waits to catch up with a class it starts following.
   absl::Duration follow_timeout = absl::Seconds(10);
+  // A followed class whose log brought nothing for this long while its
+  // clients wait is read again from where it stopped.
+  absl::Duration follow_stall = absl::Seconds(2);
 };
 
 // Every class this server holds, by id and join code; every seat (in its
@@ -191,6 +194,9 @@ class ClassRegistry {
   // its owner had when asked, then serves it. Blocks.
   void StartFollowing(const std::string& class_id) ABSL_LOCKS_EXCLUDED(mu_);
   void RunFollowThread();
+  // On the follow thread: resubscribes the logs of followed classes that
+  // are behind (Behind over `follow_stall`).
+  void RefreshStalled();
   // Moves the class that ended first out of memory, with its join code and
   // seats, into the stored history; none when no class has ended.
   void EvictOldestEndedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -226,7 +232,8 @@ class ClassRegistry {
   // Classes other nodes own that this node follows, with their readers.
   struct Followed {
     std::shared_ptr<ClassActor> actor;
-    std::unique_ptr<ClusterLink::Following> reading;
+    // Shared with the follow thread while it refreshes it.
+    std::shared_ptr<ClusterLink::Following> reading;
   };
   std::map<std::string, Followed> followed_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> followed_by_code_

@@ -54,6 +54,9 @@ class ClusterLink {
   class Following {
    public:
     virtual ~Following() = default;
+    // Reads on from the last record read, on a new subscription: for a
+    // reader that stopped getting records. Blocks for a JetStream call.
+    virtual absl::Status Refresh() = 0;
   };
   virtual absl::StatusOr<std::unique_ptr<Following>> Follow(
       const std::string& class_id,

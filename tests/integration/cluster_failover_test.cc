@@ -193,14 +193,18 @@ TEST_F(ClusterFailoverTest, AKilledOwnersClassGoesOnOnAnotherNode) {
 
 TEST_F(ClusterFailoverTest, AClassSpreadOverThreeNodesOutlivesItsOwner) {
   ASSERT_NO_FATAL_FAILURE(StartNodes(kShortLease, 3));
-  // The class is created on node a (through the proxy); its 60
-  // participants join on all three nodes, and the kiosk watches on node c.
+  // The class is created on node a (through the proxy, as the instructor
+  // connects); its 60 participants join on all three nodes, and the kiosk
+  // watches on node c.
   // Nodes b and c follow the class's log and forward their clients' inputs
   // to node a.
   testing::LoadOptions options = Load();
   options.participants = 60;
   options.in_flight = 3;
-  options.spread = {options.address, nodes_[1].address, nodes_[2].address};
+  // A third of the phones have nodes a and b's addresses (the client
+  // library moves to the next when one fails); the others one node each.
+  options.spread = {absl::StrCat(nodes_[0].address, ",", nodes_[1].address),
+                    nodes_[1].address, nodes_[2].address};
   testing::ClassUnderLoad load(options);
   ASSERT_NO_FATAL_FAILURE(load.Start()) << "node c's log:\n" << Log(2);
   ASSERT_TRUE(load.acks().WaitForAtLeast(300, kWait)) << "node b's log:\n"
@@ -209,9 +213,9 @@ TEST_F(ClusterFailoverTest, AClassSpreadOverThreeNodesOutlivesItsOwner) {
     EXPECT_THAT(Log(node), ::testing::HasSubstr("following class"));
   }
 
-  // Node a dies mid-class. Its clients come to node b through the proxy;
-  // those of nodes b and c keep their streams. Node b or c takes the class
-  // over, and the other forwards to it.
+  // Node a dies mid-class. Its phones move to node b on their own, its
+  // console through the proxy; those of nodes b and c keep their streams. Node
+  // b or c takes the class over, and the other forwards to it.
   nodes_[0].process->Signal(SIGKILL);
   ASSERT_TRUE(nodes_[0].process->Wait(absl::Now() + kWait).ok());
   proxy_->SetTarget(nodes_[1].port);
@@ -266,7 +270,10 @@ TEST_F(ClusterFailoverTest, AStoppedOwnerStepsDownWhenItContinues) {
 
 TEST_F(ClusterFailoverTest, AClassGoesOnWhenOneNatsServerOfThreeIsKilled) {
   ASSERT_NO_FATAL_FAILURE(StartNodes(kLongLease));
-  testing::ClassUnderLoad load(Load());
+  // Half the phones and the kiosk on node b, which follows the class.
+  testing::LoadOptions options = Load();
+  options.spread = {options.address, nodes_[1].address};
+  testing::ClassUnderLoad load(options);
   ASSERT_NO_FATAL_FAILURE(load.Start());
   ASSERT_TRUE(load.acks().WaitForAtLeast(60, kWait));
   // One server of three: the nodes connected to it move to another, and
