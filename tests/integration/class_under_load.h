@@ -80,6 +80,10 @@ class ClassUnderLoad {
   void Start();
 
   const v1::ClassInfo& info() const { return info_; }
+  // A seat the test made itself (another door, say): StopAndCheck expects
+  // it on the roster with these totals besides the load's participants.
+  void ExpectSeat(const std::string& participant_id, int total_reps,
+                  int symptoms);
   const AckCounter& acks() const { return acks_; }
   int kiosk_reconnects() const;
 
@@ -109,6 +113,11 @@ class ClassUnderLoad {
   AckCounter acks_;
   std::vector<std::unique_ptr<Reporter>> reporters_;
   std::atomic<bool> stop_{false};
+  struct Expected {
+    int reps = 0;
+    int symptoms = 0;
+  };
+  std::map<std::string, Expected> other_seats_;
 };
 
 }  // namespace circuit::testing

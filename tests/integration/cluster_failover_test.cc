@@ -207,11 +207,41 @@ TEST_F(ClusterFailoverTest, AClassSpreadOverThreeNodesOutlivesItsOwner) {
                     nodes_[1].address, nodes_[2].address};
   testing::ClassUnderLoad load(options);
   ASSERT_NO_FATAL_FAILURE(load.Start()) << "node c's log:\n" << Log(2);
+  const std::string class_id = load.info().class_id();
   ASSERT_TRUE(load.acks().WaitForAtLeast(300, kWait)) << "node b's log:\n"
                                                       << Log(1);
   for (int node : {1, 2}) {
     EXPECT_THAT(Log(node), ::testing::HasSubstr("following class"));
   }
+  // A phone in a browser joins on node c over HTTP and reports there.
+  testing::SseReader browser(
+      nodes_[2].http_port, boost::beast::http::verb::post, "/v1/classes:join",
+      "",
+      absl::StrCat(R"({"joinCode":")", load.info().join_code(),
+                   R"(","checkIn":{"displayName":"Browser phone"}})"));
+  ASSERT_TRUE(browser.WaitFor("resumeToken")) << browser.text();
+  const std::string browser_id =
+      testing::JsonField(browser.text(), "participantId");
+  const std::string browser_token =
+      testing::JsonField(browser.text(), "resumeToken");
+  // Sent until recorded (the same id: counted once however often).
+  auto report_symptom = [&](const std::string& report_id) {
+    testing::Reply reply;
+    for (const absl::Time until = absl::Now() + kWait; absl::Now() < until;) {
+      reply = testing::Fetch(
+          nodes_[2].http_port, boost::beast::http::verb::post,
+          absl::StrCat("/v1/classes/", class_id, "/participants/", browser_id,
+                       ":report"),
+          absl::StrCat(R"({"symptom":{"reportId":")", report_id,
+                       R"(","blockIndex":0,"symptom":"SYMPTOM_HIP_PINCH"}})"),
+          -1, "Bearer " + browser_token);
+      if (reply.status != 503) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return reply;
+  };
+  const testing::Reply first = report_symptom("browser-1");
+  EXPECT_EQ(first.status, 200) << first.body;
 
   // Node a dies mid-class. Its phones move to node b on their own, its
   // console through the proxy; those of nodes b and c keep their streams. Node
@@ -225,6 +255,10 @@ TEST_F(ClusterFailoverTest, AClassSpreadOverThreeNodesOutlivesItsOwner) {
       << "reports stopped being acknowledged; node b's log:\n"
       << Log(1) << "\nnode c's log:\n"
       << Log(2);
+  // The browser phone's next report, through node c to the new owner.
+  const testing::Reply second = report_symptom("browser-2");
+  EXPECT_EQ(second.status, 200) << second.body;
+  load.ExpectSeat(browser_id, 0, 2);
   EXPECT_GT(load.StopAndCheck(), 600);
   const std::string taken = Log(1) + Log(2);
   EXPECT_THAT(taken, ::testing::HasSubstr("taken over"));
