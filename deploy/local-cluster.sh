@@ -10,6 +10,7 @@
 # Ports (PORT_BASE=P, default 4222): NATS clients P..P+2, NATS routes
 # P+2000..P+2002; circuitd gRPC 50051..50053 and HTTP 8080..8082 (GRPC_BASE,
 # HTTP_BASE). When everything is up it prints "cluster ready".
+# CIRCUITD_FLAGS adds flags to every node (e.g. lifted limits for a bench).
 set -euo pipefail
 
 BIN="${BIN:-build/bin}"
@@ -78,7 +79,7 @@ for i in 1 2 3; do
       --listen="127.0.0.1:$grpc" --http_listen="127.0.0.1:$http" \
       --data_dir="$DIR/$node" --data_key_file="$DIR/data.key" \
       --instructor_key="$(cat "$DIR/instructor.key")" \
-      --kiosk_key="$(cat "$DIR/kiosk.key")" \
+      --kiosk_key="$(cat "$DIR/kiosk.key")" ${CIRCUITD_FLAGS:-} \
       > "$DIR/$node.out" 2> "$DIR/$node.log" &
     pid=$!
     # Up when it says where it listens; retried when it exits first.

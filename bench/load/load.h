@@ -76,6 +76,9 @@ struct BenchOptions {
   std::string address;
   std::string instructor_key;
   pid_t server_pid = 0;
+  // When set, where participants connect instead, in turn (the nodes of a
+  // cluster; the instructor stays on `address`).
+  std::vector<std::string> participant_addresses;
   // The SSE transports without spawn_server: circuitd's HTTP listener
   // (IP:PORT), and the kiosks' Bearer key (the instructor key if empty).
   std::string http_address;

@@ -22,6 +22,11 @@
 
 ABSL_FLAG(std::string, address, "127.0.0.1:50051",
           "without --spawn_server: circuitd's host:port");
+ABSL_FLAG(std::string, participant_addresses, "",
+          "without --spawn_server: where participants connect instead of "
+          "--address, a comma list taken in turn (participant i to the i-th "
+          "modulo its length): the nodes of a cluster, the instructor staying "
+          "on --address");
 ABSL_FLAG(std::string, key, "",
           "without --spawn_server: the instructor key; default: env "
           "CIRCUIT_INSTRUCTOR_KEY, else <data_dir>/instructor.key");
@@ -254,6 +259,8 @@ int Bench(const std::vector<char*>& args) {
   options.accept_batches = absl::GetFlag(FLAGS_accept_batches);
   if (!options.spawn_server) {
     options.address = absl::GetFlag(FLAGS_address);
+    options.participant_addresses = absl::StrSplit(
+        absl::GetFlag(FLAGS_participant_addresses), ',', absl::SkipEmpty());
     options.instructor_key = Key("instructor");
     options.server_pid = absl::GetFlag(FLAGS_server_pid);
     options.http_address = absl::GetFlag(FLAGS_http_address);

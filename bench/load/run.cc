@@ -298,6 +298,25 @@ absl::Status BenchRun::Setup() {
                                      ": ", info.status().message()));
   }
   join_code_ = info->join_code();
+  // The nodes of a cluster that do not own the class answer "retry" until
+  // they have caught up with it (a GetClass there starts that); the phones
+  // of this run join once every node serves it.
+  for (const std::string& address : options_.participant_addresses) {
+    client::ConnectOptions node = connect;
+    node.address = address;
+    client::Connection at(node);
+    absl::Status served = at.GetClass(info->class_id()).status();
+    for (const absl::Time until = absl::Now() + absl::Seconds(30);
+         absl::IsUnavailable(served) && absl::Now() < until;
+         served = at.GetClass(info->class_id()).status()) {
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    if (!served.ok()) {
+      return absl::Status(served.code(),
+                          absl::StrCat("the class is not served at ", address,
+                                       ": ", served.message()));
+    }
+  }
 
   int max_cues = 0;
   if (options_.mode == BenchMode::kCues) max_cues = options_.messages;
@@ -423,8 +442,14 @@ absl::Status BenchRun::Joins(Row* row) {
     if (std::string failure = state_->first_join_failure(); !failure.empty()) {
       return JoinFailure(failure);
     }
+    const std::string& address =
+        options_.participant_addresses.empty()
+            ? address_
+            : options_
+                  .participant_addresses[static_cast<size_t>(i) %
+                                         options_.participant_addresses.size()];
     participants_.push_back(std::make_unique<Participant>(
-        state_.get(), i, address_, ParticipantSource(i)));
+        state_.get(), i, address, ParticipantSource(i)));
     participants_.back()->Join(pollers_->queue(static_cast<size_t>(i)),
                                join_code_, batches_);
   }

@@ -10,6 +10,7 @@
 #include "server/cluster/class_log.h"
 #include "server/common/log.h"
 #include "server/common/secrets.h"
+#include "server/common/stats.h"
 
 namespace circuit::cluster {
 namespace {
@@ -243,6 +244,8 @@ void ClusterNode::Forward(internal::Forwarded request, Replied done) {
   const std::string owner = where->owner;
   nats_.After(core_->options.timeout, [core, id, owner] {
     if (Replied late = core->Take(id)) {
+      ProcessStats().cluster_forward_failures.fetch_add(
+          1, std::memory_order_relaxed);
       late(absl::UnavailableError(absl::StrCat(
           "node ", owner,
           " (the class's owner) did not answer in time; it may have recorded "

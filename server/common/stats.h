@@ -64,6 +64,10 @@ struct ServerStats {
   std::atomic<int64_t> cluster_classes_owned{0};
   std::atomic<int64_t> cluster_classes_without_owner{0};
   std::atomic<uint64_t> cluster_lease_renew_failures{0};
+  // Classes other nodes own that this node follows (serves streams of),
+  // and inputs forwarded to an owner that got no answer in time.
+  std::atomic<int64_t> cluster_classes_followed{0};
+  std::atomic<uint64_t> cluster_forward_failures{0};
   // Refused by the rate limits.
   std::atomic<uint64_t> rate_limited_joins{0};
   std::atomic<uint64_t> rate_limited_messages{0};

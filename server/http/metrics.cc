@@ -121,6 +121,11 @@ std::vector<prometheus::MetricFamily> StatsFamilies() {
            "Live classes no node owns, as this node last looked (each waits "
            "for a node to take it over)",
            static_cast<double>(stats.cluster_classes_without_owner.load(
+               std::memory_order_relaxed))},
+          {"circuit_cluster_classes_followed",
+           "Classes other nodes own that this node follows (serves streams "
+           "of, forwarding their inputs)",
+           static_cast<double>(stats.cluster_classes_followed.load(
                std::memory_order_relaxed))}}) {
       prometheus::MetricFamily gauge =
           Family(name, help, prometheus::MetricType::Gauge);
@@ -137,6 +142,15 @@ std::vector<prometheus::MetricFamily> StatsFamilies() {
                static_cast<double>(stats.cluster_lease_renew_failures.load(
                    std::memory_order_relaxed)));
     families.push_back(std::move(renew_failures));
+    prometheus::MetricFamily forward_failures =
+        Family("circuit_cluster_forward_failures_total",
+               "Inputs forwarded to a class's owner that got no answer in "
+               "time (the client is told to retry)",
+               prometheus::MetricType::Counter);
+    AddCounter(&forward_failures,
+               static_cast<double>(stats.cluster_forward_failures.load(
+                   std::memory_order_relaxed)));
+    families.push_back(std::move(forward_failures));
   }
   prometheus::MetricFamily slow = Family(
       "circuit_slow_reader_disconnects_total",

@@ -9,6 +9,7 @@
 #include "server/common/log.h"
 #include "server/common/quote.h"
 #include "server/common/secrets.h"
+#include "server/common/stats.h"
 #include "server/engine/summary.h"
 #include "server/engine/text.h"
 
@@ -143,8 +144,9 @@ void ClassRegistry::Adopt(const internal::ClassRecord& record) {
     // This node followed it: its streams here resume on the class itself.
     if (auto it = followed_.find(class_id); it != followed_.end()) {
       was = std::move(it->second);
-      followed_by_code_.erase(was.actor->join_code());
+      followed_by_code_.erase(absl::AsciiStrToUpper(was.actor->join_code()));
       followed_.erase(it);
+      CountFollowedLocked();
     }
   }
   if (was.actor != nullptr) {
@@ -842,8 +844,14 @@ void ClassRegistry::StartFollowing(const std::string& class_id) {
     }
     followed_by_code_[absl::AsciiStrToUpper(actor->join_code())] = class_id;
     followed_[class_id] = Followed{actor, *std::move(reading)};
+    CountFollowedLocked();
   }
   LogInfo("following class %s (run by another node)", class_id);
+}
+
+void ClassRegistry::CountFollowedLocked() {
+  ProcessStats().cluster_classes_followed.store(
+      static_cast<int64_t>(followed_.size()), std::memory_order_relaxed);
 }
 
 void ClassRegistry::RefreshStalled() {
@@ -875,6 +883,7 @@ void ClassRegistry::StopFollowing() {
     follow_stop_ = true;
     followed.swap(followed_);
     followed_by_code_.clear();
+    CountFollowedLocked();
     thread = std::move(follow_thread_);
   }
   if (thread.joinable()) thread.join();

@@ -197,6 +197,8 @@ class ClassRegistry {
   // On the follow thread: resubscribes the logs of followed classes that
   // are behind (Behind over `follow_stall`).
   void RefreshStalled();
+  // Sets the followed-classes gauge.
+  void CountFollowedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves the class that ended first out of memory, with its join code and
   // seats, into the stored history; none when no class has ended.
   void EvictOldestEndedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

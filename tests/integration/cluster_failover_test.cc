@@ -212,6 +212,10 @@ TEST_F(ClusterFailoverTest, AClassSpreadOverThreeNodesOutlivesItsOwner) {
                                                       << Log(1);
   for (int node : {1, 2}) {
     EXPECT_THAT(Log(node), ::testing::HasSubstr("following class"));
+    const testing::Reply metrics = testing::Fetch(
+        nodes_[node].http_port, boost::beast::http::verb::get, "/metrics");
+    EXPECT_THAT(metrics.body,
+                ::testing::HasSubstr("\ncircuit_cluster_classes_followed 1\n"));
   }
   // A phone in a browser joins on node c over HTTP and reports there.
   testing::SseReader browser(
