@@ -5,7 +5,8 @@
 # the follower), or a third on each ("spread"); "single" is a single circuitd on SQLite with the
 # same load. The servers (three nats-servers and three nodes, or the single node) run on core 0,
 # the load tool on core 1. Prints one line per run: the round, the case, the load tool's JSON row,
-# then each node's CPU seconds during the run.
+# then the CPU seconds of each node and of each nats-server during the run. "single" runs twice a
+# round (the second for the noise).
 #
 #   bench/cluster_spread.sh ROUNDS N [MSGS=100]     (from the project's root, after `make build`)
 set -euo pipefail
@@ -31,7 +32,8 @@ grep -q "cluster ready" "$dir/cluster.out" || { cat "$dir/cluster.out" >&2; exit
 key=$(cat "$dir/instructor.key")
 pids=()
 for i in 1 2 3; do pids+=("$(pgrep -f -- "--node_name=node-$i --lease" | head -1)"); done
-cpu() {  # utime + stime of each node, in seconds
+for i in 1 2 3; do pids+=("$(pgrep -f -- "nats-server -c $dir/nats-$i/" | head -1)"); done
+cpu() {  # utime + stime of each node, then of each nats-server, in seconds
   local out=""
   for pid in "${pids[@]}"; do
     out+="$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f ", ($14 + $15) / hz}' "/proc/$pid/stat")"
@@ -45,13 +47,17 @@ run_cluster() {  # case participant_addresses
     --server_pid="${pids[0]}" --participant_addresses="$2" --attack=none \
     --participants="$n" --messages="$msgs" --rate=20 --mode=cues --json 2>/dev/null | grep '^{' | tail -1 || true)
   after=$(cpu)
-  echo "$round $1 $line cpu_s_by_node: $(paste -d' ' <(tr ' ' '\n' <<<"$before") <(tr ' ' '\n' <<<"$after") \
+  echo "$round $1 $line cpu_s_nodes_then_nats: $(paste -d' ' <(tr ' ' '\n' <<<"$before") <(tr ' ' '\n' <<<"$after") \
     | awk 'NF==2 {printf "%.2f ", $2 - $1}')"
 }
 for round in $(seq 1 "$rounds"); do
   line=$(BENCH_FLAGS="--attack=none" "$peers/pinned/run.sh" circuitd "$n" "$msgs" 20 2>/dev/null \
     | grep '^{' | tail -1 || true)
   echo "$round single $line"
+  # The same again, for the noise (an A/A pair).
+  line=$(BENCH_FLAGS="--attack=none" "$peers/pinned/run.sh" circuitd "$n" "$msgs" 20 2>/dev/null \
+    | grep '^{' | tail -1 || true)
+  echo "$round single-again $line"
   run_cluster owner 127.0.0.1:51051
   run_cluster remote 127.0.0.1:51052
   run_cluster spread 127.0.0.1:51051,127.0.0.1:51052,127.0.0.1:51053
