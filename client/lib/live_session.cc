@@ -380,7 +380,6 @@ ParticipantSession::~ParticipantSession() {
 
 void ParticipantSession::RetryLoop() {
   while (true) {
-    std::vector<v1::JoinClassRequest> retries;
     {
       absl::MutexLock lock(&mu_);
       auto due = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -394,13 +393,19 @@ void ParticipantSession::RetryLoop() {
                                   : retry_due_);
       }
       if (stopping_) return;
+    }
+    // Taken and written under the write lock, as Submit does, so no new
+    // report overtakes the retries (a later count of a set must stay later).
+    absl::MutexLock write_lock(&write_mu_);
+    std::vector<v1::JoinClassRequest> retries;
+    {
+      absl::MutexLock lock(&mu_);
       for (const v1::JoinClassRequest& r : pending_) {
         if (retry_on_submit_.erase(ReportId(r)) > 0) retries.push_back(r);
       }
       retry_on_submit_.clear();
       retry_due_ = absl::InfiniteFuture();
     }
-    absl::MutexLock write_lock(&write_mu_);
     // Without a stream, the next one sends every pending report anyway.
     for (size_t i = 0; stream_ != nullptr && i < retries.size(); ++i) {
       if (!stream_->Write(retries[i])) break;

@@ -391,22 +391,25 @@ void ClassActor::SendNextReport(const std::string& participant_id) {
           const bool unknown =
               !reply.ok() ||
               reply->code() == static_cast<int>(absl::StatusCode::kUnavailable);
-          if (unknown && queue_it != self->report_queues_.end()) {
-            // Not known to be recorded: nothing after it goes before it is
-            // sent again (the client resends in order), or a later
-            // correction of a set could be overtaken by an earlier count.
-            std::deque<std::pair<internal::ReportInput, ReportDone>> failed;
-            failed.swap(queue_it->second.waiting);
-            self->report_queues_.erase(queue_it);
-            const absl::Status why =
-                reply.ok() ? absl::UnavailableError(reply->message())
-                           : reply.status();
-            for (auto& [unsent, refuse] : failed) refuse(why);
-          } else if (queue_it != self->report_queues_.end()) {
-            queue_it->second.busy = false;
-            self->SendNextReport(participant_id);
+          if (!unknown || queue_it == self->report_queues_.end()) {
+            if (queue_it != self->report_queues_.end()) {
+              queue_it->second.busy = false;
+              self->SendNextReport(participant_id);
+            }
+            self->Answered(std::move(reply), std::move(answer));
+            return;
           }
+          // Not known to be recorded: nothing after it goes before it is
+          // sent again (the client resends in order), or a later correction
+          // of a set could be overtaken by an earlier count.
+          const absl::Status why =
+              reply.ok() ? absl::UnavailableError(reply->message())
+                         : reply.status();
+          std::deque<std::pair<internal::ReportInput, ReportDone>> failed;
+          failed.swap(queue_it->second.waiting);
+          self->report_queues_.erase(queue_it);
           self->Answered(std::move(reply), std::move(answer));
+          for (auto& [unsent, refuse] : failed) refuse(why);
         });
       });
 }
