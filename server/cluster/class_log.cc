@@ -1,5 +1,6 @@
 #include "server/cluster/class_log.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,22 +29,40 @@ absl::Status EnsureClassStream(Nats& nats, int replicas) {
 }
 
 absl::Status CreateClassLog(Nats& nats, const internal::ClassRecord& record,
-                            const std::string& node) {
+                            const std::string& node, absl::Duration timeout) {
   internal::LogRecord created;
   created.set_node(node);
   *created.mutable_created() = record;
   const std::string& class_id = record.info().class_id();
-  // No message id: the stream would take a second create for a retry and
-  // ack it; the subject's emptiness is the check.
-  absl::StatusOr<uint64_t> seq =
-      nats.Publish(ClassSubject(class_id), created.SerializeAsString(), "",
-                   /*expect_no_message=*/true);
-  if (seq.ok()) return absl::OkStatus();
-  if (absl::IsFailedPrecondition(seq.status())) {
-    return absl::AlreadyExistsError(
-        absl::StrCat("class ", class_id, " already exists"));
+  const std::string subject = ClassSubject(class_id);
+  const std::string bytes = created.SerializeAsString();
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Duration pause = absl::Milliseconds(100);
+  while (true) {
+    // No message id: the stream would take a second create for a retry and
+    // ack it; the subject's emptiness is the check.
+    absl::StatusOr<uint64_t> seq =
+        nats.Publish(subject, bytes, "", /*expect_no_message=*/true);
+    if (seq.ok()) return absl::OkStatus();
+    if (absl::IsFailedPrecondition(seq.status())) {
+      // "Wrong last sequence": the subject has a record. An earlier try
+      // that got no answer may have landed it.
+      absl::StatusOr<std::vector<StoredMessage>> there =
+          ReadSubject(nats, kClassStream, subject);
+      if (there.ok() && !there->empty() && (*there)[0].data == bytes) {
+        return absl::OkStatus();
+      }
+      if (there.ok() || absl::Now() + pause > deadline) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("class ", class_id, " already exists"));
+      }
+    } else if (!absl::IsUnavailable(seq.status()) ||
+               absl::Now() + pause > deadline) {
+      return seq.status();
+    }
+    absl::SleepFor(pause);
+    pause = std::min(pause * 2, absl::Seconds(2));
   }
-  return seq.status();
 }
 
 // --- LogReader ---------------------------------------------------------------

@@ -36,9 +36,14 @@ std::string ClassSubject(absl::string_view class_id);
 absl::Status EnsureClassStream(Nats& nats, int replicas);
 
 // Records a new class: the first record of its subject. ALREADY_EXISTS when
-// the subject has one (checked by the stream, safely under concurrency).
+// the subject has another (checked by the stream, safely under
+// concurrency). A publish with no answer (a JetStream leader election) is
+// made again until `timeout`; one refused because the subject has a record
+// reads that record back first: the earlier try may have landed, and then
+// the class is created.
 absl::Status CreateClassLog(Nats& nats, const internal::ClassRecord& record,
-                            const std::string& node);
+                            const std::string& node,
+                            absl::Duration timeout = absl::Seconds(20));
 
 // Reads a class's log from its start, in order, through a FenceReader, and
 // hands every record and what it did to `on_read` on a nats.c thread, one

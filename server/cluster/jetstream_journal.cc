@@ -329,6 +329,11 @@ std::optional<JetStreamJournal::Where> JetStreamJournal::Locate(
   return Where{id, it->second};
 }
 
+std::vector<v1::ClassInfo> JetStreamJournal::Listed() const {
+  absl::MutexLock lock(&mu_);
+  return listed_;
+}
+
 absl::StatusOr<internal::Entry> JetStreamJournal::OpenEntry(
     const std::string& class_id, const internal::LogRecord& record) const {
   absl::StatusOr<std::string> plain =
@@ -369,10 +374,13 @@ void JetStreamJournal::ScanForOrphans(absl::Duration every) {
     absl::flat_hash_map<std::string, std::string> owner_of;
     absl::flat_hash_map<std::string, std::string> class_of_code;
     std::vector<internal::ClassRecord> orphans;
+    std::vector<v1::ClassInfo> listed;
     for (const std::string& class_id : *keys) {
       uint64_t revision = 0;
       absl::StatusOr<internal::ClusterClass> c = ReadClass(class_id, &revision);
-      if (!c.ok() || c->ended()) continue;
+      if (!c.ok()) continue;
+      listed.push_back(c->record().info());
+      if (c->ended()) continue;
       absl::StatusOr<std::string> holder = leases_->Holder(class_id);
       if (holder.ok()) {
         owner_of[class_id] = *holder;
@@ -400,6 +408,7 @@ void JetStreamJournal::ScanForOrphans(absl::Duration every) {
       }
       owner_of_.swap(owner_of);
       class_of_code_.swap(class_of_code);
+      listed_.swap(listed);
     }
     for (const internal::ClassRecord& record : orphans) {
       {
@@ -452,7 +461,9 @@ void JetStreamJournal::CreateClass(const internal::ClassRecord& record,
 
 absl::Status JetStreamJournal::DoCreate(const internal::ClassRecord& record) {
   const std::string& class_id = record.info().class_id();
-  if (absl::Status s = CreateClassLog(nats_, record, options_.node); !s.ok()) {
+  if (absl::Status s =
+          CreateClassLog(nats_, record, options_.node, options_.timeout);
+      !s.ok()) {
     return s;
   }
   absl::StatusOr<std::vector<StoredMessage>> first =

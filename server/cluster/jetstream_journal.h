@@ -139,6 +139,11 @@ class JetStreamJournal : public Journal {
   absl::StatusOr<internal::Entry> OpenEntry(
       const std::string& class_id, const internal::LogRecord& record) const;
 
+  // Every class of the cluster's directory, ended ones included, as the
+  // last look for orphans read it: a class is listed as it was created until
+  // it ends (its owner keeps its live state), then with its final info.
+  std::vector<v1::ClassInfo> Listed() const ABSL_LOCKS_EXCLUDED(mu_);
+
   const std::string& node() const { return options_.node; }
 
   // What the callback of owners' announcements holds (shared, so the last
@@ -241,6 +246,8 @@ class JetStreamJournal : public Journal {
   absl::flat_hash_map<std::string, std::string> owner_of_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::string> class_of_code_
       ABSL_GUARDED_BY(mu_);
+  // Every class of the directory, as the last scan read it.
+  std::vector<v1::ClassInfo> listed_ ABSL_GUARDED_BY(mu_);
   // Announcements, by class: a look that began before one keeps it.
   struct Notice {
     std::string join_code;

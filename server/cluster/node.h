@@ -48,6 +48,9 @@ class ClusterNode : public ClusterLink {
   const std::string& node() const override { return journal_.node(); }
   std::optional<Located> Locate(const std::string& class_id,
                                 const std::string& join_code) override;
+  std::vector<v1::ClassInfo> Listed() const override {
+    return journal_.Listed();
+  }
   void Forward(internal::Forwarded request, Replied done) override;
   void ServeForwarded(
       std::function<void(internal::Forwarded, Answer)> serve) override;

@@ -356,14 +356,21 @@ absl::StatusOr<ClassRegistry::Seat> ClassRegistry::FindSeat(
 
 std::vector<v1::ClassInfo> ClassRegistry::List(bool include_ended) const {
   std::vector<v1::ClassInfo> out;
-  for (const auto& actor : Actors()) {
-    v1::ClassInfo info = actor->Info();
-    if (!include_ended && info.phase() == v1::CLASS_PHASE_ENDED) continue;
-    out.push_back(std::move(info));
-  }
-  if (include_ended) {
+  // What this node runs or follows is live; the rest of a cluster's classes
+  // are as its directory has them.
+  absl::flat_hash_set<std::string> listed;
+  auto add = [&](const v1::ClassInfo& info) {
+    if (!listed.insert(info.class_id()).second) return;
+    if (!include_ended && info.phase() == v1::CLASS_PHASE_ENDED) return;
+    out.push_back(info);
+  };
+  for (const auto& actor : AllActors()) add(actor->Info());
+  {
     absl::MutexLock lock(&mu_);
-    for (const auto& [id, stored] : stored_) out.push_back(stored.info);
+    for (const auto& [id, stored] : stored_) add(stored.info);
+  }
+  if (options_.cluster != nullptr) {
+    for (const v1::ClassInfo& info : options_.cluster->Listed()) add(info);
   }
   std::sort(out.begin(), out.end(),
             [](const v1::ClassInfo& a, const v1::ClassInfo& b) {

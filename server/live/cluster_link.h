@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
@@ -32,6 +33,10 @@ class ClusterLink {
   };
   virtual std::optional<Located> Locate(const std::string& class_id,
                                         const std::string& join_code) = 0;
+  // Every class the cluster knows, ended ones included, from its directory
+  // as this node last read it (every few seconds): a class is listed as it
+  // was created until it ends, then with its final info. Never blocks.
+  virtual std::vector<v1::ClassInfo> Listed() const = 0;
 
   // Sends an input to the owner of `request.class_id()` and hands its reply
   // to `done` (on a cluster thread): UNAVAILABLE when no owner answered in

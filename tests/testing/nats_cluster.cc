@@ -170,4 +170,16 @@ absl::Status NatsCluster::WaitForJetStream(int i, absl::Time deadline) {
       natsStatus_GetText(last), " ", last_code, "); its log:\n", Log(i)));
 }
 
+std::string NatsCluster::StoredBytes() const {
+  std::string all;
+  for (const auto& file : std::filesystem::recursive_directory_iterator(dir_)) {
+    if (!file.is_regular_file()) continue;
+    std::ifstream in(file.path(), std::ios::binary);
+    std::stringstream bytes;
+    bytes << in.rdbuf();
+    all += bytes.str();
+  }
+  return all;
+}
+
 }  // namespace circuit::testing

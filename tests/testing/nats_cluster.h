@@ -39,6 +39,9 @@ class NatsCluster {
 
   // The directory every server keeps its config, log and store under.
   const std::string& directory() const { return dir_; }
+  // Every byte every server stored (to look for what must not be there in
+  // the clear).
+  std::string StoredBytes() const;
 
   // What server `i` logged (for a failure's message).
   std::string Log(int i) const;

@@ -112,6 +112,14 @@ TEST_F(ClassLogTest, AClassIsCreatedOnce) {
   internal::ClassRecord again;
   again.mutable_info()->set_class_id(id);
   EXPECT_TRUE(absl::IsAlreadyExists(CreateClassLog(**nats, again, "b")));
+  // The same create made again (a retry after no answer, which had
+  // landed) is refused by the stream, read back, and found to be done.
+  EXPECT_EQ(CreateClassLog(**nats, again, "a"), absl::OkStatus());
+  OwnedLog::Claimed claimed;
+  absl::StatusOr<std::unique_ptr<OwnedLog>> log =
+      Claim(**nats, id, 1, &claimed);
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_TRUE(claimed.entries.empty());
 }
 
 TEST_F(ClassLogTest, AClaimOfAClassNeverCreatedIsNotFound) {

@@ -3,10 +3,7 @@
 // append to a class.
 #include "server/cluster/jetstream_journal.h"
 
-#include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -55,20 +52,6 @@ class JetStreamJournalTest : public ::testing::Test {
     return journal.ok() ? *std::move(journal) : nullptr;
   }
 
-  // Every byte every server stored.
-  std::string StoredBytes() {
-    std::string all;
-    for (const auto& file :
-         std::filesystem::recursive_directory_iterator(servers_->directory())) {
-      if (!file.is_regular_file()) continue;
-      std::ifstream in(file.path(), std::ios::binary);
-      std::stringstream bytes;
-      bytes << in.rdbuf();
-      all += bytes.str();
-    }
-    return all;
-  }
-
   std::unique_ptr<testing::NatsCluster> servers_;
 };
 
@@ -79,7 +62,7 @@ TEST_F(JetStreamJournalTest, HealthDataIsSealedOnEveryServersDiskAndErased) {
   ASSERT_NE(journal, nullptr);
   ASSERT_NO_FATAL_FAILURE(
       journal_testing::RecordAClassWithHealthData(*journal));
-  std::string stored = StoredBytes();
+  std::string stored = servers_->StoredBytes();
   // The reps are not health data and stay readable; the effort and the
   // symptom never reach a disk in the clear.
   EXPECT_THAT(stored, HasSubstr(journal_testing::kRepsId));
@@ -136,6 +119,39 @@ TEST_F(JetStreamJournalTest, OnlyTheNodeHoldingAClassesLeaseAppendsToIt) {
   absl::StatusOr<std::vector<internal::Entry>> all = node_2->LoadEntries("c");
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->size(), 2u);
+}
+
+// Every node lists every class, from the cluster's directory: a class
+// another node created, then with its final info once it ended.
+TEST_F(JetStreamJournalTest, EveryNodeListsTheClassesOfTheWholeCluster) {
+  std::unique_ptr<Nats> nats_1 = Connect("node-1");
+  std::unique_ptr<Nats> nats_2 = Connect("node-2");
+  ASSERT_TRUE(nats_1 != nullptr && nats_2 != nullptr);
+  std::unique_ptr<JetStreamJournal> node_1 = OpenJournal(*nats_1, "node-1");
+  std::unique_ptr<JetStreamJournal> node_2 = OpenJournal(*nats_2, "node-2");
+  ASSERT_TRUE(node_1 != nullptr && node_2 != nullptr);
+  node_2->StartHandoffs({}, absl::Milliseconds(20));
+  EXPECT_THAT(node_2->Listed(), ::testing::IsEmpty());
+
+  ASSERT_EQ(Create(*node_1, "c"), absl::OkStatus());
+  auto listed_as = [&](v1::ClassPhase phase) {
+    const absl::Time deadline = absl::Now() + kDeadline;
+    while (absl::Now() < deadline) {
+      std::vector<v1::ClassInfo> listed = node_2->Listed();
+      if (listed.size() == 1 && listed[0].phase() == phase) return listed[0];
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    ADD_FAILURE() << "node-2 never listed class c as " << phase;
+    return v1::ClassInfo();
+  };
+  const v1::ClassInfo created = listed_as(v1::CLASS_PHASE_LOBBY);
+  EXPECT_EQ(created.class_id(), "c");
+  EXPECT_EQ(created.title(), "Class c");
+
+  ASSERT_EQ(journal_testing::End(*node_1, journal_testing::Summary("c", true)),
+            absl::OkStatus());
+  const v1::ClassInfo ended = listed_as(v1::CLASS_PHASE_ENDED);
+  EXPECT_EQ(ended.ended_unix_ms(), 9000);
 }
 
 }  // namespace
