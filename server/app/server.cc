@@ -19,6 +19,7 @@
 #include "server/cluster/jetstream_journal.h"
 #include "server/cluster/nats.h"
 #include "server/cluster/node.h"
+#include "server/cluster/shared_state.h"
 #include "server/common/log.h"
 #include "server/common/thread_priority.h"
 #include "server/journal/sqlite_journal.h"
@@ -103,6 +104,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   }
   std::unique_ptr<CircuitServer> server(new CircuitServer());
   const bool clustered = !options.cluster.servers.empty();
+  // The data keys every node of a cluster shares.
+  std::shared_ptr<const KeyRing> cluster_keys;
   if (options.journal_instance != nullptr) {
     server->journal_ = options.journal_instance;
   } else if (clustered) {
@@ -120,7 +123,8 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     journal_options.node = options.cluster.node;
     journal_options.replicas = options.cluster.replicas;
     journal_options.lease = options.cluster.lease;
-    journal_options.keys = *std::move(keys);
+    cluster_keys = *std::move(keys);
+    journal_options.keys = cluster_keys;
     absl::StatusOr<std::unique_ptr<cluster::JetStreamJournal>> journal =
         cluster::JetStreamJournal::Open(*server->nats_, journal_options);
     if (!journal.ok()) return journal.status();
@@ -166,6 +170,18 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     account_options.store_path = options.data_dir + "/accounts.binpb";
     account_options.keys_dir = options.data_dir + "/signing-keys";
   }
+  // On a cluster they are documents every node shares instead.
+  std::unique_ptr<cluster::SharedState> shared_state;
+  if (server->nats_ != nullptr) {
+    absl::StatusOr<std::unique_ptr<cluster::SharedState>> state =
+        cluster::SharedState::Open(*server->nats_, options.cluster.replicas,
+                                   cluster_keys);
+    if (!state.ok()) return state.status();
+    shared_state = *std::move(state);
+    kiosk_options.document = shared_state->Get("kiosks");
+    account_options.accounts_document = shared_state->Get("accounts");
+    account_options.keys_document = shared_state->Get("signing-keys");
+  }
   absl::StatusOr<std::unique_ptr<Accounts>> accounts =
       Accounts::Open(account_options, clock);
   if (!accounts.ok()) return accounts.status();
@@ -178,6 +194,16 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
                                                 SignIns::Options{});
   server->credential_streams_ =
       std::make_unique<CredentialStreams>(server->accounts_.get());
+  if (shared_state != nullptr) {
+    // What another node changes ends this node's streams of the credentials
+    // it ended.
+    server->accounts_->Watch([streams = server->credential_streams_.get()] {
+      streams->EndStreamsOfDeadCredentials();
+    });
+    server->kiosks_->Watch();
+    if (absl::Status s = shared_state->Start(); !s.ok()) return s;
+    server->shared_state_ = std::move(shared_state);
+  }
   // One thread model: the completion-queue shards run every RPC and the
   // class actors. They start polling now, before the server is built, since
   // recovering the stored classes runs their actors.

@@ -33,6 +33,7 @@ namespace circuit {
 namespace cluster {
 class ClusterNode;
 class Nats;
+class SharedState;
 }  // namespace cluster
 
 struct ServerOptions {
@@ -191,6 +192,9 @@ class CircuitServer {
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<SignIns> sign_ins_;
   std::unique_ptr<CredentialStreams> credential_streams_;
+  // On a cluster: the accounts', keys' and kiosks' documents, watched;
+  // destroyed (the watcher stopped) before what it updates.
+  std::unique_ptr<cluster::SharedState> shared_state_;
   // The completion-queue shards: every RPC, and the class actors (their
   // Executor). Before registry_, so that it outlives the actors.
   std::unique_ptr<CqShards> shards_;

@@ -71,47 +71,91 @@ std::string Generation(const std::string& credential_sha256) {
 
 absl::StatusOr<std::unique_ptr<Accounts>> Accounts::Open(const Options& options,
                                                          const Clock* clock) {
-  internal::StoredAccounts accounts;
-  if (!options.store_path.empty()) {
-    absl::StatusOr<std::optional<std::string>> bytes =
-        ReadFileIfExists(options.store_path);
-    if (!bytes.ok()) return bytes.status();
-    if (bytes->has_value() && !accounts.ParseFromString(**bytes)) {
-      return absl::DataLossError(
-          absl::StrCat(options.store_path, " is not a list of accounts"));
-    }
+  std::shared_ptr<Document> accounts = options.accounts_document;
+  if (accounts == nullptr && !options.store_path.empty()) {
+    accounts = std::make_shared<FileDocument>(options.store_path);
   }
-  internal::StoredSigningKeys keys;
-  if (!options.keys_dir.empty()) {
+  std::shared_ptr<Document> keys = options.keys_document;
+  if (keys == nullptr && !options.keys_dir.empty()) {
     if (absl::Status dir = MakePrivateDirectory(options.keys_dir); !dir.ok()) {
       return dir;
     }
-    const std::string path = options.keys_dir + "/signing.binpb";
-    absl::StatusOr<std::optional<std::string>> bytes = ReadFileIfExists(path);
-    if (!bytes.ok()) return bytes.status();
-    if (bytes->has_value() && !keys.ParseFromString(**bytes)) {
-      return absl::DataLossError(
-          absl::StrCat(path, " is not a list of signing keys"));
-    }
+    keys = std::make_shared<FileDocument>(options.keys_dir + "/signing.binpb");
   }
   std::unique_ptr<Accounts> result(
       new Accounts(options, clock, std::move(accounts), std::move(keys)));
   absl::MutexLock lock(&result->mu_);
+  if (absl::Status s = result->LoadAccountsLocked(); !s.ok()) return s;
+  if (absl::Status s = result->LoadKeysLocked(); !s.ok()) return s;
   if (result->keys_.keys().empty()) {
-    if (absl::Status added = result->AddKeyLocked(); !added.ok()) return added;
+    absl::Status added = result->AddKeyLocked();
+    // Another node of the cluster made the first key at the same time: its
+    // key is the cluster's.
+    if (!added.ok() &&
+        !(absl::IsAborted(added) && !result->keys_.keys().empty())) {
+      return added;
+    }
   }
   return result;
 }
 
 Accounts::Accounts(const Options& options, const Clock* clock,
-                   internal::StoredAccounts accounts,
-                   internal::StoredSigningKeys keys)
+                   std::shared_ptr<Document> accounts_document,
+                   std::shared_ptr<Document> keys_document)
     : options_(options),
       clock_(clock),
-      accounts_(std::move(accounts)),
-      keys_(std::move(keys)) {}
+      accounts_document_(std::move(accounts_document)),
+      keys_document_(std::move(keys_document)) {}
+
+absl::Status Accounts::LoadAccountsLocked() {
+  if (accounts_document_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::optional<std::string>> bytes = accounts_document_->Load();
+  if (!bytes.ok()) return bytes.status();
+  internal::StoredAccounts accounts;
+  if (bytes->has_value() && !accounts.ParseFromString(**bytes)) {
+    return absl::DataLossError(
+        absl::StrCat(options_.store_path, " is not a list of accounts"));
+  }
+  accounts_ = std::move(accounts);
+  return absl::OkStatus();
+}
+
+absl::Status Accounts::LoadKeysLocked() {
+  if (keys_document_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::optional<std::string>> bytes = keys_document_->Load();
+  if (!bytes.ok()) return bytes.status();
+  internal::StoredSigningKeys keys;
+  if (bytes->has_value() && !keys.ParseFromString(**bytes)) {
+    return absl::DataLossError(
+        absl::StrCat(options_.keys_dir, " has no list of signing keys"));
+  }
+  keys_ = std::move(keys);
+  return absl::OkStatus();
+}
+
+void Accounts::Watch(std::function<void()> changed) {
+  if (accounts_document_ != nullptr) {
+    accounts_document_->Watch([this, changed](const std::string&) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (!LoadAccountsLocked().ok()) return;  // next change, or poll
+      }
+      if (changed) changed();
+    });
+  }
+  if (keys_document_ != nullptr) {
+    keys_document_->Watch([this, changed](const std::string&) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (!LoadKeysLocked().ok()) return;
+      }
+      if (changed) changed();
+    });
+  }
+}
 
 absl::Status Accounts::AddKeyLocked() {
+  const internal::StoredSigningKeys before = keys_;
   internal::StoredSigningKey* key = keys_.add_keys();
   key->mutable_key()->set_key_id(
       absl::StrCat("k", absl::BytesToHexString(RandomBytes(4))));
@@ -120,21 +164,27 @@ absl::Status Accounts::AddKeyLocked() {
   for (internal::StoredSigningKey& k : *keys_.mutable_keys()) {
     k.mutable_key()->set_signing(&k == key);
   }
-  absl::Status saved = SaveKeysLocked();
-  if (!saved.ok()) keys_.mutable_keys()->RemoveLast();
+  return CommitKeysLocked(before);
+}
+
+absl::Status Accounts::CommitKeysLocked(
+    const internal::StoredSigningKeys& before) {
+  if (keys_document_ == nullptr) return absl::OkStatus();
+  absl::Status saved = keys_document_->Save(keys_.SerializeAsString());
+  if (saved.ok()) return saved;
+  keys_ = before;
+  if (absl::IsAborted(saved)) LoadKeysLocked().IgnoreError();
   return saved;
 }
 
-absl::Status Accounts::SaveKeysLocked() const {
-  if (options_.keys_dir.empty()) return absl::OkStatus();
-  return WriteFileAtomically(options_.keys_dir + "/signing.binpb",
-                             keys_.SerializeAsString());
-}
-
-absl::Status Accounts::SaveAccountsLocked() const {
-  if (options_.store_path.empty()) return absl::OkStatus();
-  return WriteFileAtomically(options_.store_path,
-                             accounts_.SerializeAsString());
+absl::Status Accounts::CommitAccountsLocked(
+    const internal::StoredAccounts& before) {
+  if (accounts_document_ == nullptr) return absl::OkStatus();
+  absl::Status saved = accounts_document_->Save(accounts_.SerializeAsString());
+  if (saved.ok()) return saved;
+  accounts_ = before;
+  if (absl::IsAborted(saved)) LoadAccountsLocked().IgnoreError();
+  return saved;
 }
 
 absl::StatusOr<std::string> Accounts::SignLocked(const Claims& claims) const {
@@ -253,8 +303,7 @@ absl::StatusOr<v1::AccountCredential> Accounts::Add(
   const internal::StoredAccounts before = accounts_;
   *accounts_.add_accounts() = std::move(stored);
   accounts_.set_next_id(number + 1);
-  if (absl::Status saved = SaveAccountsLocked(); !saved.ok()) {
-    accounts_ = before;
+  if (absl::Status saved = CommitAccountsLocked(before); !saved.ok()) {
     return saved;
   }
   return credential;
@@ -289,14 +338,14 @@ absl::StatusOr<v1::Account> Accounts::Revoke(const std::string& account_id) {
         absl::StrCat("no account with id \"", account_id.substr(0, 64), "\""));
   }
   if (stored->account().revoked_unix_ms() != 0) return stored->account();
-  const internal::StoredAccount before = *stored;
+  const internal::StoredAccounts before = accounts_;
   stored->mutable_account()->set_revoked_unix_ms(clock_->NowUnixMs());
   stored->clear_credential_sha256();
-  if (absl::Status saved = SaveAccountsLocked(); !saved.ok()) {
-    *stored = before;
+  const v1::Account revoked = stored->account();
+  if (absl::Status saved = CommitAccountsLocked(before); !saved.ok()) {
     return saved;
   }
-  return stored->account();
+  return revoked;
 }
 
 absl::StatusOr<v1::AccountCredential> Accounts::Reissue(
@@ -315,14 +364,14 @@ absl::StatusOr<v1::AccountCredential> Accounts::Reissue(
     return absl::FailedPreconditionError(
         absl::StrCat("account ", account_id, " is revoked"));
   }
-  const internal::StoredAccount before = *stored;
+  const internal::StoredAccounts before = accounts_;
   v1::AccountCredential credential;
   if (absl::Status issued = IssueLocked(stored, *ttl, &credential);
       !issued.ok()) {
+    accounts_ = before;
     return issued;
   }
-  if (absl::Status saved = SaveAccountsLocked(); !saved.ok()) {
-    *stored = before;
+  if (absl::Status saved = CommitAccountsLocked(before); !saved.ok()) {
     return saved;
   }
   return credential;
@@ -399,8 +448,7 @@ absl::StatusOr<v1::SigningKeys> Accounts::RetireSigningKey(
     }
     const internal::StoredSigningKeys before = keys_;
     keys->erase(it);
-    if (absl::Status saved = SaveKeysLocked(); !saved.ok()) {
-      keys_ = before;
+    if (absl::Status saved = CommitKeysLocked(before); !saved.ok()) {
       return saved;
     }
   }

@@ -1,6 +1,7 @@
 #ifndef CIRCUIT_SERVER_AUTH_ACCOUNTS_H_
 #define CIRCUIT_SERVER_AUTH_ACCOUNTS_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "circuit/v1/service.pb.h"
 #include "server/auth/principal.h"
 #include "server/common/clock.h"
+#include "server/common/document.h"
 
 namespace circuit {
 
@@ -26,7 +28,9 @@ namespace circuit {
 // hash, so reissuing one (or revoking the account) ends the old one at once.
 // Accounts are kept in `store_path`, signing keys in `keys_dir` (mode 0700,
 // the file 0600), each written atomically before any answer; with both empty
-// everything is in memory (tests). Thread-safe.
+// everything is in memory (tests). On a cluster both are Documents every
+// node shares (server/cluster/shared_state.h): what one node changes, every
+// node verifies by within moments (Watch). Thread-safe.
 class Accounts {
  public:
   struct Options {
@@ -37,6 +41,10 @@ class Accounts {
     absl::Duration default_class_ttl = absl::Hours(12);
     absl::Duration max_class_ttl = absl::Hours(24);
     size_t max_accounts = 10'000;
+    // Where accounts and signing keys are kept instead of the files (a
+    // cluster's shared documents); null: the files.
+    std::shared_ptr<Document> accounts_document;
+    std::shared_ptr<Document> keys_document;
   };
 
   // Loads what is stored; creates the first signing key when there is none.
@@ -80,6 +88,12 @@ class Accounts {
       ABSL_LOCKS_EXCLUDED(mu_);
   v1::SigningKeys SigningKeys() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Takes what other nodes of a cluster keep from now on (the documents'
+  // Watch): each change replaces this node's accounts or keys, then
+  // `changed` runs (on the documents' thread), e.g. to end the streams of
+  // credentials that stopped verifying. Once, after Open.
+  void Watch(std::function<void()> changed) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Whether `token` looks like a credential of this kind (a JWT).
   static bool LooksLikeCredential(const std::string& token);
   // Who the credential is. UNAUTHENTICATED, saying why, when it is
@@ -90,7 +104,11 @@ class Accounts {
 
  private:
   Accounts(const Options& options, const Clock* clock,
-           internal::StoredAccounts accounts, internal::StoredSigningKeys keys);
+           std::shared_ptr<Document> accounts_document,
+           std::shared_ptr<Document> keys_document);
+  // Reads what the documents keep into accounts_ and keys_.
+  absl::Status LoadAccountsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LoadKeysLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct Claims {
     std::string subject;
@@ -113,12 +131,19 @@ class Accounts {
   absl::Status IssueLocked(internal::StoredAccount* stored, absl::Duration ttl,
                            v1::AccountCredential* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status SaveAccountsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status SaveKeysLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps accounts_ (keys_); when that fails, they are `before` again, or
+  // what another node kept when it changed them at the same time.
+  absl::Status CommitAccountsLocked(const internal::StoredAccounts& before)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CommitKeysLocked(const internal::StoredSigningKeys& before)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status AddKeyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   const Clock* const clock_;
+  // Null: kept in memory only.
+  const std::shared_ptr<Document> accounts_document_;
+  const std::shared_ptr<Document> keys_document_;
   mutable absl::Mutex mu_;
   internal::StoredAccounts accounts_ ABSL_GUARDED_BY(mu_);
   internal::StoredSigningKeys keys_ ABSL_GUARDED_BY(mu_);  // newest last

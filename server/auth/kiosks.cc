@@ -6,8 +6,6 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -30,25 +28,59 @@ bool SameHash(const std::string& a, const std::string& b) {
 
 absl::StatusOr<std::unique_ptr<KioskPairings>> KioskPairings::Open(
     const Options& options, const Clock* clock) {
-  internal::StoredKiosks stored;
-  if (!options.store_path.empty()) {
-    std::ifstream in(options.store_path, std::ios::binary);
-    if (in) {
-      std::stringstream bytes;
-      bytes << in.rdbuf();
-      if (!stored.ParseFromString(bytes.str())) {
-        return absl::DataLossError(absl::StrCat(
-            options.store_path, " is not a list of paired kiosks"));
-      }
-    }
+  std::shared_ptr<Document> document = options.document;
+  if (document == nullptr && !options.store_path.empty()) {
+    document = std::make_shared<FileDocument>(options.store_path);
   }
-  return std::unique_ptr<KioskPairings>(
-      new KioskPairings(options, clock, std::move(stored)));
+  std::unique_ptr<KioskPairings> pairings(
+      new KioskPairings(options, clock, std::move(document)));
+  absl::MutexLock lock(&pairings->mu_);
+  if (absl::Status s = pairings->LoadLocked(); !s.ok()) return s;
+  return pairings;
 }
 
 KioskPairings::KioskPairings(const Options& options, const Clock* clock,
-                             internal::StoredKiosks stored)
-    : options_(options), clock_(clock), kiosks_(std::move(stored)) {}
+                             std::shared_ptr<Document> document)
+    : options_(options), clock_(clock), document_(std::move(document)) {}
+
+absl::Status KioskPairings::LoadLocked() {
+  if (document_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::optional<std::string>> bytes = document_->Load();
+  if (!bytes.ok()) return bytes.status();
+  internal::StoredKiosks stored;
+  if (bytes->has_value() && !stored.ParseFromString(**bytes)) {
+    return absl::DataLossError(
+        absl::StrCat(options_.store_path, " is not a list of paired kiosks"));
+  }
+  ReplaceLocked(std::move(stored));
+  return absl::OkStatus();
+}
+
+void KioskPairings::Watch() {
+  if (document_ == nullptr) return;
+  document_->Watch([this](const std::string&) {
+    absl::MutexLock lock(&mu_);
+    LoadLocked().IgnoreError();  // the next change, or the next poll
+  });
+}
+
+void KioskPairings::ReplaceLocked(internal::StoredKiosks kiosks) {
+  kiosks_ = std::move(kiosks);
+  // A revoked TV stops showing the class at once, whichever node revoked
+  // it.
+  for (const internal::StoredKiosk& stored : kiosks_.kiosks()) {
+    if (stored.kiosk().revoked_unix_ms() == 0) continue;
+    auto [first, last] = streams_.equal_range(stored.kiosk().kiosk_id());
+    for (auto it = first; it != last; ++it) {
+      if (std::shared_ptr<Stream> open = it->second.lock()) {
+        open->Close(
+            absl::UnauthenticatedError("this kiosk was revoked; pair it again"),
+            /*after_queued=*/false);
+      }
+    }
+    streams_.erase(first, last);
+  }
+}
 
 void KioskPairings::ForgetOldLocked(absl::Time now) {
   // An expired pairing still answers EXPIRED for another ttl, then goes.
@@ -144,7 +176,7 @@ absl::StatusOr<v1::Kiosk> KioskPairings::Approve(const std::string& code,
   const NewToken token = MakeToken();
   stored->set_token_hash(token.hash);
   if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
-  kiosks_ = std::move(next);
+  ReplaceLocked(std::move(next));
   it->second.kiosk_token = token.token;
   it->second.kiosk_id = kiosk->kiosk_id();
   return kiosks_.kiosks(kiosks_.kiosks_size() - 1).kiosk();
@@ -170,16 +202,7 @@ absl::StatusOr<v1::Kiosk> KioskPairings::Revoke(const std::string& kiosk_id) {
       if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
     }
     v1::Kiosk revoked = stored.kiosk();
-    kiosks_ = std::move(next);
-    auto [first, last] = streams_.equal_range(kiosk_id);
-    for (auto it = first; it != last; ++it) {
-      if (std::shared_ptr<Stream> open = it->second.lock()) {
-        open->Close(
-            absl::UnauthenticatedError("this kiosk was revoked; pair it again"),
-            /*after_queued=*/false);
-      }
-    }
-    streams_.erase(first, last);
+    ReplaceLocked(std::move(next));
     return revoked;
   }
   return absl::NotFoundError(absl::StrCat("no kiosk with id ", kiosk_id));
@@ -223,8 +246,11 @@ void KioskPairings::Track(const std::string& kiosk_id,
 }
 
 absl::Status KioskPairings::SaveLocked(const internal::StoredKiosks& kiosks) {
-  if (options_.store_path.empty()) return absl::OkStatus();
-  return WriteFileAtomically(options_.store_path, kiosks.SerializeAsString());
+  if (document_ == nullptr) return absl::OkStatus();
+  absl::Status saved = document_->Save(kiosks.SerializeAsString());
+  // Another node changed them at the same time: its list is the one kept.
+  if (absl::IsAborted(saved)) LoadLocked().IgnoreError();
+  return saved;
 }
 
 }  // namespace circuit

@@ -16,6 +16,7 @@
 #include "circuit/internal/journal.pb.h"
 #include "circuit/v1/service.pb.h"
 #include "server/common/clock.h"
+#include "server/common/document.h"
 #include "server/fanout/stream.h"
 
 namespace circuit {
@@ -29,12 +30,19 @@ namespace circuit {
 // Pairings live in memory for `pairing_ttl`. Kiosks are kept in a file
 // (`store_path`, written whole and atomically before an approval or a
 // revocation is answered), so a restart neither logs TVs out nor brings a
-// revoked one back; credentials are kept only as their SHA-256. Thread-safe.
+// revoked one back; credentials are kept only as their SHA-256. On a cluster
+// the kiosks are a document every node shares (server/cluster/
+// shared_state.h), so a TV paired on one node is paired on all and a revoke
+// on one ends its streams on all; pairings waiting for approval stay on the
+// node the TV asked. Thread-safe.
 class KioskPairings {
  public:
   struct Options {
     // Empty: kiosks are kept in memory only (tests, --journal=memory).
     std::string store_path;
+    // Where kiosks are kept instead of the file (a cluster's shared
+    // document); null: the file.
+    std::shared_ptr<Document> document;
     absl::Duration pairing_ttl = absl::Minutes(10);
     // Pairings waiting at once, at most (each costs a little memory until
     // it expires).
@@ -93,6 +101,11 @@ class KioskPairings {
   void Track(const std::string& kiosk_id, std::weak_ptr<Stream> stream)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Takes what other nodes of a cluster keep from now on (the document's
+  // Watch): their pairings and revocations, which end this node's streams
+  // of a revoked TV too. Once, after Open.
+  void Watch() ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct Pending {
     std::string secret_hash;
@@ -104,7 +117,12 @@ class KioskPairings {
   };
 
   KioskPairings(const Options& options, const Clock* clock,
-                internal::StoredKiosks stored);
+                std::shared_ptr<Document> document);
+  // Reads what the document keeps into kiosks_.
+  absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes `kiosks` current and ends the streams of the revoked ones.
+  void ReplaceLocked(internal::StoredKiosks kiosks)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Forgets pairings that expired long enough ago.
   void ForgetOldLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -114,6 +132,7 @@ class KioskPairings {
 
   const Options options_;
   const Clock* const clock_;
+  const std::shared_ptr<Document> document_;  // null: memory only
   mutable absl::Mutex mu_;
   internal::StoredKiosks kiosks_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Pending> pending_ ABSL_GUARDED_BY(mu_);

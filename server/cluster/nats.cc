@@ -378,6 +378,23 @@ absl::StatusOr<uint64_t> Bucket::Put(const std::string& key,
   return revision;
 }
 
+absl::StatusOr<uint64_t> Bucket::Swap(const std::string& key,
+                                      const std::string& data,
+                                      uint64_t revision) {
+  uint64_t stored = 0;
+  const int length = static_cast<int>(data.size());
+  natsStatus s = revision == 0 ? kvStore_Create(&stored, kv_, key.c_str(),
+                                                data.data(), length)
+                               : kvStore_Update(&stored, kv_, key.c_str(),
+                                                data.data(), length, revision);
+  if (s == NATS_OK) return stored;
+  absl::Status status = NatsError("writing " + name_ + "/" + key, s);
+  // nats.c answers a revision that is not the key's with NATS_ERR (the
+  // server's "wrong last sequence").
+  if (s == NATS_ERR) return absl::FailedPreconditionError(status.message());
+  return status;
+}
+
 absl::StatusOr<Bucket::Value> Bucket::Get(const std::string& key) {
   kvEntry* entry = nullptr;
   natsStatus s = kvStore_Get(&entry, kv_, key.c_str());
@@ -402,6 +419,33 @@ absl::StatusOr<std::vector<std::string>> Bucket::Keys() {
   for (int i = 0; i < list.Count; ++i) keys.emplace_back(list.Keys[i]);
   kvKeysList_Destroy(&list);
   return keys;
+}
+
+absl::StatusOr<std::unique_ptr<Bucket::Revisions>> Bucket::WatchRevisions() {
+  kvWatchOptions options;
+  kvWatchOptions_Init(&options);
+  options.MetaOnly = true;
+  kvWatcher* watcher = nullptr;
+  natsStatus s = kvStore_WatchAll(&watcher, kv_, &options);
+  if (s != NATS_OK) return NatsError("watching " + name_, s);
+  return std::make_unique<Revisions>(watcher);
+}
+
+absl::StatusOr<std::optional<Bucket::Revisions::Change>>
+Bucket::Revisions::Next(absl::Duration timeout) {
+  kvEntry* entry = nullptr;
+  natsStatus s =
+      kvWatcher_Next(&entry, watcher_,
+                     std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout)));
+  if (s == NATS_TIMEOUT) return std::nullopt;
+  if (s != NATS_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("a bucket's watcher stopped: ", natsStatus_GetText(s)));
+  }
+  if (entry == nullptr) return std::nullopt;
+  Change change{kvEntry_Key(entry), kvEntry_Revision(entry)};
+  kvEntry_Destroy(entry);
+  return change;
 }
 
 absl::Status Bucket::Erase(const std::string& key, uint64_t revision) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -149,10 +150,39 @@ class Bucket {
   };
   // The revision stored.
   absl::StatusOr<uint64_t> Put(const std::string& key, const std::string& data);
+  // Stores `data` as `key`'s value only if the key's revision is still
+  // `revision` (0: only if the key has no value): the revision stored, or
+  // FAILED_PRECONDITION when it was not. (nats-server 2.9.10 checks the
+  // revision unsafely under concurrent updates: two may both succeed.)
+  absl::StatusOr<uint64_t> Swap(const std::string& key, const std::string& data,
+                                uint64_t revision);
   // NOT_FOUND for a key never put, or deleted.
   absl::StatusOr<Value> Get(const std::string& key);
   // Every key there is (empty when none).
   absl::StatusOr<std::vector<std::string>> Keys();
+
+  // Each key's revision, as nats.c's watcher of the bucket delivers them
+  // (metadata only): every key's current one first, then each change.
+  class Revisions {
+   public:
+    explicit Revisions(kvWatcher* watcher) : watcher_(watcher) {}
+    ~Revisions() { kvWatcher_Destroy(watcher_); }
+    Revisions(const Revisions&) = delete;
+    Revisions& operator=(const Revisions&) = delete;
+
+    struct Change {
+      std::string key;
+      uint64_t revision = 0;
+    };
+    // The next one; nullopt when none came within `timeout`, or for the
+    // mark between the current revisions and the changes. UNAVAILABLE when
+    // the watcher stopped working (watch again).
+    absl::StatusOr<std::optional<Change>> Next(absl::Duration timeout);
+
+   private:
+    kvWatcher* const watcher_;
+  };
+  absl::StatusOr<std::unique_ptr<Revisions>> WatchRevisions();
   // Deletes `key` and overwrites its stored value (`revision`, the one Get
   // returned) on disk.
   absl::Status Erase(const std::string& key, uint64_t revision);

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -276,6 +277,156 @@ TEST_F(ClusterFailoverTest, AClassSpreadOverThreeNodesOutlivesItsOwner) {
     }
   }
   EXPECT_EQ(owned, 1) << "one node owns the class";
+}
+
+// Accounts, signing keys, paired TVs and the class list are the cluster's,
+// not a node's: what is made on one node works on the other, and what is
+// revoked on one ends its streams on the other.
+TEST_F(ClusterFailoverTest, EveryNodeKnowsTheClustersAccountsTvsAndClasses) {
+  ASSERT_NO_FATAL_FAILURE(StartNodes(kLongLease));
+  auto connect = [&](int node) {
+    client::ConnectOptions options;
+    options.address = nodes_[node].address;
+    return client::Connection(options);
+  };
+  const client::Connection a = connect(0);
+  const client::Connection b = connect(1);
+  // Waits for what another node made to reach this one (the shared state's
+  // watcher, or the directory's next scan).
+  auto eventually = [](auto done) {
+    for (const absl::Time until = absl::Now() + kWait; absl::Now() < until;) {
+      if (done()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  };
+  using Stub = v1::CircuitService::Stub;
+
+  // An admin added on node a creates a class on node b.
+  v1::AddAccountRequest add;
+  add.set_name("North desk");
+  add.set_role(v1::ACCOUNT_ROLE_ADMIN);
+  add.set_studio_id("north");
+  absl::StatusOr<v1::AccountCredential> admin =
+      client::CallUnary<v1::AddAccountRequest, v1::AccountCredential>(
+          a, kInstructorKey, &Stub::AddAccount, add);
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  const std::string& desk = admin->credential();
+  v1::CreateClassRequest create;
+  create.set_circuit_id("kickback-trio");
+  absl::StatusOr<v1::CreateClassResponse> created;
+  ASSERT_TRUE(eventually([&] {
+    created =
+        client::CallUnary<v1::CreateClassRequest, v1::CreateClassResponse>(
+            b, desk, &Stub::CreateClass, create);
+    return created.ok();
+  })) << created.status();
+  const std::string class_id = created->class_info().class_id();
+  EXPECT_EQ(created->class_info().studio_id(), "north");
+
+  // Node a lists it, though node b runs it.
+  EXPECT_TRUE(eventually([&] {
+    absl::StatusOr<std::vector<v1::ClassInfo>> listed =
+        a.ListClasses(desk, false);
+    return listed.ok() && listed->size() == 1 &&
+           (*listed)[0].class_id() == class_id;
+  })) << "node a never listed class "
+      << class_id;
+
+  // A TV paired on node a watches the class on node b.
+  const testing::Reply started =
+      testing::Fetch(nodes_[0].http_port, boost::beast::http::verb::post,
+                     "/v1/kioskPairings", "{}");
+  ASSERT_EQ(started.status, 200) << started.body;
+  const std::string code = testing::JsonField(started.body, "pairingCode");
+  const std::string secret = testing::JsonField(started.body, "pairingSecret");
+  v1::ApproveKioskPairingRequest approve;
+  approve.set_pairing_code(code);
+  approve.set_name("Front wall");
+  absl::StatusOr<v1::Kiosk> kiosk =
+      client::CallUnary<v1::ApproveKioskPairingRequest, v1::Kiosk>(
+          a, desk, &Stub::ApproveKioskPairing, approve);
+  ASSERT_TRUE(kiosk.ok()) << kiosk.status();
+  const testing::Reply paired =
+      testing::Fetch(nodes_[0].http_port, boost::beast::http::verb::get,
+                     "/v1/kioskPairings/" + code, "", -1, "Bearer " + secret);
+  const std::string tv = testing::JsonField(paired.body, "kioskToken");
+  ASSERT_FALSE(tv.empty()) << paired.body;
+
+  struct Watching {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReader<v1::WatchClassResponse>> stream;
+    std::atomic<int> received{0};
+    grpc::Status ended;
+    std::atomic<bool> done{false};
+    std::thread reader;
+    ~Watching() {
+      if (context != nullptr) context->TryCancel();
+      if (reader.joinable()) reader.join();
+    }
+  };
+  // A watch of the class on node b with `key`, read until it ends.
+  auto watch = [&](const std::string& key) {
+    auto w = std::make_unique<Watching>();
+    w->context = b.NewContext(key);
+    v1::WatchClassRequest request;
+    request.set_class_id(class_id);
+    w->stream = b.stub()->WatchClass(w->context.get(), request);
+    w->reader = std::thread([w = w.get()] {
+      v1::WatchClassResponse response;
+      while (w->stream->Read(&response)) ++w->received;
+      w->ended = w->stream->Finish();
+      w->done = true;
+    });
+    return w;
+  };
+  std::unique_ptr<Watching> on_b;
+  ASSERT_TRUE(eventually([&] {
+    on_b = watch(tv);
+    return eventually([&] { return on_b->received > 0 || on_b->done; }) &&
+           on_b->received > 0;
+  })) << "the TV paired on node a never watched on node b: "
+      << on_b->ended.error_message();
+  std::unique_ptr<Watching> desk_on_b = watch(desk);
+  ASSERT_TRUE(eventually([&] { return desk_on_b->received > 0; }));
+
+  // Revoked on node a, the TV's stream on node b ends.
+  v1::RevokeKioskRequest revoke_tv;
+  revoke_tv.set_kiosk_id(kiosk->kiosk_id());
+  ASSERT_TRUE((client::CallUnary<v1::RevokeKioskRequest, v1::Kiosk>(
+                   a, desk, &Stub::RevokeKiosk, revoke_tv))
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return on_b->done.load(); }))
+      << "the revoked TV still watches on node b";
+  EXPECT_EQ(on_b->ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_FALSE(desk_on_b->done);
+
+  // So does the admin's, once node a revokes the account; and its
+  // credential opens nothing on node b any more.
+  v1::RevokeAccountRequest revoke;
+  revoke.set_account_id(admin->account().account_id());
+  ASSERT_TRUE((client::CallUnary<v1::RevokeAccountRequest, v1::Account>(
+                   a, kInstructorKey, &Stub::RevokeAccount, revoke))
+                  .ok());
+  ASSERT_TRUE(eventually([&] { return desk_on_b->done.load(); }))
+      << "the revoked account still watches on node b";
+  EXPECT_EQ(desk_on_b->ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_TRUE(absl::IsUnauthenticated(b.ListClasses(desk, false).status()));
+
+  // A signing key rotated on node b signs what node a verifies.
+  ASSERT_TRUE((client::CallUnary<v1::RotateSigningKeyRequest, v1::SigningKeys>(
+                   b, kInstructorKey, &Stub::RotateSigningKey,
+                   v1::RotateSigningKeyRequest()))
+                  .ok());
+  add.set_name("South desk");
+  add.set_studio_id("south");
+  absl::StatusOr<v1::AccountCredential> south =
+      client::CallUnary<v1::AddAccountRequest, v1::AccountCredential>(
+          b, kInstructorKey, &Stub::AddAccount, add);
+  ASSERT_TRUE(south.ok()) << south.status();
+  EXPECT_TRUE(eventually([&] {
+    return a.ListClasses(south->credential(), false).ok();
+  })) << "node a never verified a credential signed on node b";
 }
 
 TEST_F(ClusterFailoverTest, AStoppedOwnerStepsDownWhenItContinues) {
