@@ -62,6 +62,31 @@ void OnAnnouncement(natsConnection* /*nc*/, natsSubscription* /*sub*/,
   }
 }
 
+// Where nodes tell each other that a profile changed (its id; nothing
+// secret).
+constexpr char kProfileNoticeSubject[] = "circuit.profiles.changed";
+
+void OnProfileNotice(natsConnection* /*nc*/, natsSubscription* /*sub*/,
+                     natsMsg* msg, void* closure) {
+  auto& listening =
+      *static_cast<std::shared_ptr<JetStreamJournal::Listening>*>(closure);
+  const std::string profile_id(natsMsg_GetData(msg),
+                               static_cast<size_t>(natsMsg_GetDataLength(msg)));
+  natsMsg_Destroy(msg);
+  // An id names a subject (circuit.history.<id>): nothing else is read.
+  if (profile_id.empty() || profile_id.size() > 128 ||
+      !std::all_of(profile_id.begin(), profile_id.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+               c == '_';
+      })) {
+    return;
+  }
+  absl::MutexLock lock(&listening->mu);
+  if (listening->journal != nullptr) {
+    listening->journal->ProfileNoticed(profile_id);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<JetStreamJournal>> JetStreamJournal::Open(
@@ -115,11 +140,13 @@ JetStreamJournal::~JetStreamJournal() {
     listening_->journal = nullptr;
   }
   announcements_.Reset();
+  profile_notices_.Reset();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     handoffs_stopping_ = true;
   }
+  if (profile_reader_.joinable()) profile_reader_.join();
   if (writer_.joinable()) writer_.join();
   if (renewer_.joinable()) renewer_.join();
   if (scanner_.joinable()) scanner_.join();
@@ -671,6 +698,9 @@ absl::Status JetStreamJournal::DoEnd(
       return put;
     }
   }
+  for (const internal::ProfileUpdate& update : profiles) {
+    NoticeProfile(update.profile().profile().profile_id());
+  }
   if (absl::Status s = PutSummary(summary); !s.ok()) return s;
   internal::ClusterClass ended;
   *ended.mutable_record()->mutable_info() = summary.class_info();
@@ -769,7 +799,9 @@ void JetStreamJournal::PutProfile(const internal::StoredProfile& profile,
     absl::StatusOr<std::string> sealed = Seal(
         journal_internal::ProfileIdentity(id), profile.SerializeAsString());
     if (!sealed.ok()) return sealed.status();
-    return profiles_->Put(id, *sealed);
+    absl::Status put = profiles_->Put(id, *sealed);
+    if (put.ok()) NoticeProfile(id);
+    return put;
   };
   op.done = std::move(done);
   Enqueue(std::move(op));
@@ -873,7 +905,32 @@ absl::Status JetStreamJournal::DoEraseProfile(
       return s;
     }
   }
-  return profiles_->Erase(profile_id);
+  absl::Status erased = profiles_->Erase(profile_id);
+  if (erased.ok()) NoticeProfile(profile_id);
+  return erased;
+}
+
+absl::StatusOr<std::optional<StoredProfileHistory>>
+JetStreamJournal::LoadProfile(const std::string& id, int recent) {
+  absl::StatusOr<std::string> value = profiles_->Get(id);
+  if (absl::IsNotFound(value.status())) return std::nullopt;
+  if (!value.ok()) return value.status();
+  StoredProfileHistory h;
+  absl::StatusOr<std::string> plain =
+      Open(journal_internal::ProfileIdentity(id), *value);
+  if (!plain.ok() || !h.profile.ParseFromString(*plain)) {
+    return absl::DataLossError(
+        absl::StrCat("profile ", id, " does not open or parse"));
+  }
+  absl::StatusOr<std::vector<internal::PastClass>> past = DoReadHistory(id);
+  if (!past.ok()) return past.status();
+  h.class_count = static_cast<int32_t>(past->size());
+  const size_t from =
+      past->size() > static_cast<size_t>(recent) ? past->size() - recent : 0;
+  for (size_t i = from; i < past->size(); ++i) {
+    h.recent.push_back(std::move((*past)[i]));
+  }
+  return h;
 }
 
 absl::StatusOr<std::vector<StoredProfileHistory>>
@@ -882,26 +939,57 @@ JetStreamJournal::LoadProfiles(int recent) {
   if (!keys.ok()) return keys.status();
   std::vector<StoredProfileHistory> loaded;
   for (const std::string& id : *keys) {
-    absl::StatusOr<std::string> value = profiles_->Get(id);
-    if (absl::IsNotFound(value.status())) continue;
-    if (!value.ok()) return value.status();
-    StoredProfileHistory& h = loaded.emplace_back();
-    absl::StatusOr<std::string> plain =
-        Open(journal_internal::ProfileIdentity(id), *value);
-    if (!plain.ok() || !h.profile.ParseFromString(*plain)) {
-      return absl::DataLossError(
-          absl::StrCat("profile ", id, " does not open or parse"));
-    }
-    absl::StatusOr<std::vector<internal::PastClass>> past = DoReadHistory(id);
-    if (!past.ok()) return past.status();
-    h.class_count = static_cast<int32_t>(past->size());
-    const size_t from =
-        past->size() > static_cast<size_t>(recent) ? past->size() - recent : 0;
-    for (size_t i = from; i < past->size(); ++i) {
-      h.recent.push_back(std::move((*past)[i]));
-    }
+    absl::StatusOr<std::optional<StoredProfileHistory>> h =
+        LoadProfile(id, recent);
+    if (!h.ok()) return h.status();
+    if (h->has_value()) loaded.push_back(std::move(**h));
   }
   return loaded;
+}
+
+void JetStreamJournal::NoticeProfile(const std::string& profile_id) {
+  // Best effort: see WatchProfiles.
+  natsConnection_Publish(nats_.connection(), kProfileNoticeSubject,
+                         profile_id.data(),
+                         static_cast<int>(profile_id.size()));
+}
+
+void JetStreamJournal::ProfileNoticed(const std::string& profile_id) {
+  absl::MutexLock lock(&mu_);
+  noticed_profiles_.push_back(profile_id);
+}
+
+void JetStreamJournal::WatchProfiles(int recent, ProfileChanged changed) {
+  profile_changed_ = std::move(changed);
+  absl::StatusOr<Subscription> notices = SubscribeShared(
+      nats_, kProfileNoticeSubject, &OnProfileNotice, listening_);
+  if (!notices.ok()) {
+    LogWarning("cluster: not told of other nodes' profiles: %s",
+               std::string(notices.status().message()));
+    return;
+  }
+  profile_notices_ = *std::move(notices);
+  profile_reader_ =
+      std::thread([this, recent] { ReadNoticedProfiles(recent); });
+}
+
+void JetStreamJournal::ReadNoticedProfiles(int recent) {
+  while (true) {
+    std::vector<std::string> ids;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || !noticed_profiles_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stopping_) return;
+      ids.swap(noticed_profiles_);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (const std::string& id : ids)
+      profile_changed_(id, LoadProfile(id, recent));
+  }
 }
 
 }  // namespace circuit::cluster

@@ -95,6 +95,13 @@ class JetStreamJournal : public Journal {
                     std::vector<ErasedSeat> seats, JournalDone done) override;
   absl::StatusOr<std::vector<StoredProfileHistory>> LoadProfiles(
       int recent) override;
+  // Every node tells the others of each profile it stores or erases (a
+  // notice on circuit.profiles.changed, once durable); the profile is then
+  // read back on the journal's profile thread. A notice lost while a node
+  // was cut off from NATS is not read again before that node restarts.
+  void WatchProfiles(int recent, ProfileChanged changed) override;
+  // Another node's (or this node's) notice that a profile changed.
+  void ProfileNoticed(const std::string& profile_id) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::vector<StoredClass>> LoadClasses() override;
   // For a class that has not ended, this node claims it: FAILED_PRECONDITION
   // (naming the node) when another node holds its lease.
@@ -178,6 +185,14 @@ class JetStreamJournal : public Journal {
   // Tells every node that this node owns `record`'s class now (a create or
   // a takeover), so they find it before their next look.
   void AnnounceOwner(const internal::ClassRecord& record);
+  // Tells every node that a profile changed (stored, replaced or erased).
+  void NoticeProfile(const std::string& profile_id);
+  // On the profile thread: reads each noticed profile and hands it on.
+  void ReadNoticedProfiles(int recent);
+  // A profile with its `recent` newest past classes; nullopt when none is
+  // kept under `profile_id`.
+  absl::StatusOr<std::optional<StoredProfileHistory>> LoadProfile(
+      const std::string& profile_id, int recent);
 
   void Enqueue(Op op) ABSL_LOCKS_EXCLUDED(mu_);
   void RunWrites();
@@ -258,6 +273,11 @@ class JetStreamJournal : public Journal {
   // The announcements' subscription, and what its callback holds.
   std::shared_ptr<Listening> listening_ = std::make_shared<Listening>();
   Subscription announcements_;
+  // Profiles other nodes changed, to read (WatchProfiles).
+  std::vector<std::string> noticed_profiles_ ABSL_GUARDED_BY(mu_);
+  ProfileChanged profile_changed_;  // set before profile_reader_ starts
+  std::thread profile_reader_;
+  Subscription profile_notices_;
   // Owned classes given up, destroyed on the scanner's thread.
   std::vector<std::shared_ptr<Owned>> retired_ ABSL_GUARDED_BY(mu_);
   Handoffs handoffs_;  // set before scanner_ starts

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,20 @@ class Journal {
   virtual void EraseProfile(const std::string& profile_id,
                             std::vector<ErasedSeat> seats,
                             JournalDone done) = 0;
+
+  // From now on, `changed` gets each kept profile that another process
+  // sharing this journal (a node of a cluster) stores, replaces or erases,
+  // soon after it does: the profile with its `recent` newest past classes,
+  // or nullopt once it is erased (on a thread of the journal's own; it must
+  // not block long). A journal only one process writes never calls it.
+  // Once.
+  using ProfileChanged = absl::AnyInvocable<void(
+      const std::string& profile_id,
+      absl::StatusOr<std::optional<StoredProfileHistory>> stored)>;
+  virtual void WatchProfiles(int recent, ProfileChanged changed) {
+    (void)recent;
+    (void)changed;
+  }
 
   // --- Reading at startup (blocking; before serving) ----------------------
 

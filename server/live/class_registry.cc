@@ -54,6 +54,14 @@ ActorDeps ClassRegistry::Deps() {
 
 absl::Status ClassRegistry::Recover() {
   if (absl::Status loaded = profiles_.Load(); !loaded.ok()) return loaded;
+  // A cluster's other nodes make and change profiles too. (The journal
+  // stops before this registry goes.)
+  journal_->WatchProfiles(
+      ProfileBook::kRecentClasses,
+      [this](const std::string& profile_id,
+             absl::StatusOr<std::optional<StoredProfileHistory>> stored) {
+        if (stored.ok()) profiles_.Refresh(profile_id, *std::move(stored));
+      });
   absl::StatusOr<std::vector<StoredClass>> classes = journal_->LoadClasses();
   if (!classes.ok()) return classes.status();
   std::vector<std::shared_ptr<ClassActor>> open;
@@ -379,6 +387,15 @@ std::vector<v1::ClassInfo> ClassRegistry::List(bool include_ended) const {
               }
               return a.class_id() < b.class_id();
             });
+  return out;
+}
+
+std::vector<v1::ClassInfo> ClassRegistry::ListRunHere() const {
+  std::vector<v1::ClassInfo> out;
+  for (const auto& actor : Actors()) {
+    v1::ClassInfo info = actor->Info();
+    if (info.phase() != v1::CLASS_PHASE_ENDED) out.push_back(std::move(info));
+  }
   return out;
 }
 

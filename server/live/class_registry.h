@@ -136,9 +136,13 @@ class ClassRegistry {
   absl::StatusOr<Seat> FindSeat(const std::string& resume_token) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Classes, newest first.
+  // Classes, newest first: on a cluster, every node's (those this node
+  // neither runs nor follows as its class directory has them).
   std::vector<v1::ClassInfo> List(bool include_ended) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // The classes this node runs (owns) that have not ended: what its
+  // metrics count, so a cluster's nodes do not count a class twice.
+  std::vector<v1::ClassInfo> ListRunHere() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // A class's summary, live or stored. NOT_FOUND for an unknown class.
   void Summary(const std::string& class_id,

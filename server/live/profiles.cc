@@ -367,6 +367,29 @@ void ProfileBook::EndClass(const v1::ClassSummary& summary, PastOf past_of,
       });
 }
 
+void ProfileBook::Refresh(const std::string& profile_id,
+                          std::optional<StoredProfileHistory> stored) {
+  absl::MutexLock lock(&mu_);
+  auto it = profiles_.find(profile_id);
+  if (it != profiles_.end()) {
+    if (it->second.erasing) return;  // this node is erasing it
+    by_credential_.erase(it->second.stored.credential_sha256());
+  }
+  if (!stored.has_value()) {
+    if (it != profiles_.end()) profiles_.erase(it);
+    return;
+  }
+  Kept& kept = profiles_[profile_id];
+  kept.stored = std::move(stored->profile);
+  kept.recent = std::make_shared<std::vector<internal::PastClass>>(
+      std::make_move_iterator(stored->recent.begin()),
+      std::make_move_iterator(stored->recent.end()));
+  kept.class_count = stored->class_count;
+  if (!kept.stored.profile().revoked()) {
+    by_credential_[kept.stored.credential_sha256()] = profile_id;
+  }
+}
+
 void ProfileBook::Forget(const std::string& profile_id) {
   absl::MutexLock lock(&mu_);
   auto it = profiles_.find(profile_id);

@@ -119,6 +119,12 @@ class ProfileBook {
   void EndClass(const v1::ClassSummary& summary, PastOf past_of,
                 JournalDone done) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // What the journal now keeps for `profile_id`, written by another node of
+  // a cluster (Journal::WatchProfiles): replaces what the book has (the
+  // seats it knows open stay), or forgets it (nullopt: erased).
+  void Refresh(const std::string& profile_id,
+               std::optional<StoredProfileHistory> stored)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets an erased profile (the journal erased it).
   void Forget(const std::string& profile_id) ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -154,5 +154,69 @@ TEST_F(JetStreamJournalTest, EveryNodeListsTheClassesOfTheWholeCluster) {
   EXPECT_EQ(ended.ended_unix_ms(), 9000);
 }
 
+// A profile kept, changed by a class's end, or erased on one node reaches
+// the others (the notice, then the read back): a profile's next class may be
+// run by any node.
+TEST_F(JetStreamJournalTest, AProfileOneNodeChangesReachesTheOthers) {
+  std::unique_ptr<Nats> nats_1 = Connect("node-1");
+  std::unique_ptr<Nats> nats_2 = Connect("node-2");
+  ASSERT_TRUE(nats_1 != nullptr && nats_2 != nullptr);
+  std::unique_ptr<JetStreamJournal> node_1 = OpenJournal(*nats_1, "node-1");
+  std::unique_ptr<JetStreamJournal> node_2 = OpenJournal(*nats_2, "node-2");
+  ASSERT_TRUE(node_1 != nullptr && node_2 != nullptr);
+  absl::Mutex mu;
+  // What node 2 was last told of pf-dana: unset before anything.
+  std::optional<std::optional<StoredProfileHistory>> told;
+  node_2->WatchProfiles(
+      2, [&](const std::string& id,
+             absl::StatusOr<std::optional<StoredProfileHistory>> stored) {
+        ASSERT_TRUE(stored.ok()) << stored.status();
+        EXPECT_EQ(id, "pf-dana");
+        absl::MutexLock lock(&mu);
+        told = *std::move(stored);
+      });
+  auto until = [&](auto seen) {
+    absl::MutexLock lock(&mu);
+    return mu.AwaitWithTimeout(absl::Condition(&seen), kDeadline);
+  };
+
+  internal::StoredProfile dana;
+  dana.mutable_profile()->set_profile_id("pf-dana");
+  dana.mutable_profile()->set_stage_id("reconnect");
+  dana.set_credential_sha256("hash-of-dana");
+  journal_testing::Answer<absl::Status> put;
+  node_1->PutProfile(dana, put.Callback());
+  ASSERT_EQ(put.Get(), absl::OkStatus());
+  ASSERT_TRUE(until([&] {
+    return told.has_value() && told->has_value() &&
+           (*told)->profile.credential_sha256() == "hash-of-dana";
+  }));
+
+  ASSERT_EQ(Create(*node_1, "c1"), absl::OkStatus());
+  internal::ProfileUpdate update;
+  *update.mutable_profile() = dana;
+  update.mutable_profile()->mutable_profile()->set_stage_id("foundations");
+  update.mutable_past()->set_class_id("c1");
+  update.mutable_past()->mutable_participant()->set_participant_id("p1");
+  std::vector<internal::ProfileUpdate> updates = {update};
+  journal_testing::Answer<absl::Status> ended;
+  node_1->EndClass(journal_testing::Summary("c1", true), std::move(updates),
+                   ended.Callback());
+  ASSERT_EQ(ended.Get(), absl::OkStatus());
+  ASSERT_TRUE(until([&] {
+    return told.has_value() && told->has_value() &&
+           (*told)->profile.profile().stage_id() == "foundations" &&
+           (*told)->class_count == 1 && (*told)->recent.size() == 1;
+  }));
+
+  std::vector<ErasedSeat> seats;
+  seats.push_back(
+      ErasedSeat{"c1", "p1", journal_testing::Summary("c1", false)});
+  journal_testing::Answer<absl::Status> erased;
+  node_1->EraseProfile("pf-dana", std::move(seats), erased.Callback());
+  ASSERT_EQ(erased.Get(), absl::OkStatus());
+  EXPECT_TRUE(until([&] { return told.has_value() && !told->has_value(); }));
+}
+
 }  // namespace
 }  // namespace circuit::cluster
