@@ -48,6 +48,17 @@ void AddCounter(prometheus::MetricFamily* family, double value,
   family->metric.push_back(std::move(metric));
 }
 
+// A family of one counter, without labels.
+template <typename T>
+prometheus::MetricFamily OneCounter(std::string name, std::string help,
+                                    const std::atomic<T>& count) {
+  prometheus::MetricFamily family =
+      Family(std::move(name), std::move(help), prometheus::MetricType::Counter);
+  AddCounter(&family,
+             static_cast<double>(count.load(std::memory_order_relaxed)));
+  return family;
+}
+
 // Counts by gRPC status code: every code seen, and OK always.
 prometheus::MetricFamily ByCode(
     std::string name, std::string help,
@@ -134,32 +145,21 @@ std::vector<prometheus::MetricFamily> StatsFamilies() {
       gauge.metric.push_back(std::move(metric));
       families.push_back(std::move(gauge));
     }
-    prometheus::MetricFamily renew_failures =
-        Family("circuit_cluster_lease_renew_failures_total",
-               "Class lease renewals that failed (unanswered or refused)",
-               prometheus::MetricType::Counter);
-    AddCounter(&renew_failures,
-               static_cast<double>(stats.cluster_lease_renew_failures.load(
-                   std::memory_order_relaxed)));
-    families.push_back(std::move(renew_failures));
-    prometheus::MetricFamily forward_failures =
-        Family("circuit_cluster_forward_failures_total",
-               "Inputs forwarded to a class's owner that got no answer in "
-               "time (the client is told to retry)",
-               prometheus::MetricType::Counter);
-    AddCounter(&forward_failures,
-               static_cast<double>(stats.cluster_forward_failures.load(
-                   std::memory_order_relaxed)));
-    families.push_back(std::move(forward_failures));
+    families.push_back(
+        OneCounter("circuit_cluster_lease_renew_failures_total",
+                   "Class lease renewals that failed (unanswered or refused)",
+                   stats.cluster_lease_renew_failures));
+    families.push_back(
+        OneCounter("circuit_cluster_forward_failures_total",
+                   "Inputs forwarded to a class's owner that got no answer in "
+                   "time (the client is told to retry)",
+                   stats.cluster_forward_failures));
   }
-  prometheus::MetricFamily slow = Family(
+  families.push_back(OneCounter(
       "circuit_slow_reader_disconnects_total",
       "Streams closed because their reader fell too far behind (its queue "
       "overflowed)",
-      prometheus::MetricType::Counter);
-  AddCounter(&slow, static_cast<double>(stats.slow_reader_disconnects.load(
-                        std::memory_order_relaxed)));
-  families.push_back(std::move(slow));
+      stats.slow_reader_disconnects));
   prometheus::MetricFamily limited =
       Family("circuit_rate_limited_total", "Requests refused by a rate limit",
              prometheus::MetricType::Counter);
@@ -211,7 +211,7 @@ Metrics::Metrics(ClassRegistry* registry, std::function<StreamCounts()> streams)
       prometheus_(std::make_shared<prometheus::Registry>()) {
   classes_ = &prometheus::BuildGauge()
                   .Name("circuit_classes")
-                  .Help("Classes that have not ended, by phase")
+                  .Help("Classes this node runs that have not ended, by phase")
                   .Register(*prometheus_);
   for (int phase = v1::ClassPhase_MIN + 1; phase <= v1::ClassPhase_MAX;
        ++phase) {
@@ -259,7 +259,7 @@ std::string Metrics::Scrape() {
   absl::MutexLock lock(&scrape_mu_);
   if (registry_ != nullptr) {
     std::map<std::string, int> by_phase;
-    for (const v1::ClassInfo& info : registry_->List(/*include_ended=*/false)) {
+    for (const v1::ClassInfo& info : registry_->ListRunHere()) {
       ++by_phase[PhaseLabel(info.phase())];
     }
     for (int phase = v1::ClassPhase_MIN + 1; phase <= v1::ClassPhase_MAX;

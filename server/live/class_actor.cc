@@ -919,9 +919,16 @@ void ClassActor::Connect(const std::string& participant_id,
     done(absl::OkStatus());
     return;
   }
+  CommitConnection(participant_id, v1::CONNECTION_STATE_CONNECTED,
+                   std::move(done));
+}
+
+void ClassActor::CommitConnection(const std::string& participant_id,
+                                  v1::ConnectionState state,
+                                  absl::AnyInvocable<void(absl::Status)> done) {
   internal::Entry entry;
   entry.mutable_connection()->set_participant_id(participant_id);
-  entry.mutable_connection()->set_state(v1::CONNECTION_STATE_CONNECTED);
+  entry.mutable_connection()->set_state(state);
   Commit(std::move(entry),
          [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
            done(outcome.status);
@@ -1047,13 +1054,7 @@ void ClassActor::LeaveOnStrand(const std::string& participant_id,
             });
     return;
   }
-  internal::Entry entry;
-  entry.mutable_connection()->set_participant_id(participant_id);
-  entry.mutable_connection()->set_state(v1::CONNECTION_STATE_LEFT);
-  Commit(std::move(entry),
-         [done = std::move(done)](const engine::EntryOutcome& outcome) mutable {
-           done(outcome.status);
-         });
+  CommitConnection(participant_id, v1::CONNECTION_STATE_LEFT, std::move(done));
 }
 
 void ClassActor::StreamEnded(const std::string& participant_id,
@@ -1087,19 +1088,16 @@ void ClassActor::Drop(const std::string& participant_id) {
     drops_to_retry_.erase(participant_id);
     return;
   }
-  internal::Entry entry;
-  entry.mutable_connection()->set_participant_id(participant_id);
-  entry.mutable_connection()->set_state(v1::CONNECTION_STATE_DROPPED);
-  Commit(std::move(entry),
-         [this, participant_id](const engine::EntryOutcome& outcome) {
-           // Not recorded: the next tick tries again, so the seat does not
-           // stay "connected" with no stream.
-           if (outcome.status.code() == absl::StatusCode::kUnavailable) {
-             drops_to_retry_.insert(participant_id);
-           } else {
-             drops_to_retry_.erase(participant_id);
-           }
-         });
+  CommitConnection(participant_id, v1::CONNECTION_STATE_DROPPED,
+                   [this, participant_id](absl::Status status) {
+                     // Not recorded: the next tick tries again, so the seat
+                     // does not stay "connected" with no stream.
+                     if (absl::IsUnavailable(status)) {
+                       drops_to_retry_.insert(participant_id);
+                     } else {
+                       drops_to_retry_.erase(participant_id);
+                     }
+                   });
 }
 
 void ClassActor::Tick(int64_t tick, const ProgressPace& pace) {

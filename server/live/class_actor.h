@@ -305,6 +305,10 @@ class ClassActor : public std::enable_shared_from_this<ClassActor> {
                       const std::string& participant_id, int64_t last_seq,
                       bool resume, SeatDone done);
   void Drop(const std::string& participant_id);
+  // Journals a seat's connection `state`; `done` gets the outcome.
+  void CommitConnection(const std::string& participant_id,
+                        v1::ConnectionState state,
+                        absl::AnyInvocable<void(absl::Status)> done);
   void TickOnStrand(int64_t tick, const ProgressPace& pace);
   void SendProgressOnTick(int64_t tick, const ProgressPace& pace,
                           int64_t now_ms);
