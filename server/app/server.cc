@@ -179,6 +179,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     if (!state.ok()) return state.status();
     shared_state = *std::move(state);
     kiosk_options.document = shared_state->Get("kiosks");
+    kiosk_options.pairings_document = shared_state->Get("kiosk-pairings");
     account_options.accounts_document = shared_state->Get("accounts");
     account_options.keys_document = shared_state->Get("signing-keys");
   }
@@ -190,8 +191,14 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
       KioskPairings::Open(kiosk_options, clock);
   if (!kiosks.ok()) return kiosks.status();
   server->kiosks_ = std::move(*kiosks);
+  SignIns::Options sign_in_options;
+  if (shared_state != nullptr) {
+    // Read and written whole for each code: fewer wait at once.
+    sign_in_options.max_pending = 1000;
+    sign_in_options.document = shared_state->Get("sign-in-codes");
+  }
   server->sign_ins_ = std::make_unique<SignIns>(server->accounts_.get(), clock,
-                                                SignIns::Options{});
+                                                std::move(sign_in_options));
   server->credential_streams_ =
       std::make_unique<CredentialStreams>(server->accounts_.get());
   if (shared_state != nullptr) {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -91,25 +92,29 @@ void KioskPairings::ForgetOldLocked(absl::Time now) {
 
 absl::StatusOr<v1::KioskPairing> KioskPairings::Start() {
   const absl::Time now = clock_->Now();
-  absl::MutexLock lock(&mu_);
-  ForgetOldLocked(now);
-  if (pending_.size() >= options_.max_pending) {
-    return absl::ResourceExhaustedError(
-        "too many kiosk pairings are waiting; try again in a few minutes");
-  }
-  std::string code;
-  do {
-    code = NewJoinCode();
-  } while (pending_.count(code) != 0);
   const NewToken secret = MakeToken();
-  Pending& pending = pending_[code];
-  pending.secret_hash = secret.hash;
-  pending.expires = now + options_.pairing_ttl;
   v1::KioskPairing pairing;
-  pairing.set_pairing_code(code);
-  pairing.set_pairing_secret(secret.token);
-  pairing.set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
-  pairing.set_state(v1::KIOSK_PAIRING_STATE_PENDING);
+  absl::MutexLock lock(&mu_);
+  absl::Status started = ChangePairingsLocked([&]() -> absl::Status {
+    ForgetOldLocked(now);
+    if (pending_.size() >= options_.max_pending) {
+      return absl::ResourceExhaustedError(
+          "too many kiosk pairings are waiting; try again in a few minutes");
+    }
+    std::string code;
+    do {
+      code = NewJoinCode();
+    } while (pending_.count(code) != 0);
+    Pending& pending = pending_[code];
+    pending.secret_hash = secret.hash;
+    pending.expires = now + options_.pairing_ttl;
+    pairing.set_pairing_code(code);
+    pairing.set_pairing_secret(secret.token);
+    pairing.set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
+    pairing.set_state(v1::KIOSK_PAIRING_STATE_PENDING);
+    return absl::OkStatus();
+  });
+  if (!started.ok()) return started;
   return pairing;
 }
 
@@ -118,6 +123,8 @@ absl::StatusOr<v1::KioskPairing> KioskPairings::Get(const std::string& code,
   const std::string key = absl::AsciiStrToUpper(code);
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
+  // On a cluster, another node may have approved it.
+  if (absl::Status loaded = LoadPairingsLocked(); !loaded.ok()) return loaded;
   ForgetOldLocked(now);
   auto it = pending_.find(key);
   if (it == pending_.end()) {
@@ -154,32 +161,91 @@ absl::StatusOr<v1::Kiosk> KioskPairings::Approve(const std::string& code,
   const std::string key = absl::AsciiStrToUpper(code);
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
-  ForgetOldLocked(now);
-  auto it = pending_.find(key);
-  if (it == pending_.end() ||
-      (it->second.kiosk_token.empty() && it->second.expires <= now)) {
-    return absl::NotFoundError(absl::StrCat(
-        "no TV is showing pairing code ", key, " (codes expire after ",
-        absl::ToInt64Minutes(options_.pairing_ttl), " minutes)"));
+  // The kiosk is kept before the pairing says "approved"; when the pairing
+  // must be written again (another node changed the pairings meanwhile),
+  // the same kiosk is given.
+  std::optional<v1::Kiosk> made;
+  std::string made_token;
+  absl::Status approved = ChangePairingsLocked([&]() -> absl::Status {
+    ForgetOldLocked(now);
+    auto it = pending_.find(key);
+    if (it == pending_.end() ||
+        (it->second.kiosk_token.empty() && it->second.expires <= now)) {
+      return absl::NotFoundError(absl::StrCat(
+          "no TV is showing pairing code ", key, " (codes expire after ",
+          absl::ToInt64Minutes(options_.pairing_ttl), " minutes)"));
+    }
+    if (!made.has_value()) {
+      if (!it->second.kiosk_token.empty()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("pairing code ", key, " is already approved"));
+      }
+      internal::StoredKiosks next = kiosks_;
+      internal::StoredKiosk* stored = next.add_kiosks();
+      v1::Kiosk* kiosk = stored->mutable_kiosk();
+      kiosk->set_kiosk_id(absl::StrCat("k", next.kiosks_size()));
+      kiosk->set_name(name.empty() ? absl::StrCat("TV ", key) : name);
+      kiosk->set_paired_unix_ms(absl::ToUnixMillis(now));
+      kiosk->set_studio_id(studio);
+      const NewToken token = MakeToken();
+      stored->set_token_hash(token.hash);
+      if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
+      made = *kiosk;
+      made_token = token.token;
+      ReplaceLocked(std::move(next));
+    }
+    it->second.kiosk_token = made_token;
+    it->second.kiosk_id = made->kiosk_id();
+    return absl::OkStatus();
+  });
+  if (!approved.ok()) return approved;
+  return *made;
+}
+
+absl::Status KioskPairings::LoadPairingsLocked() {
+  if (options_.pairings_document == nullptr) return absl::OkStatus();
+  absl::StatusOr<std::optional<std::string>> bytes =
+      options_.pairings_document->Load();
+  if (!bytes.ok()) return bytes.status();
+  internal::StoredPairings stored;
+  if (bytes->has_value() && !stored.ParseFromString(**bytes)) {
+    return absl::DataLossError("the cluster's kiosk pairings do not parse");
   }
-  if (!it->second.kiosk_token.empty()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("pairing code ", key, " is already approved"));
+  pending_.clear();
+  for (const internal::StoredPairings::Pairing& p : stored.pairings()) {
+    Pending& pending = pending_[p.code()];
+    pending.secret_hash = p.secret_sha256();
+    pending.expires = absl::FromUnixMillis(p.expires_unix_ms());
+    pending.kiosk_token = p.kiosk_token();
+    pending.kiosk_id = p.kiosk_id();
   }
-  internal::StoredKiosks next = kiosks_;
-  internal::StoredKiosk* stored = next.add_kiosks();
-  v1::Kiosk* kiosk = stored->mutable_kiosk();
-  kiosk->set_kiosk_id(absl::StrCat("k", next.kiosks_size()));
-  kiosk->set_name(name.empty() ? absl::StrCat("TV ", key) : name);
-  kiosk->set_paired_unix_ms(absl::ToUnixMillis(now));
-  kiosk->set_studio_id(studio);
-  const NewToken token = MakeToken();
-  stored->set_token_hash(token.hash);
-  if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
-  ReplaceLocked(std::move(next));
-  it->second.kiosk_token = token.token;
-  it->second.kiosk_id = kiosk->kiosk_id();
-  return kiosks_.kiosks(kiosks_.kiosks_size() - 1).kiosk();
+  return absl::OkStatus();
+}
+
+absl::Status KioskPairings::ChangePairingsLocked(
+    absl::FunctionRef<absl::Status()> change) {
+  if (options_.pairings_document == nullptr) return change();
+  absl::Status saved;
+  // A few tries: each loses only to another node's change made meanwhile.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    if (absl::Status loaded = LoadPairingsLocked(); !loaded.ok()) {
+      return loaded;
+    }
+    if (absl::Status changed = change(); !changed.ok()) return changed;
+    ForgetOldLocked(clock_->Now());
+    internal::StoredPairings stored;
+    for (const auto& [code, pending] : pending_) {
+      internal::StoredPairings::Pairing* p = stored.add_pairings();
+      p->set_code(code);
+      p->set_secret_sha256(pending.secret_hash);
+      p->set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
+      p->set_kiosk_token(pending.kiosk_token);
+      p->set_kiosk_id(pending.kiosk_id);
+    }
+    saved = options_.pairings_document->Save(stored.SerializeAsString());
+    if (!absl::IsAborted(saved)) return saved;
+  }
+  return saved;
 }
 
 std::vector<v1::Kiosk> KioskPairings::List() const {

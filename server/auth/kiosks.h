@@ -10,6 +10,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -33,8 +34,9 @@ namespace circuit {
 // revoked one back; credentials are kept only as their SHA-256. On a cluster
 // the kiosks are a document every node shares (server/cluster/
 // shared_state.h), so a TV paired on one node is paired on all and a revoke
-// on one ends its streams on all; pairings waiting for approval stay on the
-// node the TV asked. Thread-safe.
+// on one ends its streams on all; pairings waiting for approval are a second
+// shared document, so a TV may pair through one node and be approved on
+// another. Thread-safe.
 class KioskPairings {
  public:
   struct Options {
@@ -43,6 +45,9 @@ class KioskPairings {
     // Where kiosks are kept instead of the file (a cluster's shared
     // document); null: the file.
     std::shared_ptr<Document> document;
+    // Where pairings waiting are kept (a cluster's shared document, so a TV
+    // may pair through any node); null: in memory only.
+    std::shared_ptr<Document> pairings_document;
     absl::Duration pairing_ttl = absl::Minutes(10);
     // Pairings waiting at once, at most (each costs a little memory until
     // it expires).
@@ -124,6 +129,14 @@ class KioskPairings {
   void ReplaceLocked(internal::StoredKiosks kiosks)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // With a pairings document: reads what it keeps into pending_.
+  absl::Status LoadPairingsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes a change to pending_: with a pairings document, on what it keeps
+  // now, then kept (made again on newer pairings when another node changed
+  // them at the same time). `change` may run more than once; its error is
+  // returned and the pairings are not written.
+  absl::Status ChangePairingsLocked(absl::FunctionRef<absl::Status()> change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Forgets pairings that expired long enough ago.
   void ForgetOldLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Writes `kiosks` to the store; the caller then makes them current.

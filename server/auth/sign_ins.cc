@@ -1,9 +1,11 @@
 #include "server/auth/sign_ins.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "circuit/internal/journal.pb.h"
 #include "server/common/secrets.h"
 
 namespace circuit {
@@ -46,6 +48,38 @@ void SignIns::ForgetExpiredLocked(absl::Time now) {
   });
 }
 
+absl::Status SignIns::ChangeCodes(absl::FunctionRef<absl::Status()> change) {
+  if (options_.document == nullptr) return change();
+  absl::Status saved;
+  // A few tries: each loses only to another node's change made meanwhile.
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    absl::StatusOr<std::optional<std::string>> bytes =
+        options_.document->Load();
+    if (!bytes.ok()) return bytes.status();
+    internal::StoredSignInCodes stored;
+    if (bytes->has_value() && !stored.ParseFromString(**bytes)) {
+      return absl::DataLossError("the cluster's sign-in codes do not parse");
+    }
+    pending_.clear();
+    for (const auto& c : stored.codes()) {
+      pending_[c.code_sha256()] = {c.account_id(),
+                                   absl::FromUnixMillis(c.expires_unix_ms())};
+    }
+    if (absl::Status changed = change(); !changed.ok()) return changed;
+    ForgetExpiredLocked(clock_->Now());
+    stored.clear_codes();
+    for (const auto& [hash, pending] : pending_) {
+      internal::StoredSignInCodes::Code* c = stored.add_codes();
+      c->set_code_sha256(hash);
+      c->set_account_id(pending.account_id);
+      c->set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
+    }
+    saved = options_.document->Save(stored.SerializeAsString());
+    if (!absl::IsAborted(saved)) return saved;
+  }
+  return saved;
+}
+
 absl::StatusOr<v1::SignInCode> SignIns::Issue(
     const Principal& who, const v1::IssueSignInCodeRequest& request) {
   if (absl::Status may =
@@ -75,13 +109,17 @@ absl::StatusOr<v1::SignInCode> SignIns::Issue(
   {
     absl::MutexLock lock(&mu_);
     base_url = console_base_url_;
-    ForgetExpiredLocked(now);
-    if (pending_.size() >= options_.max_pending) {
-      return absl::ResourceExhaustedError(
-          "too many sign-in codes are waiting to be used; try again once "
-          "some have expired");
-    }
-    pending_[Sha256(code)] = {account->account_id(), now + ttl};
+    absl::Status issued = ChangeCodes([&]() -> absl::Status {
+      ForgetExpiredLocked(now);
+      if (pending_.size() >= options_.max_pending) {
+        return absl::ResourceExhaustedError(
+            "too many sign-in codes are waiting to be used; try again once "
+            "some have expired");
+      }
+      pending_[Sha256(code)] = {account->account_id(), now + ttl};
+      return absl::OkStatus();
+    });
+    if (!issued.ok()) return issued;
   }
   v1::SignInCode issued;
   issued.set_account_id(account->account_id());
@@ -128,10 +166,14 @@ absl::StatusOr<v1::SignInResponse> SignIns::SignIn(
     Pending used;
     {
       absl::MutexLock lock(&mu_);
-      auto it = pending_.find(Sha256(code));
-      if (it == pending_.end()) return UnknownCode();
-      used = std::move(it->second);
-      pending_.erase(it);  // used up, whatever comes next
+      absl::Status taken = ChangeCodes([&]() -> absl::Status {
+        auto it = pending_.find(Sha256(code));
+        if (it == pending_.end()) return UnknownCode();
+        used = it->second;
+        pending_.erase(it);  // used up, whatever comes next
+        return absl::OkStatus();
+      });
+      if (!taken.ok()) return taken;
     }
     if (used.expires <= clock_->Now()) return UnknownCode();
     return accounts_->IssueConsoleCredential(used.account_id,

@@ -1,10 +1,12 @@
 #ifndef CIRCUIT_SERVER_AUTH_SIGN_INS_H_
 #define CIRCUIT_SERVER_AUTH_SIGN_INS_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -13,6 +15,7 @@
 #include "server/auth/accounts.h"
 #include "server/auth/principal.h"
 #include "server/common/clock.h"
+#include "server/common/document.h"
 
 namespace circuit {
 
@@ -23,8 +26,10 @@ namespace circuit {
 // A code is ten random characters (50 bits) that works once and for
 // minutes; only its hash is kept, in memory: a restart forgets every code,
 // which costs an admin one more `circuit admin sign-in`, and keeps no
-// sign-in secret on disk. Guessing is bounded by the doors' per-address
-// rate limit. Thread-safe.
+// sign-in secret on disk. On a cluster the codes waiting are a document
+// every node shares (`Options::document`, read before each use and
+// written before each answer), so a code works on any node. Guessing is
+// bounded by the doors' per-address rate limit. Thread-safe.
 class SignIns {
  public:
   struct Options {
@@ -37,6 +42,9 @@ class SignIns {
     // The console's address without a path ("https://studio.example:8080"),
     // for SignInCode.console_url; empty: none (see SetConsoleBaseUrl).
     std::string console_base_url;
+    // Where the codes waiting are kept (a cluster's shared document); null:
+    // in memory only.
+    std::shared_ptr<Document> document;
   };
 
   // `accounts` and `clock` must outlive this.
@@ -77,6 +85,12 @@ class SignIns {
     absl::Time expires;
   };
   void ForgetExpiredLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes a change to the codes waiting: with a document, on what it keeps
+  // now, then kept (made again on the newer codes when another node changed
+  // them at the same time). `change` may run more than once; its error is
+  // returned and nothing is kept.
+  absl::Status ChangeCodes(absl::FunctionRef<absl::Status()> change)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Who `bearer` is, if it may use the console.
   absl::StatusOr<Principal> ConsoleUser(const std::string& bearer,
                                         const AccessKeys& keys) const;

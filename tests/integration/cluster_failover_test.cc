@@ -279,9 +279,10 @@ TEST_F(ClusterFailoverTest, AClassSpreadOverThreeNodesOutlivesItsOwner) {
   EXPECT_EQ(owned, 1) << "one node owns the class";
 }
 
-// Accounts, signing keys, paired TVs and the class list are the cluster's,
-// not a node's: what is made on one node works on the other, and what is
-// revoked on one ends its streams on the other.
+// Accounts, signing keys, sign-in codes, TV pairings, paired TVs and the
+// class list are the cluster's, not a node's: what is made on one node
+// works on the other, and what is revoked on one ends its streams on the
+// other.
 TEST_F(ClusterFailoverTest, EveryNodeKnowsTheClustersAccountsTvsAndClasses) {
   ASSERT_NO_FATAL_FAILURE(StartNodes(kLongLease));
   auto connect = [&](int node) {
@@ -333,7 +334,27 @@ TEST_F(ClusterFailoverTest, EveryNodeKnowsTheClustersAccountsTvsAndClasses) {
   })) << "node a never listed class "
       << class_id;
 
-  // A TV paired on node a watches the class on node b.
+  // A sign-in code issued on node a signs in on node b, once.
+  v1::IssueSignInCodeRequest issue;
+  issue.set_account_id(admin->account().account_id());
+  absl::StatusOr<v1::SignInCode> code_issued =
+      client::CallUnary<v1::IssueSignInCodeRequest, v1::SignInCode>(
+          a, kInstructorKey, &Stub::IssueSignInCode, issue);
+  ASSERT_TRUE(code_issued.ok()) << code_issued.status();
+  v1::SignInRequest sign_in;
+  sign_in.set_sign_in_code(code_issued->code());
+  absl::StatusOr<v1::SignInResponse> signed_in =
+      client::CallUnary<v1::SignInRequest, v1::SignInResponse>(
+          b, "", &Stub::SignIn, sign_in);
+  ASSERT_TRUE(signed_in.ok()) << signed_in.status();
+  EXPECT_EQ(signed_in->account().account_id(), admin->account().account_id());
+  EXPECT_TRUE(absl::IsUnauthenticated(
+      (client::CallUnary<v1::SignInRequest, v1::SignInResponse>(
+           a, "", &Stub::SignIn, sign_in))
+          .status()));
+
+  // A TV pairs through node a, is approved on node b, collects its
+  // credential from node a, and watches the class on node b.
   const testing::Reply started =
       testing::Fetch(nodes_[0].http_port, boost::beast::http::verb::post,
                      "/v1/kioskPairings", "{}");
@@ -345,7 +366,7 @@ TEST_F(ClusterFailoverTest, EveryNodeKnowsTheClustersAccountsTvsAndClasses) {
   approve.set_name("Front wall");
   absl::StatusOr<v1::Kiosk> kiosk =
       client::CallUnary<v1::ApproveKioskPairingRequest, v1::Kiosk>(
-          a, desk, &Stub::ApproveKioskPairing, approve);
+          b, desk, &Stub::ApproveKioskPairing, approve);
   ASSERT_TRUE(kiosk.ok()) << kiosk.status();
   const testing::Reply paired =
       testing::Fetch(nodes_[0].http_port, boost::beast::http::verb::get,

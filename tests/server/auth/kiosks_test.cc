@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "server/auth/principal.h"
 #include "server/common/clock.h"
+#include "tests/testing/shared_document.h"
 
 namespace circuit {
 namespace {
@@ -122,6 +123,41 @@ TEST_F(KioskPairingsTest, AnUnreadableStoreIsDataLoss) {
   options.store_path = path_;
   EXPECT_EQ(KioskPairings::Open(options, &clock_).status().code(),
             absl::StatusCode::kDataLoss);
+}
+
+// On a cluster the kiosks and the pairings waiting are documents the nodes
+// share: a TV pairs through one node, is approved on another, and collects
+// its credential from the first; another node's change landing just before
+// the approval's write does not make a second kiosk.
+TEST_F(KioskPairingsTest, OnAClusterATvPairsThroughOneNodeApprovedOnAnother) {
+  testing::SharedDocumentStore kiosks_store;
+  testing::SharedDocumentStore pairings_store;
+  auto node = [&] {
+    KioskPairings::Options options;
+    options.document = kiosks_store.Open();
+    options.pairings_document = pairings_store.Open();
+    auto kiosks = KioskPairings::Open(options, &clock_);
+    EXPECT_TRUE(kiosks.ok()) << kiosks.status();
+    return kiosks.ok() ? std::move(*kiosks) : nullptr;
+  };
+  auto one = node();
+  auto two = node();
+  ASSERT_TRUE(one != nullptr && two != nullptr);
+  auto pairing = one->Start();
+  ASSERT_TRUE(pairing.ok()) << pairing.status();
+  pairings_store.InterveneBeforeNextSave();
+  auto kiosk =
+      two->Approve(pairing->pairing_code(), "Left wall", kDefaultStudio);
+  ASSERT_TRUE(kiosk.ok()) << kiosk.status();
+  EXPECT_EQ(kiosks_store.saves(), 1) << "one kiosk, made once";
+  auto seen = one->Get(pairing->pairing_code(), pairing->pairing_secret());
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  EXPECT_EQ(seen->state(), v1::KIOSK_PAIRING_STATE_APPROVED);
+  EXPECT_EQ(seen->kiosk_id(), kiosk->kiosk_id());
+  EXPECT_TRUE(two->IsKiosk(seen->kiosk_token()));
+  EXPECT_EQ(
+      two->Approve(pairing->pairing_code(), "", kDefaultStudio).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

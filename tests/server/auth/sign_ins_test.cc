@@ -9,6 +9,7 @@
 #include "server/auth/access.h"
 #include "server/auth/principal.h"
 #include "server/common/clock.h"
+#include "tests/testing/shared_document.h"
 
 namespace circuit {
 namespace {
@@ -232,6 +233,39 @@ TEST_F(SignInsTest, PendingCodesAreBounded) {
             absl::StatusCode::kResourceExhausted);
   clock_.Advance(absl::Seconds(60));  // they expire and make room
   EXPECT_TRUE(IssueFor(maya_.account().account_id()).ok());
+}
+
+// On a cluster the codes waiting are a document the nodes share: a code
+// issued on one node signs in on another, once, even when another node's
+// change lands just before (the change is made again on it).
+TEST_F(SignInsTest, OnAClusterACodeIssuedOnOneNodeWorksOnAnotherOnce) {
+  testing::SharedDocumentStore store;
+  auto node = [&] {
+    SignIns::Options options;
+    options.document = store.Open();
+    return std::make_unique<SignIns>(accounts_.get(), &clock_, options);
+  };
+  std::unique_ptr<SignIns> one = node();
+  std::unique_ptr<SignIns> two = node();
+  v1::IssueSignInCodeRequest request;
+  request.set_account_id(maya_.account().account_id());
+  absl::StatusOr<v1::SignInCode> first =
+      one->Issue(Who(admin_.credential()), request);
+  ASSERT_TRUE(first.ok()) << first.status();
+  store.InterveneBeforeNextSave();
+  absl::StatusOr<v1::SignInCode> second =
+      one->Issue(Who(admin_.credential()), request);
+  ASSERT_TRUE(second.ok()) << second.status();
+
+  v1::SignInRequest sign_in;
+  for (const v1::SignInCode* code : {&*first, &*second}) {
+    sign_in.set_sign_in_code(code->code());
+    absl::StatusOr<v1::SignInResponse> on_two = two->SignIn(sign_in, "", keys_);
+    ASSERT_TRUE(on_two.ok()) << on_two.status();
+    EXPECT_EQ(on_two->account().account_id(), maya_.account().account_id());
+    EXPECT_TRUE(
+        absl::IsUnauthenticated(one->SignIn(sign_in, "", keys_).status()));
+  }
 }
 
 }  // namespace
