@@ -390,6 +390,8 @@ TEST_F(ClusterFailoverTest, EveryNodeKnowsTheClustersAccountsTvsAndClasses) {
   auto watch = [&](const std::string& key) {
     auto w = std::make_unique<Watching>();
     w->context = b.NewContext(key);
+    // Open for the whole test, not the client's call deadline.
+    w->context->set_deadline(absl::ToChronoTime(absl::Now() + kWait));
     v1::WatchClassRequest request;
     request.set_class_id(class_id);
     w->stream = b.stub()->WatchClass(w->context.get(), request);

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -47,6 +48,18 @@ absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::Start(
     return absl::FailedPreconditionError(
         "nats-server is not installed (make deps installs it)");
   }
+  // A port found free may be taken before its server binds it (an outgoing
+  // connection's ephemeral port): then all start again on other ports.
+  absl::StatusOr<std::unique_ptr<NatsCluster>> cluster;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    cluster = StartOnce(size, deadline);
+    if (cluster.ok() || !absl::IsAborted(cluster.status())) break;
+  }
+  return cluster;
+}
+
+absl::StatusOr<std::unique_ptr<NatsCluster>> NatsCluster::StartOnce(
+    int size, absl::Time deadline) {
   std::unique_ptr<NatsCluster> cluster(new NatsCluster());
   cluster->dir_ = MakeTempDir();
   cluster->servers_.resize(size);
@@ -146,6 +159,10 @@ absl::Status NatsCluster::WaitForJetStream(int i, absl::Time deadline) {
   jsErrCode last_code = static_cast<jsErrCode>(0);
   while (absl::Now() < deadline) {
     if (!servers_[i].process.has_value()) break;
+    if (absl::StrContains(Log(i), "address already in use")) {
+      return absl::AbortedError(absl::StrCat(
+          "nats-server ", i + 1, " found a port taken; its log:\n", Log(i)));
+    }
     natsConnection* nc = nullptr;
     last = natsConnection_ConnectTo(&nc, address.c_str());
     if (last == NATS_OK) {

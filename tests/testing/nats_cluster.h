@@ -47,6 +47,9 @@ class NatsCluster {
   std::string Log(int i) const;
 
  private:
+  // One try of Start: ABORTED when a server found one of its ports taken.
+  static absl::StatusOr<std::unique_ptr<NatsCluster>> StartOnce(
+      int size, absl::Time deadline);
   struct Server {
     int client_port = 0;
     int route_port = 0;
