@@ -207,8 +207,13 @@ absl::Status KioskPairings::LoadPairingsLocked() {
   absl::StatusOr<std::optional<std::string>> bytes =
       options_.pairings_document->Load();
   if (!bytes.ok()) return bytes.status();
+  return ReadPairingsLocked(*bytes);
+}
+
+absl::Status KioskPairings::ReadPairingsLocked(
+    const std::optional<std::string>& bytes) {
   internal::StoredPairings stored;
-  if (bytes->has_value() && !stored.ParseFromString(**bytes)) {
+  if (bytes.has_value() && !stored.ParseFromString(*bytes)) {
     return absl::DataLossError("the cluster's kiosk pairings do not parse");
   }
   pending_.clear();
@@ -225,13 +230,11 @@ absl::Status KioskPairings::LoadPairingsLocked() {
 absl::Status KioskPairings::ChangePairingsLocked(
     absl::FunctionRef<absl::Status()> change) {
   if (options_.pairings_document == nullptr) return change();
-  absl::Status saved;
-  // A few tries: each loses only to another node's change made meanwhile.
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    if (absl::Status loaded = LoadPairingsLocked(); !loaded.ok()) {
-      return loaded;
-    }
-    if (absl::Status changed = change(); !changed.ok()) return changed;
+  auto read = [this](const std::optional<std::string>& bytes)
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                    return ReadPairingsLocked(bytes);
+                  };
+  auto write = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ForgetOldLocked(clock_->Now());
     internal::StoredPairings stored;
     for (const auto& [code, pending] : pending_) {
@@ -242,10 +245,9 @@ absl::Status KioskPairings::ChangePairingsLocked(
       p->set_kiosk_token(pending.kiosk_token);
       p->set_kiosk_id(pending.kiosk_id);
     }
-    saved = options_.pairings_document->Save(stored.SerializeAsString());
-    if (!absl::IsAborted(saved)) return saved;
-  }
-  return saved;
+    return stored.SerializeAsString();
+  };
+  return ChangeDocument(*options_.pairings_document, read, change, write);
 }
 
 std::vector<v1::Kiosk> KioskPairings::List() const {

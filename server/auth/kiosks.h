@@ -131,6 +131,9 @@ class KioskPairings {
 
   // With a pairings document: reads what it keeps into pending_.
   absl::Status LoadPairingsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes what a pairings document keeps (`bytes`) pending_.
+  absl::Status ReadPairingsLocked(const std::optional<std::string>& bytes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes a change to pending_: with a pairings document, on what it keeps
   // now, then kept (made again on newer pairings when another node changed
   // them at the same time). `change` may run more than once; its error is

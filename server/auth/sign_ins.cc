@@ -50,34 +50,33 @@ void SignIns::ForgetExpiredLocked(absl::Time now) {
 
 absl::Status SignIns::ChangeCodes(absl::FunctionRef<absl::Status()> change) {
   if (options_.document == nullptr) return change();
-  absl::Status saved;
-  // A few tries: each loses only to another node's change made meanwhile.
-  for (int attempt = 0; attempt < 4; ++attempt) {
-    absl::StatusOr<std::optional<std::string>> bytes =
-        options_.document->Load();
-    if (!bytes.ok()) return bytes.status();
-    internal::StoredSignInCodes stored;
-    if (bytes->has_value() && !stored.ParseFromString(**bytes)) {
-      return absl::DataLossError("the cluster's sign-in codes do not parse");
-    }
-    pending_.clear();
-    for (const auto& c : stored.codes()) {
-      pending_[c.code_sha256()] = {c.account_id(),
-                                   absl::FromUnixMillis(c.expires_unix_ms())};
-    }
-    if (absl::Status changed = change(); !changed.ok()) return changed;
+  auto read =
+      [this](const std::optional<std::string>& bytes)
+          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+            internal::StoredSignInCodes stored;
+            if (bytes.has_value() && !stored.ParseFromString(*bytes)) {
+              return absl::DataLossError(
+                  "the cluster's sign-in codes do not parse");
+            }
+            pending_.clear();
+            for (const auto& c : stored.codes()) {
+              pending_[c.code_sha256()] = {
+                  c.account_id(), absl::FromUnixMillis(c.expires_unix_ms())};
+            }
+            return absl::OkStatus();
+          };
+  auto write = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ForgetExpiredLocked(clock_->Now());
-    stored.clear_codes();
+    internal::StoredSignInCodes stored;
     for (const auto& [hash, pending] : pending_) {
       internal::StoredSignInCodes::Code* c = stored.add_codes();
       c->set_code_sha256(hash);
       c->set_account_id(pending.account_id);
       c->set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
     }
-    saved = options_.document->Save(stored.SerializeAsString());
-    if (!absl::IsAborted(saved)) return saved;
-  }
-  return saved;
+    return stored.SerializeAsString();
+  };
+  return ChangeDocument(*options_.document, read, change, write);
 }
 
 absl::StatusOr<v1::SignInCode> SignIns::Issue(

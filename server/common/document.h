@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -35,6 +36,17 @@ class Document {
     (void)changed;
   }
 };
+
+// Makes a change to what `document` keeps: `read` takes what it keeps now
+// (nullopt: nothing yet), `change` changes that, and `write`'s bytes are
+// saved. When another node saved first (ABORTED), all three run again on
+// the newer document, up to `tries` times. An error of `read` or `change`
+// is returned and nothing is saved.
+absl::Status ChangeDocument(
+    Document& document,
+    absl::FunctionRef<absl::Status(const std::optional<std::string>&)> read,
+    absl::FunctionRef<absl::Status()> change,
+    absl::FunctionRef<std::string()> write, int tries = 4);
 
 // A document in a file, written atomically (mode 0600).
 class FileDocument : public Document {

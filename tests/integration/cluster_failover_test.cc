@@ -416,9 +416,14 @@ TEST_F(ClusterFailoverTest, EveryNodeKnowsTheClustersAccountsTvsAndClasses) {
   // Revoked on node a, the TV's stream on node b ends.
   v1::RevokeKioskRequest revoke_tv;
   revoke_tv.set_kiosk_id(kiosk->kiosk_id());
-  ASSERT_TRUE((client::CallUnary<v1::RevokeKioskRequest, v1::Kiosk>(
-                   a, desk, &Stub::RevokeKiosk, revoke_tv))
-                  .ok());
+  // (Node a learns of the kiosk node b made within moments: until then it
+  // answers NOT_FOUND, or ABORTED for a stale list.)
+  absl::StatusOr<v1::Kiosk> revoked_tv;
+  ASSERT_TRUE(eventually([&] {
+    revoked_tv = client::CallUnary<v1::RevokeKioskRequest, v1::Kiosk>(
+        a, desk, &Stub::RevokeKiosk, revoke_tv);
+    return revoked_tv.ok();
+  })) << revoked_tv.status();
   ASSERT_TRUE(eventually([&] { return on_b->done.load(); }))
       << "the revoked TV still watches on node b";
   EXPECT_EQ(on_b->ended.error_code(), grpc::StatusCode::UNAUTHENTICATED);
