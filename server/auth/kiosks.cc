@@ -95,25 +95,27 @@ absl::StatusOr<v1::KioskPairing> KioskPairings::Start() {
   const NewToken secret = MakeToken();
   v1::KioskPairing pairing;
   absl::MutexLock lock(&mu_);
-  absl::Status started = ChangePairingsLocked([&]() -> absl::Status {
-    ForgetOldLocked(now);
-    if (pending_.size() >= options_.max_pending) {
-      return absl::ResourceExhaustedError(
-          "too many kiosk pairings are waiting; try again in a few minutes");
-    }
-    std::string code;
-    do {
-      code = NewJoinCode();
-    } while (pending_.count(code) != 0);
-    Pending& pending = pending_[code];
-    pending.secret_hash = secret.hash;
-    pending.expires = now + options_.pairing_ttl;
-    pairing.set_pairing_code(code);
-    pairing.set_pairing_secret(secret.token);
-    pairing.set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
-    pairing.set_state(v1::KIOSK_PAIRING_STATE_PENDING);
-    return absl::OkStatus();
-  });
+  absl::Status started =
+      ChangePairingsLocked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        ForgetOldLocked(now);
+        if (pending_.size() >= options_.max_pending) {
+          return absl::ResourceExhaustedError(
+              "too many kiosk pairings are waiting; try again in a few "
+              "minutes");
+        }
+        std::string code;
+        do {
+          code = NewJoinCode();
+        } while (pending_.count(code) != 0);
+        Pending& pending = pending_[code];
+        pending.secret_hash = secret.hash;
+        pending.expires = now + options_.pairing_ttl;
+        pairing.set_pairing_code(code);
+        pairing.set_pairing_secret(secret.token);
+        pairing.set_expires_unix_ms(absl::ToUnixMillis(pending.expires));
+        pairing.set_state(v1::KIOSK_PAIRING_STATE_PENDING);
+        return absl::OkStatus();
+      });
   if (!started.ok()) return started;
   return pairing;
 }
@@ -166,38 +168,39 @@ absl::StatusOr<v1::Kiosk> KioskPairings::Approve(const std::string& code,
   // the same kiosk is given.
   std::optional<v1::Kiosk> made;
   std::string made_token;
-  absl::Status approved = ChangePairingsLocked([&]() -> absl::Status {
-    ForgetOldLocked(now);
-    auto it = pending_.find(key);
-    if (it == pending_.end() ||
-        (it->second.kiosk_token.empty() && it->second.expires <= now)) {
-      return absl::NotFoundError(absl::StrCat(
-          "no TV is showing pairing code ", key, " (codes expire after ",
-          absl::ToInt64Minutes(options_.pairing_ttl), " minutes)"));
-    }
-    if (!made.has_value()) {
-      if (!it->second.kiosk_token.empty()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("pairing code ", key, " is already approved"));
-      }
-      internal::StoredKiosks next = kiosks_;
-      internal::StoredKiosk* stored = next.add_kiosks();
-      v1::Kiosk* kiosk = stored->mutable_kiosk();
-      kiosk->set_kiosk_id(absl::StrCat("k", next.kiosks_size()));
-      kiosk->set_name(name.empty() ? absl::StrCat("TV ", key) : name);
-      kiosk->set_paired_unix_ms(absl::ToUnixMillis(now));
-      kiosk->set_studio_id(studio);
-      const NewToken token = MakeToken();
-      stored->set_token_hash(token.hash);
-      if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
-      made = *kiosk;
-      made_token = token.token;
-      ReplaceLocked(std::move(next));
-    }
-    it->second.kiosk_token = made_token;
-    it->second.kiosk_id = made->kiosk_id();
-    return absl::OkStatus();
-  });
+  absl::Status approved =
+      ChangePairingsLocked([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        ForgetOldLocked(now);
+        auto it = pending_.find(key);
+        if (it == pending_.end() ||
+            (it->second.kiosk_token.empty() && it->second.expires <= now)) {
+          return absl::NotFoundError(absl::StrCat(
+              "no TV is showing pairing code ", key, " (codes expire after ",
+              absl::ToInt64Minutes(options_.pairing_ttl), " minutes)"));
+        }
+        if (!made.has_value()) {
+          if (!it->second.kiosk_token.empty()) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("pairing code ", key, " is already approved"));
+          }
+          internal::StoredKiosks next = kiosks_;
+          internal::StoredKiosk* stored = next.add_kiosks();
+          v1::Kiosk* kiosk = stored->mutable_kiosk();
+          kiosk->set_kiosk_id(absl::StrCat("k", next.kiosks_size()));
+          kiosk->set_name(name.empty() ? absl::StrCat("TV ", key) : name);
+          kiosk->set_paired_unix_ms(absl::ToUnixMillis(now));
+          kiosk->set_studio_id(studio);
+          const NewToken token = MakeToken();
+          stored->set_token_hash(token.hash);
+          if (absl::Status saved = SaveLocked(next); !saved.ok()) return saved;
+          made = *kiosk;
+          made_token = token.token;
+          ReplaceLocked(std::move(next));
+        }
+        it->second.kiosk_token = made_token;
+        it->second.kiosk_id = made->kiosk_id();
+        return absl::OkStatus();
+      });
   if (!approved.ok()) return approved;
   return *made;
 }

@@ -108,7 +108,7 @@ absl::StatusOr<v1::SignInCode> SignIns::Issue(
   {
     absl::MutexLock lock(&mu_);
     base_url = console_base_url_;
-    absl::Status issued = ChangeCodes([&]() -> absl::Status {
+    absl::Status issued = ChangeCodes([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       ForgetExpiredLocked(now);
       if (pending_.size() >= options_.max_pending) {
         return absl::ResourceExhaustedError(
@@ -165,13 +165,14 @@ absl::StatusOr<v1::SignInResponse> SignIns::SignIn(
     Pending used;
     {
       absl::MutexLock lock(&mu_);
-      absl::Status taken = ChangeCodes([&]() -> absl::Status {
-        auto it = pending_.find(Sha256(code));
-        if (it == pending_.end()) return UnknownCode();
-        used = it->second;
-        pending_.erase(it);  // used up, whatever comes next
-        return absl::OkStatus();
-      });
+      absl::Status taken =
+          ChangeCodes([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+            auto it = pending_.find(Sha256(code));
+            if (it == pending_.end()) return UnknownCode();
+            used = it->second;
+            pending_.erase(it);  // used up, whatever comes next
+            return absl::OkStatus();
+          });
       if (!taken.ok()) return taken;
     }
     if (used.expires <= clock_->Now()) return UnknownCode();
