@@ -15,6 +15,9 @@ namespace {
 
 // How long a save goes on through a JetStream leader election.
 constexpr absl::Duration kSaveTimeout = absl::Seconds(20);
+// How often a change the watcher saw is read again while the server that
+// answers has not applied it yet (about 2 s in all).
+constexpr int kReloadAttempts = 12;
 
 bool ValidName(const std::string& name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
@@ -98,7 +101,13 @@ class SharedState::Doc : public Document {
 
   const std::string& name() const { return name_; }
 
-  // The watcher saw `revision`: a newer one than this node has is told.
+  // The watcher saw `revision`: a newer one than this node has is told,
+  // and told again until its reload read that revision. A KV bucket serves
+  // gets from any of its servers (nats.c makes buckets with direct gets),
+  // and one that has not applied the revision yet answers with the value
+  // before it: without reading again, this node would keep the old one
+  // until the watcher's next pass (seconds in which, say, a TV paired on
+  // another node would be refused here).
   void Saw(uint64_t revision) {
     absl::AnyInvocable<void(const std::string&)>* changed = nullptr;
     {
@@ -106,9 +115,22 @@ class SharedState::Doc : public Document {
       if (revision <= revision_ || !changed_) return;
       changed = &changed_;
     }
-    // Set once, before the watcher starts; the watcher's thread alone
-    // calls it.
-    (*changed)(name_);
+    absl::Duration pause = absl::Milliseconds(20);
+    for (int attempt = 0; attempt < kReloadAttempts; ++attempt) {
+      // Set once, before the watcher starts; the watcher's thread alone
+      // calls it.
+      (*changed)(name_);
+      {
+        absl::MutexLock lock(&mu_);
+        if (revision_ >= revision) return;
+      }
+      absl::SleepFor(pause);
+      pause = std::min(pause * 2, absl::Milliseconds(200));
+    }
+    LogWarning(
+        "cluster state: the %s read here is older than revision %d; "
+        "reading it again on the next pass",
+        name_, static_cast<int64_t>(revision));
   }
 
  private:
