@@ -53,6 +53,7 @@
 #include "server/common/log.h"
 #include "server/engine/class_session.h"
 #include "server/library/circuit_library.h"
+#include "tests/browser/browser_script.h"
 #include "tests/testing/class_commands.h"
 #include "tests/testing/subprocess.h"
 #include "tests/testing/tcp_proxy.h"
@@ -65,12 +66,13 @@ using client::Connection;
 using client::ConnectOptions;
 using client::InstructorSession;
 using client::SessionOptions;
+using testing::BrowserScript;
 using testing::CueCommand;
 using testing::FindRosterEntry;
 using testing::NextCommand;
 using testing::StartCommand;
-using testing::Subprocess;
 using testing::TcpProxy;
+using testing::Words;
 
 // How long one step may take: a line from the script, a command, a roster
 // change. The script bounds each of its own waits at 15 s.
@@ -78,7 +80,6 @@ constexpr absl::Duration kStep = absl::Seconds(20);
 constexpr char kInstructorKey[] = "browser-instructor-key";
 constexpr char kKioskKey[] = "browser-kiosk-key";
 constexpr char kCircuit[] = "kickback-trio";
-constexpr char kChromium[] = "/usr/bin/chromium";
 // The server's clock runs this far ahead of the machine's (and so of the
 // browser's): a page that did not estimate the offset would be 5 s off.
 constexpr absl::Duration kClockSkew = absl::Seconds(5);
@@ -98,56 +99,6 @@ class SkewedClock : public Clock {
   absl::Time Now() const override { return absl::Now() + kClockSkew; }
 };
 
-// The script's stdout, line by line, with everything read kept for failure
-// messages.
-class ScriptLines {
- public:
-  explicit ScriptLines(Subprocess* script) : script_(script) {}
-
-  // Reads lines until one starts with `prefix` and returns the rest of it.
-  // Fails on an `error` line, at end of output and at the deadline.
-  absl::StatusOr<std::string> Await(const std::string& prefix,
-                                    absl::Duration timeout = kStep) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (true) {
-      absl::StatusOr<std::string> line = script_->ReadLine(deadline);
-      if (!line.ok()) {
-        return absl::Status(line.status().code(),
-                            absl::StrCat("waiting for `", prefix,
-                                         "`: ", line.status().message()));
-      }
-      transcript_.push_back(*line);
-      if (absl::StartsWith(*line, prefix)) {
-        return line->substr(prefix.size());
-      }
-      if (absl::StartsWith(*line, "error")) {
-        return absl::InternalError(
-            absl::StrCat("waiting for `", prefix, "`, got `", *line, "`"));
-      }
-    }
-  }
-
-  // Reads lines until `last` and returns those before it.
-  absl::StatusOr<std::vector<std::string>> Until(const std::string& last) {
-    const size_t from = transcript_.size();
-    absl::StatusOr<std::string> end = Await(last);
-    if (!end.ok()) return end.status();
-    return std::vector<std::string>(transcript_.begin() + from,
-                                    transcript_.end() - 1);
-  }
-
-  std::string Transcript() const { return absl::StrJoin(transcript_, "\n"); }
-
- private:
-  Subprocess* script_;
-  std::vector<std::string> transcript_;
-};
-
-// The words of `line`.
-std::vector<std::string> Words(const std::string& line) {
-  return absl::StrSplit(line, ' ', absl::SkipEmpty());
-}
-
 int ToInt(const std::string& text) {
   int value = -1;
   EXPECT_TRUE(absl::SimpleAtoi(text, &value)) << "not a number: " << text;
@@ -158,8 +109,6 @@ class BrowserClassTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SetLogQuiet(true);
-    // A write to the script after it died must fail, not kill the test.
-    signal(SIGPIPE, SIG_IGN);
 
     auto library = CircuitLibrary::LoadEmbedded();
     ASSERT_TRUE(library.ok()) << library.status();
@@ -197,82 +146,30 @@ class BrowserClassTest : public ::testing::Test {
 
   void TearDown() override {
     if (instructor_ != nullptr) instructor_->Stop();
-    if (commands_fd_ >= 0) close(commands_fd_);
-    if (!script_.has_value()) return;
-    if (!script_exit_.has_value()) {
-      script_exit_ = script_->Wait(absl::Now() + absl::Seconds(5));
-    }
     if (HasFailure()) {
-      ADD_FAILURE() << "class_test.mjs, exit "
-                    << (script_exit_->ok()
-                            ? absl::StrCat(**script_exit_)
-                            : std::string(script_exit_->status().message()))
-                    << "\n--- stdout ---\n"
-                    << lines_->Transcript() << "\n"
-                    << script_->ReadAll(absl::Now()) << "--- stderr ---\n"
-                    << script_->stderr_text();
+      ADD_FAILURE() << "the browser script, " << script_.Dump();
     }
   }
 
-  // Fails (never skips) when the browser or the driver is not installed.
-  static void CheckInstalled() {
-    bool node = false;
-    const char* path = getenv("PATH");
-    for (absl::string_view dir : absl::StrSplit(path ? path : "", ':')) {
-      node = node || access(absl::StrCat(dir, "/node").c_str(), X_OK) == 0;
-    }
-    ASSERT_TRUE(node) << "node is not on PATH (deploy/install-deps.sh "
-                      << "installs Debian's nodejs)";
-    ASSERT_EQ(access(kChromium, X_OK), 0)
-        << kChromium << " is missing: Debian's chromium package is needed "
-        << "(deploy/install-deps.sh installs it; `make test` runs that)";
-    const std::string puppeteer = absl::StrCat(
-        CIRCUIT_BROWSER_DIR, "/node_modules/puppeteer-core/package.json");
-    ASSERT_EQ(access(puppeteer.c_str(), R_OK), 0)
-        << puppeteer << " is missing: run `npm ci --ignore-scripts` in "
-        << CIRCUIT_BROWSER_DIR << " (deploy/install-deps.sh does it)";
-  }
-
-  // Starts class_test.mjs with commands on a pipe of ours.
+  // Starts class_test.mjs.
   void StartScript() {
-    int fds[2];
-    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
-    // The read end goes to the script (and, harmlessly, to any other child
-    // started meanwhile); the write end stays ours.
-    ASSERT_EQ(fcntl(fds[0], F_SETFD, 0), 0) << std::strerror(errno);
-    const std::string base = absl::StrCat("http://127.0.0.1:", http_port());
-    auto script = Subprocess::Start(
-        {"/usr/bin/env", "node",
-         absl::StrCat(CIRCUIT_BROWSER_DIR, "/class_test.mjs"), "--base", base,
+    script_.Start(
+        absl::StrCat(CIRCUIT_BROWSER_DIR, "/class_test.mjs"),
+        {"--base", absl::StrCat("http://127.0.0.1:", http_port()),
          "--proxied-base", absl::StrCat("http://127.0.0.1:", proxy_->port()),
          "--code", class_.join_code(), "--skew-ms",
-         absl::StrCat(absl::ToInt64Milliseconds(kClockSkew)), "--chromium",
-         kChromium, "--commands-fd", absl::StrCat(fds[0])});
-    close(fds[0]);
-    commands_fd_ = fds[1];
-    ASSERT_TRUE(script.ok()) << script.status();
-    script_.emplace(std::move(*script));
-    lines_.emplace(&*script_);
+         absl::StrCat(absl::ToInt64Milliseconds(kClockSkew))});
   }
 
   int http_port() const { return server_->http_port(); }
 
-  // Sends one command line to the script.
-  void Send(const std::string& command) {
-    const std::string line = command + "\n";
-    ASSERT_EQ(write(commands_fd_, line.data(), line.size()),
-              static_cast<ssize_t>(line.size()))
-        << "writing `" << command << "`: " << std::strerror(errno);
-  }
+  void Send(const std::string& command) { script_.Send(command); }
 
   // Sends `command` and returns the rest of the answer starting with
   // `answer`.
   std::string Ask(const std::string& command, const std::string& answer,
                   absl::Duration timeout = kStep) {
-    Send(command);
-    absl::StatusOr<std::string> rest = lines_->Await(answer, timeout);
-    EXPECT_TRUE(rest.ok()) << command << ": " << rest.status();
-    return rest.ok() ? *rest : "";
+    return script_.Ask(command, answer, timeout);
   }
 
   // The instructor approves the code the kiosk page shows (what `circuit
@@ -370,16 +267,13 @@ class BrowserClassTest : public ::testing::Test {
   std::shared_ptr<Connection> connection_;
   v1::ClassInfo class_;
   std::unique_ptr<InstructorSession> instructor_;
-  int commands_fd_ = -1;
   // The kiosk countdown's largest error from the server's, over the class.
   int worst_countdown_error_ms_ = 0;
-  std::optional<Subprocess> script_;
-  std::optional<absl::StatusOr<int>> script_exit_;
-  std::optional<ScriptLines> lines_;
+  BrowserScript script_;
 };
 
 TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
-  ASSERT_NO_FATAL_FAILURE(CheckInstalled());
+  ASSERT_NO_FATAL_FAILURE(testing::CheckBrowserInstalled(CIRCUIT_BROWSER_DIR));
   int work_intervals = 0;
   int offline_interval = -1;
   for (const v1::Interval& interval : plan_) {
@@ -398,10 +292,10 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
   // the page opens the studio's live class.
   ASSERT_NO_FATAL_FAILURE(StartScript());
   absl::StatusOr<std::string> code =
-      lines_->Await("pairing ", absl::Seconds(60));
+      script_.Await("pairing ", absl::Seconds(60));
   ASSERT_TRUE(code.ok()) << code.status();
   ASSERT_NO_FATAL_FAILURE(ApprovePairing(*code));
-  absl::StatusOr<std::string> watching = lines_->Await("kiosk watching");
+  absl::StatusOr<std::string> watching = script_.Await("kiosk watching", kStep);
   ASSERT_TRUE(watching.ok()) << watching.status();
 
   // Two phones join by the code.
@@ -530,7 +424,8 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
   }
 
   Send("finish");
-  absl::StatusOr<std::vector<std::string>> report = lines_->Until("finished");
+  absl::StatusOr<std::vector<std::string>> report =
+      script_.Until("finished", kStep);
   ASSERT_TRUE(report.ok()) << report.status();
   std::vector<std::string> wall;
   bool captured = false;
@@ -567,13 +462,11 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
               worst_countdown_error_ms_);
 
   Send("quit");
-  absl::StatusOr<std::string> bye = lines_->Await("bye");
+  absl::StatusOr<std::string> bye = script_.Await("bye", kStep);
   ASSERT_TRUE(bye.ok()) << bye.status();
-  close(commands_fd_);
-  commands_fd_ = -1;
-  script_exit_ = script_->Wait(absl::Now() + kStep);
-  ASSERT_TRUE(script_exit_->ok()) << script_exit_->status();
-  EXPECT_EQ(**script_exit_, 0);
+  const absl::StatusOr<int> exit = script_.Finish(kStep);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(*exit, 0);
 }
 
 // A phone keeps a profile over three classes of kickback-trio (issue 23):
@@ -588,22 +481,12 @@ TEST_F(BrowserClassTest, TwoPhonesAndAKioskFollowAWholeClass) {
 // 360x740 ends up in build/browser-screenshots/. The script's protocol is at
 // the top of profile_test.mjs.
 TEST_F(BrowserClassTest, APhoneKeepsAProfileOverThreeClasses) {
-  ASSERT_NO_FATAL_FAILURE(CheckInstalled());
-  int fds[2];
-  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
-  ASSERT_EQ(fcntl(fds[0], F_SETFD, 0), 0) << std::strerror(errno);
-  auto script = Subprocess::Start(
-      {"/usr/bin/env", "node",
-       absl::StrCat(CIRCUIT_BROWSER_DIR, "/profile_test.mjs"), "--base",
-       absl::StrCat("http://127.0.0.1:", http_port()), "--instructor-key",
-       kInstructorKey, "--chromium", kChromium, "--commands-fd",
-       absl::StrCat(fds[0])});
-  close(fds[0]);
-  commands_fd_ = fds[1];
-  ASSERT_TRUE(script.ok()) << script.status();
-  script_.emplace(std::move(*script));
-  lines_.emplace(&*script_);
-  ASSERT_TRUE(lines_->Await("ready", absl::Seconds(60)).ok());
+  ASSERT_NO_FATAL_FAILURE(testing::CheckBrowserInstalled(CIRCUIT_BROWSER_DIR));
+  ASSERT_NO_FATAL_FAILURE(
+      script_.Start(absl::StrCat(CIRCUIT_BROWSER_DIR, "/profile_test.mjs"),
+                    {"--base", absl::StrCat("http://127.0.0.1:", http_port()),
+                     "--instructor-key", kInstructorKey}));
+  ASSERT_TRUE(script_.Await("ready", absl::Seconds(60)).ok());
 
   constexpr int kClasses = 3;
   std::string participant_id;
@@ -620,10 +503,10 @@ TEST_F(BrowserClassTest, APhoneKeepsAProfileOverThreeClasses) {
     if (n == kClasses) {
       // The studio TV follows the last class, the one with her plan.
       Send("kiosk");
-      absl::StatusOr<std::string> code = lines_->Await("pairing ");
+      absl::StatusOr<std::string> code = script_.Await("pairing ", kStep);
       ASSERT_TRUE(code.ok()) << code.status();
       ASSERT_NO_FATAL_FAILURE(ApprovePairing(*code));
-      ASSERT_TRUE(lines_->Await("kiosk watching", absl::Seconds(40)).ok());
+      ASSERT_TRUE(script_.Await("kiosk watching", absl::Seconds(40)).ok());
     }
     if (n == 2) {
       // Before joining: her progress from the join screen.
@@ -689,17 +572,16 @@ TEST_F(BrowserClassTest, APhoneKeepsAProfileOverThreeClasses) {
   EXPECT_FALSE(shot.empty());
 
   Send("finish");
-  absl::StatusOr<std::vector<std::string>> report = lines_->Until("finished");
+  absl::StatusOr<std::vector<std::string>> report =
+      script_.Until("finished", kStep);
   ASSERT_TRUE(report.ok()) << report.status();
   for (const std::string& line : *report) ADD_FAILURE() << line;
 
   Send("quit");
-  ASSERT_TRUE(lines_->Await("bye").ok());
-  close(commands_fd_);
-  commands_fd_ = -1;
-  script_exit_ = script_->Wait(absl::Now() + kStep);
-  ASSERT_TRUE(script_exit_->ok()) << script_exit_->status();
-  EXPECT_EQ(**script_exit_, 0);
+  ASSERT_TRUE(script_.Await("bye", kStep).ok());
+  const absl::StatusOr<int> exit = script_.Finish(kStep);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(*exit, 0);
 }
 
 }  // namespace

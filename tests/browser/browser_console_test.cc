@@ -56,6 +56,7 @@
 #include "server/common/clock.h"
 #include "server/common/log.h"
 #include "server/library/circuit_library.h"
+#include "tests/browser/browser_script.h"
 #include "tests/testing/class_commands.h"
 #include "tests/testing/subprocess.h"
 
@@ -66,7 +67,8 @@ using client::Connection;
 using client::ConnectOptions;
 using client::InstructorSession;
 using client::SessionOptions;
-using testing::Subprocess;
+using testing::BrowserScript;
+using testing::Words;
 
 // How long one step may take. The script bounds each of its own waits at
 // 15 s (30 s for the TV's class stream).
@@ -76,61 +78,13 @@ constexpr char kCircuit[] = "kickback-trio";
 constexpr char kTitle[] = "Tuesday <b>kickbacks</b>";
 constexpr char kTvName[] = "Front wall";
 constexpr char kCue[] = "Squeeze at the top";
-constexpr char kChromium[] = "/usr/bin/chromium";
 constexpr int kRepsA = 9;
 constexpr int kRepsB = 8;
-
-// The script's stdout, line by line, kept for failure messages.
-class ScriptLines {
- public:
-  explicit ScriptLines(Subprocess* script) : script_(script) {}
-
-  // The rest of the next line that starts with `prefix`. Fails on an
-  // `error` line, at the end of output and at the deadline.
-  absl::StatusOr<std::string> Await(const std::string& prefix) {
-    const absl::Time deadline = absl::Now() + kStep;
-    while (true) {
-      absl::StatusOr<std::string> line = script_->ReadLine(deadline);
-      if (!line.ok()) {
-        return absl::Status(line.status().code(),
-                            absl::StrCat("waiting for `", prefix,
-                                         "`: ", line.status().message()));
-      }
-      transcript_.push_back(*line);
-      if (absl::StartsWith(*line, prefix)) return line->substr(prefix.size());
-      if (absl::StartsWith(*line, "error")) {
-        return absl::InternalError(
-            absl::StrCat("waiting for `", prefix, "`, got `", *line, "`"));
-      }
-    }
-  }
-
-  // The lines before `last`.
-  absl::StatusOr<std::vector<std::string>> Until(const std::string& last) {
-    const size_t from = transcript_.size();
-    absl::StatusOr<std::string> end = Await(last);
-    if (!end.ok()) return end.status();
-    return std::vector<std::string>(transcript_.begin() + from,
-                                    transcript_.end() - 1);
-  }
-
-  std::string Transcript() const { return absl::StrJoin(transcript_, "\n"); }
-
- private:
-  Subprocess* script_;
-  std::vector<std::string> transcript_;
-};
-
-std::vector<std::string> Words(const std::string& line) {
-  return absl::StrSplit(line, ' ', absl::SkipEmpty());
-}
 
 class BrowserConsoleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     SetLogQuiet(true);
-    // A write to the script after it died must fail, not kill the test.
-    signal(SIGPIPE, SIG_IGN);
     auto library = CircuitLibrary::LoadEmbedded();
     ASSERT_TRUE(library.ok()) << library.status();
     library_ = std::make_unique<CircuitLibrary>(std::move(*library));
@@ -164,80 +118,24 @@ class BrowserConsoleTest : public ::testing::Test {
 
   void TearDown() override {
     if (instructor_ != nullptr) instructor_->Stop();
-    if (commands_fd_ >= 0) close(commands_fd_);
-    if (!script_.has_value()) return;
-    if (!script_exit_.has_value()) {
-      script_exit_ = script_->Wait(absl::Now() + absl::Seconds(5));
-    }
     if (HasFailure()) {
-      ADD_FAILURE() << "console_test.mjs, exit "
-                    << (script_exit_->ok()
-                            ? absl::StrCat(**script_exit_)
-                            : std::string(script_exit_->status().message()))
-                    << "\n--- stdout ---\n"
-                    << lines_->Transcript() << "\n"
-                    << script_->ReadAll(absl::Now()) << "--- stderr ---\n"
-                    << script_->stderr_text();
+      ADD_FAILURE() << "console_test.mjs, " << script_.Dump();
     }
   }
 
-  // Fails (never skips) when the browser or the driver is not installed.
-  static void CheckInstalled() {
-    bool node = false;
-    const char* path = getenv("PATH");
-    for (absl::string_view dir : absl::StrSplit(path ? path : "", ':')) {
-      node = node || access(absl::StrCat(dir, "/node").c_str(), X_OK) == 0;
-    }
-    ASSERT_TRUE(node) << "node is not on PATH (deploy/install-deps.sh "
-                      << "installs Debian's nodejs)";
-    ASSERT_EQ(access(kChromium, X_OK), 0)
-        << kChromium << " is missing: Debian's chromium package is needed";
-    const std::string puppeteer = absl::StrCat(
-        CIRCUIT_BROWSER_DIR, "/node_modules/puppeteer-core/package.json");
-    ASSERT_EQ(access(puppeteer.c_str(), R_OK), 0)
-        << puppeteer << " is missing: run `npm ci --ignore-scripts` in "
-        << CIRCUIT_BROWSER_DIR;
-  }
-
-  // Starts console_test.mjs with commands on a pipe of ours.
+  // Starts console_test.mjs.
   void StartScript(const std::string& code) {
-    int fds[2];
-    ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0) << std::strerror(errno);
-    // The read end goes to the script; the write end stays ours.
-    ASSERT_EQ(fcntl(fds[0], F_SETFD, 0), 0) << std::strerror(errno);
-    std::vector<std::string> argv = {
-        "/usr/bin/env",
-        "node",
+    script_.Start(
         absl::StrCat(CIRCUIT_BROWSER_DIR, "/console_test.mjs"),
-        "--base",
-        absl::StrCat("http://127.0.0.1:", server_->http_port()),
-        "--code",
-        code,
-        "--chromium",
-        kChromium,
-        "--commands-fd",
-        absl::StrCat(fds[0])};
-    auto script = Subprocess::Start(argv);
-    close(fds[0]);
-    commands_fd_ = fds[1];
-    ASSERT_TRUE(script.ok()) << script.status();
-    script_.emplace(std::move(*script));
-    lines_.emplace(&*script_);
+        {"--base", absl::StrCat("http://127.0.0.1:", server_->http_port()),
+         "--code", code});
   }
 
-  void Send(const std::string& command) {
-    const std::string line = command + "\n";
-    ASSERT_EQ(write(commands_fd_, line.data(), line.size()),
-              static_cast<ssize_t>(line.size()))
-        << "writing `" << command << "`: " << std::strerror(errno);
-  }
+  void Send(const std::string& command) { script_.Send(command); }
 
   // Sends `command`; the rest of the answer that starts with `answer`.
   std::string Ask(const std::string& command, const std::string& answer) {
-    Send(command);
-    absl::StatusOr<std::string> rest = lines_->Await(answer);
-    EXPECT_TRUE(rest.ok()) << command << ": " << rest.status();
-    return rest.ok() ? *rest : "";
+    return script_.Ask(command, answer, kStep);
   }
 
   absl::StatusOr<v1::ClassInfo> FindClass(const std::string& class_id) {
@@ -251,14 +149,11 @@ class BrowserConsoleTest : public ::testing::Test {
   std::shared_ptr<Connection> connection_;
   v1::AccountCredential account_;
   std::unique_ptr<InstructorSession> instructor_;
-  int commands_fd_ = -1;
-  std::optional<Subprocess> script_;
-  std::optional<absl::StatusOr<int>> script_exit_;
-  std::optional<ScriptLines> lines_;
+  BrowserScript script_;
 };
 
 TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
-  ASSERT_NO_FATAL_FAILURE(CheckInstalled());
+  ASSERT_NO_FATAL_FAILURE(testing::CheckBrowserInstalled(CIRCUIT_BROWSER_DIR));
 
   // Signing in by the link: the fragment leaves the address bar, the
   // credential stays on the device.
@@ -271,7 +166,7 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
                    absl::StrReplaceAll(code->code(), {{"-", ""}}))))
       << code->console_url();
   ASSERT_NO_FATAL_FAILURE(StartScript(code->code()));
-  absl::StatusOr<std::string> signed_in = lines_->Await("signed-in ");
+  absl::StatusOr<std::string> signed_in = script_.Await("signed-in ", kStep);
   ASSERT_TRUE(signed_in.ok()) << signed_in.status();
   EXPECT_EQ(*signed_in, "0 1") << "fragment left, credential stored";
 
@@ -386,18 +281,17 @@ TEST_F(BrowserConsoleTest, AnInstructorRunsAWholeClassFromTheConsole) {
   EXPECT_TRUE(absl::StrContains(refused, "already used")) << refused;
 
   Send("finish");
-  absl::StatusOr<std::vector<std::string>> report = lines_->Until("finished");
+  absl::StatusOr<std::vector<std::string>> report =
+      script_.Until("finished", kStep);
   ASSERT_TRUE(report.ok()) << report.status();
   for (const std::string& line : *report) ADD_FAILURE() << line;
 
   Send("quit");
-  absl::StatusOr<std::string> bye = lines_->Await("bye");
+  absl::StatusOr<std::string> bye = script_.Await("bye", kStep);
   ASSERT_TRUE(bye.ok()) << bye.status();
-  close(commands_fd_);
-  commands_fd_ = -1;
-  script_exit_ = script_->Wait(absl::Now() + kStep);
-  ASSERT_TRUE(script_exit_->ok()) << script_exit_->status();
-  EXPECT_EQ(**script_exit_, 0);
+  const absl::StatusOr<int> exit = script_.Finish(kStep);
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_EQ(*exit, 0);
 }
 
 }  // namespace

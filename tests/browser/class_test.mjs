@@ -51,10 +51,13 @@
 //
 // Set BROWSER_TEST_TRACE=1 for a trace on stderr.
 
-import {createInterface} from 'node:readline';
 import {mkdirSync} from 'node:fs';
-import {Socket} from 'node:net';
-import puppeteer from 'puppeteer-core';
+import {STEP_MS, launchChromium, oneLine, openPage, parseArgs, quit, say, serveCommands,
+  sseMessages, trace, until} from './harness.mjs';
+
+const args = parseArgs(process.argv.slice(2), ['base', 'proxiedBase', 'code', 'skewMs']);
+args.skewMs = Number(args.skewMs);
+let browser = null;
 
 // The pages' elements, in one place.
 const SELECTORS = {
@@ -100,75 +103,6 @@ const KIOSK_FORBIDDEN_DATA = [
   'Too hard', 'too hard', 'trackOptions', 'RECOVERY_TRACK_',
 ];
 
-const STEP_MS = 15000;
-const TRACE = Boolean(process.env.BROWSER_TEST_TRACE);
-
-function trace(text) {
-  if (TRACE) process.stderr.write(`[${new Date().toISOString()}] ${text}\n`);
-}
-
-function say(line) {
-  trace('> ' + line);
-  process.stdout.write(line + '\n');
-}
-
-function oneLine(text) {
-  return String(text).replace(/\s+/g, ' ').trim();
-}
-
-let browser = null;
-async function die(text) {
-  process.stdout.write('error ' + oneLine(text) + '\n');
-  try {
-    if (browser) await browser.close();
-  } finally {
-    process.exit(1);
-  }
-}
-process.on('uncaughtException', (e) => die('uncaught: ' + (e && e.stack || e)));
-process.on('unhandledRejection', (e) => die('unhandled: ' + (e && e.stack || e)));
-
-function parseArgs(argv) {
-  const args = {chromium: '/usr/bin/chromium', commandsFd: '0'};
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    args[key] = argv[i + 1];
-  }
-  for (const key of ['base', 'proxiedBase', 'code', 'skewMs']) {
-    if (!args[key]) throw new Error(`--${key} is required`);
-  }
-  args.skewMs = Number(args.skewMs);
-  return args;
-}
-
-// Resolves when `predicate()` holds, re-checked whenever `changed()` is
-// called; rejects after `ms` with `what` in the message.
-const waiters = new Set();
-function changed() {
-  for (const w of waiters) w();
-}
-function until(predicate, what, ms = STEP_MS) {
-  return new Promise((resolve, reject) => {
-    let timer = null;
-    const settle = (fn, value) => {
-      clearTimeout(timer);
-      waiters.delete(check);
-      fn(value);
-    };
-    const check = () => {
-      try {
-        const value = predicate();
-        if (value) settle(resolve, value);
-      } catch (e) {
-        settle(reject, e);
-      }
-    };
-    timer = setTimeout(() => settle(reject, new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    waiters.add(check);
-    check();
-  });
-}
-
 // Runs in every page before its own scripts: records each render of the
 // countdown (the browser's clock when its attributes change), and anything
 // that should never happen on these pages.
@@ -208,106 +142,8 @@ function instrumentPage(countdownSelector) {
   }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 }
 
-// Every request a page makes and every response body it gets, through a CDP
-// session of our own: plain bodies when they finish, event streams chunk by
-// chunk as they arrive (Network.streamResourceContent).
-async function recordNetwork(page, label) {
-  const requests = new Map();  // requestId -> {url, method, postData, status, body, failed, done}
-  const cdp = await page.createCDPSession();
-  await cdp.send('Network.enable', {maxTotalBufferSize: 64 << 20, maxResourceBufferSize: 16 << 20});
-  const text = (base64) => Buffer.from(base64 || '', 'base64').toString('utf8');
-  cdp.on('Network.requestWillBeSent', (e) => {
-    requests.set(e.requestId, {url: e.request.url, method: e.request.method,
-      postData: e.request.postData || '', status: 0, body: '', chunks: 0, failed: '',
-      done: false, stream: false, early: null});
-    changed();
-  });
-  cdp.on('Network.responseReceived', async (e) => {
-    const r = requests.get(e.requestId);
-    if (!r) return;
-    r.status = e.response.status;
-    if (e.response.mimeType === 'text/event-stream') {
-      r.stream = true;
-      // Chunks that come before the buffered part is back go after it.
-      r.early = [];
-      try {
-        const {bufferedData} = await cdp.send('Network.streamResourceContent', {requestId: e.requestId});
-        r.body = text(bufferedData);
-      } catch (err) {
-        trace(`${label}: streamResourceContent ${r.url}: ${err.message}`);
-      }
-      r.body += r.early.join('');
-      r.early = null;
-    }
-    changed();
-  });
-  cdp.on('Network.dataReceived', (e) => {
-    const r = requests.get(e.requestId);
-    if (!r || !e.data) return;
-    r.chunks++;
-    if (r.early) {
-      r.early.push(text(e.data));
-    } else {
-      r.body += text(e.data);
-    }
-    changed();
-  });
-  cdp.on('Network.loadingFinished', async (e) => {
-    const r = requests.get(e.requestId);
-    if (!r) return;
-    if (!r.stream) {
-      try {
-        const {body, base64Encoded} = await cdp.send('Network.getResponseBody', {requestId: e.requestId});
-        r.body = base64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
-      } catch (err) {
-        trace(`${label}: getResponseBody ${r.url}: ${err.message}`);
-      }
-    }
-    r.done = true;
-    changed();
-  });
-  cdp.on('Network.loadingFailed', (e) => {
-    const r = requests.get(e.requestId);
-    if (r) {
-      r.failed = e.errorText || 'failed';
-      r.done = true;
-      changed();
-    }
-  });
-  return requests;
-}
-
-// The data of each server-sent event in `text`, parsed.
-function sseMessages(text) {
-  const out = [];
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).replace(/^ /, '')).join('\n');
-    if (data) {
-      try {
-        out.push(JSON.parse(data));
-      } catch {
-        // an event still arriving
-      }
-    }
-  }
-  return out;
-}
-
-async function newPage(label, viewport) {
-  const context = await browser.createBrowserContext();
-  const page = await context.newPage();
-  await page.setViewport(viewport);
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`${label}: uncaught ${oneLine(e.message)}`));
-  page.on('dialog', async (d) => {
-    problems.push(`${label}: a ${d.type()} dialog: ${oneLine(d.message())}`);
-    await d.dismiss();
-  });
-  page.on('console', (m) => trace(`${label} console ${m.type()}: ${m.text()}`));
-  await page.evaluateOnNewDocument(instrumentPage, SELECTORS.countdown);
-  const requests = await recordNetwork(page, label);
-  return {label, page, problems, requests};
+function newPage(label, viewport) {
+  return openPage(browser, label, viewport, {instrument: instrumentPage, instrumentArgs: [SELECTORS.countdown]});
 }
 
 const PHONE = {width: 360, height: 740, deviceScaleFactor: 2, isMobile: true, hasTouch: true};
@@ -651,38 +487,13 @@ async function run(words) {
     case 'finish':
       return finish();
     case 'quit':
-      await browser.close();
-      browser = null;
-      say('bye');
-      return process.exit(0);
+      return quit();
     default:
       throw new Error(`unknown command ${JSON.stringify(words.join(' '))}`);
   }
 }
 
-const args = parseArgs(process.argv.slice(2));
-browser = await puppeteer.launch({
-  executablePath: args.chromium,
-  headless: true,
-  // No sandbox: the test may run as root, where chromium refuses to sandbox.
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--no-default-browser-check'],
-  // Over a pipe: chromium exits when this process does, however it ends.
-  pipe: true,
-  protocolTimeout: 30000,
-});
-trace(`chromium ${await browser.version()}`);
+browser = await launchChromium(args.chromium);
 await openKiosk();
 
-// Commands run one at a time, in order.
-let queue = Promise.resolve();
-// A pipe read as a socket: a pending read on it does not hold up exit.
-const commands = args.commandsFd === '0' ? process.stdin
-    : new Socket({fd: Number(args.commandsFd), readable: true, writable: false});
-createInterface({input: commands}).on('line', (line) => {
-  const words = line.trim().split(/\s+/);
-  if (!words[0]) return;
-  trace('< ' + line);
-  queue = queue.then(() => run(words)).catch((e) => die(`${line}: ${e && e.message || e}`));
-}).on('close', () => {
-  queue = queue.then(() => die('the commands ended before quit'));
-});
+serveCommands(args.commandsFd, run);

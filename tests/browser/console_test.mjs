@@ -42,13 +42,12 @@
 //
 // Set BROWSER_TEST_TRACE=1 for a trace on stderr.
 
-import {createInterface} from 'node:readline';
 import {mkdirSync, readdirSync, readFileSync} from 'node:fs';
-import {Socket} from 'node:net';
-import puppeteer from 'puppeteer-core';
+import {STEP_MS, launchChromium, oneLine, openPage, parseArgs, quit, say, serveCommands, trace} from './harness.mjs';
 
-const STEP_MS = 15000;
-const TRACE = Boolean(process.env.BROWSER_TEST_TRACE);
+const args = parseArgs(process.argv.slice(2), ['base', 'code']);
+let browser = null;
+
 const TABLET = {width: 1280, height: 800};
 const LAPTOP = {width: 1440, height: 900};
 const PHONE = {width: 360, height: 780, deviceScaleFactor: 2, isMobile: true, hasTouch: true};
@@ -56,43 +55,6 @@ const PEOPLE = {
   A: {name: 'Annika <img src=x onerror=alert(1)>'},
   B: {name: 'Bea Strong'},
 };
-
-function trace(text) {
-  if (TRACE) process.stderr.write(`[${new Date().toISOString()}] ${text}\n`);
-}
-
-function say(line) {
-  trace('> ' + line);
-  process.stdout.write(line + '\n');
-}
-
-function oneLine(text) {
-  return String(text).replace(/\s+/g, ' ').trim();
-}
-
-let browser = null;
-async function die(text) {
-  process.stdout.write('error ' + oneLine(text) + '\n');
-  try {
-    if (browser) await browser.close();
-  } finally {
-    process.exit(1);
-  }
-}
-process.on('uncaughtException', (e) => die('uncaught: ' + (e && e.stack || e)));
-process.on('unhandledRejection', (e) => die('unhandled: ' + (e && e.stack || e)));
-
-function parseArgs(argv) {
-  const args = {chromium: '/usr/bin/chromium', commandsFd: '0'};
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    args[key] = argv[i + 1];
-  }
-  for (const key of ['base', 'code']) {
-    if (!args[key]) throw new Error(`--${key} is required`);
-  }
-  return args;
-}
 
 // Runs in every page before its own scripts: CSP violations are problems.
 function instrumentPage() {
@@ -105,18 +67,8 @@ function instrumentPage() {
 const pages = [];
 
 async function newPage(label, viewport) {
-  const context = await browser.createBrowserContext();
-  const page = await context.newPage();
-  await page.setViewport(viewport);
-  const p = {label, page, context, problems: []};
-  page.on('pageerror', (e) => p.problems.push(`${label}: uncaught ${oneLine(e.message)}`));
-  page.on('dialog', async (d) => {
-    p.problems.push(`${label}: a ${d.type()} dialog: ${oneLine(d.message())}`);
-    await d.dismiss();
-  });
-  page.on('console', (m) => trace(`${label} console ${m.type()}: ${m.text()}`));
-  if (TRACE) page.on('response', (r) => trace(`${label} ${r.request().method()} ${r.url()} ${r.status()}`));
-  await page.evaluateOnNewDocument(instrumentPage);
+  const p = await openPage(browser, label, viewport, {instrument: instrumentPage, network: false});
+  p.page.on('response', (r) => trace(`${label} ${r.request().method()} ${r.url()} ${r.status()}`));
   pages.push(p);
   return p;
 }
@@ -565,38 +517,13 @@ async function run(words) {
     case 'finish':
       return finish();
     case 'quit':
-      await browser.close();
-      browser = null;
-      say('bye');
-      return process.exit(0);
+      return quit();
     default:
       throw new Error(`unknown command ${JSON.stringify(words.join(' '))}`);
   }
 }
 
-const args = parseArgs(process.argv.slice(2));
-browser = await puppeteer.launch({
-  executablePath: args.chromium,
-  headless: true,
-  // No sandbox: the test may run as root, where chromium refuses to sandbox.
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--no-default-browser-check'],
-  // Over a pipe: chromium exits when this process does, however it ends.
-  pipe: true,
-  protocolTimeout: 30000,
-});
-trace(`chromium ${await browser.version()}`);
+browser = await launchChromium(args.chromium);
 await openConsole();
 
-// Commands run one at a time, in order.
-let queue = Promise.resolve();
-// A pipe read as a socket: a pending read on it does not hold up exit.
-const commands = args.commandsFd === '0' ? process.stdin
-    : new Socket({fd: Number(args.commandsFd), readable: true, writable: false});
-createInterface({input: commands}).on('line', (line) => {
-  const words = line.trim().split(/\s+/);
-  if (!words[0]) return;
-  trace('< ' + line);
-  queue = queue.then(() => run(words)).catch((e) => die(`${line}: ${e && e.message || e}`));
-}).on('close', () => {
-  queue = queue.then(() => die('the commands ended before quit'));
-});
+serveCommands(args.commandsFd, run);

@@ -40,13 +40,13 @@
 //
 // Set BROWSER_TEST_TRACE=1 for a trace on stderr.
 
-import {createInterface} from 'node:readline';
 import {mkdirSync} from 'node:fs';
-import {Socket} from 'node:net';
-import puppeteer from 'puppeteer-core';
+import {STEP_MS, launchChromium, oneLine, openPage, parseArgs, quit, say, serveCommands,
+  sseMessages, trace, until} from './harness.mjs';
 
-const STEP_MS = 15000;
-const TRACE = Boolean(process.env.BROWSER_TEST_TRACE);
+const args = parseArgs(process.argv.slice(2), ['base', 'instructorKey']);
+let browser = null;
+
 const NAME = 'Pia Keeps';
 const PROFILE_KEY = 'circuit.profileCredential';
 const SEAT_KEY = 'circuit.participant.seat';
@@ -54,71 +54,6 @@ const SEAT_KEY = 'circuit.participant.seat';
 // profile's credential or id.
 const KIOSK_FORBIDDEN = ['fromHistory', 'profileCredential', 'profileId', 'cp_', 'Your plan',
   'My progress', 'history-svg', 'SUGGESTION_KIND_', 'too easy', 'Too easy', NAME];
-
-function trace(text) {
-  if (TRACE) process.stderr.write(`[${new Date().toISOString()}] ${text}\n`);
-}
-
-function say(line) {
-  trace('> ' + line);
-  process.stdout.write(line + '\n');
-}
-
-function oneLine(text) {
-  return String(text).replace(/\s+/g, ' ').trim();
-}
-
-let browser = null;
-async function die(text) {
-  process.stdout.write('error ' + oneLine(text) + '\n');
-  try {
-    if (browser) await browser.close();
-  } finally {
-    process.exit(1);
-  }
-}
-process.on('uncaughtException', (e) => die('uncaught: ' + (e && e.stack || e)));
-process.on('unhandledRejection', (e) => die('unhandled: ' + (e && e.stack || e)));
-
-function parseArgs(argv) {
-  const args = {chromium: '/usr/bin/chromium', commandsFd: '0'};
-  for (let i = 0; i < argv.length; i += 2) {
-    const key = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
-    args[key] = argv[i + 1];
-  }
-  for (const key of ['base', 'instructorKey']) {
-    if (!args[key]) throw new Error(`--${key} is required`);
-  }
-  return args;
-}
-
-// Resolves when `predicate()` holds, re-checked whenever `changed()` is
-// called; rejects after `ms` with `what` in the message.
-const waiters = new Set();
-function changed() {
-  for (const w of waiters) w();
-}
-function until(predicate, what, ms = STEP_MS) {
-  return new Promise((resolve, reject) => {
-    let timer = null;
-    const settle = (fn, value) => {
-      clearTimeout(timer);
-      waiters.delete(check);
-      fn(value);
-    };
-    const check = () => {
-      try {
-        const value = predicate();
-        if (value) settle(resolve, value);
-      } catch (e) {
-        settle(reject, e);
-      }
-    };
-    timer = setTimeout(() => settle(reject, new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    waiters.add(check);
-    check();
-  });
-}
 
 // Runs in every page before its own scripts: what was ever put in the DOM
 // (for the kiosk's check), and CSP violations.
@@ -143,99 +78,8 @@ function instrumentPage() {
   }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 }
 
-// Every request a page makes and every response body it gets (event
-// streams chunk by chunk), through a CDP session of our own.
-async function recordNetwork(page, label) {
-  const requests = new Map();
-  const cdp = await page.createCDPSession();
-  await cdp.send('Network.enable', {maxTotalBufferSize: 64 << 20, maxResourceBufferSize: 16 << 20});
-  const text = (base64) => Buffer.from(base64 || '', 'base64').toString('utf8');
-  cdp.on('Network.requestWillBeSent', (e) => {
-    requests.set(e.requestId, {url: e.request.url, method: e.request.method,
-      postData: e.request.postData || '', status: 0, body: '', done: false, stream: false, early: null,
-      failed: ''});
-    changed();
-  });
-  cdp.on('Network.responseReceived', async (e) => {
-    const r = requests.get(e.requestId);
-    if (!r) return;
-    r.status = e.response.status;
-    if (e.response.mimeType === 'text/event-stream') {
-      r.stream = true;
-      r.early = [];
-      try {
-        const {bufferedData} = await cdp.send('Network.streamResourceContent', {requestId: e.requestId});
-        r.body = text(bufferedData);
-      } catch (err) {
-        trace(`${label}: streamResourceContent ${r.url}: ${err.message}`);
-      }
-      r.body += r.early.join('');
-      r.early = null;
-    }
-    changed();
-  });
-  cdp.on('Network.dataReceived', (e) => {
-    const r = requests.get(e.requestId);
-    if (!r || !e.data) return;
-    if (r.early) r.early.push(text(e.data));
-    else r.body += text(e.data);
-    changed();
-  });
-  cdp.on('Network.loadingFinished', async (e) => {
-    const r = requests.get(e.requestId);
-    if (!r) return;
-    if (!r.stream) {
-      try {
-        const {body, base64Encoded} = await cdp.send('Network.getResponseBody', {requestId: e.requestId});
-        r.body = base64Encoded ? Buffer.from(body, 'base64').toString('utf8') : body;
-      } catch (err) {
-        trace(`${label}: getResponseBody ${r.url}: ${err.message}`);
-      }
-    }
-    r.done = true;
-    changed();
-  });
-  cdp.on('Network.loadingFailed', (e) => {
-    const r = requests.get(e.requestId);
-    if (r) {
-      r.failed = e.errorText || 'failed';
-      r.done = true;
-      changed();
-    }
-  });
-  return requests;
-}
-
-function sseMessages(text) {
-  const out = [];
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    const data = block.split(/\r?\n/).filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(5).replace(/^ /, '')).join('\n');
-    if (data) {
-      try {
-        out.push(JSON.parse(data));
-      } catch {
-        // an event still arriving
-      }
-    }
-  }
-  return out;
-}
-
-async function newPage(label, viewport) {
-  const context = await browser.createBrowserContext();
-  const page = await context.newPage();
-  await page.setViewport(viewport);
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(`${label}: uncaught ${oneLine(e.message)}`));
-  page.on('dialog', async (d) => {
-    problems.push(`${label}: a ${d.type()} dialog: ${oneLine(d.message())}`);
-    await d.dismiss();
-  });
-  page.on('console', (m) => trace(`${label} console ${m.type()}: ${m.text()}`));
-  await page.evaluateOnNewDocument(instrumentPage);
-  const requests = await recordNetwork(page, label);
-  return {label, page, problems, requests};
+function newPage(label, viewport) {
+  return openPage(browser, label, viewport, {instrument: instrumentPage});
 }
 
 const PHONE = {width: 360, height: 740, deviceScaleFactor: 2, isMobile: true, hasTouch: true};
@@ -462,37 +306,15 @@ async function run(words) {
     case 'finish':
       return finish();
     case 'quit':
-      await browser.close();
-      browser = null;
-      say('bye');
-      return process.exit(0);
+      return quit();
     default:
       throw new Error(`unknown command ${JSON.stringify(words.join(' '))}`);
   }
 }
 
-const args = parseArgs(process.argv.slice(2));
-browser = await puppeteer.launch({
-  executablePath: args.chromium,
-  headless: true,
-  // No sandbox: the test may run as root, where chromium refuses to sandbox.
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--no-default-browser-check'],
-  pipe: true,
-  protocolTimeout: 30000,
-});
-trace(`chromium ${await browser.version()}`);
+browser = await launchChromium(args.chromium);
 phone = await newPage('phone', PHONE);
 await phone.page.goto(args.base + '/', {timeout: STEP_MS});
 say('ready');
 
-let queue = Promise.resolve();
-const commands = args.commandsFd === '0' ? process.stdin
-    : new Socket({fd: Number(args.commandsFd), readable: true, writable: false});
-createInterface({input: commands}).on('line', (line) => {
-  const words = line.trim().split(/\s+/);
-  if (!words[0]) return;
-  trace('< ' + line);
-  queue = queue.then(() => run(words)).catch((e) => die(`${line}: ${e && e.message || e}`));
-}).on('close', () => {
-  queue = queue.then(() => die('the commands ended before quit'));
-});
+serveCommands(args.commandsFd, run);

@@ -7,7 +7,6 @@
 // kiosk never gets health data.
 
 #include <signal.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -49,12 +48,7 @@ class ClusterFailoverTest : public ::testing::Test {
     ASSERT_TRUE(nats.ok()) << nats.status();
     nats_ = *std::move(nats);
     // Every node seals health data with the same key.
-    key_file_ = nats_->directory() + "/data.key";
-    {
-      std::ofstream key(key_file_);
-      key << "1:" << std::string(64, 'a') << "\n";
-    }
-    chmod(key_file_.c_str(), 0600);
+    key_file_ = nats_->WriteDataKeyFile();
   }
 
   // Nodes a and b (and c, for 3), with leases of `lease_seconds`; the proxy

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -197,6 +198,16 @@ std::string NatsCluster::StoredBytes() const {
     all += bytes.str();
   }
   return all;
+}
+
+std::string NatsCluster::WriteDataKeyFile() const {
+  const std::string path = dir_ + "/data.key";
+  {
+    std::ofstream key(path);
+    key << "1:" << std::string(64, 'a') << "\n";
+  }
+  chmod(path.c_str(), 0600);
+  return path;
 }
 
 }  // namespace circuit::testing

@@ -39,6 +39,9 @@ class NatsCluster {
 
   // The directory every server keeps its config, log and store under.
   const std::string& directory() const { return dir_; }
+  // A data key file (mode 0600) in directory(), for every circuitd node of
+  // the cluster to seal health data with the same key; its path.
+  std::string WriteDataKeyFile() const;
   // Every byte every server stored (to look for what must not be there in
   // the clear).
   std::string StoredBytes() const;
