@@ -68,6 +68,10 @@ CONF
   pids+=($!)
 done
 
+# Every node's HTTP address: a page loaded from one node moves to the next
+# when its node stops answering.
+http_urls="http://127.0.0.1:$HTTP_BASE,http://127.0.0.1:$((HTTP_BASE + 1)),http://127.0.0.1:$((HTTP_BASE + 2))"
+
 # The first node sets the cluster up (streams and buckets with three
 # copies): it retries until JetStream has elected its leaders.
 for i in 1 2 3; do
@@ -75,7 +79,7 @@ for i in 1 2 3; do
   grpc=$((GRPC_BASE + i - 1))
   http=$((HTTP_BASE + i - 1))
   until "$BIN/circuitd" --cluster="$cluster" --node_name="$node" \
-      --lease_seconds="$LEASE_SECONDS" \
+      --lease_seconds="$LEASE_SECONDS" --cluster_http_urls="$http_urls" \
       --listen="127.0.0.1:$grpc" --http_listen="127.0.0.1:$http" \
       --data_dir="$DIR/$node" --data_key_file="$DIR/data.key" \
       --instructor_key="$(cat "$DIR/instructor.key")" \

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "server/app/server.h"
@@ -169,6 +170,14 @@ ABSL_FLAG(std::string, cluster, "",
           "cluster on these NATS JetStream servers (classes, profiles and "
           "summaries are kept there, each class owned by one node at a "
           "time); empty: a single node on <data_dir>/circuit.db");
+ABSL_FLAG(std::string, cluster_http_urls, "",
+          "with --cluster: every node's --public_http_url, this one's too "
+          "(https://a.example:8443,https://b.example:8443,...), the same on "
+          "every node. A web page loaded from one node moves its calls to "
+          "the next when its node stops answering, and the nodes answer each "
+          "other's pages (CORS). Empty: pages call only the node they came "
+          "from (enough behind one name: a load balancer, or a DNS name with "
+          "every node)");
 ABSL_FLAG(std::string, node_name, "",
           "this node's name in the cluster (leases, logs); empty: the host "
           "name");
@@ -426,6 +435,17 @@ int main(int argc, char** argv) {
         absl::Seconds(std::max(2, absl::GetFlag(FLAGS_lease_seconds)));
     options.cluster.replicas =
         std::clamp(absl::GetFlag(FLAGS_cluster_replicas), 1, 5);
+  }
+  if (const std::string urls = absl::GetFlag(FLAGS_cluster_http_urls);
+      !urls.empty()) {
+    if (options.cluster.servers.empty()) {
+      std::fprintf(stderr,
+                   "circuitd: --cluster_http_urls lists the nodes of a "
+                   "cluster: it needs --cluster\n");
+      return 1;
+    }
+    options.cluster_http_urls =
+        absl::StrSplit(urls, ',', absl::SkipWhitespace());
   }
   options.registry.health_retention =
       absl::Hours(24) * std::max(0, absl::GetFlag(FLAGS_health_retention_days));

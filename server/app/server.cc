@@ -22,6 +22,7 @@
 #include "server/cluster/shared_state.h"
 #include "server/common/log.h"
 #include "server/common/thread_priority.h"
+#include "server/http/origins.h"
 #include "server/journal/sqlite_journal.h"
 
 namespace circuit {
@@ -88,6 +89,18 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
   const bool tls = options.tls.enabled();
   if (absl::Status allowed = CheckPlaintext(options); !allowed.ok()) {
     return allowed;
+  }
+  std::vector<std::string> cluster_origins;
+  for (const std::string& url : options.cluster_http_urls) {
+    absl::StatusOr<std::string> origin = WebOrigin(url);
+    if (!origin.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--cluster_http_urls: ", origin.status().message()));
+    }
+    if (std::find(cluster_origins.begin(), cluster_origins.end(), *origin) ==
+        cluster_origins.end()) {
+      cluster_origins.push_back(*std::move(origin));
+    }
   }
   std::string tls_description;
   std::string tls_signature;
@@ -426,6 +439,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
     api.static_dir = options.http_static_dir;
     api.sign_ins = server->sign_ins_.get();
     api.credential_streams = server->credential_streams_.get();
+    api.cluster_http_urls = cluster_origins;
     server->http_api_ = std::make_unique<HttpApi>(std::move(api));
     HttpServerOptions http_options;
     http_options.listen = options.http_listen;
@@ -436,6 +450,7 @@ absl::StatusOr<std::unique_ptr<CircuitServer>> CircuitServer::Start(
         options.http_max_connections_per_address;
     http_options.tls = options.tls;
     http_options.tls_refresh = options.tls_refresh;
+    http_options.cross_origins = cluster_origins;
     absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
         http_options, server->http_api_.get(), server->metrics_.get());
     if (!http.ok()) return http.status();

@@ -77,6 +77,11 @@ struct ServerOptions {
   // console's sign-in links; empty: its scheme, listen host and port
   // (127.0.0.1 for a wildcard host).
   std::string public_http_url;
+  // Every node's public HTTP URL, this one's included (--cluster_http_urls):
+  // the pages move to the next when their node stops answering, and this
+  // node answers those nodes' pages (CORS, HttpServerOptions::cross_origins).
+  // Each must be http[s]://host[:port] (WebOrigin()); Start refuses others.
+  std::vector<std::string> cluster_http_urls;
   // An HTTP event stream quiet for this long gets a ": ping" comment.
   absl::Duration http_event_heartbeat = absl::Seconds(15);
   // With the write interval chosen from the load (ServiceOptions): the

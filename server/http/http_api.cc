@@ -1,7 +1,9 @@
 #include "server/http/http_api.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -23,10 +25,17 @@ namespace {
 // The pages may load their own scripts, styles and images and talk to this
 // server, nothing else: no inline script or style, no other origin, no
 // framing.
-constexpr char kPagePolicy[] =
-    "default-src 'none'; script-src 'self'; style-src 'self'; "
-    "connect-src 'self'; img-src 'self' data:; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'";
+// The pages' Content-Security-Policy: their own scripts and styles only, and
+// calls to their own node and the cluster's others (`nodes`).
+std::string PagePolicy(const std::vector<std::string>& nodes) {
+  std::string connect = "'self'";
+  for (const std::string& node : nodes) absl::StrAppend(&connect, " ", node);
+  return absl::StrCat(
+      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src ",
+      connect,
+      "; img-src 'self' data:; base-uri 'none'; form-action 'self'; "
+      "frame-ancestors 'none'");
+}
 
 // True when `id` is one path segment (not empty, no '/').
 bool OneSegment(absl::string_view id) {
@@ -188,6 +197,7 @@ std::optional<std::string> QueryValue(absl::string_view target,
 
 HttpApi::HttpApi(HttpApiOptions options)
     : options_(std::move(options)),
+      page_policy_(PagePolicy(options_.cluster_http_urls)),
       static_files_(options_.static_dir),
       pairing_limiter_(options_.pairings_per_second_per_peer,
                        options_.pairing_burst_per_peer) {}
@@ -248,6 +258,18 @@ void HttpApi::Handle(const HttpRequest& request, Done done) {
   }
   if (path == "/v1/clock") {
     get ? Clock(request, std::move(done)) : done(Unimplemented(request));
+    return;
+  }
+  if (path == "/v1/servers") {
+    if (!get) {
+      done(Unimplemented(request));
+      return;
+    }
+    v1::ListServersResponse servers;
+    for (const std::string& url : options_.cluster_http_urls) {
+      servers.add_http_urls(url);
+    }
+    done(JsonResponse(servers));
     return;
   }
   if (path == "/v1/classes") {
@@ -406,7 +428,7 @@ void HttpApi::Page(absl::string_view name, Done done) {
   HttpResponse response;
   response.content_type = StaticFiles::ContentType(name);
   response.body = std::move(*bytes);
-  response.headers = {{"Content-Security-Policy", kPagePolicy},
+  response.headers = {{"Content-Security-Policy", page_policy_},
                       {"Referrer-Policy", "no-referrer"},
                       {"X-Frame-Options", "DENY"}};
   done(std::move(response));

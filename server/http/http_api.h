@@ -124,6 +124,12 @@ struct HttpApiOptions {
   CredentialStreams* credential_streams = nullptr;
   // Serve the pages from this directory instead of the compiled-in copies.
   std::string static_dir;
+  // The web origins (WebOrigin()) of every node of the cluster, this one's
+  // included (--cluster_http_urls): GET /v1/servers lists them for the
+  // pages, which move their calls there when their own node stops
+  // answering, and the pages' Content-Security-Policy lets them connect
+  // there. Empty: a single node; pages call only where they came from.
+  std::vector<std::string> cluster_http_urls;
 };
 
 // circuitd's HTTP API: an adapter over the same class registry and actors as
@@ -215,6 +221,9 @@ class HttpApi {
                         const std::string& participant_id, Done* done);
 
   const HttpApiOptions options_;
+  // The pages' Content-Security-Policy: connect-src names the cluster's
+  // nodes.
+  const std::string page_policy_;
   const StaticFiles static_files_;
   PeerRateLimiter pairing_limiter_;
 };

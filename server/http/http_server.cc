@@ -159,6 +159,12 @@ class HttpServer::Impl {
   }
   void Shutdown(absl::Time deadline);
 
+  bool CrossOriginAllowed(absl::string_view origin) const {
+    return std::find(options_.cross_origins.begin(),
+                     options_.cross_origins.end(),
+                     origin) != options_.cross_origins.end();
+  }
+
  private:
   void Accept();
   // Every `event_heartbeat`: a comment on each event stream that sent
@@ -320,6 +326,16 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     api_request.authorization =
         std::string(request[http::field::authorization]);
     api_request.last_event_id = std::string(request["Last-Event-ID"]);
+    const std::string origin(request[http::field::origin]);
+    cross_origin_.clear();
+    if (!origin.empty() && server_->CrossOriginAllowed(origin)) {
+      cross_origin_ = origin;
+    }
+    if (request.method() == http::verb::options &&
+        request.count(http::field::access_control_request_method) > 0) {
+      Reply(Preflight(origin), keep_alive_);
+      return;
+    }
     {
       absl::MutexLock lock(&server_->owed_->mu);
       if (server_->owed_->stopped) {
@@ -343,6 +359,36 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
         });
   }
 
+  // The answer to a CORS preflight from `origin`: what a page of an allowed
+  // origin may send, or why not.
+  HttpResponse Preflight(absl::string_view origin) const {
+    if (cross_origin_.empty()) {
+      return ErrorResponse(absl::PermissionDeniedError(absl::StrCat(
+          "pages from ", origin.empty() ? "no origin" : origin,
+          " may not call this server: cross-origin calls are answered only "
+          "for the other nodes of its cluster (circuitd "
+          "--cluster_http_urls)")));
+    }
+    HttpResponse response;
+    response.status = 204;
+    response.headers = {{"Access-Control-Allow-Methods", "GET, POST"},
+                        {"Access-Control-Allow-Headers",
+                         "Authorization, Content-Type, Last-Event-ID"},
+                        {"Access-Control-Max-Age", "600"}};
+    return response;
+  }
+
+  // With a request from an allowed other origin: the headers that let its
+  // page read the answer.
+  template <typename Fields>
+  void AddCrossOriginHeaders(Fields& fields) const {
+    if (cross_origin_.empty()) return;
+    fields.set(http::field::access_control_allow_origin, cross_origin_);
+    fields.set(http::field::access_control_expose_headers,
+               "Content-Disposition");
+    fields.set(http::field::vary, "Origin");
+  }
+
   void Reply(HttpResponse answer, bool keep_alive) {
     if (answer.events != nullptr) {
       StartEvents(std::move(answer.events));
@@ -360,6 +406,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       response->set(http::field::strict_transport_security, kHsts);
     }
     for (auto& [name, value] : answer.headers) response->set(name, value);
+    AddCrossOriginHeaders(*response);
     const size_t length = answer.body.size();
     if (!head_) response->body() = std::move(answer.body);
     response->keep_alive(keep_alive);
@@ -449,6 +496,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     if (stream_.tls()) {
       header->set(http::field::strict_transport_security, kHsts);
     }
+    AddCrossOriginHeaders(*header);
     header->keep_alive(false);  // the body ends when the connection does
     auto serializer =
         std::make_shared<http::response_serializer<http::empty_body>>(*header);
@@ -525,6 +573,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   unsigned version_ = 11;
   bool keep_alive_ = false;
   bool head_ = false;
+  // The request's Origin when it is one of options_.cross_origins, else
+  // empty.
+  std::string cross_origin_;
 };
 
 absl::StatusOr<int> HttpServer::Impl::Listen() {

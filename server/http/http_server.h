@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -38,6 +39,13 @@ struct HttpServerOptions {
   // that does not load keeps the one in use (the log says why).
   TlsFiles tls;
   absl::Duration tls_refresh = absl::Seconds(60);
+  // Web origins (WebOrigin(), "https://b.example:8080") whose pages may call
+  // this listener: the other nodes of a cluster, whose pages move here when
+  // their own node stops answering. A request from one of them is answered
+  // with CORS headers for it, and its preflight (OPTIONS) with the methods
+  // and headers the API takes; a preflight from any other origin is refused
+  // (403 PERMISSION_DENIED). Same-origin pages need nothing here.
+  std::vector<std::string> cross_origins;
 };
 
 // circuitd's HTTP listener: Boost.Beast on one io_context thread, every

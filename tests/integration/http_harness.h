@@ -4,8 +4,12 @@
 // Plain HTTP clients for circuitd's HTTP listener in tests: one request on a
 // connection of its own, raw bytes, and an event stream read as it comes.
 
+#include <cctype>
 #include <chrono>
+#include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "boost/asio/connect.hpp"
 #include "boost/asio/ip/tcp.hpp"
@@ -26,6 +30,8 @@ struct Reply {
   std::string body;
   std::string content_security_policy;
   std::string content_disposition;
+  // Every header, by lower-case name (FetchWith only).
+  std::map<std::string, std::string> headers;
 };
 
 // The string value of JSON field `name` in `text` (its first occurrence).
@@ -67,9 +73,49 @@ inline Reply Fetch(int port, http::verb method, const std::string& target,
   http::read(socket, buffer, response, ec);
   EXPECT_FALSE(ec) << target << ": " << ec.message();
   return {static_cast<int>(response.result_int()),
-          std::string(response[http::field::content_type]), response.body(),
+          std::string(response[http::field::content_type]),
+          response.body(),
           std::string(response["Content-Security-Policy"]),
-          std::string(response[http::field::content_disposition])};
+          std::string(response[http::field::content_disposition]),
+          {}};
+}
+
+// One request with `headers` (name, value) on a connection of its own; the
+// answer with all its headers.
+inline Reply FetchWith(
+    int port, http::verb method, const std::string& target,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    const std::string& body = "") {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
+                               static_cast<unsigned short>(port)));
+  http::request<http::string_body> request(method, target, 11);
+  request.set(http::field::host, "127.0.0.1");
+  for (const auto& [name, value] : headers) request.set(name, value);
+  if (!body.empty() || method == http::verb::post) {
+    request.body() = body;
+    request.prepare_payload();
+  }
+  beast::error_code ec;
+  http::write(socket, request, ec);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(socket, buffer, response, ec);
+  EXPECT_FALSE(ec) << target << ": " << ec.message();
+  Reply reply{static_cast<int>(response.result_int()),
+              std::string(response[http::field::content_type]),
+              response.body(),
+              std::string(response["Content-Security-Policy"]),
+              std::string(response[http::field::content_disposition]),
+              {}};
+  for (const auto& field : response) {
+    std::string name(field.name_string());
+    for (char& c : name)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    reply.headers[name] = std::string(field.value());
+  }
+  return reply;
 }
 
 // Raw bytes, and whatever comes back until the server closes.
@@ -98,9 +144,11 @@ class SseReader {
             const std::string& last_event_id = "")
       : SseReader(port, http::verb::get, target, key, "", last_event_id) {}
 
-  SseReader(int port, http::verb method, const std::string& target,
-            const std::string& key, const std::string& body,
-            const std::string& last_event_id = "")
+  SseReader(
+      int port, http::verb method, const std::string& target,
+      const std::string& key, const std::string& body,
+      const std::string& last_event_id = "",
+      const std::vector<std::pair<std::string, std::string>>& headers = {})
       : stream_(ioc_) {
     stream_.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"),
                                   static_cast<unsigned short>(port)));
@@ -108,6 +156,7 @@ class SseReader {
     request.set(http::field::host, "127.0.0.1");
     if (!key.empty()) request.set(http::field::authorization, "Bearer " + key);
     if (!last_event_id.empty()) request.set("Last-Event-ID", last_event_id);
+    for (const auto& [name, value] : headers) request.set(name, value);
     if (method != http::verb::get) {
       request.body() = body;
       request.prepare_payload();

@@ -11,6 +11,8 @@
 // round keeps that one. Rounds repeat every minute (clocks drift; a phone may
 // have slept) and whenever a page asks, e.g. when it becomes visible again.
 
+import {fetchFromNode} from './sse.js';
+
 const SAMPLES_PER_ROUND = 5;
 const RESAMPLE_EVERY_MS = 60_000;
 
@@ -32,7 +34,7 @@ export function clockInfo() {
 
 async function sampleOnce() {
   const t0 = Date.now();
-  const response = await fetch(`/v1/clock?clientSendUnixMs=${t0}`, {cache: 'no-store'});
+  const response = await fetchFromNode(`/v1/clock?clientSendUnixMs=${t0}`, {cache: 'no-store'});
   const t3 = Date.now();
   if (!response.ok) throw new Error(`clock: HTTP ${response.status}`);
   const body = await response.json();

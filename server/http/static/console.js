@@ -16,7 +16,7 @@
 //   nowhere else. Every server- or user-supplied string goes into the DOM as
 //   text (textContent / createElement), never as HTML.
 
-import {readEventStream, fetchJson, apiErrorFrom, ApiError, Backoff, sleep, isAbort, maxSeq} from './sse.js';
+import {readEventStream, fetchJson, fetchFromNode, apiErrorFrom, ApiError, Backoff, sleep, isAbort, maxSeq} from './sse.js';
 import {drawProgress} from './progress_chart.js';
 import {startClock, syncClock, countdownOf, formatElapsed} from './clock.js';
 import {SIDE_LABELS, repsText, describeNext} from './interval.js';
@@ -1073,7 +1073,7 @@ async function downloadExport(format) {
   const url = `/v1/classes/${encodeURIComponent(classId)}:export?format=${format}${table}`;
   let response;
   try {
-    response = await fetch(url, {headers: {Authorization: `Bearer ${credential}`}, cache: 'no-store'});
+    response = await fetchFromNode(url, {headers: {Authorization: `Bearer ${credential}`}, cache: 'no-store'});
   } catch {
     showError('export-error', 'Cannot reach the studio server.');
     return;

@@ -144,22 +144,120 @@ export async function apiErrorFrom(response) {
   return new ApiError(response.status, code, message);
 }
 
-/** fetch() that throws ApiError for a non-2xx answer and returns the parsed JSON. */
-// One request to circuitd: the bearer token, a JSON body, never cached.
+/**
+ * Where the page's calls go: the node it was loaded from, or another node of
+ * its cluster. The nodes come from GET /v1/servers (circuitd
+ * --cluster_http_urls; none on a single node). When the node in use stops
+ * answering (a network error, a cut stream, or 502 or 504 from a proxy in
+ * front of it) calls move to the next node, in turn, and the pages'
+ * reconnect loops (with their backoff) resume there with their tokens:
+ * every node serves every class. A node that answers 503 (UNAVAILABLE,
+ * "retry": say, while it takes over a class whose node died) is retried, not
+ * left; so is one that said `goingAway` (a node that stops refuses the
+ * reconnect, which moves the page on). The page's own node is '', so its
+ * calls stay same-origin, as without a cluster.
+ */
+class Servers {
+  constructor() {
+    this.bases = [''];
+    this.index = 0;
+    this.loading = null;
+  }
+
+  /** Asks the page's node for the others (once it has answered). */
+  load() {
+    if (this.loading === null) {
+      this.loading = fetch('/v1/servers', {cache: 'no-store'})
+          .then((response) => (response.ok ? response.json() : {}))
+          .then((answer) => {
+            const others = [];
+            for (const url of answer.httpUrls || []) {
+              const base = String(url).replace(/\/+$/, '');
+              if (base !== location.origin && base !== '' && !others.includes(base)) others.push(base);
+            }
+            // Each page starts its turn at a random other node, so the pages
+            // of a node that dies spread over the rest instead of all landing
+            // on one.
+            const start = Math.floor(Math.random() * others.length);
+            this.bases = [''].concat(others.slice(start), others.slice(0, start));
+          })
+          .catch(() => {
+            this.loading = null;  // ask again after the next failure
+          });
+    }
+    return this.loading;
+  }
+
+  /** The node in use now (pass it to moveOn). */
+  current() {
+    return this.index;
+  }
+
+  /** `path` ("/v1/...") on the node in use. */
+  url(path) {
+    return this.bases[this.index] + path;
+  }
+
+  /**
+   * The node `from` stopped answering: calls go to the next one. Several
+   * calls failing together move once (the others see it has moved already).
+   */
+  moveOn(from) {
+    if (this.loading === null) this.load();
+    if (from !== this.index || this.bases.length < 2) return;
+    this.index = (this.index + 1) % this.bases.length;
+    console.info(`circuit: calls go to ${this.bases[this.index] || location.origin} now`);
+  }
+}
+
+/** The page's servers (one list for all its calls). */
+export const servers = new Servers();
+if (typeof location !== 'undefined') servers.load();
+
+// Answers a proxy gives for a node behind it that does not answer.
+function nodeUnavailable(status) {
+  return status === 502 || status === 504;
+}
+
+// One request to circuitd: the bearer token, a JSON body, never cached; on
+// the node in use, and moving on from it when it does not answer.
 // Resolves with the response when it is 2xx; rejects with ApiError otherwise.
 async function request(url, {method, accept, token, body, extraHeaders = {}, signal}) {
   const headers = {Accept: accept, ...extraHeaders};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const response = await fetch(url, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    cache: 'no-store',
-    signal,
-  });
-  if (!response.ok) throw await apiErrorFrom(response);
+  const node = servers.current();
+  let response;
+  try {
+    response = await fetch(servers.url(url), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: 'no-store',
+      signal,
+    });
+  } catch (error) {
+    if (!isAbort(error)) servers.moveOn(node);
+    throw error;
+  }
+  if (!response.ok) {
+    if (nodeUnavailable(response.status)) servers.moveOn(node);
+    throw await apiErrorFrom(response);
+  }
   return response;
+}
+
+/** fetch() on the node in use, moving on when it does not answer (the export download). */
+export async function fetchFromNode(path, init) {
+  const node = servers.current();
+  try {
+    const response = await fetch(servers.url(path), init);
+    if (nodeUnavailable(response.status)) servers.moveOn(node);
+    return response;
+  } catch (error) {
+    if (!isAbort(error)) servers.moveOn(node);
+    throw error;
+  }
 }
 
 export async function fetchJson(url, {method = 'GET', token = null, body = undefined, signal} = {}) {
@@ -191,6 +289,7 @@ export async function readEventStream(url, {method = 'GET', token = null, body, 
   if (lastEventId !== undefined && lastEventId !== null && String(lastEventId) !== '' && String(lastEventId) !== '0') {
     extraHeaders['Last-Event-ID'] = String(lastEventId);
   }
+  const node = servers.current();
   const response = await request(url, {method, accept: 'text/event-stream', token, body, extraHeaders, signal});
   if (onOpen) onOpen();
 
@@ -221,6 +320,11 @@ export async function readEventStream(url, {method = 'GET', token = null, body, 
       parser.push(decoder.decode(value, {stream: true}));
     }
     parser.push(decoder.decode());
+  } catch (error) {
+    // The stream was cut (its node died, or the network went): resume on
+    // the next node.
+    if (!isAbort(error)) servers.moveOn(node);
+    throw error;
   } finally {
     parser.end();
     reader.releaseLock?.();

@@ -61,6 +61,39 @@ TEST(HttpApiTest, LongPathCutInsideACharacterAnswersValidJson) {
   EXPECT_TRUE(ErrorMessage(response.body).has_value()) << response.body;
 }
 
+// The pages learn the cluster's nodes from GET /v1/servers, and their CSP
+// lets them call there; a single node lists none and lets them call only
+// home.
+TEST(HttpApiTest, PagesLearnTheClustersNodesAndMayCallThem) {
+  HttpApiOptions options;
+  options.cluster_http_urls = {"http://127.0.0.1:8081",
+                               "https://b.studio.example"};
+  HttpApi cluster(options);
+  const HttpResponse servers = Answer(cluster, "/v1/servers");
+  EXPECT_EQ(servers.status, 200);
+  EXPECT_EQ(servers.body,
+            "{\"httpUrls\":[\"http://127.0.0.1:8081\","
+            "\"https://b.studio.example\"]}");
+  const HttpResponse page = Answer(cluster, "/");
+  ASSERT_EQ(page.status, 200) << page.body;
+  std::string policy;
+  for (const auto& [name, value] : page.headers) {
+    if (name == "Content-Security-Policy") policy = value;
+  }
+  EXPECT_THAT(policy, HasSubstr("connect-src 'self' http://127.0.0.1:8081 "
+                                "https://b.studio.example; "));
+  EXPECT_THAT(policy, HasSubstr("script-src 'self';"));
+
+  HttpApi single(HttpApiOptions{});
+  EXPECT_EQ(Answer(single, "/v1/servers").body, "{}");
+  const HttpResponse home = Answer(single, "/kiosk");
+  ASSERT_EQ(home.status, 200);
+  for (const auto& [name, value] : home.headers) {
+    if (name == "Content-Security-Policy") policy = value;
+  }
+  EXPECT_THAT(policy, HasSubstr("connect-src 'self'; "));
+}
+
 TEST(JsonStringTest, KeepsValidUtf8AndReplacesEveryInvalidByte) {
   EXPECT_EQ(JsonString("caf\xC3\xA9 \xF0\x9F\x92\xAA"),
             "\"caf\xC3\xA9 \xF0\x9F\x92\xAA\"");
