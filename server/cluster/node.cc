@@ -68,6 +68,9 @@ void OnReply(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg,
   auto& core = *static_cast<std::shared_ptr<Core>*>(closure);
   const std::string subject = natsMsg_GetSubject(msg);
   const std::string data(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+  // The server's answer when nothing listens on the owner's subject (the
+  // owner died or stopped): not a reply of the owner's.
+  const bool no_responders = natsMsg_IsNoResponders(msg);
   natsMsg_Destroy(msg);
   uint64_t id = 0;
   const size_t dot = subject.rfind('.');
@@ -77,6 +80,12 @@ void OnReply(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg,
   }
   ClusterLink::Replied done = core->Take(id);
   if (done == nullptr) return;  // timed out already
+  if (no_responders) {
+    done(absl::UnavailableError(
+        "the class's owner does not answer (no node listens for it: it may "
+        "have stopped); retry"));
+    return;
+  }
   internal::ForwardedReply reply;
   absl::StatusOr<std::string> plain = core->Open(data, kReplyPurpose);
   if (!plain.ok() || !reply.ParseFromString(*plain)) {

@@ -217,11 +217,13 @@ TEST_F(BrowserClusterTest, PagesOfAKilledNodeGoOnOnTheOther) {
   // A class taken over comes back paused; the instructor goes on.
   ASSERT_TRUE(WaitForPhase(v1::CLASS_PHASE_PAUSED))
       << "the instructor never saw the class paused on node b";
+  // Past the rest between sides (interval 1) to the other side's set.
   ASSERT_NO_FATAL_FAILURE(Command(testing::ResumeCommand(), "resume"));
-  ASSERT_NO_FATAL_FAILURE(Command(testing::NextCommand(), "next"));
+  ASSERT_NO_FATAL_FAILURE(Command(testing::NextCommand(), "to-rest"));
+  ASSERT_NO_FATAL_FAILURE(Command(testing::NextCommand(), "to-work"));
 
-  EXPECT_EQ(script_.Ask("shows 1", "shows 1 ", kFailover), "b b");
-  EXPECT_EQ(script_.Ask("log 1 8", "logged 1 8 ", kFailover), "b");
+  EXPECT_EQ(script_.Ask("shows 2", "shows 2 ", kFailover), "b b");
+  EXPECT_EQ(script_.Ask("log 2 8", "logged 2 8 ", kFailover), "b");
   EXPECT_EQ(script_.Ask("effort", "effort ", kStep), "b");
   // Each set counted once, by the new owner.
   EXPECT_TRUE(instructor_->WaitFor(

@@ -217,6 +217,12 @@ async function run(words) {
     case 'log': {
       const index = Number(words[1]);
       await showsInterval(phone.page, index, FAILOVER_MS);
+      await phone.page.waitForFunction(() => !document.querySelector('#log-set').disabled,
+          {timeout: STEP_MS}).catch(async () => {
+        const state = await phone.page.evaluate(() => ['#log-set', '#log-hint', '#status', '#phase']
+            .map((sel) => `${sel}=${document.querySelector(sel)?.textContent?.trim()}`).join(' '));
+        throw new Error(`the phone cannot log interval ${index}: ${oneLine(state)}`);
+      });
       const node = await reportAcked('completion', async () => {
         await phone.page.locator('#reps').setTimeout(STEP_MS).fill(words[2]);
         await phone.page.locator('#log-set').setTimeout(STEP_MS).click();
